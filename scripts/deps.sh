@@ -1,0 +1,49 @@
+#!/bin/sh
+# Install the Debian packages turnd needs to build and test, when missing.
+# Run as root; as another user it only lists what is missing.
+# Usage: scripts/deps.sh [build|check|fuzz|all]   (default: check)
+set -eu
+
+what=${1:-check}
+build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check"
+# Tests: coturn ships the turnutils_* clients; python3 drives the bad-input tests.
+check="$build coturn python3 iproute2 procps"
+fuzz="$build clang libclang-rt-14-dev"
+
+case "$what" in
+build) want=$build ;;
+check) want=$check ;;
+fuzz) want=$fuzz ;;
+all) want="$check $fuzz" ;;
+*) echo "usage: $0 [build|check|fuzz|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	case " $missing " in *" $p "*) continue ;; esac
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run as root, or: sudo apt-get install$missing" >&2
+	exit 0
+fi
+
+echo "deps: installing$missing"
+# coturn is installed for its client tools only: keep its service from
+# starting (and from taking port 3478) while the package installs.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	guard=1
+fi
+export DEBIAN_FRONTEND=noninteractive
+status=0
+apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing || status=$?
+[ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
+exit $status
