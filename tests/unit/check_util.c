@@ -1,0 +1,155 @@
+/* Unit tests for src/util: the bounds-checked reader/writer and addresses. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/addr.h"
+#include "util/log.h"
+#include "util/rbuf.h"
+
+START_TEST(rbuf_reads_big_endian_and_stops_at_end)
+{
+	const uint8_t data[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07 };
+	struct rbuf r;
+
+	rbuf_init(&r, data, sizeof(data));
+	ck_assert_uint_eq(rbuf_u8(&r), 0x01);
+	ck_assert_uint_eq(rbuf_u16(&r), 0x0203);
+	ck_assert_uint_eq(rbuf_u32(&r), 0x04050607u);
+	ck_assert(!r.err);
+	ck_assert_uint_eq(rbuf_left(&r), 0);
+	ck_assert_uint_eq(rbuf_u8(&r), 0);
+	ck_assert(r.err);
+	/* Sticky: later reads fail even if they would fit. */
+	ck_assert_ptr_null(rbuf_view(&r, 0 + 1));
+}
+END_TEST
+
+START_TEST(rbuf_view_never_crosses_end)
+{
+	const uint8_t data[] = { 1, 2, 3 };
+	struct rbuf r;
+	uint8_t out[4] = { 9, 9, 9, 9 };
+
+	rbuf_init(&r, data, sizeof(data));
+	ck_assert_ptr_nonnull(rbuf_view(&r, 2));
+	ck_assert_ptr_null(rbuf_view(&r, 2));
+	ck_assert(r.err);
+	rbuf_init(&r, data, sizeof(data));
+	rbuf_copy(&r, out, 4);
+	ck_assert(r.err);
+	ck_assert_uint_eq(out[0], 0); /* zeroed, not partially copied */
+	rbuf_init(&r, data, sizeof(data));
+	ck_assert_uint_eq(rbuf_u32(&r), 0);
+	ck_assert(r.err);
+}
+END_TEST
+
+START_TEST(wbuf_refuses_overflow)
+{
+	uint8_t buf[5];
+	struct wbuf w;
+
+	wbuf_init(&w, buf, sizeof(buf));
+	wbuf_u16(&w, 0xABCD);
+	wbuf_u16(&w, 0x1234);
+	ck_assert(!w.err);
+	wbuf_u16(&w, 0x5678);
+	ck_assert(w.err);
+	ck_assert_uint_eq(w.len, 4);
+	ck_assert_uint_eq(buf[0], 0xAB);
+	ck_assert_uint_eq(buf[3], 0x34);
+
+	wbuf_init(&w, buf, sizeof(buf));
+	wbuf_zero(&w, 3);
+	wbuf_set_u16(&w, 1, 0xBEEF);
+	ck_assert(!w.err);
+	ck_assert_uint_eq(buf[1], 0xBE);
+	wbuf_set_u16(&w, 2, 0x1111); /* past what was written */
+	ck_assert(w.err);
+}
+END_TEST
+
+START_TEST(addr_parse_forms)
+{
+	struct turn_addr a;
+	char text[TURN_ADDR_STRLEN];
+
+	ck_assert_int_eq(turn_addr_parse("192.0.2.1", 3478, &a), 0);
+	ck_assert_uint_eq(a.family, TURN_AF_INET);
+	ck_assert_uint_eq(a.port, 3478);
+	ck_assert_str_eq(turn_addr_format(&a, true, text, sizeof(text)), "192.0.2.1:3478");
+	ck_assert_int_eq(turn_addr_parse("192.0.2.1:5000", 3478, &a), 0);
+	ck_assert_uint_eq(a.port, 5000);
+	ck_assert_int_eq(turn_addr_parse("::1", 1, &a), 0);
+	ck_assert_uint_eq(a.family, TURN_AF_INET6);
+	ck_assert_str_eq(turn_addr_format(&a, true, text, sizeof(text)), "[::1]:1");
+	ck_assert_int_eq(turn_addr_parse("[2001:db8::5]:65535", 0, &a), 0);
+	ck_assert_uint_eq(a.port, 65535);
+	ck_assert_str_eq(turn_addr_format(&a, false, text, sizeof(text)), "2001:db8::5");
+}
+END_TEST
+
+START_TEST(addr_parse_rejects)
+{
+	struct turn_addr a;
+	static const char *const bad[] = {
+		"", "1.2.3", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:x", "[::1", "[::1]x",
+		"[1.2.3.4]:5", "::1:99999x", "example.org", "1.2.3.4.5",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(turn_addr_parse(bad[i], 1, &a) == -1, "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(addr_compare_and_hash)
+{
+	struct turn_addr a, b, c;
+
+	turn_addr_parse("10.0.0.1:1000", 0, &a);
+	turn_addr_parse("10.0.0.1:1001", 0, &b);
+	turn_addr_parse("::ffff:10.0.0.1", 1000, &c);
+	ck_assert(turn_addr_ip_eq(&a, &b));
+	ck_assert(!turn_addr_eq(&a, &b));
+	ck_assert(!turn_addr_ip_eq(&a, &c)); /* mapped form is another family */
+	ck_assert(turn_addr_is_v4mapped(&c));
+	ck_assert(!turn_addr_is_v4mapped(&a));
+	ck_assert_uint_ne(turn_addr_hash(&a, 0), turn_addr_hash(&b, 0));
+	ck_assert_uint_eq(turn_addr_hash(&a, 7), turn_addr_hash(&a, 7));
+	ck_assert_uint_ne(turn_addr_hash(&a, 7), turn_addr_hash(&a, 8));
+}
+END_TEST
+
+START_TEST(log_levels_parse)
+{
+	ck_assert_int_eq(log_level_parse("error"), LOG_LVL_ERROR);
+	ck_assert_int_eq(log_level_parse("debug"), LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_level_parse("warning"), LOG_LVL_WARN);
+	ck_assert_int_eq(log_level_parse("loud"), -1);
+	ck_assert_str_eq(log_level_name(LOG_LVL_NOTICE), "notice");
+	log_set_level(LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_get_level(), LOG_LVL_DEBUG);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("util");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, rbuf_reads_big_endian_and_stops_at_end);
+	tcase_add_test(tc, rbuf_view_never_crosses_end);
+	tcase_add_test(tc, wbuf_refuses_overflow);
+	tcase_add_test(tc, addr_parse_forms);
+	tcase_add_test(tc, addr_parse_rejects);
+	tcase_add_test(tc, addr_compare_and_hash);
+	tcase_add_test(tc, log_levels_parse);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
