@@ -1,0 +1,948 @@
+/*
+ * Configuration: the libconfuse option table, value checks that run while
+ * the file is parsed (so errors carry the line), command-line overrides,
+ * and the conversion of the parsed cfg_t into an immutable struct conf.
+ * The grammar of single values lives in conf_value.c.
+ */
+#include "conf/conf.h"
+
+#include <confuse.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf_value.h"
+#include "util/log.h"
+
+#define WHY_MAX 256
+#define MSG_MAX 640
+#define MAX_RELAY_THREADS 64
+
+/* Names used in messages when there is no file. */
+#define DEFAULT_NAME "(built-in defaults)"
+#define STRING_NAME "(string)"
+#define OVERRIDE_NAME "command line"
+
+/* Where errors go while a cfg_t becomes a struct conf. */
+struct conf_build {
+	const char *name; /* file name for messages */
+	const char *path; /* becomes conf->path; NULL for the default */
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4))) static int set_err(char *err, size_t errlen, const char *fmt,
+							 ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static int build_oom(const struct conf_build *b)
+{
+	return set_err(b->err, b->errlen, "%s: out of memory", b->name);
+}
+
+/* ------------------------------------------------------------------------
+ * Error capture.
+ */
+
+/*
+ * libconfuse hands its error callback the cfg_t but no pointer of ours,
+ * and there are no mutable globals (STYLE.md rule 2), so the message is
+ * kept in the cfg_t itself: the root section's comment field. The parser
+ * writes comments only under CFGF_COMMENTS, which we never set, and
+ * cfg_free frees the field. Only the first message is kept: it is the
+ * cause, and what follows (if anything) is a consequence.
+ */
+__attribute__((format(printf, 2, 0))) static void conf_errfunc(cfg_t *cfg, const char *fmt,
+							       va_list ap)
+{
+	char msg[MSG_MAX];
+	const char *file = cfg->filename ? cfg->filename : STRING_NAME;
+	int n;
+
+	if (cfg->comment)
+		return;
+	/* Line 0: a value that came from the command line, not the file. */
+	if (cfg->line > 0)
+		n = snprintf(msg, sizeof(msg), "%s:%d: ", file, cfg->line);
+	else
+		n = snprintf(msg, sizeof(msg), "%s: ", file);
+	if (n > 0 && (size_t)n < sizeof(msg))
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	/* On ENOMEM the caller falls back to a message without detail. */
+	cfg->comment = strdup(msg);
+}
+
+/* "option 'min-port': 70000 is not a port (1-65535)", through cfg_error so
+ * conf_errfunc adds file and line. Returns -1 for the callbacks. */
+__attribute__((format(printf, 3, 4))) static int opt_error(cfg_t *cfg, cfg_opt_t *opt,
+							   const char *fmt, ...)
+{
+	char why[WHY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	cfg_error(cfg, "option '%s': %s", cfg_opt_name(opt), why);
+	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Parse callbacks: text -> value, for the types libconfuse reads itself.
+ */
+
+/* Decimal only: libconfuse's own reader takes "010" as octal 8, and tests
+ * errno for ERANGE without clearing it first. */
+static int conf_cb_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (end == value || *end != '\0')
+		return opt_error(cfg, opt, "'%s' is not a whole number", value);
+	if (errno == ERANGE)
+		return opt_error(cfg, opt, "'%s' is out of range", value);
+	*(long *)result = v;
+	return 0;
+}
+
+/* The words libconfuse accepts (true/false, yes/no, on/off), with an error
+ * in our format. */
+static int conf_cb_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	int b = cfg_parse_boolean(value);
+
+	if (b < 0)
+		return opt_error(cfg, opt, "'%s' is not a boolean (true/false, yes/no, on/off)",
+				 value);
+	*(int *)result = b;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Validation callbacks. libconfuse calls them right after it stores a value
+ * (cfg->line is then the value's line), and for a list after each element
+ * and once more at the closing brace: so list checks look at the last
+ * element only, and the repeat at the brace re-checks one that passed.
+ */
+
+static const struct int_limit {
+	const char *name;
+	const char *noun;
+	long min;
+	long max;
+} int_limits[] = {
+	{"listening-port", "a port", 1, 65535},
+	{"min-port", "a port", 1, 65535},
+	{"max-port", "a port", 1, 65535},
+	{"user-quota", "a quota", 0, INT_MAX},
+	{"total-quota", "a quota", 0, INT_MAX},
+	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
+	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
+};
+
+static int check_int(cfg_t *cfg, cfg_opt_t *opt)
+{
+	long v = cfg_opt_getnint(opt, 0);
+
+	for (size_t i = 0; i < sizeof(int_limits) / sizeof(int_limits[0]); i++) {
+		const struct int_limit *l = &int_limits[i];
+
+		if (strcmp(l->name, cfg_opt_name(opt)) != 0)
+			continue;
+		if (v < l->min || v > l->max)
+			return opt_error(cfg, opt, "%ld is not %s (%ld-%ld)", v, l->noun, l->min,
+					 l->max);
+		return 0;
+	}
+	return 0;
+}
+
+/* The element just stored, or NULL for an empty list ("x = {}"). */
+static const char *last_str(cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+
+	return n ? cfg_opt_getnstr(opt, n - 1) : NULL;
+}
+
+static int check_ip(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+	struct turn_addr a;
+	char why[WHY_MAX];
+
+	if (text && conf_value_ip(text, &a, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+/* Two sockets on one address and port cannot both bind: refuse the
+ * duplicate here, where the line is known, not at bind time. */
+static int check_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct turn_addr a, b;
+
+	if (n == 0)
+		return 0;
+	if (check_ip(cfg, opt) < 0)
+		return -1;
+	conf_value_ip(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
+	for (unsigned i = 0; i + 1 < n; i++) {
+		if (conf_value_ip(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
+		    turn_addr_ip_eq(&a, &b))
+			return opt_error(cfg, opt, "'%s' is given twice",
+					 cfg_opt_getnstr(opt, n - 1));
+	}
+	return 0;
+}
+
+static int check_external(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+	struct conf_external e;
+	char why[WHY_MAX];
+
+	if (text && conf_value_external(text, &e, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_range(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+	struct conf_range r;
+	char why[WHY_MAX];
+
+	if (text && conf_value_range(text, &r, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+/* A second entry for one name would leave it to chance which key is used.
+ * Earlier entries have passed, so only their names are compared: parsing
+ * them again would run SASLprep n^2 times for n users. */
+static int check_user(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct conf_user_entry u;
+	char why[WHY_MAX];
+
+	if (n == 0)
+		return 0;
+	if (conf_value_user(cfg_opt_getnstr(opt, n - 1), &u, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	for (unsigned i = 0; i + 1 < n; i++) {
+		const char *other = cfg_opt_getnstr(opt, i);
+
+		if (strncmp(other, u.name, u.name_len) == 0 && other[u.name_len] == ':')
+			return opt_error(cfg, opt, "user '%.*s' is given twice", (int)u.name_len,
+					 u.name);
+	}
+	return 0;
+}
+
+static int check_secret(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+
+	if (text && text[0] == '\0')
+		return opt_error(cfg, opt, "a secret is empty");
+	return 0;
+}
+
+static int check_realm(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[WHY_MAX];
+
+	if (conf_value_text(cfg_opt_getnstr(opt, 0), false, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_software(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[WHY_MAX];
+
+	if (conf_value_text(cfg_opt_getnstr(opt, 0), true, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_path(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnstr(opt, 0)[0] == '\0')
+		return opt_error(cfg, opt, "the path is empty");
+	return 0;
+}
+
+static int check_log_level(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = cfg_opt_getnstr(opt, 0);
+
+	if (log_level_parse(text) < 0)
+		return opt_error(cfg, opt,
+				 "'%s' is not a log level (error, warn, notice, info, debug)",
+				 text);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	cfg_validate_callback_t check;
+} validators[] = {
+	{"listening-ip", check_listen},
+	{"listening-port", check_int},
+	{"relay-ip", check_ip},
+	{"external-ip", check_external},
+	{"min-port", check_int},
+	{"max-port", check_int},
+	{"realm", check_realm},
+	{"user", check_user},
+	{"static-auth-secret", check_secret},
+	{"allowed-peer-ip", check_range},
+	{"denied-peer-ip", check_range},
+	{"user-quota", check_int},
+	{"total-quota", check_int},
+	{"max-bps", check_int},
+	{"cert", check_path},
+	{"pkey", check_path},
+	{"relay-threads", check_int},
+	{"software", check_software},
+	{"log-level", check_log_level},
+};
+
+/* ------------------------------------------------------------------------
+ * The option table.
+ */
+
+/* Built on the stack for each load: cfg_init copies it, and a static table
+ * would be a mutable global (libconfuse takes it non-const). Unknown
+ * options stay errors: no CFGF_IGNORE_UNKNOWN. */
+static cfg_t *conf_cfg_new(void)
+{
+	cfg_opt_t opts[] = {
+		CFG_STR_LIST("listening-ip", NULL, CFGF_NONE),
+		CFG_INT_CB("listening-port", CONF_DEFAULT_PORT, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("no-udp", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_BOOL_CB("no-tcp", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
+		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
+		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
+		CFG_STR("realm", "turnd", CFGF_NONE),
+		CFG_STR_LIST("user", NULL, CFGF_NONE),
+		CFG_STR_LIST("static-auth-secret", NULL, CFGF_NONE),
+		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
+		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
+		CFG_INT_CB("user-quota", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("total-quota", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-bps", 0, CFGF_NONE, conf_cb_int),
+		CFG_STR("cert", NULL, CFGF_NONE),
+		CFG_STR("pkey", NULL, CFGF_NONE),
+		CFG_INT_CB("relay-threads", 0, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
+		CFG_STR("software", NULL, CFGF_NONE),
+		CFG_STR("log-level", "notice", CFGF_NONE),
+		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_END(),
+	};
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+
+	if (!cfg)
+		return NULL;
+	cfg_set_error_function(cfg, conf_errfunc);
+	for (size_t i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
+		cfg_set_validate_func(cfg, validators[i].name, validators[i].check);
+	return cfg;
+}
+
+/* ------------------------------------------------------------------------
+ * The text before libconfuse sees it.
+ */
+
+/* Bigger than any sane configuration; stops a mistaken path such as
+ * /dev/zero from eating memory. */
+#define CONF_FILE_MAX (16u << 20)
+
+/* The whole file, NUL-terminated (caller frees), or NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "r");
+	size_t cap = 0, n = 0;
+	char *buf = NULL, *bigger;
+	int err = 0;
+
+	if (!fp)
+		return NULL;
+	for (;;) {
+		/* Room for at least one more byte and the NUL. */
+		if (cap - n < 2) {
+			if (cap >= CONF_FILE_MAX) {
+				err = EFBIG;
+				break;
+			}
+			cap = cap ? 2 * cap : 4096;
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				err = ENOMEM;
+				break;
+			}
+			buf = bigger;
+		}
+		errno = 0;
+		n += fread(buf + n, 1, cap - n - 1, fp);
+		if (ferror(fp)) {
+			err = errno ? errno : EIO; /* EISDIR for a directory */
+			break;
+		}
+		if (feof(fp))
+			break;
+	}
+	fclose(fp);
+	if (err) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Copies a quoted string from in[*i] (the opening quote) through its
+ * closing quote, or to the end; a backslash always takes the next byte with
+ * it, which is how libconfuse reads both quote styles. Returns the number
+ * of newlines copied. */
+static unsigned copy_quoted(const char *in, size_t len, size_t *i, char *out, size_t *o)
+{
+	char quote = in[*i];
+	unsigned lines = 0;
+
+	out[(*o)++] = in[(*i)++];
+	while (*i < len) {
+		char ch = in[(*i)++];
+
+		out[(*o)++] = ch;
+		lines += ch == '\n';
+		if (ch == '\\' && *i < len) {
+			lines += in[*i] == '\n';
+			out[(*o)++] = in[(*i)++];
+		} else if (ch == quote) {
+			break;
+		}
+	}
+	return lines;
+}
+
+/* Skips a comment from in[*i] ("/" "*") through its end, copying only its
+ * newlines. Returns -1 if it never ends. */
+static int skip_block_comment(const char *in, size_t len, size_t *i, char *out, size_t *o,
+			      unsigned *line)
+{
+	for (*i += 2; *i + 1 < len; (*i)++) {
+		if (in[*i] == '*' && in[*i + 1] == '/') {
+			*i += 2;
+			return 0;
+		}
+		if (in[*i] == '\n') {
+			out[(*o)++] = '\n';
+			(*line)++;
+		}
+	}
+	return -1;
+}
+
+/*
+ * libconfuse 3.3 counts lines wrongly after a comment (a '#' line adds
+ * three), and refuses a comment inside a { } list. So comments are removed
+ * here, before it sees the text, keeping every newline so line numbers stay
+ * true: '#' outside quotes to the end of the line, and, at the start of a
+ * token, "//" to the end of the line and "/" "*" to "*" "/". Inside an
+ * unquoted value such as a path, '/' is data, as for libconfuse.
+ * Returns the copy (caller frees), or NULL: out of memory, or *open_line
+ * is the line of a comment that never ends.
+ */
+static char *strip_comments(const char *in, size_t len, size_t *outlen, unsigned *open_line)
+{
+	char *out = malloc(len + 1);
+	size_t i = 0, o = 0;
+	unsigned line = 1;
+	bool token_start = true;
+
+	*open_line = 0;
+	while (out && i < len) {
+		char ch = in[i];
+		bool slash = token_start && ch == '/' && i + 1 < len;
+
+		if (ch == '"' || ch == '\'') {
+			line += copy_quoted(in, len, &i, out, &o);
+			token_start = true; /* a closing quote ends the token */
+		} else if (ch == '#' || (slash && in[i + 1] == '/')) {
+			while (i < len && in[i] != '\n')
+				i++;
+		} else if (slash && in[i + 1] == '*') {
+			unsigned start = line;
+
+			if (skip_block_comment(in, len, &i, out, &o, &line) < 0) {
+				*open_line = start;
+				free(out);
+				return NULL;
+			}
+		} else {
+			line += ch == '\n';
+			token_start = strchr(" \t\r\n={}(),+", ch) != NULL;
+			out[o++] = in[i++];
+		}
+	}
+	if (out) {
+		out[o] = '\0';
+		*outlen = o;
+	}
+	return out;
+}
+
+/* Parse len bytes of comment-free text as the file called b->name. Returns
+ * the cfg_t (caller frees with cfg_free) or NULL with the error set. */
+static cfg_t *conf_cfg_parse(const char *text, size_t len, const struct conf_build *b)
+{
+	cfg_t *cfg = conf_cfg_new();
+	FILE *fp = NULL;
+	int rc = CFG_SUCCESS;
+
+	/* cfg_parse_fp keeps a file name that is already set (it would say
+	 * "FILE"), so messages carry ours; cfg_free frees it. */
+	if (cfg)
+		cfg->filename = strdup(b->name);
+	if (!cfg || !cfg->filename) {
+		if (cfg)
+			cfg_free(cfg);
+		build_oom(b);
+		return NULL;
+	}
+	/* fmemopen refuses a zero size on older C libraries, and empty text
+	 * is the defaults anyway. The stream is read-only: the cast is safe. */
+	if (len > 0) {
+		fp = fmemopen((void *)text, len, "r");
+		if (!fp) {
+			set_err(b->err, b->errlen, "%s: cannot read: %s", b->name, strerror(errno));
+			cfg_free(cfg);
+			return NULL;
+		}
+		rc = cfg_parse_fp(cfg, fp);
+		fclose(fp);
+	}
+	if (rc != CFG_SUCCESS) {
+		if (cfg->comment)
+			set_err(b->err, b->errlen, "%s", cfg->comment);
+		else
+			set_err(b->err, b->errlen, "%s: cannot be parsed", b->name);
+		cfg_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+/* ------------------------------------------------------------------------
+ * Command-line overrides: stored into the cfg_t after parsing and checked
+ * by the same callbacks as the file's values, under the name "command line"
+ * and line 0, so they cannot bypass a check.
+ */
+
+static int override_str(cfg_t *cfg, const char *name, const char *value, unsigned index)
+{
+	cfg_opt_t *opt = cfg_getopt(cfg, name);
+
+	if (cfg_opt_setnstr(opt, value, index) != CFG_SUCCESS) {
+		cfg_error(cfg, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int override_listen(cfg_t *cfg, const char *const *list)
+{
+	cfg_opt_t *opt = cfg_getopt(cfg, "listening-ip");
+
+	cfg_free_value(opt);
+	for (unsigned i = 0; list[i]; i++) {
+		if (override_str(cfg, "listening-ip", list[i], i) < 0 || check_listen(cfg, opt) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int apply_overrides(cfg_t *cfg, const struct conf_overrides *ov, const struct conf_build *b)
+{
+	int rc = 0;
+
+	free(cfg->filename);
+	cfg->filename = strdup(OVERRIDE_NAME);
+	cfg->line = 0;
+	if (!cfg->filename)
+		return set_err(b->err, b->errlen, OVERRIDE_NAME ": out of memory");
+	if (ov->listening_port) {
+		rc = cfg_setint(cfg, "listening-port", ov->listening_port) == CFG_SUCCESS ? 0 : -1;
+		if (rc == 0)
+			rc = check_int(cfg, cfg_getopt(cfg, "listening-port"));
+	}
+	if (rc == 0 && ov->log_level != -1) {
+		if (ov->log_level < LOG_LVL_ERROR || ov->log_level > LOG_LVL_DEBUG)
+			return set_err(b->err, b->errlen,
+				       OVERRIDE_NAME
+				       ": option 'log-level': %d is not a log level (%d-%d)",
+				       ov->log_level, LOG_LVL_ERROR, LOG_LVL_DEBUG);
+		rc = override_str(cfg, "log-level", log_level_name(ov->log_level), 0);
+	}
+	if (rc == 0 && ov->listen)
+		rc = override_listen(cfg, ov->listen);
+	if (rc < 0)
+		set_err(b->err, b->errlen, "%s",
+			cfg->comment ? cfg->comment : OVERRIDE_NAME ": out of memory");
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * cfg_t -> struct conf. Values were checked as they were parsed; the
+ * conversion still reports a value it cannot read rather than trust that.
+ */
+
+static int build_bad(const struct conf_build *b, const char *opt, const char *why)
+{
+	return set_err(b->err, b->errlen, "%s: option '%s': %s", b->name, opt, why);
+}
+
+/* calloc for a list; n == 0 gives NULL, which is not a failure. */
+static void *alloc_list(size_t n, size_t size)
+{
+	return n ? calloc(n, size) : NULL;
+}
+
+static int build_ips(cfg_t *cfg, const char *opt, struct turn_addr **out, size_t *count,
+		     const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, opt);
+	char why[WHY_MAX];
+
+	*out = alloc_list(n, sizeof(**out));
+	if (n && !*out)
+		return build_oom(b);
+	*count = n;
+	for (unsigned i = 0; i < n; i++)
+		if (conf_value_ip(cfg_getnstr(cfg, opt, i), &(*out)[i], why, sizeof(why)) < 0)
+			return build_bad(b, opt, why);
+	return 0;
+}
+
+/* An empty listening-ip means every address, of both families. */
+static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	if (build_ips(cfg, "listening-ip", &c->listen, &c->n_listen, b) < 0)
+		return -1;
+	if (c->n_listen == 0) {
+		c->listen = alloc_list(2, sizeof(*c->listen));
+		if (!c->listen)
+			return build_oom(b);
+		c->n_listen = 2;
+		c->listen[0].family = TURN_AF_INET;
+		c->listen[1].family = TURN_AF_INET6;
+	}
+	for (size_t i = 0; i < c->n_listen; i++)
+		c->listen[i].port = c->listening_port;
+	return 0;
+}
+
+static int build_externals(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, "external-ip");
+	char why[WHY_MAX];
+
+	c->external = alloc_list(n, sizeof(*c->external));
+	if (n && !c->external)
+		return build_oom(b);
+	c->n_external = n;
+	for (unsigned i = 0; i < n; i++)
+		if (conf_value_external(cfg_getnstr(cfg, "external-ip", i), &c->external[i], why,
+					sizeof(why)) < 0)
+			return build_bad(b, "external-ip", why);
+	return 0;
+}
+
+static int build_ranges(cfg_t *cfg, const char *opt, struct conf_range **out, size_t *count,
+			const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, opt);
+	char why[WHY_MAX];
+
+	*out = alloc_list(n, sizeof(**out));
+	if (n && !*out)
+		return build_oom(b);
+	*count = n;
+	for (unsigned i = 0; i < n; i++)
+		if (conf_value_range(cfg_getnstr(cfg, opt, i), &(*out)[i], why, sizeof(why)) < 0)
+			return build_bad(b, opt, why);
+	return 0;
+}
+
+static int build_secrets(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, "static-auth-secret");
+
+	c->secrets = alloc_list(n, sizeof(*c->secrets));
+	if (n && !c->secrets)
+		return build_oom(b);
+	c->n_secrets = n;
+	for (unsigned i = 0; i < n; i++) {
+		c->secrets[i] = strdup(cfg_getnstr(cfg, "static-auth-secret", i));
+		if (!c->secrets[i])
+			return build_oom(b);
+	}
+	return 0;
+}
+
+/* Copy an optional string; NULL stays NULL, and so does "" when
+ * empty_is_unset (software = "" sends no SOFTWARE attribute). */
+static int build_str(const char *value, bool empty_is_unset, char **out, const struct conf_build *b)
+{
+	*out = NULL;
+	if (!value || (empty_is_unset && value[0] == '\0'))
+		return 0;
+	*out = strdup(value);
+	return *out ? 0 : build_oom(b);
+}
+
+/* Appends a user; key is used when password is NULL. The realm must be set
+ * already: the key depends on it. Returns 0, or -1 without a message. */
+static int user_append(struct conf *c, const char *name, size_t name_len, const char *password,
+		       const uint8_t *key)
+{
+	struct conf_user *users, *u;
+
+	for (size_t i = 0; i < c->n_users; i++)
+		if (strlen(c->users[i].name) == name_len &&
+		    memcmp(c->users[i].name, name, name_len) == 0)
+			return -1;
+	users = realloc(c->users, (c->n_users + 1) * sizeof(*users));
+	if (!users)
+		return -1;
+	c->users = users;
+	u = &users[c->n_users];
+	memset(u, 0, sizeof(*u));
+	u->name = strndup(name, name_len);
+	u->password = password ? strdup(password) : NULL;
+	if (!password)
+		memcpy(u->key, key, sizeof(u->key));
+	if (!u->name ||
+	    (password && (!u->password || stun_key_md5(u->name, c->realm, password, u->key) < 0))) {
+		free(u->name);
+		free(u->password);
+		return -1;
+	}
+	c->n_users++;
+	return 0;
+}
+
+static int build_users(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, "user");
+	struct conf_user_entry e;
+	char why[WHY_MAX];
+
+	for (unsigned i = 0; i < n; i++) {
+		if (conf_value_user(cfg_getnstr(cfg, "user", i), &e, why, sizeof(why)) < 0)
+			return build_bad(b, "user", why);
+		if (user_append(c, e.name, e.name_len, e.password, e.key) < 0)
+			return set_err(b->err, b->errlen,
+				       "%s: option 'user': cannot add user '%.*s'", b->name,
+				       (int)e.name_len, e.name);
+	}
+	return 0;
+}
+
+static void build_scalars(cfg_t *cfg, struct conf *c)
+{
+	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
+	c->no_udp = cfg_getbool(cfg, "no-udp");
+	c->no_tcp = cfg_getbool(cfg, "no-tcp");
+	c->min_port = (uint16_t)cfg_getint(cfg, "min-port");
+	c->max_port = (uint16_t)cfg_getint(cfg, "max-port");
+	c->user_quota = (unsigned)cfg_getint(cfg, "user-quota");
+	c->total_quota = (unsigned)cfg_getint(cfg, "total-quota");
+	c->max_bps = (uint64_t)cfg_getint(cfg, "max-bps");
+	c->workers = (unsigned)cfg_getint(cfg, "relay-threads");
+	c->stun_only = cfg_getbool(cfg, "stun-only");
+	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
+	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));
+	c->syslog = cfg_getbool(cfg, "syslog");
+}
+
+static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	build_scalars(cfg, c);
+	if (build_listen(cfg, c, b) < 0 ||
+	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
+	    build_externals(cfg, c, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
+	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||
+	    build_ranges(cfg, "allowed-peer-ip", &c->allowed_peers, &c->n_allowed_peers, b) < 0 ||
+	    build_ranges(cfg, "denied-peer-ip", &c->denied_peers, &c->n_denied_peers, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0)
+		return -1;
+	/* A getter that met an unknown name reported it through conf_errfunc:
+	 * a mistake in this file, caught by the tests. */
+	if (cfg->comment)
+		return set_err(b->err, b->errlen, "%s", cfg->comment);
+	return 0;
+}
+
+/* Checks that involve two options, on the final values (overrides
+ * included): no single line is at fault, so the file and both options are
+ * named. */
+static int cross_check(const struct conf *c, const struct conf_build *b)
+{
+	if (c->min_port > c->max_port)
+		return set_err(b->err, b->errlen,
+			       "%s: option 'min-port' (%u) is greater than option 'max-port' (%u)",
+			       b->name, (unsigned)c->min_port, (unsigned)c->max_port);
+	if (!c->cert != !c->pkey)
+		return set_err(b->err, b->errlen, "%s: option '%s' is given without option '%s'",
+			       b->name, c->cert ? "cert" : "pkey", c->cert ? "pkey" : "cert");
+	if (c->no_udp && c->no_tcp)
+		return set_err(
+			b->err, b->errlen,
+			"%s: options 'no-udp' and 'no-tcp' are both true: nothing would listen",
+			b->name);
+	return 0;
+}
+
+/* Overrides, conversion and cross checks; *out only on success. */
+static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf **out,
+		       const struct conf_build *b)
+{
+	struct conf *c;
+
+	if (ov && apply_overrides(cfg, ov, b) < 0)
+		return -1;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return build_oom(b);
+	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
+	    cross_check(c, b) < 0) {
+		conf_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Text as read from the file (comments and all) -> *out. */
+static int conf_load_text(const char *text, size_t len, const struct conf_overrides *ov,
+			  struct conf **out, const struct conf_build *b)
+{
+	char *clean;
+	size_t clean_len;
+	unsigned open_line;
+	cfg_t *cfg;
+	int rc;
+
+	clean = strip_comments(text, len, &clean_len, &open_line);
+	if (!clean && open_line)
+		return set_err(b->err, b->errlen, "%s:%u: unterminated /* comment", b->name,
+			       open_line);
+	if (!clean)
+		return build_oom(b);
+	cfg = conf_cfg_parse(clean, clean_len, b);
+	free(clean);
+	if (!cfg)
+		return -1;
+	rc = conf_finish(cfg, ov, out, b);
+	cfg_free(cfg);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Public API.
+ */
+
+int conf_load(const char *path, const struct conf_overrides *ov, struct conf **out, char *err,
+	      size_t errlen)
+{
+	struct conf_build b = {path ? path : DEFAULT_NAME, path, err, errlen};
+	char *text;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		return conf_load_text("", 0, ov, out, &b);
+	text = read_file(path, &len);
+	if (!text)
+		return set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	rc = conf_load_text(text, len, ov, out, &b);
+	free(text);
+	return rc;
+}
+
+int conf_load_string(const char *text, const char *name, const struct conf_overrides *ov,
+		     struct conf **out, char *err, size_t errlen)
+{
+	struct conf_build b = {name ? name : STRING_NAME, name, err, errlen};
+
+	*out = NULL;
+	if (!text)
+		return set_err(err, errlen, "%s: no text", b.name);
+	return conf_load_text(text, strlen(text), ov, out, &b);
+}
+
+int conf_add_user(struct conf *c, const char *name, const char *password)
+{
+	if (!c || !name || !password || !c->realm)
+		return -1;
+	if (conf_value_user_name(name, strlen(name), NULL, 0) < 0 ||
+	    conf_value_password(password, NULL, 0) < 0)
+		return -1;
+	return user_append(c, name, strlen(name), password, NULL);
+}
+
+void conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_users; i++) {
+		free(c->users[i].name);
+		free(c->users[i].password);
+	}
+	for (size_t i = 0; i < c->n_secrets; i++)
+		free(c->secrets[i]);
+	free(c->users);
+	free(c->secrets);
+	free(c->path);
+	free(c->listen);
+	free(c->relay);
+	free(c->external);
+	free(c->realm);
+	free(c->allowed_peers);
+	free(c->denied_peers);
+	free(c->cert);
+	free(c->pkey);
+	free(c->software);
+	free(c);
+}

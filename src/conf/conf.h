@@ -1,0 +1,118 @@
+/*
+ * Configuration: libconfuse option table -> a validated, immutable
+ * struct conf, passed down as const (STYLE.md rule 2). Reload (SIGHUP,
+ * later) builds a new snapshot; nothing edits one in place.
+ *
+ * Option names follow coturn's where the meaning is the same, so operators
+ * carry their knowledge over.
+ */
+#ifndef TURND_CONF_CONF_H
+#define TURND_CONF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/integrity.h"
+#include "util/addr.h"
+
+#define CONF_DEFAULT_PORT 3478
+
+struct conf_user {
+	char *name;
+	char *password; /* NULL when the file gave a key ("name:0x<hex>") */
+	uint8_t key[STUN_KEY_MD5_LEN]; /* MD5(name:realm:password), always set */
+};
+
+/* An inclusive address range, both ends of one family, port ignored. */
+struct conf_range {
+	struct turn_addr lo;
+	struct turn_addr hi;
+};
+
+/* external-ip: "public" or "public/private" (coturn's form). */
+struct conf_external {
+	struct turn_addr public_ip;
+	struct turn_addr private_ip; /* family 0 when not given */
+};
+
+struct conf {
+	char *path; /* the file it came from; NULL for the embedded default */
+
+	/* Listening: each address with port = listening_port. Empty in the
+	 * file means the wildcard addresses 0.0.0.0 and ::. */
+	struct turn_addr *listen;
+	size_t n_listen;
+	uint16_t listening_port;
+	bool no_udp;
+	bool no_tcp;
+
+	/* Relay. */
+	struct turn_addr *relay;
+	size_t n_relay;
+	struct conf_external *external;
+	size_t n_external;
+	uint16_t min_port;
+	uint16_t max_port;
+
+	/* Authentication. */
+	char *realm;
+	struct conf_user *users;
+	size_t n_users;
+	char **secrets; /* static-auth-secret, several for rotation */
+	size_t n_secrets;
+
+	/* Peer policy. */
+	struct conf_range *allowed_peers;
+	size_t n_allowed_peers;
+	struct conf_range *denied_peers;
+	size_t n_denied_peers;
+
+	/* Limits (0 = unlimited). */
+	unsigned user_quota;
+	unsigned total_quota;
+	uint64_t max_bps;
+
+	/* TLS material. */
+	char *cert;
+	char *pkey;
+
+	/* Process. */
+	unsigned workers; /* relay-threads; 0 = one per core */
+	bool stun_only;
+	bool stun_backward_compat; /* answer RFC 3489 Binding requests */
+	char *software;            /* SOFTWARE attribute; NULL sends none */
+	int log_level;             /* enum log_level */
+	bool syslog;
+};
+
+/* Command-line values that take precedence over the file. Zero/NULL fields
+ * leave the file's value. */
+struct conf_overrides {
+	const char *const *listen; /* NULL-terminated list of addresses */
+	uint16_t listening_port;
+	int log_level; /* -1 to keep */
+};
+
+/*
+ * Load and validate path (NULL: the embedded default, no file read).
+ * Not thread-safe: libconfuse's scanner has global state, so load from one
+ * thread at a time (start-up and reload both run in the main thread).
+ * Returns 0 and *out (caller frees with conf_free), or -1 with a message in
+ * err naming the file, line and option: "turnd.conf:12: option 'min-port':
+ * 70000 is not a port (1-65535)".
+ */
+int conf_load(const char *path, const struct conf_overrides *ov, struct conf **out, char *err,
+	      size_t errlen);
+
+/* Parse text as if it were a file called name (for tests and reload). */
+int conf_load_string(const char *text, const char *name, const struct conf_overrides *ov,
+		     struct conf **out, char *err, size_t errlen);
+
+/* Add a user to a conf that is still being set up (main uses it for the
+ * demo user of the embedded default). Returns 0 or -1. */
+int conf_add_user(struct conf *c, const char *name, const char *password);
+
+void conf_free(struct conf *c);
+
+#endif
