@@ -1,0 +1,176 @@
+/*
+ * turnd: argv, configuration, binding, workers, signals. Everything here
+ * runs once at start-up; fatal() is allowed only here.
+ */
+#include <getopt.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conf/conf.h"
+#include "net/net.h"
+#include "util/log.h"
+
+#define MAX_CLI_LISTEN 16
+
+struct cli {
+	const char *config;
+	bool check_only;
+	bool daemonize;
+	const char *listen[MAX_CLI_LISTEN + 1];
+	size_t n_listen;
+	struct conf_overrides ov;
+};
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+		"usage: turnd [options]\n"
+		"  -c, --config FILE        read configuration from FILE (default: embedded)\n"
+		"      --check-config       validate the configuration and exit\n"
+		"  -L, --listening-ip ADDR  listen on ADDR (repeatable; overrides the file)\n"
+		"  -p, --listening-port N   STUN/TURN port for UDP and TCP (default 3478)\n"
+		"  -l, --log-level LEVEL    error, warn, notice, info or debug\n"
+		"  -f, --foreground         stay in the foreground (the default)\n"
+		"  -d, --daemon             detach and log to syslog\n"
+		"  -V, --version            print the version\n"
+		"  -h, --help               this text\n"
+		"See turnd(8) and turnd.conf(5).\n");
+}
+
+static void parse_port(const char *arg, uint16_t *port)
+{
+	char *end;
+	unsigned long v = strtoul(arg, &end, 10);
+
+	if (*arg == '\0' || *end != '\0' || v == 0 || v > 65535)
+		fatal("--listening-port: '%s' is not a port (1-65535)", arg);
+	*port = (uint16_t)v;
+}
+
+static void parse_args(int argc, char **argv, struct cli *cli)
+{
+	enum { OPT_CHECK = 256 };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "listening-ip", required_argument, NULL, 'L' },
+		{ "listening-port", required_argument, NULL, 'p' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	cli->ov.log_level = -1;
+	while ((c = getopt_long(argc, argv, "c:L:p:l:fdVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cli->config = optarg; break;
+		case OPT_CHECK: cli->check_only = true; break;
+		case 'L':
+			if (cli->n_listen == MAX_CLI_LISTEN)
+				fatal("--listening-ip: at most %d addresses", MAX_CLI_LISTEN);
+			cli->listen[cli->n_listen++] = optarg;
+			cli->ov.listen = cli->listen;
+			break;
+		case 'p': parse_port(optarg, &cli->ov.listening_port); break;
+		case 'l':
+			cli->ov.log_level = log_level_parse(optarg);
+			if (cli->ov.log_level < 0)
+				fatal("--log-level: '%s' is not error, warn, notice, info or debug", optarg);
+			break;
+		case 'f': cli->daemonize = false; break;
+		case 'd': cli->daemonize = true; break;
+		case 'V': printf("turnd %s\n", PACKAGE_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "turnd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+/* The embedded default has no users; give it one with a fresh random
+ * password so that a first run can be tried at once, and say so. */
+static void add_demo_user(struct conf *c)
+{
+	static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+	unsigned char raw[16];
+	char pass[sizeof(raw) + 1];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		fatal("cannot generate the demo password");
+	for (size_t i = 0; i < sizeof(raw); i++)
+		pass[i] = alphabet[raw[i] % (sizeof(alphabet) - 1)];
+	pass[sizeof(raw)] = '\0';
+	if (conf_add_user(c, "demo", pass) < 0)
+		fatal("cannot add the demo user");
+	printf("turnd: embedded default configuration (no -c FILE given)\n"
+	       "turnd: demo user: demo  password: %s  realm: %s\n",
+	       pass, c->realm);
+}
+
+static void print_reach(const struct conf *c, unsigned workers)
+{
+	char text[TURN_ADDR_STRLEN];
+
+	for (size_t i = 0; i < c->n_listen; i++)
+		log_notice("listening on %s%s%s", turn_addr_format(&c->listen[i], true, text, sizeof(text)),
+			   c->no_udp ? "" : " udp", c->no_tcp ? "" : " tcp");
+	log_notice("%u worker thread%s; try: turnprobe stun 127.0.0.1:%u  or  "
+		   "turnutils_stunclient -p %u 127.0.0.1",
+		   workers, workers == 1 ? "" : "s", (unsigned)c->listening_port,
+		   (unsigned)c->listening_port);
+}
+
+static void daemonize(struct net *net)
+{
+	if (daemon(0, 0) < 0)
+		fatal("cannot detach: daemon() failed");
+	if (net_after_fork(net) < 0)
+		fatal("cannot re-initialise the event loops after detaching");
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	struct conf *conf = NULL;
+	char err[512];
+
+	parse_args(argc, argv, &cli);
+	if (conf_load(cli.config, &cli.ov, &conf, err, sizeof(err)) < 0) {
+		fprintf(stderr, "turnd: %s\n", err);
+		return 1;
+	}
+	if (cli.check_only) {
+		printf("turnd: %s: configuration OK\n", cli.config ? cli.config : "(embedded)");
+		conf_free(conf);
+		return 0;
+	}
+	if (!cli.config)
+		add_demo_user(conf);
+	fflush(stdout);
+	log_setup(cli.daemonize || conf->syslog ? LOG_SINK_SYSLOG : LOG_SINK_STDERR,
+		  (enum log_level)conf->log_level, "turnd");
+
+	struct net *net = net_new(conf, err, sizeof(err));
+	if (!net)
+		fatal("cannot listen: %s", err);
+	if (cli.daemonize)
+		daemonize(net);
+	print_reach(conf, net_workers(net));
+	int rc = net_run(net);
+	net_free(net);
+	conf_free(conf);
+	log_notice("stopped");
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,33 @@
+/*
+ * The network layer's face to main.c: bind every listening socket (one per
+ * worker and address, SO_REUSEPORT), run one event base per worker thread,
+ * and stop cleanly on SIGTERM/SIGINT.
+ */
+#ifndef TURND_NET_NET_H
+#define TURND_NET_NET_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+struct net;
+
+/* Create the workers and bind all their sockets, so that every bind error
+ * shows at start-up. Returns an object owned by the caller (net_free), or
+ * NULL with a message in err. conf must outlive the result. */
+struct net *net_new(const struct conf *conf, char *err, size_t errlen);
+
+/* Start the worker threads and serve until SIGTERM or SIGINT. Returns 0 on
+ * a clean stop, -1 if a thread could not start. */
+int net_run(struct net *n);
+
+/* After fork() (daemon mode): re-create the kernel state of every event
+ * base. Returns 0 or -1. */
+int net_after_fork(struct net *n);
+
+/* Number of worker threads. */
+unsigned net_workers(const struct net *n);
+
+void net_free(struct net *n);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * TCP listeners and connections. Each worker has its own SO_REUSEPORT
+ * listening socket, so a connection lives and dies on one worker. A
+ * connection carries STUN and ChannelData frames back to back (RFC 8656
+ * section 12.5); stun/channel.h tells where each frame ends.
+ */
+#include "net/worker.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/sockaddr.h"
+#include "stun/channel.h"
+#include "stun/stun.h"
+
+/* A connection that sends nothing for this long is closed. */
+#define TCP_IDLE_SECONDS 300
+/* Stop reading from a client that does not read its answers. */
+#define TCP_OUTPUT_HIGH (256 * 1024)
+#define TCP_BACKLOG 1024
+
+struct tcp_conn {
+	struct bufferevent *bev;
+	struct worker *w;
+	struct turn_tuple tuple;
+	LIST_ENTRY(tcp_conn) link;
+};
+
+int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
+		      size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_from_turn(&ss, addr);
+	char text[TURN_ADDR_STRLEN];
+	int one = 1;
+	int fd;
+
+	memset(l, 0, sizeof(*l));
+	l->fd = -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, TCP_BACKLOG) < 0)
+		goto fail;
+	l->fd = fd;
+	l->local = *addr;
+	return 0;
+fail:
+	snprintf(err, errlen, "TCP %s: %s", turn_addr_format(addr, true, text, sizeof(text)),
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void conn_free(struct tcp_conn *c)
+{
+	LIST_REMOVE(c, link);
+	c->w->stats.tcp_open--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+/* Handle every complete frame in the input buffer. Returns -1 when the
+ * stream is not STUN/ChannelData framing and must be closed. */
+static int conn_drain_frames(struct tcp_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct worker *w = c->w;
+
+	for (;;) {
+		uint8_t head[4];
+		size_t avail = evbuffer_get_length(in);
+		size_t frame_len = 0;
+
+		if (evbuffer_copyout(in, head, avail < 4 ? avail : 4) < 0)
+			return -1;
+		enum turn_frame_result r = turn_frame_length(head, avail, &frame_len);
+		if (r == TURN_FRAME_INVALID)
+			return -1;
+		if (r == TURN_FRAME_NEED_MORE || avail < frame_len) {
+			/* Wake up only when the whole frame is there. */
+			bufferevent_setwatermark(c->bev, EV_READ, r == TURN_FRAME_READY ? frame_len : 4,
+						 0);
+			return 0;
+		}
+		if (frame_len > WORKER_SLOT * WORKER_BATCH)
+			return -1;
+		/* The worker's receive area is free between UDP batches and
+		 * large enough for the biggest frame (64 KiB + 4). */
+		uint8_t *frame = &w->rx[0][0];
+		uint8_t *reply = &w->tx[0][0];
+		evbuffer_remove(in, frame, frame_len);
+		size_t n = worker_process(w, frame, frame_len, &c->tuple, reply, sizeof(w->tx));
+		if (n > 0)
+			bufferevent_write(c->bev, reply, n);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
+			bufferevent_disable(c->bev, EV_READ);
+			return 0;
+		}
+	}
+}
+
+static void conn_on_read(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	(void)bev;
+	if (conn_drain_frames(c) < 0) {
+		c->w->stats.tcp_closed_bad_frame++;
+		conn_free(c);
+	}
+}
+
+static void conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	/* Output drained: read again if we had stopped. */
+	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+		bufferevent_enable(bev, EV_READ);
+		conn_on_read(bev, c);
+	}
+}
+
+static void conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_free(arg);
+}
+
+static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+			       struct sockaddr *sa, int salen, void *arg)
+{
+	struct tcp_listener *l = arg;
+	struct worker *w = l->w;
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	struct timeval idle = { TCP_IDLE_SECONDS, 0 };
+	int one = 1;
+
+	(void)lev;
+	(void)salen;
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->w = w;
+	c->tuple.transport = TURN_TRANSPORT_TCP;
+	c->tuple.local = l->local;
+	if (sockaddr_to_turn(sa, &c->tuple.client) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
+		sockaddr_to_turn((struct sockaddr *)&local, &c->tuple.local);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		free(c);
+		close(fd);
+		return;
+	}
+	LIST_INSERT_HEAD(&w->conns, c, link);
+	w->stats.tcp_accepted++;
+	w->stats.tcp_open++;
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
+	bufferevent_set_timeouts(c->bev, &idle, NULL);
+	bufferevent_setwatermark(c->bev, EV_READ, 4, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void listener_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+/* Out of descriptors: pause accepting for a second instead of spinning on
+ * a listening socket that stays readable. */
+static void listener_on_error(struct evconnlistener *lev, void *arg)
+{
+	struct tcp_listener *l = arg;
+	struct timeval pause = { 1, 0 };
+
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		evconnlistener_disable(lev);
+		event_add(l->retry_ev, &pause);
+	}
+}
+
+int tcp_listener_attach(struct worker *w, struct tcp_listener *l)
+{
+	l->w = w;
+	l->retry_ev = evtimer_new(w->base, listener_retry, l);
+	if (!l->retry_ev)
+		return -1;
+	l->lev = evconnlistener_new(w->base, listener_on_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
+				    l->fd);
+	if (!l->lev)
+		return -1;
+	evconnlistener_set_error_cb(l->lev, listener_on_error);
+	return 0;
+}
+
+void tcp_listener_close(struct tcp_listener *l)
+{
+	if (l->lev)
+		evconnlistener_free(l->lev); /* closes the fd */
+	else if (l->fd >= 0)
+		close(l->fd);
+	if (l->retry_ev)
+		event_free(l->retry_ev);
+	l->lev = NULL;
+	l->retry_ev = NULL;
+	l->fd = -1;
+}
+
+void tcp_conns_close_all(struct worker *w)
+{
+	while (!LIST_EMPTY(&w->conns))
+		conn_free(LIST_FIRST(&w->conns));
+}

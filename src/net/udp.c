@@ -1,0 +1,248 @@
+/*
+ * UDP listening sockets: SO_REUSEPORT so every worker binds its own socket
+ * on the same address and the kernel spreads clients across workers by
+ * their 4-tuple (a client always lands on the same worker). Reads and
+ * writes are batched with recvmmsg/sendmmsg into per-worker buffers.
+ */
+#include "net/worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/sockaddr.h"
+#include "stun/stun.h"
+
+/* Datagrams one read event may take before yielding to other sockets. */
+#define UDP_READ_BUDGET (WORKER_BATCH * 8)
+
+static bool is_wildcard(const struct turn_addr *a)
+{
+	static const uint8_t zero[16];
+	return memcmp(a->ip, zero, turn_addr_iplen(a)) == 0;
+}
+
+static int set_opt(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof(value));
+}
+
+int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_from_turn(&ss, addr);
+	char text[TURN_ADDR_STRLEN];
+	int fd;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (set_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6 && set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0)
+		goto fail;
+	s->wildcard = is_wildcard(addr);
+	/* On a wildcard socket, learn the address each datagram was sent to
+	 * and answer from it, or a multi-homed host replies from the wrong
+	 * address and the client drops the answer. */
+	if (s->wildcard) {
+		int rc = ss.ss_family == AF_INET6 ? set_opt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+						 : set_opt(fd, IPPROTO_IP, IP_PKTINFO, 1);
+		if (rc < 0)
+			goto fail;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	s->fd = fd;
+	s->local = *addr;
+	return 0;
+fail:
+	snprintf(err, errlen, "UDP %s: %s", turn_addr_format(addr, true, text, sizeof(text)),
+		 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+void udp_sock_close(struct udp_sock *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	s->ev = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+union pktinfo_cmsg {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+struct udp_batch {
+	struct mmsghdr msgs[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH];
+	struct sockaddr_storage peers[WORKER_BATCH];
+	union pktinfo_cmsg ctl[WORKER_BATCH];
+};
+
+/* The local address a datagram was sent to, from IP_PKTINFO. */
+static void local_from_cmsg(const struct udp_sock *s, struct msghdr *mh, struct turn_addr *local)
+{
+	*local = s->local;
+	if (!s->wildcard)
+		return;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(local->ip, &pi.ipi_addr, 4);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(local->ip, &pi.ipi6_addr, 16);
+		}
+	}
+}
+
+/* Set the source address of a reply on a wildcard socket. */
+static socklen_t source_cmsg(const struct turn_addr *local, union pktinfo_cmsg *ctl)
+{
+	struct cmsghdr *c = &ctl->align;
+
+	memset(ctl, 0, sizeof(*ctl));
+	if (local->family == TURN_AF_INET) {
+		struct in_pktinfo pi = { 0 };
+		/* ipi_spec_dst is the source address on sendmsg (ip(7)). */
+		memcpy(&pi.ipi_spec_dst, local->ip, 4);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in6_pktinfo pi6 = { 0 };
+	memcpy(&pi6.ipi6_addr, local->ip, 16);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+	return CMSG_SPACE(sizeof(pi6));
+}
+
+static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
+{
+	struct worker *w = s->w;
+
+	for (int i = 0; i < WORKER_BATCH; i++) {
+		in->iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
+		in->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &in->peers[i],
+			.msg_namelen = sizeof(in->peers[i]),
+			.msg_iov = &in->iov[i],
+			.msg_iovlen = 1,
+			.msg_control = s->wildcard ? in->ctl[i].buf : NULL,
+			.msg_controllen = s->wildcard ? sizeof(in->ctl[i].buf) : 0,
+		};
+	}
+	return recvmmsg(s->fd, in->msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+}
+
+/* Send n prepared replies; a failed datagram is counted and skipped, never
+ * fatal to the socket (ICMP errors, ENOBUFS). */
+static void udp_send_batch(struct udp_sock *s, struct udp_batch *out, int n)
+{
+	int done = 0;
+
+	while (done < n) {
+		int rc = sendmmsg(s->fd, out->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			s->w->stats.udp_send_errors++;
+			done++;
+			continue;
+		}
+		s->w->stats.udp_out += (uint64_t)rc;
+		done += rc;
+	}
+}
+
+static int udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct udp_batch *out,
+			    int n)
+{
+	struct worker *w = s->w;
+	int replies = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct msghdr *mh = &in->msgs[i].msg_hdr;
+		struct turn_tuple t = { .transport = TURN_TRANSPORT_UDP };
+
+		w->stats.udp_in++;
+		if (mh->msg_flags & MSG_TRUNC) {
+			w->stats.udp_truncated++;
+			continue;
+		}
+		if (sockaddr_to_turn((struct sockaddr *)&in->peers[i], &t.client) < 0)
+			continue;
+		local_from_cmsg(s, mh, &t.local);
+		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, w->tx[replies],
+					    WORKER_SLOT);
+		if (len == 0)
+			continue;
+		out->iov[replies] = (struct iovec){ w->tx[replies], len };
+		out->peers[replies] = in->peers[i];
+		out->msgs[replies].msg_hdr = (struct msghdr){
+			.msg_name = &out->peers[replies],
+			.msg_namelen = mh->msg_namelen,
+			.msg_iov = &out->iov[replies],
+			.msg_iovlen = 1,
+		};
+		if (s->wildcard) {
+			out->msgs[replies].msg_hdr.msg_control = out->ctl[replies].buf;
+			out->msgs[replies].msg_hdr.msg_controllen =
+				source_cmsg(&t.local, &out->ctl[replies]);
+		}
+		replies++;
+	}
+	return replies;
+}
+
+static void udp_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *s = arg;
+	/* Batch descriptors are per call on the stack (about 20 KiB); the
+	 * payload buffers are the worker's. */
+	struct udp_batch in, out;
+	int budget = UDP_READ_BUDGET;
+
+	(void)fd;
+	(void)what;
+	while (budget > 0) {
+		int n = udp_recv_batch(s, &in);
+		if (n <= 0)
+			break; /* EAGAIN, or an error reported by ICMP: try later */
+		int replies = udp_handle_batch(s, &in, &out, n);
+		if (replies > 0)
+			udp_send_batch(s, &out, replies);
+		budget -= n;
+		if (n < WORKER_BATCH)
+			break;
+	}
+}
+
+int udp_sock_attach(struct worker *w, struct udp_sock *s)
+{
+	s->w = w;
+	s->ev = event_new(w->base, s->fd, EV_READ | EV_PERSIST, udp_on_read, s);
+	if (!s->ev || event_add(s->ev, NULL) < 0)
+		return -1;
+	return 0;
+}

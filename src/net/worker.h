@@ -1,0 +1,89 @@
+/* One worker: a thread with its own event base, its own sockets and its own
+ * protocol state, so the packet path takes no lock (STYLE.md). */
+#ifndef TURND_NET_WORKER_H
+#define TURND_NET_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "conf/conf.h"
+#include "turn/server.h"
+#include "util/addr.h"
+
+struct event;
+struct event_base;
+struct evconnlistener;
+struct tcp_conn;
+
+/* Datagrams read or written per recvmmsg/sendmmsg call. */
+#define WORKER_BATCH 32
+/* Slot per datagram; larger ones arrive truncated and are dropped. */
+#define WORKER_SLOT 4096
+
+struct udp_sock {
+	int fd;
+	struct turn_addr local; /* bound address (port filled) */
+	bool wildcard;          /* bound to 0.0.0.0 or ::: use packet info */
+	struct event *ev;
+	struct worker *w;
+};
+
+struct tcp_listener {
+	int fd;
+	struct turn_addr local;
+	struct evconnlistener *lev;
+	struct event *retry_ev; /* re-enables accept after EMFILE/ENFILE */
+	struct worker *w;
+};
+
+struct worker_stats {
+	uint64_t udp_in, udp_out, udp_truncated, udp_send_errors;
+	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open;
+	uint64_t chandata_dropped;
+};
+
+struct worker {
+	unsigned id;
+	pthread_t thread;
+	bool started;
+	struct event_base *base;
+	const struct conf *conf;
+	struct turn_server *srv;
+	struct udp_sock *udp;
+	size_t n_udp;
+	struct tcp_listener *tcp;
+	size_t n_tcp;
+	LIST_HEAD(, tcp_conn) conns;
+	struct worker_stats stats;
+	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
+	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
+	uint8_t tx[WORKER_BATCH][WORKER_SLOT];
+};
+
+/*
+ * Process one message (a datagram or a TCP frame) that arrived on tuple:
+ * STUN goes to the protocol core, anything else is dropped for now.
+ * Writes a response into out and returns its length (0: nothing to send).
+ */
+size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
+		      const struct turn_tuple *tuple, uint8_t *out, size_t cap);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t worker_now_ms(void);
+
+/* UDP (udp.c). */
+int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, size_t errlen);
+int udp_sock_attach(struct worker *w, struct udp_sock *s);
+void udp_sock_close(struct udp_sock *s);
+
+/* TCP (tcp.c). */
+int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
+		      size_t errlen);
+int tcp_listener_attach(struct worker *w, struct tcp_listener *l);
+void tcp_listener_close(struct tcp_listener *l);
+void tcp_conns_close_all(struct worker *w);
+
+#endif
