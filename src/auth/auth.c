@@ -1,0 +1,268 @@
+/*
+ * The backend chain and the helpers around credentials: the username
+ * checks every backend relies on, MESSAGE-INTEGRITY against several
+ * candidate keys, and safe printing of usernames.
+ */
+#include "auth/auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "conf/conf.h"
+#include "stun/attr.h"
+#include "stun/stun.h"
+
+/* static users, REST secrets, Redis: a handful at most. */
+#define AUTH_MAX_BACKENDS 8
+
+struct auth {
+	struct auth_backend *backends[AUTH_MAX_BACKENDS];
+	size_t n;
+};
+
+struct auth *auth_new(void)
+{
+	return calloc(1, sizeof(struct auth));
+}
+
+int auth_add(struct auth *a, struct auth_backend *b)
+{
+	if (!b)
+		return -1;
+	if (!a || a->n == AUTH_MAX_BACKENDS) {
+		b->ops->free(b);
+		return -1;
+	}
+	a->backends[a->n++] = b;
+	return 0;
+}
+
+void auth_free(struct auth *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		a->backends[i]->ops->free(a->backends[i]);
+	free(a);
+}
+
+struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen)
+{
+	struct auth *a;
+
+	if (!c || !c->realm) {
+		snprintf(err, errlen, "authentication: no realm configured");
+		return NULL;
+	}
+	a = auth_new();
+	if (!a) {
+		snprintf(err, errlen, "authentication: out of memory");
+		return NULL;
+	}
+	if (c->n_users &&
+	    auth_add(a, auth_static_new(c->users, c->n_users, c->realm, err, errlen)) < 0)
+		goto fail;
+	/* The cast only adds const: conf owns the strings and they are not
+	 * modified. */
+	if (c->n_secrets && auth_add(a, auth_secret_new((const char *const *)c->secrets,
+							c->n_secrets, c->realm, err, errlen)) < 0)
+		goto fail;
+	return a;
+fail:
+	/* The constructors wrote err; auth_add fails only for a full chain,
+	 * which two backends cannot fill. */
+	auth_free(a);
+	return NULL;
+}
+
+bool auth_username_valid(const uint8_t *name, size_t len)
+{
+	if (!name || len == 0 || len > AUTH_USERNAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] < 0x20 || name[i] == 0x7F)
+			return false;
+	return stun_utf8_valid(name, len);
+}
+
+/* Exactly one of username and userhash, and a username a client could
+ * have sent. */
+static bool query_valid(const struct auth_query *q)
+{
+	if (q->username && q->userhash)
+		return false;
+	if (q->userhash)
+		return true;
+	return auth_username_valid(q->username, q->len);
+}
+
+/* A backend's claim of AUTH_FOUND must come with usable keys and a name
+ * that fits; anything else is a backend bug, reported as an error rather
+ * than a credential nobody can match. */
+static bool credential_sane(const struct auth_credential *c)
+{
+	return c->n_keys >= 1 && c->n_keys <= AUTH_MAX_KEYS &&
+	       c->username_len <= AUTH_USERNAME_MAX && c->username[c->username_len] == '\0';
+}
+
+int auth_query_lookup(struct auth *a, const struct auth_query *q, struct auth_credential *out)
+{
+	bool failed = false;
+
+	if (!a || !q || !out)
+		return AUTH_ERROR;
+	auth_credential_clear(out);
+	if (!query_valid(q))
+		return AUTH_NOT_FOUND;
+	for (size_t i = 0; i < a->n; i++) {
+		struct auth_backend *b = a->backends[i];
+		int rc = b->ops->lookup(b, q, out);
+
+		if (rc == AUTH_FOUND && credential_sane(out)) {
+			out->backend = b->ops->name;
+			return AUTH_FOUND;
+		}
+		auth_credential_clear(out);
+		/* A later backend must not answer for a name an earlier one
+		 * may still claim: wait for it. */
+		if (rc == AUTH_PENDING && q->done)
+			return AUTH_PENDING;
+		if (rc != AUTH_NOT_FOUND)
+			failed = true;
+	}
+	return failed ? AUTH_ERROR : AUTH_NOT_FOUND;
+}
+
+int auth_lookup(struct auth *a, const uint8_t *username, size_t len, uint64_t now_s,
+		struct auth_credential *out)
+{
+	const struct auth_query q = {
+		.username = username,
+		.len = len,
+		.now_s = now_s,
+	};
+
+	/* A NULL username would read as a USERHASH query with no hash. */
+	if (!username) {
+		if (out)
+			auth_credential_clear(out);
+		return AUTH_NOT_FOUND;
+	}
+	return auth_query_lookup(a, &q, out);
+}
+
+int auth_lookup_userhash(struct auth *a, const uint8_t hash[STUN_USERHASH_LEN], uint64_t now_s,
+			 struct auth_credential *out)
+{
+	const struct auth_query q = {
+		.userhash = hash,
+		.now_s = now_s,
+	};
+
+	if (!hash) {
+		if (out)
+			auth_credential_clear(out);
+		return AUTH_NOT_FOUND;
+	}
+	return auth_query_lookup(a, &q, out);
+}
+
+/* The candidate's key for pwalg, or NULL when it has none. */
+static const uint8_t *key_for(const struct auth_key *k, uint16_t pwalg, size_t *len)
+{
+	if (pwalg == STUN_PWALG_SHA256) {
+		*len = STUN_KEY_SHA256_LEN;
+		return k->has_sha256 ? k->sha256 : NULL;
+	}
+	*len = STUN_KEY_MD5_LEN;
+	return k->md5;
+}
+
+int auth_credential_verify(const struct auth_credential *c, const struct stun_msg *m,
+			   uint16_t pwalg, size_t *index)
+{
+	bool use_sha256_mac;
+	int found = 0;
+	size_t which = 0;
+
+	if (!c || !m || c->n_keys > AUTH_MAX_KEYS ||
+	    (pwalg != STUN_PWALG_MD5 && pwalg != STUN_PWALG_SHA256))
+		return -1;
+	use_sha256_mac = m->idx_integrity_sha256 >= 0;
+	for (size_t i = 0; i < c->n_keys; i++) {
+		size_t key_len;
+		const uint8_t *key = key_for(&c->keys[i], pwalg, &key_len);
+		int ok;
+
+		if (!key)
+			continue;
+		ok = use_sha256_mac ? stun_msg_check_integrity_sha256(m, key, key_len)
+				    : stun_msg_check_integrity(m, key, key_len);
+		/* No early exit: the time taken does not depend on which
+		 * secret the client's password came from. */
+		if (ok == 1 && !found) {
+			found = 1;
+			which = i;
+		}
+	}
+	if (found && index)
+		*index = which;
+	return found;
+}
+
+void auth_credential_clear(struct auth_credential *c)
+{
+	if (c)
+		OPENSSL_cleanse(c, sizeof(*c));
+}
+
+/* Bytes that go into a log line as they are. */
+static bool byte_plain(uint8_t c)
+{
+	return c >= 0x20 && c < 0x7F && c != '\\' && c != '"';
+}
+
+static size_t escaped_len(const uint8_t *in, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += byte_plain(in[i]) ? 1 : 4;
+	return n;
+}
+
+char *auth_username_printable(const uint8_t *in, size_t len, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	bool fits;
+	size_t limit, o = 0;
+
+	if (!out || cap == 0)
+		return out;
+	if (!in)
+		len = 0;
+	/* Room for the whole text, or for as much as fits before "...". */
+	fits = escaped_len(in, len) < cap;
+	limit = fits ? cap - 1 : cap > 3 ? cap - 4 : 0;
+	for (size_t i = 0; i < len; i++) {
+		bool plain = byte_plain(in[i]);
+
+		if (o + (plain ? 1 : 4) > limit)
+			break;
+		if (plain) {
+			out[o++] = (char)in[i];
+			continue;
+		}
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[in[i] >> 4];
+		out[o++] = hex[in[i] & 0x0F];
+	}
+	for (int dots = 0; !fits && dots < 3 && o < cap - 1; dots++)
+		out[o++] = '.';
+	out[o] = '\0';
+	return out;
+}

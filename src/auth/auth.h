@@ -1,0 +1,211 @@
+/*
+ * Credential backends for the long-term credential mechanism (RFC 8489
+ * section 9.2, RFC 8656 section 7): given a USERNAME (or a USERHASH), find
+ * the key(s) that MESSAGE-INTEGRITY may have been computed with.
+ *
+ * Backends sit behind one table of function pointers (OpenSMTPD's table
+ * backends are the model) and form a chain: static users from the file
+ * first, then the TURN REST secrets, later Redis. The first backend that
+ * finds the name wins.
+ *
+ * Lookups are tri-state, so "Redis is down" is never mistaken for "unknown
+ * user" (STYLE.md rule 5): AUTH_ERROR -1, AUTH_NOT_FOUND 0, AUTH_FOUND 1,
+ * plus AUTH_PENDING 2 for a backend that must ask the network first.
+ *
+ * Several keys per credential. The TURN REST scheme derives the password
+ * from the username with a shared secret, and operators rotate secrets by
+ * listing the new and the old one together. The request does not say
+ * which secret the client's password came from, so a credential carries
+ * one candidate key per secret (AUTH_MAX_KEYS at most) and the caller
+ * checks MESSAGE-INTEGRITY against each with auth_credential_verify(),
+ * which tries every candidate, each in constant time, without stopping at
+ * the first match. Static users have exactly one key.
+ *
+ * Asynchronous backends (Redis) answer from what they already hold or
+ * return AUTH_PENDING and call back once the answer is in; the caller then
+ * repeats the lookup (struct auth_query). The core never waits: lookups
+ * happen in net/ before turn_server_handle is called (STYLE.md).
+ *
+ * Threads: the static and secret backends are read-only once built, so
+ * one chain may serve every worker. A backend with connections or a cache
+ * is built per worker.
+ */
+#ifndef TURND_AUTH_AUTH_H
+#define TURND_AUTH_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/integrity.h"
+#include "stun/msg.h"
+
+struct conf;
+struct conf_user;
+
+/* RFC 5389 section 15.3 allowed 513 bytes, RFC 8489 section 14.3 fewer
+ * than 509; the older limit is accepted so older clients still work, as
+ * stun_attr_get_text does for USERNAME. */
+#define AUTH_USERNAME_MAX 513
+/* Candidate keys per credential: one per static-auth-secret. */
+#define AUTH_MAX_KEYS 8
+/* A buffer for auth_username_printable that holds any username escaped
+ * (4 characters per byte at worst) and its NUL. */
+#define AUTH_PRINTABLE_MAX (4 * AUTH_USERNAME_MAX + 1)
+
+#define AUTH_ERROR (-1)
+#define AUTH_NOT_FOUND 0
+#define AUTH_FOUND 1
+#define AUTH_PENDING 2
+
+/* One candidate long-term key (RFC 8489 section 9.2.2). */
+struct auth_key {
+	uint8_t md5[STUN_KEY_MD5_LEN]; /* PASSWORD-ALGORITHM MD5 */
+	uint8_t sha256[STUN_KEY_SHA256_LEN]; /* PASSWORD-ALGORITHM SHA-256 */
+	bool has_sha256; /* false for users configured by key alone: MD5 only */
+};
+
+/* What a lookup fills in. About 1 KiB: keep it on the stack or in the
+ * request, never per packet. auth_credential_clear wipes it. */
+struct auth_credential {
+	char username[AUTH_USERNAME_MAX + 1]; /* NUL-terminated, the name as looked up */
+	size_t username_len;
+	const char *backend; /* name of the backend that answered (static string) */
+	uint64_t expires_s; /* TURN REST expiry time, 0 when it does not expire */
+	size_t n_keys; /* 1..AUTH_MAX_KEYS when found */
+	struct auth_key keys[AUTH_MAX_KEYS];
+};
+
+/* Called by an asynchronous backend when the answer to a lookup that
+ * returned AUTH_PENDING has arrived (rc AUTH_FOUND, AUTH_NOT_FOUND or
+ * AUTH_ERROR). The backend keeps the answer; the caller runs the same
+ * lookup again and gets it without waiting. */
+typedef void auth_done_fn(void *arg, int rc);
+
+/* One question to the chain: a username or a USERHASH. */
+struct auth_query {
+	const uint8_t *username; /* USERNAME view (not NUL-terminated), or NULL */
+	size_t len;
+	const uint8_t *userhash; /* STUN_USERHASH_LEN bytes, or NULL */
+	uint64_t now_s; /* UNIX time, for TURN REST expiry and caches */
+	/* NULL: the caller cannot wait, and a backend that would have to
+	 * answers AUTH_ERROR instead (fail closed). Otherwise done(arg, rc)
+	 * follows every AUTH_PENDING exactly once, from the event loop and
+	 * never from inside the lookup, unless the backend is freed first. */
+	auth_done_fn *done;
+	void *arg;
+};
+
+struct auth_backend;
+
+struct auth_backend_ops {
+	const char *name; /* "static", "secret", "redis": for logs */
+	/*
+	 * Answer q into out. Backends see only queries that passed the
+	 * checks of auth_lookup (exactly one of username and userhash; a
+	 * username that is valid UTF-8, 1..AUTH_USERNAME_MAX bytes, with no
+	 * control character). out arrives zeroed; fill username,
+	 * username_len, expires_s, n_keys and keys on AUTH_FOUND.
+	 * A synchronous backend answers -1, 0 or 1 and ignores done; an
+	 * asynchronous one answers from memory when it can, else starts a
+	 * request and returns AUTH_PENDING (only when q->done is set).
+	 */
+	int (*lookup)(struct auth_backend *b, const struct auth_query *q,
+		      struct auth_credential *out);
+	/* Release b and everything it owns; wipe key material. */
+	void (*free)(struct auth_backend *b);
+};
+
+/* Every backend starts with this; the backend's own state follows. */
+struct auth_backend {
+	const struct auth_backend_ops *ops;
+};
+
+struct auth;
+
+/* An empty chain, owned by the caller (auth_free). NULL on out-of-memory. */
+struct auth *auth_new(void);
+
+/* Append b to the chain. The chain owns b from here on, also on failure
+ * (then b is freed). Returns 0 or -1. */
+int auth_add(struct auth *a, struct auth_backend *b);
+
+/*
+ * The chain the configuration asks for: the static users (if any), then
+ * the static-auth-secret list (if any), both for c->realm. The result
+ * copies what it needs and does not point into c. Returns a chain owned by
+ * the caller, or NULL with a message in err.
+ */
+struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen);
+
+/*
+ * Walk the chain with q. Returns AUTH_FOUND with *out filled from the
+ * first backend that found the name; AUTH_PENDING if a backend must be
+ * waited for before any later one may answer; AUTH_ERROR if some backend
+ * failed and none found it; otherwise AUTH_NOT_FOUND. Usernames that no
+ * client may send (empty, too long, invalid UTF-8, control characters,
+ * NUL) are AUTH_NOT_FOUND without asking any backend.
+ */
+int auth_query_lookup(struct auth *a, const struct auth_query *q, struct auth_credential *out);
+
+/* Synchronous shorthands for auth_query_lookup (done NULL). */
+int auth_lookup(struct auth *a, const uint8_t *username, size_t len, uint64_t now_s,
+		struct auth_credential *out);
+int auth_lookup_userhash(struct auth *a, const uint8_t hash[STUN_USERHASH_LEN], uint64_t now_s,
+			 struct auth_credential *out);
+
+void auth_free(struct auth *a);
+
+/* ---- Backends ---- */
+
+/*
+ * Users from the configuration, in sorted arrays: O(log n) by name and by
+ * USERHASH = SHA-256(name ":" realm) (RFC 8489 section 14.4). Each has the
+ * MD5 key from the file and, when the password is known, the SHA-256 key.
+ * Returns a backend for auth_add, or NULL with a message in err.
+ */
+struct auth_backend *auth_static_new(const struct conf_user *users, size_t n, const char *realm,
+				     char *err, size_t errlen);
+
+/*
+ * TURN REST credentials (draft-uberti-behave-turn-rest-00 section 2.2,
+ * coturn's use-auth-secret): the username is "expiry" or "expiry:user"
+ * with expiry a UNIX time in decimal, and the password is
+ * base64(HMAC-SHA1(secret, username)). An expired username (expiry <
+ * now_s) is not found. One candidate key per secret (1..AUTH_MAX_KEYS
+ * secrets). USERHASH cannot be reversed to such a name: not found.
+ * Returns a backend for auth_add, or NULL with a message in err.
+ */
+struct auth_backend *auth_secret_new(const char *const *secrets, size_t n, const char *realm,
+				     char *err, size_t errlen);
+
+/* ---- Helpers ---- */
+
+/* A USERNAME a client may send: 1..AUTH_USERNAME_MAX bytes of UTF-8
+ * without control characters (OpaqueString, RFC 8265 section 4.2, has
+ * none) and so without NUL. */
+bool auth_username_valid(const uint8_t *name, size_t len);
+
+/*
+ * Which candidate key of c authenticates m (RFC 8489 section 9.2.4):
+ * MESSAGE-INTEGRITY-SHA256 when m has one, else MESSAGE-INTEGRITY, with
+ * the key of pwalg (STUN_PWALG_MD5, or STUN_PWALG_SHA256 from
+ * PASSWORD-ALGORITHM). Every candidate is tried, whatever matches first.
+ * Returns 1 and *index, 0 if none does, -1 for a bad pwalg or credential.
+ */
+int auth_credential_verify(const struct auth_credential *c, const struct stun_msg *m,
+			   uint16_t pwalg, size_t *index);
+
+/* Zero a credential in a way the compiler keeps (key material). */
+void auth_credential_clear(struct auth_credential *c);
+
+/*
+ * A username made safe for a log line: printable ASCII is kept, every
+ * other byte and the characters \ and " become \xHH; output longer than
+ * cap - 1 is cut at a whole character and ends in "...". Always
+ * NUL-terminates when cap > 0. The username is only ever data: log it as
+ * log_info("... %s", out), never as a format. Returns out.
+ */
+char *auth_username_printable(const uint8_t *in, size_t len, char *out, size_t cap);
+
+#endif
