@@ -153,6 +153,9 @@ static const struct int_limit {
 	{"total-quota", "a quota", 0, INT_MAX},
 	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
+	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
+	{"max-permissions", "a count", 0, 65535},
+	{"max-channels", "a count", 0, 4096},
 };
 
 static int check_int(cfg_t *cfg, cfg_opt_t *opt)
@@ -323,6 +326,9 @@ static const struct {
 	{"cert", check_path},
 	{"pkey", check_path},
 	{"relay-threads", check_int},
+	{"max-allocate-lifetime", check_int},
+	{"max-permissions", check_int},
+	{"max-channels", check_int},
 	{"software", check_software},
 	{"log-level", check_log_level},
 };
@@ -358,6 +364,10 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("relay-threads", 0, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
+		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("legacy-channel-numbers", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR("software", NULL, CFGF_NONE),
 		CFG_STR("log-level", "notice", CFGF_NONE),
 		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, conf_cb_bool),
@@ -788,6 +798,10 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->workers = (unsigned)cfg_getint(cfg, "relay-threads");
 	c->stun_only = cfg_getbool(cfg, "stun-only");
 	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
+	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");
+	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
+	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
+	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
 	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));
 	c->syslog = cfg_getbool(cfg, "syslog");
 }

@@ -68,6 +68,12 @@ struct conf {
 	struct conf_range *denied_peers;
 	size_t n_denied_peers;
 
+	/* Allocations. */
+	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
+	unsigned max_permissions; /* per allocation, 0 = no limit */
+	unsigned max_channels;    /* per allocation, 0 = no limit */
+	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
+
 	/* Limits (0 = unlimited). */
 	unsigned user_quota;
 	unsigned total_quota;

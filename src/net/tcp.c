@@ -71,6 +71,9 @@ fail:
 
 static void conn_free(struct tcp_conn *c)
 {
+	/* The allocation of a TCP client ends with its connection
+	 * (RFC 8656 section 3.1), and with it the relay pointing here. */
+	turn_server_client_closed(c->w->srv, &c->tuple);
 	LIST_REMOVE(c, link);
 	c->w->stats.tcp_open--;
 	bufferevent_free(c->bev);
@@ -107,7 +110,8 @@ static int conn_drain_frames(struct tcp_conn *c)
 		uint8_t *frame = &w->rx[0][0];
 		uint8_t *reply = &w->tx[0][0];
 		evbuffer_remove(in, frame, frame_len);
-		size_t n = worker_process(w, frame, frame_len, &c->tuple, reply, sizeof(w->tx));
+		struct client_path path = { .conn = c };
+		size_t n = worker_process(w, frame, frame_len, &c->tuple, &path, reply, sizeof(w->tx));
 		if (n > 0)
 			bufferevent_write(c->bev, reply, n);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
@@ -115,6 +119,15 @@ static int conn_drain_frames(struct tcp_conn *c)
 			return 0;
 		}
 	}
+}
+
+void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
+		c->w->stats.tcp_output_drops++;
+		return;
+	}
+	bufferevent_write(c->bev, buf, len);
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)

@@ -81,11 +81,6 @@ void udp_sock_close(struct udp_sock *s)
 	s->fd = -1;
 }
 
-union pktinfo_cmsg {
-	struct cmsghdr align;
-	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-};
-
 struct udp_batch {
 	struct mmsghdr msgs[WORKER_BATCH];
 	struct iovec iov[WORKER_BATCH];
@@ -155,14 +150,19 @@ static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
 	return recvmmsg(s->fd, in->msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
 }
 
-/* Send n prepared replies; a failed datagram is counted and skipped, never
+void udp_out_init(struct udp_out *o)
+{
+	o->n = 0;
+}
+
+/* Send what was gathered; a failed datagram is counted and skipped, never
  * fatal to the socket (ICMP errors, ENOBUFS). */
-static void udp_send_batch(struct udp_sock *s, struct udp_batch *out, int n)
+void udp_out_flush(struct udp_out *o, struct udp_sock *s)
 {
 	int done = 0;
 
-	while (done < n) {
-		int rc = sendmmsg(s->fd, out->msgs + done, (unsigned)(n - done), MSG_DONTWAIT);
+	while (done < o->n) {
+		int rc = sendmmsg(s->fd, o->msgs + done, (unsigned)(o->n - done), MSG_DONTWAIT);
 		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
@@ -173,13 +173,34 @@ static void udp_send_batch(struct udp_sock *s, struct udp_batch *out, int n)
 		s->w->stats.udp_out += (uint64_t)rc;
 		done += rc;
 	}
+	o->n = 0;
 }
 
-static int udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct udp_batch *out,
-			    int n)
+void udp_out_add(struct udp_out *o, struct udp_sock *s, const uint8_t *buf, size_t len,
+		 const struct turn_tuple *to)
+{
+	int i = o->n;
+
+	o->iov[i] = (struct iovec){ (void *)buf, len };
+	o->msgs[i].msg_hdr = (struct msghdr){
+		.msg_name = &o->peers[i],
+		.msg_namelen = sockaddr_from_turn(&o->peers[i], &to->client),
+		.msg_iov = &o->iov[i],
+		.msg_iovlen = 1,
+	};
+	if (s->wildcard) {
+		o->msgs[i].msg_hdr.msg_control = o->ctl[i].buf;
+		o->msgs[i].msg_hdr.msg_controllen = source_cmsg(&to->local, &o->ctl[i]);
+	}
+	if (++o->n == WORKER_BATCH)
+		udp_out_flush(o, s);
+}
+
+static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct udp_out *out,
+			     int n)
 {
 	struct worker *w = s->w;
-	int replies = 0;
+	struct client_path path = { .udp = s };
 
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &in->msgs[i].msg_hdr;
@@ -193,26 +214,14 @@ static int udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct udp
 		if (sockaddr_to_turn((struct sockaddr *)&in->peers[i], &t.client) < 0)
 			continue;
 		local_from_cmsg(s, mh, &t.local);
-		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, w->tx[replies],
+		/* The reply slot must not be reused before the flush: out->n
+		 * indexes the worker's tx buffers. */
+		uint8_t *slot = w->tx[out->n];
+		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, &path, slot,
 					    WORKER_SLOT);
-		if (len == 0)
-			continue;
-		out->iov[replies] = (struct iovec){ w->tx[replies], len };
-		out->peers[replies] = in->peers[i];
-		out->msgs[replies].msg_hdr = (struct msghdr){
-			.msg_name = &out->peers[replies],
-			.msg_namelen = mh->msg_namelen,
-			.msg_iov = &out->iov[replies],
-			.msg_iovlen = 1,
-		};
-		if (s->wildcard) {
-			out->msgs[replies].msg_hdr.msg_control = out->ctl[replies].buf;
-			out->msgs[replies].msg_hdr.msg_controllen =
-				source_cmsg(&t.local, &out->ctl[replies]);
-		}
-		replies++;
+		if (len > 0)
+			udp_out_add(out, s, slot, len, &t);
 	}
-	return replies;
 }
 
 static void udp_on_read(evutil_socket_t fd, short what, void *arg)
@@ -220,7 +229,8 @@ static void udp_on_read(evutil_socket_t fd, short what, void *arg)
 	struct udp_sock *s = arg;
 	/* Batch descriptors are per call on the stack (about 20 KiB); the
 	 * payload buffers are the worker's. */
-	struct udp_batch in, out;
+	struct udp_batch in;
+	struct udp_out out;
 	int budget = UDP_READ_BUDGET;
 
 	(void)fd;
@@ -229,9 +239,9 @@ static void udp_on_read(evutil_socket_t fd, short what, void *arg)
 		int n = udp_recv_batch(s, &in);
 		if (n <= 0)
 			break; /* EAGAIN, or an error reported by ICMP: try later */
-		int replies = udp_handle_batch(s, &in, &out, n);
-		if (replies > 0)
-			udp_send_batch(s, &out, replies);
+		udp_out_init(&out);
+		udp_handle_batch(s, &in, &out, n);
+		udp_out_flush(&out, s);
 		budget -= n;
 		if (n < WORKER_BATCH)
 			break;

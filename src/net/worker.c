@@ -16,9 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ifaddrs.h>
+#include <openssl/rand.h>
+
+#include "auth/auth.h"
 #include "net/net.h"
+#include "net/sockaddr.h"
+#include "stun/attr.h"
 #include "stun/channel.h"
 #include "stun/msg.h"
+#include "turn/policy.h"
 #include "util/log.h"
 
 #define NET_MAX_WORKERS 64
@@ -28,6 +35,11 @@ struct net {
 	struct event_base *main_base;
 	unsigned n_workers;
 	struct worker **workers;
+	struct relay_shared relay;
+	bool relay_ready;
+	struct turn_policy *policy;
+	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
+	uint32_t hash_seed;
 };
 
 uint64_t worker_now_ms(void)
@@ -38,24 +50,76 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Look up the request's USERNAME or USERHASH (RFC 8489 section 9.2.4)
+ * and give the core what it needs: the candidate keys. */
+static void lookup_credential(struct worker *w, const struct stun_msg *m,
+			      struct turn_credential *tc, struct auth_credential *ac)
+{
+	const struct stun_attr *u = stun_msg_find(m, STUN_ATTR_USERNAME);
+	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
+	uint64_t now_s = (uint64_t)time(NULL);
+	int rc;
+
+	if (u)
+		rc = auth_lookup(w->auth, stun_attr_value(m, u), u->len, now_s, ac);
+	else if (h && h->len == STUN_USERHASH_LEN)
+		rc = auth_lookup_userhash(w->auth, stun_attr_value(m, h), now_s, ac);
+	else
+		rc = AUTH_NOT_FOUND;
+	tc->status = rc == AUTH_FOUND ? 1 : rc == AUTH_ERROR ? -1 : 0;
+	if (rc == AUTH_ERROR)
+		w->stats.auth_errors++;
+	if (rc != AUTH_FOUND)
+		return;
+	tc->username = ac->username;
+	tc->n_keys = (uint8_t)(ac->n_keys < TURN_MAX_KEYS ? ac->n_keys : TURN_MAX_KEYS);
+	tc->has_sha256 = true;
+	for (uint8_t i = 0; i < tc->n_keys; i++) {
+		memcpy(tc->key_md5[i], ac->keys[i].md5, STUN_KEY_MD5_LEN);
+		memcpy(tc->key_sha256[i], ac->keys[i].sha256, STUN_KEY_SHA256_LEN);
+		tc->has_sha256 = tc->has_sha256 && ac->keys[i].has_sha256;
+	}
+}
+
+static bool needs_credential(const struct stun_msg *m)
+{
+	return m->cls == STUN_CLASS_REQUEST && m->method != STUN_METHOD_BINDING &&
+	       (m->idx_integrity >= 0 || m->idx_integrity_sha256 >= 0);
+}
+
 size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
-		      const struct turn_tuple *tuple, uint8_t *out, size_t cap)
+		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
+		      size_t cap)
 {
 	struct stun_msg msg;
 	struct turn_reply reply = { out, cap, 0 };
+	uint64_t now = worker_now_ms();
 
 	if (turn_chandata_is_chandata(pkt, len)) {
-		/* No channels exist before the TURN relay: RFC 8656 section
-		 * 12.4, data on an unbound channel is dropped. */
-		w->stats.chandata_dropped++;
+		struct turn_chandata cd;
+		/* RFC 8656 section 12.4: malformed or unbound: dropped. */
+		uint16_t max = w->conf->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
+		if (turn_chandata_parse_upto(pkt, len, max, &cd) < 0 ||
+		    turn_server_client_chandata(w->srv, tuple, &cd, now) < 0)
+			w->stats.chandata_dropped++;
 		return 0;
 	}
 	if (stun_msg_parse(&msg, pkt, len) < 0)
 		return 0; /* RFC 8489 section 6.3: silently discarded */
-	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = worker_now_ms() };
-	if (turn_server_handle(w->srv, &in, &reply) < 0)
-		return 0;
-	return reply.len;
+	struct turn_credential tc = { 0 };
+	struct auth_credential ac;
+	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now };
+	if (needs_credential(&msg)) {
+		lookup_credential(w, &msg, &tc, &ac);
+		in.cred = &tc;
+	}
+	w->current_path = *path;
+	int rc = turn_server_handle(w->srv, &in, &reply);
+	if (in.cred) {
+		auth_credential_clear(&ac);
+		OPENSSL_cleanse(&tc, sizeof(tc));
+	}
+	return rc < 0 ? 0 : reply.len;
 }
 
 static unsigned worker_count(const struct conf *conf)
@@ -78,6 +142,9 @@ static void worker_free(struct worker *w)
 	free(w->udp);
 	free(w->tcp);
 	turn_server_free(w->srv);
+	auth_free(w->auth);
+	if (w->tick_ev)
+		event_free(w->tick_ev);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);
@@ -115,33 +182,135 @@ no_event:
 	return -1;
 }
 
-static struct worker *worker_new(unsigned id, const struct conf *conf, char *err, size_t errlen)
+static void worker_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	turn_server_tick(w->srv, worker_now_ms());
+}
+
+static struct turn_server *worker_server(struct worker *w, const struct net *n)
+{
+	const struct conf *c = n->conf;
+	struct turn_server_options so = {
+		.software = c->software,
+		.rfc3489_compat = c->stun_backward_compat,
+		.stun_only = c->stun_only,
+		.realm = c->realm,
+		.max_bps = c->max_bps,
+		.max_lifetime = c->max_lifetime,
+		.max_permissions = c->max_permissions,
+		.max_channels = c->max_channels,
+		.legacy_channels = c->legacy_channels,
+		.policy = n->policy,
+		.io = &w->relay_io,
+		.hash_seed = n->hash_seed,
+	};
+
+	memcpy(so.nonce_secret, n->nonce_secret, sizeof(so.nonce_secret));
+	relay_io_init(&w->relay_io, w);
+	return turn_server_new(&so);
+}
+
+static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
-	struct turn_server_options so = {
-		.software = conf->software,
-		.rfc3489_compat = conf->stun_backward_compat,
-	};
+	struct timeval second = { 1, 0 };
 
 	if (!w) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	w->id = id;
-	w->conf = conf;
+	w->conf = n->conf;
+	w->relay_shared = &n->relay;
 	LIST_INIT(&w->conns);
 	w->base = event_base_new();
-	w->srv = turn_server_new(&so);
+	w->srv = worker_server(w, n);
+	w->auth = auth_new_from_conf(n->conf, err, errlen);
+	if (!w->auth) {
+		worker_free(w);
+		return NULL;
+	}
 	if (!w->base || !w->srv) {
 		snprintf(err, errlen, "cannot create worker %u", id);
 		worker_free(w);
 		return NULL;
 	}
-	if (worker_bind(w, conf, err, errlen) < 0) {
+	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
+	if (!w->tick_ev || event_add(w->tick_ev, &second) < 0 ||
+	    worker_bind(w, n->conf, err, errlen) < 0) {
 		worker_free(w);
 		return NULL;
 	}
 	return w;
+}
+
+/* The addresses a wildcard listener serves, for the relay-loop check. */
+static size_t add_own_listeners(const struct conf *c, struct turn_policy_own *own, size_t max)
+{
+	static const uint8_t zero[16];
+	struct ifaddrs *ifs = NULL, *i;
+	size_t n = 0;
+
+	getifaddrs(&ifs);
+	for (size_t k = 0; k < c->n_listen; k++) {
+		const struct turn_addr *l = &c->listen[k];
+		if (memcmp(l->ip, zero, turn_addr_iplen(l)) != 0) {
+			if (n < max)
+				own[n++] = (struct turn_policy_own){ *l, l->port, l->port };
+			continue;
+		}
+		for (i = ifs; i; i = i->ifa_next) {
+			struct turn_addr a;
+			if (!i->ifa_addr || sockaddr_to_turn(i->ifa_addr, &a) < 0 ||
+			    a.family != l->family || n >= max)
+				continue;
+			own[n++] = (struct turn_policy_own){ a, l->port, l->port };
+		}
+	}
+	if (ifs)
+		freeifaddrs(ifs);
+	return n;
+}
+
+/*
+ * The peer policy (SECURITY.md): configured ranges, the default table, and
+ * the server's own listening addresses, so that a relay never feeds STUN
+ * or TURN messages back into a listener (a relay loop). Relay addresses
+ * are not on that list: a peer at another allocation's relayed address is
+ * how two clients of one server reach each other (RFC 8656 section 2.1,
+ * and every browser call where both sides relay), and the receiving
+ * allocation's permissions already guard it.
+ */
+static struct turn_policy *net_policy(const struct net *n)
+{
+	const struct conf *c = n->conf;
+	enum { MAX_OWN = 256 };
+	struct turn_policy_own own[MAX_OWN];
+	size_t n_own = add_own_listeners(c, own, MAX_OWN);
+
+	/* struct conf_range and struct turn_addr_range are the same pair of
+	 * addresses; copying keeps conf/ and turn/ independent. */
+	struct turn_addr_range *allowed = calloc(c->n_allowed_peers + 1, sizeof(*allowed));
+	struct turn_addr_range *denied = calloc(c->n_denied_peers + 1, sizeof(*denied));
+	struct turn_policy *p = NULL;
+	if (allowed && denied) {
+		for (size_t i = 0; i < c->n_allowed_peers; i++)
+			allowed[i] = (struct turn_addr_range){ c->allowed_peers[i].lo,
+							       c->allowed_peers[i].hi };
+		for (size_t i = 0; i < c->n_denied_peers; i++)
+			denied[i] = (struct turn_addr_range){ c->denied_peers[i].lo,
+							      c->denied_peers[i].hi };
+		struct turn_policy_options po = { allowed, c->n_allowed_peers, denied,
+						  c->n_denied_peers, own, n_own };
+		p = turn_policy_new(&po);
+	}
+	free(allowed);
+	free(denied);
+	return p;
 }
 
 struct net *net_new(const struct conf *conf, char *err, size_t errlen)
@@ -155,6 +324,18 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	n->conf = conf;
 	n->n_workers = worker_count(conf);
+	if (relay_shared_init(&n->relay, conf, err, errlen) < 0) {
+		free(n);
+		return NULL;
+	}
+	n->relay_ready = true;
+	n->policy = net_policy(n);
+	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
+	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
+		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
+		net_free(n);
+		return NULL;
+	}
 	n->workers = calloc(n->n_workers, sizeof(*n->workers));
 	n->main_base = event_base_new();
 	if (!n->workers || !n->main_base) {
@@ -163,7 +344,7 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	for (unsigned i = 0; i < n->n_workers; i++) {
-		n->workers[i] = worker_new(i, conf, err, errlen);
+		n->workers[i] = worker_new(i, n, err, errlen);
 		if (!n->workers[i]) {
 			net_free(n);
 			return NULL;
@@ -276,5 +457,9 @@ void net_free(struct net *n)
 	free(n->workers);
 	if (n->main_base)
 		event_base_free(n->main_base);
+	turn_policy_free(n->policy);
+	if (n->relay_ready)
+		relay_shared_fini(&n->relay);
+	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));
 	free(n);
 }

@@ -9,7 +9,12 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "conf/conf.h"
+#include "net/relay.h"
+#include "turn/io.h"
 #include "turn/server.h"
 #include "util/addr.h"
 
@@ -17,6 +22,7 @@ struct event;
 struct event_base;
 struct evconnlistener;
 struct tcp_conn;
+struct auth;
 
 /* Datagrams read or written per recvmmsg/sendmmsg call. */
 #define WORKER_BATCH 32
@@ -41,8 +47,24 @@ struct tcp_listener {
 
 struct worker_stats {
 	uint64_t udp_in, udp_out, udp_truncated, udp_send_errors;
-	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open;
+	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open, tcp_output_drops;
 	uint64_t chandata_dropped;
+	uint64_t relays_open, relay_send_errors;
+	uint64_t auth_errors;
+};
+
+union pktinfo_cmsg {
+	struct cmsghdr align;
+	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+/* Replies being gathered for one sendmmsg on a UDP socket. */
+struct udp_out {
+	int n;
+	struct mmsghdr msgs[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH];
+	struct sockaddr_storage peers[WORKER_BATCH];
+	union pktinfo_cmsg ctl[WORKER_BATCH];
 };
 
 struct worker {
@@ -52,6 +74,11 @@ struct worker {
 	struct event_base *base;
 	const struct conf *conf;
 	struct turn_server *srv;
+	struct turn_io relay_io;
+	struct relay_shared *relay_shared; /* the net's, shared by every worker */
+	struct auth *auth;                 /* this worker's credential chain */
+	struct client_path current_path;   /* of the message being handled */
+	struct event *tick_ev;
 	struct udp_sock *udp;
 	size_t n_udp;
 	struct tcp_listener *tcp;
@@ -69,7 +96,8 @@ struct worker {
  * Writes a response into out and returns its length (0: nothing to send).
  */
 size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
-		      const struct turn_tuple *tuple, uint8_t *out, size_t cap);
+		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
+		      size_t cap);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t worker_now_ms(void);
@@ -78,6 +106,11 @@ uint64_t worker_now_ms(void);
 int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, size_t errlen);
 int udp_sock_attach(struct worker *w, struct udp_sock *s);
 void udp_sock_close(struct udp_sock *s);
+void udp_out_init(struct udp_out *o);
+/* Queue buf for to->client, from to->local; flushes when the batch is full. */
+void udp_out_add(struct udp_out *o, struct udp_sock *s, const uint8_t *buf, size_t len,
+		 const struct turn_tuple *to);
+void udp_out_flush(struct udp_out *o, struct udp_sock *s);
 
 /* TCP (tcp.c). */
 int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
@@ -85,5 +118,7 @@ int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char
 int tcp_listener_attach(struct worker *w, struct tcp_listener *l);
 void tcp_listener_close(struct tcp_listener *l);
 void tcp_conns_close_all(struct worker *w);
+/* Queue bytes to a client; dropped (and counted) when it is not reading. */
+void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len);
 
 #endif

@@ -24,10 +24,16 @@ bool turn_chandata_is_chandata(const uint8_t *buf, size_t len)
 
 static bool channel_valid(uint16_t channel)
 {
-	return channel >= TURN_CHANNEL_MIN && channel <= TURN_CHANNEL_MAX;
+	return channel >= TURN_CHANNEL_MIN && channel <= TURN_CHANNEL_MAX_RFC5766;
 }
 
 int turn_chandata_parse(const uint8_t *buf, size_t len, struct turn_chandata *out)
+{
+	return turn_chandata_parse_upto(buf, len, TURN_CHANNEL_MAX, out);
+}
+
+int turn_chandata_parse_upto(const uint8_t *buf, size_t len, uint16_t max_channel,
+			     struct turn_chandata *out)
 {
 	struct rbuf r;
 
@@ -37,7 +43,7 @@ int turn_chandata_parse(const uint8_t *buf, size_t len, struct turn_chandata *ou
 	/* RFC 8656 section 12.4: a length beyond what arrived means the
 	 * message is dropped; anything after the data is padding. */
 	out->data = rbuf_view(&r, out->len);
-	if (r.err || !channel_valid(out->channel)) {
+	if (r.err || out->channel < TURN_CHANNEL_MIN || out->channel > max_channel) {
 		out->data = NULL;
 		return -1;
 	}

@@ -29,10 +29,19 @@ bool turn_chandata_is_chandata(const uint8_t *buf, size_t len);
  */
 int turn_chandata_parse(const uint8_t *buf, size_t len, struct turn_chandata *out);
 
+/* RFC 5766 allowed channel numbers up to 0x7FFF, and some clients still
+ * pick them (coturn's turnutils_uclient draws from 0x4000-0x7FFF). RFC 8656
+ * reserves 0x5000-0xFFFF; the server accepts the old range only when the
+ * operator asks (legacy-channel-numbers). Same as turn_chandata_parse with
+ * channels up to max_channel. */
+#define TURN_CHANNEL_MAX_RFC5766 0x7FFF
+int turn_chandata_parse_upto(const uint8_t *buf, size_t len, uint16_t max_channel,
+			     struct turn_chandata *out);
+
 /*
  * Write a ChannelData message into buf. With pad (stream transports) the
  * message is padded with zeros to a multiple of 4. Returns the number of
- * bytes written, or -1 if it does not fit or the channel is out of range.
+ * bytes written, or -1 if it does not fit or the channel is outside 0x4000-0x7FFF.
  */
 long turn_chandata_build(uint8_t *buf, size_t cap, uint16_t channel, const uint8_t *data,
 			 size_t len, bool pad);

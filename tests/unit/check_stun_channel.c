@@ -125,7 +125,12 @@ START_TEST(test_build)
 
 	/* Out of range channels, and no room. */
 	ck_assert_int_eq(turn_chandata_build(out, sizeof(out), 0x3fff, out, 1, false), -1);
-	ck_assert_int_eq(turn_chandata_build(out, sizeof(out), 0x5000, out, 1, false), -1);
+	ck_assert_int_eq(turn_chandata_build(out, sizeof(out), 0x8000, out, 1, false), -1);
+	/* RFC 5766 numbers are built for servers that accept them. */
+	ck_assert_int_eq(turn_chandata_build(out, sizeof(out), 0x7fff, out, 1, false), 5);
+	ck_assert_int_eq(turn_chandata_parse(out, 5, &cd), -1);
+	ck_assert_int_eq(turn_chandata_parse_upto(out, 5, TURN_CHANNEL_MAX_RFC5766, &cd), 0);
+	ck_assert_uint_eq(cd.channel, 0x7fff);
 	ck_assert_int_eq(turn_chandata_build(out, 8, 0x4000, (const uint8_t *)"hello", 5, false),
 			 -1);
 	ck_assert_int_eq(turn_chandata_build(out, 9, 0x4000, (const uint8_t *)"hello", 5, true),

@@ -1,0 +1,458 @@
+/*
+ * Relay sockets, the port pool, reservation tokens and quotas.
+ */
+#include "net/relay.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/sockaddr.h"
+#include "net/worker.h"
+#include "stun/stun.h"
+#include "turn/server.h"
+
+struct turn_relay {
+	int fd;
+	struct event *ev;
+	struct worker *w;
+	struct turn_alloc *owner;
+	struct client_path path;
+	size_t addr_index;
+	uint16_t port;
+};
+
+struct quota_entry {
+	struct quota_entry *next;
+	unsigned count;
+	char name[];
+};
+
+#define QUOTA_BUCKETS 1024
+
+/* ---- Shared state ---- */
+
+static size_t port_span(const struct conf *c)
+{
+	return (size_t)c->max_port - c->min_port + 1;
+}
+
+static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
+{
+	struct relay_addr *ra = &rs->addrs[rs->n_addrs];
+
+	memset(ra, 0, sizeof(*ra));
+	ra->addr = *a;
+	ra->addr.port = 0;
+	ra->external = ra->addr;
+	/* external-ip "public/private" maps that private relay address;
+	 * a bare "public" maps every relay address of its family. */
+	for (size_t i = 0; i < rs->conf->n_external; i++) {
+		const struct conf_external *e = &rs->conf->external[i];
+		bool bare = e->private_ip.family == 0 && e->public_ip.family == a->family;
+		if (bare || turn_addr_ip_eq(&e->private_ip, a)) {
+			ra->external = e->public_ip;
+			ra->external.port = 0;
+		}
+	}
+	ra->in_use = calloc((port_span(rs->conf) + 7) / 8, 1);
+	if (!ra->in_use)
+		return -1;
+	rs->n_addrs++;
+	return 0;
+}
+
+int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen)
+{
+	const struct turn_addr *src = conf->n_relay ? conf->relay : conf->listen;
+	size_t n = conf->n_relay ? conf->n_relay : conf->n_listen;
+	static const uint8_t zero[16];
+
+	memset(rs, 0, sizeof(*rs));
+	rs->conf = conf;
+	pthread_mutex_init(&rs->lock, NULL);
+	rs->addrs = calloc(n ? n : 1, sizeof(*rs->addrs));
+	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
+	rs->n_user_buckets = QUOTA_BUCKETS;
+	if (!rs->addrs || !rs->users || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rs->rng |= 1;
+	for (size_t i = 0; i < n; i++) {
+		/* A wildcard listening address cannot be told to a client as
+		 * a relayed address: relay-ip must name one. */
+		if (memcmp(src[i].ip, zero, turn_addr_iplen(&src[i])) == 0)
+			continue;
+		if (add_relay_addr(rs, &src[i]) < 0) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void relay_shared_fini(struct relay_shared *rs)
+{
+	for (size_t i = 0; rs->addrs && i < rs->n_addrs; i++)
+		free(rs->addrs[i].in_use);
+	free(rs->addrs);
+	for (size_t i = 0; rs->users && i < rs->n_user_buckets; i++) {
+		while (rs->users[i]) {
+			struct quota_entry *q = rs->users[i];
+			rs->users[i] = q->next;
+			free(q);
+		}
+	}
+	free(rs->users);
+	pthread_mutex_destroy(&rs->lock);
+}
+
+size_t relay_ports_in_use(struct relay_shared *rs)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; i < rs->n_addrs; i++)
+		n += rs->addrs[i].n_used;
+	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
+static bool bit_get(const uint8_t *map, size_t i)
+{
+	return map[i / 8] & (1u << (i % 8));
+}
+
+static void bit_set(struct relay_addr *ra, size_t i, bool on)
+{
+	if (on == bit_get(ra->in_use, i))
+		return;
+	ra->in_use[i / 8] ^= (uint8_t)(1u << (i % 8));
+	ra->n_used += on ? 1 : (size_t)-1;
+}
+
+static uint32_t next_random(struct relay_shared *rs)
+{
+	uint32_t x = rs->rng;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	rs->rng = x;
+	return x;
+}
+
+/* Release reservations nobody claimed in time (RFC 8656 section 14.9). */
+static void expire_tokens(struct relay_shared *rs, uint64_t now_ms)
+{
+	for (size_t i = 0; i < RELAY_MAX_TOKENS; i++) {
+		struct relay_token *t = &rs->tokens[i];
+		if (t->token && t->expires_ms <= now_ms) {
+			bit_set(&rs->addrs[t->addr_index], t->port - rs->conf->min_port, false);
+			t->token = 0;
+		}
+	}
+}
+
+static int claim_token(struct relay_shared *rs, uint64_t token, size_t *idx, uint16_t *port)
+{
+	for (size_t i = 0; i < RELAY_MAX_TOKENS; i++) {
+		if (rs->tokens[i].token == token) {
+			*idx = rs->tokens[i].addr_index;
+			*port = rs->tokens[i].port;
+			rs->tokens[i].token = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int store_token(struct relay_shared *rs, size_t idx, uint16_t port, uint64_t now_ms,
+		       uint64_t *token)
+{
+	for (size_t i = 0; i < RELAY_MAX_TOKENS; i++) {
+		struct relay_token *t = &rs->tokens[i];
+		if (t->token)
+			continue;
+		do
+			RAND_bytes((unsigned char *)&t->token, sizeof(t->token));
+		while (t->token == 0);
+		t->addr_index = idx;
+		t->port = port;
+		t->expires_ms = now_ms + RELAY_TOKEN_LIFETIME_MS;
+		*token = t->token;
+		return 0;
+	}
+	return -1;
+}
+
+/* Pick a free port on a relay address of the family (under the lock).
+ * Returns 0, or the error code for the client. */
+static int pick_port(struct relay_shared *rs, const struct turn_relay_request *req,
+		     uint64_t now_ms, size_t *idx, uint16_t *port, uint64_t *token)
+{
+	size_t span = port_span(rs->conf), fam = req->family == TURN_AF_INET6;
+
+	expire_tokens(rs, now_ms);
+	if (req->token)
+		return claim_token(rs, req->token, idx, port) == 0 ? 0 : STUN_ERR_BAD_REQUEST;
+	for (size_t k = 0; k < rs->n_addrs; k++) {
+		size_t i = (rs->next[fam] + k) % rs->n_addrs;
+		struct relay_addr *ra = &rs->addrs[i];
+		if (ra->addr.family != req->family)
+			continue;
+		rs->next[fam] = i + 1;
+		size_t start = next_random(rs) % span;
+		for (size_t n = 0; n < span; n++) {
+			size_t off = (start + n) % span;
+			uint16_t p = (uint16_t)(rs->conf->min_port + off);
+			if (bit_get(ra->in_use, off) || (req->even_port && p % 2))
+				continue;
+			if (req->reserve_next && (off + 1 >= span || bit_get(ra->in_use, off + 1)))
+				continue;
+			bit_set(ra, off, true);
+			if (req->reserve_next) {
+				bit_set(ra, off + 1, true);
+				if (store_token(rs, i, (uint16_t)(p + 1), now_ms, token) < 0) {
+					bit_set(ra, off + 1, false);
+					*token = 0;
+				}
+			}
+			*idx = i;
+			*port = p;
+			return 0;
+		}
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	return TURN_ERR_ADDRESS_FAMILY_NOT_SUPPORTED;
+}
+
+static void release_port(struct relay_shared *rs, size_t idx, uint16_t port)
+{
+	pthread_mutex_lock(&rs->lock);
+	bit_set(&rs->addrs[idx], port - rs->conf->min_port, false);
+	pthread_mutex_unlock(&rs->lock);
+}
+
+static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_fragment)
+{
+	struct turn_addr a = ra->addr;
+	struct sockaddr_storage ss;
+	int fd;
+
+	a.port = port;
+	socklen_t sl = sockaddr_from_turn(&ss, &a);
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (ss.ss_family == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	/* DONT-FRAGMENT (RFC 8656 section 14.8): set DF on what we send. */
+	if (dont_fragment) {
+		int pmtu = IP_PMTUDISC_DO;
+		if (ss.ss_family == AF_INET)
+			setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+		else
+			setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- Quotas ---- */
+
+static struct quota_entry **quota_slot(struct relay_shared *rs, const char *user)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = user; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	struct quota_entry **pp = &rs->users[h % rs->n_user_buckets];
+	while (*pp && strcmp((*pp)->name, user) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int quota_take(void *ctx, const char *user)
+{
+	struct relay_shared *rs = ((struct worker *)ctx)->relay_shared;
+	const struct conf *c = rs->conf;
+	int rc = 0;
+
+	pthread_mutex_lock(&rs->lock);
+	struct quota_entry **pp = quota_slot(rs, user);
+	if (c->total_quota && rs->total >= c->total_quota)
+		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
+	else if (c->user_quota && *pp && (*pp)->count >= c->user_quota)
+		rc = TURN_ERR_ALLOCATION_QUOTA;
+	else if (!*pp && !(*pp = calloc(1, sizeof(**pp) + strlen(user) + 1)))
+		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
+	if (rc == 0) {
+		if ((*pp)->count == 0)
+			strcpy((*pp)->name, user);
+		(*pp)->count++;
+		rs->total++;
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return rc;
+}
+
+static void quota_give(void *ctx, const char *user)
+{
+	struct relay_shared *rs = ((struct worker *)ctx)->relay_shared;
+
+	pthread_mutex_lock(&rs->lock);
+	struct quota_entry **pp = quota_slot(rs, user);
+	if (*pp && (*pp)->count > 0) {
+		(*pp)->count--;
+		rs->total--;
+		if ((*pp)->count == 0) {
+			struct quota_entry *dead = *pp;
+			*pp = dead->next;
+			free(dead);
+		}
+	}
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* ---- Relay endpoints ---- */
+
+static void relay_close(void *ctx, struct turn_relay *r);
+
+/* Peer datagrams on a relay: each goes through the core (permission,
+ * channel or Data indication) and the results leave in one batch to the
+ * client's UDP socket, or onto its TCP connection. */
+static void relay_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct turn_relay *r = arg;
+	struct worker *w = r->w;
+	struct mmsghdr msgs[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH];
+	struct sockaddr_storage peers[WORKER_BATCH];
+	struct udp_out out;
+	uint64_t now = worker_now_ms();
+
+	(void)what;
+	for (int i = 0; i < WORKER_BATCH; i++) {
+		iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
+		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
+						   .msg_namelen = sizeof(peers[i]),
+						   .msg_iov = &iov[i],
+						   .msg_iovlen = 1 };
+	}
+	int n = recvmmsg(fd, msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+	udp_out_init(&out);
+	for (int i = 0; i < n; i++) {
+		struct turn_addr peer;
+		struct turn_reply reply = { w->tx[i], WORKER_SLOT, 0 };
+		const struct turn_tuple *to;
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
+		    sockaddr_to_turn((struct sockaddr *)&peers[i], &peer) < 0)
+			continue;
+		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
+					  &reply, &to) < 0)
+			continue;
+		if (r->path.udp)
+			udp_out_add(&out, r->path.udp, reply.buf, reply.len, to);
+		else if (r->path.conn)
+			tcp_conn_send(r->path.conn, reply.buf, reply.len);
+	}
+	if (r->path.udp)
+		udp_out_flush(&out, r->path.udp);
+}
+
+static int relay_open(void *ctx, const struct turn_relay_request *req, struct turn_relay **out,
+		      struct turn_addr *addr, uint64_t *token)
+{
+	struct worker *w = ctx;
+	struct relay_shared *rs = w->relay_shared;
+	struct turn_relay *r = calloc(1, sizeof(*r));
+	int rc = TURN_ERR_INSUFFICIENT_CAPACITY;
+
+	if (!r)
+		return rc;
+	r->fd = -1;
+	/* A port another process holds fails to bind: try a few others. */
+	for (int attempt = 0; attempt < 8 && r->fd < 0; attempt++) {
+		pthread_mutex_lock(&rs->lock);
+		rc = pick_port(rs, req, worker_now_ms(), &r->addr_index, &r->port, token);
+		pthread_mutex_unlock(&rs->lock);
+		if (rc)
+			break;
+		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment);
+		if (r->fd < 0) {
+			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
+			release_port(rs, r->addr_index, r->port);
+			if (errno == EMFILE || errno == ENFILE || req->token)
+				break;
+		}
+	}
+	if (r->fd < 0) {
+		free(r);
+		return rc ? rc : TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	r->w = w;
+	r->owner = req->owner;
+	r->path = w->current_path;
+	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, relay_on_read, r);
+	if (!r->ev || event_add(r->ev, NULL) < 0) {
+		relay_close(w, r);
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+	*addr = rs->addrs[r->addr_index].external;
+	addr->port = r->port;
+	*out = r;
+	w->stats.relays_open++;
+	return 0;
+}
+
+static void relay_close(void *ctx, struct turn_relay *r)
+{
+	struct worker *w = ctx;
+
+	if (r->ev)
+		event_free(r->ev);
+	if (r->fd >= 0) {
+		close(r->fd);
+		release_port(w->relay_shared, r->addr_index, r->port);
+	}
+	free(r);
+	w->stats.relays_open--;
+}
+
+static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *peer,
+		       const uint8_t *data, size_t len)
+{
+	struct worker *w = ctx;
+	struct sockaddr_storage ss;
+	socklen_t sl = sockaddr_from_turn(&ss, peer);
+
+	/* ECONNREFUSED (an ICMP error from an earlier datagram), ENOBUFS,
+	 * EMSGSIZE: counted, never fatal to the allocation. */
+	if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+		w->stats.relay_send_errors++;
+}
+
+void relay_io_init(struct turn_io *io, struct worker *w)
+{
+	*io = (struct turn_io){
+		.ctx = w,
+		.relay_open = relay_open,
+		.relay_close = relay_close,
+		.relay_send = relay_send,
+		.quota_take = quota_take,
+		.quota_give = quota_give,
+	};
+}

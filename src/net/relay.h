@@ -1,0 +1,74 @@
+/*
+ * Relay endpoints (RFC 8656 section 2.2): one UDP socket per allocation
+ * and family, bound to a relay address and a port from the shared pool,
+ * read by the owning worker's event base. Also the state every worker
+ * shares: the port pool, reservation tokens and allocation quotas, each
+ * behind a mutex taken once per Allocate, never per packet.
+ */
+#ifndef TURND_NET_RELAY_H
+#define TURND_NET_RELAY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "turn/io.h"
+#include "util/addr.h"
+
+struct worker;
+struct udp_sock;
+struct tcp_conn;
+
+/* How a worker reaches a client: its listening UDP socket or its TCP
+ * connection. */
+struct client_path {
+	struct udp_sock *udp;
+	struct tcp_conn *conn;
+};
+
+struct relay_addr {
+	struct turn_addr addr;     /* bound address (port 0) */
+	struct turn_addr external; /* told to clients; == addr without external-ip */
+	uint8_t *in_use;           /* bitmap over [min_port, max_port] */
+	size_t n_used;
+};
+
+struct relay_token {
+	uint64_t token;
+	size_t addr_index;
+	uint16_t port;
+	uint64_t expires_ms;
+};
+
+#define RELAY_MAX_TOKENS 256
+#define RELAY_TOKEN_LIFETIME_MS 30000 /* RFC 8656 section 14.9: about 30 s */
+
+struct quota_entry;
+
+/* Shared by every worker. */
+struct relay_shared {
+	pthread_mutex_t lock;
+	const struct conf *conf;
+	struct relay_addr *addrs;
+	size_t n_addrs;
+	size_t next[2]; /* round robin per family */
+	uint32_t rng;   /* xorshift state for port picks, seeded from RAND_bytes */
+	struct relay_token tokens[RELAY_MAX_TOKENS];
+	/* Quotas. */
+	unsigned total;
+	struct quota_entry **users;
+	size_t n_user_buckets;
+};
+
+int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen);
+void relay_shared_fini(struct relay_shared *rs);
+
+/* The struct turn_io a worker gives its protocol core (ctx = worker). */
+void relay_io_init(struct turn_io *io, struct worker *w);
+
+/* Ports in use across every relay address (for tests and metrics). */
+size_t relay_ports_in_use(struct relay_shared *rs);
+
+#endif

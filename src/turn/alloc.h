@@ -1,0 +1,138 @@
+/*
+ * Allocations (RFC 8656 section 2.2), their permissions (section 9) and
+ * channels (section 12), owned by one worker's struct turn_server.
+ *
+ * Sizes are kept small on purpose (BENCHMARK.md: at most 2 KiB of process
+ * memory per allocation): permissions and channels live in arrays that
+ * grow only when used, addresses are 20-byte struct turn_addr.
+ *
+ * Time: every expiry is in seconds of the caller's monotonic clock.
+ * Allocations sit in a timer wheel (one slot per second); permissions and
+ * channels expire lazily, checked when used and pruned when the allocation
+ * is refreshed or its wheel slot comes round. One mechanism, no timer
+ * object per permission.
+ */
+#ifndef TURND_TURN_ALLOC_H
+#define TURND_TURN_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/stun.h"
+#include "turn/server.h"
+#include "util/addr.h"
+
+#define TURN_PERMISSION_LIFETIME 300 /* RFC 8656 section 9 */
+#define TURN_CHANNEL_LIFETIME 600    /* RFC 8656 section 12 */
+/* After a channel expires its number and peer stay reserved for 5 more
+ * minutes (RFC 8656 section 12). */
+#define TURN_CHANNEL_QUIET 300
+/* Slots of one second. Expiries further out than this wrap round and are
+ * re-armed when their slot comes up, so any lifetime works. */
+#define TURN_WHEEL_SLOTS 1024
+
+struct turn_relay; /* net's relay endpoint, opaque here */
+
+struct turn_perm {
+	uint8_t family;
+	uint8_t ip[16];
+	uint32_t expires; /* seconds */
+};
+
+struct turn_channel {
+	uint16_t number;
+	struct turn_addr peer;
+	uint32_t expires; /* the binding; the number stays reserved until expires + QUIET */
+};
+
+struct turn_relay_slot {
+	struct turn_relay *io; /* NULL when this family is not allocated */
+	struct turn_addr addr; /* the relayed transport address (what clients are told) */
+};
+
+struct turn_alloc {
+	struct turn_tuple tuple;
+	struct turn_alloc *hash_next;
+	struct turn_alloc *wheel_next, *wheel_prev;
+	uint32_t wheel_slot;
+	uint32_t expires;        /* seconds */
+	uint32_t lifetime;       /* granted on the last Allocate/Refresh, for retransmissions */
+	uint8_t alloc_tid[STUN_TID_LEN]; /* the Allocate that created it (retransmissions) */
+	bool dont_fragment;
+	bool dead;               /* deleted, waiting to be reaped at the end of the loop turn */
+	struct turn_relay_slot relay[2]; /* [0] IPv4, [1] IPv6 (RFC 8656 dual allocation) */
+	uint16_t n_perms, cap_perms;
+	uint16_t n_channels, cap_channels;
+	struct turn_perm *perms;
+	struct turn_channel *channels;
+	char *username;          /* who created it: later requests must match (441) */
+	/* Bandwidth cap (token bucket, bytes); 0 rate = unlimited. */
+	uint64_t bucket_tokens;
+	uint64_t bucket_ms;
+	/* Traffic, for logs and metrics. */
+	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
+};
+
+struct turn_alloc_table {
+	struct turn_alloc **buckets;
+	size_t n_buckets; /* power of two */
+	size_t count;
+	uint32_t seed;
+	struct turn_alloc *wheel[TURN_WHEEL_SLOTS];
+	uint32_t wheel_now; /* last second the wheel was advanced to */
+};
+
+int turn_alloc_table_init(struct turn_alloc_table *t, uint32_t seed);
+/* Frees every allocation still in the table; calls release for each
+ * first so relay sockets and quotas are given back. */
+void turn_alloc_table_fini(struct turn_alloc_table *t, void (*release)(void *, struct turn_alloc *),
+			   void *arg);
+
+struct turn_alloc *turn_alloc_find(const struct turn_alloc_table *t, const struct turn_tuple *tuple);
+
+/* A new allocation for tuple, inserted in the table (not yet in the wheel).
+ * Returns NULL on out-of-memory. */
+struct turn_alloc *turn_alloc_new(struct turn_alloc_table *t, const struct turn_tuple *tuple,
+				  const char *username);
+
+/* (Re)arm the allocation's expiry at `expires` seconds. */
+void turn_alloc_set_expiry(struct turn_alloc_table *t, struct turn_alloc *a, uint32_t expires);
+
+/* Remove from table and wheel and free. The caller released the relay. */
+void turn_alloc_free(struct turn_alloc_table *t, struct turn_alloc *a);
+
+/*
+ * Advance the wheel to `now` seconds and call expire(arg, a) for every
+ * allocation whose time has come. expire must free it (through
+ * turn_alloc_free) or re-arm it.
+ */
+void turn_alloc_table_advance(struct turn_alloc_table *t, uint32_t now,
+			      void (*expire)(void *, struct turn_alloc *), void *arg);
+
+/* Permissions: valid means expires > now. */
+bool turn_perm_valid(const struct turn_alloc *a, const struct turn_addr *peer, uint32_t now);
+/* Install or refresh; -1 when max permissions (0 = no limit) are in use
+ * or on out-of-memory. */
+int turn_perm_install(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
+		      unsigned max);
+size_t turn_perm_count(const struct turn_alloc *a, uint32_t now);
+
+/* Channels. */
+const struct turn_channel *turn_channel_by_number(const struct turn_alloc *a, uint16_t number,
+						  uint32_t now);
+const struct turn_channel *turn_channel_by_peer(const struct turn_alloc *a,
+						const struct turn_addr *peer, uint32_t now);
+/*
+ * Bind or refresh (RFC 8656 section 11.2). Returns 0, 400 when the number
+ * is bound to another peer or the peer to another number (including during
+ * the quiet period), 508 when max channels are in use or out of memory.
+ */
+int turn_channel_bind(struct turn_alloc *a, uint16_t number, const struct turn_addr *peer,
+		      uint32_t now, unsigned max);
+size_t turn_channel_count(const struct turn_alloc *a, uint32_t now);
+
+/* Drop expired permissions and channels past their quiet period. */
+void turn_alloc_prune(struct turn_alloc *a, uint32_t now);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * The relay data path (RFC 8656 sections 10-12): ChannelData and Send from
+ * clients to peers, and peer data back as ChannelData or Data indications.
+ * Runs per packet: no allocation, no logging.
+ */
+#include "turn/internal.h"
+
+#include "turn/policy.h"
+
+bool turn_peer_allowed(const struct turn_server *srv, const struct turn_addr *peer)
+{
+	return !srv->policy || turn_policy_check(srv->policy, peer) == TURN_PEER_ALLOW;
+}
+
+/*
+ * Token bucket per allocation, in bytes, refilled at max-bps and holding
+ * at most one second's worth. Counts both directions together, as an
+ * operator's "bandwidth per allocation" does.
+ */
+bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
+			 uint64_t now_ms)
+{
+	uint64_t rate = srv->max_bps;
+
+	if (rate == 0)
+		return true;
+	if (now_ms > a->bucket_ms) {
+		uint64_t add = (now_ms - a->bucket_ms) * rate / 1000;
+		a->bucket_tokens = a->bucket_tokens + add > rate ? rate : a->bucket_tokens + add;
+		a->bucket_ms = now_ms;
+	}
+	if (a->bucket_tokens < len) {
+		srv->stats.bandwidth_drops++;
+		return false;
+	}
+	a->bucket_tokens -= len;
+	return true;
+}
+
+int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
+				const struct turn_chandata *cd, uint64_t now_ms)
+{
+	uint32_t now = (uint32_t)(now_ms / 1000);
+	struct turn_alloc *a = srv->io ? turn_alloc_find(&srv->allocs, tuple) : NULL;
+	const struct turn_channel *ch = a ? turn_channel_by_number(a, cd->channel, now) : NULL;
+
+	/* RFC 8656 section 12.4: data on an unbound channel is dropped; so is
+	 * data for a peer the policy has since refused (a reload). */
+	if (!ch || !turn_peer_allowed(srv, &ch->peer)) {
+		srv->stats.peer_denied++;
+		return -1;
+	}
+	int slot = ch->peer.family == TURN_AF_INET6 ? 1 : 0;
+	if (!a->relay[slot].io || !turn_bandwidth_take(srv, a, cd->len, now_ms))
+		return -1;
+	srv->io->relay_send(srv->io->ctx, a->relay[slot].io, &ch->peer, cd->data, cd->len);
+	a->pkts_out++;
+	a->bytes_out += cd->len;
+	srv->stats.relayed_to_peer++;
+	return 0;
+}
+
+static int build_data_indication(struct turn_alloc *a, const struct turn_addr *peer,
+				 const uint8_t *data, size_t len, uint64_t now_ms,
+				 struct turn_reply *reply)
+{
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN];
+
+	/* An indication's transaction ID need not be random (RFC 8489
+	 * section 6: only requests' must be unpredictable); a counter keeps
+	 * the core free of randomness. */
+	uint64_t seq = a->pkts_in;
+	for (int i = 0; i < STUN_TID_LEN; i++)
+		tid[i] = (uint8_t)((i < 8 ? seq >> (8 * i) : now_ms >> (8 * (i - 8))) & 0xff);
+	stun_build_begin(&b, reply->buf, reply->cap, TURN_METHOD_DATA, STUN_CLASS_INDICATION, tid);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+	stun_build_attr(&b, TURN_ATTR_DATA, data, len);
+	long n = stun_build_end(&b);
+	if (n < 0)
+		return -1;
+	reply->len = (size_t)n;
+	return 0;
+}
+
+int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
+			  const struct turn_addr *peer, const uint8_t *data, size_t len,
+			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to)
+{
+	uint32_t now = (uint32_t)(now_ms / 1000);
+
+	reply->len = 0;
+	/* RFC 8656 section 10.3: without a permission for the peer's IP the
+	 * datagram is dropped. */
+	if (a->dead || !turn_perm_valid(a, peer, now)) {
+		srv->stats.peer_denied++;
+		return -1;
+	}
+	if (!turn_bandwidth_take(srv, a, len, now_ms))
+		return -1;
+	const struct turn_channel *ch = turn_channel_by_peer(a, peer, now);
+	if (ch) {
+		bool pad = a->tuple.transport == TURN_TRANSPORT_TCP;
+		long n = turn_chandata_build(reply->buf, reply->cap, ch->number, data, len, pad);
+		if (n < 0)
+			return -1;
+		reply->len = (size_t)n;
+	} else if (build_data_indication(a, peer, data, len, now_ms, reply) < 0) {
+		return -1;
+	}
+	a->pkts_in++;
+	a->bytes_in += len;
+	srv->stats.relayed_to_client++;
+	*to = &a->tuple;
+	return 0;
+}

@@ -1,0 +1,74 @@
+/* Shared between the core's files (server.c, longterm.c, methods.c,
+ * datapath.c); not part of its interface. */
+#ifndef TURND_TURN_INTERNAL_H
+#define TURND_TURN_INTERNAL_H
+
+#include "stun/attr.h"
+#include "stun/integrity.h"
+#include "turn/alloc.h"
+#include "turn/io.h"
+#include "turn/nonce.h"
+#include "turn/server.h"
+
+struct turn_server {
+	char *software;
+	char *realm;
+	bool rfc3489_compat;
+	bool stun_only;
+	struct turn_nonce_options nonce;
+	uint32_t default_lifetime;
+	uint32_t max_lifetime;
+	unsigned max_permissions;
+	unsigned max_channels;
+	uint64_t max_bps;
+	uint16_t max_channel_number;
+	const struct turn_policy *policy;
+	const struct turn_io *io;
+	struct turn_alloc_table allocs;
+	struct turn_server_stats stats;
+};
+
+/* One request being decided. */
+struct turn_request {
+	struct turn_server *srv;
+	const struct stun_msg *msg;
+	const struct turn_tuple *tuple;
+	const struct turn_credential *cred;
+	uint64_t now_ms;
+	uint32_t now; /* seconds */
+	struct turn_reply *reply;
+	/* Set once the request has authenticated: responses carry the same
+	 * kind of MESSAGE-INTEGRITY with this key (RFC 8489 section 9.2.4). */
+	const uint8_t *key;
+	size_t key_len;
+	bool mi_sha256;
+	const char *username;
+};
+
+/* server.c: building responses. Each returns 0 when a response was
+ * written, -1 when it did not fit. */
+int turn_send_error(struct turn_request *req, int code);
+/* Start a success response; finish with turn_finish_response. */
+void turn_begin_success(struct turn_request *req, struct stun_builder *b);
+int turn_finish_response(struct turn_request *req, struct stun_builder *b);
+
+/* longterm.c: RFC 8489 section 9.2.4. Returns 0 when authenticated (req's
+ * key and username set), otherwise the error response (400, 401, 438, 500)
+ * was written and it returns 1. */
+int turn_authenticate(struct turn_request *req);
+
+/* methods.c */
+int turn_allocate(struct turn_request *req);
+int turn_refresh(struct turn_request *req);
+int turn_create_permission(struct turn_request *req);
+int turn_channel_bind_request(struct turn_request *req);
+int turn_send_indication(struct turn_request *req);
+/* Delete an allocation: close its relays, give its quota back, free it. */
+void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
+
+/* datapath.c: whether policy and permissions let this peer be reached. */
+bool turn_peer_allowed(const struct turn_server *srv, const struct turn_addr *peer);
+bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
+			 uint64_t now_ms);
+
+#endif

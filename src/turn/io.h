@@ -1,0 +1,50 @@
+/*
+ * What the protocol core asks of the network layer. The core never touches
+ * a socket; when a decision needs one (a relay port for an Allocate, a
+ * datagram to a peer), it calls these functions, which net/ implements
+ * and unit tests implement with plain memory.
+ */
+#ifndef TURND_TURN_IO_H
+#define TURND_TURN_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/addr.h"
+
+struct turn_alloc;
+struct turn_relay;
+
+struct turn_relay_request {
+	uint8_t family;       /* TURN_AF_INET or TURN_AF_INET6 */
+	bool even_port;       /* EVEN-PORT (RFC 8656 section 14.6) */
+	bool reserve_next;    /* its R bit: hold port + 1 for a RESERVATION-TOKEN */
+	uint64_t token;       /* a RESERVATION-TOKEN to claim, or 0 */
+	bool dont_fragment;   /* set DF on what the relay sends */
+	struct turn_alloc *owner; /* for net to hand peer data back */
+};
+
+struct turn_io {
+	void *ctx;
+	/*
+	 * Open a relay endpoint. Returns 0 and fills *relay, *addr (the
+	 * address to tell the client, after external-ip mapping) and, with
+	 * reserve_next, *token; otherwise the error code to answer: 440 (no
+	 * relay address of that family), 508 (no port or descriptor left),
+	 * 400 (unknown or expired token).
+	 */
+	int (*relay_open)(void *ctx, const struct turn_relay_request *req, struct turn_relay **relay,
+			  struct turn_addr *addr, uint64_t *token);
+	void (*relay_close)(void *ctx, struct turn_relay *relay);
+	/* Send application data from the relay to a peer. Failures are the
+	 * network's business (counted there), never the allocation's. */
+	void (*relay_send)(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			   const uint8_t *data, size_t len);
+	/* Allocation quotas shared by every worker: take one for user (0, or
+	 * 486 user quota / 508 total quota reached), and give it back. */
+	int (*quota_take)(void *ctx, const char *user);
+	void (*quota_give)(void *ctx, const char *user);
+};
+
+#endif

@@ -1,0 +1,227 @@
+/* Method dispatch, responses, and the STUN Binding service. */
+#include "turn/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef int (*turn_method_handler)(struct turn_request *req);
+
+struct turn_method {
+	uint16_t method;
+	bool turn;                         /* a TURN method: off with stun_only */
+	turn_method_handler on_request;    /* NULL: requests are dropped */
+	turn_method_handler on_indication; /* NULL: indications are dropped */
+};
+
+static int binding_request(struct turn_request *req);
+static int binding_indication(struct turn_request *req);
+
+static const struct turn_method methods[] = {
+	{ STUN_METHOD_BINDING, false, binding_request, binding_indication },
+	{ TURN_METHOD_ALLOCATE, true, turn_allocate, NULL },
+	{ TURN_METHOD_REFRESH, true, turn_refresh, NULL },
+	{ TURN_METHOD_CREATE_PERMISSION, true, turn_create_permission, NULL },
+	{ TURN_METHOD_CHANNEL_BIND, true, turn_channel_bind_request, NULL },
+	{ TURN_METHOD_SEND, true, NULL, turn_send_indication },
+};
+
+struct turn_server *turn_server_new(const struct turn_server_options *opt)
+{
+	struct turn_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->rfc3489_compat = opt->rfc3489_compat;
+	srv->stun_only = opt->stun_only || !opt->io;
+	srv->software = opt->software && *opt->software ? strdup(opt->software) : NULL;
+	srv->realm = strdup(opt->realm ? opt->realm : "turnd");
+	memcpy(srv->nonce.key, opt->nonce_secret, sizeof(srv->nonce.key));
+	srv->nonce.lifetime_s = opt->nonce_lifetime ? opt->nonce_lifetime : TURN_NONCE_DEFAULT_LIFETIME_S;
+	/* Every nonce announces password-algorithm negotiation (RFC 8489
+	 * section 9.2): clients that know it may choose SHA-256. */
+	srv->nonce.features = TURN_NONCE_FEATURE_PASSWORD_ALGORITHMS;
+	srv->default_lifetime = opt->default_lifetime ? opt->default_lifetime : TURN_DEFAULT_LIFETIME;
+	srv->max_lifetime = opt->max_lifetime ? opt->max_lifetime : 3600;
+	if (srv->max_lifetime < srv->default_lifetime)
+		srv->max_lifetime = srv->default_lifetime;
+	srv->max_permissions = opt->max_permissions;
+	srv->max_channels = opt->max_channels;
+	srv->max_bps = opt->max_bps;
+	srv->max_channel_number = opt->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
+	srv->policy = opt->policy;
+	srv->io = opt->io;
+	if ((opt->software && *opt->software && !srv->software) || !srv->realm ||
+	    turn_alloc_table_init(&srv->allocs, opt->hash_seed) < 0) {
+		turn_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+static void release_alloc(void *arg, struct turn_alloc *a)
+{
+	struct turn_server *srv = arg;
+
+	for (int i = 0; i < 2; i++)
+		if (a->relay[i].io)
+			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
+	if (srv->io && srv->io->quota_give)
+		srv->io->quota_give(srv->io->ctx, a->username);
+}
+
+void turn_server_free(struct turn_server *srv)
+{
+	if (!srv)
+		return;
+	turn_alloc_table_fini(&srv->allocs, release_alloc, srv);
+	free(srv->software);
+	free(srv->realm);
+	free(srv);
+}
+
+const struct turn_server_stats *turn_server_stats(const struct turn_server *srv)
+{
+	return &srv->stats;
+}
+
+void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a)
+{
+	release_alloc(srv, a);
+	turn_alloc_free(&srv->allocs, a);
+	srv->stats.allocations--;
+}
+
+static void expire_alloc(void *arg, struct turn_alloc *a)
+{
+	turn_alloc_delete(arg, a);
+}
+
+void turn_server_tick(struct turn_server *srv, uint64_t now_ms)
+{
+	turn_alloc_table_advance(&srv->allocs, (uint32_t)(now_ms / 1000), expire_alloc, srv);
+}
+
+void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple *tuple)
+{
+	struct turn_alloc *a = turn_alloc_find(&srv->allocs, tuple);
+
+	if (a)
+		turn_alloc_delete(srv, a);
+}
+
+void turn_begin_success(struct turn_request *req, struct stun_builder *b)
+{
+	stun_build_response(b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_SUCCESS);
+}
+
+/* Finish a response: SOFTWARE if configured, MESSAGE-INTEGRITY of the
+ * kind the request used once it has authenticated, FINGERPRINT when the
+ * request carried one (RFC 8489 sections 7.3, 9.2.4). */
+int turn_finish_response(struct turn_request *req, struct stun_builder *b)
+{
+	const struct stun_msg *m = req->msg;
+
+	if (req->srv->software && !m->rfc3489)
+		stun_build_text(b, STUN_ATTR_SOFTWARE, req->srv->software);
+	if (req->key) {
+		if (req->mi_sha256)
+			stun_build_integrity_sha256(b, req->key, req->key_len, STUN_HMAC_SHA256_LEN);
+		else
+			stun_build_integrity(b, req->key, req->key_len);
+	}
+	if (m->idx_fingerprint >= 0 && !m->rfc3489)
+		stun_build_fingerprint(b);
+	long n = stun_build_end(b);
+	if (n < 0) {
+		req->reply->len = 0;
+		return -1;
+	}
+	req->reply->len = (size_t)n;
+	return 0;
+}
+
+int turn_send_error(struct turn_request *req, int code)
+{
+	struct stun_builder b;
+
+	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
+	stun_build_error(&b, code, stun_error_reason(code));
+	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
+		stun_build_unknown(&b, req->msg->unknown, req->msg->n_unknown);
+	req->srv->stats.errors_sent++;
+	return turn_finish_response(req, &b);
+}
+
+/* RFC 8489 section 10: the server reflects the source transport address.
+ * A request without the magic cookie is an RFC 3489 client, which only
+ * understands MAPPED-ADDRESS (RFC 8489 section 12). Unknown
+ * comprehension-required attributes get 420 (section 6.3.1.1); Binding
+ * needs no authentication, so that check comes first. */
+static int binding_request(struct turn_request *req)
+{
+	struct stun_builder b;
+
+	if (req->msg->rfc3489 && !req->srv->rfc3489_compat)
+		return -1;
+	if (req->msg->n_unknown > 0)
+		return turn_send_error(req, STUN_ERR_UNKNOWN_ATTRIBUTE);
+	turn_begin_success(req, &b);
+	if (req->msg->rfc3489)
+		stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &req->tuple->client);
+	else
+		stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &req->tuple->client);
+	return turn_finish_response(req, &b);
+}
+
+/* A Binding indication is a keepalive (RFC 8489 section 6.3.2): no answer. */
+static int binding_indication(struct turn_request *req)
+{
+	(void)req;
+	return 0;
+}
+
+static const struct turn_method *find_method(const struct turn_server *srv, uint16_t method)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (methods[i].method == method)
+			return methods[i].turn && srv->stun_only ? NULL : &methods[i];
+	return NULL;
+}
+
+/* A FINGERPRINT that is present must be right (RFC 8489 section 7.3):
+ * otherwise the message is not STUN and is dropped. */
+static bool passes_fingerprint(const struct stun_msg *msg)
+{
+	return msg->idx_fingerprint < 0 || stun_msg_check_fingerprint(msg) == 1;
+}
+
+int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
+		       struct turn_reply *reply)
+{
+	const struct stun_msg *msg = in->msg;
+	struct turn_request req = {
+		.srv = srv, .msg = msg, .tuple = in->tuple, .cred = in->cred,
+		.now_ms = in->now_ms, .now = (uint32_t)(in->now_ms / 1000), .reply = reply,
+	};
+	const struct turn_method *m = find_method(srv, msg->method);
+	int rc = -1;
+
+	reply->len = 0;
+	if (m && passes_fingerprint(msg) && !(msg->rfc3489 && msg->method != STUN_METHOD_BINDING)) {
+		if (msg->cls == STUN_CLASS_REQUEST && m->on_request) {
+			rc = m->on_request(&req);
+			if (rc == 0)
+				srv->stats.requests++;
+		} else if (msg->cls == STUN_CLASS_INDICATION && m->on_indication) {
+			/* Indications with unknown comprehension-required
+			 * attributes are dropped (RFC 8489 section 6.3.2). */
+			if (msg->n_unknown == 0)
+				rc = m->on_indication(&req);
+			if (rc == 0)
+				srv->stats.indications++;
+		}
+	}
+	if (rc < 0)
+		srv->stats.dropped++;
+	return rc;
+}

@@ -1,0 +1,139 @@
+/*
+ * The protocol core: a deterministic state machine. net/ hands it one
+ * parsed message with its 5-tuple, the credential it looked up and the
+ * time; the core decides once, writes the response (if any) into the
+ * caller's buffer and asks net/ for sockets through struct turn_io.
+ * No sockets, no clock, no randomness in here (STYLE.md).
+ *
+ * STUN Binding (RFC 8489 section 10) and the TURN UDP relay (RFC 8656,
+ * RFC 6156) are served from one method table.
+ */
+#ifndef TURND_TURN_SERVER_H
+#define TURND_TURN_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/channel.h"
+#include "stun/integrity.h"
+#include "stun/msg.h"
+#include "util/addr.h"
+
+struct turn_io;
+struct turn_policy;
+struct turn_alloc;
+
+#define TURN_DEFAULT_LIFETIME 600 /* RFC 8656 section 2.2 */
+#define TURN_MAX_KEYS 8           /* candidate keys of one credential lookup */
+#define TURN_NONCE_SECRET_LEN 32
+
+struct turn_server_options {
+	const char *software; /* SOFTWARE attribute value, or NULL for none */
+	bool rfc3489_compat;  /* answer RFC 3489 Binding requests */
+	bool stun_only;       /* no TURN methods */
+	const char *realm;
+	/* Stateless nonce key (random, chosen by the caller) and how long a
+	 * nonce stays valid. */
+	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
+	uint32_t nonce_lifetime;
+	uint32_t default_lifetime; /* 0: TURN_DEFAULT_LIFETIME */
+	uint32_t max_lifetime;     /* 0: 3600 */
+	unsigned max_permissions;  /* per allocation, 0 = no limit */
+	unsigned max_channels;     /* per allocation, 0 = no limit */
+	uint64_t max_bps;          /* bytes per second per allocation, 0 = no cap */
+	bool legacy_channels;      /* accept RFC 5766 channel numbers up to 0x7FFF */
+	const struct turn_policy *policy; /* NULL: allow every peer (tests only) */
+	const struct turn_io *io;  /* NULL: STUN only */
+	uint32_t hash_seed;
+};
+
+/* Counters a worker reads for logs and, later, metrics. */
+struct turn_server_stats {
+	uint64_t requests;    /* requests answered (success or error) */
+	uint64_t indications; /* indications accepted */
+	uint64_t errors_sent; /* error responses among them */
+	uint64_t dropped;     /* messages dropped without answer */
+	uint64_t allocations; /* current */
+	uint64_t allocations_total;
+	uint64_t relayed_to_peer, relayed_to_client;
+	uint64_t peer_denied;     /* Send/ChannelData refused by policy or permission */
+	uint64_t bandwidth_drops; /* over max-bps */
+};
+
+struct turn_server;
+
+/* The 5-tuple a message came on. */
+struct turn_tuple {
+	struct turn_addr client; /* source of the message */
+	struct turn_addr local;  /* our address it arrived at */
+	uint8_t transport;       /* TURN_TRANSPORT_UDP or TURN_TRANSPORT_TCP */
+};
+
+/* What net/ found for the request's USERNAME (or USERHASH) before calling
+ * the core. Several keys when several REST secrets are configured: the
+ * core tries each against the MAC. */
+struct turn_credential {
+	int status; /* 1 found, 0 no such user, -1 lookup failed (store down) */
+	const char *username;
+	uint8_t n_keys;
+	bool has_sha256;
+	uint8_t key_md5[TURN_MAX_KEYS][STUN_KEY_MD5_LEN];
+	uint8_t key_sha256[TURN_MAX_KEYS][STUN_KEY_SHA256_LEN];
+};
+
+struct turn_input {
+	const struct stun_msg *msg;
+	const struct turn_tuple *tuple;
+	const struct turn_credential *cred; /* NULL: no USERNAME/USERHASH */
+	uint64_t now_ms;
+};
+
+/* Where a message goes. The core fills buf and sets len (0: nothing to
+ * send). buf is the caller's. */
+struct turn_reply {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+};
+
+/* Returns a server owned by the caller (turn_server_free), or NULL on
+ * out-of-memory. Strings are copied; policy and io must outlive it. */
+struct turn_server *turn_server_new(const struct turn_server_options *opt);
+/* Frees every allocation (closing relays, giving quotas back) and the
+ * server. NULL is a no-op. */
+void turn_server_free(struct turn_server *srv);
+
+/*
+ * Decide on one parsed STUN message. A response (success or error) is
+ * written to reply. Returns 0 if handled (reply->len may still be 0 for
+ * an indication), -1 if the message was dropped (RFC 8489 section 6.3).
+ */
+int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
+		       struct turn_reply *reply);
+
+/* ChannelData from a client (RFC 8656 section 12.4): relayed to the
+ * channel's peer, or dropped. Returns 0 relayed, -1 dropped. */
+int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
+				const struct turn_chandata *cd, uint64_t now_ms);
+
+/*
+ * Data from a peer arriving on alloc's relay (RFC 8656 sections 10.3 and
+ * 12.5): with a permission, builds a ChannelData (padded over TCP) or a
+ * Data indication into reply and sets *to to the client's tuple. Returns 0
+ * when reply holds a message to send, -1 when dropped.
+ */
+int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *alloc,
+			  const struct turn_addr *peer, const uint8_t *data, size_t len,
+			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
+
+/* Expire allocations whose time has come; call about once a second. */
+void turn_server_tick(struct turn_server *srv, uint64_t now_ms);
+
+/* The client's TCP connection closed: its allocation goes with it
+ * (RFC 8656 section 3.1). */
+void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple *tuple);
+
+const struct turn_server_stats *turn_server_stats(const struct turn_server *srv);
+
+#endif
