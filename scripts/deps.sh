@@ -7,7 +7,7 @@ set -eu
 what=${1:-check}
 build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check"
 # Tests: coturn ships the turnutils_* clients; python3 drives the bad-input tests.
-check="$build coturn python3 iproute2 procps"
+check="$build coturn python3 iproute2 procps strace chromium"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

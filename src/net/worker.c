@@ -292,6 +292,10 @@ static struct turn_policy *net_policy(const struct net *n)
 	struct turn_policy_own own[MAX_OWN];
 	size_t n_own = add_own_listeners(c, own, MAX_OWN);
 
+	/* Behind NAT the public address reaches the listeners too. */
+	for (size_t i = 0; i < c->n_external && n_own < MAX_OWN; i++)
+		own[n_own++] = (struct turn_policy_own){ c->external[i].public_ip, c->listening_port,
+							 c->listening_port };
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */
 	struct turn_addr_range *allowed = calloc(c->n_allowed_peers + 1, sizeof(*allowed));
