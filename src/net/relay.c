@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -68,28 +69,83 @@ static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
 	return 0;
 }
 
+static bool is_wildcard(const struct turn_addr *a)
+{
+	static const uint8_t zero[16];
+	return memcmp(a->ip, zero, turn_addr_iplen(a)) == 0;
+}
+
+static bool is_loopback6(const struct turn_addr *a)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+	return memcmp(a->ip, one, 16) == 0;
+}
+
+/* Addresses a wildcard listener of this family can relay on: the host's
+ * global addresses (not loopback, not link-local); with none, loopback, so
+ * a machine without a network still relays locally. */
+static size_t host_addresses(uint8_t family, struct turn_addr *out, size_t max)
+{
+	struct ifaddrs *ifs = NULL;
+	size_t n = 0, n_loop = 0;
+	struct turn_addr loop[1];
+
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
+		struct turn_addr a;
+		if (!i->ifa_addr || sockaddr_to_turn(i->ifa_addr, &a) < 0 || a.family != family)
+			continue;
+		bool v4 = family == TURN_AF_INET;
+		bool loopback = v4 ? a.ip[0] == 127 : is_loopback6(&a);
+		bool linklocal = v4 ? (a.ip[0] == 169 && a.ip[1] == 254)
+				    : (a.ip[0] == 0xfe && (a.ip[1] & 0xc0) == 0x80);
+		if (loopback && n_loop == 0)
+			loop[n_loop++] = a;
+		if (!loopback && !linklocal)
+			out[n++] = a;
+	}
+	freeifaddrs(ifs);
+	if (n == 0 && n_loop)
+		out[n++] = loop[0];
+	return n;
+}
+
 int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen)
 {
-	const struct turn_addr *src = conf->n_relay ? conf->relay : conf->listen;
-	size_t n = conf->n_relay ? conf->n_relay : conf->n_listen;
-	static const uint8_t zero[16];
+	enum { MAX_HOST = 32 };
+	struct turn_addr host[MAX_HOST];
+	size_t n = conf->n_relay;
+	const struct turn_addr *src = conf->relay;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->conf = conf;
 	pthread_mutex_init(&rs->lock, NULL);
-	rs->addrs = calloc(n ? n : 1, sizeof(*rs->addrs));
 	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
 	rs->n_user_buckets = QUOTA_BUCKETS;
-	if (!rs->addrs || !rs->users || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
+	if (!rs->users || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	rs->rng |= 1;
+	/* Without relay-ip, relay on the listening addresses; a wildcard one
+	 * stands for the host's own addresses of its family. */
+	if (n == 0) {
+		for (size_t i = 0; i < conf->n_listen && n < MAX_HOST; i++) {
+			if (is_wildcard(&conf->listen[i]))
+				n += host_addresses(conf->listen[i].family, host + n, MAX_HOST - n);
+			else
+				host[n++] = conf->listen[i];
+		}
+		src = host;
+	}
+	free(rs->addrs);
+	rs->addrs = calloc(n ? n : 1, sizeof(*rs->addrs));
+	if (!rs->addrs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
-		/* A wildcard listening address cannot be told to a client as
-		 * a relayed address: relay-ip must name one. */
-		if (memcmp(src[i].ip, zero, turn_addr_iplen(&src[i])) == 0)
-			continue;
 		if (add_relay_addr(rs, &src[i]) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -1;

@@ -333,6 +333,15 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	n->relay_ready = true;
+	for (size_t i = 0; i < n->relay.n_addrs; i++) {
+		char a[TURN_ADDR_STRLEN], e[TURN_ADDR_STRLEN];
+		log_notice("relay address %s (told to clients as %s), ports %u-%u",
+			   turn_addr_format(&n->relay.addrs[i].addr, false, a, sizeof(a)),
+			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
+			   (unsigned)conf->min_port, (unsigned)conf->max_port);
+	}
+	if (n->relay.n_addrs == 0 && !conf->stun_only)
+		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
 	n->policy = net_policy(n);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
@@ -404,18 +413,33 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		   "the running configuration is kept");
 }
 
-static void log_totals(const struct net *n)
+static void log_totals(struct net *n)
 {
+	uint64_t allocs = 0;
+
 	for (unsigned i = 0; i < n->n_workers; i++) {
 		const struct worker *w = n->workers[i];
 		const struct turn_server_stats *s = turn_server_stats(w->srv);
 		log_info("worker %u: udp in %llu out %llu, tcp accepted %llu, requests %llu, "
-			 "dropped %llu",
+			 "dropped %llu, allocations %llu (total %llu), relayed to peers %llu, "
+			 "to clients %llu",
 			 w->id, (unsigned long long)w->stats.udp_in,
 			 (unsigned long long)w->stats.udp_out,
 			 (unsigned long long)w->stats.tcp_accepted,
-			 (unsigned long long)s->requests, (unsigned long long)s->dropped);
+			 (unsigned long long)s->requests, (unsigned long long)s->dropped,
+			 (unsigned long long)s->allocations,
+			 (unsigned long long)s->allocations_total,
+			 (unsigned long long)s->relayed_to_peer,
+			 (unsigned long long)s->relayed_to_client);
+		allocs += s->allocations;
 	}
+	/* What a stop leaves behind: with every allocation gone, the port
+	 * pool and the quota counters must be back at zero. */
+	pthread_mutex_lock(&n->relay.lock);
+	unsigned quota = n->relay.total;
+	pthread_mutex_unlock(&n->relay.lock);
+	log_notice("at stop: allocations %llu, relay ports in use %zu, quota in use %u",
+		   (unsigned long long)allocs, relay_ports_in_use(&n->relay), quota);
 }
 
 int net_run(struct net *n)
