@@ -59,6 +59,8 @@ struct turn_alloc {
 	uint32_t expires;        /* seconds */
 	uint32_t lifetime;       /* granted on the last Allocate/Refresh, for retransmissions */
 	uint8_t alloc_tid[STUN_TID_LEN]; /* the Allocate that created it (retransmissions) */
+	uint16_t v6_error;       /* ADDRESS-ERROR-CODE of that answer, or 0 */
+	uint64_t token;          /* RESERVATION-TOKEN of that answer, or 0 */
 	bool dont_fragment;
 	bool dead;               /* deleted, waiting to be reaped at the end of the loop turn */
 	struct turn_relay_slot relay[2]; /* [0] IPv4, [1] IPv6 (RFC 8656 dual allocation) */
@@ -67,7 +69,7 @@ struct turn_alloc {
 	struct turn_perm *perms;
 	struct turn_channel *channels;
 	char *username;          /* who created it: later requests must match (441) */
-	/* Bandwidth cap (token bucket, bytes); 0 rate = unlimited. */
+	/* Bandwidth cap (token bucket, thousandths of a byte); 0 rate = unlimited. */
 	uint64_t bucket_tokens;
 	uint64_t bucket_ms;
 	/* Traffic, for logs and metrics. */

@@ -13,27 +13,33 @@ bool turn_peer_allowed(const struct turn_server *srv, const struct turn_addr *pe
 }
 
 /*
- * Token bucket per allocation, in bytes, refilled at max-bps and holding
- * at most one second's worth. Counts both directions together, as an
- * operator's "bandwidth per allocation" does.
+ * Token bucket per allocation, refilled at max-bps and holding at most one
+ * second's worth. Counts both directions together, as an operator's
+ * "bandwidth per allocation" does. Tokens are thousandths of a byte, so a
+ * refill of less than a byte per millisecond is kept, not rounded away
+ * (a rate under 1000 bytes/s would otherwise never refill under steady
+ * traffic); elapsed time is capped at the one second a full bucket holds,
+ * so the product cannot overflow however long the clock has run.
  */
 bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
 			 uint64_t now_ms)
 {
 	uint64_t rate = srv->max_bps;
+	uint64_t full = rate * 1000;
 
 	if (rate == 0)
 		return true;
 	if (now_ms > a->bucket_ms) {
-		uint64_t add = (now_ms - a->bucket_ms) * rate / 1000;
-		a->bucket_tokens = a->bucket_tokens + add > rate ? rate : a->bucket_tokens + add;
+		uint64_t elapsed = now_ms - a->bucket_ms;
+		uint64_t add = (elapsed < 1000 ? elapsed : 1000) * rate;
+		a->bucket_tokens = a->bucket_tokens + add > full ? full : a->bucket_tokens + add;
 		a->bucket_ms = now_ms;
 	}
-	if (a->bucket_tokens < len) {
+	if (a->bucket_tokens < (uint64_t)len * 1000) {
 		srv->stats.bandwidth_drops++;
 		return false;
 	}
-	a->bucket_tokens -= len;
+	a->bucket_tokens -= (uint64_t)len * 1000;
 	return true;
 }
 

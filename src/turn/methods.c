@@ -30,7 +30,9 @@ static struct turn_alloc *existing_alloc(struct turn_request *req, bool *done)
 	return a;
 }
 
-/* RFC 8656 section 7.2 step 9 / 7.3: the lifetime granted. */
+/* RFC 8656 section 7.2 step 9 / 7.3: the lifetime granted. Both methods
+ * take min(requested, maximum) and raise it to the default; only a
+ * Refresh may ask for 0 (delete). */
 static uint32_t granted_lifetime(const struct turn_server *srv, const struct stun_msg *m,
 				 bool allocate)
 {
@@ -43,7 +45,7 @@ static uint32_t granted_lifetime(const struct turn_server *srv, const struct stu
 		return 0;
 	if (want > srv->max_lifetime)
 		want = srv->max_lifetime;
-	if (allocate && want < srv->default_lifetime)
+	if (want < srv->default_lifetime)
 		want = srv->default_lifetime;
 	return want;
 }
@@ -123,9 +125,10 @@ static int plan_allocate(struct turn_request *req, struct alloc_plan *p)
 static int allocate_again(struct turn_request *req, struct turn_alloc *a)
 {
 	if (memcmp(a->alloc_tid, req->msg->tid, STUN_TID_LEN) != 0 ||
-	    strcmp(a->username, req->username) != 0)
+	    strcmp(a->username, req->username ? req->username : "") != 0)
 		return turn_send_error(req, TURN_ERR_ALLOCATION_MISMATCH);
-	build_alloc_success(req, a, 0, 0, 0);
+	/* The same answer as the first time, token and address error too. */
+	build_alloc_success(req, a, a->token, STUN_FAMILY_IPV6, a->v6_error);
 	return 0;
 }
 
@@ -190,7 +193,9 @@ int turn_allocate(struct turn_request *req)
 	a->lifetime = granted_lifetime(srv, req->msg, true);
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + a->lifetime);
 	srv->stats.allocations_total++;
-	build_alloc_success(req, a, plan.relay.reserve_next ? token : 0, STUN_FAMILY_IPV6, v6_error);
+	a->token = plan.relay.reserve_next ? token : 0;
+	a->v6_error = (uint16_t)v6_error;
+	build_alloc_success(req, a, a->token, STUN_FAMILY_IPV6, v6_error);
 	return 0;
 }
 
@@ -230,11 +235,27 @@ static bool alloc_has_family(const struct turn_alloc *a, const struct turn_addr 
 	return a->relay[peer->family == TURN_AF_INET6 ? 1 : 0].io != NULL;
 }
 
+/* Whether an XOR-PEER-ADDRESS before attrs[i] names the same IP. */
+static bool peer_seen_before(const struct stun_msg *m, uint8_t i, const struct turn_addr *peer)
+{
+	for (uint8_t j = 0; j < i; j++) {
+		struct turn_addr earlier;
+		if (m->attrs[j].type == TURN_ATTR_XOR_PEER_ADDRESS &&
+		    stun_attr_get_xor_addr(m, &m->attrs[j], &earlier) == 0 &&
+		    turn_addr_ip_eq(&earlier, peer))
+			return true;
+	}
+	return false;
+}
+
 /* Check every XOR-PEER-ADDRESS of a CreatePermission before installing
- * any (RFC 8656 section 9.2: all or nothing). Returns 0 or an error. */
+ * any (RFC 8656 section 9.2: all or nothing), capacity included: the
+ * permissions it would add must fit under max-permissions. Returns 0 or
+ * an error. */
 static int check_peers(struct turn_request *req, const struct turn_alloc *a, size_t *n)
 {
 	const struct stun_msg *m = req->msg;
+	size_t fresh = 0;
 
 	*n = 0;
 	for (uint8_t i = 0; i < m->n_attrs; i++) {
@@ -247,9 +268,16 @@ static int check_peers(struct turn_request *req, const struct turn_alloc *a, siz
 			return TURN_ERR_PEER_ADDRESS_FAMILY_MISMATCH;
 		if (!turn_peer_allowed(req->srv, &peer))
 			return STUN_ERR_FORBIDDEN;
+		if (!turn_perm_valid(a, &peer, req->now) && !peer_seen_before(m, i, &peer))
+			fresh++;
 		(*n)++;
 	}
-	return *n ? 0 : STUN_ERR_BAD_REQUEST;
+	if (*n == 0)
+		return STUN_ERR_BAD_REQUEST;
+	if (req->srv->max_permissions &&
+	    turn_perm_count(a, req->now) + fresh > req->srv->max_permissions)
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	return 0;
 }
 
 int turn_create_permission(struct turn_request *req)
@@ -303,7 +331,7 @@ int turn_channel_bind_request(struct turn_request *req)
 		return turn_send_error(req, rc);
 	/* A channel binding also installs or refreshes the permission
 	 * (RFC 8656 section 11.2). */
-	if (turn_perm_install(a, &peer, req->now, 0) < 0)
+	if (turn_perm_install(a, &peer, req->now, req->srv->max_permissions) < 0)
 		return turn_send_error(req, TURN_ERR_INSUFFICIENT_CAPACITY);
 	turn_begin_success(req, &b);
 	return turn_finish_response(req, &b);

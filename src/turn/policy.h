@@ -7,9 +7,11 @@
  *
  * The decision, in order (the first rule that matches wins):
  *
- *   1. The server's own transport addresses, and its relay addresses with
- *      their port range, are denied: sending there is a relay loop
- *      (TURN_PEER_DENY_SELF). Nothing overrides this.
+ *   1. The addresses in `own` are denied: sending there is a relay loop
+ *      (TURN_PEER_DENY_SELF). Nothing overrides this. The daemon passes
+ *      its listening addresses (a relay must not feed a listener); it
+ *      does not pass relay ranges, since a peer at another allocation's
+ *      relayed address is how two clients of one server reach each other.
  *   2. An explicitly allowed range (allowed-peer-ip) allows. As in coturn,
  *      an explicit allow beats both a configured deny and the default deny.
  *   3. An explicitly denied range (denied-peer-ip) denies (DENY_CONFIG).
@@ -87,7 +89,7 @@ struct turn_policy_options {
 	size_t n_allowed;
 	const struct turn_addr_range *denied; /* denied-peer-ip */
 	size_t n_denied;
-	const struct turn_policy_own *own; /* listening and relay addresses */
+	const struct turn_policy_own *own; /* addresses never to relay to */
 	size_t n_own;
 };
 

@@ -1,0 +1,537 @@
+/* The TURN core's test harness: fake io, fake clock, signing client. */
+#include "turn_harness.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- The fake struct turn_io ---- */
+
+static struct fake_reservation *find_reservation(struct fake_io *f, uint64_t token)
+{
+	for (unsigned i = 0; i < f->n_res; i++)
+		if (f->res[i].token == token && !f->res[i].claimed)
+			return &f->res[i];
+	return NULL;
+}
+
+/* A fresh port from the pool, even when asked, and port + 1 held back
+ * for a RESERVATION-TOKEN when asked (RFC 8656 section 7.2). */
+static int fresh_address(struct fake_io *f, const struct turn_relay_request *req,
+			 struct turn_addr *a, uint64_t *token)
+{
+	uint16_t port = (uint16_t)(FAKE_PORT_BASE + f->ports);
+
+	if (req->family == TURN_AF_INET6 && !f->ipv6)
+		return TURN_ERR_ADDRESS_FAMILY_NOT_SUPPORTED;
+	*a = addr_of(req->family == TURN_AF_INET6 ? "[2001:db8::10]" : "192.0.2.10");
+	if (req->even_port && port % 2)
+		port++;
+	a->port = port;
+	f->ports = (unsigned)(port - FAKE_PORT_BASE + 1);
+	if (req->reserve_next) {
+		struct fake_reservation *r;
+		if (f->n_res >= FAKE_MAX_RESERVATIONS)
+			return TURN_ERR_INSUFFICIENT_CAPACITY;
+		r = &f->res[f->n_res++];
+		r->addr = *a;
+		r->addr.port = (uint16_t)(port + 1);
+		r->token = 0x5E5E000000000000ull + f->n_res;
+		r->claimed = false;
+		*token = r->token;
+		f->ports++;
+	}
+	return 0;
+}
+
+static int fake_relay_open(void *ctx, const struct turn_relay_request *req,
+			   struct turn_relay **relay, struct turn_addr *addr, uint64_t *token)
+{
+	struct fake_io *f = ctx;
+	struct turn_addr a;
+
+	if (f->fail_code)
+		return f->fail_code;
+	if (f->n_relays >= FAKE_MAX_RELAYS)
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	if (req->token) {
+		struct fake_reservation *r = find_reservation(f, req->token);
+		if (!r)
+			return STUN_ERR_BAD_REQUEST;
+		r->claimed = true;
+		a = r->addr;
+	} else {
+		int rc = fresh_address(f, req, &a, token);
+		if (rc)
+			return rc;
+	}
+	struct turn_relay *r = &f->relays[f->n_relays++];
+	r->addr = a;
+	r->owner = req->owner;
+	r->open = true;
+	f->opens++;
+	*relay = r;
+	*addr = a;
+	return 0;
+}
+
+static void fake_relay_close(void *ctx, struct turn_relay *relay)
+{
+	struct fake_io *f = ctx;
+
+	if (!relay->open) {
+		f->double_closes++;
+		return;
+	}
+	relay->open = false;
+	f->closes++;
+}
+
+static void fake_relay_send(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			    const uint8_t *data, size_t len)
+{
+	struct fake_io *f = ctx;
+
+	if (f->n_sends < FAKE_MAX_SENDS) {
+		struct fake_send *s = &f->sends[f->n_sends];
+		s->relay = relay;
+		s->peer = *peer;
+		s->len = len;
+		memcpy(s->data, data, len < sizeof(s->data) ? len : sizeof(s->data));
+	}
+	f->n_sends++;
+}
+
+static struct fake_user *find_user(struct fake_io *f, const char *user, bool add)
+{
+	for (unsigned i = 0; i < FAKE_MAX_USERS; i++)
+		if (f->users[i].name[0] && strcmp(f->users[i].name, user) == 0)
+			return &f->users[i];
+	if (!add)
+		return NULL;
+	for (unsigned i = 0; i < FAKE_MAX_USERS; i++) {
+		if (!f->users[i].name[0]) {
+			snprintf(f->users[i].name, sizeof(f->users[i].name), "%s", user);
+			return &f->users[i];
+		}
+	}
+	return NULL;
+}
+
+static int fake_quota_take(void *ctx, const char *user)
+{
+	struct fake_io *f = ctx;
+	struct fake_user *u = find_user(f, user, true);
+
+	ck_assert_ptr_nonnull(u);
+	if (f->user_limit && u->n >= f->user_limit)
+		return TURN_ERR_ALLOCATION_QUOTA;
+	if (f->total_limit && f->total >= f->total_limit)
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	u->n++;
+	f->total++;
+	return 0;
+}
+
+static void fake_quota_give(void *ctx, const char *user)
+{
+	struct fake_io *f = ctx;
+	struct fake_user *u = find_user(f, user, false);
+
+	if (!u || u->n == 0 || f->total == 0) {
+		f->quota_underflows++;
+		return;
+	}
+	u->n--;
+	f->total--;
+}
+
+void fake_io_init(struct fake_io *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->io = (struct turn_io){
+		.ctx = f,
+		.relay_open = fake_relay_open,
+		.relay_close = fake_relay_close,
+		.relay_send = fake_relay_send,
+		.quota_take = fake_quota_take,
+		.quota_give = fake_quota_give,
+	};
+}
+
+struct turn_relay *fake_relay_at(struct fake_io *f, const struct turn_addr *addr)
+{
+	for (unsigned i = 0; i < f->n_relays; i++)
+		if (f->relays[i].open && turn_addr_eq(&f->relays[i].addr, addr))
+			return &f->relays[i];
+	return NULL;
+}
+
+unsigned fake_user_quota(const struct fake_io *f, const char *user)
+{
+	for (unsigned i = 0; i < FAKE_MAX_USERS; i++)
+		if (strcmp(f->users[i].name, user) == 0)
+			return f->users[i].n;
+	return 0;
+}
+
+/* ---- The harness ---- */
+
+void harness_init(struct harness *h)
+{
+	memset(h, 0, sizeof(*h));
+	fake_io_init(&h->io);
+	h->policy = turn_policy_new(NULL);
+	ck_assert_ptr_nonnull(h->policy);
+	h->opt.realm = "turnd.test";
+	memset(h->opt.nonce_secret, 0x42, sizeof(h->opt.nonce_secret));
+	h->opt.policy = h->policy;
+	h->opt.io = &h->io.io;
+	h->opt.hash_seed = 7;
+	h->now_ms = T0_MS;
+}
+
+void harness_start(struct harness *h)
+{
+	h->srv = turn_server_new(&h->opt);
+	ck_assert_ptr_nonnull(h->srv);
+}
+
+void harness_up(struct harness *h)
+{
+	harness_init(h);
+	harness_start(h);
+}
+
+void harness_down(struct harness *h)
+{
+	turn_server_free(h->srv);
+	h->srv = NULL;
+	turn_policy_free(h->policy);
+	h->policy = NULL;
+	ck_assert_uint_eq(h->io.opens, h->io.closes);
+	ck_assert_uint_eq(h->io.double_closes, 0);
+	ck_assert_uint_eq(h->io.total, 0);
+	ck_assert_uint_eq(h->io.quota_underflows, 0);
+	for (unsigned i = 0; i < FAKE_MAX_USERS; i++)
+		ck_assert_uint_eq(h->io.users[i].n, 0);
+}
+
+void harness_advance(struct harness *h, uint64_t ms)
+{
+	h->now_ms += ms;
+	turn_server_tick(h->srv, h->now_ms);
+}
+
+/* ---- The client ---- */
+
+struct turn_addr addr_of(const char *text)
+{
+	struct turn_addr a;
+
+	ck_assert_msg(turn_addr_parse(text, 0, &a) == 0, "bad address %s", text);
+	return a;
+}
+
+static void client_setup(struct client *c, struct harness *h, const char *user, const char *pass,
+			 const char *client, uint8_t transport)
+{
+	memset(c, 0, sizeof(*c));
+	c->h = h;
+	c->tuple.transport = transport;
+	c->tuple.client = addr_of(client);
+	c->tuple.local = addr_of("192.0.2.1:3478");
+	snprintf(c->user, sizeof(c->user), "%s", user);
+	snprintf(c->pass, sizeof(c->pass), "%s", pass);
+	snprintf(c->store_pass, sizeof(c->store_pass), "%s", pass);
+	c->cred_status = 1;
+}
+
+void client_init(struct client *c, struct harness *h, const char *user, const char *pass,
+		 int host, uint16_t port)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "192.0.2.%d:%u", host, port);
+	client_setup(c, h, user, pass, text, TURN_TRANSPORT_UDP);
+}
+
+void client_init_tcp(struct client *c, struct harness *h, const char *user, const char *pass,
+		     int host, uint16_t port)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "192.0.2.%d:%u", host, port);
+	client_setup(c, h, user, pass, text, TURN_TRANSPORT_TCP);
+}
+
+static void next_tid(struct client *c, uint8_t tid[STUN_TID_LEN])
+{
+	uint32_t s = ++c->seq;
+
+	for (int i = 0; i < 4; i++)
+		tid[i] = (uint8_t)(s >> (8 * i));
+	tid[4] = c->tuple.client.ip[3];
+	tid[5] = (uint8_t)(c->tuple.client.port >> 8);
+	tid[6] = (uint8_t)c->tuple.client.port;
+	memset(tid + 7, 0xA5, STUN_TID_LEN - 7);
+}
+
+struct stun_builder *client_begin_tid(struct client *c, uint16_t method, uint8_t cls,
+				      const uint8_t tid[STUN_TID_LEN])
+{
+	memcpy(c->tid, tid, STUN_TID_LEN);
+	stun_build_begin(&c->b, c->req, sizeof(c->req), method, cls, c->tid);
+	return &c->b;
+}
+
+struct stun_builder *client_begin(struct client *c, uint16_t method)
+{
+	uint8_t tid[STUN_TID_LEN];
+
+	next_tid(c, tid);
+	return client_begin_tid(c, method, STUN_CLASS_REQUEST, tid);
+}
+
+void client_sign(struct client *c, int auth)
+{
+	static const uint16_t algs[] = { STUN_PWALG_MD5, STUN_PWALG_SHA256 };
+	const char *realm = c->h->opt.realm;
+
+	if (!(auth & (AUTH_MI | AUTH_SHA256)))
+		return;
+	stun_build_text(&c->b, STUN_ATTR_USERNAME, c->user);
+	if (!(auth & AUTH_NO_REALM))
+		stun_build_text(&c->b, STUN_ATTR_REALM, realm);
+	if (!(auth & AUTH_NO_NONCE))
+		stun_build_text(&c->b, STUN_ATTR_NONCE, c->nonce);
+	if (auth & AUTH_SHA256) {
+		uint8_t key[STUN_KEY_SHA256_LEN];
+		ck_assert_int_eq(stun_key_sha256(c->user, realm, c->pass, key), 0);
+		stun_build_pwalgs(&c->b, algs, 2);
+		stun_build_pwalg(&c->b, STUN_PWALG_SHA256);
+		stun_build_integrity_sha256(&c->b, key, sizeof(key), STUN_HMAC_SHA256_LEN);
+	} else {
+		uint8_t key[STUN_KEY_MD5_LEN];
+		ck_assert_int_eq(stun_key_md5(c->user, realm, c->pass, key), 0);
+		stun_build_integrity(&c->b, key, sizeof(key));
+	}
+}
+
+/* What net/ finds in the credential store for the client's USERNAME. */
+static void fill_credential(const struct client *c, struct turn_credential *cred)
+{
+	const char *realm = c->h->opt.realm;
+
+	memset(cred, 0, sizeof(*cred));
+	cred->status = c->cred_status;
+	if (cred->status != 1)
+		return;
+	cred->username = c->user;
+	cred->n_keys = 1;
+	cred->has_sha256 = true;
+	ck_assert_int_eq(stun_key_md5(c->user, realm, c->store_pass, cred->key_md5[0]), 0);
+	ck_assert_int_eq(stun_key_sha256(c->user, realm, c->store_pass, cred->key_sha256[0]), 0);
+}
+
+/* The answer's code, and its NONCE kept for the next request. */
+static int read_answer(struct client *c, uint16_t method)
+{
+	const struct stun_attr *a;
+	const uint8_t *reason;
+	size_t rlen;
+	int code = 0;
+
+	if (c->reply.len == 0) {
+		memset(&c->out, 0, sizeof(c->out));
+		return -1;
+	}
+	ck_assert_int_eq(stun_msg_parse(&c->out, c->resp, c->reply.len), 0);
+	ck_assert_uint_eq(c->out.method, method);
+	ck_assert_mem_eq(c->out.tid, c->tid, STUN_TID_LEN);
+	a = stun_msg_find(&c->out, STUN_ATTR_NONCE);
+	if (a) {
+		ck_assert_uint_lt(a->len, sizeof(c->nonce));
+		memcpy(c->nonce, stun_attr_value(&c->out, a), a->len);
+		c->nonce[a->len] = '\0';
+	}
+	if (c->out.cls == STUN_CLASS_SUCCESS)
+		return 0;
+	ck_assert_uint_eq(c->out.cls, STUN_CLASS_ERROR);
+	a = stun_msg_find(&c->out, STUN_ATTR_ERROR_CODE);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_get_error(&c->out, a, NULL, &code, &reason, &rlen), 0);
+	return code;
+}
+
+int client_deliver(struct client *c, int auth)
+{
+	struct turn_credential cred;
+	struct stun_msg in;
+	long n = stun_build_end(&c->b);
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(stun_msg_parse(&in, c->req, (size_t)n), 0);
+	fill_credential(c, &cred);
+	struct turn_input input = {
+		.msg = &in,
+		.tuple = &c->tuple,
+		.cred = auth ? &cred : NULL,
+		.now_ms = c->h->now_ms,
+	};
+	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
+	c->rc = turn_server_handle(c->h->srv, &input, &c->reply);
+	return read_answer(c, in.method);
+}
+
+int client_send(struct client *c, int auth)
+{
+	client_sign(c, auth);
+	return client_deliver(c, auth);
+}
+
+void client_challenge(struct client *c)
+{
+	client_begin(c, TURN_METHOD_ALLOCATE);
+	stun_build_transport(&c->b, TURN_TRANSPORT_UDP);
+	ck_assert_int_eq(client_send(c, AUTH_NONE), 401);
+	ck_assert_uint_gt(strlen(c->nonce), 0);
+}
+
+int client_try_allocate(struct client *c, uint32_t lifetime, uint16_t fam_attr, uint8_t family)
+{
+	client_begin(c, TURN_METHOD_ALLOCATE);
+	stun_build_transport(&c->b, TURN_TRANSPORT_UDP);
+	if (lifetime)
+		stun_build_u32(&c->b, TURN_ATTR_LIFETIME, lifetime);
+	if (fam_attr)
+		stun_build_family(&c->b, fam_attr, family);
+	int code = client_send(c, AUTH_MI);
+	if (code != 0)
+		return code;
+	memset(c->relayed, 0, sizeof(c->relayed));
+	for (int i = 0; i < 2; i++) {
+		struct turn_addr a = resp_xor_addr(c, TURN_ATTR_XOR_RELAYED_ADDRESS, i);
+		if (a.family)
+			c->relayed[a.family == TURN_AF_INET6 ? 1 : 0] = a;
+	}
+	ck_assert(c->relayed[0].family || c->relayed[1].family);
+	return 0;
+}
+
+void client_allocate(struct client *c, uint32_t lifetime)
+{
+	client_challenge(c);
+	ck_assert_int_eq(client_try_allocate(c, lifetime, 0, 0), 0);
+}
+
+int client_permit(struct client *c, const char *peer)
+{
+	struct turn_addr p = addr_of(peer);
+
+	client_begin(c, TURN_METHOD_CREATE_PERMISSION);
+	stun_build_xor_addr(&c->b, TURN_ATTR_XOR_PEER_ADDRESS, &p);
+	return client_send(c, AUTH_MI);
+}
+
+int client_bind(struct client *c, uint16_t channel, const char *peer)
+{
+	struct turn_addr p = addr_of(peer);
+
+	client_begin(c, TURN_METHOD_CHANNEL_BIND);
+	stun_build_channel(&c->b, channel);
+	stun_build_xor_addr(&c->b, TURN_ATTR_XOR_PEER_ADDRESS, &p);
+	return client_send(c, AUTH_MI);
+}
+
+int client_refresh(struct client *c, uint32_t lifetime)
+{
+	client_begin(c, TURN_METHOD_REFRESH);
+	stun_build_u32(&c->b, TURN_ATTR_LIFETIME, lifetime);
+	return client_send(c, AUTH_MI);
+}
+
+int client_send_ind(struct client *c, const char *peer, const void *data, size_t len)
+{
+	struct turn_addr p = addr_of(peer);
+	uint8_t tid[STUN_TID_LEN];
+
+	next_tid(c, tid);
+	client_begin_tid(c, TURN_METHOD_SEND, STUN_CLASS_INDICATION, tid);
+	stun_build_xor_addr(&c->b, TURN_ATTR_XOR_PEER_ADDRESS, &p);
+	stun_build_attr(&c->b, TURN_ATTR_DATA, data, len);
+	ck_assert_int_eq(client_deliver(c, AUTH_NONE), -1); /* never answered */
+	return c->rc;
+}
+
+int client_chandata(struct client *c, uint16_t channel, const void *data, size_t len)
+{
+	struct turn_chandata cd = { .channel = channel, .len = (uint16_t)len, .data = data };
+
+	return turn_server_client_chandata(c->h->srv, &c->tuple, &cd, c->h->now_ms);
+}
+
+struct turn_alloc *client_alloc(struct client *c)
+{
+	int i = c->relayed[0].family ? 0 : 1;
+	struct turn_relay *r = fake_relay_at(&c->h->io, &c->relayed[i]);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(r->owner);
+	return r->owner;
+}
+
+int peer_send(struct client *c, const char *peer, const void *data, size_t len,
+	      struct turn_reply *reply)
+{
+	struct turn_addr p = addr_of(peer);
+	const struct turn_tuple *to = NULL;
+	int rc = turn_server_peer_data(c->h->srv, client_alloc(c), &p, data, len, c->h->now_ms,
+				       reply, &to);
+
+	if (rc == 0) {
+		ck_assert_ptr_nonnull(to);
+		ck_assert(turn_addr_eq(&to->client, &c->tuple.client));
+		ck_assert_uint_eq(to->transport, c->tuple.transport);
+		ck_assert_uint_gt(reply->len, 0);
+	} else {
+		ck_assert_uint_eq(reply->len, 0);
+	}
+	return rc;
+}
+
+/* ---- Reading answers ---- */
+
+const struct stun_attr *resp_attr(const struct client *c, uint16_t type, int nth)
+{
+	for (uint8_t i = 0; i < c->out.n_attrs; i++)
+		if (c->out.attrs[i].type == type && nth-- == 0)
+			return &c->out.attrs[i];
+	return NULL;
+}
+
+bool resp_has(const struct client *c, uint16_t type)
+{
+	return resp_attr(c, type, 0) != NULL;
+}
+
+uint32_t resp_u32(const struct client *c, uint16_t type)
+{
+	const struct stun_attr *a = resp_attr(c, type, 0);
+	uint32_t v = 0;
+
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_get_u32(&c->out, a, &v), 0);
+	return v;
+}
+
+struct turn_addr resp_xor_addr(const struct client *c, uint16_t type, int nth)
+{
+	const struct stun_attr *a = resp_attr(c, type, nth);
+	struct turn_addr addr;
+
+	memset(&addr, 0, sizeof(addr));
+	if (a)
+		ck_assert_int_eq(stun_attr_get_xor_addr(&c->out, a, &addr), 0);
+	return addr;
+}

@@ -1,0 +1,194 @@
+/*
+ * A test harness for the TURN core (src/turn/): an in-memory struct
+ * turn_io that hands out relay addresses, records what the core sends and
+ * keeps quota counters, a fake clock, and a client that builds requests
+ * with the STUN codec and signs them the way a real TURN client does
+ * (after a 401 it has a NONCE; every later request carries USERNAME,
+ * REALM, NONCE and MESSAGE-INTEGRITY).
+ *
+ * The harness fills struct turn_credential itself, as net/ does after its
+ * credential lookup. Shared by check_turn_methods and check_turn_relay.
+ */
+#ifndef TURND_TESTS_UNIT_TURN_HARNESS_H
+#define TURND_TESTS_UNIT_TURN_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stun/attr.h"
+#include "stun/channel.h"
+#include "stun/integrity.h"
+#include "stun/msg.h"
+#include "turn/alloc.h"
+#include "turn/io.h"
+#include "turn/policy.h"
+#include "turn/server.h"
+
+#define FAKE_MAX_RELAYS 64
+#define FAKE_MAX_SENDS 64
+#define FAKE_MAX_USERS 8
+#define FAKE_MAX_RESERVATIONS 8
+#define FAKE_PORT_BASE 50000
+/* The fake clock starts here: any monotonic clock reads something large. */
+#define T0_MS 5000000ull
+
+/* The fake's relay endpoint: the core only ever holds pointers to it. */
+struct turn_relay {
+	struct turn_addr addr;
+	struct turn_alloc *owner;
+	bool open;
+};
+
+struct fake_send {
+	struct turn_relay *relay;
+	struct turn_addr peer;
+	size_t len;
+	uint8_t data[1500];
+};
+
+struct fake_reservation {
+	uint64_t token;
+	struct turn_addr addr;
+	bool claimed;
+};
+
+struct fake_user {
+	char name[64];
+	unsigned n;
+};
+
+struct fake_io {
+	struct turn_io io;
+	bool ipv6;      /* can open IPv6 relays; otherwise 440 */
+	int fail_code;  /* relay_open answers this when non-zero (508, 440) */
+	unsigned ports; /* ports handed out so far, of either family */
+	unsigned opens, closes, double_closes;
+	struct turn_relay relays[FAKE_MAX_RELAYS];
+	unsigned n_relays;
+	struct fake_reservation res[FAKE_MAX_RESERVATIONS];
+	unsigned n_res;
+	/* Every relay_send, the first FAKE_MAX_SENDS kept in full. */
+	struct fake_send sends[FAKE_MAX_SENDS];
+	unsigned n_sends;
+	/* Quotas: 0 is no limit. */
+	unsigned user_limit, total_limit;
+	unsigned total, quota_underflows;
+	struct fake_user users[FAKE_MAX_USERS];
+};
+
+void fake_io_init(struct fake_io *f);
+/* The relay the fake handed out with this address, or NULL. */
+struct turn_relay *fake_relay_at(struct fake_io *f, const struct turn_addr *addr);
+/* Allocations currently counted against user. */
+unsigned fake_user_quota(const struct fake_io *f, const char *user);
+
+struct harness {
+	struct fake_io io;
+	struct turn_server_options opt;
+	struct turn_policy *policy;
+	struct turn_server *srv;
+	uint64_t now_ms;
+};
+
+/* Defaults: realm "turnd.test", the real default peer policy, the fake io,
+ * the clock at T0_MS. Tests change h->opt or h->io, then harness_start. */
+void harness_init(struct harness *h);
+void harness_start(struct harness *h);
+/* harness_init + harness_start. */
+void harness_up(struct harness *h);
+/* Free the server and check that everything it took was given back:
+ * every relay opened was closed once, and every quota counter is 0. */
+void harness_down(struct harness *h);
+/* Move the clock forward and let the server expire what is due. */
+void harness_advance(struct harness *h, uint64_t ms);
+
+/* How a request is signed (flags). */
+enum {
+	AUTH_NONE = 0,      /* no USERNAME, no MESSAGE-INTEGRITY, no credential */
+	AUTH_MI = 1 << 0,   /* USERNAME, REALM, NONCE, MESSAGE-INTEGRITY (MD5 key) */
+	AUTH_SHA256 = 1 << 1, /* also PASSWORD-ALGORITHMS + -ALGORITHM SHA-256, MI-SHA256 */
+	AUTH_NO_NONCE = 1 << 2,
+	AUTH_NO_REALM = 1 << 3,
+};
+
+struct client {
+	struct harness *h;
+	struct turn_tuple tuple;
+	char user[64];
+	char pass[64];       /* what the client signs with */
+	char store_pass[64]; /* what the credential store holds */
+	int cred_status;     /* what net's lookup found: 1, 0 or -1 */
+	char nonce[128];     /* the last NONCE the server sent */
+	uint32_t seq;        /* for transaction IDs */
+	/* The request being built. */
+	uint8_t req[1500];
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN];
+	/* The last answer. */
+	uint8_t resp[1500];
+	struct turn_reply reply;
+	struct stun_msg out;
+	int rc;
+	/* The relayed addresses of its allocation (IPv4, IPv6). */
+	struct turn_addr relayed[2];
+};
+
+/* A UDP client at 192.0.2.<host>:<port> talking to 192.0.2.1:3478. */
+void client_init(struct client *c, struct harness *h, const char *user, const char *pass,
+		 int host, uint16_t port);
+/* The same over TCP. */
+void client_init_tcp(struct client *c, struct harness *h, const char *user, const char *pass,
+		     int host, uint16_t port);
+
+/* Start a request (a fresh transaction ID) or a request with a given one;
+ * the caller appends attributes to c->b. */
+struct stun_builder *client_begin(struct client *c, uint16_t method);
+struct stun_builder *client_begin_tid(struct client *c, uint16_t method, uint8_t cls,
+				      const uint8_t tid[STUN_TID_LEN]);
+/* Append what auth asks for (USERNAME, REALM, NONCE, MI...). */
+void client_sign(struct client *c, int auth);
+/* Finish the message, hand it to the core, parse the answer (storing any
+ * NONCE it carries). Returns the answer's code: 0 success, the
+ * ERROR-CODE, or -1 when there was no answer. */
+int client_deliver(struct client *c, int auth);
+/* client_sign + client_deliver. */
+int client_send(struct client *c, int auth);
+
+/* An unauthenticated Allocate: expects 401 and keeps its NONCE. */
+void client_challenge(struct client *c);
+/* Challenge, then an authenticated Allocate for UDP with LIFETIME
+ * `lifetime` (0: none); expects success and records the relayed
+ * addresses. */
+void client_allocate(struct client *c, uint32_t lifetime);
+/* An authenticated Allocate for UDP (the client already has a NONCE),
+ * with LIFETIME when non-zero and fam_attr (REQUESTED- or
+ * ADDITIONAL-ADDRESS-FAMILY) carrying family when non-zero. Returns the
+ * code; on success records the relayed addresses. */
+int client_try_allocate(struct client *c, uint32_t lifetime, uint16_t fam_attr, uint8_t family);
+/* Authenticated CreatePermission / ChannelBind / Refresh; return the code. */
+int client_permit(struct client *c, const char *peer);
+int client_bind(struct client *c, uint16_t channel, const char *peer);
+int client_refresh(struct client *c, uint32_t lifetime);
+/* A Send indication; returns turn_server_handle's result. */
+int client_send_ind(struct client *c, const char *peer, const void *data, size_t len);
+/* ChannelData from the client; returns turn_server_client_chandata's. */
+int client_chandata(struct client *c, uint16_t channel, const void *data, size_t len);
+/* The allocation that owns the client's IPv4 (or else IPv6) relay. */
+struct turn_alloc *client_alloc(struct client *c);
+/* Data from peer to the client's relay; reply receives what goes to the
+ * client. Returns turn_server_peer_data's result. */
+int peer_send(struct client *c, const char *peer, const void *data, size_t len,
+	      struct turn_reply *reply);
+
+/* Reading the last answer. */
+const struct stun_attr *resp_attr(const struct client *c, uint16_t type, int nth);
+uint32_t resp_u32(const struct client *c, uint16_t type);
+/* The nth XOR address of that type, or a zeroed address. */
+struct turn_addr resp_xor_addr(const struct client *c, uint16_t type, int nth);
+bool resp_has(const struct client *c, uint16_t type);
+
+/* An address from text; the test fails if it does not parse. */
+struct turn_addr addr_of(const char *text);
+
+#endif
