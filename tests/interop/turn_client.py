@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""A small TURN client (RFC 8656 over RFC 8489) for turn_protocol.sh.
+
+Each scenario runs one protocol exchange against the real turnd and checks
+the one outcome the RFCs (and SECURITY.md) allow: an error code, the
+attributes that must come with it, or a success. It prints what it saw and
+exits 0 when every expectation held, 1 otherwise.
+
+usage: turn_client.py --port PORT [--tcp] [--host ADDR] [--realm R] SCENARIO [ARG...]
+       turn_client.py --port PORT [--tcp] [--host ADDR] [--realm R] --batch
+With --batch, scenarios come from stdin, one a line:
+"DESCRIPTION | SCENARIO ARG...", and each prints "ok - DESCRIPTION" or
+"not ok - DESCRIPTION" after its details (one process for many cases:
+python's start-up is the slow part of the test).
+
+Scenarios (USER and PASS are long-term credentials the server knows):
+  binding                              Binding is answered
+  challenge                            401 + REALM, NONCE, PASSWORD-ALGORITHMS
+  wrong_password USER PASS             401 after a wrong MESSAGE-INTEGRITY
+  mismatch USER PASS                   retransmitted Allocate: same success;
+                                       new Allocate on the 5-tuple: 437
+  wrong_credentials U1 P1 U2 P2        U2's Refresh on U1's allocation: 441
+  transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442
+  peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
+  forbidden USER PASS PEER...          CreatePermission, ChannelBind: 403
+  permitted USER PASS PEER...          CreatePermission, ChannelBind: success
+  channel_numbers USER PASS PEER       0x3FFF, 0x5000, 0xFFFF: 400; 0x4FFF ok
+  unknown_attr USER PASS               unknown comprehension-required: 420
+  lifetime USER PASS MAX               LIFETIME clamped; 0 deletes; then 437
+  stale_nonce USER PASS                a nonce not ours: 438, retry succeeds
+  rest SECRET USER                     TURN REST: valid succeeds, expired 401
+  bad_usernames                        '%s%n' and 600-byte names: 401 or 400
+  quota U1 P1 U2 P2 U3 P3              user-quota 1: 486; total-quota 2: 508
+"""
+import argparse
+import base64
+import hashlib
+import hmac
+import ipaddress
+import os
+import socket
+import struct
+import sys
+import time
+import zlib
+
+MAGIC = 0x2112A442
+TIMEOUT = 3.0  # seconds for one transaction
+
+# Methods and attributes (RFC 8489 section 18, RFC 8656 section 17).
+BINDING, ALLOCATE, REFRESH = 0x001, 0x003, 0x004
+CREATE_PERMISSION, CHANNEL_BIND = 0x008, 0x009
+A_USERNAME, A_MI, A_ERROR, A_UNKNOWN = 0x0006, 0x0008, 0x0009, 0x000A
+A_CHANNEL, A_LIFETIME, A_PEER = 0x000C, 0x000D, 0x0012
+A_REALM, A_NONCE, A_RELAYED = 0x0014, 0x0015, 0x0016
+A_FAMILY, A_TRANSPORT, A_MAPPED = 0x0017, 0x0019, 0x0020
+A_PWALG, A_PWALGS, A_FINGERPRINT = 0x001D, 0x8002, 0x8028
+A_ADDITIONAL_FAMILY = 0x8000
+UNKNOWN_REQUIRED = 0x7F01  # comprehension-required, assigned to nothing
+UDP, TCP = 17, 6
+
+failures = 0
+
+
+def expect(cond, what):
+    global failures
+    print(("  ok: " if cond else "  FAILED: ") + what)
+    if not cond:
+        failures += 1
+    return cond
+
+
+# ------------------------------------------------------------------ codec
+
+def attr(t, value):
+    n = len(value)
+    return struct.pack("!HH", t, n) + value + b"\0" * ((4 - n % 4) % 4)
+
+
+def set_length(m, extra):
+    return m[:2] + struct.pack("!H", len(m) - 20 + extra) + m[4:]
+
+
+def encode(mtype, tid, attrs, key=None, after=()):
+    """attrs: list of (type, bytes). MESSAGE-INTEGRITY with key, then the
+    attributes in after (which a server must ignore, RFC 8489 section
+    14.5), then FINGERPRINT (section 14.7)."""
+    body = b"".join(attr(t, v) for t, v in attrs)
+    m = struct.pack("!HHI", mtype, len(body), MAGIC) + tid + body
+    if key is not None:
+        m = set_length(m, 24)
+        m += attr(A_MI, hmac.new(key, m, hashlib.sha1).digest())
+    m += b"".join(attr(t, v) for t, v in after)
+    m = set_length(m, 8)
+    crc = (zlib.crc32(m) & 0xFFFFFFFF) ^ 0x5354554E
+    return m + attr(A_FINGERPRINT, struct.pack("!I", crc))
+
+
+class Msg:
+    def __init__(self, raw):
+        self.raw = raw
+        self.type, n, _ = struct.unpack("!HHI", raw[:8])
+        self.tid = raw[8:20]
+        self.attrs = []  # (type, value, offset of the attribute)
+        off = 20
+        while off + 4 <= 20 + n:
+            t, ln = struct.unpack("!HH", raw[off:off + 4])
+            self.attrs.append((t, raw[off + 4:off + 4 + ln], off))
+            off += 4 + ln + (4 - ln % 4) % 4
+
+    def get(self, t):
+        for at, v, _ in self.attrs:
+            if at == t:
+                return v
+        return None
+
+    def all(self, t):
+        return [v for at, v, _ in self.attrs if at == t]
+
+    @property
+    def cls(self):
+        return ((self.type >> 7) & 2) | ((self.type >> 4) & 1)
+
+    @property
+    def code(self):
+        """0 for a success, the ERROR-CODE otherwise."""
+        if self.cls == 2:
+            return 0
+        v = self.get(A_ERROR) or b"\0\0\0\0"
+        return (v[2] & 7) * 100 + v[3]
+
+    def integrity_ok(self, key):
+        for at, v, off in self.attrs:
+            if at == A_MI:
+                m = set_length(self.raw[:off], 24)
+                return hmac.compare_digest(hmac.new(key, m, hashlib.sha1).digest(), v)
+        return False
+
+    def xor_addr(self, t):
+        v = self.get(t)
+        return decode_xor(v, self.tid) if v else None
+
+    def xor_addrs(self, t):
+        return [decode_xor(v, self.tid) for v in self.all(t)]
+
+
+def msg_type(method, cls):
+    return ((method & 0xF80) << 2) | ((method & 0x70) << 1) | (method & 0xF) | \
+        ((cls & 2) << 7) | ((cls & 1) << 4)
+
+
+def encode_xor(addr, tid):
+    """addr: (ip text, port) -> XOR-*-ADDRESS value (RFC 8489 section 14.2)."""
+    ip = ipaddress.ip_address(addr[0])
+    port = addr[1] ^ (MAGIC >> 16)
+    mask = struct.pack("!I", MAGIC) + tid
+    raw = bytes(a ^ b for a, b in zip(ip.packed, mask))
+    return struct.pack("!BBH", 0, 1 if ip.version == 4 else 2, port) + raw
+
+
+def decode_xor(v, tid):
+    fam, port = v[1], struct.unpack("!H", v[2:4])[0] ^ (MAGIC >> 16)
+    mask = struct.pack("!I", MAGIC) + tid
+    n = 4 if fam == 1 else 16
+    ip = ipaddress.ip_address(bytes(a ^ b for a, b in zip(v[4:4 + n], mask)))
+    return (str(ip), port)
+
+
+def parse_peer(text):
+    """'1.2.3.4:5' or '[::1]:5' -> (ip, port)."""
+    host, _, port = text.rpartition(":")
+    return (host.strip("[]"), int(port))
+
+
+def fmt(addr):
+    return "[%s]:%d" % addr if ":" in addr[0] else "%s:%d" % addr
+
+
+# ------------------------------------------------------------ transports
+
+class Conn:
+    """One 5-tuple: a connected UDP socket or one TCP connection."""
+
+    def __init__(self, host, port, tcp):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.tcp = tcp
+        self.sock = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect((host, port))
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def recv_msg(self, deadline):
+        """The next STUN message, or None at the deadline."""
+        while True:
+            if self.tcp and len(self.buf) >= 4:
+                first, n = struct.unpack("!HH", self.buf[:4])
+                flen = 20 + n if first < 0x4000 else 4 + n + (4 - n % 4) % 4
+                if len(self.buf) >= flen:
+                    frame, self.buf = self.buf[:flen], self.buf[flen:]
+                    if first < 0x4000:
+                        return Msg(frame)
+                    continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                return None
+            except ConnectionRefusedError:
+                continue
+            if self.tcp:
+                if not data:
+                    return None
+                self.buf += data
+            elif len(data) >= 20 and data[0] < 0x40:
+                return Msg(data)
+
+    def transact(self, raw):
+        """Send a request; over UDP once more after 1 s of silence. The
+        first response with the request's transaction ID, or None."""
+        tid = raw[8:20]
+        start = time.monotonic()
+        self.sock.sendall(raw)
+        resent = self.tcp
+        while True:
+            wait = start + (TIMEOUT if resent else 1.0)
+            m = self.recv_msg(wait)
+            if m is not None and m.tid == tid:
+                return m
+            if m is None and resent:
+                return None
+            if m is None:
+                self.sock.sendall(raw)
+                resent = True
+
+
+class Client:
+    """Long-term credential client state on one connection (RFC 8489
+    section 9.2.5): the first request goes without credentials, a 401 or
+    438 sets realm and nonce, and the request is sent again."""
+
+    def __init__(self, conn, user=None, password=None):
+        self.conn, self.user, self.password = conn, user, password
+        self.realm = self.nonce = self.key = None
+        self.pwalgs = None
+        self.last_raw = None
+
+    def take_challenge(self, m):
+        self.realm = m.get(A_REALM) or self.realm
+        self.nonce = m.get(A_NONCE)
+        self.pwalgs = m.get(A_PWALGS)
+        if self.user is not None and self.realm is not None:
+            self.key = long_term_key(self.user, self.realm, self.password)
+
+    def build(self, method, attrs, tid=None, nonce=None, after=()):
+        tid = tid or os.urandom(12)
+        attrs = list(attrs)
+        if self.key is None:
+            return encode(msg_type(method, 0), tid, attrs)
+        user = self.user.encode() if isinstance(self.user, str) else self.user
+        attrs += [(A_USERNAME, user), (A_REALM, self.realm), (A_NONCE, nonce or self.nonce)]
+        if self.pwalgs:
+            attrs += [(A_PWALGS, self.pwalgs), (A_PWALG, struct.pack("!HH", 1, 0))]
+        return encode(msg_type(method, 0), tid, attrs, self.key, after)
+
+    def send_raw(self, raw):
+        self.last_raw = raw
+        m = self.conn.transact(raw)
+        if m is None:
+            raise RuntimeError("no response from the server")
+        return m
+
+    def request(self, method, attrs=()):
+        """With retries for the challenge; returns the final response."""
+        for _ in range(3):
+            had_key = self.key is not None
+            m = self.send_raw(self.build(method, attrs))
+            if (m.code == 401 and not had_key and self.user is not None) or m.code == 438:
+                self.take_challenge(m)
+                continue
+            if m.code == 0 and self.key is not None and not m.integrity_ok(self.key):
+                raise RuntimeError("success response fails MESSAGE-INTEGRITY")
+            return m
+        return m
+
+    def allocate(self, extra=(), transport=UDP):
+        return self.request(ALLOCATE, [(A_TRANSPORT, bytes([transport, 0, 0, 0]))] + list(extra))
+
+    def delete(self):
+        return self.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 0))])
+
+    def permission(self, peer):
+        tid = os.urandom(12)
+        return self.send_raw(self.build(CREATE_PERMISSION, [(A_PEER, encode_xor(peer, tid))], tid))
+
+    def channel_bind(self, number, peer):
+        tid = os.urandom(12)
+        return self.send_raw(self.build(CHANNEL_BIND, [(A_CHANNEL, struct.pack("!HH", number, 0)),
+                                                       (A_PEER, encode_xor(peer, tid))], tid))
+
+
+def long_term_key(user, realm, password):
+    """MD5(username ":" realm ":" password) (RFC 8489 section 9.2.2); the
+    passwords used here need no SASLprep."""
+    u = user.encode() if isinstance(user, str) else user
+    return hashlib.md5(u + b":" + realm + b":" + password.encode()).digest()
+
+
+# ------------------------------------------------------------ scenarios
+
+def new_client(user=None, password=None):
+    return Client(Conn(ARGS.host, ARGS.port, ARGS.tcp), user, password)
+
+
+def allocated(c, extra=()):
+    m = c.allocate(extra)
+    ok = expect(m.code == 0, "Allocate as %s: success (got %d)" % (c.user, m.code))
+    if ok:
+        print("    relayed %s" % ", ".join(fmt(a) for a in m.xor_addrs(A_RELAYED)))
+    return ok
+
+
+def s_binding():
+    c = new_client()
+    m = c.send_raw(encode(msg_type(BINDING, 0), os.urandom(12), []))
+    return expect(m.code == 0 and m.xor_addr(A_MAPPED) is not None,
+                  "Binding answered with XOR-MAPPED-ADDRESS")
+
+
+def s_challenge():
+    c = new_client()
+    m = c.allocate()
+    expect(m.code == 401, "unauthenticated Allocate: 401 (got %d)" % m.code)
+    expect(m.get(A_REALM) == ARGS.realm.encode(), "REALM %r" % m.get(A_REALM))
+    expect(m.get(A_NONCE) is not None and len(m.get(A_NONCE)) > 0, "NONCE present")
+    algs = m.get(A_PWALGS) or b""
+    listed = [struct.unpack("!H", algs[i:i + 2])[0] for i in range(0, len(algs) - 3, 4)]
+    expect(1 in listed and 2 in listed, "PASSWORD-ALGORITHMS lists MD5 and SHA-256 (%s)" % listed)
+    expect(m.get(A_MI) is None, "no MESSAGE-INTEGRITY on the challenge")
+    # Unknown attributes are reported only after authentication.
+    m = c.allocate([(UNKNOWN_REQUIRED, b"\0\0\0\0")])
+    expect(m.code == 401, "unauthenticated Allocate with an unknown attribute: 401 (got %d)"
+           % m.code)
+
+
+def s_wrong_password(user, password):
+    c = new_client(user, password + "-wrong")
+    m = c.allocate()
+    expect(m.code == 401, "Allocate with a wrong password: 401 (got %d)" % m.code)
+    expect(m.get(A_NONCE) is not None and m.get(A_REALM) is not None,
+           "the 401 carries a fresh REALM and NONCE")
+
+
+def s_mismatch(user, password):
+    c = new_client(user, password)
+    first = c.allocate()
+    if not expect(first.code == 0, "Allocate: success (got %d)" % first.code):
+        return
+    raw = c.last_raw
+    again = c.send_raw(raw)
+    expect(again.code == 0, "retransmission (same transaction): success (got %d)" % again.code)
+    expect(again.xor_addrs(A_RELAYED) == first.xor_addrs(A_RELAYED),
+           "same XOR-RELAYED-ADDRESS %s" % [fmt(a) for a in again.xor_addrs(A_RELAYED)])
+    m = c.allocate()
+    expect(m.code == 437, "second Allocate (new transaction), same 5-tuple: 437 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def s_wrong_credentials(user, password, user2, password2):
+    c = new_client(user, password)
+    if not allocated(c):
+        return
+    other = Client(c.conn, user2, password2)
+    m = other.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 441, "Refresh by %s on %s's allocation: 441 (got %d)" % (user2, user, m.code))
+    m = other.permission(("127.0.0.1", 9))
+    expect(m.code == 441, "CreatePermission by %s: 441 (got %d)" % (user2, m.code))
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "Refresh by %s still succeeds (got %d)" % (user, m.code))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def s_transport_tcp(user, password):
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    expect(m.code == 442, "REQUESTED-TRANSPORT TCP: 442 (got %d)" % m.code)
+
+
+def s_peer_family(user, password):
+    c = new_client(user, password)
+    if not allocated(c):
+        return
+    peer = ("2001:db8::10", 3480)
+    m = c.permission(peer)
+    expect(m.code == 443, "CreatePermission %s on an IPv4 allocation: 443 (got %d)"
+           % (fmt(peer), m.code))
+    m = c.channel_bind(0x4000, peer)
+    expect(m.code == 443, "ChannelBind %s on an IPv4 allocation: 443 (got %d)"
+           % (fmt(peer), m.code))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def client_for(peers, user, password):
+    """One allocation with a relay of each family the peers need: both
+    families at once with ADDITIONAL-ADDRESS-FAMILY (RFC 8656 section
+    7.2), so that it counts once against a user quota."""
+    families = {6 if ":" in p[0] else 4 for p in peers}
+    extra = []
+    if families == {6}:
+        extra = [(A_FAMILY, bytes([2, 0, 0, 0]))]
+    elif families == {4, 6}:
+        extra = [(A_ADDITIONAL_FAMILY, bytes([2, 0, 0, 0]))]
+    c = new_client(user, password)
+    m = c.allocate(extra)
+    relayed = m.xor_addrs(A_RELAYED) if m.code == 0 else []
+    got = {6 if ":" in a[0] else 4 for a in relayed}
+    ok = expect(m.code == 0 and got == families, "Allocate as %s, relays %s: success (got %d, %s)"
+                % (user, sorted(families), m.code, ", ".join(fmt(a) for a in relayed)))
+    return c if ok else None
+
+
+def s_peers(user, password, texts, want):
+    peers = [parse_peer(t) for t in texts]
+    c = client_for(peers, user, password)
+    if c is None:
+        return
+    what = "success" if want == 0 else str(want)
+    for i, peer in enumerate(peers):
+        m = c.permission(peer)
+        expect(m.code == want, "CreatePermission %s: %s (got %d)" % (fmt(peer), what, m.code))
+        m = c.channel_bind(0x4000 + i, peer)
+        expect(m.code == want, "ChannelBind 0x%04X %s: %s (got %d)"
+               % (0x4000 + i, fmt(peer), what, m.code))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def s_forbidden(user, password, *peers):
+    s_peers(user, password, peers, 403)
+
+
+def s_permitted(user, password, *peers):
+    s_peers(user, password, peers, 0)
+
+
+def s_channel_numbers(user, password, peer):
+    c = new_client(user, password)
+    if not allocated(c):
+        return
+    peer = parse_peer(peer)
+    for number in (0x3FFF, 0x5000, 0x7FFF, 0xFFFF):
+        m = c.channel_bind(number, peer)
+        expect(m.code == 400, "ChannelBind 0x%04X: 400 (got %d)" % (number, m.code))
+    m = c.channel_bind(0x4FFF, peer)
+    expect(m.code == 0, "ChannelBind 0x4FFF: success (got %d)" % m.code)
+    m = c.channel_bind(0x4FFF, peer)
+    expect(m.code == 0, "ChannelBind 0x4FFF again, same peer (a refresh): success (got %d)"
+           % m.code)
+    other = (peer[0], peer[1] + 1)
+    m = c.channel_bind(0x4FFF, other)
+    expect(m.code == 400, "ChannelBind 0x4FFF to another peer: 400 (got %d)" % m.code)
+    m = c.channel_bind(0x4001, peer)
+    expect(m.code == 400, "ChannelBind another channel to the bound peer: 400 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def s_unknown_attr(user, password):
+    c = new_client(user, password)
+    m = c.allocate([(UNKNOWN_REQUIRED, b"\0\0\0\0")])
+    expect(m.code == 420, "authenticated Allocate with attribute 0x%04X: 420 (got %d)"
+           % (UNKNOWN_REQUIRED, m.code))
+    listed = m.get(A_UNKNOWN) or b""
+    expect(listed[:2] == struct.pack("!H", UNKNOWN_REQUIRED),
+           "UNKNOWN-ATTRIBUTES lists it (%s)" % listed.hex())
+    # Nothing was allocated: a normal Allocate on the 5-tuple succeeds.
+    if allocated(c):
+        expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def lifetime_of(m):
+    v = m.get(A_LIFETIME)
+    return struct.unpack("!I", v)[0] if v else None
+
+
+def s_lifetime(user, password, maximum):
+    maximum = int(maximum)
+    c = new_client(user, password)
+    big = [(A_LIFETIME, struct.pack("!I", 100000))]
+    m = c.allocate(big)
+    if not expect(m.code == 0, "Allocate LIFETIME 100000: success (got %d)" % m.code):
+        return
+    expect(lifetime_of(m) == maximum, "granted %s = max-allocate-lifetime %d"
+           % (lifetime_of(m), maximum))
+    m = c.request(REFRESH, big)
+    expect(m.code == 0 and lifetime_of(m) == maximum,
+           "Refresh LIFETIME 100000: %s granted (got %d)" % (lifetime_of(m), m.code))
+    m = c.send_raw(c.build(REFRESH, [(A_LIFETIME, struct.pack("!I", 700))],
+                           after=[(A_LIFETIME, struct.pack("!I", 0))]))
+    expect(m.code == 0 and lifetime_of(m) == 700,
+           "Refresh LIFETIME 700 + LIFETIME 0 after MESSAGE-INTEGRITY: 700 (got %d, %s)"
+           % (m.code, lifetime_of(m)))
+    m = c.delete()
+    expect(m.code == 0 and lifetime_of(m) == 0, "Refresh LIFETIME 0: success, LIFETIME 0")
+    m = c.request(REFRESH, [])
+    expect(m.code == 437, "Refresh after the delete: 437 (got %d)" % m.code)
+    m = c.permission(("127.0.0.1", 9))
+    expect(m.code == 437, "CreatePermission after the delete: 437 (got %d)" % m.code)
+    if allocated(c):
+        expect(c.delete().code == 0, "the 5-tuple is free again; Refresh 0: deleted")
+
+
+def s_stale_nonce(user, password):
+    c = new_client(user, password)
+    m = c.send_raw(c.build(ALLOCATE, [(A_TRANSPORT, bytes([UDP, 0, 0, 0]))]))
+    c.take_challenge(m)
+    for name, nonce in (("a nonce that is not ours", b"obMatJos2AAAB" + b"x" * 32),
+                        ("a nonce with a bad MAC", c.nonce[:-4] + b"AAAA")):
+        raw = c.build(ALLOCATE, [(A_TRANSPORT, bytes([UDP, 0, 0, 0]))], nonce=nonce)
+        m = c.send_raw(raw)
+        expect(m.code == 438, "%s: 438 (got %d)" % (name, m.code))
+        expect(m.get(A_NONCE) not in (None, nonce) and m.get(A_REALM) is not None,
+               "the 438 carries a fresh NONCE and the REALM")
+    c.take_challenge(m)
+    if allocated(c):
+        expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def rest_password(secret, username):
+    return base64.b64encode(hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
+                            ).decode()
+
+
+def s_rest(secret, user):
+    good = "%d:%s" % (int(time.time()) + 600, user)
+    c = new_client(good, rest_password(secret, good))
+    if allocated(c):
+        expect(c.delete().code == 0, "Refresh 0: deleted")
+    old = "%d:%s" % (int(time.time()) - 10, user)
+    c = new_client(old, rest_password(secret, old))
+    m = c.allocate()
+    expect(m.code == 401, "expired REST username %s: 401 (got %d)" % (old, m.code))
+    c = new_client(good, rest_password(secret + "x", good))
+    m = c.allocate()
+    expect(m.code == 401, "REST password from another secret: 401 (got %d)" % m.code)
+
+
+def s_bad_usernames():
+    for name in (b"a%s%n%x%p", b"a" * 600, b"%s%s%s%s%s%s%s%s%n%n%n%n"):
+        c = new_client(name, "pass")
+        m = c.allocate()
+        shown = name if len(name) < 40 else b"%d bytes" % len(name)
+        expect(m.code in (400, 401), "username %r: 401 or 400 (got %d)" % (shown, m.code))
+    s_binding()
+
+
+def s_quota(u1, p1, u2, p2, u3, p3):
+    first = new_client(u1, p1)
+    allocated(first)
+    m = new_client(u1, p1).allocate()
+    expect(m.code == 486, "second allocation of %s (another 5-tuple): 486 (got %d)" % (u1, m.code))
+    second = new_client(u2, p2)
+    allocated(second)
+    third = new_client(u3, p3)
+    m = third.allocate()
+    expect(m.code == 508, "third allocation in all (total-quota 2): 508 (got %d)" % m.code)
+    expect(first.delete().code == 0, "Refresh 0 on %s's allocation" % u1)
+    # The quota came back with the delete.
+    allocated(third)
+    for c in (second, third):
+        expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+SCENARIOS = {name[2:]: f for name, f in globals().items() if name.startswith("s_")}
+
+
+def server_answers():
+    try:
+        c = Conn(ARGS.host, ARGS.port, ARGS.tcp)
+        c.sock.sendall(encode(msg_type(BINDING, 0), os.urandom(12), []))
+        m = c.recv_msg(time.monotonic() + 1.0)
+        c.close()
+        return m is not None
+    except OSError:
+        return False
+
+
+def run_one(words):
+    """Run one scenario; True if every expectation held."""
+    before = failures
+    if words[0] not in SCENARIOS:
+        expect(False, "no scenario %r" % words[0])
+        return False
+    try:
+        SCENARIOS[words[0]](*words[1:])
+    except (OSError, RuntimeError, TypeError) as e:
+        expect(False, "%s: %s" % (type(e).__name__, e))
+    return failures == before
+
+
+def run_batch(lines):
+    """Lines "DESCRIPTION | SCENARIO ARG...", each reported as "ok - " or
+    "not ok - " DESCRIPTION after its details. Once the server stops
+    answering, the rest fail at once instead of each waiting it out."""
+    global failures
+    dead = False
+    for line in lines:
+        desc, bar, cmd = line.strip().partition("|")
+        if not bar:
+            continue
+        if dead:
+            print("not ok - %s (not run: the server stopped answering)" % desc.strip())
+            failures += 1
+            continue
+        good = run_one(cmd.split())
+        print(("ok - " if good else "not ok - ") + desc.strip(), flush=True)
+        dead = not good and not server_answers()
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--tcp", action="store_true")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--realm", default="turnd.test")
+    p.add_argument("--batch", action="store_true",
+                   help='scenarios from stdin, one a line: "DESCRIPTION | SCENARIO ARG..."')
+    p.add_argument("words", nargs="*", metavar="SCENARIO [ARG...]")
+    ARGS = p.parse_args()
+    if ARGS.batch:
+        run_batch(sys.stdin)
+    elif not ARGS.words:
+        p.error("a scenario, or --batch")
+    else:
+        run_one(ARGS.words)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+/*
+ * turnprobe's commands and the helpers they share. turnprobe.c parses the
+ * command line and holds the helpers; probe_stun.c has "stun" and
+ * "stun-load", probe_turn.c has "turn".
+ */
+#ifndef TURND_TOOLS_PROBE_H
+#define TURND_TOOLS_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROBE_DEFAULT_PORT 3478
+/* Where turnpeer listens by default (turnpeer(1)). */
+#define PROBE_DEFAULT_PEER "127.0.0.1:3480"
+#define PROBE_DEFAULT_PEER6 "[::1]:3480"
+
+struct probe_opts {
+	const char *target; /* HOST[:PORT] of the server */
+	bool tcp;
+	unsigned long count; /* stun-load: answers wanted; turn: echoes */
+	unsigned window; /* stun-load */
+	double seconds; /* stun-load */
+	int timeout_ms; /* one transaction, or one echo */
+	const char *user; /* turn: long-term credential */
+	const char *pass;
+	const char *peer; /* turn: ADDR:PORT of the echo peer, or NULL */
+	bool ipv6_relay; /* turn: REQUESTED-ADDRESS-FAMILY IPv6 */
+};
+
+/* Seconds on the monotonic clock. */
+double probe_now_s(void);
+
+/* A socket connected to o->target over o->tcp's transport, or -1 after
+ * printing why. The caller closes it. */
+int probe_connect(const struct probe_opts *o);
+
+/* The commands: each returns the process exit status (0 ok, 1 failed). */
+int probe_cmd_stun(const struct probe_opts *o);
+int probe_cmd_stun_load(const struct probe_opts *o);
+int probe_cmd_turn(const struct probe_opts *o);
+
+#endif
