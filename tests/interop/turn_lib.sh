@@ -1,0 +1,191 @@
+# Helpers for the TURN relay tests (tests/interop/turn_uclient.sh,
+# tests/e2e/browser.sh): start the TURN server under test with long-term
+# users and a TURN REST secret, and clean up everything the test started.
+# Sourced after lib.sh.
+#
+# TURN_SERVER_IMPL selects the server:
+#   turnd (default)  the turnd binary in $TURND, via start_turnd from lib.sh;
+#                    one process serves both the static user and the REST
+#                    secret, so REST_PORT = PORT.
+#   coturn           Debian's /usr/bin/turnserver with equivalent options, to
+#                    validate the harness itself. coturn cannot mix static
+#                    users and --use-auth-secret in one process, so a second
+#                    instance serves the REST secret on REST_PORT (started by
+#                    start_rest_server).
+#
+# Credentials: user "user", password "pass", realm "turnd.test", REST
+# secret "secret". Everything listens on 127.0.0.1 and ::1 only.
+
+TURN_SERVER_IMPL=${TURN_SERVER_IMPL:-turnd}
+TURN_USER=user
+TURN_PASS=pass
+TURN_REALM=turnd.test
+TURN_SECRET=secret
+
+T_BG_PIDS=""     # background helpers (peers, clients under timeout)
+T_COTURN_PIDS="" # coturn instances
+
+# Kill what this test started, then lib.sh's cleanup (turnd, $T_DIR).
+# `timeout` passes the TERM on to the command it runs (browser_test.py
+# then stops Chromium itself), so TERM first and give it up to 10 s.
+turn_cleanup() {
+	for p in $T_BG_PIDS $T_COTURN_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $T_BG_PIDS $T_COTURN_PIDS; do
+		for _ in $(seq 1 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	T_BG_PIDS=""
+	T_COTURN_PIDS=""
+	cleanup
+}
+trap turn_cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# spawn CMD...: run CMD in the background and remember it for the
+# cleanup; its pid is in $BG_PID.
+spawn() {
+	"$@" &
+	BG_PID=$!
+	T_BG_PIDS="$T_BG_PIDS $BG_PID"
+}
+
+# reap PID: wait for a spawned command, forget it, return its status.
+reap() {
+	wait "$1"
+	rc=$?
+	T_BG_PIDS=$(echo " $T_BG_PIDS " | sed "s/ $1 / /")
+	return $rc
+}
+
+# pick_port VAR: set VAR to a free port (lib.sh's free_port) that is not
+# within 1 of a port this test picked before, and whose +1 is free too:
+# coturn also listens on listening-port + 1 (its RFC 5780 alternate
+# port). Not in $(...): it remembers the ports in T_PORTS_TAKEN.
+T_PORTS_TAKEN=""
+pick_port() {
+	for _ in $(seq 1 50); do
+		p=$(free_port) || return 1
+		clash=""
+		for q in $T_PORTS_TAKEN; do
+			if [ "$p" -ge $((q - 1)) ] && [ "$p" -le $((q + 1)) ]; then clash=1; fi
+		done
+		if [ -z "$clash" ] && ! ss -Hluntap 2>/dev/null | awk '{print $5}' | grep -q ":$((p + 1))\$"; then
+			T_PORTS_TAKEN="$T_PORTS_TAKEN $p"
+			eval "$1=$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# relay_range: set MINPORT and MAXPORT to a random block of 250 ports in
+# 10000-19999, below free_port's range and the kernel's ephemeral range,
+# so a relay port rarely meets a port already in use, and two tests run
+# at once (make -j) rarely share a block. turn_uclient.sh holds about 100
+# relay ports at a time.
+relay_range() {
+	MINPORT=$(( 10000 + ($(od -An -N2 -tu2 /dev/urandom) % 40) * 250 ))
+	MAXPORT=$((MINPORT + 249))
+}
+
+# wait_stun PORT PID NAME LOG: until the server answers Binding over UDP
+# on both loopback addresses and over TCP (5 s at most).
+wait_stun() {
+	if [ ! -x "$TURNPROBE" ]; then
+		echo "TURNPROBE=$TURNPROBE is not executable (build it first)"
+		return 1
+	fi
+	for _ in $(seq 1 50); do
+		if "$TURNPROBE" stun "127.0.0.1:$1" --timeout 200 >/dev/null 2>&1 &&
+			"$TURNPROBE" stun "[::1]:$1" --timeout 200 >/dev/null 2>&1 &&
+			"$TURNPROBE" stun "127.0.0.1:$1" --tcp --timeout 200 >/dev/null 2>&1; then
+			return 0
+		fi
+		if ! kill -0 "$2" 2>/dev/null; then
+			echo "$3 exited at start:"; tail -n 30 "$4"
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "$3 did not answer on port $1:"; tail -n 30 "$4"
+	return 1
+}
+
+# start_coturn NAME PORT MIN MAX AUTH-OPTIONS...
+start_coturn() {
+	name=$1 port=$2 min=$3 max=$4
+	shift 4
+	turnserver -n --listening-ip 127.0.0.1 --listening-ip ::1 \
+		--listening-port "$port" --relay-ip 127.0.0.1 --relay-ip ::1 \
+		--min-port "$min" --max-port "$max" --realm "$TURN_REALM" "$@" \
+		--allow-loopback-peers --no-tls --no-dtls --no-cli \
+		--log-file stdout --pidfile "$T_DIR/$name.pid" --db "$T_DIR/$name.db" \
+		>"$T_DIR/$name.log" 2>&1 &
+	pid=$!
+	T_COTURN_PIDS="$T_COTURN_PIDS $pid"
+	wait_stun "$port" "$pid" "$name" "$T_DIR/$name.log"
+}
+
+# start_turn_server: picks PORT (and REST_PORT = PORT for turnd), relay
+# ports MINPORT-MAXPORT, and starts the server with the static user and
+# (turnd) the REST secret. TURN_LOG is the server's log. TURND_EXTRA_CONF:
+# more turnd.conf lines (coturn ignores it).
+start_turn_server() {
+	pick_port PORT || return 1
+	REST_PORT=$PORT
+	relay_range
+	case "$TURN_SERVER_IMPL" in
+	coturn)
+		TURN_LOG=$T_DIR/coturn.log
+		start_coturn coturn "$PORT" "$MINPORT" "$MAXPORT" \
+			--lt-cred-mech --user "$TURN_USER:$TURN_PASS"
+		;;
+	turnd)
+		TURN_LOG=$T_DIR/turnd.log
+		start_turnd "listening-ip = { \"127.0.0.1\", \"::1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\", \"::1\" }
+min-port = $MINPORT
+max-port = $MAXPORT
+realm = \"$TURN_REALM\"
+user = { \"$TURN_USER:$TURN_PASS\" }
+static-auth-secret = { \"$TURN_SECRET\" }
+allowed-peer-ip = { \"127.0.0.1\", \"::1\" }
+${TURND_EXTRA_CONF:-}"
+		;;
+	*)
+		echo "TURN_SERVER_IMPL must be turnd or coturn, not '$TURN_SERVER_IMPL'"
+		return 1
+		;;
+	esac
+}
+
+# start_rest_server: make REST_PORT serve the REST secret. turnd already
+# does on PORT; coturn needs its own instance (own relay ports too).
+start_rest_server() {
+	[ "$TURN_SERVER_IMPL" = coturn ] || return 0
+	pick_port REST_PORT || return 1
+	REST_LOG=$T_DIR/coturn-rest.log
+	rest_min=$(( 10000 + (MINPORT - 10000 + 250) % 10000 ))
+	start_coturn coturn-rest "$REST_PORT" "$rest_min" $((rest_min + 249)) \
+		--use-auth-secret --static-auth-secret "$TURN_SECRET"
+}
+
+# stop_turn_server: turnd must exit 0 on SIGTERM (lib.sh's stop_turnd:
+# sanitizer reports and leaks fail it); coturn is just stopped.
+stop_turn_server() {
+	if [ "$TURN_SERVER_IMPL" = turnd ]; then
+		stop_turnd
+		return
+	fi
+	for p in $T_COTURN_PIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $T_COTURN_PIDS; do wait "$p" 2>/dev/null; done
+	T_COTURN_PIDS=""
+	return 0
+}
