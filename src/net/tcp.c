@@ -74,6 +74,7 @@ static void conn_free(struct tcp_conn *c)
 	/* The allocation of a TCP client ends with its connection
 	 * (RFC 8656 section 3.1), and with it the relay pointing here. */
 	turn_server_client_closed(c->w->srv, &c->tuple);
+	worker_pending_forget_conn(c->w, c);
 	LIST_REMOVE(c, link);
 	c->w->stats.tcp_open--;
 	bufferevent_free(c->bev);

@@ -50,46 +50,11 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Look up the request's USERNAME or USERHASH (RFC 8489 section 9.2.4)
- * and give the core what it needs: the candidate keys. */
-static void lookup_credential(struct worker *w, const struct stun_msg *m,
-			      struct turn_credential *tc, struct auth_credential *ac)
-{
-	const struct stun_attr *u = stun_msg_find(m, STUN_ATTR_USERNAME);
-	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
-	uint64_t now_s = (uint64_t)time(NULL);
-	int rc;
-
-	if (u)
-		rc = auth_lookup(w->auth, stun_attr_value(m, u), u->len, now_s, ac);
-	else if (h && h->len == STUN_USERHASH_LEN)
-		rc = auth_lookup_userhash(w->auth, stun_attr_value(m, h), now_s, ac);
-	else
-		rc = AUTH_NOT_FOUND;
-	tc->status = rc == AUTH_FOUND ? 1 : rc == AUTH_ERROR ? -1 : 0;
-	if (rc == AUTH_ERROR)
-		w->stats.auth_errors++;
-	if (rc != AUTH_FOUND)
-		return;
-	tc->username = ac->username;
-	tc->n_keys = (uint8_t)(ac->n_keys < TURN_MAX_KEYS ? ac->n_keys : TURN_MAX_KEYS);
-	tc->has_sha256 = true;
-	for (uint8_t i = 0; i < tc->n_keys; i++) {
-		memcpy(tc->key_md5[i], ac->keys[i].md5, STUN_KEY_MD5_LEN);
-		memcpy(tc->key_sha256[i], ac->keys[i].sha256, STUN_KEY_SHA256_LEN);
-		tc->has_sha256 = tc->has_sha256 && ac->keys[i].has_sha256;
-	}
-}
-
-static bool needs_credential(const struct stun_msg *m)
-{
-	return m->cls == STUN_CLASS_REQUEST && m->method != STUN_METHOD_BINDING &&
-	       (m->idx_integrity >= 0 || m->idx_integrity_sha256 >= 0);
-}
-
-size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
-		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
-		      size_t cap)
+/* One message, with may_wait telling whether a credential lookup may be
+ * parked until an asynchronous backend answers. */
+static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
+		     const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
+		     size_t cap, bool may_wait)
 {
 	struct stun_msg msg;
 	struct turn_reply reply = { out, cap, 0 };
@@ -97,8 +62,8 @@ size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 
 	if (turn_chandata_is_chandata(pkt, len)) {
 		struct turn_chandata cd;
-		/* RFC 8656 section 12.4: malformed or unbound: dropped. */
 		uint16_t max = w->conf->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
+		/* RFC 8656 section 12.4: malformed or unbound: dropped. */
 		if (turn_chandata_parse_upto(pkt, len, max, &cd) < 0 ||
 		    turn_server_client_chandata(w->srv, tuple, &cd, now) < 0)
 			w->stats.chandata_dropped++;
@@ -109,8 +74,10 @@ size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 	struct turn_credential tc = { 0 };
 	struct auth_credential ac;
 	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now };
-	if (needs_credential(&msg)) {
-		lookup_credential(w, &msg, &tc, &ac);
+	if (worker_needs_credential(&msg)) {
+		struct pending_ctx pc = { pkt, len, tuple, path, may_wait };
+		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
+			return 0; /* parked: answered when the backend replies */
 		in.cred = &tc;
 	}
 	w->current_path = *path;
@@ -120,6 +87,33 @@ size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 		OPENSSL_cleanse(&tc, sizeof(tc));
 	}
 	return rc < 0 ? 0 : reply.len;
+}
+
+size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
+		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
+		      size_t cap)
+{
+	return process(w, pkt, len, tuple, path, out, cap, true);
+}
+
+/* A parked request whose credential has arrived: decide it now and send
+ * the answer the way the request came. */
+void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
+		   const struct turn_tuple *tuple, const struct client_path *path)
+{
+	uint8_t *out = &w->tx[0][0];
+	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, false);
+
+	if (n == 0)
+		return;
+	if (path->conn) {
+		tcp_conn_send(path->conn, out, n);
+	} else if (path->udp) {
+		struct udp_out o;
+		udp_out_init(&o);
+		udp_out_add(&o, path->udp, out, n, tuple);
+		udp_out_flush(&o, path->udp);
+	}
 }
 
 static unsigned worker_count(const struct conf *conf)
@@ -142,7 +136,8 @@ static void worker_free(struct worker *w)
 	free(w->udp);
 	free(w->tcp);
 	turn_server_free(w->srv);
-	auth_free(w->auth);
+	auth_free(w->auth); /* no callback can come after this */
+	worker_pending_free_all(w);
 	if (w->tick_ev)
 		event_free(w->tick_ev);
 	if (w->base)
@@ -227,6 +222,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	w->conf = n->conf;
 	w->relay_shared = &n->relay;
 	LIST_INIT(&w->conns);
+	LIST_INIT(&w->pending);
 	w->base = event_base_new();
 	w->srv = worker_server(w, n);
 	w->auth = auth_new_from_conf(n->conf, err, errlen);

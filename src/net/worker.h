@@ -23,6 +23,9 @@ struct event_base;
 struct evconnlistener;
 struct tcp_conn;
 struct auth;
+struct auth_credential;
+struct pending_req;
+struct stun_msg;
 
 /* Datagrams read or written per recvmmsg/sendmmsg call. */
 #define WORKER_BATCH 32
@@ -84,6 +87,8 @@ struct worker {
 	struct tcp_listener *tcp;
 	size_t n_tcp;
 	LIST_HEAD(, tcp_conn) conns;
+	LIST_HEAD(, pending_req) pending; /* requests waiting for a credential */
+	size_t n_pending;
 	struct worker_stats stats;
 	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
 	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
@@ -98,6 +103,26 @@ struct worker {
 size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
 		      size_t cap);
+
+/* credential.c: looking up the request's user, parking the request when
+ * an asynchronous backend (Redis) has to be asked. */
+struct pending_ctx {
+	const uint8_t *pkt;
+	size_t len;
+	const struct turn_tuple *tuple;
+	const struct client_path *path;
+	bool may_wait;
+};
+bool worker_needs_credential(const struct stun_msg *m);
+/* Returns 0 with tc filled (found, not found, or error), or 1 when the
+ * request was parked and will be resumed (worker_resume). */
+int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
+		      struct turn_credential *tc, struct auth_credential *ac);
+/* A TCP connection is going away: its parked requests are not answered. */
+void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c);
+void worker_pending_free_all(struct worker *w);
+void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
+		   const struct turn_tuple *tuple, const struct client_path *path);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t worker_now_ms(void);

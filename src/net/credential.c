@@ -1,0 +1,133 @@
+/*
+ * Credential lookups for the worker (RFC 8489 section 9.2.4): the
+ * request's USERNAME or USERHASH goes to the backend chain before the core
+ * sees the request. A backend that must ask a server (Redis) answers
+ * AUTH_PENDING; the request is then parked, a copy of its bytes kept, and
+ * decided again when the answer is in the backend's cache. The event loop
+ * never waits.
+ */
+#include "net/worker.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/auth.h"
+#include "stun/attr.h"
+
+/* Requests one worker may hold while a backend answers; past this, new
+ * ones fail closed at once (500), which clients retry. */
+#define PENDING_MAX 4096
+
+struct pending_req {
+	LIST_ENTRY(pending_req) link;
+	struct worker *w;
+	struct turn_tuple tuple;
+	struct client_path path;
+	bool forgotten; /* its TCP connection closed: do not answer */
+	size_t len;
+	uint8_t buf[];
+};
+
+bool worker_needs_credential(const struct stun_msg *m)
+{
+	return m->cls == STUN_CLASS_REQUEST && m->method != STUN_METHOD_BINDING &&
+	       (m->idx_integrity >= 0 || m->idx_integrity_sha256 >= 0);
+}
+
+static void fill_credential(int rc, const struct auth_credential *ac, struct turn_credential *tc)
+{
+	tc->status = rc == AUTH_FOUND ? 1 : rc == AUTH_NOT_FOUND ? 0 : -1;
+	if (rc != AUTH_FOUND)
+		return;
+	tc->username = ac->username;
+	tc->n_keys = (uint8_t)(ac->n_keys < TURN_MAX_KEYS ? ac->n_keys : TURN_MAX_KEYS);
+	tc->has_sha256 = true;
+	for (uint8_t i = 0; i < tc->n_keys; i++) {
+		memcpy(tc->key_md5[i], ac->keys[i].md5, STUN_KEY_MD5_LEN);
+		memcpy(tc->key_sha256[i], ac->keys[i].sha256, STUN_KEY_SHA256_LEN);
+		tc->has_sha256 = tc->has_sha256 && ac->keys[i].has_sha256;
+	}
+}
+
+static void pending_done(void *arg, int rc)
+{
+	struct pending_req *p = arg;
+	struct worker *w = p->w;
+
+	(void)rc; /* the repeated lookup reads the answer from the cache */
+	LIST_REMOVE(p, link);
+	w->n_pending--;
+	if (!p->forgotten)
+		worker_resume(w, p->buf, p->len, &p->tuple, &p->path);
+	free(p);
+}
+
+static struct pending_req *pending_new(struct worker *w, const struct pending_ctx *pc)
+{
+	if (!pc->may_wait || w->n_pending >= PENDING_MAX)
+		return NULL;
+	struct pending_req *p = malloc(sizeof(*p) + pc->len);
+	if (!p)
+		return NULL;
+	p->w = w;
+	p->tuple = *pc->tuple;
+	p->path = *pc->path;
+	p->forgotten = false;
+	p->len = pc->len;
+	memcpy(p->buf, pc->pkt, pc->len);
+	return p;
+}
+
+int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
+		      struct turn_credential *tc, struct auth_credential *ac)
+{
+	const struct stun_attr *u = stun_msg_find(m, STUN_ATTR_USERNAME);
+	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
+	struct pending_req *p = pending_new(w, pc);
+	struct auth_query q = {
+		.now_s = (uint64_t)time(NULL),
+		.done = p ? pending_done : NULL,
+		.arg = p,
+	};
+	int rc = AUTH_NOT_FOUND;
+
+	if (u) {
+		q.username = stun_attr_value(m, u);
+		q.len = u->len;
+	} else if (h && h->len == STUN_USERHASH_LEN) {
+		q.userhash = stun_attr_value(m, h);
+	}
+	if (q.username || q.userhash)
+		rc = auth_query_lookup(w->auth, &q, ac);
+	if (rc == AUTH_PENDING && p) {
+		LIST_INSERT_HEAD(&w->pending, p, link);
+		w->n_pending++;
+		return 1;
+	}
+	free(p);
+	if (rc == AUTH_ERROR || rc == AUTH_PENDING)
+		w->stats.auth_errors++;
+	fill_credential(rc == AUTH_PENDING ? AUTH_ERROR : rc, ac, tc);
+	return 0;
+}
+
+void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c)
+{
+	struct pending_req *p;
+
+	LIST_FOREACH(p, &w->pending, link)
+		if (p->path.conn == c)
+			p->forgotten = true;
+}
+
+void worker_pending_free_all(struct worker *w)
+{
+	while (!LIST_EMPTY(&w->pending)) {
+		struct pending_req *p = LIST_FIRST(&w->pending);
+		LIST_REMOVE(p, link);
+		free(p);
+	}
+	w->n_pending = 0;
+}
