@@ -156,6 +156,7 @@ static const struct int_limit {
 	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
+	{"shed-allocations", "a count", 0, INT_MAX},
 };
 
 static int check_int(cfg_t *cfg, cfg_opt_t *opt)
@@ -190,6 +191,17 @@ static int check_ip(cfg_t *cfg, cfg_opt_t *opt)
 	char why[WHY_MAX];
 
 	if (text && conf_value_ip(text, &a, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_server(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+	struct turn_addr a;
+	char why[WHY_MAX];
+
+	if (text && conf_value_server(text, &a, why, sizeof(why)) < 0)
 		return opt_error(cfg, opt, "%s", why);
 	return 0;
 }
@@ -312,6 +324,8 @@ static const struct {
 	{"listening-ip", check_listen},
 	{"listening-port", check_int},
 	{"relay-ip", check_ip},
+	{"alternate-server", check_server},
+	{"shed-allocations", check_int},
 	{"external-ip", check_external},
 	{"min-port", check_int},
 	{"max-port", check_int},
@@ -348,6 +362,8 @@ static cfg_t *conf_cfg_new(void)
 		CFG_BOOL_CB("no-udp", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("no-tcp", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
+		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
+		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
 		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
@@ -660,6 +676,22 @@ static int build_ips(cfg_t *cfg, const char *opt, struct turn_addr **out, size_t
 	return 0;
 }
 
+static int build_servers(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, "alternate-server");
+	char why[WHY_MAX];
+
+	c->alternates = alloc_list(n, sizeof(*c->alternates));
+	if (n && !c->alternates)
+		return build_oom(b);
+	c->n_alternates = n;
+	for (unsigned i = 0; i < n; i++)
+		if (conf_value_server(cfg_getnstr(cfg, "alternate-server", i), &c->alternates[i],
+				      why, sizeof(why)) < 0)
+			return build_bad(b, "alternate-server", why);
+	return 0;
+}
+
 /* An empty listening-ip means every address, of both families. */
 static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
@@ -802,6 +834,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
+	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
 	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));
 	c->syslog = cfg_getbool(cfg, "syslog");
 }
@@ -811,6 +844,7 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	build_scalars(cfg, c);
 	if (build_listen(cfg, c, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
+	    build_servers(cfg, c, b) < 0 ||
 	    build_externals(cfg, c, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
 	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||
@@ -951,6 +985,7 @@ void conf_free(struct conf *c)
 	free(c->path);
 	free(c->listen);
 	free(c->relay);
+	free(c->alternates);
 	free(c->external);
 	free(c->realm);
 	free(c->allowed_peers);

@@ -74,6 +74,12 @@ struct conf {
 	unsigned max_channels;    /* per allocation, 0 = no limit */
 	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
 
+	/* Load shedding: past shed_allocations allocations on this server,
+	 * Allocate gets 300 Try Alternate with the next alternate server. */
+	struct turn_addr *alternates;
+	size_t n_alternates;
+	unsigned shed_allocations; /* 0 = never */
+
 	/* Limits (0 = unlimited). */
 	unsigned user_quota;
 	unsigned total_quota;

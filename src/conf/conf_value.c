@@ -50,6 +50,14 @@ int conf_value_ip(const char *text, struct turn_addr *out, char *why, size_t why
 	return 0;
 }
 
+int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t whylen)
+{
+	if (turn_addr_parse(text, CONF_DEFAULT_PORT, out) < 0 || out->port == 0)
+		return fail(why, whylen, "'%s' is not an address with an optional port "
+			    "(\"192.0.2.1:3478\", \"[2001:db8::1]:3478\")", text);
+	return 0;
+}
+
 /* Parse one end of a range or an external-ip pair, naming the whole value
  * in the reason so the operator sees which entry is wrong. */
 static int part_ip(const char *part, const char *whole, struct turn_addr *out, char *why,

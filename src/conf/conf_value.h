@@ -30,6 +30,10 @@
  * refused, since ports come from their own options. Port of out is 0. */
 int conf_value_ip(const char *text, struct turn_addr *out, char *why, size_t whylen);
 
+/* A server's transport address, "addr" or "addr:port" (IPv6 in brackets
+ * with a port); the port defaults to 3478. */
+int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t whylen);
+
 /* external-ip: "public" or "public/private", both of one family. */
 int conf_value_external(const char *text, struct conf_external *out, char *why, size_t whylen);
 

@@ -349,7 +349,9 @@ static int quota_take(void *ctx, const char *user)
 
 	pthread_mutex_lock(&rs->lock);
 	struct quota_entry **pp = quota_slot(rs, user);
-	if (c->total_quota && rs->total >= c->total_quota)
+	if (c->shed_allocations && rs->total >= c->shed_allocations)
+		rc = STUN_ERR_TRY_ALTERNATE;
+	else if (c->total_quota && rs->total >= c->total_quota)
 		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
 	else if (c->user_quota && *pp && (*pp)->count >= c->user_quota)
 		rc = TURN_ERR_ALLOCATION_QUOTA;

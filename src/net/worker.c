@@ -199,6 +199,8 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 		.max_permissions = c->max_permissions,
 		.max_channels = c->max_channels,
 		.legacy_channels = c->legacy_channels,
+		.alternates = c->alternates,
+		.n_alternates = c->n_alternates,
 		.policy = n->policy,
 		.io = &w->relay_io,
 		.hash_seed = n->hash_seed,

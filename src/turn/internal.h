@@ -22,6 +22,9 @@ struct turn_server {
 	unsigned max_channels;
 	uint64_t max_bps;
 	uint16_t max_channel_number;
+	struct turn_addr *alternates;
+	size_t n_alternates;
+	size_t next_alternate;
 	const struct turn_policy *policy;
 	const struct turn_io *io;
 	struct turn_alloc_table allocs;

@@ -42,7 +42,8 @@ struct turn_io {
 	void (*relay_send)(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
 			   const uint8_t *data, size_t len);
 	/* Allocation quotas shared by every worker: take one for user (0, or
-	 * 486 user quota / 508 total quota reached), and give it back. */
+	 * 486 user quota / 508 total quota reached, or 300 when this server is
+	 * over its load-shedding threshold), and give it back. */
 	int (*quota_take)(void *ctx, const char *user);
 	void (*quota_give)(void *ctx, const char *user);
 };

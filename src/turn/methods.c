@@ -158,6 +158,26 @@ static int open_relays(struct turn_server *srv, struct turn_alloc *a, struct all
 	return 0;
 }
 
+/*
+ * 300 Try Alternate with the next ALTERNATE-SERVER (RFC 8489 section 10),
+ * after authentication so the client can trust the redirection (the
+ * response carries MESSAGE-INTEGRITY). Without alternates: 508.
+ */
+static int try_alternate(struct turn_request *req)
+{
+	struct turn_server *srv = req->srv;
+	struct stun_builder b;
+
+	if (srv->n_alternates == 0)
+		return turn_send_error(req, TURN_ERR_INSUFFICIENT_CAPACITY);
+	const struct turn_addr *alt = &srv->alternates[srv->next_alternate++ % srv->n_alternates];
+	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
+	stun_build_error(&b, STUN_ERR_TRY_ALTERNATE, stun_error_reason(STUN_ERR_TRY_ALTERNATE));
+	stun_build_addr(&b, STUN_ATTR_ALTERNATE_SERVER, alt);
+	srv->stats.errors_sent++;
+	return turn_finish_response(req, &b);
+}
+
 int turn_allocate(struct turn_request *req)
 {
 	struct turn_server *srv = req->srv;
@@ -174,6 +194,8 @@ int turn_allocate(struct turn_request *req)
 	if (rc)
 		return turn_send_error(req, rc);
 	rc = srv->io->quota_take ? srv->io->quota_take(srv->io->ctx, req->username) : 0;
+	if (rc == STUN_ERR_TRY_ALTERNATE)
+		return try_alternate(req);
 	if (rc)
 		return turn_send_error(req, rc);
 	a = turn_alloc_new(&srv->allocs, req->tuple, req->username);

@@ -49,6 +49,15 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 	srv->max_bps = opt->max_bps;
 	srv->max_channel_number = opt->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
 	srv->policy = opt->policy;
+	if (opt->n_alternates) {
+		srv->alternates = calloc(opt->n_alternates, sizeof(*srv->alternates));
+		if (!srv->alternates) {
+			turn_server_free(srv);
+			return NULL;
+		}
+		memcpy(srv->alternates, opt->alternates, opt->n_alternates * sizeof(*srv->alternates));
+		srv->n_alternates = opt->n_alternates;
+	}
 	srv->io = opt->io;
 	if ((opt->software && *opt->software && !srv->software) || !srv->realm ||
 	    turn_alloc_table_init(&srv->allocs, opt->hash_seed) < 0) {
@@ -76,6 +85,7 @@ void turn_server_free(struct turn_server *srv)
 	turn_alloc_table_fini(&srv->allocs, release_alloc, srv);
 	free(srv->software);
 	free(srv->realm);
+	free(srv->alternates);
 	free(srv);
 }
 

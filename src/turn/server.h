@@ -43,6 +43,10 @@ struct turn_server_options {
 	unsigned max_channels;     /* per allocation, 0 = no limit */
 	uint64_t max_bps;          /* bytes per second per allocation, 0 = no cap */
 	bool legacy_channels;      /* accept RFC 5766 channel numbers up to 0x7FFF */
+	/* Servers to send clients to when quota_take answers 300 (load
+	 * shedding, RFC 8489 section 10); copied. */
+	const struct turn_addr *alternates;
+	size_t n_alternates;
 	const struct turn_policy *policy; /* NULL: allow every peer (tests only) */
 	const struct turn_io *io;  /* NULL: STUN only */
 	uint32_t hash_seed;

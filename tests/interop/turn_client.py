@@ -574,6 +574,24 @@ def s_quota(u1, p1, u2, p2, u3, p3):
         expect(c.delete().code == 0, "Refresh 0: deleted")
 
 
+def s_shed(u1, p1, u2, p2, alternate):
+    """shed-allocations 1: the next Allocate is sent to the alternate."""
+    first = new_client(u1, p1)
+    allocated(first)
+    c = new_client(u2, p2)
+    m = c.allocate()
+    expect(m.code == 300, "over the threshold: 300 Try Alternate (got %d)" % m.code)
+    v = m.get(0x8023)
+    got = None
+    if v and len(v) == 8 and v[1] == 1:
+        got = "%s:%d" % (socket.inet_ntop(socket.AF_INET, v[4:8]), struct.unpack("!H", v[2:4])[0])
+    expect(got == alternate, "ALTERNATE-SERVER %s (got %s)" % (alternate, got))
+    expect(m.integrity_ok(c.key), "the 300 carries MESSAGE-INTEGRITY: the redirection is trusted")
+    expect(first.delete().code == 0, "Refresh 0 on the first allocation")
+    allocated(c)
+    expect(c.delete().code == 0, "below the threshold again: allocated, then deleted")
+
+
 SCENARIOS = {name[2:]: f for name, f in globals().items() if name.startswith("s_")}
 
 

@@ -240,5 +240,18 @@ check "turnprobe turn deleted its allocation after the 403" \
 	grep -q "^allocation deleted" "$T_DIR/forbidden.out"
 check "binding still answered" client binding
 check "turnd (config B) stops with status 0, nothing left in use" stop_clean
+
+# ---------------------------------------------------------------- config C
+
+start_turnd "$(turnd_conf "shed-allocations = 1
+alternate-server = { \"192.0.2.77:3478\" }")" || { not_ok "start turnd (config C)"; finish; }
+for t in udp tcp; do
+	tcp=""
+	[ "$t" = tcp ] && tcp=--tcp
+	batch "$t" $tcp <<EOF
+shed-allocations 1: 300 Try Alternate with ALTERNATE-SERVER, then allocates again | shed alice wonderland bob builder 192.0.2.77:3478
+EOF
+done
+check "turnd (config C) stops with status 0, nothing left in use" stop_clean
 check "turnpeer stops with status 0" stop_peer
 finish
