@@ -476,8 +476,12 @@ static int session(struct probe_turn *t)
 	struct probe_request del = { "Refresh", TURN_METHOD_REFRESH, .with_lifetime = true };
 	struct stun_msg m;
 
+	double start = probe_now_s();
 	if (allocate(t) < 0)
 		return 1;
+	/* Challenge and authenticated Allocate together: what a client
+	 * waits before it has a relay (the credential lookup included). */
+	printf("allocate: %.3f ms\n", (probe_now_s() - start) * 1000.0);
 	printf("relayed address: %s\n", turn_addr_format(&t->relayed, true, text, sizeof(text)));
 	printf("mapped address: %s\n", turn_addr_format(&t->mapped, true, text, sizeof(text)));
 	printf("lifetime: %u s\n", (unsigned)t->lifetime);
