@@ -5,7 +5,7 @@
  *
  * Backends sit behind one table of function pointers (OpenSMTPD's table
  * backends are the model) and form a chain: static users from the file
- * first, then the TURN REST secrets, later Redis. The first backend that
+ * first, then the TURN REST secrets, then Redis. The first backend that
  * finds the name wins.
  *
  * Lookups are tri-state, so "Redis is down" is never mistaken for "unknown
@@ -28,7 +28,8 @@
  *
  * Threads: the static and secret backends are read-only once built, so
  * one chain may serve every worker. A backend with connections or a cache
- * is built per worker.
+ * (Redis) is built per worker, on that worker's event base, and used only
+ * from the thread that runs it: auth_new_for_worker.
  */
 #ifndef TURND_AUTH_AUTH_H
 #define TURND_AUTH_AUTH_H
@@ -42,6 +43,7 @@
 
 struct conf;
 struct conf_user;
+struct event_base;
 
 /* RFC 5389 section 15.3 allowed 513 bytes, RFC 8489 section 14.3 fewer
  * than 509; the older limit is accepted so older clients still work, as
@@ -139,6 +141,18 @@ int auth_add(struct auth *a, struct auth_backend *b);
 struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen);
 
 /*
+ * The same chain for one worker: when c->redis.enabled, the Redis backend
+ * is appended after the static users and secrets, with its connection
+ * and cache on base (the worker's event base; the chain must then be
+ * used and freed from the thread that runs base, and freed before base).
+ * With base NULL this is auth_new_from_conf, and a configuration that
+ * asks for Redis is an error. Returns a chain owned by the caller, or
+ * NULL with a message in err.
+ */
+struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, char *err,
+				 size_t errlen);
+
+/*
  * Walk the chain with q. Returns AUTH_FOUND with *out filled from the
  * first backend that found the name; AUTH_PENDING if a backend must be
  * waited for before any later one may answer; AUTH_ERROR if some backend
@@ -178,6 +192,78 @@ struct auth_backend *auth_static_new(const struct conf_user *users, size_t n, co
  */
 struct auth_backend *auth_secret_new(const char *const *secrets, size_t n, const char *realm,
 				     char *err, size_t errlen);
+
+#ifdef HAVE_HIREDIS
+/* What auth_redis_new needs; the strings are copied. */
+struct auth_redis_options {
+	const char *realm;
+	const char *host; /* numeric IP address; unused when socket is set */
+	uint16_t port;
+	const char *socket; /* unix socket path, or NULL for host and port */
+	unsigned db; /* SELECT db when not 0 */
+	const char *user; /* ACL user (Redis 6+), or NULL; needs password */
+	const char *password; /* AUTH [user] password, or NULL for none */
+	unsigned connect_timeout_ms; /* connect, AUTH, SELECT and PING */
+	unsigned timeout_ms; /* one lookup's answer */
+	size_t cache_size; /* entries, at least AUTH_REDIS_CACHE_MIN */
+	unsigned cache_ttl_s; /* found, at least 1 */
+	unsigned negative_ttl_s; /* not found, at least 1 */
+	unsigned cache_stale_s; /* found entries past their TTL while Redis is down */
+};
+
+/* Smaller caches could drop an answer before the lookup it was fetched
+ * for is repeated (the asynchronous contract above). */
+#define AUTH_REDIS_CACHE_MIN 16
+
+/*
+ * Credentials in Redis, in coturn's key schema:
+ *   turn/realm/<realm>/user/<name>/key         hex MD5 long-term key (32 digits)
+ *   turn/realm/<realm>/user/<name>/key-sha256  hex SHA-256 key (64 digits), ours
+ *   turn/realm/<realm>/secret                  SET of TURN REST shared secrets
+ * A name without a key that has the TURN REST form is checked against the
+ * secrets as auth_secret_new does. USERHASH is not found (the schema has
+ * no index by hash).
+ *
+ * One asynchronous connection on base, which must be the event base of
+ * the thread that will call lookup; the backend never blocks it. Redis
+ * down at start is not an error: the backend connects in the background
+ * and reconnects with back-off (100 ms doubling to 10 s). Answers are
+ * cached (found for cache_ttl_s, not found for negative_ttl_s); while
+ * Redis cannot answer, found entries serve cache_stale_s longer and
+ * anything else is AUTH_ERROR at once (fail closed). A lookup that has
+ * to ask Redis returns AUTH_PENDING when q->done is set; without done it
+ * answers AUTH_ERROR (or a stale entry) and fetches the answer for the
+ * next try. done must not free the chain. Returns a backend for
+ * auth_add, or NULL with a message in err.
+ */
+struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct event_base *base,
+				    char *err, size_t errlen);
+#endif
+
+/* ---- TURN REST, shared by the secret and Redis backends ---- */
+
+/* One realm's shared secrets, as views (not owned). */
+struct auth_rest {
+	const char *realm;
+	size_t n; /* 0..AUTH_MAX_KEYS; 0 finds nothing */
+	const char *secrets[AUTH_MAX_KEYS];
+	size_t secret_len[AUTH_MAX_KEYS];
+};
+
+/* The expiry of a TURN REST username "expiry" or "expiry:user" (decimal
+ * UNIX time, nothing else before the ':'). Returns 0, or -1 for a name of
+ * another form. */
+int auth_rest_expiry(const uint8_t *name, size_t len, uint64_t *expiry);
+
+/*
+ * The TURN REST check of q against s: a username of the REST form whose
+ * expiry is not before q->now_s is AUTH_FOUND with one candidate key per
+ * secret; another form, an expired name, a USERHASH or no secret is
+ * AUTH_NOT_FOUND; AUTH_ERROR if a key cannot be derived. out as for a
+ * backend's lookup.
+ */
+int auth_rest_lookup(const struct auth_rest *s, const struct auth_query *q,
+		     struct auth_credential *out);
 
 /* ---- Helpers ---- */
 

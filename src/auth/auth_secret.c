@@ -8,6 +8,9 @@
  * username is "found", and the MESSAGE-INTEGRITY check decides. With
  * several secrets (rotation) the request does not say which one the
  * password came from, so the credential carries one key per secret.
+ *
+ * The check itself (auth_rest_lookup) is shared with the Redis backend,
+ * which reads its secrets from Redis instead of the configuration.
  */
 #include "auth/auth.h"
 
@@ -28,10 +31,9 @@
 
 struct auth_secret {
 	struct auth_backend base; /* first: the chain holds &base */
+	struct auth_rest rest; /* views of realm and secrets below */
 	char *realm;
-	size_t n;
 	char *secrets[AUTH_MAX_KEYS];
-	size_t secret_len[AUTH_MAX_KEYS];
 };
 
 /*
@@ -40,7 +42,7 @@ struct auth_secret {
  * coturn also takes "user:expiry"; we do not, so a user name of digits can
  * never be read as a time.
  */
-static int parse_expiry(const uint8_t *name, size_t len, uint64_t *expiry)
+int auth_rest_expiry(const uint8_t *name, size_t len, uint64_t *expiry)
 {
 	uint64_t v = 0;
 	size_t i;
@@ -63,7 +65,7 @@ static int parse_expiry(const uint8_t *name, size_t len, uint64_t *expiry)
 
 /* The key a client holding secret i would use for username: MD5 and
  * SHA-256 of "username:realm:password" (RFC 8489 section 9.2.2). */
-static int derive_key(const struct auth_secret *s, size_t i, const char *username, size_t len,
+static int derive_key(const struct auth_rest *s, size_t i, const char *username, size_t len,
 		      struct auth_key *k)
 {
 	uint8_t mac[STUN_HMAC_SHA1_LEN];
@@ -71,7 +73,8 @@ static int derive_key(const struct auth_secret *s, size_t i, const char *usernam
 	unsigned int mac_len = 0;
 	int rc = -1;
 
-	if (!HMAC(EVP_sha1(), s->secrets[i], (int)s->secret_len[i], (const uint8_t *)username, len,
+	if (s->secret_len[i] > INT_MAX ||
+	    !HMAC(EVP_sha1(), s->secrets[i], (int)s->secret_len[i], (const uint8_t *)username, len,
 		  mac, &mac_len) ||
 	    mac_len != sizeof(mac))
 		goto out;
@@ -88,14 +91,14 @@ out:
 	return rc;
 }
 
-static int secret_lookup(struct auth_backend *b, const struct auth_query *q,
-			 struct auth_credential *out)
+int auth_rest_lookup(const struct auth_rest *s, const struct auth_query *q,
+		     struct auth_credential *out)
 {
-	const struct auth_secret *s = (const struct auth_secret *)b;
 	uint64_t expiry;
 
 	/* A USERHASH cannot be turned back into "expiry:user". */
-	if (q->userhash || parse_expiry(q->username, q->len, &expiry) < 0)
+	if (q->userhash || s->n == 0 || s->n > AUTH_MAX_KEYS ||
+	    auth_rest_expiry(q->username, q->len, &expiry) < 0)
 		return AUTH_NOT_FOUND;
 	if (expiry < q->now_s)
 		return AUTH_NOT_FOUND;
@@ -113,14 +116,20 @@ static int secret_lookup(struct auth_backend *b, const struct auth_query *q,
 	return AUTH_FOUND;
 }
 
+static int secret_lookup(struct auth_backend *b, const struct auth_query *q,
+			 struct auth_credential *out)
+{
+	return auth_rest_lookup(&((const struct auth_secret *)b)->rest, q, out);
+}
+
 static void secret_free(struct auth_backend *b)
 {
 	struct auth_secret *s = (struct auth_secret *)b;
 
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n; i++) {
-		OPENSSL_cleanse(s->secrets[i], s->secret_len[i]);
+	for (size_t i = 0; i < s->rest.n; i++) {
+		OPENSSL_cleanse(s->secrets[i], s->rest.secret_len[i]);
 		free(s->secrets[i]);
 	}
 	free(s->realm);
@@ -171,11 +180,15 @@ struct auth_backend *auth_secret_new(const char *const *secrets, size_t n, const
 	s->realm = strdup(realm);
 	if (!s->realm)
 		goto oom;
-	for (; s->n < n; s->n++) {
-		s->secret_len[s->n] = strlen(secrets[s->n]);
-		s->secrets[s->n] = strdup(secrets[s->n]);
-		if (!s->secrets[s->n])
+	s->rest.realm = s->realm;
+	for (; s->rest.n < n; s->rest.n++) {
+		size_t i = s->rest.n;
+
+		s->secrets[i] = strdup(secrets[i]);
+		if (!s->secrets[i])
 			goto oom;
+		s->rest.secrets[i] = s->secrets[i];
+		s->rest.secret_len[i] = strlen(secrets[i]);
 	}
 	return &s->base;
 oom:

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -157,6 +159,15 @@ static const struct int_limit {
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
 	{"shed-allocations", "a count", 0, INT_MAX},
+	{"redis-port", "a port", 1, 65535},
+	{"redis-db", "a database number", 0, INT_MAX},
+	{"redis-connect-timeout", "a time in milliseconds", 1, 60000},
+	{"redis-timeout", "a time in milliseconds", 1, 60000},
+	/* At least AUTH_REDIS_CACHE_MIN (auth.h), which conf does not see. */
+	{"redis-cache-size", "an entry count", 16, 10000000},
+	{"redis-cache-ttl", "a time in seconds", 1, 86400},
+	{"redis-negative-ttl", "a time in seconds", 1, 86400},
+	{"redis-cache-stale", "a time in seconds", 0, 86400},
 };
 
 static int check_int(cfg_t *cfg, cfg_opt_t *opt)
@@ -306,6 +317,42 @@ static int check_path(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A build without hiredis has no Redis backend: say so instead of
+ * starting without the users the operator expects. */
+static int check_redis(cfg_t *cfg, cfg_opt_t *opt)
+{
+#ifndef HAVE_HIREDIS
+	if (cfg_opt_getnbool(opt, 0))
+		return opt_error(cfg, opt,
+				 "this turnd was built without Redis support (--without-hiredis)");
+#else
+	(void)cfg;
+	(void)opt;
+#endif
+	return 0;
+}
+
+/* hiredis resolves a host name with a blocking getaddrinfo on the event
+ * loop, so only an address is taken. */
+static int check_redis_host(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = cfg_opt_getnstr(opt, 0);
+	struct turn_addr a;
+
+	if (conf_value_ip(text, &a, NULL, 0) < 0)
+		return opt_error(cfg, opt, "'%s' is not an IP address (host names are not taken)",
+				 text);
+	return 0;
+}
+
+/* Never echoes the value: it may be the password. */
+static int check_not_empty(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnstr(opt, 0)[0] == '\0')
+		return opt_error(cfg, opt, "the value is empty");
+	return 0;
+}
+
 static int check_log_level(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *text = cfg_opt_getnstr(opt, 0);
@@ -345,6 +392,19 @@ static const struct {
 	{"max-channels", check_int},
 	{"software", check_software},
 	{"log-level", check_log_level},
+	{"redis", check_redis},
+	{"redis-host", check_redis_host},
+	{"redis-port", check_int},
+	{"redis-socket", check_path},
+	{"redis-db", check_int},
+	{"redis-user", check_not_empty},
+	{"redis-password", check_not_empty},
+	{"redis-connect-timeout", check_int},
+	{"redis-timeout", check_int},
+	{"redis-cache-size", check_int},
+	{"redis-cache-ttl", check_int},
+	{"redis-negative-ttl", check_int},
+	{"redis-cache-stale", check_int},
 };
 
 /* ------------------------------------------------------------------------
@@ -387,6 +447,19 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR("software", NULL, CFGF_NONE),
 		CFG_STR("log-level", "notice", CFGF_NONE),
 		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_BOOL_CB("redis", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR("redis-host", "127.0.0.1", CFGF_NONE),
+		CFG_INT_CB("redis-port", 6379, CFGF_NONE, conf_cb_int),
+		CFG_STR("redis-socket", NULL, CFGF_NONE),
+		CFG_INT_CB("redis-db", 0, CFGF_NONE, conf_cb_int),
+		CFG_STR("redis-user", NULL, CFGF_NONE),
+		CFG_STR("redis-password", NULL, CFGF_NONE),
+		CFG_INT_CB("redis-connect-timeout", 1000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("redis-timeout", 1000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("redis-cache-size", 10000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("redis-cache-ttl", 60, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("redis-negative-ttl", 5, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("redis-cache-stale", 300, CFGF_NONE, conf_cb_int),
 		CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -817,6 +890,32 @@ static int build_users(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
+static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build *b)
+{
+	struct turn_addr a;
+	char host[TURN_ADDR_STRLEN];
+
+	r->enabled = cfg_getbool(cfg, "redis");
+	r->port = (uint16_t)cfg_getint(cfg, "redis-port");
+	r->db = (unsigned)cfg_getint(cfg, "redis-db");
+	r->connect_timeout_ms = (unsigned)cfg_getint(cfg, "redis-connect-timeout");
+	r->timeout_ms = (unsigned)cfg_getint(cfg, "redis-timeout");
+	r->cache_size = (unsigned)cfg_getint(cfg, "redis-cache-size");
+	r->cache_ttl_s = (unsigned)cfg_getint(cfg, "redis-cache-ttl");
+	r->negative_ttl_s = (unsigned)cfg_getint(cfg, "redis-negative-ttl");
+	r->cache_stale_s = (unsigned)cfg_getint(cfg, "redis-cache-stale");
+	/* "[::1]" is taken as the file may write it; hiredis wants "::1". */
+	if (conf_value_ip(cfg_getstr(cfg, "redis-host"), &a, NULL, 0) < 0)
+		return build_bad(b, "redis-host", "not an IP address");
+	turn_addr_format(&a, false, host, sizeof(host));
+	if (build_str(host, false, &r->host, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-socket"), false, &r->socket, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-user"), false, &r->user, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-password"), false, &r->password, b) < 0)
+		return -1;
+	return 0;
+}
+
 static void build_scalars(cfg_t *cfg, struct conf *c)
 {
 	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
@@ -852,7 +951,8 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_ranges(cfg, "denied-peer-ip", &c->denied_peers, &c->n_denied_peers, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
-	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0)
+	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0 ||
+	    build_redis(cfg, &c->redis, b) < 0)
 		return -1;
 	/* A getter that met an unknown name reported it through conf_errfunc:
 	 * a mistake in this file, caught by the tests. */
@@ -873,6 +973,10 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 	if (!c->cert != !c->pkey)
 		return set_err(b->err, b->errlen, "%s: option '%s' is given without option '%s'",
 			       b->name, c->cert ? "cert" : "pkey", c->cert ? "pkey" : "cert");
+	if (c->redis.user && !c->redis.password)
+		return set_err(b->err, b->errlen,
+			       "%s: option 'redis-user' is given without option 'redis-password'",
+			       b->name);
 	if (c->no_udp && c->no_tcp)
 		return set_err(
 			b->err, b->errlen,
@@ -993,5 +1097,11 @@ void conf_free(struct conf *c)
 	free(c->cert);
 	free(c->pkey);
 	free(c->software);
+	free(c->redis.host);
+	free(c->redis.socket);
+	free(c->redis.user);
+	if (c->redis.password)
+		OPENSSL_cleanse(c->redis.password, strlen(c->redis.password));
+	free(c->redis.password);
 	free(c);
 }

@@ -36,6 +36,23 @@ struct conf_external {
 	struct turn_addr private_ip; /* family 0 when not given */
 };
 
+/* The Redis credential backend (src/auth/auth_redis.c); turnd.conf(5). */
+struct conf_redis {
+	bool enabled; /* redis */
+	char *host; /* a numeric IP address, as text without brackets */
+	uint16_t port;
+	char *socket; /* unix socket path; NULL: host and port */
+	unsigned db;
+	char *user; /* ACL user; NULL: none */
+	char *password; /* NULL: no AUTH */
+	unsigned connect_timeout_ms;
+	unsigned timeout_ms;
+	unsigned cache_size; /* entries */
+	unsigned cache_ttl_s;
+	unsigned negative_ttl_s;
+	unsigned cache_stale_s;
+};
+
 struct conf {
 	char *path; /* the file it came from; NULL for the embedded default */
 
@@ -61,6 +78,7 @@ struct conf {
 	size_t n_users;
 	char **secrets; /* static-auth-secret, several for rotation */
 	size_t n_secrets;
+	struct conf_redis redis;
 
 	/* Peer policy. */
 	struct conf_range *allowed_peers;

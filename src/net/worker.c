@@ -227,7 +227,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	LIST_INIT(&w->pending);
 	w->base = event_base_new();
 	w->srv = worker_server(w, n);
-	w->auth = auth_new_from_conf(n->conf, err, errlen);
+	w->auth = auth_new_for_worker(n->conf, w->base, err, errlen);
 	if (!w->auth) {
 		worker_free(w);
 		return NULL;

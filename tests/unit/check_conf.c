@@ -676,6 +676,67 @@ START_TEST(free_null_and_no_error_buffer)
 }
 END_TEST
 
+/* The Redis options: defaults, every value, and their errors. In a build
+ * without hiredis, redis = true is an error that names the option. */
+START_TEST(redis_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert(!c->redis.enabled);
+	ck_assert_str_eq(c->redis.host, "127.0.0.1");
+	ck_assert_uint_eq(c->redis.port, 6379);
+	ck_assert_ptr_null(c->redis.socket);
+	ck_assert_uint_eq(c->redis.db, 0);
+	ck_assert_ptr_null(c->redis.user);
+	ck_assert_ptr_null(c->redis.password);
+	ck_assert_uint_eq(c->redis.connect_timeout_ms, 1000);
+	ck_assert_uint_eq(c->redis.timeout_ms, 1000);
+	ck_assert_uint_eq(c->redis.cache_size, 10000);
+	ck_assert_uint_eq(c->redis.cache_ttl_s, 60);
+	ck_assert_uint_eq(c->redis.negative_ttl_s, 5);
+	ck_assert_uint_eq(c->redis.cache_stale_s, 300);
+	conf_free(c);
+	c = load_ok("redis-host = \"[::1]\"\nredis-port = 6380\nredis-socket = /run/r.sock\n"
+		    "redis-db = 2\nredis-user = turnd\nredis-password = \"p w\"\n"
+		    "redis-connect-timeout = 50\nredis-timeout = 60000\nredis-cache-size = 16\n"
+		    "redis-cache-ttl = 1\nredis-negative-ttl = 86400\nredis-cache-stale = 0\n",
+		    NULL);
+	ck_assert_str_eq(c->redis.host, "::1");
+	ck_assert_uint_eq(c->redis.port, 6380);
+	ck_assert_str_eq(c->redis.socket, "/run/r.sock");
+	ck_assert_uint_eq(c->redis.db, 2);
+	ck_assert_str_eq(c->redis.user, "turnd");
+	ck_assert_str_eq(c->redis.password, "p w");
+	ck_assert_uint_eq(c->redis.connect_timeout_ms, 50);
+	ck_assert_uint_eq(c->redis.timeout_ms, 60000);
+	ck_assert_uint_eq(c->redis.cache_size, 16);
+	ck_assert_uint_eq(c->redis.cache_ttl_s, 1);
+	ck_assert_uint_eq(c->redis.negative_ttl_s, 86400);
+	ck_assert_uint_eq(c->redis.cache_stale_s, 0);
+	conf_free(c);
+#ifdef HAVE_HIREDIS
+	c = load_ok("redis = true\n", NULL);
+	ck_assert(c->redis.enabled);
+	conf_free(c);
+#else
+	load_fails("redis = true\n", "t.conf:1: option 'redis': this turnd was built without "
+				     "Redis support (--without-hiredis)");
+#endif
+	load_fails("redis-host = localhost\n",
+		   "t.conf:1: option 'redis-host': 'localhost' is not an IP address");
+	load_fails("redis-port = 0\n", "t.conf:1: option 'redis-port': 0 is not a port (1-65535)");
+	load_fails("redis-cache-size = 15\n",
+		   "option 'redis-cache-size': 15 is not an entry count");
+	load_fails("redis-timeout = 0\n", "option 'redis-timeout': 0 is not a time");
+	load_fails("redis-negative-ttl = 0\n", "option 'redis-negative-ttl'");
+	load_fails("redis-password = \"\"\n",
+		   "t.conf:1: option 'redis-password': the value is empty");
+	load_fails("redis-socket = \"\"\n", "option 'redis-socket': the path is empty");
+	load_fails("redis-user = turnd\n",
+		   "t.conf: option 'redis-user' is given without option 'redis-password'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -701,6 +762,7 @@ int main(void)
 	tcase_add_test(tc, sample_file_parses);
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
+	tcase_add_test(tc, redis_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,1009 @@
+/*
+ * Unit tests for the Redis credential backend (src/auth/auth_redis.c)
+ * against a real redis-server, started by each test on a free loopback
+ * port (REDIS_SERVER, default /usr/bin/redis-server) and written to with
+ * redis-cli (REDIS_CLI, default /usr/bin/redis-cli), as an operator would:
+ * keys against md5sum, sha256sum and stun_key_*, TURN REST secrets
+ * against the secret backend, negative caching, hostile usernames, Redis
+ * killed, stalled, restarted and down at start, AUTH, ACL users, SELECT,
+ * a unix socket, and the answer cache's bounds.
+ *
+ * Each test runs its own event loop with bounded waits. redis-server is
+ * started with PR_SET_PDEATHSIG, so it dies with the test process even
+ * when a failing test never reaches its teardown.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <event2/event.h>
+
+#include "auth/auth.h"
+#include "auth/auth_cache.h"
+#include "conf/conf.h"
+#include "stun/integrity.h"
+#include "testutil.h"
+
+#define REALM "example.org"
+#define NOW 1700000000u
+#define ERR_MAX 512
+#define OUT_MAX 8192
+#define ARGS_MAX 24
+
+struct redis_srv {
+	pid_t pid;
+	uint16_t port; /* 0 with a unix socket only */
+	char sock[128]; /* unix socket path, or "" */
+	const char *password; /* for redis-cli; NULL for none */
+};
+
+struct wait_state {
+	int calls;
+	int rc;
+};
+
+static struct event_base *base;
+static struct auth *chain;
+static struct redis_srv srv;
+static char tmpdir[64];
+static bool in_lookup;
+
+/* ------------------------------------------------------------------------
+ * Time, processes, redis-server and redis-cli.
+ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] ? v : fallback;
+}
+
+/* A port nobody listens on now: the kernel's pick for a bound socket. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* Fork and exec argv with stdout into the pipe out_fd (or /dev/null);
+ * the child dies with us. */
+static pid_t spawn(const char *const *argv, int out_fd)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		dup2(null, STDIN_FILENO);
+		dup2(out_fd >= 0 ? out_fd : null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Run redis-cli with args (NULL-terminated) against srv; its output into
+ * out. Returns the exit status. Every argument is one argv element: no
+ * shell, no quoting. */
+static int cli_v(char *out, size_t cap, const char *const *args)
+{
+	const char *argv[ARGS_MAX];
+	char port[8];
+	int n = 0, fds[2], status;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	argv[n++] = env_or("REDIS_CLI", "/usr/bin/redis-cli");
+	if (srv.sock[0]) {
+		argv[n++] = "-s";
+		argv[n++] = srv.sock;
+	} else {
+		snprintf(port, sizeof(port), "%u", (unsigned)srv.port);
+		argv[n++] = "-h";
+		argv[n++] = "127.0.0.1";
+		argv[n++] = "-p";
+		argv[n++] = port;
+	}
+	if (srv.password) {
+		argv[n++] = "-a";
+		argv[n++] = srv.password;
+		argv[n++] = "--no-auth-warning";
+	}
+	while (*args && n < ARGS_MAX - 1)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = spawn(argv, fds[1]);
+	close(fds[1]);
+	while (cap > 1 && (r = read(fds[0], out + got, cap - 1 - got)) > 0)
+		got += (size_t)r;
+	close(fds[0]);
+	if (cap)
+		out[got < cap ? got : cap - 1] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define cli(...)                                                                                   \
+	do {                                                                                       \
+		const char *args_[] = {__VA_ARGS__, NULL};                                         \
+		char out_[OUT_MAX];                                                                \
+		ck_assert_int_eq(cli_v(out_, sizeof(out_), args_), 0);                             \
+	} while (0)
+
+/* redis-cli PING until it answers (PONG, or NOAUTH with a password
+ * required): at most 5 s. */
+static void redis_wait_up(void)
+{
+	const char *args[] = {"PING", NULL};
+	uint64_t end = now_ms() + 5000;
+	char out[OUT_MAX];
+
+	while (now_ms() < end) {
+		if (cli_v(out, sizeof(out), args) == 0 && strstr(out, "PONG"))
+			return;
+		usleep(20000);
+	}
+	ck_abort_msg("redis-server did not come up");
+}
+
+/* Start redis-server on srv.port (or srv.sock), with extra arguments. */
+static void redis_start_args(const char *const *extra)
+{
+	const char *argv[ARGS_MAX];
+	char port[8];
+	int n = 0;
+
+	argv[n++] = env_or("REDIS_SERVER", "/usr/bin/redis-server");
+	if (access(argv[0], X_OK) != 0)
+		ck_abort_msg("%s is missing: install redis-server (scripts/deps.sh)", argv[0]);
+	snprintf(port, sizeof(port), "%u", (unsigned)srv.port);
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--appendonly";
+	argv[n++] = "no";
+	argv[n++] = "--daemonize";
+	argv[n++] = "no";
+	while (extra && *extra && n < ARGS_MAX - 1)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	srv.pid = spawn(argv, -1);
+	redis_wait_up();
+}
+
+static void redis_start(void)
+{
+	redis_start_args(NULL);
+}
+
+static void redis_signal(int sig)
+{
+	if (srv.pid > 0)
+		kill(srv.pid, sig);
+}
+
+static void redis_kill(void)
+{
+	if (srv.pid <= 0)
+		return;
+	kill(srv.pid, SIGKILL);
+	waitpid(srv.pid, NULL, 0);
+	srv.pid = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The event loop and lookups.
+ */
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Run the loop until *flag or ms pass. Returns *flag != 0. */
+static bool run_until(const int *flag, unsigned ms)
+{
+	static const struct timeval tick_tv = {0, 10000};
+	struct event *tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
+	uint64_t end = now_ms() + ms;
+
+	ck_assert_ptr_nonnull(tick);
+	event_add(tick, &tick_tv);
+	while (!(flag && *flag) && now_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(tick);
+	return flag && *flag;
+}
+
+static void run_for(unsigned ms)
+{
+	run_until(NULL, ms);
+}
+
+static void on_done(void *arg, int rc)
+{
+	struct wait_state *w = arg;
+
+	/* auth.h: done comes from the event loop, never from inside the
+	 * lookup. */
+	ck_assert(!in_lookup);
+	w->calls++;
+	w->rc = rc;
+}
+
+static int query(const char *name, size_t len, uint64_t now, struct wait_state *w,
+		 struct auth_credential *out)
+{
+	const struct auth_query q = {
+		.username = (const uint8_t *)name,
+		.len = len,
+		.now_s = now,
+		.done = w ? on_done : NULL,
+		.arg = w,
+	};
+	int rc;
+
+	in_lookup = true;
+	rc = auth_query_lookup(chain, &q, out);
+	in_lookup = false;
+	return rc;
+}
+
+/* A lookup as the worker makes it: on AUTH_PENDING wait for done (once),
+ * then repeat the lookup, which must answer from the cache. */
+static int lookup_len(const char *name, size_t len, uint64_t now, struct auth_credential *out)
+{
+	struct wait_state w = {0, 0};
+	int rc = query(name, len, now, &w, out);
+
+	if (rc != AUTH_PENDING) {
+		ck_assert_int_eq(w.calls, 0);
+		return rc;
+	}
+	ck_assert_msg(run_until(&w.calls, 5000), "done was not called");
+	rc = query(name, len, now, NULL, out);
+	ck_assert_int_ne(rc, AUTH_PENDING);
+	ck_assert_int_eq(rc, w.rc);
+	run_for(20);
+	ck_assert_int_eq(w.calls, 1);
+	return rc;
+}
+
+static int lookup(const char *name, uint64_t now, struct auth_credential *out)
+{
+	return lookup_len(name, strlen(name), now, out);
+}
+
+/* Until name is found (the backend reconnects by itself): at most ms. */
+static bool wait_found(const char *name, uint64_t now, unsigned ms)
+{
+	struct auth_credential c;
+	uint64_t end = now_ms() + ms;
+
+	while (now_ms() < end) {
+		if (lookup(name, now, &c) == AUTH_FOUND)
+			return true;
+		run_for(50);
+	}
+	return false;
+}
+
+/* Until the backend answers from Redis (not AUTH_ERROR): at most 5 s. */
+static void wait_ready(void)
+{
+	struct auth_credential c;
+	uint64_t end = now_ms() + 5000;
+
+	while (now_ms() < end) {
+		if (lookup("readiness-probe", NOW, &c) != AUTH_ERROR)
+			return;
+		run_for(20);
+	}
+	ck_abort_msg("the backend never reached Redis");
+}
+
+/* ------------------------------------------------------------------------
+ * Fixtures.
+ */
+
+static struct auth_redis_options default_options(void)
+{
+	struct auth_redis_options o = {
+		.realm = REALM,
+		.host = "127.0.0.1",
+		.port = srv.port,
+		.connect_timeout_ms = 1000,
+		.timeout_ms = 1000,
+		.cache_size = 100,
+		.cache_ttl_s = 60,
+		.negative_ttl_s = 5,
+		.cache_stale_s = 300,
+	};
+
+	return o;
+}
+
+static void chain_new(const struct auth_redis_options *o)
+{
+	char err[ERR_MAX] = "";
+	struct auth_backend *b = auth_redis_new(o, base, err, sizeof(err));
+
+	ck_assert_msg(b != NULL, "auth_redis_new: %s", err);
+	chain = auth_new();
+	ck_assert_ptr_nonnull(chain);
+	ck_assert_int_eq(auth_add(chain, b), 0);
+}
+
+/* redis-server up, a chain of the Redis backend alone, connected. */
+static void setup(void)
+{
+	struct auth_redis_options o;
+
+	memset(&srv, 0, sizeof(srv));
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	srv.port = free_port();
+	redis_start();
+	o = default_options();
+	chain_new(&o);
+	wait_ready();
+}
+
+/* Only the port and the loop: the test starts what it needs. */
+static void setup_bare(void)
+{
+	memset(&srv, 0, sizeof(srv));
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	srv.port = free_port();
+}
+
+static void teardown(void)
+{
+	auth_free(chain);
+	chain = NULL;
+	redis_kill();
+	if (srv.sock[0])
+		unlink(srv.sock);
+	if (tmpdir[0])
+		rmdir(tmpdir);
+	tmpdir[0] = '\0';
+	event_base_free(base);
+	base = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Keys.
+ */
+
+/* The hex digest of text by an outside tool (md5sum, sha256sum), as the
+ * operator would compute it. text is a fixed string of these tests. */
+static void tool_hex(const char *tool, const char *text, char *hex, size_t len)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | %s", text, tool);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(fgets(hex, (int)len + 1, p));
+	pclose(p);
+	ck_assert_uint_eq(strlen(hex), len);
+}
+
+static void to_hex(const uint8_t *in, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", in[i]);
+}
+
+static void user_key_name(const char *name, const char *leaf, char *out, size_t cap)
+{
+	snprintf(out, cap, "turn/realm/" REALM "/user/%s/%s", name, leaf);
+}
+
+/* SET the MD5 key of name:realm:password with redis-cli. */
+static void set_user(const char *name, const char *password)
+{
+	uint8_t key[STUN_KEY_MD5_LEN];
+	char hex[2 * STUN_KEY_MD5_LEN + 1], k[1024];
+
+	ck_assert_int_eq(stun_key_md5(name, REALM, password, key), 0);
+	to_hex(key, sizeof(key), hex);
+	user_key_name(name, "key", k, sizeof(k));
+	cli("SET", k, hex);
+}
+
+static void assert_md5(const struct auth_credential *c, const char *name, const char *password)
+{
+	uint8_t key[STUN_KEY_MD5_LEN];
+
+	ck_assert_int_eq(stun_key_md5(name, REALM, password, key), 0);
+	ck_assert_uint_eq(c->n_keys, 1);
+	ck_assert_mem_eq(c->keys[0].md5, key, sizeof(key));
+	ck_assert_str_eq(c->username, name);
+	ck_assert_uint_eq(c->username_len, strlen(name));
+}
+
+/* cmdstat_mget calls so far: how many lookups reached Redis. */
+static long mget_calls(void)
+{
+	const char *args[] = {"INFO", "commandstats", NULL};
+	char out[OUT_MAX];
+	const char *p;
+
+	ck_assert_int_eq(cli_v(out, sizeof(out), args), 0);
+	p = strstr(out, "cmdstat_mget:calls=");
+	return p ? strtol(p + strlen("cmdstat_mget:calls="), NULL, 10) : 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Tests: answers.
+ */
+
+/* The README's recipe: redis-cli set .../key $(printf 'alice:realm:pass' |
+ * md5sum | cut -d' ' -f1). The key found is stun_key_md5's, byte for
+ * byte, and the chain names the backend. */
+START_TEST(key_set_with_redis_cli_is_found)
+{
+	char hex[2 * STUN_KEY_MD5_LEN + 1], k[256];
+	uint8_t want[STUN_KEY_MD5_LEN];
+	struct auth_credential c;
+
+	tool_hex("md5sum", "alice:" REALM ":pass", hex, 2 * STUN_KEY_MD5_LEN);
+	user_key_name("alice", "key", k, sizeof(k));
+	cli("SET", k, hex);
+	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
+	assert_md5(&c, "alice", "pass");
+	ck_assert(!c.keys[0].has_sha256);
+	ck_assert_uint_eq(c.expires_s, 0);
+	ck_assert_str_eq(c.backend, "redis");
+	/* Upper-case hex is the same key. */
+	for (char *p = hex; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	user_key_name("alice2", "key", k, sizeof(k));
+	cli("SET", k, hex);
+	ck_assert_int_eq(lookup("alice2", NOW, &c), AUTH_FOUND);
+	ck_assert_int_eq(stun_key_md5("alice", REALM, "pass", want), 0);
+	ck_assert_mem_eq(c.keys[0].md5, want, sizeof(want));
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* key-sha256 beside key: has_sha256 with stun_key_sha256's key. */
+START_TEST(sha256_key_is_found)
+{
+	char hex[2 * STUN_KEY_SHA256_LEN + 1], k[256];
+	uint8_t want[STUN_KEY_SHA256_LEN];
+	struct auth_credential c;
+	struct wait_state w = {0, 0};
+	long calls;
+
+	set_user("bob", "builder");
+	tool_hex("sha256sum", "bob:" REALM ":builder", hex, 2 * STUN_KEY_SHA256_LEN);
+	user_key_name("bob", "key-sha256", k, sizeof(k));
+	cli("SET", k, hex);
+	ck_assert_int_eq(lookup("bob", NOW, &c), AUTH_FOUND);
+	assert_md5(&c, "bob", "builder");
+	ck_assert(c.keys[0].has_sha256);
+	ck_assert_int_eq(stun_key_sha256("bob", REALM, "builder", want), 0);
+	ck_assert_mem_eq(c.keys[0].sha256, want, sizeof(want));
+	/* A key that is not hex is an error, not a user nobody can match;
+	 * cached as such for redis-negative-ttl (no round trip, no second
+	 * warning). */
+	user_key_name("mallory", "key", k, sizeof(k));
+	cli("SET", k, "not-a-key");
+	ck_assert_int_eq(lookup("mallory", NOW, &c), AUTH_ERROR);
+	calls = mget_calls();
+	ck_assert_int_eq(query("mallory", 7, NOW + 4, &w, &c), AUTH_ERROR);
+	ck_assert_int_eq(mget_calls(), calls);
+	ck_assert_int_eq(lookup("mallory", NOW + 5, &c), AUTH_ERROR);
+	ck_assert_int_eq(mget_calls(), calls + 1);
+	ck_assert_int_eq(w.calls, 0);
+	/* USERHASH: the schema has no index by hash. */
+	{
+		uint8_t hash[STUN_USERHASH_LEN];
+
+		ck_assert_int_eq(stun_userhash("bob", REALM, hash), 0);
+		ck_assert_int_eq(auth_lookup_userhash(chain, hash, NOW, &c), AUTH_NOT_FOUND);
+	}
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* The realm's secret SET: a REST name without a key gets one candidate
+ * key per secret, the same keys the secret backend derives. */
+START_TEST(rest_secrets_from_redis)
+{
+	static const char *const secrets[] = {"other-secret", "s3cret"}; /* sorted */
+	char err[ERR_MAX];
+	struct auth_backend *sb = auth_secret_new(secrets, 2, REALM, err, sizeof(err));
+	struct auth *sa = auth_new();
+	struct auth_credential c, want;
+	const char *name = "1800000000:carol";
+
+	ck_assert_int_eq(auth_add(sa, sb), 0);
+	cli("SADD", "turn/realm/" REALM "/secret", "s3cret", "other-secret");
+	ck_assert_int_eq(lookup(name, NOW, &c), AUTH_FOUND);
+	ck_assert_int_eq(auth_lookup(sa, (const uint8_t *)name, strlen(name), NOW, &want),
+			 AUTH_FOUND);
+	ck_assert_uint_eq(c.n_keys, 2);
+	ck_assert_uint_eq(c.expires_s, 1800000000u);
+	ck_assert_mem_eq(c.keys, want.keys, 2 * sizeof(c.keys[0]));
+	/* Expired, and of another form: not found. */
+	ck_assert_int_eq(lookup("1600000000:carol", NOW, &c), AUTH_NOT_FOUND);
+	ck_assert_int_eq(lookup("carol:1800000000", NOW, &c), AUTH_NOT_FOUND);
+	/* The same name later than its expiry, from the cache. */
+	ck_assert_int_eq(lookup(name, 1800000001u, &c), AUTH_NOT_FOUND);
+	/* A REST-form name with a key of its own is that user. */
+	set_user("1900000000:dave", "pw");
+	ck_assert_int_eq(lookup("1900000000:dave", NOW, &c), AUTH_FOUND);
+	assert_md5(&c, "1900000000:dave", "pw");
+	ck_assert_uint_eq(c.expires_s, 0);
+	/* The secret key holding a string, not a SET: an error. */
+	cli("DEL", "turn/realm/" REALM "/secret");
+	cli("SET", "turn/realm/" REALM "/secret", "s3cret");
+	ck_assert_int_eq(lookup("1800000000:zoe", NOW, &c), AUTH_ERROR);
+	auth_free(sa);
+	auth_credential_clear(&c);
+	auth_credential_clear(&want);
+}
+END_TEST
+
+/* Not found is cached for redis-negative-ttl, found for redis-cache-ttl;
+ * then Redis is asked again. */
+START_TEST(unknown_user_and_negative_cache)
+{
+	struct auth_credential c;
+	struct wait_state w = {0, 0};
+
+	ck_assert_int_eq(lookup("nobody", NOW, &c), AUTH_NOT_FOUND);
+	set_user("nobody", "pw");
+	/* Cached: answered at once, without waiting. */
+	ck_assert_int_eq(query("nobody", 6, NOW, &w, &c), AUTH_NOT_FOUND);
+	ck_assert_int_eq(query("nobody", 6, NOW + 4, &w, &c), AUTH_NOT_FOUND);
+	ck_assert_int_eq(lookup("nobody", NOW + 5, &c), AUTH_FOUND);
+	cli("DEL", "turn/realm/" REALM "/user/nobody/key");
+	ck_assert_int_eq(query("nobody", 6, NOW + 64, &w, &c), AUTH_FOUND);
+	ck_assert_int_eq(lookup("nobody", NOW + 65, &c), AUTH_NOT_FOUND);
+	ck_assert_int_eq(w.calls, 0);
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* A caller that cannot wait (done NULL) is refused, and the answer is
+ * fetched for its next try. */
+START_TEST(caller_that_cannot_wait)
+{
+	struct auth_credential c;
+
+	set_user("erin", "pw");
+	ck_assert_int_eq(query("erin", 4, NOW, NULL, &c), AUTH_ERROR);
+	run_for(200);
+	ck_assert_int_eq(query("erin", 4, NOW, NULL, &c), AUTH_FOUND);
+	assert_md5(&c, "erin", "pw");
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* Names are data: a format string and a name with spaces and quotes are
+ * one argv element each (set with redis-cli, found); what no client may
+ * send is refused by the chain and never reaches Redis. */
+START_TEST(hostile_usernames)
+{
+	static const char fmt[] = "a%s%n%x%p";
+	static const char quoted[] = "o'brien \"the\" user / x";
+	char long_name[601], bad[32];
+	struct auth_credential c;
+	long before;
+
+	set_user(fmt, "pw");
+	set_user(quoted, "pw");
+	ck_assert_int_eq(lookup(fmt, NOW, &c), AUTH_FOUND);
+	assert_md5(&c, fmt, "pw");
+	ck_assert_int_eq(lookup(quoted, NOW, &c), AUTH_FOUND);
+	assert_md5(&c, quoted, "pw");
+	ck_assert_int_eq(lookup("b%s%n%x%p", NOW, &c), AUTH_NOT_FOUND);
+
+	before = mget_calls();
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[600] = '\0';
+	ck_assert_int_eq(query(long_name, 600, NOW, NULL, &c), AUTH_NOT_FOUND);
+	memcpy(bad, "alice\r\nFLUSHALL\r\n", 18);
+	ck_assert_int_eq(query(bad, 17, NOW, NULL, &c), AUTH_NOT_FOUND);
+	memcpy(bad, "ali\0ce", 6);
+	ck_assert_int_eq(query(bad, 6, NOW, NULL, &c), AUTH_NOT_FOUND);
+	memcpy(bad, "\xff\xfe", 2);
+	ck_assert_int_eq(query(bad, 2, NOW, NULL, &c), AUTH_NOT_FOUND);
+	run_for(100);
+	ck_assert_int_eq(mget_calls(), before);
+	/* And Redis still holds its data. */
+	ck_assert_int_eq(lookup(fmt, NOW + 61, &c), AUTH_FOUND);
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Tests: faults.
+ */
+
+static uint64_t cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000u +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000u;
+}
+
+/* An unknown user while Redis is down: AUTH_ERROR at once, never a
+ * PENDING that would not complete. */
+static void assert_fails_fast(const char *name, uint64_t now)
+{
+	struct auth_credential c;
+	struct wait_state w = {0, 0};
+	uint64_t t0 = now_ms();
+
+	ck_assert_int_eq(query(name, strlen(name), now, &w, &c), AUTH_ERROR);
+	ck_assert_int_eq(query(name, strlen(name), now, NULL, &c), AUTH_ERROR);
+	ck_assert_uint_lt(now_ms() - t0, 50);
+	run_for(20);
+	ck_assert_int_eq(w.calls, 0);
+}
+
+/* Redis killed: cached users keep working for a bounded time, unknown
+ * ones fail closed without blocking, the loop does not spin; Redis back
+ * on the same port: a new user is found, nothing restarted. */
+START_TEST(redis_killed_then_restarted)
+{
+	struct auth_credential c;
+	uint64_t cpu;
+
+	set_user("alice", "pass");
+	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
+	redis_kill();
+	run_for(200);
+	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
+	/* Past the TTL: stale but usable while Redis is down ... */
+	ck_assert_int_eq(lookup("alice", NOW + 61, &c), AUTH_FOUND);
+	assert_md5(&c, "alice", "pass");
+	/* ... up to redis-cache-stale past it. */
+	ck_assert_int_eq(lookup("alice", NOW + 60 + 300, &c), AUTH_ERROR);
+	assert_fails_fast("unknown", NOW);
+	cpu = cpu_ms();
+	run_for(1000);
+	ck_assert_uint_lt(cpu_ms() - cpu, 200);
+
+	redis_start();
+	set_user("newcomer", "pw");
+	ck_assert(wait_found("newcomer", NOW, 15000));
+	ck_assert_int_eq(lookup("newcomer", NOW, &c), AUTH_FOUND);
+	assert_md5(&c, "newcomer", "pw");
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* A stalled Redis (SIGSTOP): the lookup gets AUTH_ERROR after
+ * redis-timeout, the connection is reset, and a reconnect that gets no
+ * answer to its handshake is not "up"; after SIGCONT it recovers. */
+START_TEST(stalled_redis_times_out)
+{
+	struct auth_redis_options o = default_options();
+	struct auth_credential c;
+	struct wait_state w = {0, 0};
+	uint64_t t0;
+
+	auth_free(chain);
+	o.timeout_ms = 200;
+	o.connect_timeout_ms = 300;
+	chain_new(&o);
+	wait_ready();
+	redis_signal(SIGSTOP);
+	t0 = now_ms();
+	ck_assert_int_eq(query("frank", 5, NOW, &w, &c), AUTH_PENDING);
+	ck_assert(run_until(&w.calls, 3000));
+	ck_assert_int_eq(w.rc, AUTH_ERROR);
+	ck_assert_uint_ge(now_ms() - t0, 150);
+	ck_assert_uint_lt(now_ms() - t0, 1500);
+	ck_assert_int_eq(query("frank", 5, NOW, NULL, &c), AUTH_ERROR);
+	/* Reconnects reach the kernel's backlog but never the handshake. */
+	run_for(1000);
+	assert_fails_fast("frank", NOW);
+	redis_signal(SIGCONT);
+	set_user("frank", "pw");
+	ck_assert(wait_found("frank", NOW, 15000));
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* Redis down when the backend starts: not an error; it connects once
+ * Redis is there. */
+START_TEST(redis_down_at_start)
+{
+	struct auth_redis_options o = default_options();
+
+	chain_new(&o);
+	run_for(300);
+	assert_fails_fast("grace", NOW);
+	redis_start();
+	set_user("grace", "pw");
+	ck_assert(wait_found("grace", NOW, 15000));
+}
+END_TEST
+
+/* Lookups waiting when the chain is freed: done is never called. */
+START_TEST(free_with_lookups_waiting)
+{
+	struct auth_credential c;
+	struct wait_state w = {0, 0};
+
+	redis_signal(SIGSTOP);
+	ck_assert_int_eq(query("heidi", 5, NOW, &w, &c), AUTH_PENDING);
+	ck_assert_int_eq(query("heidi", 5, NOW, &w, &c), AUTH_PENDING);
+	ck_assert_int_eq(query("ivan", 4, NOW, &w, &c), AUTH_PENDING);
+	auth_free(chain);
+	chain = NULL;
+	run_for(100);
+	ck_assert_int_eq(w.calls, 0);
+	redis_signal(SIGCONT);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * Tests: connection options.
+ */
+
+/* requirepass and SELECT: AUTH password, then the keys of db 3. A wrong
+ * password never makes the connection usable. */
+START_TEST(password_and_database)
+{
+	static const char *const extra[] = {"--requirepass", "pw1", NULL};
+	struct auth_redis_options o = default_options();
+	struct auth_credential c;
+
+	srv.password = "pw1";
+	redis_start_args(extra);
+	cli("-n", "3", "SET", "turn/realm/" REALM "/user/judy/key",
+	    "00112233445566778899aabbccddeeff");
+	o.password = "pw1";
+	o.db = 3;
+	chain_new(&o);
+	ck_assert(wait_found("judy", NOW, 5000));
+	ck_assert_int_eq(lookup("judy", NOW, &c), AUTH_FOUND);
+	ck_assert_uint_eq(c.keys[0].md5[0], 0x00);
+	ck_assert_uint_eq(c.keys[0].md5[15], 0xff);
+	auth_free(chain);
+
+	o.password = "wrong";
+	chain_new(&o);
+	run_for(500);
+	assert_fails_fast("judy", NOW);
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* A Redis 6 ACL user: AUTH user password. */
+START_TEST(acl_user)
+{
+	struct auth_redis_options o = default_options();
+
+	redis_start();
+	cli("ACL", "SETUSER", "turnd", "on", ">pw2", "~turn/*", "+@all");
+	set_user("kate", "pw");
+	o.user = "turnd";
+	o.password = "pw2";
+	chain_new(&o);
+	ck_assert(wait_found("kate", NOW, 5000));
+}
+END_TEST
+
+/* redis-socket: a unix socket instead of host and port. */
+START_TEST(unix_socket)
+{
+	const char *extra[] = {"--unixsocket", NULL, "--unixsocketperm", "700", NULL};
+	struct auth_redis_options o = default_options();
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/turnd-redis-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(srv.sock, sizeof(srv.sock), "%s/redis.sock", tmpdir);
+	extra[1] = srv.sock;
+	redis_start_args(extra);
+	set_user("leo", "pw");
+	o.socket = srv.sock;
+	o.host = NULL;
+	chain_new(&o);
+	ck_assert(wait_found("leo", NOW, 5000));
+}
+END_TEST
+
+/* The configuration path: redis = true appends the backend after the
+ * static users; without an event base it is refused. */
+START_TEST(chain_from_conf)
+{
+	char text[256], err[ERR_MAX] = "";
+	struct conf *conf = NULL;
+	struct auth_credential c;
+
+	redis_start();
+	set_user("mike", "pw");
+	snprintf(text, sizeof(text),
+		 "realm = " REALM "\nuser = \"static:pw\"\nredis = true\n"
+		 "redis-host = 127.0.0.1\nredis-port = %u\n",
+		 (unsigned)srv.port);
+	ck_assert_msg(conf_load_string(text, "t.conf", NULL, &conf, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_ptr_null(auth_new_from_conf(conf, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "'redis'"));
+	chain = auth_new_for_worker(conf, base, err, sizeof(err));
+	ck_assert_msg(chain != NULL, "%s", err);
+	ck_assert(wait_found("mike", NOW, 5000));
+	ck_assert_int_eq(lookup("static", NOW, &c), AUTH_FOUND);
+	ck_assert_str_eq(c.backend, "static");
+	ck_assert_int_eq(lookup("mike", NOW, &c), AUTH_FOUND);
+	ck_assert_str_eq(c.backend, "redis");
+	conf_free(conf);
+	auth_credential_clear(&c);
+}
+END_TEST
+
+START_TEST(bad_options_are_refused)
+{
+	struct auth_redis_options o = default_options();
+	char err[ERR_MAX] = "";
+
+	o.host = "localhost"; /* would be resolved on the loop */
+	ck_assert_ptr_null(auth_redis_new(&o, base, err, sizeof(err)));
+	ck_assert_str_eq(err, "redis: redis-host must be a numeric IP address");
+	o = default_options();
+	o.user = "u";
+	ck_assert_ptr_null(auth_redis_new(&o, base, err, sizeof(err)));
+	ck_assert_str_eq(err, "redis: redis-user needs redis-password");
+	o = default_options();
+	o.cache_size = AUTH_REDIS_CACHE_MIN - 1;
+	ck_assert_ptr_null(auth_redis_new(&o, base, err, sizeof(err)));
+	o = default_options();
+	ck_assert_ptr_null(auth_redis_new(&o, NULL, err, sizeof(err)));
+	ck_assert_str_eq(err, "redis: no event base");
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * The cache alone.
+ */
+
+static void put_n(struct auth_cache *cache, const char *prefix, int n, enum auth_cache_kind kind)
+{
+	struct auth_key key = {.md5 = {1}};
+	char name[32];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		ck_assert_ptr_nonnull(auth_cache_put(cache, (const uint8_t *)name, strlen(name),
+						     kind, &key, NOW));
+	}
+}
+
+static bool has(struct auth_cache *cache, const char *name)
+{
+	return auth_cache_find(cache, (const uint8_t *)name, strlen(name)) != NULL;
+}
+
+/* At most max entries: a quarter for "not found", the rest for users,
+ * each share evicting its least recently used, so a flood of made-up
+ * names cannot push real users out. */
+START_TEST(cache_is_bounded)
+{
+	struct auth_cache *cache = auth_cache_new(16);
+	size_t neg;
+
+	ck_assert_ptr_nonnull(cache);
+	put_n(cache, "user", 100, AUTH_CACHE_USER);
+	ck_assert_uint_eq(auth_cache_count(cache, &neg), 12);
+	ck_assert_uint_eq(neg, 0);
+	ck_assert(has(cache, "user99"));
+	ck_assert(!has(cache, "user87"));
+	ck_assert(has(cache, "user88")); /* now the most recently used */
+	put_n(cache, "junk", 1000, AUTH_CACHE_NONE);
+	ck_assert_uint_eq(auth_cache_count(cache, &neg), 16);
+	ck_assert_uint_eq(neg, 4);
+	ck_assert(has(cache, "user88"));
+	ck_assert(has(cache, "user89"));
+	ck_assert(has(cache, "junk999"));
+	ck_assert(!has(cache, "junk995"));
+	/* A new user evicts the least recently used user (user90). */
+	put_n(cache, "late", 1, AUTH_CACHE_USER);
+	ck_assert_uint_eq(auth_cache_count(cache, &neg), 16);
+	ck_assert(has(cache, "late0"));
+	ck_assert(has(cache, "user89"));
+	ck_assert(!has(cache, "user90"));
+	/* Replacing keeps one entry per name, in the share of its kind. */
+	put_n(cache, "late", 1, AUTH_CACHE_NONE);
+	ck_assert_uint_eq(auth_cache_count(cache, &neg), 15);
+	ck_assert_uint_eq(neg, 4);
+	ck_assert(has(cache, "late0"));
+	auth_cache_free(cache);
+	auth_cache_free(NULL);
+	ck_assert_ptr_null(auth_cache_new(3));
+}
+END_TEST
+
+static Suite *auth_redis_suite(void)
+{
+	Suite *s = suite_create("auth_redis");
+	TCase *tc = tcase_create("redis");
+	TCase *bare = tcase_create("bare");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, key_set_with_redis_cli_is_found);
+	tcase_add_test(tc, sha256_key_is_found);
+	tcase_add_test(tc, rest_secrets_from_redis);
+	tcase_add_test(tc, unknown_user_and_negative_cache);
+	tcase_add_test(tc, caller_that_cannot_wait);
+	tcase_add_test(tc, hostile_usernames);
+	tcase_add_test(tc, redis_killed_then_restarted);
+	tcase_add_test(tc, stalled_redis_times_out);
+	tcase_add_test(tc, free_with_lookups_waiting);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(bare, setup_bare, teardown);
+	tcase_add_test(bare, redis_down_at_start);
+	tcase_add_test(bare, password_and_database);
+	tcase_add_test(bare, acl_user);
+	tcase_add_test(bare, unix_socket);
+	tcase_add_test(bare, chain_from_conf);
+	tcase_add_test(bare, bad_options_are_refused);
+	tcase_add_test(bare, cache_is_bounded);
+	tcase_set_timeout(bare, 30);
+	suite_add_tcase(s, bare);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(auth_redis_suite());
+}
