@@ -8,7 +8,7 @@
 # give exit 1 or 2 with a message. Then the `key` line goes into a real
 # turnd's configuration and turnprobe allocates and echoes through turnpeer
 # with that user and password. Bounded: every client run is under
-# `timeout`. Skipped (77) without redis-server and redis-cli.
+# `timeout`. Fails without redis-server and redis-cli (make check installs them).
 . "$top_srcdir/tests/interop/lib.sh"
 
 : "${TURNPEER:?set by make check}"
@@ -25,7 +25,7 @@ REDIS_PID=""
 PEER_PID=""
 
 for tool in "$REDIS_SERVER" "$REDIS_CLI"; do
-	command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool not found"; exit 77; }
+	command -v "$tool" >/dev/null 2>&1 || { echo "not ok - $tool not found (scripts/deps.sh installs redis-server)"; exit 1; }
 done
 [ -x "$TURNADMIN" ] || { not_ok "TURNADMIN=$TURNADMIN is not executable (build it first)"; finish; }
 echo "# turnadmin: $TURNADMIN"

@@ -1,0 +1,116 @@
+#!/bin/sh
+# Credentials in Redis against a real redis-server on loopback: users and
+# REST secrets written with redis-cli authenticate coturn's
+# turnutils_uclient (-u/-w and -W) with 0 loss; with Redis stopped
+# mid-run, existing allocations keep relaying, a cached user can still
+# allocate and an unknown user gets none; after Redis restarts a new user
+# authenticates without restarting turnd.
+. "$top_srcdir/tests/interop/lib.sh"
+
+REDIS_PID=""
+PEER_PID=""
+redis_cleanup() {
+	[ -n "$REDIS_PID" ] && kill -KILL "$REDIS_PID" 2>/dev/null
+	[ -n "$PEER_PID" ] && kill -KILL "$PEER_PID" 2>/dev/null
+	cleanup
+}
+trap redis_cleanup EXIT
+
+REALM=turnd.test
+RPORT=$(free_port)
+PORT=$(free_port)
+PEER_PORT=$(free_port)
+while [ "$((PEER_PORT + 1))" = "$PORT" ] || [ "$((PEER_PORT + 1))" = "$RPORT" ]; do
+	PEER_PORT=$(free_port)
+done
+rcli() { timeout 10 redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+key_of() { printf '%s:%s:%s' "$1" "$REALM" "$2" | md5sum | cut -d' ' -f1; }
+add_user() { rcli set "turn/realm/$REALM/user/$1/key" "$(key_of "$1" "$2")" >/dev/null; }
+
+start_redis() {
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+		>"$T_DIR/redis.log" 2>&1 &
+	REDIS_PID=$!
+	for _ in $(seq 1 50); do
+		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
+		sleep 0.1
+	done
+	cat "$T_DIR/redis.log"
+	return 1
+}
+stop_redis() {
+	kill -TERM "$REDIS_PID"
+	wait "$REDIS_PID" 2>/dev/null
+	REDIS_PID=""
+}
+
+check "redis-server on 127.0.0.1:$RPORT" start_redis
+add_user alice pass
+rcli sadd "turn/realm/$REALM/secret" rsecret >/dev/null
+
+# turnutils_uclient spreads its sessions over the peer port and the one
+# after it (turnutils_peer listens on both): so does this echo peer.
+"$TURNPEER" -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" --max-seconds 120 -q &
+PEER_PID=$!
+start_turnd "listening-ip = { \"127.0.0.1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\" }
+realm = \"$REALM\"
+allowed-peer-ip = { \"127.0.0.1\" }
+legacy-channel-numbers = true
+redis = true
+redis-port = $RPORT
+redis-timeout = 300" || exit 1
+
+# uclient MODE-ARGS...: run turnutils_uclient; 0 loss and all echoed.
+uclient() {
+	timeout 40 turnutils_uclient -m 4 -n 200 -l 120 -z 0 -e 127.0.0.1 -r "$PEER_PORT" \
+		-p "$PORT" "$@" 127.0.0.1 >"$T_DIR/uc.out" 2>&1
+	grep -q "Total lost packets 0 (" "$T_DIR/uc.out" &&
+		grep -Eq "tot_send_msgs=([1-9][0-9]*), tot_recv_msgs=\1$" "$T_DIR/uc.out" ||
+		{ tail -n 5 "$T_DIR/uc.out"; return 1; }
+}
+
+check "uclient -u alice -w (key written with redis-cli): 0 lost" uclient -u alice -w pass -X
+check "uclient -W (secret from the Redis set): 0 lost" uclient -W rsecret -u alice -X
+check "uclient with a wrong password gets no allocation" sh -c \
+	"! timeout 20 turnutils_uclient -m 1 -n 5 -e 127.0.0.1 -r $PEER_PORT -p $PORT -u alice -w nope 127.0.0.1 2>&1 | grep -q 'Total lost'"
+
+probe() { # probe USER PASS: a TURN session through turnd to turnpeer
+	timeout 20 "$TURNPROBE" turn "127.0.0.1:$PORT" -u "$1" -w "$2" \
+		--peer "127.0.0.1:$PEER_PORT" -n 3 >"$T_DIR/probe.out" 2>&1
+}
+check "hostile username a%s%n%x%p refused" sh -c "! '$TURNPROBE' turn 127.0.0.1:$PORT -u 'a%s%n%x%p' -w x --peer 127.0.0.1:$PEER_PORT -n 1"
+long=$(head -c 600 /dev/zero | tr '\0' 'u')
+check "600-byte username refused" sh -c "! '$TURNPROBE' turn 127.0.0.1:$PORT -u '$long' -w x --peer 127.0.0.1:$PEER_PORT -n 1"
+
+# Redis goes away under a running load.
+timeout 40 turnutils_uclient -m 2 -n 400 -l 120 -z 0 -e 127.0.0.1 -r "$PEER_PORT" \
+	-p "$PORT" -u alice -w pass -X 127.0.0.1 >"$T_DIR/during.out" 2>&1 &
+UC=$!
+sleep 1.5
+stop_redis
+wait "$UC"
+sed -n 's/.*Total transmit time is /  uclient ran for (s): /p' "$T_DIR/during.out"
+check "Redis stopped mid-run: the running allocations relayed with 0 loss" \
+	grep -q "Total lost packets 0 (" "$T_DIR/during.out"
+check "Redis down: cached user alice still allocates" probe alice pass
+probe bob pass
+rc=$?
+check "Redis down: unknown user bob gets no allocation (exit $rc)" [ "$rc" -ne 0 ]
+check "  ... answered 500, a code the client may retry" grep -q "500" "$T_DIR/probe.out"
+check "turnd still answers Binding" "$TURNPROBE" stun "127.0.0.1:$PORT"
+
+check "redis-server restarted on the same port" start_redis
+add_user carol secret2
+recovered() {
+	for _ in $(seq 1 30); do
+		probe carol secret2 && return 0
+		sleep 0.5
+	done
+	cat "$T_DIR/probe.out"
+	return 1
+}
+check "after the restart a new user (carol) authenticates, turnd not restarted" recovered
+check "turnd stops cleanly" stop_turnd
+finish
