@@ -195,27 +195,24 @@ static const char *last_str(cfg_opt_t *opt)
 	return n ? cfg_opt_getnstr(opt, n - 1) : NULL;
 }
 
-static int check_ip(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = last_str(opt);
-	struct turn_addr a;
-	char why[WHY_MAX];
+/* One validator per value syntax: parse the element just stored, and
+ * report why it is wrong with the file and line libconfuse knows. */
+#define VALUE_CHECK(name, parse, type)                                          \
+	static int name(cfg_t *cfg, cfg_opt_t *opt)                             \
+	{                                                                       \
+		const char *text = last_str(opt);                               \
+		type value;                                                     \
+		char why[WHY_MAX];                                              \
+									\
+		if (text && parse(text, &value, why, sizeof(why)) < 0)          \
+			return opt_error(cfg, opt, "%s", why);                  \
+		return 0;                                                       \
+	}
 
-	if (text && conf_value_ip(text, &a, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	return 0;
-}
-
-static int check_server(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = last_str(opt);
-	struct turn_addr a;
-	char why[WHY_MAX];
-
-	if (text && conf_value_server(text, &a, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	return 0;
-}
+VALUE_CHECK(check_ip, conf_value_ip, struct turn_addr)
+VALUE_CHECK(check_server, conf_value_server, struct turn_addr)
+VALUE_CHECK(check_external, conf_value_external, struct conf_external)
+VALUE_CHECK(check_range, conf_value_range, struct conf_range)
 
 /* Two sockets on one address and port cannot both bind: refuse the
  * duplicate here, where the line is known, not at bind time. */
@@ -235,28 +232,6 @@ static int check_listen(cfg_t *cfg, cfg_opt_t *opt)
 			return opt_error(cfg, opt, "'%s' is given twice",
 					 cfg_opt_getnstr(opt, n - 1));
 	}
-	return 0;
-}
-
-static int check_external(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = last_str(opt);
-	struct conf_external e;
-	char why[WHY_MAX];
-
-	if (text && conf_value_external(text, &e, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	return 0;
-}
-
-static int check_range(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = last_str(opt);
-	struct conf_range r;
-	char why[WHY_MAX];
-
-	if (text && conf_value_range(text, &r, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
 	return 0;
 }
 

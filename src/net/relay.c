@@ -69,12 +69,6 @@ static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
 	return 0;
 }
 
-static bool is_wildcard(const struct turn_addr *a)
-{
-	static const uint8_t zero[16];
-	return memcmp(a->ip, zero, turn_addr_iplen(a)) == 0;
-}
-
 static bool is_loopback6(const struct turn_addr *a)
 {
 	static const uint8_t one[16] = { [15] = 1 };
@@ -132,7 +126,7 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 	 * stands for the host's own addresses of its family. */
 	if (n == 0) {
 		for (size_t i = 0; i < conf->n_listen && n < MAX_HOST; i++) {
-			if (is_wildcard(&conf->listen[i]))
+			if (turn_addr_is_any(&conf->listen[i]))
 				n += host_addresses(conf->listen[i].family, host + n, MAX_HOST - n);
 			else
 				host[n++] = conf->listen[i];

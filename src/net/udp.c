@@ -21,12 +21,6 @@
 /* Datagrams one read event may take before yielding to other sockets. */
 #define UDP_READ_BUDGET (WORKER_BATCH * 8)
 
-static bool is_wildcard(const struct turn_addr *a)
-{
-	static const uint8_t zero[16];
-	return memcmp(a->ip, zero, turn_addr_iplen(a)) == 0;
-}
-
 static int set_opt(int fd, int level, int name, int value)
 {
 	return setsockopt(fd, level, name, &value, sizeof(value));
@@ -48,7 +42,7 @@ int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, s
 		goto fail;
 	if (ss.ss_family == AF_INET6 && set_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1) < 0)
 		goto fail;
-	s->wildcard = is_wildcard(addr);
+	s->wildcard = turn_addr_is_any(addr);
 	/* On a wildcard socket, learn the address each datagram was sent to
 	 * and answer from it, or a multi-homed host replies from the wrong
 	 * address and the client drops the answer. */

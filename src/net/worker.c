@@ -249,14 +249,13 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 /* The addresses a wildcard listener serves, for the relay-loop check. */
 static size_t add_own_listeners(const struct conf *c, struct turn_policy_own *own, size_t max)
 {
-	static const uint8_t zero[16];
 	struct ifaddrs *ifs = NULL, *i;
 	size_t n = 0;
 
 	getifaddrs(&ifs);
 	for (size_t k = 0; k < c->n_listen; k++) {
 		const struct turn_addr *l = &c->listen[k];
-		if (memcmp(l->ip, zero, turn_addr_iplen(l)) != 0) {
+		if (!turn_addr_is_any(l)) {
 			if (n < max)
 				own[n++] = (struct turn_policy_own){ *l, l->port, l->port };
 			continue;

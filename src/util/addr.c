@@ -125,6 +125,13 @@ char *turn_addr_format(const struct turn_addr *a, bool with_port, char *buf, siz
 	return buf;
 }
 
+bool turn_addr_is_any(const struct turn_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return turn_addr_iplen(a) && memcmp(a->ip, zero, turn_addr_iplen(a)) == 0;
+}
+
 bool turn_addr_is_v4mapped(const struct turn_addr *a)
 {
 	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };

@@ -48,6 +48,9 @@ int turn_addr_parse(const char *text, uint16_t default_port, struct turn_addr *o
  * Always NUL-terminates; returns buf. */
 char *turn_addr_format(const struct turn_addr *a, bool with_port, char *buf, size_t len);
 
+/* True for the wildcard address of the family (0.0.0.0 or ::). */
+bool turn_addr_is_any(const struct turn_addr *a);
+
 /* True for an IPv6 address of the form ::ffff:a.b.c.d. */
 bool turn_addr_is_v4mapped(const struct turn_addr *a);
 
