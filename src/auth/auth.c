@@ -28,6 +28,14 @@ struct auth *auth_new(void)
 	return calloc(1, sizeof(struct auth));
 }
 
+struct auth_backend *auth_backend_named(struct auth *a, const char *name)
+{
+	for (size_t i = 0; a && i < a->n; i++)
+		if (strcmp(a->backends[i]->ops->name, name) == 0)
+			return a->backends[i];
+	return NULL;
+}
+
 int auth_add(struct auth *a, struct auth_backend *b)
 {
 	if (!b)

@@ -238,7 +238,34 @@ struct auth_redis_options {
  */
 struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct event_base *base,
 				    char *err, size_t errlen);
+
+/*
+ * The backend's connection, for the other things a fleet of servers keeps
+ * in the same Redis (net/fleet.c: shared quotas, realm settings, events).
+ * Same thread rules as the lookups.
+ */
+struct redisReply;
+/* An answer, or rep NULL when none came: the connection was lost, or the
+ * command had no answer within timeout_ms (the connection is then reset,
+ * as for a lookup). Never called from inside auth_redis_command, nor
+ * while the backend is being freed. */
+typedef void auth_redis_reply_fn(void *arg, struct redisReply *rep);
+/* Whether commands can be sent now (connected and past the handshake). */
+bool auth_redis_ready(const struct auth_backend *b);
+/* How many connections have completed their handshake so far: a change
+ * means Redis came back (and may have lost what it held). */
+unsigned auth_redis_epoch(const struct auth_backend *b);
+/* Commands sent with auth_redis_command and not yet answered. */
+size_t auth_redis_in_flight(const struct auth_backend *b);
+/* Send one command in argv form. fn may be NULL (no answer wanted).
+ * Returns 0 when sent, -1 when not ready or out of memory (fn is then
+ * not called). */
+int auth_redis_command(struct auth_backend *b, int argc, const char **argv, const size_t *lens,
+		       auth_redis_reply_fn *fn, void *arg);
 #endif
+
+/* The chain's backend of that name ("static", "secret", "redis"), or NULL. */
+struct auth_backend *auth_backend_named(struct auth *a, const char *name);
 
 /* ---- TURN REST, shared by the secret and Redis backends ---- */
 

@@ -105,6 +105,9 @@ struct auth_redis {
 	struct event *connect_ev; /* connect and handshake time limit */
 	bool freeing;
 
+	unsigned epoch; /* handshakes completed */
+	size_t n_commands; /* auth_redis_command's, unanswered */
+
 	struct auth_cache *cache;
 	struct fetch *inflight[FETCH_BUCKETS];
 	size_t n_inflight;
@@ -195,6 +198,7 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *priv)
 	if (--r->handshake_left > 0)
 		return;
 	r->state = CONN_READY;
+	r->epoch++;
 	r->failures = 0;
 	event_del(r->connect_ev);
 	log_notice("redis %s: connected", r->where);
@@ -712,6 +716,95 @@ static int redis_lookup(struct auth_backend *b, const struct auth_query *q,
 	 * time, anyone else is refused (fail closed). */
 	return age == AGE_STALE ? entry_answer(r, e, q, out) : AUTH_ERROR;
 }
+
+/* ------------------------------------------------------------------------
+ * Other commands (auth.h, auth_redis_command).
+ */
+
+struct command {
+	struct auth_redis *r;
+	auth_redis_reply_fn *fn; /* NULL once told (timed out) or not wanted */
+	void *arg;
+	struct event *timer;
+};
+
+static void on_command_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct command *c = priv;
+	struct auth_redis *r = c->r;
+
+	(void)ac;
+	r->n_commands--;
+	if (c->fn && !r->freeing)
+		c->fn(c->arg, reply);
+	if (c->timer)
+		event_free(c->timer);
+	free(c);
+}
+
+static void on_command_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct command *c = arg;
+	struct auth_redis *r = c->r;
+	auth_redis_reply_fn *fn = c->fn;
+	char why[64];
+
+	(void)fd;
+	(void)what;
+	c->fn = NULL;
+	fn(c->arg, NULL);
+	/* c is freed by on_command_reply when the reset fails it. */
+	snprintf(why, sizeof(why), "no answer in %u ms", r->o.timeout_ms);
+	conn_reset(r, why);
+}
+
+bool auth_redis_ready(const struct auth_backend *b)
+{
+	return ((const struct auth_redis *)b)->state == CONN_READY;
+}
+
+unsigned auth_redis_epoch(const struct auth_backend *b)
+{
+	return ((const struct auth_redis *)b)->epoch;
+}
+
+size_t auth_redis_in_flight(const struct auth_backend *b)
+{
+	return ((const struct auth_redis *)b)->n_commands;
+}
+
+int auth_redis_command(struct auth_backend *b, int argc, const char **argv, const size_t *lens,
+		       auth_redis_reply_fn *fn, void *arg)
+{
+	struct auth_redis *r = (struct auth_redis *)b;
+	struct timeval tv = ms_to_tv(r->o.timeout_ms);
+	struct command *c;
+
+	if (r->state != CONN_READY || !(c = calloc(1, sizeof(*c))))
+		return -1;
+	c->r = r;
+	c->fn = fn;
+	c->arg = arg;
+	if (fn && (!(c->timer = evtimer_new(r->evb, on_command_timeout, c)) ||
+		   evtimer_add(c->timer, &tv) < 0)) {
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return -1;
+	}
+	if (send_argv(r, on_command_reply, c, argc, argv, lens) < 0) {
+		if (c->timer)
+			event_free(c->timer);
+		free(c);
+		return -1;
+	}
+	r->n_commands++;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The backend (continued).
+ */
 
 static void redis_free(struct auth_backend *b)
 {

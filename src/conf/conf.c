@@ -159,6 +159,9 @@ static const struct int_limit {
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
 	{"shed-allocations", "a count", 0, INT_MAX},
+	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
+	{"redis-poll-interval", "a time in seconds", 1, 3600},
+	{"redis-events-max", "an entry count", 1000, 100000000},
 	{"redis-port", "a port", 1, 65535},
 	{"redis-db", "a database number", 0, INT_MAX},
 	{"redis-connect-timeout", "a time in milliseconds", 1, 60000},
@@ -328,6 +331,21 @@ static int check_not_empty(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* A node id names this server in Redis (hash fields, a key): short, and
+ * of characters that read the same in any log or key. */
+static int check_node_id(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(text);
+
+	if (n == 0 || n > CONF_NODE_ID_MAX ||
+	    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n)
+		return opt_error(cfg, opt,
+				 "'%.80s' is not a node id (1-%d letters, digits, '.', '_', ':', '-')",
+				 text, CONF_NODE_ID_MAX);
+	return 0;
+}
+
 static int check_log_level(cfg_t *cfg, cfg_opt_t *opt)
 {
 	const char *text = cfg_opt_getnstr(opt, 0);
@@ -348,6 +366,7 @@ static const struct {
 	{"relay-ip", check_ip},
 	{"alternate-server", check_server},
 	{"shed-allocations", check_int},
+	{"shed-bps", check_int},
 	{"external-ip", check_external},
 	{"min-port", check_int},
 	{"max-port", check_int},
@@ -380,6 +399,9 @@ static const struct {
 	{"redis-cache-ttl", check_int},
 	{"redis-negative-ttl", check_int},
 	{"redis-cache-stale", check_int},
+	{"redis-poll-interval", check_int},
+	{"redis-events-max", check_int},
+	{"node-id", check_node_id},
 };
 
 /* ------------------------------------------------------------------------
@@ -399,6 +421,7 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
 		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("shed-bps", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
 		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
@@ -435,6 +458,11 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("redis-cache-ttl", 60, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("redis-negative-ttl", 5, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("redis-cache-stale", 300, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("redis-shared-quota", cfg_true, CFGF_NONE, conf_cb_bool),
+		CFG_INT_CB("redis-poll-interval", 5, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("redis-events", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_INT_CB("redis-events-max", 100000, CFGF_NONE, conf_cb_int),
+		CFG_STR("node-id", NULL, CFGF_NONE),
 		CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -879,6 +907,10 @@ static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build
 	r->cache_ttl_s = (unsigned)cfg_getint(cfg, "redis-cache-ttl");
 	r->negative_ttl_s = (unsigned)cfg_getint(cfg, "redis-negative-ttl");
 	r->cache_stale_s = (unsigned)cfg_getint(cfg, "redis-cache-stale");
+	r->shared_quota = cfg_getbool(cfg, "redis-shared-quota");
+	r->poll_interval_s = (unsigned)cfg_getint(cfg, "redis-poll-interval");
+	r->events = cfg_getbool(cfg, "redis-events");
+	r->events_max = (unsigned)cfg_getint(cfg, "redis-events-max");
 	/* "[::1]" is taken as the file may write it; hiredis wants "::1". */
 	if (conf_value_ip(cfg_getstr(cfg, "redis-host"), &a, NULL, 0) < 0)
 		return build_bad(b, "redis-host", "not an IP address");
@@ -886,7 +918,8 @@ static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build
 	if (build_str(host, false, &r->host, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "redis-socket"), false, &r->socket, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "redis-user"), false, &r->user, b) < 0 ||
-	    build_str(cfg_getstr(cfg, "redis-password"), false, &r->password, b) < 0)
+	    build_str(cfg_getstr(cfg, "redis-password"), false, &r->password, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "node-id"), false, &r->node_id, b) < 0)
 		return -1;
 	return 0;
 }
@@ -909,6 +942,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
+	c->shed_bps = (uint64_t)cfg_getint(cfg, "shed-bps");
 	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));
 	c->syslog = cfg_getbool(cfg, "syslog");
 }
@@ -1075,6 +1109,7 @@ void conf_free(struct conf *c)
 	free(c->redis.host);
 	free(c->redis.socket);
 	free(c->redis.user);
+	free(c->redis.node_id);
 	if (c->redis.password)
 		OPENSSL_cleanse(c->redis.password, strlen(c->redis.password));
 	free(c->redis.password);

@@ -51,7 +51,16 @@ struct conf_redis {
 	unsigned cache_ttl_s;
 	unsigned negative_ttl_s;
 	unsigned cache_stale_s;
+	/* A fleet of servers on one Redis (net/fleet.c). */
+	bool shared_quota; /* redis-shared-quota: user-quota counts every node's allocations */
+	unsigned poll_interval_s; /* how often the realm's settings are read */
+	bool events; /* redis-events: allocation events to a stream */
+	unsigned events_max; /* the stream's approximate length cap */
+	char *node_id; /* NULL: made up at start */
 };
+
+/* node-id: at most this many characters. */
+#define CONF_NODE_ID_MAX 64
 
 struct conf {
 	char *path; /* the file it came from; NULL for the embedded default */
@@ -97,6 +106,7 @@ struct conf {
 	struct turn_addr *alternates;
 	size_t n_alternates;
 	unsigned shed_allocations; /* 0 = never */
+	uint64_t shed_bps; /* relayed bytes per second, both ways, 0 = never */
 
 	/* Limits (0 = unlimited). */
 	unsigned user_quota;

@@ -26,6 +26,7 @@ struct pending_req {
 	struct turn_tuple tuple;
 	struct client_path path;
 	bool forgotten; /* its TCP connection closed: do not answer */
+	uint8_t kind; /* PARK_CREDENTIAL or PARK_FLEET: what it waits for */
 	size_t len;
 	uint8_t buf[];
 };
@@ -51,22 +52,36 @@ static void fill_credential(int rc, const struct auth_credential *ac, struct tur
 	}
 }
 
-static void pending_done(void *arg, int rc)
+void worker_unpark(struct pending_req *p)
 {
-	struct pending_req *p = arg;
 	struct worker *w = p->w;
 
-	(void)rc; /* the repeated lookup reads the answer from the cache */
 	LIST_REMOVE(p, link);
 	w->n_pending--;
+	/* Past its credential it may still wait for the fleet's quota. */
 	if (!p->forgotten)
-		worker_resume(w, p->buf, p->len, &p->tuple, &p->path);
+		worker_resume(w, p->buf, p->len, &p->tuple, &p->path,
+			      p->kind == PARK_CREDENTIAL ? PARK_FLEET : 0);
 	free(p);
 }
 
-static struct pending_req *pending_new(struct worker *w, const struct pending_ctx *pc)
+void worker_park_cancel(struct pending_req *p)
 {
-	if (!pc->may_wait || w->n_pending >= PENDING_MAX)
+	LIST_REMOVE(p, link);
+	p->w->n_pending--;
+	free(p);
+}
+
+static void pending_done(void *arg, int rc)
+{
+	(void)rc; /* the repeated lookup reads the answer from the cache */
+	worker_unpark(arg);
+}
+
+static struct pending_req *pending_new(struct worker *w, const struct pending_ctx *pc,
+				       uint8_t kind)
+{
+	if (!(pc->may_park & kind) || w->n_pending >= PENDING_MAX)
 		return NULL;
 	struct pending_req *p = malloc(sizeof(*p) + pc->len);
 	if (!p)
@@ -75,8 +90,20 @@ static struct pending_req *pending_new(struct worker *w, const struct pending_ct
 	p->tuple = *pc->tuple;
 	p->path = *pc->path;
 	p->forgotten = false;
+	p->kind = kind;
 	p->len = pc->len;
 	memcpy(p->buf, pc->pkt, pc->len);
+	return p;
+}
+
+struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc)
+{
+	struct pending_req *p = pending_new(w, pc, PARK_FLEET);
+
+	if (p) {
+		LIST_INSERT_HEAD(&w->pending, p, link);
+		w->n_pending++;
+	}
 	return p;
 }
 
@@ -85,7 +112,7 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 {
 	const struct stun_attr *u = stun_msg_find(m, STUN_ATTR_USERNAME);
 	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
-	struct pending_req *p = pending_new(w, pc);
+	struct pending_req *p = pending_new(w, pc, PARK_CREDENTIAL);
 	struct auth_query q = {
 		.now_s = (uint64_t)time(NULL),
 		.done = p ? pending_done : NULL,

@@ -114,6 +114,8 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 
 	memset(rs, 0, sizeof(*rs));
 	rs->conf = conf;
+	rs->user_quota = conf->user_quota;
+	rs->total_quota = conf->total_quota;
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
 	rs->n_user_buckets = QUOTA_BUCKETS;
@@ -335,47 +337,122 @@ static struct quota_entry **quota_slot(struct relay_shared *rs, const char *user
 	return pp;
 }
 
+static uint64_t relayed_bps(const struct relay_shared *rs)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < RELAY_MAX_WORKERS; i++)
+		sum += rs->worker_bps[i];
+	return sum;
+}
+
+/* Load shedding (300) first, then the server's and the user's quotas; the
+ * user's across the fleet is the verdict Redis gave this request. */
 static int quota_take(void *ctx, const char *user)
 {
-	struct relay_shared *rs = ((struct worker *)ctx)->relay_shared;
+	struct worker *w = ctx;
+	struct relay_shared *rs = w->relay_shared;
 	const struct conf *c = rs->conf;
+	unsigned count = 0;
+	uint64_t seq = 0;
 	int rc = 0;
 
 	pthread_mutex_lock(&rs->lock);
 	struct quota_entry **pp = quota_slot(rs, user);
-	if (c->shed_allocations && rs->total >= c->shed_allocations)
+	if ((c->shed_allocations && rs->total >= c->shed_allocations) ||
+	    (c->shed_bps && relayed_bps(rs) >= c->shed_bps))
 		rc = STUN_ERR_TRY_ALTERNATE;
-	else if (c->total_quota && rs->total >= c->total_quota)
+	else if (rs->total_quota && rs->total >= rs->total_quota)
 		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
-	else if (c->user_quota && *pp && (*pp)->count >= c->user_quota)
+	else if (rs->user_quota && *pp && (*pp)->count >= rs->user_quota)
+		rc = TURN_ERR_ALLOCATION_QUOTA;
+	else if (w->fleet.verdict == FLEET_REFUSED)
 		rc = TURN_ERR_ALLOCATION_QUOTA;
 	else if (!*pp && !(*pp = calloc(1, sizeof(**pp) + strlen(user) + 1)))
 		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
 	if (rc == 0) {
 		if ((*pp)->count == 0)
 			strcpy((*pp)->name, user);
-		(*pp)->count++;
+		count = ++(*pp)->count;
 		rs->total++;
+		seq = ++rs->quota_seq;
 	}
 	pthread_mutex_unlock(&rs->lock);
+	if (rc == 0) {
+		w->fleet.verdict_used = true;
+		fleet_quota_changed(w, user, count, seq);
+	}
 	return rc;
 }
 
 static void quota_give(void *ctx, const char *user)
 {
-	struct relay_shared *rs = ((struct worker *)ctx)->relay_shared;
+	struct worker *w = ctx;
+	struct relay_shared *rs = w->relay_shared;
+	unsigned count = 0;
+	uint64_t seq = 0;
+	bool gave = false;
 
 	pthread_mutex_lock(&rs->lock);
 	struct quota_entry **pp = quota_slot(rs, user);
 	if (*pp && (*pp)->count > 0) {
-		(*pp)->count--;
+		gave = true;
+		count = --(*pp)->count;
 		rs->total--;
+		seq = ++rs->quota_seq;
 		if ((*pp)->count == 0) {
 			struct quota_entry *dead = *pp;
 			*pp = dead->next;
 			free(dead);
 		}
 	}
+	pthread_mutex_unlock(&rs->lock);
+	if (gave)
+		fleet_quota_changed(w, user, count, seq);
+}
+
+unsigned relay_user_count(struct relay_shared *rs, const char *user, uint64_t *seq)
+{
+	pthread_mutex_lock(&rs->lock);
+	struct quota_entry **pp = quota_slot(rs, user);
+	unsigned n = *pp ? (*pp)->count : 0;
+	*seq = ++rs->quota_seq;
+	pthread_mutex_unlock(&rs->lock);
+	return n;
+}
+
+unsigned relay_user_quota(struct relay_shared *rs)
+{
+	pthread_mutex_lock(&rs->lock);
+	unsigned q = rs->user_quota;
+	pthread_mutex_unlock(&rs->lock);
+	return q;
+}
+
+void relay_set_quotas(struct relay_shared *rs, unsigned user_quota, unsigned total_quota)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->user_quota = user_quota;
+	rs->total_quota = total_quota;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps)
+{
+	if (worker >= RELAY_MAX_WORKERS)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	rs->worker_bps[worker] = bps;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+void relay_quota_foreach(struct relay_shared *rs,
+			 void (*fn)(void *, const char *, unsigned, uint64_t), void *arg)
+{
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; i < rs->n_user_buckets; i++)
+		for (const struct quota_entry *q = rs->users[i]; q; q = q->next)
+			fn(arg, q->name, q->count, ++rs->quota_seq);
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -506,5 +583,6 @@ void relay_io_init(struct turn_io *io, struct worker *w)
 		.relay_send = relay_send,
 		.quota_take = quota_take,
 		.quota_give = quota_give,
+		.alloc_event = fleet_alloc_event,
 	};
 }

@@ -47,6 +47,9 @@ struct relay_token {
 
 struct quota_entry;
 
+/* Workers a server may run (relay-threads), for per-worker tables. */
+#define RELAY_MAX_WORKERS 64
+
 /* Shared by every worker. */
 struct relay_shared {
 	pthread_mutex_t lock;
@@ -56,10 +59,16 @@ struct relay_shared {
 	size_t next[2]; /* round robin per family */
 	uint32_t rng;   /* xorshift state for port picks, seeded from RAND_bytes */
 	struct relay_token tokens[RELAY_MAX_TOKENS];
-	/* Quotas. */
+	/* Quotas: the configuration's, or the realm's from Redis. */
+	unsigned user_quota, total_quota;
 	unsigned total;
+	/* Orders this server's count updates in Redis (net/fleet.c): every
+	 * count read for Redis takes the next number. */
+	uint64_t quota_seq;
 	struct quota_entry **users;
 	size_t n_user_buckets;
+	/* Bytes per second each worker relayed over its last tick (shed-bps). */
+	uint64_t worker_bps[RELAY_MAX_WORKERS];
 };
 
 int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen);
@@ -67,6 +76,18 @@ void relay_shared_fini(struct relay_shared *rs);
 
 /* The struct turn_io a worker gives its protocol core (ctx = worker). */
 void relay_io_init(struct turn_io *io, struct worker *w);
+
+/* Quotas, for net/fleet.c: user's allocations on this server (and the
+ * sequence number of that reading); the user-quota in force; setting both
+ * quotas (the realm's from Redis); each user with allocations, with a
+ * sequence number, under the lock (fn must not take it). */
+unsigned relay_user_count(struct relay_shared *rs, const char *user, uint64_t *seq);
+unsigned relay_user_quota(struct relay_shared *rs);
+void relay_set_quotas(struct relay_shared *rs, unsigned user_quota, unsigned total_quota);
+void relay_quota_foreach(struct relay_shared *rs,
+			 void (*fn)(void *, const char *, unsigned, uint64_t), void *arg);
+/* The bytes per second worker relayed over its last tick. */
+void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps);
 
 /* Ports in use across every relay address (for tests and metrics). */
 size_t relay_ports_in_use(struct relay_shared *rs);

@@ -28,7 +28,7 @@
 #include "turn/policy.h"
 #include "util/log.h"
 
-#define NET_MAX_WORKERS 64
+#define NET_MAX_WORKERS RELAY_MAX_WORKERS
 
 struct net {
 	const struct conf *conf;
@@ -38,6 +38,8 @@ struct net {
 	struct relay_shared relay;
 	bool relay_ready;
 	struct turn_policy *policy;
+	struct fleet_shared fleet;
+	bool fleet_ready;
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
 };
@@ -50,11 +52,11 @@ uint64_t worker_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* One message, with may_wait telling whether a credential lookup may be
- * parked until an asynchronous backend answers. */
+/* One message, with may_park telling what it may still be parked for
+ * until Redis answers (PARK_*). */
 static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 		     const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
-		     size_t cap, bool may_wait)
+		     size_t cap, uint8_t may_park)
 {
 	struct stun_msg msg;
 	struct turn_reply reply = { out, cap, 0 };
@@ -75,10 +77,16 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	struct auth_credential ac;
 	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now };
 	if (worker_needs_credential(&msg)) {
-		struct pending_ctx pc = { pkt, len, tuple, path, may_wait };
+		struct pending_ctx pc = { pkt, len, tuple, path, may_park };
 		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
 			return 0; /* parked: answered when the backend replies */
 		in.cred = &tc;
+		/* The user's quota across the fleet: parked until Redis says. */
+		if (tc.status == 1 && fleet_reserve(w, &msg, &pc, &ac) > 0) {
+			auth_credential_clear(&ac);
+			OPENSSL_cleanse(&tc, sizeof(tc));
+			return 0;
+		}
 	}
 	w->current_path = *path;
 	int rc = turn_server_handle(w->srv, &in, &reply);
@@ -93,16 +101,17 @@ size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
 		      size_t cap)
 {
-	return process(w, pkt, len, tuple, path, out, cap, true);
+	return process(w, pkt, len, tuple, path, out, cap, PARK_ANY);
 }
 
 /* A parked request whose credential has arrived: decide it now and send
  * the answer the way the request came. */
 void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
-		   const struct turn_tuple *tuple, const struct client_path *path)
+		   const struct turn_tuple *tuple, const struct client_path *path,
+		   uint8_t may_park)
 {
 	uint8_t *out = &w->tx[0][0];
-	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, false);
+	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, may_park);
 
 	if (n == 0)
 		return;
@@ -136,6 +145,7 @@ static void worker_free(struct worker *w)
 	free(w->udp);
 	free(w->tcp);
 	turn_server_free(w->srv);
+	turn_policy_free(w->policy);
 	auth_free(w->auth); /* no callback can come after this */
 	worker_pending_free_all(w);
 	if (w->tick_ev)
@@ -177,13 +187,50 @@ no_event:
 	return -1;
 }
 
+static struct turn_policy *net_policy(const struct net *n, const struct fleet_shared *fs);
+
+/* The realm's settings from Redis changed: this worker's policy and
+ * bandwidth cap follow (the quotas are shared and already set). */
+static void worker_apply_settings(struct worker *w)
+{
+	struct fleet_shared *fs = w->fleet.shared;
+
+	pthread_mutex_lock(&fs->lock);
+	uint64_t gen = fs->generation;
+	uint64_t bps = fs->has_max_bps ? fs->max_bps : w->conf->max_bps;
+	struct turn_policy *p = net_policy(w->net, fs);
+	pthread_mutex_unlock(&fs->lock);
+	if (!p) {
+		log_warn("worker %u: cannot build the peer policy from Redis's ranges; the "
+			 "previous one stays",
+			 w->id);
+		return;
+	}
+	turn_server_set_policy(w->srv, p);
+	turn_server_set_max_bps(w->srv, bps);
+	turn_policy_free(w->policy);
+	w->policy = p;
+	fleet_settings_applied(w, gen);
+}
+
 static void worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	uint64_t now = worker_now_ms();
+	const struct turn_server_stats *s = turn_server_stats(w->srv);
+	uint64_t bytes = s->bytes_to_peer + s->bytes_to_client;
 
 	(void)fd;
 	(void)what;
-	turn_server_tick(w->srv, worker_now_ms());
+	turn_server_tick(w->srv, now);
+	/* The relayed byte rate, for shed-bps. */
+	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
+		relay_set_worker_bps(w->relay_shared, w->id,
+				     (bytes - w->last_relayed_bytes) * 1000 / (now - w->last_tick_ms));
+	w->last_tick_ms = now;
+	w->last_relayed_bytes = bytes;
+	if (fleet_tick(w, now))
+		worker_apply_settings(w);
 }
 
 static struct turn_server *worker_server(struct worker *w, const struct net *n)
@@ -222,7 +269,9 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	}
 	w->id = id;
 	w->conf = n->conf;
+	w->net = n;
 	w->relay_shared = &n->relay;
+	w->fleet.shared = &n->fleet;
 	LIST_INIT(&w->conns);
 	LIST_INIT(&w->pending);
 	w->base = event_base_new();
@@ -232,6 +281,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		worker_free(w);
 		return NULL;
 	}
+	w->fleet.redis = auth_backend_named(w->auth, "redis");
 	if (!w->base || !w->srv) {
 		snprintf(err, errlen, "cannot create worker %u", id);
 		worker_free(w);
@@ -282,7 +332,7 @@ static size_t add_own_listeners(const struct conf *c, struct turn_policy_own *ow
  * and every browser call where both sides relay), and the receiving
  * allocation's permissions already guard it.
  */
-static struct turn_policy *net_policy(const struct net *n)
+static struct turn_policy *net_policy(const struct net *n, const struct fleet_shared *fs)
 {
 	const struct conf *c = n->conf;
 	enum { MAX_OWN = 256 };
@@ -295,8 +345,11 @@ static struct turn_policy *net_policy(const struct net *n)
 							 c->listening_port };
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */
-	struct turn_addr_range *allowed = calloc(c->n_allowed_peers + 1, sizeof(*allowed));
-	struct turn_addr_range *denied = calloc(c->n_denied_peers + 1, sizeof(*denied));
+	/* The realm's ranges from Redis (fs, under its lock) come after. */
+	size_t n_a = c->n_allowed_peers + (fs ? fs->n_allowed : 0);
+	size_t n_d = c->n_denied_peers + (fs ? fs->n_denied : 0);
+	struct turn_addr_range *allowed = calloc(n_a + 1, sizeof(*allowed));
+	struct turn_addr_range *denied = calloc(n_d + 1, sizeof(*denied));
 	struct turn_policy *p = NULL;
 	if (allowed && denied) {
 		for (size_t i = 0; i < c->n_allowed_peers; i++)
@@ -305,8 +358,11 @@ static struct turn_policy *net_policy(const struct net *n)
 		for (size_t i = 0; i < c->n_denied_peers; i++)
 			denied[i] = (struct turn_addr_range){ c->denied_peers[i].lo,
 							      c->denied_peers[i].hi };
-		struct turn_policy_options po = { allowed, c->n_allowed_peers, denied,
-						  c->n_denied_peers, own, n_own };
+		for (size_t i = 0; fs && i < fs->n_allowed; i++)
+			allowed[c->n_allowed_peers + i] = fs->allowed[i];
+		for (size_t i = 0; fs && i < fs->n_denied; i++)
+			denied[c->n_denied_peers + i] = fs->denied[i];
+		struct turn_policy_options po = { allowed, n_a, denied, n_d, own, n_own };
 		p = turn_policy_new(&po);
 	}
 	free(allowed);
@@ -339,7 +395,15 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	if (n->relay.n_addrs == 0 && !conf->stun_only)
 		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
-	n->policy = net_policy(n);
+	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0) {
+		net_free(n);
+		return NULL;
+	}
+	n->fleet_ready = true;
+	if (conf->redis.enabled)
+		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
+			   conf->realm, n->fleet.node_id);
+	n->policy = net_policy(n, NULL);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
 		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
@@ -437,6 +501,18 @@ static void log_totals(struct net *n)
 	pthread_mutex_unlock(&n->relay.lock);
 	log_notice("at stop: allocations %llu, relay ports in use %zu, quota in use %u",
 		   (unsigned long long)allocs, relay_ports_in_use(&n->relay), quota);
+	if (n->conf->redis.enabled) {
+		struct fleet_shared *fs = &n->fleet;
+		pthread_mutex_lock(&fs->lock);
+		log_notice("redis: quota checks %llu (refused %llu, unchecked %llu), events sent "
+			   "%llu, dropped %llu",
+			   (unsigned long long)(fs->quota_checked + fs->quota_refused),
+			   (unsigned long long)fs->quota_refused,
+			   (unsigned long long)fs->quota_unchecked,
+			   (unsigned long long)fs->events_sent,
+			   (unsigned long long)fs->events_dropped);
+		pthread_mutex_unlock(&fs->lock);
+	}
 }
 
 int net_run(struct net *n)
@@ -483,6 +559,8 @@ void net_free(struct net *n)
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
+	if (n->fleet_ready)
+		fleet_shared_fini(&n->fleet);
 	if (n->relay_ready)
 		relay_shared_fini(&n->relay);
 	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));

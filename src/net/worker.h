@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "conf/conf.h"
+#include "net/fleet.h"
 #include "net/relay.h"
 #include "turn/io.h"
 #include "turn/server.h"
@@ -70,8 +71,11 @@ struct udp_out {
 	union pktinfo_cmsg ctl[WORKER_BATCH];
 };
 
+struct net;
+
 struct worker {
 	unsigned id;
+	const struct net *net;
 	pthread_t thread;
 	bool started;
 	struct event_base *base;
@@ -80,6 +84,9 @@ struct worker {
 	struct turn_io relay_io;
 	struct relay_shared *relay_shared; /* the net's, shared by every worker */
 	struct auth *auth;                 /* this worker's credential chain */
+	struct fleet_worker fleet;         /* other servers on the same Redis */
+	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */
+	uint64_t last_tick_ms, last_relayed_bytes; /* for the relayed byte rate */
 	struct client_path current_path;   /* of the message being handled */
 	struct event *tick_ev;
 	struct udp_sock *udp;
@@ -111,8 +118,11 @@ struct pending_ctx {
 	size_t len;
 	const struct turn_tuple *tuple;
 	const struct client_path *path;
-	bool may_wait;
+	uint8_t may_park; /* PARK_* this request may still wait for */
 };
+#define PARK_CREDENTIAL 1 /* its user's credential, from Redis */
+#define PARK_FLEET 2      /* its user's quota across the fleet, from Redis */
+#define PARK_ANY (PARK_CREDENTIAL | PARK_FLEET)
 bool worker_needs_credential(const struct stun_msg *m);
 /* Returns 0 with tc filled (found, not found, or error), or 1 when the
  * request was parked and will be resumed (worker_resume). */
@@ -120,9 +130,16 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 		      struct turn_credential *tc, struct auth_credential *ac);
 /* A TCP connection is going away: its parked requests are not answered. */
 void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c);
+/* Park a request for another reason (net/fleet.c): a copy is kept until
+ * worker_unpark decides it (resuming it) or worker_park_cancel drops it.
+ * NULL when it may not wait or too many are parked. */
+struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc);
+void worker_unpark(struct pending_req *p);
+void worker_park_cancel(struct pending_req *p);
 void worker_pending_free_all(struct worker *w);
 void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
-		   const struct turn_tuple *tuple, const struct client_path *path);
+		   const struct turn_tuple *tuple, const struct client_path *path,
+		   uint8_t may_park);
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 uint64_t worker_now_ms(void);

@@ -63,6 +63,7 @@ int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple
 	a->pkts_out++;
 	a->bytes_out += cd->len;
 	srv->stats.relayed_to_peer++;
+	srv->stats.bytes_to_peer += cd->len;
 	return 0;
 }
 
@@ -117,6 +118,7 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 	a->pkts_in++;
 	a->bytes_in += len;
 	srv->stats.relayed_to_client++;
+	srv->stats.bytes_to_client += len;
 	*to = &a->tuple;
 	return 0;
 }

@@ -66,6 +66,8 @@ int turn_refresh(struct turn_request *req);
 int turn_create_permission(struct turn_request *req);
 int turn_channel_bind_request(struct turn_request *req);
 int turn_send_indication(struct turn_request *req);
+/* server.c: tell net/ what happened to a (turn_io.alloc_event). */
+void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 

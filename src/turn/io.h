@@ -16,6 +16,13 @@
 struct turn_alloc;
 struct turn_relay;
 
+/* What happened to an allocation, for accounting (turn_io.alloc_event). */
+enum turn_alloc_event {
+	TURN_ALLOC_CREATED,
+	TURN_ALLOC_REFRESHED,
+	TURN_ALLOC_DELETED, /* by Refresh 0, expiry, its TCP connection closing, or shutdown */
+};
+
 struct turn_relay_request {
 	uint8_t family;       /* TURN_AF_INET or TURN_AF_INET6 */
 	bool even_port;       /* EVEN-PORT (RFC 8656 section 14.6) */
@@ -46,6 +53,11 @@ struct turn_io {
 	 * over its load-shedding threshold), and give it back. */
 	int (*quota_take)(void *ctx, const char *user);
 	void (*quota_give)(void *ctx, const char *user);
+	/* An allocation was created, refreshed (lifetime is the new one) or
+	 * is about to be deleted (its traffic counters are final). Optional;
+	 * must not call back into the core. */
+	void (*alloc_event)(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
+			    uint32_t lifetime);
 };
 
 #endif

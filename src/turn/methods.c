@@ -218,6 +218,7 @@ int turn_allocate(struct turn_request *req)
 	a->token = plan.relay.reserve_next ? token : 0;
 	a->v6_error = (uint16_t)v6_error;
 	build_alloc_success(req, a, a->token, STUN_FAMILY_IPV6, v6_error);
+	turn_alloc_event(srv, TURN_ALLOC_CREATED, a);
 	return 0;
 }
 
@@ -248,6 +249,7 @@ int turn_refresh(struct turn_request *req)
 	a->lifetime = lifetime;
 	turn_alloc_prune(a, req->now);
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + lifetime);
+	turn_alloc_event(srv, TURN_ALLOC_REFRESHED, a);
 	return 0;
 }
 
@@ -385,5 +387,6 @@ int turn_send_indication(struct turn_request *req)
 	a->pkts_out++;
 	a->bytes_out += data->len;
 	srv->stats.relayed_to_peer++;
+	srv->stats.bytes_to_peer += data->len;
 	return 0;
 }

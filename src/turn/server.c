@@ -71,6 +71,8 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 {
 	struct turn_server *srv = arg;
 
+	if (a->lifetime) /* it was granted: not one whose relay failed to open */
+		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)
 			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
@@ -92,6 +94,22 @@ void turn_server_free(struct turn_server *srv)
 const struct turn_server_stats *turn_server_stats(const struct turn_server *srv)
 {
 	return &srv->stats;
+}
+
+void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy)
+{
+	srv->policy = policy;
+}
+
+void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps)
+{
+	srv->max_bps = max_bps;
+}
+
+void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a)
+{
+	if (srv->io && srv->io->alloc_event)
+		srv->io->alloc_event(srv->io->ctx, ev, a, ev == TURN_ALLOC_DELETED ? 0 : a->lifetime);
 }
 
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a)

@@ -61,6 +61,7 @@ struct turn_server_stats {
 	uint64_t allocations; /* current */
 	uint64_t allocations_total;
 	uint64_t relayed_to_peer, relayed_to_client;
+	uint64_t bytes_to_peer, bytes_to_client; /* application data relayed */
 	uint64_t peer_denied;     /* Send/ChannelData refused by policy or permission */
 	uint64_t bandwidth_drops; /* over max-bps */
 };
@@ -139,5 +140,11 @@ void turn_server_tick(struct turn_server *srv, uint64_t now_ms);
 void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple *tuple);
 
 const struct turn_server_stats *turn_server_stats(const struct turn_server *srv);
+
+/* Settings that may change while running (the realm's limits and peer
+ * ranges from Redis). policy must outlive its use, as in the options;
+ * max_bps applies to every allocation from the next packet on. */
+void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy);
+void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
 
 #endif

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 
 #include "auth/auth.h"
 #include "auth/auth_cache.h"
@@ -794,6 +795,112 @@ START_TEST(free_with_lookups_waiting)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * Tests: other commands on the connection (auth_redis_command).
+ */
+
+struct cmd_state {
+	int calls;
+	bool got_reply;
+	long long integer;
+	char str[64];
+};
+
+static void on_cmd(void *arg, struct redisReply *rep)
+{
+	struct cmd_state *c = arg;
+
+	ck_assert(!in_lookup);
+	c->calls++;
+	c->got_reply = rep != NULL;
+	if (rep && rep->type == REDIS_REPLY_INTEGER)
+		c->integer = rep->integer;
+	if (rep && (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS))
+		snprintf(c->str, sizeof(c->str), "%.*s", (int)rep->len, rep->str);
+}
+
+static int cmd(struct cmd_state *st, int argc, const char **argv)
+{
+	size_t lens[8];
+
+	for (int i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	return auth_redis_command(auth_backend_named(chain, "redis"), argc, argv, lens,
+				  st ? on_cmd : NULL, st);
+}
+
+/* Commands in argv form: a value with spaces and '%' is one argument;
+ * the answer comes from the loop; fire-and-forget ones are counted. */
+START_TEST(commands_on_the_connection)
+{
+	struct auth_backend *b = auth_backend_named(chain, "redis");
+	struct cmd_state st = { 0 };
+	const char *set[] = { "SET", "fleet/x", "a %s b" };
+	const char *get[] = { "GET", "fleet/x" };
+	const char *incr[] = { "INCRBY", "fleet/n", "41" };
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_null(auth_backend_named(chain, "static"));
+	ck_assert(auth_redis_ready(b));
+	ck_assert_uint_eq(auth_redis_epoch(b), 1);
+	ck_assert_int_eq(cmd(NULL, 3, set), 0);
+	ck_assert_uint_eq(auth_redis_in_flight(b), 1);
+	ck_assert_int_eq(cmd(&st, 2, get), 0);
+	ck_assert_int_eq(st.calls, 0); /* never from inside the call */
+	ck_assert(run_until(&st.calls, 2000));
+	ck_assert(st.got_reply);
+	ck_assert_str_eq(st.str, "a %s b");
+	ck_assert_uint_eq(auth_redis_in_flight(b), 0);
+	memset(&st, 0, sizeof(st));
+	ck_assert_int_eq(cmd(&st, 3, incr), 0);
+	ck_assert(run_until(&st.calls, 2000));
+	ck_assert_int_eq(st.integer, 41);
+}
+END_TEST
+
+/* A stalled Redis: the command's callback gets no reply after
+ * redis-timeout, once; the connection is reset, and a later connection
+ * counts a new epoch. Not ready: refused at once. Freed with commands
+ * waiting: their callbacks are never called. */
+START_TEST(command_timeout_and_reconnect)
+{
+	struct auth_redis_options o = default_options();
+	struct cmd_state st = { 0 }, late = { 0 };
+	const char *ping[] = { "PING" };
+
+	auth_free(chain);
+	o.timeout_ms = 200;
+	o.connect_timeout_ms = 300;
+	chain_new(&o);
+	wait_ready();
+	struct auth_backend *b = auth_backend_named(chain, "redis");
+	unsigned epoch = auth_redis_epoch(b);
+	redis_signal(SIGSTOP);
+	uint64_t t0 = now_ms();
+	ck_assert_int_eq(cmd(&st, 1, ping), 0);
+	ck_assert(run_until(&st.calls, 3000));
+	ck_assert(!st.got_reply);
+	ck_assert_uint_ge(now_ms() - t0, 150);
+	ck_assert(!auth_redis_ready(b));
+	ck_assert_int_eq(cmd(&late, 1, ping), -1);
+	run_for(300);
+	ck_assert_int_eq(st.calls, 1);
+	redis_signal(SIGCONT);
+	uint64_t end = now_ms() + 15000;
+	while (!auth_redis_ready(b) && now_ms() < end)
+		run_for(50);
+	ck_assert(auth_redis_ready(b));
+	ck_assert_uint_eq(auth_redis_epoch(b), epoch + 1);
+	redis_signal(SIGSTOP);
+	ck_assert_int_eq(cmd(&late, 1, ping), 0);
+	auth_free(chain);
+	chain = NULL;
+	run_for(100);
+	ck_assert_int_eq(late.calls, 0);
+	redis_signal(SIGCONT);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Tests: connection options.
  */
 
@@ -987,6 +1094,8 @@ static Suite *auth_redis_suite(void)
 	tcase_add_test(tc, redis_killed_then_restarted);
 	tcase_add_test(tc, stalled_redis_times_out);
 	tcase_add_test(tc, free_with_lookups_waiting);
+	tcase_add_test(tc, commands_on_the_connection);
+	tcase_add_test(tc, command_timeout_and_reconnect);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
