@@ -737,6 +737,37 @@ START_TEST(redis_options)
 }
 END_TEST
 
+/* Several servers on one Redis: defaults, values, errors. */
+START_TEST(fleet_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert(c->redis.shared_quota);
+	ck_assert_uint_eq(c->redis.poll_interval_s, 5);
+	ck_assert(!c->redis.events);
+	ck_assert_uint_eq(c->redis.events_max, 100000);
+	ck_assert_ptr_null(c->redis.node_id);
+	ck_assert_uint_eq(c->shed_bps, 0);
+	conf_free(c);
+	c = load_ok("redis-shared-quota = false\nredis-poll-interval = 1\nredis-events = true\n"
+		    "redis-events-max = 1000\nnode-id = \"turn-1.eu:a_b\"\nshed-bps = 12500000\n",
+		    NULL);
+	ck_assert(!c->redis.shared_quota);
+	ck_assert_uint_eq(c->redis.poll_interval_s, 1);
+	ck_assert(c->redis.events);
+	ck_assert_uint_eq(c->redis.events_max, 1000);
+	ck_assert_str_eq(c->redis.node_id, "turn-1.eu:a_b");
+	ck_assert_uint_eq(c->shed_bps, 12500000);
+	conf_free(c);
+	load_fails("\nnode-id = \"a b\"\n", "t.conf:2: option 'node-id': 'a b' is not a node id");
+	load_fails("node-id = \"a/b\"\n", "option 'node-id': 'a/b' is not a node id");
+	load_fails("node-id = \"\"\n", "option 'node-id': '' is not a node id");
+	load_fails("redis-poll-interval = 0\n", "option 'redis-poll-interval': 0 is not a time");
+	load_fails("redis-events-max = 999\n", "option 'redis-events-max': 999 is not an entry count");
+	load_fails("shed-bps = -1\n", "option 'shed-bps': -1 is not a rate");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -758,6 +789,7 @@ int main(void)
 	tcase_add_test(tc, overrides_apply_after_file);
 	tcase_add_test(tc, override_errors);
 	tcase_add_test(tc, user_keys);
+	tcase_add_test(tc, fleet_options);
 	tcase_add_test(tc, peer_ranges);
 	tcase_add_test(tc, sample_file_parses);
 	tcase_add_test(tc, sample_file_settings_are_valid);
