@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -140,6 +141,28 @@ static void daemonize(struct net *net)
 		fatal("cannot re-initialise the event loops after detaching");
 }
 
+/* Every allocation holds a relay socket: take as many descriptors as the
+ * hard limit allows (systemd's LimitNOFILE sets it), and say how many. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	log_info("file descriptors: up to %llu (about as many allocations)",
+		 (unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur < 4096)
+		log_warn("only %llu file descriptors: raise the hard limit (ulimit -Hn, "
+			 "LimitNOFILE=) to hold more allocations",
+			 (unsigned long long)rl.rlim_cur);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
@@ -161,6 +184,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	log_setup(cli.daemonize || conf->syslog ? LOG_SINK_SYSLOG : LOG_SINK_STDERR,
 		  (enum log_level)conf->log_level, "turnd");
+	raise_fd_limit();
 
 	struct net *net = net_new(conf, err, sizeof(err));
 	if (!net)

@@ -470,7 +470,6 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 	struct mmsghdr msgs[WORKER_BATCH];
 	struct iovec iov[WORKER_BATCH];
 	struct sockaddr_storage peers[WORKER_BATCH];
-	struct udp_out out;
 	uint64_t now = worker_now_ms();
 
 	(void)what;
@@ -482,10 +481,12 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 						   .msg_iovlen = 1 };
 	}
 	int n = recvmmsg(fd, msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
-	udp_out_init(&out);
 	for (int i = 0; i < n; i++) {
 		struct turn_addr peer;
-		struct turn_reply reply = { w->tx[i], WORKER_SLOT, 0 };
+		/* To a UDP client the message is built where it will be sent
+		 * from, with what other relays gather this loop turn. */
+		uint8_t *slot = r->path.udp ? udp_out_slot(r->path.udp) : w->tx[i];
+		struct turn_reply reply = { slot, WORKER_SLOT, 0 };
 		const struct turn_tuple *to;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 		    sockaddr_to_turn((struct sockaddr *)&peers[i], &peer) < 0)
@@ -494,12 +495,10 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 					  &reply, &to) < 0)
 			continue;
 		if (r->path.udp)
-			udp_out_add(&out, r->path.udp, reply.buf, reply.len, to);
+			udp_out_push(r->path.udp, reply.len, to);
 		else if (r->path.conn)
 			tcp_conn_send(r->path.conn, reply.buf, reply.len);
 	}
-	if (r->path.udp)
-		udp_out_flush(&out, r->path.udp);
 }
 
 static int relay_open(void *ctx, const struct turn_relay_request *req, struct turn_relay **out,
@@ -554,6 +553,13 @@ static void relay_close(void *ctx, struct turn_relay *r)
 	if (r->ev)
 		event_free(r->ev);
 	if (r->fd >= 0) {
+		/* What it still has to send goes now: after close the number
+		 * may name another relay's socket. */
+		for (int i = 0; i < w->relay_out.n; i++)
+			if (w->relay_out.fd[i] == r->fd) {
+				relay_out_flush(w);
+				break;
+			}
 		close(r->fd);
 		release_port(w->relay_shared, r->addr_index, r->port);
 	}
@@ -561,17 +567,58 @@ static void relay_close(void *ctx, struct turn_relay *r)
 	w->stats.relays_open--;
 }
 
+/* Send the gathered datagrams: one sendmmsg per run of one relay socket
+ * (a client's burst to its peer). ECONNREFUSED (an ICMP error from an
+ * earlier datagram), ENOBUFS, EMSGSIZE: counted and skipped, never fatal
+ * to the allocation. */
+void relay_out_flush(struct worker *w)
+{
+	struct relay_out *o = &w->relay_out;
+	int i = 0;
+
+	while (i < o->n) {
+		int run = 1;
+		while (i + run < o->n && o->fd[i + run] == o->fd[i])
+			run++;
+		int rc = sendmmsg(o->fd[i], o->msgs + i, (unsigned)run, MSG_DONTWAIT);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			w->stats.relay_send_errors++;
+			rc = 1;
+		}
+		i += rc;
+	}
+	o->n = 0;
+}
+
 static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *peer,
 		       const uint8_t *data, size_t len)
 {
 	struct worker *w = ctx;
-	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_from_turn(&ss, peer);
+	struct relay_out *o = &w->relay_out;
 
-	/* ECONNREFUSED (an ICMP error from an earlier datagram), ENOBUFS,
-	 * EMSGSIZE: counted, never fatal to the allocation. */
-	if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
-		w->stats.relay_send_errors++;
+	if (len > WORKER_SLOT) { /* a TCP client's large Send: on its own */
+		struct sockaddr_storage ss;
+		socklen_t sl = sockaddr_from_turn(&ss, peer);
+		if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
+			w->stats.relay_send_errors++;
+		return;
+	}
+	if (o->n == WORKER_BATCH)
+		relay_out_flush(w);
+	int i = o->n++;
+	memcpy(o->buf[i], data, len);
+	o->fd[i] = r->fd;
+	o->iov[i] = (struct iovec){ o->buf[i], len };
+	o->msgs[i].msg_hdr = (struct msghdr){
+		.msg_name = &o->peers[i],
+		.msg_namelen = sockaddr_from_turn(&o->peers[i], peer),
+		.msg_iov = &o->iov[i],
+		.msg_iovlen = 1,
+	};
+	if (i == 0)
+		worker_flush_soon(w);
 }
 
 void relay_io_init(struct turn_io *io, struct worker *w)

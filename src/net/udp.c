@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -54,6 +55,12 @@ int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, s
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
+	s->out = calloc(1, sizeof(*s->out));
+	s->tx = calloc(WORKER_BATCH, sizeof(*s->tx));
+	if (!s->out || !s->tx) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	s->fd = fd;
 	s->local = *addr;
 	return 0;
@@ -62,6 +69,10 @@ fail:
 		 strerror(errno));
 	if (fd >= 0)
 		close(fd);
+	free(s->out);
+	free(s->tx);
+	s->out = NULL;
+	s->tx = NULL;
 	return -1;
 }
 
@@ -70,6 +81,10 @@ void udp_sock_close(struct udp_sock *s)
 	if (s->ev)
 		event_free(s->ev);
 	s->ev = NULL;
+	free(s->out);
+	free(s->tx);
+	s->out = NULL;
+	s->tx = NULL;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
@@ -144,15 +159,11 @@ static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
 	return recvmmsg(s->fd, in->msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
 }
 
-void udp_out_init(struct udp_out *o)
-{
-	o->n = 0;
-}
-
 /* Send what was gathered; a failed datagram is counted and skipped, never
  * fatal to the socket (ICMP errors, ENOBUFS). */
-void udp_out_flush(struct udp_out *o, struct udp_sock *s)
+void udp_out_flush(struct udp_sock *s)
 {
+	struct udp_out *o = s->out;
 	int done = 0;
 
 	while (done < o->n) {
@@ -170,12 +181,19 @@ void udp_out_flush(struct udp_out *o, struct udp_sock *s)
 	o->n = 0;
 }
 
-void udp_out_add(struct udp_out *o, struct udp_sock *s, const uint8_t *buf, size_t len,
-		 const struct turn_tuple *to)
+uint8_t *udp_out_slot(struct udp_sock *s)
 {
+	if (s->out->n == WORKER_BATCH)
+		udp_out_flush(s);
+	return s->tx[s->out->n];
+}
+
+void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
+{
+	struct udp_out *o = s->out;
 	int i = o->n;
 
-	o->iov[i] = (struct iovec){ (void *)buf, len };
+	o->iov[i] = (struct iovec){ s->tx[i], len };
 	o->msgs[i].msg_hdr = (struct msghdr){
 		.msg_name = &o->peers[i],
 		.msg_namelen = sockaddr_from_turn(&o->peers[i], &to->client),
@@ -186,12 +204,11 @@ void udp_out_add(struct udp_out *o, struct udp_sock *s, const uint8_t *buf, size
 		o->msgs[i].msg_hdr.msg_control = o->ctl[i].buf;
 		o->msgs[i].msg_hdr.msg_controllen = source_cmsg(&to->local, &o->ctl[i]);
 	}
-	if (++o->n == WORKER_BATCH)
-		udp_out_flush(o, s);
+	if (++o->n == 1)
+		worker_flush_soon(s->w);
 }
 
-static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct udp_out *out,
-			     int n)
+static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 {
 	struct worker *w = s->w;
 	struct client_path path = { .udp = s };
@@ -208,13 +225,11 @@ static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, struct ud
 		if (sockaddr_to_turn((struct sockaddr *)&in->peers[i], &t.client) < 0)
 			continue;
 		local_from_cmsg(s, mh, &t.local);
-		/* The reply slot must not be reused before the flush: out->n
-		 * indexes the worker's tx buffers. */
-		uint8_t *slot = w->tx[out->n];
+		uint8_t *slot = udp_out_slot(s);
 		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, &path, slot,
 					    WORKER_SLOT);
 		if (len > 0)
-			udp_out_add(out, s, slot, len, &t);
+			udp_out_push(s, len, &t);
 	}
 }
 
@@ -224,7 +239,6 @@ static void udp_on_read(evutil_socket_t fd, short what, void *arg)
 	/* Batch descriptors are per call on the stack (about 20 KiB); the
 	 * payload buffers are the worker's. */
 	struct udp_batch in;
-	struct udp_out out;
 	int budget = UDP_READ_BUDGET;
 
 	(void)fd;
@@ -233,9 +247,7 @@ static void udp_on_read(evutil_socket_t fd, short what, void *arg)
 		int n = udp_recv_batch(s, &in);
 		if (n <= 0)
 			break; /* EAGAIN, or an error reported by ICMP: try later */
-		udp_out_init(&out);
-		udp_handle_batch(s, &in, &out, n);
-		udp_out_flush(&out, s);
+		udp_handle_batch(s, &in, n);
 		budget -= n;
 		if (n < WORKER_BATCH)
 			break;

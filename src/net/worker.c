@@ -110,19 +110,15 @@ void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
 		   const struct turn_tuple *tuple, const struct client_path *path,
 		   uint8_t may_park)
 {
-	uint8_t *out = &w->tx[0][0];
+	uint8_t *out = path->udp ? udp_out_slot(path->udp) : &w->tx[0][0];
 	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, may_park);
 
 	if (n == 0)
 		return;
-	if (path->conn) {
+	if (path->conn)
 		tcp_conn_send(path->conn, out, n);
-	} else if (path->udp) {
-		struct udp_out o;
-		udp_out_init(&o);
-		udp_out_add(&o, path->udp, out, n, tuple);
-		udp_out_flush(&o, path->udp);
-	}
+	else if (path->udp)
+		udp_out_push(path->udp, n, tuple);
 }
 
 static unsigned worker_count(const struct conf *conf)
@@ -133,10 +129,38 @@ static unsigned worker_count(const struct conf *conf)
 	return n > NET_MAX_WORKERS ? NET_MAX_WORKERS : n;
 }
 
+/* The loop turn's other events have run: send what they gathered. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->flush_armed = false;
+	relay_out_flush(w);
+	for (size_t i = 0; i < w->n_udp; i++)
+		if (w->udp[i].out && w->udp[i].out->n)
+			udp_out_flush(&w->udp[i]);
+}
+
+/* event_active puts the event at the end of the active queue: it runs in
+ * this loop turn, after every event already due, so one sendmmsg carries
+ * the output of all of them. */
+void worker_flush_soon(struct worker *w)
+{
+	if (!w->flush_armed && w->flush_ev) {
+		w->flush_armed = true;
+		event_active(w->flush_ev, EV_WRITE, 0);
+	}
+}
+
 static void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
+	if (w->flush_ev)
+		event_free(w->flush_ev);
+	w->flush_ev = NULL;
 	tcp_conns_close_all(w);
 	for (size_t i = 0; i < w->n_udp; i++)
 		udp_sock_close(&w->udp[i]);
@@ -288,7 +312,8 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
-	if (!w->tick_ev || event_add(w->tick_ev, &second) < 0 ||
+	w->flush_ev = event_new(w->base, -1, 0, on_flush, w);
+	if (!w->tick_ev || !w->flush_ev || event_add(w->tick_ev, &second) < 0 ||
 	    worker_bind(w, n->conf, err, errlen) < 0) {
 		worker_free(w);
 		return NULL;

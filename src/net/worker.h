@@ -33,12 +33,18 @@ struct stun_msg;
 /* Slot per datagram; larger ones arrive truncated and are dropped. */
 #define WORKER_SLOT 4096
 
+struct udp_out;
+
 struct udp_sock {
 	int fd;
 	struct turn_addr local; /* bound address (port filled) */
 	bool wildcard;          /* bound to 0.0.0.0 or ::: use packet info */
 	struct event *ev;
 	struct worker *w;
+	/* Datagrams to clients waiting for one sendmmsg, and their buffers:
+	 * replies and relayed data from every event of one loop turn. */
+	struct udp_out *out;
+	uint8_t (*tx)[WORKER_SLOT];
 };
 
 struct tcp_listener {
@@ -62,13 +68,24 @@ union pktinfo_cmsg {
 	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
 };
 
-/* Replies being gathered for one sendmmsg on a UDP socket. */
+/* Datagrams being gathered for one sendmmsg on a UDP socket. */
 struct udp_out {
 	int n;
 	struct mmsghdr msgs[WORKER_BATCH];
 	struct iovec iov[WORKER_BATCH];
 	struct sockaddr_storage peers[WORKER_BATCH];
 	union pktinfo_cmsg ctl[WORKER_BATCH];
+};
+
+/* Datagrams from relays to peers, copied, sent at the end of the loop
+ * turn with one sendmmsg per run of the same relay socket. */
+struct relay_out {
+	int n;
+	int fd[WORKER_BATCH];
+	struct mmsghdr msgs[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH];
+	struct sockaddr_storage peers[WORKER_BATCH];
+	uint8_t buf[WORKER_BATCH][WORKER_SLOT];
 };
 
 struct net;
@@ -97,6 +114,11 @@ struct worker {
 	LIST_HEAD(, pending_req) pending; /* requests waiting for a credential */
 	size_t n_pending;
 	struct worker_stats stats;
+	/* Output gathered during one loop turn (udp_sock.out, relay_out),
+	 * sent by flush_ev, which runs after the turn's other events. */
+	struct event *flush_ev;
+	bool flush_armed;
+	struct relay_out relay_out;
 	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
 	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
 	uint8_t tx[WORKER_BATCH][WORKER_SLOT];
@@ -148,11 +170,19 @@ uint64_t worker_now_ms(void);
 int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, size_t errlen);
 int udp_sock_attach(struct worker *w, struct udp_sock *s);
 void udp_sock_close(struct udp_sock *s);
-void udp_out_init(struct udp_out *o);
-/* Queue buf for to->client, from to->local; flushes when the batch is full. */
-void udp_out_add(struct udp_out *o, struct udp_sock *s, const uint8_t *buf, size_t len,
-		 const struct turn_tuple *to);
-void udp_out_flush(struct udp_out *o, struct udp_sock *s);
+/* Output to clients on s: udp_out_slot gives the buffer for the next
+ * datagram (WORKER_SLOT bytes), udp_out_push queues what was written there
+ * for to->client, from to->local. Sent when the batch is full or at the end
+ * of the loop turn (worker_flush_soon). */
+uint8_t *udp_out_slot(struct udp_sock *s);
+void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to);
+void udp_out_flush(struct udp_sock *s);
+
+/* Make the worker send what it gathered once the events already due in
+ * this loop turn have run. */
+void worker_flush_soon(struct worker *w);
+/* relay.c: send the datagrams gathered for peers. */
+void relay_out_flush(struct worker *w);
 
 /* TCP (tcp.c). */
 int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
