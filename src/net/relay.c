@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/sockaddr.h"
+#include "net/udp_send.h"
 #include "net/worker.h"
 #include "stun/stun.h"
 #include "turn/server.h"
@@ -580,14 +581,9 @@ void relay_out_flush(struct worker *w)
 		int run = 1;
 		while (i + run < o->n && o->fd[i + run] == o->fd[i])
 			run++;
-		int rc = sendmmsg(o->fd[i], o->msgs + i, (unsigned)run, MSG_DONTWAIT);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0) {
-			w->stats.relay_send_errors++;
-			rc = 1;
-		}
-		i += rc;
+		udp_send_batch(o->fd[i], o->msgs + i, run, &w->stats.relay_sent,
+			       &w->stats.relay_send_errors);
+		i += run;
 	}
 	o->n = 0;
 }

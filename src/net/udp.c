@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/sockaddr.h"
+#include "net/udp_send.h"
 #include "stun/stun.h"
 
 /* Datagrams one read event may take before yielding to other sockets. */
@@ -164,20 +165,8 @@ static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
 void udp_out_flush(struct udp_sock *s)
 {
 	struct udp_out *o = s->out;
-	int done = 0;
 
-	while (done < o->n) {
-		int rc = sendmmsg(s->fd, o->msgs + done, (unsigned)(o->n - done), MSG_DONTWAIT);
-		if (rc < 0) {
-			if (errno == EINTR)
-				continue;
-			s->w->stats.udp_send_errors++;
-			done++;
-			continue;
-		}
-		s->w->stats.udp_out += (uint64_t)rc;
-		done += rc;
-	}
+	udp_send_batch(s->fd, o->msgs, o->n, &s->w->stats.udp_out, &s->w->stats.udp_send_errors);
 	o->n = 0;
 }
 

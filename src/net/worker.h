@@ -59,7 +59,7 @@ struct worker_stats {
 	uint64_t udp_in, udp_out, udp_truncated, udp_send_errors;
 	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open, tcp_output_drops;
 	uint64_t chandata_dropped;
-	uint64_t relays_open, relay_send_errors;
+	uint64_t relays_open, relay_sent, relay_send_errors;
 	uint64_t auth_errors;
 };
 

@@ -45,7 +45,7 @@ relay-ip = { \"127.0.0.1\" }
 realm = \"$REALM\"
 redis = true
 redis-port = $RPORT
-redis-poll-interval = 1"
+redis-poll-interval = 2"
 
 start_b() { # B: in the background, its own config and log
 	printf '%s\nlistening-port = %s\nalternate-server = { "127.0.0.1:%s" }\nnode-id = "b"\n' \
@@ -106,14 +106,14 @@ check "A over shed-bps while relaying: 300 naming B; quiet again: allocated" \
 check "allocation events in the Redis stream, with traffic" fleet events "$REALM" carol
 
 # B dies holding two of alice's allocations: A refuses her until B's
-# liveness key lapses (3 polls of 1 s), then counts only itself.
+# liveness key lapses (3 polls of 2 s), then counts only itself.
 check "alice holds 2 allocations on B" fleet hold "$PB" alice pass 2
 kill -KILL "$B_PID"
 wait "$B_PID" 2>/dev/null
 B_PID=""
 check "B killed: its count still holds alice to her quota on A" fleet refused "$PORT" alice pass
 check "  ... and lapses with B's liveness key: A allocates for alice" \
-	fleet eventually "$PORT" alice pass 10
+	fleet eventually "$PORT" alice pass 20
 
 check "turnd A stops cleanly" stop_turnd
 check "A's stop line counts quota checks and events" grep -Eq \
