@@ -5,10 +5,16 @@
 # a username such as 'a%s%n%x%p' is stored under its literal key; SCAN walks
 # past 1,500 unrelated keys and a realm's glob characters match only
 # themselves; ACL login, a wrong password, a dead server and bad arguments
-# give exit 1 or 2 with a message. Then the `key` line goes into a real
-# turnd's configuration and turnprobe allocates and echoes through turnpeer
-# with that user and password. Bounded: every client run is under
-# `timeout`. Fails without redis-server and redis-cli (make check installs them).
+# give exit 1 or 2 with a message. The realm's settings: set-limit writes
+# and deletes coturn's limit keys, add/del-peer-range change the range
+# sets, bad numbers and ranges are refused; show-realm prints limits,
+# ranges, a live node and a user's allocation count over live nodes only;
+# events prints stream entries written with redis-cli. Then the `key` line
+# goes into a real turnd's configuration and turnprobe allocates and echoes
+# through turnpeer with that user and password; and a turnd with Redis
+# events shows, through turnadmin, its liveness key and the events of a
+# real allocation. Bounded: every client run is under `timeout`. Fails
+# without redis-server and redis-cli (make check installs them).
 . "$top_srcdir/tests/interop/lib.sh"
 
 : "${TURNPEER:?set by make check}"
@@ -83,6 +89,16 @@ bare() {
 	env -u REDISCLI_AUTH timeout 20 "$TURNADMIN" "$@" >"$T_DIR/out" 2>"$T_DIR/err"
 	rc=$?
 	sed 's/^/  /' "$T_DIR/err"
+	return $rc
+}
+
+# admin_grep WORD ARGS...: admin ARGS, whose exit status it returns, and
+# WORD must be in the message (otherwise 99).
+admin_grep() {
+	word=$1; shift
+	admin "$@"
+	rc=$?
+	grep -qF -- "$word" "$T_DIR/err" || return 99
 	return $rc
 }
 
@@ -190,6 +206,129 @@ rcli SET "turn/realm/wrong.type/secret" x >/dev/null
 check "list-secrets on a key of the wrong type: exit 1" \
 	status 1 admin list-secrets -r wrong.type
 
+# ---------------------------------------------------- the realm's settings
+
+FR=fleet.example
+rkey() { printf 'turn/realm/%s/%s' "$FR" "$1"; }
+
+check "set-limit --user-quota 10 --max-bps 500000" \
+	status 0 admin set-limit -r "$FR" --user-quota 10 --max-bps 500000
+check "user-quota is the string 10" same "$(rcli GET "$(rkey user-quota)")" 10
+check "max-bps is the string 500000" same "$(rcli GET "$(rkey max-bps)")" 500000
+check "total-quota was not written" same "$(rcli EXISTS "$(rkey total-quota)")" 0
+check "set-limit --total-quota 007" status 0 admin set-limit -r "$FR" --total-quota 007
+check "total-quota is written as 7" same "$(rcli GET "$(rkey total-quota)")" 7
+check "set-limit --max-bps unset --user-quota 3" \
+	status 0 admin set-limit -r "$FR" --max-bps unset --user-quota 3
+check "unset deleted max-bps, user-quota is 3" \
+	same "$(rcli EXISTS "$(rkey max-bps)") $(rcli GET "$(rkey user-quota)")" "0 3"
+check "set-limit --total-quota unset" status 0 admin set-limit -r "$FR" --total-quota unset
+check "total-quota deleted" same "$(rcli EXISTS "$(rkey total-quota)")" 0
+check "unset of an absent key is not an error" \
+	status 0 admin set-limit -r "$FR" --total-quota unset
+check "set-limit --user-quota 12x: exit 2 naming it" \
+	status 2 admin_grep "'12x'" set-limit -r "$FR" --user-quota 12x
+check "set-limit --max-bps -1: exit 2 naming it" \
+	status 2 admin_grep "'-1'" set-limit -r "$FR" --max-bps -1
+check "set-limit --total-quota 2147483648 (over turnd.conf's bound): exit 2" \
+	status 2 admin_grep "2147483648" set-limit -r "$FR" --total-quota 2147483648
+check "set-limit without a limit: exit 2" status 2 admin set-limit -r "$FR"
+check "set-limit --user-quota 4 --max-bps x writes nothing" \
+	status 2 admin set-limit -r "$FR" --user-quota 4 --max-bps x
+check "the refused set-limits left user-quota 3" same "$(rcli GET "$(rkey user-quota)")" 3
+
+check "add-peer-range --allowed 127.0.0.1" \
+	status 0 admin add-peer-range -r "$FR" --allowed 127.0.0.1
+check "add-peer-range --denied 10.0.0.0/8" \
+	status 0 admin add-peer-range -r "$FR" --denied 10.0.0.0/8
+check "add-peer-range 2001:db8::1-2001:db8::ff --denied (operand first)" \
+	status 0 admin add-peer-range -r "$FR" 2001:db8::1-2001:db8::ff --denied
+check "add-peer-range twice is not an error" \
+	status 0 admin add-peer-range -r "$FR" --denied 10.0.0.0/8
+check "allowed-peer-ip is the set {127.0.0.1}" \
+	same "$(rcli SMEMBERS "$(rkey allowed-peer-ip)")" 127.0.0.1
+check "denied-peer-ip is the set {10.0.0.0/8, 2001:db8::1-2001:db8::ff}" \
+	same "$(rcli SMEMBERS "$(rkey denied-peer-ip)" | LC_ALL=C sort)" \
+	"$(printf '10.0.0.0/8\n2001:db8::1-2001:db8::ff')"
+check "a bad range (10.0.0.0/33): exit 2 naming it" \
+	status 2 admin_grep "'10.0.0.0/33'" add-peer-range -r "$FR" --denied 10.0.0.0/33
+check "a range with lo > hi: exit 2 naming it" \
+	status 2 admin_grep "'192.0.2.9-192.0.2.1'" add-peer-range -r "$FR" --denied 192.0.2.9-192.0.2.1
+check "a host name is not a range: exit 2" \
+	status 2 admin_grep "'example.com'" del-peer-range -r "$FR" --denied example.com
+check "--allowed with --denied: exit 2" \
+	status 2 admin add-peer-range -r "$FR" --allowed --denied 192.0.2.1
+check "neither --allowed nor --denied: exit 2" status 2 admin add-peer-range -r "$FR" 192.0.2.1
+check "no RANGE: exit 2" status 2 admin add-peer-range -r "$FR" --allowed
+check "two RANGEs: exit 2" status 2 admin add-peer-range -r "$FR" --allowed 192.0.2.1 192.0.2.2
+check "the refused ranges were not added" \
+	same "$(rcli SCARD "$(rkey denied-peer-ip)") $(rcli SCARD "$(rkey allowed-peer-ip)")" "2 1"
+check "del-peer-range --denied 10.1.2.3/8 deletes 10.0.0.0/8, the same range" \
+	status 0 admin del-peer-range -r "$FR" --denied 10.1.2.3/8
+check "denied-peer-ip after the delete" \
+	same "$(rcli SMEMBERS "$(rkey denied-peer-ip)")" 2001:db8::1-2001:db8::ff
+check "del-peer-range of a range not in the set: exit 1" \
+	status 1 admin_grep "no range" del-peer-range -r "$FR" --denied 10.0.0.0/8
+check "del-peer-range --allowed of a denied range: exit 1" \
+	status 1 admin del-peer-range -r "$FR" --allowed 2001:db8::1-2001:db8::ff
+
+# A live node n1 and one (n2) whose liveness key is gone: alice's total
+# counts n1's 2 allocations only. A realm with a glob character sees none
+# of it.
+rcli SET "$(rkey node/n1)" "pid 1" EX 60 >/dev/null
+rcli HSET "$(rkey user/alice/allocations)" n1 "5:2" n2 "3:1" >/dev/null
+check "show-realm" status 0 admin show-realm -r "$FR"
+sed 's/^/  | /' "$T_DIR/out"
+check "show-realm: the limits, (config) for those unset" \
+	same "$(sed -n '2,4p' "$T_DIR/out")" "$(printf 'max-bps (config)\nuser-quota 3\ntotal-quota (config)')"
+check "show-realm: the ranges" \
+	same "$(grep -E '^(allowed|denied)-peer-ip ' "$T_DIR/out")" \
+	"$(printf 'allowed-peer-ip 127.0.0.1\ndenied-peer-ip 2001:db8::1-2001:db8::ff')"
+check "show-realm: node n1 with its TTL (1-60 s) and value" \
+	grep -Eqx 'node n1 ttl ([1-9]|[1-5][0-9]|60) pid 1' "$T_DIR/out"
+check "show-realm: alice's 2 allocations on n1, n2 (not live) shown but not counted" \
+	grep -qx 'user alice allocations 2: n1 2, n2 1 (not live)' "$T_DIR/out"
+check "show-realm: the whole output" same "$(sed 's/ ttl [0-9]* / ttl T /' "$T_DIR/out")" \
+	"realm $FR
+max-bps (config)
+user-quota 3
+total-quota (config)
+allowed-peer-ip 127.0.0.1
+denied-peer-ip 2001:db8::1-2001:db8::ff
+node n1 ttl T pid 1
+user alice allocations 2: n1 2, n2 1 (not live)"
+check "show-realm 'fleet.*' sees nothing of $FR" status 0 admin show-realm -r 'fleet.*'
+check "  ... nodes (none), users (none)" \
+	same "$(grep -E '^(node|user) ' "$T_DIR/out")" "$(printf 'node (none)\nuser (none)')"
+
+# Three events, one with a space in the user name (escaped as \x20).
+ev() { # ev EVENT USER BYTES: XADD of an event; prints its id
+	rcli XADD "$(rkey events)" '*' event "$1" node n1 user "$2" transport udp \
+		client 192.0.2.1:5000 relay 192.0.2.2:6000 lifetime 600 \
+		client_to_peer_bytes "$3" peer_to_client_bytes "$(($3 * 2))" \
+		client_to_peer_packets 3 peer_to_client_packets 4
+}
+id1=$(ev created alice 0)
+id2=$(ev deleted alice 100)
+id3=$(ev created 'b b' 7)
+line() { # line ID EVENT USER BYTES
+	printf '%s %s user=%s node=n1 transport=udp client=192.0.2.1:5000 relay=192.0.2.2:6000 lifetime=600 to-peer=%s/3 from-peer=%s/4' \
+		"$1" "$2" "$3" "$4" "$(($4 * 2))"
+}
+check "events" status 0 admin events -r "$FR"
+sed 's/^/  | /' "$T_DIR/out"
+check "events: every entry, oldest first, one line each" same "$(cat "$T_DIR/out")" \
+	"$(line "$id1" created alice 0)
+$(line "$id2" deleted alice 100)
+$(line "$id3" created 'b\x20b' 7)"
+admin events -r "$FR" -c 2
+check "events -c 2: the last two, oldest first" same "$(cut -d' ' -f1 "$T_DIR/out" | tr '\n' ' ')" \
+	"$id2 $id3 "
+check "events of a realm without a stream: nothing, exit 0" status 0 admin events -r nowhere
+check "  ... prints nothing" same "$(cat "$T_DIR/out")" ""
+check "events -c 0: exit 2" status 2 admin events -r "$FR" -c 0
+check "events -u: exit 2 (an option it does not use)" status 2 admin events -r "$FR" -u alice
+
 # ------------------------------------------------------------ the key line
 
 check "key prints the turnd.conf line" same \
@@ -219,8 +358,6 @@ check "key with a connection option: exit 2" status 2 bare key -r "$REALM" -u a 
 check "an unknown command: exit 2" status 2 bare frob
 check "nothing was written for the refused names" \
 	same "$(rcli --scan --pattern 'turn/realm/example.org/user/*' | wc -l | tr -d ' ')" 8
-
-check "redis-server stops on SIGTERM" stop_redis
 
 # ---------------------------------- the key line in a real turnd's config
 
@@ -269,6 +406,62 @@ check "turnprobe turn as '$weird' (quotes, backslash, \${...} kept literally)" \
 	probe weird -u "$weird" -w 'pa ss'
 check "turnprobe turn as alice, wrong password: 401" probe_refused -u alice -w nope
 check "turnd stops cleanly" stop_turnd
+
+# ---------------- a turnd with Redis events, read back through turnadmin
+
+# alice's key is in Redis (add-user above); node-id t1, events on.
+start_turnd "listening-ip = \"127.0.0.1\"
+listening-port = $PORT
+relay-ip = \"127.0.0.1\"
+min-port = $MINPORT
+max-port = $((MINPORT + 249))
+realm = \"$REALM\"
+allowed-peer-ip = \"127.0.0.1\"
+redis = true
+redis-port = $RPORT
+redis-user = \"admin\"
+redis-password = \"$ACL_PASS\"
+redis-events = true
+redis-poll-interval = 1
+node-id = \"t1\"
+log-level = \"info\"" || { not_ok "turnd with redis-events"; finish; }
+ok "turnd with redis = true and redis-events = true"
+# wait_node: up to 10 s for turnd's first liveness key (its first tick
+# with Redis connected).
+wait_node() {
+	for _ in $(seq 1 100); do
+		[ "$(rcli EXISTS "turn/realm/$REALM/node/t1")" = 1 ] && return 0
+		sleep 0.1
+	done
+	tail -n 20 "$T_DIR/turnd.log"
+	return 1
+}
+check "turnd wrote its liveness key turn/realm/$REALM/node/t1" wait_node
+check "turnprobe turn as alice, her key in Redis" probe redis_alice -u alice -w pass
+
+# wait_events: up to 5 s for turnd's deleted event to be in the stream.
+wait_events() {
+	for _ in $(seq 1 50); do
+		admin events -r "$REALM" >/dev/null 2>&1 && grep -q ' deleted ' "$T_DIR/out" && return 0
+		sleep 0.1
+	done
+	cat "$T_DIR/out"
+	return 1
+}
+check "turnadmin events shows turnd's deleted event" wait_events
+sed 's/^/  | /' "$T_DIR/out"
+check "  ... and its created event, from node t1 on loopback" grep -Eq \
+	'^[0-9]+-[0-9]+ created user=alice node=t1 transport=udp client=127\.0\.0\.1:[0-9]+ relay=127\.0\.0\.1:[0-9]+ lifetime=[1-9][0-9]* ' \
+	"$T_DIR/out"
+check "  ... the deleted event carries the echoed traffic both ways" grep -Eq \
+	'^[0-9]+-[0-9]+ deleted user=alice node=t1 .* to-peer=[1-9][0-9]*/[1-9][0-9]* from-peer=[1-9][0-9]*/[1-9][0-9]*$' \
+	"$T_DIR/out"
+check "show-realm" status 0 admin show-realm -r "$REALM"
+sed 's/^/  | /' "$T_DIR/out"
+check "show-realm: turnd's liveness key, node t1 with its pid" \
+	grep -Eqx "node t1 ttl [0-9]+ pid $TURND_PID" "$T_DIR/out"
+check "turnd with Redis stops cleanly" stop_turnd
+check "redis-server stops on SIGTERM" stop_redis
 kill -TERM "$PEER_PID" 2>/dev/null
 wait "$PEER_PID" 2>/dev/null
 PEER_PID=""
