@@ -160,6 +160,7 @@ static const struct int_limit {
 	{"max-channels", "a count", 0, 4096},
 	{"shed-allocations", "a count", 0, INT_MAX},
 	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
+	{"metrics-port", "a port (0: off)", 0, 65535},
 	{"redis-poll-interval", "a time in seconds", 1, 3600},
 	{"redis-events-max", "an entry count", 1000, 100000000},
 	{"redis-port", "a port", 1, 65535},
@@ -367,6 +368,8 @@ static const struct {
 	{"alternate-server", check_server},
 	{"shed-allocations", check_int},
 	{"shed-bps", check_int},
+	{"metrics-port", check_int},
+	{"metrics-ip", check_ip},
 	{"external-ip", check_external},
 	{"min-port", check_int},
 	{"max-port", check_int},
@@ -422,6 +425,8 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
 		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("shed-bps", 0, CFGF_NONE, conf_cb_int),
+		CFG_STR("metrics-ip", "127.0.0.1", CFGF_NONE),
+		CFG_INT_CB("metrics-port", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
 		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
@@ -947,12 +952,22 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->syslog = cfg_getbool(cfg, "syslog");
 }
 
+static int build_metrics(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	char why[WHY_MAX];
+
+	if (conf_value_ip(cfg_getstr(cfg, "metrics-ip"), &c->metrics, why, sizeof(why)) < 0)
+		return build_bad(b, "metrics-ip", why);
+	c->metrics.port = (uint16_t)cfg_getint(cfg, "metrics-port");
+	return 0;
+}
+
 static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
 	if (build_listen(cfg, c, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
-	    build_servers(cfg, c, b) < 0 ||
+	    build_servers(cfg, c, b) < 0 || build_metrics(cfg, c, b) < 0 ||
 	    build_externals(cfg, c, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
 	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||

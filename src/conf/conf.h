@@ -108,6 +108,9 @@ struct conf {
 	unsigned shed_allocations; /* 0 = never */
 	uint64_t shed_bps; /* relayed bytes per second, both ways, 0 = never */
 
+	/* /metrics and /healthz: metrics-ip and metrics-port (port 0: off). */
+	struct turn_addr metrics;
+
 	/* Limits (0 = unlimited). */
 	unsigned user_quota;
 	unsigned total_quota;

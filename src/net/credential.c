@@ -27,6 +27,7 @@ struct pending_req {
 	struct client_path path;
 	bool forgotten; /* its TCP connection closed: do not answer */
 	uint8_t kind; /* PARK_CREDENTIAL or PARK_FLEET: what it waits for */
+	uint64_t since_us;
 	size_t len;
 	uint8_t buf[];
 };
@@ -61,7 +62,7 @@ void worker_unpark(struct pending_req *p)
 	/* Past its credential it may still wait for the fleet's quota. */
 	if (!p->forgotten)
 		worker_resume(w, p->buf, p->len, &p->tuple, &p->path,
-			      p->kind == PARK_CREDENTIAL ? PARK_FLEET : 0);
+			      p->kind == PARK_CREDENTIAL ? PARK_FLEET : 0, p->since_us);
 	free(p);
 }
 
@@ -91,6 +92,7 @@ static struct pending_req *pending_new(struct worker *w, const struct pending_ct
 	p->path = *pc->path;
 	p->forgotten = false;
 	p->kind = kind;
+	p->since_us = pc->since_us;
 	p->len = pc->len;
 	memcpy(p->buf, pc->pkt, pc->len);
 	return p;

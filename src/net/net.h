@@ -28,6 +28,14 @@ int net_after_fork(struct net *n);
 /* Number of worker threads. */
 unsigned net_workers(const struct net *n);
 
+/* For net/metrics.c: worker i, and the state every worker shares. */
+struct worker;
+struct relay_shared;
+struct fleet_shared;
+struct worker *net_worker(const struct net *n, unsigned i);
+struct relay_shared *net_relay(struct net *n);
+struct fleet_shared *net_fleet(struct net *n);
+
 void net_free(struct net *n);
 
 #endif

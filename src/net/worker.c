@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "auth/auth.h"
+#include "net/metrics.h"
 #include "net/net.h"
 #include "net/sockaddr.h"
 #include "stun/attr.h"
@@ -40,9 +41,33 @@ struct net {
 	struct turn_policy *policy;
 	struct fleet_shared fleet;
 	bool fleet_ready;
+	struct metrics *metrics;
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
 };
+
+const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+};
+
+uint64_t worker_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void count_alloc_latency(struct worker *w, uint64_t since_us)
+{
+	uint64_t us = worker_now_us() - since_us;
+	unsigned i = 0;
+
+	while (i < WORKER_ALLOC_BUCKETS && us > worker_alloc_bounds_us[i])
+		i++;
+	w->alloc_hist[i]++;
+	w->alloc_sum_us += us;
+}
 
 uint64_t worker_now_ms(void)
 {
@@ -56,7 +81,7 @@ uint64_t worker_now_ms(void)
  * until Redis answers (PARK_*). */
 static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 		     const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
-		     size_t cap, uint8_t may_park)
+		     size_t cap, uint8_t may_park, uint64_t since_us)
 {
 	struct stun_msg msg;
 	struct turn_reply reply = { out, cap, 0 };
@@ -73,11 +98,13 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	}
 	if (stun_msg_parse(&msg, pkt, len) < 0)
 		return 0; /* RFC 8489 section 6.3: silently discarded */
+	if (since_us == 0) /* it arrived now; a resumed one carries its time */
+		since_us = worker_now_us();
 	struct turn_credential tc = { 0 };
 	struct auth_credential ac;
 	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now };
 	if (worker_needs_credential(&msg)) {
-		struct pending_ctx pc = { pkt, len, tuple, path, may_park };
+		struct pending_ctx pc = { pkt, len, tuple, path, may_park, since_us };
 		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
 			return 0; /* parked: answered when the backend replies */
 		in.cred = &tc;
@@ -90,6 +117,9 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	}
 	w->current_path = *path;
 	int rc = turn_server_handle(w->srv, &in, &reply);
+	if (rc == 0 && reply.len && msg.method == TURN_METHOD_ALLOCATE &&
+	    msg.cls == STUN_CLASS_REQUEST)
+		count_alloc_latency(w, since_us);
 	if (in.cred) {
 		auth_credential_clear(&ac);
 		OPENSSL_cleanse(&tc, sizeof(tc));
@@ -101,17 +131,17 @@ size_t worker_process(struct worker *w, const uint8_t *pkt, size_t len,
 		      const struct turn_tuple *tuple, const struct client_path *path, uint8_t *out,
 		      size_t cap)
 {
-	return process(w, pkt, len, tuple, path, out, cap, PARK_ANY);
+	return process(w, pkt, len, tuple, path, out, cap, PARK_ANY, 0);
 }
 
 /* A parked request whose credential has arrived: decide it now and send
  * the answer the way the request came. */
 void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
 		   const struct turn_tuple *tuple, const struct client_path *path,
-		   uint8_t may_park)
+		   uint8_t may_park, uint64_t since_us)
 {
 	uint8_t *out = path->udp ? udp_out_slot(path->udp) : &w->tx[0][0];
-	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, may_park);
+	size_t n = process(w, pkt, len, tuple, path, out, WORKER_SLOT, may_park, since_us);
 
 	if (n == 0)
 		return;
@@ -161,6 +191,7 @@ static void worker_free(struct worker *w)
 	if (w->flush_ev)
 		event_free(w->flush_ev);
 	w->flush_ev = NULL;
+	pthread_mutex_destroy(&w->snap_lock);
 	tcp_conns_close_all(w);
 	for (size_t i = 0; i < w->n_udp; i++)
 		udp_sock_close(&w->udp[i]);
@@ -213,6 +244,25 @@ no_event:
 
 static struct turn_policy *net_policy(const struct net *n, const struct fleet_shared *fs);
 
+/* The counters the metrics thread reads, copied once a tick. */
+static void worker_snapshot_take(struct worker *w, uint64_t now)
+{
+	struct worker_snapshot s = { .net = w->stats, .core = *turn_server_stats(w->srv) };
+
+	turn_server_gauges(w->srv, now, &s.permissions, &s.channels);
+	memcpy(s.alloc_hist, w->alloc_hist, sizeof(s.alloc_hist));
+	s.alloc_sum_us = w->alloc_sum_us;
+#ifdef HAVE_HIREDIS
+	s.redis = w->fleet.redis ? (int)auth_redis_ready(w->fleet.redis) : -1;
+#else
+	s.redis = -1;
+#endif
+	s.pending = w->n_pending;
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap = s;
+	pthread_mutex_unlock(&w->snap_lock);
+}
+
 /* The realm's settings from Redis changed: this worker's policy and
  * bandwidth cap follow (the quotas are shared and already set). */
 static void worker_apply_settings(struct worker *w)
@@ -255,6 +305,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	w->last_relayed_bytes = bytes;
 	if (fleet_tick(w, now))
 		worker_apply_settings(w);
+	worker_snapshot_take(w, now);
 }
 
 static struct turn_server *worker_server(struct worker *w, const struct net *n)
@@ -292,6 +343,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->id = id;
+	pthread_mutex_init(&w->snap_lock, NULL);
 	w->conf = n->conf;
 	w->net = n;
 	w->relay_shared = &n->relay;
@@ -449,6 +501,16 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 			return NULL;
 		}
 	}
+	if (conf->metrics.port) {
+		n->metrics = metrics_new(n, n->main_base, &conf->metrics, err, errlen);
+		if (!n->metrics) {
+			net_free(n);
+			return NULL;
+		}
+		char a[TURN_ADDR_STRLEN];
+		log_notice("metrics on http://%s/metrics",
+			   turn_addr_format(&conf->metrics, true, a, sizeof(a)));
+	}
 	return n;
 }
 
@@ -465,6 +527,21 @@ int net_after_fork(struct net *n)
 unsigned net_workers(const struct net *n)
 {
 	return n->n_workers;
+}
+
+struct worker *net_worker(const struct net *n, unsigned i)
+{
+	return i < n->n_workers ? n->workers[i] : NULL;
+}
+
+struct relay_shared *net_relay(struct net *n)
+{
+	return &n->relay;
+}
+
+struct fleet_shared *net_fleet(struct net *n)
+{
+	return &n->fleet;
 }
 
 static void *worker_main(void *arg)
@@ -578,6 +655,7 @@ void net_free(struct net *n)
 {
 	if (!n)
 		return;
+	metrics_free(n->metrics);
 	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
 		worker_free(n->workers[i]);
 	free(n->workers);

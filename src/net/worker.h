@@ -63,6 +63,21 @@ struct worker_stats {
 	uint64_t auth_errors;
 };
 
+/* Upper bounds (microseconds) of the Allocate latency histogram. */
+#define WORKER_ALLOC_BUCKETS 13
+extern const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS];
+
+/* One worker's counters as of its last tick (net/metrics.c). */
+struct worker_snapshot {
+	struct worker_stats net;
+	struct turn_server_stats core;
+	uint64_t permissions, channels;
+	uint64_t alloc_hist[WORKER_ALLOC_BUCKETS + 1];
+	uint64_t alloc_sum_us;
+	int redis; /* -1 not configured, 0 down, 1 connected */
+	uint64_t pending; /* requests parked for Redis */
+};
+
 union pktinfo_cmsg {
 	struct cmsghdr align;
 	uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -114,6 +129,12 @@ struct worker {
 	LIST_HEAD(, pending_req) pending; /* requests waiting for a credential */
 	size_t n_pending;
 	struct worker_stats stats;
+	/* Allocate answers by how long they took, parks included (metrics). */
+	uint64_t alloc_hist[WORKER_ALLOC_BUCKETS + 1];
+	uint64_t alloc_sum_us;
+	/* What the metrics thread reads: a copy made on every tick. */
+	pthread_mutex_t snap_lock;
+	struct worker_snapshot snap;
 	/* Output gathered during one loop turn (udp_sock.out, relay_out),
 	 * sent by flush_ev, which runs after the turn's other events. */
 	struct event *flush_ev;
@@ -141,6 +162,7 @@ struct pending_ctx {
 	const struct turn_tuple *tuple;
 	const struct client_path *path;
 	uint8_t may_park; /* PARK_* this request may still wait for */
+	uint64_t since_us; /* when it arrived (worker_now_us), parked or not */
 };
 #define PARK_CREDENTIAL 1 /* its user's credential, from Redis */
 #define PARK_FLEET 2      /* its user's quota across the fleet, from Redis */
@@ -161,10 +183,11 @@ void worker_park_cancel(struct pending_req *p);
 void worker_pending_free_all(struct worker *w);
 void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
 		   const struct turn_tuple *tuple, const struct client_path *path,
-		   uint8_t may_park);
+		   uint8_t may_park, uint64_t since_us);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
+/* Milliseconds and microseconds of CLOCK_MONOTONIC. */
 uint64_t worker_now_ms(void);
+uint64_t worker_now_us(void);
 
 /* UDP (udp.c). */
 int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, size_t errlen);

@@ -64,6 +64,10 @@ int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple
 	a->bytes_out += cd->len;
 	srv->stats.relayed_to_peer++;
 	srv->stats.bytes_to_peer += cd->len;
+	if (a->tuple.transport == TURN_TRANSPORT_TCP) {
+		srv->stats.tcp_packets[0]++;
+		srv->stats.tcp_bytes[0] += cd->len;
+	}
 	return 0;
 }
 
@@ -119,6 +123,10 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 	a->bytes_in += len;
 	srv->stats.relayed_to_client++;
 	srv->stats.bytes_to_client += len;
+	if (a->tuple.transport == TURN_TRANSPORT_TCP) {
+		srv->stats.tcp_packets[1]++;
+		srv->stats.tcp_bytes[1] += len;
+	}
 	*to = &a->tuple;
 	return 0;
 }

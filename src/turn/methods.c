@@ -388,5 +388,9 @@ int turn_send_indication(struct turn_request *req)
 	a->bytes_out += data->len;
 	srv->stats.relayed_to_peer++;
 	srv->stats.bytes_to_peer += data->len;
+	if (a->tuple.transport == TURN_TRANSPORT_TCP) {
+		srv->stats.tcp_packets[0]++;
+		srv->stats.tcp_bytes[0] += data->len;
+	}
 	return 0;
 }

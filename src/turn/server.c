@@ -223,6 +223,70 @@ static bool passes_fingerprint(const struct stun_msg *msg)
 	return msg->idx_fingerprint < 0 || stun_msg_check_fingerprint(msg) == 1;
 }
 
+static const uint16_t stats_methods[TURN_STATS_METHODS - 1] = {
+	STUN_METHOD_BINDING, TURN_METHOD_ALLOCATE, TURN_METHOD_REFRESH,
+	TURN_METHOD_CREATE_PERMISSION, TURN_METHOD_CHANNEL_BIND,
+};
+static const char *const stats_method_names[TURN_STATS_METHODS] = {
+	"binding", "allocate", "refresh", "createpermission", "channelbind", "other",
+};
+static const int16_t stats_codes[TURN_STATS_CODES] = {
+	0, 300, 400, 401, 403, 420, 437, 438, 441, 442, 443, 446, 486, 500, 508, -1,
+};
+
+const char *turn_stats_method_name(unsigned i)
+{
+	return i < TURN_STATS_METHODS ? stats_method_names[i] : NULL;
+}
+
+int turn_stats_code(unsigned i)
+{
+	return i < TURN_STATS_CODES ? stats_codes[i] : -1;
+}
+
+/* The code of a response the core just built: 0 for a success, else its
+ * ERROR-CODE (our own, well-formed message). */
+static int answer_code(const uint8_t *buf, size_t len)
+{
+	if (!(buf[0] & 0x01) || !(buf[1] & 0x10))
+		return 0; /* class bits C1 C0 = 1 1 is an error response */
+	for (size_t off = STUN_HDR_LEN; off + 4 <= len;) {
+		uint16_t type = (uint16_t)(buf[off] << 8 | buf[off + 1]);
+		uint16_t alen = (uint16_t)(buf[off + 2] << 8 | buf[off + 3]);
+		if (type == STUN_ATTR_ERROR_CODE && alen >= 4 && off + 8 <= len)
+			return (buf[off + 6] & 0x07) * 100 + buf[off + 7];
+		off += 4 + (size_t)((alen + 3) & ~3u);
+	}
+	return -1;
+}
+
+static void count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf,
+			 size_t len)
+{
+	unsigned mi = 0, ci = 0;
+	int code = answer_code(buf, len);
+
+	while (mi < TURN_STATS_METHODS - 1 && stats_methods[mi] != method)
+		mi++;
+	while (ci < TURN_STATS_CODES - 1 && stats_codes[ci] != code)
+		ci++;
+	srv->stats.answers[mi][ci]++;
+}
+
+void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t *permissions,
+			uint64_t *channels)
+{
+	uint32_t now = (uint32_t)(now_ms / 1000);
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	*permissions = *channels = 0;
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (const struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next) {
+			*permissions += turn_perm_count(a, now);
+			*channels += turn_channel_count(a, now);
+		}
+}
+
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply)
 {
@@ -251,5 +315,7 @@ int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 	}
 	if (rc < 0)
 		srv->stats.dropped++;
+	else if (reply->len >= STUN_HDR_LEN)
+		count_answer(srv, msg->method, reply->buf, reply->len);
 	return rc;
 }

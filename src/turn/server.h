@@ -52,7 +52,17 @@ struct turn_server_options {
 	uint32_t hash_seed;
 };
 
-/* Counters a worker reads for logs and, later, metrics. */
+/* Answers counted by method and code (metrics): a small fixed set, so a
+ * label never carries what a client chose. */
+enum {
+	TURN_STATS_METHODS = 6, /* binding, allocate, refresh, createpermission, channelbind, other */
+	TURN_STATS_CODES = 16,  /* 0 (success), the codes below, and "other" */
+};
+/* The method label of index i, and the code of index i (0 success, -1 other). */
+const char *turn_stats_method_name(unsigned i);
+int turn_stats_code(unsigned i);
+
+/* Counters a worker reads for logs and metrics. */
 struct turn_server_stats {
 	uint64_t requests;    /* requests answered (success or error) */
 	uint64_t indications; /* indications accepted */
@@ -62,8 +72,11 @@ struct turn_server_stats {
 	uint64_t allocations_total;
 	uint64_t relayed_to_peer, relayed_to_client;
 	uint64_t bytes_to_peer, bytes_to_client; /* application data relayed */
+	/* The share of those for clients over TCP: [0] to peers, [1] to clients. */
+	uint64_t tcp_packets[2], tcp_bytes[2];
 	uint64_t peer_denied;     /* Send/ChannelData refused by policy or permission */
 	uint64_t bandwidth_drops; /* over max-bps */
+	uint64_t answers[TURN_STATS_METHODS][TURN_STATS_CODES];
 };
 
 struct turn_server;
@@ -140,6 +153,11 @@ void turn_server_tick(struct turn_server *srv, uint64_t now_ms);
 void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple *tuple);
 
 const struct turn_server_stats *turn_server_stats(const struct turn_server *srv);
+
+/* Permissions and channels in force now, over every allocation: a walk
+ * of the table, for a gauge read about once a second. */
+void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t *permissions,
+			uint64_t *channels);
 
 /* Settings that may change while running (the realm's limits and peer
  * ranges from Redis). policy must outlive its use, as in the options;

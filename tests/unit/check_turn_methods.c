@@ -776,6 +776,63 @@ START_TEST(attributes_after_mi_are_ignored)
 }
 END_TEST
 
+/* Metrics: every answer counted by method and code; the gauges walk the
+ * allocations and count what is in force at that time. */
+static uint64_t answers(struct harness *h, const char *method, int code)
+{
+	const struct turn_server_stats *st = turn_server_stats(h->srv);
+
+	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
+		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++)
+			if (strcmp(turn_stats_method_name(mi), method) == 0 &&
+			    turn_stats_code(ci) == code)
+				return st->answers[mi][ci];
+	ck_abort_msg("no counter for %s %d", method, code);
+	return 0;
+}
+
+START_TEST(answers_and_gauges_are_counted)
+{
+	struct harness h;
+	struct client c, bad;
+	uint64_t perms, chans;
+
+	harness_up(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	client_allocate(&c, 600); /* a 401 challenge, then the success */
+	ck_assert_int_eq(client_permit(&c, "198.51.100.1:4000"), 0);
+	ck_assert_int_eq(client_permit(&c, "198.51.100.2:4000"), 0);
+	ck_assert_int_eq(client_bind(&c, 0x4000, "198.51.100.3:4000"), 0);
+	client_init(&bad, &h, "alice", "secret", 8, 40000);
+	strcpy(bad.pass, "wrong");
+	client_challenge(&bad);
+	begin_allocate(&bad);
+	ck_assert_int_eq(client_send(&bad, AUTH_MI), 401);
+	ck_assert_uint_eq(answers(&h, "allocate", 0), 1);
+	ck_assert_uint_eq(answers(&h, "allocate", 401), 3);
+	ck_assert_uint_eq(answers(&h, "createpermission", 0), 2);
+	ck_assert_uint_eq(answers(&h, "channelbind", 0), 1);
+	ck_assert_uint_eq(answers(&h, "refresh", 0), 0);
+	ck_assert_int_eq(client_permit(&c, "127.0.0.1:4000"), 403);
+	ck_assert_uint_eq(answers(&h, "createpermission", 403), 1);
+	/* Two permissions and the channel's own (RFC 8656 section 12.2). */
+	turn_server_gauges(h.srv, h.now_ms, &perms, &chans);
+	ck_assert_uint_eq(perms, 3);
+	ck_assert_uint_eq(chans, 1);
+	harness_advance(&h, 301 * 1000); /* permissions lapse, the channel stays */
+	turn_server_gauges(h.srv, h.now_ms, &perms, &chans);
+	ck_assert_uint_eq(perms, 0);
+	ck_assert_uint_eq(chans, 1);
+	ck_assert_int_eq(client_refresh(&c, 0), 0);
+	ck_assert_uint_eq(answers(&h, "refresh", 0), 1);
+	turn_server_gauges(h.srv, h.now_ms, &perms, &chans);
+	ck_assert_uint_eq(chans, 0);
+	ck_assert_str_eq(turn_stats_method_name(TURN_STATS_METHODS - 1), "other");
+	ck_assert_int_eq(turn_stats_code(TURN_STATS_CODES - 1), -1);
+	harness_down(&h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("turn_methods");
@@ -784,6 +841,7 @@ int main(void)
 	TCase *other = tcase_create("methods");
 
 	tcase_add_test(auth, err_401_without_mi_is_a_challenge);
+	tcase_add_test(auth, answers_and_gauges_are_counted);
 	tcase_add_test(auth, err_401_wrong_password);
 	tcase_add_test(auth, err_401_unknown_user);
 	tcase_add_test(auth, err_500_credential_store_down);

@@ -1,0 +1,313 @@
+/*
+ * /metrics and /healthz (metrics.h).
+ */
+#include "net/metrics.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/fleet.h"
+#include "net/net.h"
+#include "net/worker.h"
+#include "util/addr.h"
+
+struct metrics {
+	struct net *net;
+	struct evhttp *http;
+};
+
+/* add_snapshot adds these up as arrays of counters. */
+_Static_assert(sizeof(struct worker_stats) % sizeof(uint64_t) == 0, "worker_stats: counters only");
+_Static_assert(sizeof(struct turn_server_stats) % sizeof(uint64_t) == 0,
+	       "turn_server_stats: counters only");
+
+/* The sum of every worker's snapshot. */
+struct totals {
+	struct worker_snapshot s;
+	unsigned workers, redis_workers, redis_up;
+};
+
+static void add_snapshot(struct totals *t, const struct worker_snapshot *s)
+{
+	const uint64_t *src;
+	uint64_t *dst;
+
+	/* Every field of both stats structs is a uint64_t counter. */
+	src = (const uint64_t *)&s->net;
+	dst = (uint64_t *)&t->s.net;
+	for (size_t i = 0; i < sizeof(s->net) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+	src = (const uint64_t *)&s->core;
+	dst = (uint64_t *)&t->s.core;
+	for (size_t i = 0; i < sizeof(s->core) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+	t->s.permissions += s->permissions;
+	t->s.channels += s->channels;
+	for (size_t i = 0; i <= WORKER_ALLOC_BUCKETS; i++)
+		t->s.alloc_hist[i] += s->alloc_hist[i];
+	t->s.alloc_sum_us += s->alloc_sum_us;
+	t->s.pending += s->pending;
+	if (s->redis >= 0) {
+		t->redis_workers++;
+		t->redis_up += (unsigned)s->redis;
+	}
+	t->workers++;
+}
+
+static void gather(struct metrics *m, struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned i = 0; i < net_workers(m->net); i++) {
+		struct worker *w = net_worker(m->net, i);
+		struct worker_snapshot s;
+		pthread_mutex_lock(&w->snap_lock);
+		s = w->snap;
+		pthread_mutex_unlock(&w->snap_lock);
+		add_snapshot(t, &s);
+	}
+}
+
+static void head(struct evbuffer *b, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct evbuffer *b, const char *name, const char *type, const char *help,
+		uint64_t v)
+{
+	head(b, name, type, help);
+	evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+static void write_relay(struct evbuffer *b, const struct turn_server_stats *c)
+{
+	static const char *const dir[2] = { "to_peer", "to_client" };
+	uint64_t pkts[2] = { c->relayed_to_peer, c->relayed_to_client };
+	uint64_t bytes[2] = { c->bytes_to_peer, c->bytes_to_client };
+
+	head(b, "turnd_relayed_packets_total", "counter",
+	     "Application datagrams relayed, by direction and the client's transport.");
+	for (int d = 0; d < 2; d++) {
+		evbuffer_add_printf(b,
+				    "turnd_relayed_packets_total{direction=\"%s\",transport=\"udp\"} "
+				    "%" PRIu64 "\n",
+				    dir[d], pkts[d] - c->tcp_packets[d]);
+		evbuffer_add_printf(b,
+				    "turnd_relayed_packets_total{direction=\"%s\",transport=\"tcp\"} "
+				    "%" PRIu64 "\n",
+				    dir[d], c->tcp_packets[d]);
+	}
+	head(b, "turnd_relayed_bytes_total", "counter",
+	     "Application bytes relayed, by direction and the client's transport.");
+	for (int d = 0; d < 2; d++) {
+		evbuffer_add_printf(b,
+				    "turnd_relayed_bytes_total{direction=\"%s\",transport=\"udp\"} "
+				    "%" PRIu64 "\n",
+				    dir[d], bytes[d] - c->tcp_bytes[d]);
+		evbuffer_add_printf(b,
+				    "turnd_relayed_bytes_total{direction=\"%s\",transport=\"tcp\"} "
+				    "%" PRIu64 "\n",
+				    dir[d], c->tcp_bytes[d]);
+	}
+}
+
+static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)
+{
+	head(b, "turnd_responses_total", "counter",
+	     "Responses sent, by request method and code (0: success).");
+	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
+		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++) {
+			int code = turn_stats_code(ci);
+			/* Every method's successes always; errors once seen. */
+			if (ci != 0 && c->answers[mi][ci] == 0)
+				continue;
+			if (code < 0)
+				evbuffer_add_printf(b,
+						    "turnd_responses_total{method=\"%s\",code=\"other\"} "
+						    "%" PRIu64 "\n",
+						    turn_stats_method_name(mi), c->answers[mi][ci]);
+			else
+				evbuffer_add_printf(b,
+						    "turnd_responses_total{method=\"%s\",code=\"%d\"} "
+						    "%" PRIu64 "\n",
+						    turn_stats_method_name(mi), code, c->answers[mi][ci]);
+		}
+}
+
+static void write_drops(struct evbuffer *b, const struct totals *t, uint64_t events_dropped)
+{
+	const struct worker_stats *n = &t->s.net;
+	const struct turn_server_stats *c = &t->s.core;
+	const struct {
+		const char *reason;
+		uint64_t v;
+	} rows[] = {
+		{ "malformed", c->dropped },
+		{ "peer_denied", c->peer_denied },
+		{ "bandwidth", c->bandwidth_drops },
+		{ "chandata_unbound", n->chandata_dropped },
+		{ "udp_truncated", n->udp_truncated },
+		{ "udp_send_error", n->udp_send_errors },
+		{ "relay_send_error", n->relay_send_errors },
+		{ "tcp_output_full", n->tcp_output_drops },
+		{ "tcp_bad_frame", n->tcp_closed_bad_frame },
+		{ "redis_event", events_dropped },
+	};
+
+	head(b, "turnd_drops_total", "counter", "Messages dropped, by reason.");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		evbuffer_add_printf(b, "turnd_drops_total{reason=\"%s\"} %" PRIu64 "\n",
+				    rows[i].reason, rows[i].v);
+}
+
+static void write_histogram(struct evbuffer *b, const struct totals *t)
+{
+	uint64_t cum = 0;
+
+	head(b, "turnd_allocate_seconds", "histogram",
+	     "Time from an Allocate request's arrival to its answer, Redis waits included.");
+	for (size_t i = 0; i < WORKER_ALLOC_BUCKETS; i++) {
+		cum += t->s.alloc_hist[i];
+		evbuffer_add_printf(b, "turnd_allocate_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+				    (double)worker_alloc_bounds_us[i] / 1e6, cum);
+	}
+	cum += t->s.alloc_hist[WORKER_ALLOC_BUCKETS];
+	evbuffer_add_printf(b, "turnd_allocate_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	evbuffer_add_printf(b, "turnd_allocate_seconds_sum %.6f\n",
+			    (double)t->s.alloc_sum_us / 1e6);
+	evbuffer_add_printf(b, "turnd_allocate_seconds_count %" PRIu64 "\n", cum);
+}
+
+static void write_redis(struct evbuffer *b, struct metrics *m, const struct totals *t)
+{
+	struct fleet_shared *fs = net_fleet(m->net);
+
+	if (t->redis_workers == 0)
+		return;
+	one(b, "turnd_redis_connections", "gauge",
+	    "Worker connections to Redis past their handshake.", t->redis_up);
+	one(b, "turnd_redis_parked_requests", "gauge", "Requests waiting for Redis now.",
+	    t->s.pending);
+	pthread_mutex_lock(&fs->lock);
+	uint64_t ok = fs->quota_checked, refused = fs->quota_refused, unchecked = fs->quota_unchecked;
+	uint64_t sent = fs->events_sent;
+	pthread_mutex_unlock(&fs->lock);
+	head(b, "turnd_redis_quota_checks_total", "counter",
+	     "Allocates checked against the user's quota across servers, by result.");
+	evbuffer_add_printf(b, "turnd_redis_quota_checks_total{result=\"granted\"} %" PRIu64 "\n",
+			    ok);
+	evbuffer_add_printf(b, "turnd_redis_quota_checks_total{result=\"refused\"} %" PRIu64 "\n",
+			    refused);
+	evbuffer_add_printf(b,
+			    "turnd_redis_quota_checks_total{result=\"unchecked\"} %" PRIu64 "\n",
+			    unchecked);
+	one(b, "turnd_redis_events_total", "counter", "Allocation events added to the stream.",
+	    sent);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *b = evbuffer_new();
+	struct totals t;
+
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	gather(m, &t);
+	struct relay_shared *rs = net_relay(m->net);
+	pthread_mutex_lock(&net_fleet(m->net)->lock);
+	uint64_t events_dropped = net_fleet(m->net)->events_dropped;
+	pthread_mutex_unlock(&net_fleet(m->net)->lock);
+
+	one(b, "turnd_workers", "gauge", "Worker threads.", t.workers);
+	one(b, "turnd_allocations", "gauge", "Allocations held now.", t.s.core.allocations);
+	one(b, "turnd_allocations_total", "counter", "Allocations made since start.",
+	    t.s.core.allocations_total);
+	one(b, "turnd_permissions", "gauge", "Permissions in force now.", t.s.permissions);
+	one(b, "turnd_channels", "gauge", "Channels bound now.", t.s.channels);
+	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
+	    relay_ports_in_use(rs));
+	write_relay(b, &t.s.core);
+	head(b, "turnd_udp_datagrams_total", "counter",
+	     "Datagrams on the listening UDP sockets, by direction.");
+	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"in\"} %" PRIu64 "\n",
+			    t.s.net.udp_in);
+	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"out\"} %" PRIu64 "\n",
+			    t.s.net.udp_out);
+	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
+	    t.s.net.tcp_accepted);
+	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.s.net.tcp_open);
+	write_answers(b, &t.s.core);
+	one(b, "turnd_auth_backend_errors_total", "counter",
+	    "Credential lookups that failed because a backend could not answer.",
+	    t.s.net.auth_errors);
+	write_drops(b, &t, events_dropped);
+	write_histogram(b, &t);
+	write_redis(b, m, &t);
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+static void on_healthz(struct evhttp_request *req, void *arg)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	(void)arg;
+	if (!b) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add_printf(b, "ok\n");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
+	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_free(b);
+}
+
+struct metrics *metrics_new(struct net *n, struct event_base *base, const struct turn_addr *addr,
+			    char *err, size_t errlen)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	char ip[TURN_ADDR_STRLEN];
+
+	if (!m || !(m->http = evhttp_new(base))) {
+		snprintf(err, errlen, "metrics: out of memory");
+		free(m);
+		return NULL;
+	}
+	m->net = n;
+	turn_addr_format(addr, false, ip, sizeof(ip));
+	/* A scraper needs little: GET and HEAD, small headers, no body, and
+	 * a connection that goes quiet is closed. */
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(m->http, 8192);
+	evhttp_set_max_body_size(m->http, 0);
+	evhttp_set_timeout(m->http, 10);
+	if (evhttp_set_cb(m->http, "/metrics", on_metrics, m) != 0 ||
+	    evhttp_set_cb(m->http, "/healthz", on_healthz, m) != 0 ||
+	    !evhttp_bind_socket_with_handle(m->http, ip, addr->port)) {
+		char text[TURN_ADDR_STRLEN];
+		snprintf(err, errlen, "metrics: cannot listen on %s",
+			 turn_addr_format(addr, true, text, sizeof(text)));
+		metrics_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	if (m->http)
+		evhttp_free(m->http);
+	free(m);
+}

@@ -1,0 +1,92 @@
+#!/bin/sh
+# /metrics and /healthz of the real turnd, checked against the traffic the
+# test sends: TURN sessions over UDP and TCP through turnpeer with a known
+# number of echoes, one wrong password, and the counters and histogram
+# that must follow from them.
+. "$top_srcdir/tests/interop/lib.sh"
+
+PEER_PID=""
+metrics_cleanup() {
+	[ -n "$PEER_PID" ] && kill -KILL "$PEER_PID" 2>/dev/null
+	cleanup
+}
+trap metrics_cleanup EXIT
+
+PORT=$(free_port)
+MPORT=$(free_port)
+PEER_PORT=$(free_port)
+"$TURNPEER" -L "127.0.0.1:$PEER_PORT" --max-seconds 60 -q &
+PEER_PID=$!
+start_turnd "listening-ip = { \"127.0.0.1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\" }
+realm = \"turnd.test\"
+user = { \"user:pass\" }
+allowed-peer-ip = { \"127.0.0.1\" }
+metrics-port = $MPORT" || exit 1
+
+scrape() { # scrape FILE: GET /metrics into FILE
+	timeout 5 "$PYTHON3" -c "
+import sys, urllib.request
+r = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3)
+assert r.status == 200 and r.headers['Content-Type'].startswith('text/plain; version=0.0.4')
+sys.stdout.write(r.read().decode())" >"$1"
+}
+# value FILE SERIES: the number of one series, exactly as written
+value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
+is() { # is FILE SERIES WANT
+	got=$(value "$1" "$2")
+	[ "$got" = "$3" ] || { echo "  $2 = '$got', want $3"; return 1; }
+}
+
+check "GET /healthz: 200 ok" sh -c \
+	"timeout 5 $PYTHON3 -c \"import urllib.request as u; r = u.urlopen('http://127.0.0.1:$MPORT/healthz', timeout=3); assert r.status == 200 and r.read() == b'ok\\\\n'\""
+check "POST /metrics is refused" sh -c \
+	"timeout 5 $PYTHON3 -c \"
+import urllib.request as u, urllib.error as e
+try:
+    u.urlopen(u.Request('http://127.0.0.1:$MPORT/metrics', data=b'x', method='POST'), timeout=3)
+    raise SystemExit(1)
+except e.HTTPError as x:
+    raise SystemExit(0 if x.code in (405, 413, 501) else 1)\""
+
+check "a TURN session over UDP: 7 echoes" "$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w pass \
+	--peer "127.0.0.1:$PEER_PORT" -n 7
+check "a TURN session over TCP: 3 echoes" "$TURNPROBE" turn "127.0.0.1:$PORT" --tcp -u user -w pass \
+	--peer "127.0.0.1:$PEER_PORT" -n 3
+"$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w wrong --peer "127.0.0.1:$PEER_PORT" -n 1 \
+	>/dev/null 2>&1
+sleep 1.5 # every worker copies its counters once a second
+check "scrape" scrape "$T_DIR/m1"
+# Each probe payload is its own; read the byte counts from the echoes.
+check "relayed to peers over UDP: 7 packets" is "$T_DIR/m1" \
+	'turnd_relayed_packets_total{direction="to_peer",transport="udp"}' 7
+check "relayed to clients over UDP: 7 packets" is "$T_DIR/m1" \
+	'turnd_relayed_packets_total{direction="to_client",transport="udp"}' 7
+check "relayed to peers over TCP: 3 packets" is "$T_DIR/m1" \
+	'turnd_relayed_packets_total{direction="to_peer",transport="tcp"}' 3
+check "relayed to clients over TCP: 3 packets" is "$T_DIR/m1" \
+	'turnd_relayed_packets_total{direction="to_client",transport="tcp"}' 3
+check "bytes both ways equal (echoes), and more than 0" sh -c "
+	a=\$(awk '\$1 ~ /^turnd_relayed_bytes_total.direction=\"to_peer\"/ {s += \$2} END {print s}' $T_DIR/m1)
+	b=\$(awk '\$1 ~ /^turnd_relayed_bytes_total.direction=\"to_client\"/ {s += \$2} END {print s}' $T_DIR/m1)
+	[ \"\$a\" -gt 0 ] && [ \"\$a\" = \"\$b\" ]"
+check "two allocations made, none left" sh -c \
+	"[ \"\$(awk '\$1 == \"turnd_allocations_total\" {print \$2}' $T_DIR/m1)\" = 2 ] &&
+	 [ \"\$(awk '\$1 == \"turnd_allocations\" {print \$2}' $T_DIR/m1)\" = 0 ]"
+check "two Allocates succeeded" is "$T_DIR/m1" 'turnd_responses_total{method="allocate",code="0"}' 2
+# Three 401 challenges (one per session) and one for the wrong password.
+check "four Allocates answered 401" is "$T_DIR/m1" 'turnd_responses_total{method="allocate",code="401"}' 4
+check "two CreatePermission, two ChannelBind, two Refresh answered" sh -c "
+	for m in createpermission channelbind refresh; do
+		[ \"\$(awk -v s=\"turnd_responses_total{method=\\\"\$m\\\",code=\\\"0\\\"}\" '\$1 == s {print \$2}' $T_DIR/m1)\" = 2 ] || exit 1
+	done"
+check "the Allocate histogram counts all six Allocates" is "$T_DIR/m1" 'turnd_allocate_seconds_count' 6
+check "  ... and its +Inf bucket equals the count" is "$T_DIR/m1" \
+	'turnd_allocate_seconds_bucket{le="+Inf"}' 6
+check "one TCP connection accepted" is "$T_DIR/m1" 'turnd_tcp_connections_total' 1
+check "no Redis series without Redis" sh -c "! grep -q '^turnd_redis' $T_DIR/m1"
+check "no label carries a username or an address" sh -c \
+	"! grep -v '^#' $T_DIR/m1 | grep -Eq 'user|127\\.0\\.0\\.1'"
+check "turnd stops cleanly" stop_turnd
+finish
