@@ -2,8 +2,11 @@
  * turnd: argv, configuration, binding, workers, signals. Everything here
  * runs once at start-up; fatal() is allowed only here.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <openssl/rand.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +136,40 @@ static void print_reach(const struct conf *c, unsigned workers)
 		   (unsigned)c->listening_port);
 }
 
+/* The pid file, written after detaching; removed at a clean stop. */
+static void write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
+		fatal("pid-file %s: %s", path, strerror(errno));
+}
+
+/* proc-user / proc-group: every socket is bound, so root (or the bind
+ * capability) is no longer needed. Groups first, then the user; and it
+ * must not be possible to get back. */
+static void drop_privileges(const struct conf *c)
+{
+	struct passwd *pw = getpwnam(c->proc_user);
+	gid_t gid;
+
+	if (!pw)
+		fatal("proc-user: no user '%s'", c->proc_user);
+	gid = pw->pw_gid;
+	if (c->proc_group) {
+		struct group *gr = getgrnam(c->proc_group);
+		if (!gr)
+			fatal("proc-group: no group '%s'", c->proc_group);
+		gid = gr->gr_gid;
+	}
+	if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(pw->pw_uid) < 0)
+		fatal("cannot become user '%s': %s", c->proc_user, strerror(errno));
+	if (pw->pw_uid != 0 && setuid(0) == 0)
+		fatal("dropped to '%s' but could become root again", c->proc_user);
+	log_notice("running as user %s (uid %ld, gid %ld)", c->proc_user, (long)pw->pw_uid,
+		   (long)gid);
+}
+
 static void daemonize(struct net *net)
 {
 	if (daemon(0, 0) < 0)
@@ -184,6 +221,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	log_setup(cli.daemonize || conf->syslog ? LOG_SINK_SYSLOG : LOG_SINK_STDERR,
 		  (enum log_level)conf->log_level, "turnd");
+	log_set_json(conf->log_json);
 	raise_fd_limit();
 
 	struct net *net = net_new(conf, err, sizeof(err));
@@ -191,9 +229,15 @@ int main(int argc, char **argv)
 		fatal("cannot listen: %s", err);
 	if (cli.daemonize)
 		daemonize(net);
+	if (conf->pid_file)
+		write_pid_file(conf->pid_file);
+	if (conf->proc_user)
+		drop_privileges(conf);
 	print_reach(conf, net_workers(net));
 	int rc = net_run(net);
 	net_free(net);
+	if (conf->pid_file && unlink(conf->pid_file) < 0)
+		log_warn("pid-file %s: cannot remove it: %s", conf->pid_file, strerror(errno));
 	conf_free(conf);
 	log_notice("stopped");
 	return rc == 0 ? 0 : 1;

@@ -203,7 +203,15 @@ struct auth_redis_options {
 	unsigned db; /* SELECT db when not 0 */
 	const char *user; /* ACL user (Redis 6+), or NULL; needs password */
 	const char *password; /* AUTH [user] password, or NULL for none */
-	unsigned connect_timeout_ms; /* connect, AUTH, SELECT and PING */
+	/* TLS 1.2 or later to host and port (Redis's tls-port); not with
+	 * socket. The server's certificate must chain to tls_ca and name
+	 * tls_server_name, or the connection fails (and is retried). */
+	bool tls;
+	const char *tls_ca; /* CA bundle (PEM file); NULL: the system's store */
+	const char *tls_cert; /* client certificate chain (PEM), for Redis's */
+	const char *tls_key; /* tls-auth-clients; NULL, or both set */
+	const char *tls_server_name; /* IP address or DNS name (also SNI); NULL: host */
+	unsigned connect_timeout_ms; /* connect, TLS, AUTH, SELECT and PING */
 	unsigned timeout_ms; /* one lookup's answer */
 	size_t cache_size; /* entries, at least AUTH_REDIS_CACHE_MIN */
 	unsigned cache_ttl_s; /* found, at least 1 */
@@ -227,7 +235,10 @@ struct auth_redis_options {
  * One asynchronous connection on base, which must be the event base of
  * the thread that will call lookup; the backend never blocks it. Redis
  * down at start is not an error: the backend connects in the background
- * and reconnects with back-off (100 ms doubling to 10 s). Answers are
+ * and reconnects with back-off (100 ms doubling to 10 s); so is a TLS
+ * certificate that does not verify (lookups fail closed meanwhile). The
+ * TLS files are read here: one that cannot be read or used is an error,
+ * named in err. Answers are
  * cached (found for cache_ttl_s, not found for negative_ttl_s); while
  * Redis cannot answer, found entries serve cache_stale_s longer and
  * anything else is AUTH_ERROR at once (fail closed). A lookup that has

@@ -2,7 +2,8 @@
  * Credentials in Redis (coturn's key schema), asked asynchronously on the
  * worker's event base; see auth_redis_new in auth.h for the contract.
  *
- * Shape: one hiredis async connection per worker, a bounded answer cache
+ * Shape: one connection per worker (redis_conn.c: TCP, a unix socket or
+ * TLS, on the worker's event base), a bounded answer cache
  * (auth_cache.c), and the requests in flight ("fetches"), one per name:
  * lookups of a name that is already being asked join that fetch. A fetch
  * is MGET of the key and key-sha256 of the name, plus SMEMBERS of the
@@ -22,8 +23,14 @@
  * secret key not a SET, an ACL refusal) is AUTH_ERROR, logged once and
  * cached for the negative TTL like a "not found".
  *
- * Every command goes through redisAsyncCommandArgv: a username is one
- * argv element, never part of a format string or of a command line.
+ * TLS (redis-tls): the certificate is checked against redis-tls-ca and
+ * must name redis-tls-server-name (default: redis-host). A connection
+ * that fails it is one more failed attempt: retried with the same
+ * back-off, logged once, and lookups fail closed meanwhile.
+ *
+ * Every command goes through redis_conn_command, which encodes it with
+ * hiredis's redisFormatCommandArgv: a username is one argv element, never
+ * part of a format string or of a command line.
  */
 #include "auth/auth.h"
 
@@ -31,14 +38,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include <event2/event.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libevent.h>
 #include <openssl/crypto.h>
+#include <openssl/ssl.h>
 
 #include "auth/auth_cache.h"
+#include "auth/redis_conn.h"
 #include "util/log.h"
 
 #define BACKOFF_MIN_MS 100
@@ -92,11 +100,13 @@ struct auth_redis {
 	struct auth_backend base; /* first: the chain holds &base */
 	struct auth_redis_options o; /* strings point to the copies below */
 	char *realm, *host, *socket, *user, *password;
+	char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
 	char secret_key[KEY_MAX];
 	char where[WHERE_MAX]; /* "127.0.0.1:6379" or "unix:/path", for logs */
 
 	struct event_base *evb;
-	redisAsyncContext *ac;
+	SSL_CTX *tls; /* NULL without redis-tls */
+	struct redis_conn *conn;
 	enum conn_state state;
 	unsigned handshake_left;
 	unsigned backoff_ms;
@@ -129,15 +139,15 @@ static struct timeval ms_to_tv(unsigned ms)
  * Connection.
  */
 
-/* The connection r->ac is gone, or is being given up: forget it and
- * retry later. hiredis frees the context itself (it is either freeing it
- * now or conn_reset does). */
+/* The connection r->conn is gone, or is being given up: forget it and
+ * retry later. The connection is freed by whoever let go of it (itself
+ * when it failed, conn_reset otherwise). */
 static void conn_lost(struct auth_redis *r, const char *why)
 {
 	bool was_ready = r->state == CONN_READY;
 	struct timeval tv = ms_to_tv(r->backoff_ms);
 
-	r->ac = NULL;
+	r->conn = NULL;
 	r->state = CONN_DOWN;
 	if (r->freeing)
 		return;
@@ -156,36 +166,35 @@ static void conn_lost(struct auth_redis *r, const char *why)
 	r->backoff_ms = r->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : 2 * r->backoff_ms;
 }
 
-/* Drop the connection ourselves. hiredis runs the callbacks of the
- * commands still unanswered with no reply (now, or when the hiredis
- * callback we may be in returns), which fails their fetches. */
+/* Drop the connection ourselves. The callbacks of the commands still
+ * unanswered run with no reply (now, or when the reply callback we may be
+ * in returns), which fails their fetches. */
 static void conn_reset(struct auth_redis *r, const char *why)
 {
-	redisAsyncContext *ac = r->ac;
+	struct redis_conn *c = r->conn;
 
-	if (!ac)
+	if (!c)
 		return;
 	conn_lost(r, why);
-	redisAsyncFree(ac);
+	redis_conn_free(c);
 }
 
-static int send_argv(struct auth_redis *r, redisCallbackFn *fn, void *priv, int argc,
+static int send_argv(struct auth_redis *r, redis_conn_reply_fn *fn, void *priv, int argc,
 		     const char **argv, const size_t *lens)
 {
-	return redisAsyncCommandArgv(r->ac, fn, priv, argc, argv, lens) == REDIS_OK ? 0 : -1;
+	return redis_conn_command(r->conn, fn, priv, argc, argv, lens);
 }
 
-static void on_handshake(redisAsyncContext *ac, void *reply, void *priv)
+static void on_handshake(struct redis_conn *c, struct redisReply *rep, void *priv)
 {
 	struct auth_redis *r = priv;
-	const redisReply *rep = reply;
 	char why[160];
 
-	if (r->freeing || ac != r->ac)
+	if (r->freeing || c != r->conn)
 		return;
-	/* No reply: hiredis is freeing the context already. */
+	/* No reply: the connection is going (on_closed has said why). */
 	if (!rep) {
-		conn_lost(r, ac->errstr[0] ? ac->errstr : "connection closed");
+		conn_lost(r, "connection closed");
 		return;
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
@@ -201,11 +210,11 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *priv)
 	r->epoch++;
 	r->failures = 0;
 	event_del(r->connect_ev);
-	log_notice("redis %s: connected", r->where);
+	log_notice("redis %s: connected%s", r->where, r->tls ? " (TLS)" : "");
 }
 
-/* AUTH [user] password, SELECT db, PING: queued at once (hiredis sends
- * them when the connection is up); ready when the last one answers, so a
+/* AUTH [user] password, SELECT db, PING: queued at once (sent when the
+ * connection, and TLS, is up); ready when the last one answers, so a
  * Redis that accepts connections but does not answer is never "up". */
 static int handshake_send(struct auth_redis *r)
 {
@@ -244,21 +253,14 @@ static int handshake_send(struct auth_redis *r)
 	return 0;
 }
 
-static void on_connect(const redisAsyncContext *ac, int status)
+/* The connection failed (refused, TLS, closed by Redis); it frees itself
+ * after this returns. */
+static void on_closed(struct redis_conn *c, const char *why, void *arg)
 {
-	struct auth_redis *r = ac->data;
+	struct auth_redis *r = arg;
 
-	/* On failure hiredis frees the context after this returns. */
-	if (!r->freeing && ac == r->ac && status != REDIS_OK)
-		conn_lost(r, ac->errstr);
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-	struct auth_redis *r = ac->data;
-
-	if (!r->freeing && ac == r->ac)
-		conn_lost(r, status == REDIS_OK ? "closed" : ac->errstr);
+	if (!r->freeing && c == r->conn)
+		conn_lost(r, why);
 }
 
 static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
@@ -284,27 +286,23 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 static void conn_start(struct auth_redis *r)
 {
 	struct timeval tv = ms_to_tv(r->o.connect_timeout_ms);
-	redisAsyncContext *ac;
+	const struct redis_conn_options co = {
+		.base = r->evb,
+		.host = r->o.host,
+		.port = r->o.port,
+		.socket = r->o.socket,
+		.tls = r->tls,
+		.tls_server_name = r->o.tls_server_name ? r->o.tls_server_name : r->o.host,
+		.closed = on_closed,
+		.arg = r,
+	};
 	char why[128];
 
-	ac = r->o.socket ? redisAsyncConnectUnix(r->o.socket)
-			 : redisAsyncConnect(r->o.host, r->o.port);
-	if (!ac || ac->err) {
-		snprintf(why, sizeof(why), "%s", ac ? ac->errstr : "out of memory");
-		if (ac)
-			redisAsyncFree(ac);
+	r->conn = redis_conn_new(&co, why, sizeof(why));
+	if (!r->conn) {
 		conn_lost(r, why);
 		return;
 	}
-	ac->data = r;
-	if (redisLibeventAttach(ac, r->evb) != REDIS_OK ||
-	    redisAsyncSetConnectCallback(ac, on_connect) != REDIS_OK ||
-	    redisAsyncSetDisconnectCallback(ac, on_disconnect) != REDIS_OK) {
-		redisAsyncFree(ac);
-		conn_lost(r, "cannot watch the socket");
-		return;
-	}
-	r->ac = ac;
 	r->state = CONN_CONNECTING;
 	if (handshake_send(r) < 0) {
 		conn_reset(r, "cannot queue the handshake");
@@ -503,11 +501,12 @@ static void fetch_finish(struct fetch *f)
 }
 
 /* No reply means the connection is going: mark it down before any done
- * runs, so lookups made from done do not send on it. */
-static bool reply_missing(struct auth_redis *r, redisAsyncContext *ac, const redisReply *rep)
+ * runs, so lookups made from done do not send on it. (on_closed or
+ * conn_reset has done so already; this is the backstop.) */
+static bool reply_missing(struct auth_redis *r, struct redis_conn *c, const redisReply *rep)
 {
-	if (!rep && !r->freeing && ac == r->ac)
-		conn_lost(r, ac->errstr[0] ? ac->errstr : "connection closed");
+	if (!rep && !r->freeing && c == r->conn)
+		conn_lost(r, "connection closed");
 	return !rep;
 }
 
@@ -526,12 +525,11 @@ static void log_error_reply(const struct fetch *f, const char *what, const redis
 
 /* MGET key key-sha256: each nil or hex. The SHA-256 key counts only
  * beside an MD5 key (struct auth_key always has the MD5 one). */
-static void on_user_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_user_reply(struct redis_conn *c, struct redisReply *rep, void *priv)
 {
 	struct fetch *f = priv;
-	const redisReply *rep = reply;
 
-	if (reply_missing(f->r, ac, rep)) {
+	if (reply_missing(f->r, c, rep)) {
 		f->failed = true;
 	} else if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
 		log_error_reply(f, "MGET", rep);
@@ -551,12 +549,11 @@ static void on_user_reply(redisAsyncContext *ac, void *reply, void *priv)
 		fetch_finish(f);
 }
 
-static void on_secret_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_secret_reply(struct redis_conn *c, struct redisReply *rep, void *priv)
 {
 	struct fetch *f = priv;
-	const redisReply *rep = reply;
 
-	if (reply_missing(f->r, ac, rep)) {
+	if (reply_missing(f->r, c, rep)) {
 		f->failed = true;
 	} else if (rep->type != REDIS_REPLY_ARRAY) {
 		log_error_reply(f, "SMEMBERS", rep);
@@ -728,15 +725,15 @@ struct command {
 	struct event *timer;
 };
 
-static void on_command_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void on_command_reply(struct redis_conn *conn, struct redisReply *rep, void *priv)
 {
 	struct command *c = priv;
 	struct auth_redis *r = c->r;
 
-	(void)ac;
+	(void)conn;
 	r->n_commands--;
 	if (c->fn && !r->freeing)
-		c->fn(c->arg, reply);
+		c->fn(c->arg, rep);
 	if (c->timer)
 		event_free(c->timer);
 	free(c);
@@ -812,15 +809,16 @@ static void redis_free(struct auth_backend *b)
 
 	if (!r)
 		return;
-	/* Freeing the context runs the callbacks of unanswered commands,
+	/* Freeing the connection runs the callbacks of unanswered commands,
 	 * which free their fetches without calling done (auth.h). */
 	r->freeing = true;
-	if (r->ac) {
-		redisAsyncContext *ac = r->ac;
+	if (r->conn) {
+		struct redis_conn *c = r->conn;
 
-		r->ac = NULL;
-		redisAsyncFree(ac);
+		r->conn = NULL;
+		redis_conn_free(c);
 	}
+	SSL_CTX_free(r->tls);
 	if (r->retry_ev)
 		event_free(r->retry_ev);
 	if (r->connect_ev)
@@ -831,6 +829,10 @@ static void redis_free(struct auth_backend *b)
 	free(r->host);
 	free(r->socket);
 	free(r->user);
+	free(r->tls_ca);
+	free(r->tls_cert);
+	free(r->tls_key);
+	free(r->tls_server_name);
 	if (r->password) {
 		OPENSSL_cleanse(r->password, strlen(r->password));
 		free(r->password);
@@ -844,8 +846,8 @@ static const struct auth_backend_ops redis_ops = {
 	.free = redis_free,
 };
 
-/* A host name would be resolved by hiredis with getaddrinfo, blocking
- * the event loop: only numeric addresses are taken. */
+/* A host name would have to be resolved with getaddrinfo, blocking the
+ * event loop: only numeric addresses are taken. */
 static bool numeric_host(const char *host)
 {
 	uint8_t buf[16];
@@ -863,8 +865,17 @@ static const char *check_options(const struct auth_redis_options *o)
 		return "redis-port must be 1-65535";
 	if (o->socket && !o->socket[0])
 		return "redis-socket is empty";
+	if (o->socket && strlen(o->socket) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return "redis-socket is too long for a unix socket path";
 	if (o->user && !o->password)
 		return "redis-user needs redis-password";
+	if (o->tls && o->socket)
+		return "redis-tls needs redis-host: Redis has no TLS on its unix socket";
+	if (!o->tls_cert != !o->tls_key)
+		return o->tls_cert ? "redis-tls-cert needs redis-tls-key"
+				   : "redis-tls-key needs redis-tls-cert";
+	if (o->tls_server_name && !o->tls_server_name[0])
+		return "redis-tls-server-name is empty";
 	if (o->connect_timeout_ms == 0 || o->timeout_ms == 0)
 		return "the timeouts must be at least 1 ms";
 	if (o->cache_size < AUTH_REDIS_CACHE_MIN)
@@ -874,23 +885,32 @@ static const char *check_options(const struct auth_redis_options *o)
 	return NULL;
 }
 
+/* A copy of an optional string into *copy; 0, or -1 out of memory. */
+static int copy_str(const char *s, char **copy)
+{
+	*copy = s ? strdup(s) : NULL;
+	return s && !*copy ? -1 : 0;
+}
+
 /* Copy the strings of o into r; r->o points to the copies. */
 static int copy_options(struct auth_redis *r, const struct auth_redis_options *o)
 {
 	r->o = *o;
-	r->realm = strdup(o->realm);
-	r->host = o->host ? strdup(o->host) : NULL;
-	r->socket = o->socket ? strdup(o->socket) : NULL;
-	r->user = o->user ? strdup(o->user) : NULL;
-	r->password = o->password ? strdup(o->password) : NULL;
+	if (copy_str(o->realm, &r->realm) < 0 || copy_str(o->host, &r->host) < 0 ||
+	    copy_str(o->socket, &r->socket) < 0 || copy_str(o->user, &r->user) < 0 ||
+	    copy_str(o->password, &r->password) < 0 || copy_str(o->tls_ca, &r->tls_ca) < 0 ||
+	    copy_str(o->tls_cert, &r->tls_cert) < 0 || copy_str(o->tls_key, &r->tls_key) < 0 ||
+	    copy_str(o->tls_server_name, &r->tls_server_name) < 0)
+		return -1;
 	r->o.realm = r->realm;
 	r->o.host = r->host;
 	r->o.socket = r->socket;
 	r->o.user = r->user;
 	r->o.password = r->password;
-	if (!r->realm || (o->host && !r->host) || (o->socket && !r->socket) ||
-	    (o->user && !r->user) || (o->password && !r->password))
-		return -1;
+	r->o.tls_ca = r->tls_ca;
+	r->o.tls_cert = r->tls_cert;
+	r->o.tls_key = r->tls_key;
+	r->o.tls_server_name = r->tls_server_name;
 	r->rest.realm = r->realm;
 	snprintf(r->secret_key, sizeof(r->secret_key), "turn/realm/%s/secret", r->realm);
 	if (r->socket)
@@ -907,6 +927,7 @@ struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct e
 {
 	static const struct timeval now = {0, 0};
 	const char *why = o ? check_options(o) : "no options";
+	char why_buf[512];
 	struct auth_redis *r;
 
 	if (!why && !base)
@@ -926,6 +947,14 @@ struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct e
 	r->connect_ev = evtimer_new(base, on_connect_timeout, r);
 	if (!r->cache || !r->retry_ev || !r->connect_ev)
 		goto oom;
+	/* The files are read now: a bad one is an error at start, not a
+	 * connection that fails later. */
+	if (o->tls && !(r->tls = redis_tls_new(o->tls_ca, o->tls_cert, o->tls_key, why_buf,
+					       sizeof(why_buf)))) {
+		snprintf(err, errlen, "redis: %s", why_buf);
+		redis_free(&r->base);
+		return NULL;
+	}
 	/* The first connection is made by the loop that will use it: the
 	 * worker's thread, not the one building the chain. Redis down now
 	 * is not an error; the backend keeps trying. */

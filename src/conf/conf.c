@@ -161,6 +161,7 @@ static const struct int_limit {
 	{"shed-allocations", "a count", 0, INT_MAX},
 	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"metrics-port", "a port (0: off)", 0, 65535},
+	{"drain-timeout", "a time in seconds", 1, 604800},
 	{"redis-poll-interval", "a time in seconds", 1, 3600},
 	{"redis-events-max", "an entry count", 1000, 100000000},
 	{"redis-port", "a port", 1, 65535},
@@ -324,6 +325,22 @@ static int check_redis_host(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* What the Redis server's certificate must name: an IP address or a DNS
+ * name (letters, digits, '-', '.'; RFC 1123 section 2.1). */
+static int check_server_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = cfg_opt_getnstr(opt, 0);
+	size_t n = strlen(text);
+	struct turn_addr a;
+
+	if (conf_value_ip(text, &a, NULL, 0) == 0)
+		return 0;
+	if (n == 0 || n > 253 || text[0] == '.' || text[0] == '-' ||
+	    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != n)
+		return opt_error(cfg, opt, "'%.80s' is not an IP address or a DNS name", text);
+	return 0;
+}
+
 /* Never echoes the value: it may be the password. */
 static int check_not_empty(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -369,6 +386,10 @@ static const struct {
 	{"shed-allocations", check_int},
 	{"shed-bps", check_int},
 	{"metrics-port", check_int},
+	{"drain-timeout", check_int},
+	{"pid-file", check_path},
+	{"proc-user", check_not_empty},
+	{"proc-group", check_not_empty},
 	{"metrics-ip", check_ip},
 	{"external-ip", check_external},
 	{"min-port", check_int},
@@ -396,6 +417,10 @@ static const struct {
 	{"redis-db", check_int},
 	{"redis-user", check_not_empty},
 	{"redis-password", check_not_empty},
+	{"redis-tls-ca", check_path},
+	{"redis-tls-cert", check_path},
+	{"redis-tls-key", check_path},
+	{"redis-tls-server-name", check_server_name},
 	{"redis-connect-timeout", check_int},
 	{"redis-timeout", check_int},
 	{"redis-cache-size", check_int},
@@ -427,6 +452,11 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("shed-bps", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR("metrics-ip", "127.0.0.1", CFGF_NONE),
 		CFG_INT_CB("metrics-port", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("drain-timeout", 3600, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("log-json", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR("pid-file", NULL, CFGF_NONE),
+		CFG_STR("proc-user", NULL, CFGF_NONE),
+		CFG_STR("proc-group", NULL, CFGF_NONE),
 		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
 		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
@@ -457,6 +487,11 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("redis-db", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR("redis-user", NULL, CFGF_NONE),
 		CFG_STR("redis-password", NULL, CFGF_NONE),
+		CFG_BOOL_CB("redis-tls", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR("redis-tls-ca", NULL, CFGF_NONE),
+		CFG_STR("redis-tls-cert", NULL, CFGF_NONE),
+		CFG_STR("redis-tls-key", NULL, CFGF_NONE),
+		CFG_STR("redis-tls-server-name", NULL, CFGF_NONE),
 		CFG_INT_CB("redis-connect-timeout", 1000, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("redis-timeout", 1000, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("redis-cache-size", 10000, CFGF_NONE, conf_cb_int),
@@ -900,10 +935,12 @@ static int build_users(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 
 static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build *b)
 {
+	const char *name = cfg_getstr(cfg, "redis-tls-server-name");
 	struct turn_addr a;
-	char host[TURN_ADDR_STRLEN];
+	char host[TURN_ADDR_STRLEN], ip[TURN_ADDR_STRLEN];
 
 	r->enabled = cfg_getbool(cfg, "redis");
+	r->tls = cfg_getbool(cfg, "redis-tls");
 	r->port = (uint16_t)cfg_getint(cfg, "redis-port");
 	r->db = (unsigned)cfg_getint(cfg, "redis-db");
 	r->connect_timeout_ms = (unsigned)cfg_getint(cfg, "redis-connect-timeout");
@@ -920,7 +957,14 @@ static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build
 	if (conf_value_ip(cfg_getstr(cfg, "redis-host"), &a, NULL, 0) < 0)
 		return build_bad(b, "redis-host", "not an IP address");
 	turn_addr_format(&a, false, host, sizeof(host));
+	/* An address is checked as one ("[::1]" as "::1"), a name as a name. */
+	if (name && conf_value_ip(name, &a, NULL, 0) == 0)
+		name = turn_addr_format(&a, false, ip, sizeof(ip));
 	if (build_str(host, false, &r->host, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-tls-ca"), false, &r->tls_ca, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-tls-cert"), false, &r->tls_cert, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "redis-tls-key"), false, &r->tls_key, b) < 0 ||
+	    build_str(name, false, &r->tls_server_name, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "redis-socket"), false, &r->socket, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "redis-user"), false, &r->user, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "redis-password"), false, &r->password, b) < 0 ||
@@ -952,13 +996,19 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->syslog = cfg_getbool(cfg, "syslog");
 }
 
-static int build_metrics(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	char why[WHY_MAX];
 
 	if (conf_value_ip(cfg_getstr(cfg, "metrics-ip"), &c->metrics, why, sizeof(why)) < 0)
 		return build_bad(b, "metrics-ip", why);
 	c->metrics.port = (uint16_t)cfg_getint(cfg, "metrics-port");
+	c->drain_timeout_s = (unsigned)cfg_getint(cfg, "drain-timeout");
+	c->log_json = cfg_getbool(cfg, "log-json");
+	if (build_str(cfg_getstr(cfg, "pid-file"), false, &c->pid_file, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "proc-user"), false, &c->proc_user, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "proc-group"), false, &c->proc_group, b) < 0)
+		return -1;
 	return 0;
 }
 
@@ -967,7 +1017,7 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	build_scalars(cfg, c);
 	if (build_listen(cfg, c, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
-	    build_servers(cfg, c, b) < 0 || build_metrics(cfg, c, b) < 0 ||
+	    build_servers(cfg, c, b) < 0 || build_service(cfg, c, b) < 0 ||
 	    build_externals(cfg, c, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
 	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||
@@ -1000,6 +1050,15 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 	if (c->redis.user && !c->redis.password)
 		return set_err(b->err, b->errlen,
 			       "%s: option 'redis-user' is given without option 'redis-password'",
+			       b->name);
+	if (!c->redis.tls_cert != !c->redis.tls_key)
+		return set_err(b->err, b->errlen, "%s: option '%s' is given without option '%s'",
+			       b->name, c->redis.tls_cert ? "redis-tls-cert" : "redis-tls-key",
+			       c->redis.tls_cert ? "redis-tls-key" : "redis-tls-cert");
+	if (c->redis.tls && c->redis.socket)
+		return set_err(b->err, b->errlen,
+			       "%s: option 'redis-tls' is true with option 'redis-socket': Redis "
+			       "has no TLS on its unix socket",
 			       b->name);
 	if (c->no_udp && c->no_tcp)
 		return set_err(
@@ -1125,6 +1184,13 @@ void conf_free(struct conf *c)
 	free(c->redis.socket);
 	free(c->redis.user);
 	free(c->redis.node_id);
+	free(c->pid_file);
+	free(c->proc_user);
+	free(c->proc_group);
+	free(c->redis.tls_ca);
+	free(c->redis.tls_cert);
+	free(c->redis.tls_key);
+	free(c->redis.tls_server_name);
 	if (c->redis.password)
 		OPENSSL_cleanse(c->redis.password, strlen(c->redis.password));
 	free(c->redis.password);

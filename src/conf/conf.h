@@ -45,6 +45,11 @@ struct conf_redis {
 	unsigned db;
 	char *user; /* ACL user; NULL: none */
 	char *password; /* NULL: no AUTH */
+	bool tls; /* redis-tls: TLS to redis-host and redis-port */
+	char *tls_ca; /* CA bundle file; NULL: the system's store */
+	char *tls_cert; /* client certificate file; NULL, or set with tls_key */
+	char *tls_key;
+	char *tls_server_name; /* IP address (as text, no brackets) or DNS name; NULL: host */
 	unsigned connect_timeout_ms;
 	unsigned timeout_ms;
 	unsigned cache_size; /* entries */
@@ -110,6 +115,13 @@ struct conf {
 
 	/* /metrics and /healthz: metrics-ip and metrics-port (port 0: off). */
 	struct turn_addr metrics;
+
+	/* Running as a service. */
+	unsigned drain_timeout_s; /* SIGUSR1: stop at the latest this long after */
+	bool log_json; /* log lines as JSON objects */
+	char *pid_file; /* NULL: none */
+	char *proc_user; /* drop to this user after binding; NULL: stay */
+	char *proc_group; /* and this group; NULL: the user's */
 
 	/* Limits (0 = unlimited). */
 	unsigned user_quota;

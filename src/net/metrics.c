@@ -257,18 +257,22 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
+/* 200 ok while taking allocations; 503 draining, so that a load balancer
+ * sends new clients elsewhere. */
 static void on_healthz(struct evhttp_request *req, void *arg)
 {
+	struct metrics *m = arg;
 	struct evbuffer *b = evbuffer_new();
+	bool draining = relay_draining(net_relay(m->net));
 
-	(void)arg;
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	evbuffer_add_printf(b, "ok\n");
+	evbuffer_add_printf(b, draining ? "draining\n" : "ok\n");
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evhttp_send_reply(req, draining ? 503 : HTTP_OK, draining ? "Service Unavailable" : "OK",
+			  b);
 	evbuffer_free(b);
 }
 

@@ -360,7 +360,7 @@ static int quota_take(void *ctx, const char *user)
 
 	pthread_mutex_lock(&rs->lock);
 	struct quota_entry **pp = quota_slot(rs, user);
-	if ((c->shed_allocations && rs->total >= c->shed_allocations) ||
+	if (rs->draining || (c->shed_allocations && rs->total >= c->shed_allocations) ||
 	    (c->shed_bps && relayed_bps(rs) >= c->shed_bps))
 		rc = STUN_ERR_TRY_ALTERNATE;
 	else if (rs->total_quota && rs->total >= rs->total_quota)
@@ -420,6 +420,21 @@ unsigned relay_user_count(struct relay_shared *rs, const char *user, uint64_t *s
 	*seq = ++rs->quota_seq;
 	pthread_mutex_unlock(&rs->lock);
 	return n;
+}
+
+void relay_set_draining(struct relay_shared *rs, bool on)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->draining = on;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+bool relay_draining(struct relay_shared *rs)
+{
+	pthread_mutex_lock(&rs->lock);
+	bool on = rs->draining;
+	pthread_mutex_unlock(&rs->lock);
+	return on;
 }
 
 unsigned relay_user_quota(struct relay_shared *rs)

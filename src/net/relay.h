@@ -67,6 +67,7 @@ struct relay_shared {
 	uint64_t quota_seq;
 	struct quota_entry **users;
 	size_t n_user_buckets;
+	bool draining; /* SIGUSR1: no new allocations */
 	/* Bytes per second each worker relayed over its last tick (shed-bps). */
 	uint64_t worker_bps[RELAY_MAX_WORKERS];
 };
@@ -86,6 +87,10 @@ unsigned relay_user_quota(struct relay_shared *rs);
 void relay_set_quotas(struct relay_shared *rs, unsigned user_quota, unsigned total_quota);
 void relay_quota_foreach(struct relay_shared *rs,
 			 void (*fn)(void *, const char *, unsigned, uint64_t), void *arg);
+/* Draining (SIGUSR1): Allocate answers 300 (or 508 without alternates). */
+void relay_set_draining(struct relay_shared *rs, bool on);
+bool relay_draining(struct relay_shared *rs);
+
 /* The bytes per second worker relayed over its last tick. */
 void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps);
 

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "auth/auth.h"
 #include "net/metrics.h"
+#include "net/notify.h"
 #include "net/net.h"
 #include "net/sockaddr.h"
 #include "stun/attr.h"
@@ -42,6 +44,12 @@ struct net {
 	struct fleet_shared fleet;
 	bool fleet_ready;
 	struct metrics *metrics;
+	/* The main thread's once-a-second check: the watchdog and draining. */
+	struct event *service_ev;
+	uint64_t watchdog_usec;
+	uint64_t *last_ticks; /* each worker's tick count at the last check */
+	uint64_t *last_advance_ms; /* and when it last moved */
+	uint64_t drain_deadline_ms; /* 0: not draining */
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
 };
@@ -214,8 +222,8 @@ static void worker_free(struct worker *w)
  * address, unless that transport is turned off. */
 static int worker_bind(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
-	w->udp = calloc(conf->n_listen, sizeof(*w->udp));
-	w->tcp = calloc(conf->n_listen, sizeof(*w->tcp));
+	w->udp = calloc(2 * conf->n_listen, sizeof(*w->udp));
+	w->tcp = calloc(2 * conf->n_listen, sizeof(*w->tcp));
 	if (!w->udp || !w->tcp) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -296,6 +304,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
@@ -561,10 +570,66 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	struct net *n = arg;
 
 	(void)what;
-	log_notice("signal %d: stopping", (int)sig);
+	notify_send("STOPPING=1");
+	if (sig)
+		log_notice("signal %d: stopping", (int)sig);
 	for (unsigned i = 0; i < n->n_workers; i++)
 		event_base_loopexit(n->workers[i]->base, NULL);
 	event_base_loopexit(n->main_base, NULL);
+}
+
+/* SIGUSR1: no new allocations (Allocate gets 300 with an alternate server,
+ * or 508); the process exits when the last allocation is gone or after
+ * drain-timeout seconds. /healthz says 503 meanwhile. */
+static void on_drain(evutil_socket_t sig, short what, void *arg)
+{
+	struct net *n = arg;
+
+	(void)sig;
+	(void)what;
+	if (n->drain_deadline_ms)
+		return;
+	n->drain_deadline_ms = worker_now_ms() + 1000u * n->conf->drain_timeout_s;
+	relay_set_draining(&n->relay, true);
+	notify_send("STATUS=draining: no new allocations");
+	log_notice("SIGUSR1: draining: no new allocations; stopping when the last allocation "
+		   "is gone, or in %u s",
+		   n->conf->drain_timeout_s);
+}
+
+/* Once a second on the main thread. The watchdog is fed only while every
+ * worker's tick still runs: a worker stuck in a loop stops the pings and
+ * systemd restarts the service. */
+static void on_service(evutil_socket_t fd, short what, void *arg)
+{
+	struct net *n = arg;
+	bool alive = true;
+	uint64_t now = worker_now_ms();
+
+	(void)fd;
+	(void)what;
+	/* A worker ticks once a second: one whose count has not moved for
+	 * three is stuck. */
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		uint64_t t = atomic_load_explicit(&n->workers[i]->ticks, memory_order_relaxed);
+		if (t != n->last_ticks[i] || n->last_advance_ms[i] == 0) {
+			n->last_ticks[i] = t;
+			n->last_advance_ms[i] = now;
+		} else if (now - n->last_advance_ms[i] > 3000) {
+			alive = false;
+		}
+	}
+	if (n->watchdog_usec && alive)
+		notify_send("WATCHDOG=1");
+	if (!n->drain_deadline_ms)
+		return;
+	pthread_mutex_lock(&n->relay.lock);
+	unsigned left = n->relay.total;
+	pthread_mutex_unlock(&n->relay.lock);
+	if (left == 0 || worker_now_ms() >= n->drain_deadline_ms) {
+		log_notice("drained: %u allocation%s left; stopping", left, left == 1 ? "" : "s");
+		on_stop_signal(0, 0, n);
+	}
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -619,17 +684,32 @@ static void log_totals(struct net *n)
 
 int net_run(struct net *n)
 {
-	struct event *sigs[3];
+	struct event *sigs[4];
 	int rc = 0;
+	/* The watchdog is fed twice per interval, and draining checked once a
+	 * second. */
+	uint64_t period_us = 1000000;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigs[0] = evsignal_new(n->main_base, SIGTERM, on_stop_signal, n);
 	sigs[1] = evsignal_new(n->main_base, SIGINT, on_stop_signal, n);
 	sigs[2] = evsignal_new(n->main_base, SIGHUP, on_hup, n);
-	for (int i = 0; i < 3; i++)
+	sigs[3] = evsignal_new(n->main_base, SIGUSR1, on_drain, n);
+	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_add(sigs[i], NULL);
-	for (unsigned i = 0; i < n->n_workers; i++) {
+	n->watchdog_usec = notify_watchdog_usec();
+	if (n->watchdog_usec && n->watchdog_usec / 2 < period_us)
+		period_us = n->watchdog_usec / 2;
+	struct timeval period = { (time_t)(period_us / 1000000), (suseconds_t)(period_us % 1000000) };
+	n->last_ticks = calloc(n->n_workers, sizeof(*n->last_ticks));
+	n->last_advance_ms = calloc(n->n_workers, sizeof(*n->last_advance_ms));
+	n->service_ev = event_new(n->main_base, -1, EV_PERSIST, on_service, n);
+	if (!n->last_ticks || !n->last_advance_ms || !n->service_ev || event_add(n->service_ev, &period) < 0) {
+		log_error("cannot start the service timer");
+		rc = -1;
+	}
+	for (unsigned i = 0; rc == 0 && i < n->n_workers; i++) {
 		struct worker *w = n->workers[i];
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			log_error("cannot start worker %u: %s", i, strerror(errno));
@@ -639,15 +719,24 @@ int net_run(struct net *n)
 		}
 		w->started = true;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		notify_send("READY=1\nSTATUS=serving");
 		event_base_loop(n->main_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	}
 	for (unsigned i = 0; i < n->n_workers; i++)
 		if (n->workers[i]->started)
 			pthread_join(n->workers[i]->thread, NULL);
 	log_totals(n);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	if (n->service_ev)
+		event_free(n->service_ev);
+	n->service_ev = NULL;
+	free(n->last_ticks);
+	free(n->last_advance_ms);
+	n->last_ticks = NULL;
+	n->last_advance_ms = NULL;
 	return rc;
 }
 

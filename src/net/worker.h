@@ -119,6 +119,7 @@ struct worker {
 	struct fleet_worker fleet;         /* other servers on the same Redis */
 	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */
 	uint64_t last_tick_ms, last_relayed_bytes; /* for the relayed byte rate */
+	_Atomic uint64_t ticks; /* the main thread's watchdog reads it */
 	struct client_path current_path;   /* of the message being handled */
 	struct event *tick_ev;
 	struct udp_sock *udp;

@@ -13,7 +13,8 @@
 static struct {
 	enum log_sink sink;
 	volatile int level;
-} g_log = { LOG_SINK_STDERR, LOG_LVL_NOTICE };
+	int json;
+} g_log = { LOG_SINK_STDERR, LOG_LVL_NOTICE, 0 };
 
 static const char *const level_names[] = { "error", "warn", "notice", "info", "debug" };
 
@@ -23,6 +24,36 @@ void log_setup(enum log_sink sink, enum log_level level, const char *ident)
 	g_log.level = level;
 	if (sink == LOG_SINK_SYSLOG)
 		openlog(ident ? ident : "turnd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_json(int on)
+{
+	g_log.json = on;
+}
+
+/* s as the inside of a JSON string (RFC 8259 section 7) into out. */
+static void json_escape(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (; *s && o + 7 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'u';
+			out[o++] = '0';
+			out[o++] = '0';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	out[o] = '\0';
 }
 
 void log_set_level(enum log_level level)
@@ -77,6 +108,13 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line: stdio locks the stream, so lines from worker
 	 * threads never interleave. */
+	if (g_log.json) {
+		char esc[6 * sizeof(line)];
+		json_escape(line, esc, sizeof(esc));
+		fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"%s\"}\n", stamp,
+			ts.tv_nsec / 1000000L, level_names[level], esc);
+		return;
+	}
 	fprintf(stderr, "%s.%03ldZ %s: %s\n", stamp, ts.tv_nsec / 1000000L, level_names[level],
 		line);
 }

@@ -14,6 +14,8 @@ enum log_sink { LOG_SINK_STDERR = 0, LOG_SINK_SYSLOG };
 
 void log_setup(enum log_sink sink, enum log_level level, const char *ident);
 void log_set_level(enum log_level level);
+/* Lines on stderr as JSON objects {"time", "level", "msg"} (log-json). */
+void log_set_json(int on);
 enum log_level log_get_level(void);
 /* "error", "warn", "notice", "info", "debug" -> level; -1 if unknown. */
 int log_level_parse(const char *name);

@@ -4,7 +4,11 @@
 # turnutils_uclient (-u/-w and -W) with 0 loss; with Redis stopped
 # mid-run, existing allocations keep relaying, a cached user can still
 # allocate and an unknown user gets none; after Redis restarts a new user
-# authenticates without restarting turnd.
+# authenticates without restarting turnd. Then over TLS (redis-tls, with a
+# throwaway CA and certificates made here with openssl): a user
+# authenticates through a Redis that wants a client certificate; with
+# another CA nobody does, the reason is logged once, and turnd keeps
+# answering; a missing CA file stops turnd at start, naming it.
 . "$top_srcdir/tests/interop/lib.sh"
 
 REDIS_PID=""
@@ -113,4 +117,106 @@ recovered() {
 }
 check "after the restart a new user (carol) authenticates, turnd not restarted" recovered
 check "turnd stops cleanly" stop_turnd
+stop_redis
+
+# ---- TLS ----------------------------------------------------------------
+
+P="$T_DIR/pki"
+make_pki() ( # in a subshell: cd and set -e stay here
+	set -e
+	mkdir -p "$P"
+	cd "$P"
+	ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+	for ca in ca other; do
+		# shellcheck disable=SC2086
+		openssl req -x509 $ec -keyout "$ca.key" -out "$ca.pem" -days 2 -subj "/CN=turnd $ca" \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+	done
+	# shellcheck disable=SC2086
+	openssl req $ec -keyout server.key -out server.csr -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 -addext extendedKeyUsage=serverAuth
+	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-copy_extensions copy -out server.pem
+	# shellcheck disable=SC2086
+	openssl req $ec -keyout client.key -out client.csr -subj /CN=turnd \
+		-addext extendedKeyUsage=clientAuth
+	openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-copy_extensions copy -out client.pem
+)
+if make_pki >"$T_DIR/pki.log" 2>&1; then
+	ok "a throwaway CA, server and client certificates (openssl)"
+else
+	cat "$T_DIR/pki.log"
+	not_ok "a throwaway CA, server and client certificates (openssl)"
+	finish
+fi
+
+RPORT=$(free_port)
+rcli() {
+	timeout 10 redis-cli --tls --cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key" \
+		-h 127.0.0.1 -p "$RPORT" "$@"
+}
+start_tls_redis() { # TLS only (--port 0), and a client certificate required
+	redis-server --port 0 --tls-port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+		--tls-cert-file "$P/server.pem" --tls-key-file "$P/server.key" \
+		--tls-ca-cert-file "$P/ca.pem" --tls-auth-clients yes >"$T_DIR/redis.log" 2>&1 &
+	REDIS_PID=$!
+	for _ in $(seq 1 50); do
+		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
+		sleep 0.1
+	done
+	cat "$T_DIR/redis.log"
+	return 1
+}
+check "redis-server with TLS alone on 127.0.0.1:$RPORT (tls-auth-clients yes)" start_tls_redis
+add_user dave tlspass
+
+tls_conf() { # tls_conf CA: turnd over TLS to that Redis, one worker
+	printf '%s\n' "listening-ip = { \"127.0.0.1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\" }
+realm = \"$REALM\"
+allowed-peer-ip = { \"127.0.0.1\" }
+relay-threads = 1
+redis = true
+redis-port = $RPORT
+redis-timeout = 300
+redis-tls = true
+redis-tls-ca = \"$1\"
+redis-tls-cert = \"$P/client.pem\"
+redis-tls-key = \"$P/client.key\""
+}
+tls_found() { # the first connection may still be under way
+	for _ in $(seq 1 20); do
+		probe dave tlspass && return 0
+		sleep 0.25
+	done
+	cat "$T_DIR/probe.out"
+	return 1
+}
+start_turnd "$(tls_conf "$P/ca.pem")" || exit 1
+check "over TLS (client certificate, server certificate verified) dave authenticates" tls_found
+check "  ... turnd says it is connected with TLS" grep -q "connected (TLS)" "$T_DIR/turnd.log"
+check "turnd stops cleanly" stop_turnd
+
+rcli CONFIG RESETSTAT >/dev/null
+no_mget() { ! rcli INFO commandstats | grep -q cmdstat_mget; }
+start_turnd "$(tls_conf "$P/other.pem")" || exit 1
+sleep 1.5
+probe dave tlspass
+rc=$?
+check "Redis's certificate from another CA: dave gets no allocation (exit $rc)" [ "$rc" -ne 0 ]
+check "  ... answered 500, a code the client may retry" grep -q "500" "$T_DIR/probe.out"
+check "  ... the reason logged once" \
+	[ "$(grep -c "cannot connect (TLS: certificate verify failed" "$T_DIR/turnd.log")" -eq 1 ]
+check "  ... no lookup reached Redis" no_mget
+check "turnd still answers Binding" "$TURNPROBE" stun "127.0.0.1:$PORT"
+check "turnd stops cleanly" stop_turnd
+
+tls_conf "$T_DIR/missing.pem" >"$T_DIR/missing.conf"
+timeout 10 "$TURND" -c "$T_DIR/missing.conf" >/dev/null 2>"$T_DIR/missing.log"
+rc=$?
+check "a missing redis-tls-ca stops turnd at start (exit $rc)" sh -c "[ $rc -ne 0 ] && [ $rc -ne 124 ]"
+check "  ... naming the option and the file" \
+	grep -q "redis-tls-ca '$T_DIR/missing.pem': No such file or directory" "$T_DIR/missing.log"
 finish

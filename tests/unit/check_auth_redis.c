@@ -6,7 +6,8 @@
  * keys against md5sum, sha256sum and stun_key_*, TURN REST secrets
  * against the secret backend, negative caching, hostile usernames, Redis
  * killed, stalled, restarted and down at start, AUTH, ACL users, SELECT,
- * a unix socket, and the answer cache's bounds.
+ * a unix socket, TLS (a throwaway CA and certificates made with the
+ * openssl command at test time), and the answer cache's bounds.
  *
  * Each test runs its own event loop with bounded waits. redis-server is
  * started with PR_SET_PDEATHSIG, so it dies with the test process even
@@ -42,13 +43,15 @@
 #define NOW 1700000000u
 #define ERR_MAX 512
 #define OUT_MAX 8192
-#define ARGS_MAX 24
+#define ARGS_MAX 32
+#define PATH_MAX_LEN 192
 
 struct redis_srv {
 	pid_t pid;
 	uint16_t port; /* 0 with a unix socket only */
 	char sock[128]; /* unix socket path, or "" */
 	const char *password; /* for redis-cli; NULL for none */
+	const char *tls_dir; /* the certificates of a TLS Redis, or NULL */
 };
 
 struct wait_state {
@@ -125,13 +128,25 @@ static pid_t spawn(const char *const *argv, int out_fd)
 static int cli_v(char *out, size_t cap, const char *const *args)
 {
 	const char *argv[ARGS_MAX];
-	char port[8];
+	char port[8], ca[PATH_MAX_LEN], cert[PATH_MAX_LEN], key[PATH_MAX_LEN];
 	int n = 0, fds[2], status;
 	size_t got = 0;
 	ssize_t r;
 	pid_t pid;
 
 	argv[n++] = env_or("REDIS_CLI", "/usr/bin/redis-cli");
+	if (srv.tls_dir) {
+		snprintf(ca, sizeof(ca), "%s/ca.pem", srv.tls_dir);
+		snprintf(cert, sizeof(cert), "%s/client.pem", srv.tls_dir);
+		snprintf(key, sizeof(key), "%s/client.key", srv.tls_dir);
+		argv[n++] = "--tls";
+		argv[n++] = "--cacert";
+		argv[n++] = ca;
+		argv[n++] = "--cert";
+		argv[n++] = cert;
+		argv[n++] = "--key";
+		argv[n++] = key;
+	}
 	if (srv.sock[0]) {
 		argv[n++] = "-s";
 		argv[n++] = srv.sock;
@@ -1015,6 +1030,265 @@ START_TEST(bad_options_are_refused)
 	o = default_options();
 	ck_assert_ptr_null(auth_redis_new(&o, NULL, err, sizeof(err)));
 	ck_assert_str_eq(err, "redis: no event base");
+	{
+		char path[200];
+
+		memset(path, 'a', sizeof(path) - 1);
+		path[sizeof(path) - 1] = '\0';
+		o.socket = path;
+		ck_assert_ptr_null(auth_redis_new(&o, base, err, sizeof(err)));
+		ck_assert_str_eq(err, "redis: redis-socket is too long for a unix socket path");
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
+ * TLS: a throwaway CA, a server certificate for 127.0.0.1 (and the name
+ * redis.test), a client certificate, and another CA that signed neither,
+ * made at test time with the openssl command into tmpdir.
+ */
+
+static const char pki_script[] =
+	"set -e\n"
+	"cd \"$1\"\n"
+	"ec='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+	"ca() {\n"
+	"  openssl req -x509 $ec -keyout \"$1.key\" -out \"$1.pem\" -days 2 \\\n"
+	"    -subj \"/CN=turnd test $1\" -addext basicConstraints=critical,CA:TRUE \\\n"
+	"    -addext keyUsage=critical,keyCertSign\n"
+	"}\n"
+	"leaf() {\n"
+	"  n=$1 cn=$2; shift 2\n"
+	"  openssl req $ec -keyout \"$n.key\" -out \"$n.csr\" -subj \"/CN=$cn\" \"$@\"\n"
+	"  openssl x509 -req -in \"$n.csr\" -CA ca.pem -CAkey ca.key -CAcreateserial \\\n"
+	"    -days 2 -copy_extensions copy -out \"$n.pem\"\n"
+	"}\n"
+	"ca ca\n"
+	"ca other\n"
+	"leaf server 127.0.0.1 -addext subjectAltName=IP:127.0.0.1,DNS:redis.test \\\n"
+	"  -addext extendedKeyUsage=serverAuth\n"
+	"leaf client turnd-client -addext extendedKeyUsage=clientAuth\n"
+	"printf 'not a certificate\\n' > garbage.pem\n";
+
+/* tmpdir/name into buf (PATH_MAX_LEN bytes); returns buf. */
+static const char *pki(const char *name, char *buf)
+{
+	snprintf(buf, PATH_MAX_LEN, "%s/%s", tmpdir, name);
+	return buf;
+}
+
+static void run_sh(const char *script, const char *arg)
+{
+	const char *argv[] = {"/bin/sh", "-c", script, "sh", arg, NULL};
+	int status;
+	pid_t pid = spawn(argv, -1);
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%.40s... failed", script);
+}
+
+/* The loop, a port, and the certificates; no Redis yet. */
+static void setup_tls(void)
+{
+	setup_bare();
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/turnd-redis-tls-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	run_sh(pki_script, tmpdir);
+	srv.tls_dir = tmpdir;
+}
+
+static void teardown_tls(void)
+{
+	char dir[sizeof(tmpdir)];
+
+	snprintf(dir, sizeof(dir), "%s", tmpdir);
+	teardown();
+	if (dir[0])
+		run_sh("rm -rf \"$1\"", dir);
+}
+
+/* redis-server on TLS alone (--port 0): srv.port is its tls-port. */
+static void redis_start_tls(bool auth_clients, const char *password)
+{
+	char port[8], cert[PATH_MAX_LEN], key[PATH_MAX_LEN], ca[PATH_MAX_LEN];
+	const char *const opts[][2] = {
+		{"--port", "0"},
+		{"--tls-port", port},
+		{"--tls-cert-file", pki("server.pem", cert)},
+		{"--tls-key-file", pki("server.key", key)},
+		{"--tls-ca-cert-file", pki("ca.pem", ca)},
+		{"--tls-auth-clients", auth_clients ? "yes" : "no"},
+		{password ? "--requirepass" : NULL, password},
+	};
+	const char *extra[2 * sizeof(opts) / sizeof(opts[0]) + 1];
+	size_t n = 0;
+
+	snprintf(port, sizeof(port), "%u", (unsigned)srv.port);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		extra[n++] = opts[i][0];
+		extra[n++] = opts[i][1];
+	}
+	extra[n] = NULL;
+	srv.password = password;
+	redis_start_args(extra);
+}
+
+static struct auth_redis_options tls_options(char *ca)
+{
+	struct auth_redis_options o = default_options();
+
+	o.tls = true;
+	o.tls_ca = pki("ca.pem", ca);
+	return o;
+}
+
+/* Over TLS the backend finds a user set with redis-cli --tls, and other
+ * commands go over the same connection; the certificate is checked
+ * against redis-host by default, or against redis-tls-server-name, an
+ * address or a DNS name (sent as SNI too). */
+START_TEST(tls_user_is_found)
+{
+	char ca[PATH_MAX_LEN], hex[2 * STUN_KEY_MD5_LEN + 1];
+	struct auth_redis_options o = tls_options(ca);
+	uint8_t key[STUN_KEY_MD5_LEN];
+	struct auth_credential c;
+	struct cmd_state st = {0};
+	const char *get[] = {"GET", "turn/realm/" REALM "/user/olga/key"};
+
+	redis_start_tls(false, NULL);
+	set_user("olga", "pw");
+	chain_new(&o);
+	ck_assert(wait_found("olga", NOW, 5000));
+	ck_assert_int_eq(lookup("olga", NOW, &c), AUTH_FOUND);
+	assert_md5(&c, "olga", "pw");
+	ck_assert_uint_eq(auth_redis_epoch(auth_backend_named(chain, "redis")), 1);
+	ck_assert_int_eq(cmd(&st, 2, get), 0);
+	ck_assert(run_until(&st.calls, 2000));
+	ck_assert_int_eq(stun_key_md5("olga", REALM, "pw", key), 0);
+	to_hex(key, sizeof(key), hex);
+	ck_assert_str_eq(st.str, hex);
+	auth_free(chain);
+
+	o.tls_server_name = "redis.test";
+	chain_new(&o);
+	ck_assert(wait_found("olga", NOW, 5000));
+	auth_free(chain);
+	o.tls_server_name = "127.0.0.1";
+	chain_new(&o);
+	ck_assert(wait_found("olga", NOW, 5000));
+	auth_credential_clear(&c);
+}
+END_TEST
+
+/* A certificate that does not verify (another CA; a name or an address
+ * it does not carry): never ready, nothing reaches Redis, lookups fail
+ * closed at once, and the retries back off instead of spinning. */
+START_TEST(tls_certificate_not_verified)
+{
+	static const char *const names[] = {NULL, "other.test", "127.0.0.2"};
+	char ca[PATH_MAX_LEN], other[PATH_MAX_LEN];
+	const char *ping[] = {"PING"};
+	struct cmd_state st = {0};
+
+	redis_start_tls(false, NULL);
+	set_user("pat", "pw");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct auth_redis_options o = tls_options(ca);
+		struct auth_backend *b;
+		uint64_t cpu;
+
+		if (i == 0)
+			o.tls_ca = pki("other.pem", other);
+		o.tls_server_name = names[i];
+		chain_new(&o);
+		b = auth_backend_named(chain, "redis");
+		run_for(300);
+		assert_fails_fast("pat", NOW);
+		cpu = cpu_ms();
+		run_for(1200);
+		ck_assert_uint_lt(cpu_ms() - cpu, 200);
+		ck_assert(!auth_redis_ready(b));
+		ck_assert_uint_eq(auth_redis_epoch(b), 0);
+		ck_assert_int_eq(cmd(&st, 1, ping), -1);
+		assert_fails_fast("pat", NOW);
+		auth_free(chain);
+		chain = NULL;
+	}
+	ck_assert_int_eq(mget_calls(), 0);
+	ck_assert_int_eq(st.calls, 0);
+}
+END_TEST
+
+/* tls-auth-clients yes: without a client certificate the connection is
+ * refused (never ready); with one it works, AUTH included. */
+START_TEST(tls_client_certificate)
+{
+	char ca[PATH_MAX_LEN], cert[PATH_MAX_LEN], key[PATH_MAX_LEN];
+	struct auth_redis_options o = tls_options(ca);
+
+	redis_start_tls(true, "pw3");
+	set_user("quinn", "pw");
+	o.password = "pw3";
+	chain_new(&o);
+	run_for(800);
+	ck_assert(!auth_redis_ready(auth_backend_named(chain, "redis")));
+	assert_fails_fast("quinn", NOW);
+	auth_free(chain);
+
+	o.tls_cert = pki("client.pem", cert);
+	o.tls_key = pki("client.key", key);
+	chain_new(&o);
+	ck_assert(wait_found("quinn", NOW, 5000));
+}
+END_TEST
+
+/* auth_redis_new fails, err naming the option and the file, when a TLS
+ * file is missing or unusable; without redis-tls the files are not read. */
+static void assert_refused(const struct auth_redis_options *o, const char *want)
+{
+	char err[ERR_MAX] = "";
+
+	ck_assert_ptr_null(auth_redis_new(o, base, err, sizeof(err)));
+	ck_assert_msg(strstr(err, want) != NULL, "error \"%s\" does not contain \"%s\"", err, want);
+}
+
+START_TEST(tls_bad_files_are_refused)
+{
+	char ca[PATH_MAX_LEN], path[PATH_MAX_LEN], path2[PATH_MAX_LEN], want[2 * PATH_MAX_LEN];
+	struct auth_redis_options o = tls_options(ca);
+	char err[ERR_MAX] = "";
+	struct auth_backend *b;
+
+	o.tls_ca = pki("missing.pem", path);
+	snprintf(want, sizeof(want), "redis: redis-tls-ca '%s': No such file or directory", path);
+	assert_refused(&o, want);
+	o.tls_ca = pki("garbage.pem", path);
+	snprintf(want, sizeof(want), "redis: redis-tls-ca '%s': ", path);
+	assert_refused(&o, want);
+
+	o = tls_options(ca);
+	o.tls_cert = pki("client.pem", path);
+	assert_refused(&o, "redis: redis-tls-cert needs redis-tls-key");
+	o.tls_key = pki("missing.key", path2);
+	snprintf(want, sizeof(want), "redis: redis-tls-key '%s': No such file or directory", path2);
+	assert_refused(&o, want);
+	o.tls_key = pki("server.key", path2); /* not client.pem's key */
+	assert_refused(&o, "redis-tls-key");
+	o.tls_cert = pki("garbage.pem", path);
+	o.tls_key = pki("client.key", path2);
+	snprintf(want, sizeof(want), "redis: redis-tls-cert '%s': ", path);
+	assert_refused(&o, want);
+
+	o = tls_options(ca);
+	o.socket = "/tmp/redis.sock";
+	assert_refused(&o, "redis: redis-tls needs redis-host");
+
+	/* redis-tls off: the TLS files are not looked at. */
+	o = default_options();
+	o.tls_ca = pki("missing.pem", path);
+	b = auth_redis_new(&o, base, err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s", err);
+	b->ops->free(b);
 }
 END_TEST
 
@@ -1083,6 +1357,7 @@ static Suite *auth_redis_suite(void)
 	Suite *s = suite_create("auth_redis");
 	TCase *tc = tcase_create("redis");
 	TCase *bare = tcase_create("bare");
+	TCase *tls = tcase_create("tls");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, key_set_with_redis_cli_is_found);
@@ -1109,10 +1384,21 @@ static Suite *auth_redis_suite(void)
 	tcase_add_test(bare, cache_is_bounded);
 	tcase_set_timeout(bare, 30);
 	suite_add_tcase(s, bare);
+
+	tcase_add_checked_fixture(tls, setup_tls, teardown_tls);
+	tcase_add_test(tls, tls_user_is_found);
+	tcase_add_test(tls, tls_certificate_not_verified);
+	tcase_add_test(tls, tls_client_certificate);
+	tcase_add_test(tls, tls_bad_files_are_refused);
+	tcase_set_timeout(tls, 30);
+	suite_add_tcase(s, tls);
 	return s;
 }
 
 int main(void)
 {
+	/* As turnd does (main.c): a write to a connection Redis has just
+	 * closed is an error to handle, not a signal that kills. */
+	signal(SIGPIPE, SIG_IGN);
 	return run_suite(auth_redis_suite());
 }

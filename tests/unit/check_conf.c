@@ -737,6 +737,58 @@ START_TEST(redis_options)
 }
 END_TEST
 
+/* TLS to Redis: defaults, values, and errors that name the file, the
+ * line and the option (both options when two do not go together). */
+START_TEST(redis_tls_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert(!c->redis.tls);
+	ck_assert_ptr_null(c->redis.tls_ca);
+	ck_assert_ptr_null(c->redis.tls_cert);
+	ck_assert_ptr_null(c->redis.tls_key);
+	ck_assert_ptr_null(c->redis.tls_server_name);
+	conf_free(c);
+	c = load_ok(
+		"redis-tls = true\nredis-tls-ca = /etc/redis/ca.pem\n"
+		"redis-tls-cert = \"/etc/turnd/redis client.pem\"\n"
+		"redis-tls-key = /etc/turnd/redis.key\nredis-tls-server-name = redis.example.org\n",
+		NULL);
+	ck_assert(c->redis.tls);
+	ck_assert_str_eq(c->redis.tls_ca, "/etc/redis/ca.pem");
+	ck_assert_str_eq(c->redis.tls_cert, "/etc/turnd/redis client.pem");
+	ck_assert_str_eq(c->redis.tls_key, "/etc/turnd/redis.key");
+	ck_assert_str_eq(c->redis.tls_server_name, "redis.example.org");
+	conf_free(c);
+	/* An address is kept as an address, without brackets. */
+	c = load_ok("redis-tls = yes\nredis-tls-server-name = \"[2001:db8::1]\"\n", NULL);
+	ck_assert(c->redis.tls);
+	ck_assert_str_eq(c->redis.tls_server_name, "2001:db8::1");
+	conf_free(c);
+	c = load_ok("redis-tls-server-name = 10.0.0.7\n", NULL);
+	ck_assert_str_eq(c->redis.tls_server_name, "10.0.0.7");
+	conf_free(c);
+
+	load_fails("\nredis-tls = maybe\n",
+		   "t.conf:2: option 'redis-tls': 'maybe' is not a boolean");
+	load_fails("redis-tls-ca = \"\"\n", "t.conf:1: option 'redis-tls-ca': the path is empty");
+	load_fails("redis-tls-cert = \"\"\n",
+		   "t.conf:1: option 'redis-tls-cert': the path is empty");
+	load_fails("redis-tls-key = \"\"\n", "t.conf:1: option 'redis-tls-key': the path is empty");
+	load_fails("redis-tls-server-name = \"redis example\"\n",
+		   "t.conf:1: option 'redis-tls-server-name': 'redis example' is not an IP address "
+		   "or a DNS name");
+	load_fails("redis-tls-server-name = \"\"\n", "option 'redis-tls-server-name': '' is not");
+	load_fails("redis-tls-server-name = -x.org\n", "option 'redis-tls-server-name'");
+	load_fails("redis-tls = true\nredis-tls-cert = /c.pem\n",
+		   "t.conf: option 'redis-tls-cert' is given without option 'redis-tls-key'");
+	load_fails("redis-tls-key = /k.pem\n",
+		   "t.conf: option 'redis-tls-key' is given without option 'redis-tls-cert'");
+	load_fails("redis-tls = true\nredis-socket = /run/redis.sock\n",
+		   "t.conf: option 'redis-tls' is true with option 'redis-socket'");
+}
+END_TEST
+
 /* Several servers on one Redis: defaults, values, errors. */
 START_TEST(fleet_options)
 {
@@ -795,6 +847,7 @@ int main(void)
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
 	tcase_add_test(tc, redis_options);
+	tcase_add_test(tc, redis_tls_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

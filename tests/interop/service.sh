@@ -1,0 +1,161 @@
+#!/bin/sh
+# Running as a service: systemd's notification protocol (READY, WATCHDOG,
+# STOPPING) on a socket the test listens on; SIGUSR1 drains (healthz 503,
+# new Allocates refused, the running allocation keeps relaying, exit when
+# it is gone; drain-timeout bounds it); JSON log lines; the pid file; and
+# dropping to an unprivileged user after binding. The unit file passes
+# systemd-analyze verify once installed into a scratch root.
+. "$top_srcdir/tests/interop/lib.sh"
+
+PEER_PID=""
+NOTIFY_PID=""
+LOAD_PID=""
+service_cleanup() {
+	for p in $PEER_PID $NOTIFY_PID $LOAD_PID; do kill -KILL "$p" 2>/dev/null; done
+	cleanup
+}
+trap service_cleanup EXIT
+
+PORT=$(free_port)
+MPORT=$(free_port)
+PEER_PORT=$(free_port)
+"$TURNPEER" -L "127.0.0.1:$PEER_PORT" --max-seconds 120 -q &
+PEER_PID=$!
+base="listening-ip = { \"127.0.0.1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\" }
+realm = \"turnd.test\"
+user = { \"user:pass\" }
+allowed-peer-ip = { \"127.0.0.1\" }
+metrics-port = $MPORT"
+
+healthz() { # the HTTP status of /healthz
+	timeout 5 "$PYTHON3" -c "
+import urllib.request as u, urllib.error as e
+try:
+    print(u.urlopen('http://127.0.0.1:$MPORT/healthz', timeout=3).status)
+except e.HTTPError as x:
+    print(x.code)"
+}
+exited_within() { # exited_within SECONDS: turnd stopped by itself, status 0
+	for _ in $(seq 1 $(($1 * 10))); do
+		if ! kill -0 "$TURND_PID" 2>/dev/null; then
+			wait "$TURND_PID"
+			rc=$?
+			TURND_PID=""
+			[ "$rc" -eq 0 ] || { echo "  exit status $rc"; tail -n 20 "$T_DIR/turnd.log"; }
+			return "$rc"
+		fi
+		sleep 0.1
+	done
+	echo "  still running after $1 s"
+	return 1
+}
+
+# ---- The notification protocol, with a watchdog of 400 ms.
+"$PYTHON3" - "$T_DIR/notify.sock" >"$T_DIR/notify.out" 2>&1 <<'EOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(1.0)
+end = time.monotonic() + 40
+while time.monotonic() < end:
+    try:
+        msg = s.recv(4096).decode()
+    except socket.timeout:
+        continue
+    for line in msg.split("\n"):
+        print(line, flush=True)
+    if "STOPPING=1" in msg:
+        break
+EOF
+NOTIFY_PID=$!
+for _ in $(seq 1 30); do [ -S "$T_DIR/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET="$T_DIR/notify.sock"
+WATCHDOG_USEC=400000
+export NOTIFY_SOCKET WATCHDOG_USEC
+start_turnd "$base
+log-json = true
+pid-file = \"$T_DIR/turnd.pid\"" || exit 1
+unset NOTIFY_SOCKET WATCHDOG_USEC
+sleep 1.5
+check "READY=1 sent to NOTIFY_SOCKET" grep -qx "READY=1" "$T_DIR/notify.out"
+check "WATCHDOG=1 sent while the workers tick (several in 1.5 s)" \
+	sh -c "[ \$(grep -cx 'WATCHDOG=1' '$T_DIR/notify.out') -ge 3 ]"
+check "pid-file holds turnd's pid" sh -c "[ \"\$(cat '$T_DIR/turnd.pid')\" = '$TURND_PID' ]"
+check "every log line is a JSON object with time, level and msg" "$PYTHON3" -c "
+import json, sys
+lines = open('$T_DIR/turnd.log').read().splitlines()
+assert lines
+for l in lines:
+    d = json.loads(l)
+    assert set(d) == {'time', 'level', 'msg'}, d
+print(len(lines), 'lines')"
+healthz_is() { [ "$(healthz)" = "$1" ]; }
+check "healthz 200 before draining" healthz_is 200
+
+# ---- SIGUSR1: drain. One allocation relays through it, held by turnload.
+"$TURNLOAD" -m 1 -d 6 -u user -w pass -e "127.0.0.1:$PEER_PORT" "127.0.0.1:$PORT" \
+	>"$T_DIR/hold.out" 2>&1 &
+LOAD_PID=$!
+for _ in $(seq 1 50); do grep -q "holding 1 allocations" "$T_DIR/hold.out" && break; sleep 0.1; done
+kill -USR1 "$TURND_PID"
+sleep 0.3
+check "draining: healthz 503" healthz_is 503
+"$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w pass --peer "127.0.0.1:$PEER_PORT" -n 1 \
+	>"$T_DIR/probe.out" 2>&1
+check "draining: a new Allocate is refused with 508 (no alternate server)" \
+	grep -q "508" "$T_DIR/probe.out"
+wait "$LOAD_PID"
+LOAD_PID=""
+check "draining: the held allocation relayed with 0 loss to its end" \
+	grep -Eq "lost 0 \(0.000%\)" "$T_DIR/hold.out"
+check "drained: turnd exits by itself once the allocation is gone" exited_within 5
+check "pid-file removed at the stop" test ! -e "$T_DIR/turnd.pid"
+check "STOPPING=1 sent" sh -c "sleep 0.3; grep -qx 'STOPPING=1' '$T_DIR/notify.out'"
+check "the log says why it stopped" grep -q "drained: 0 allocations left" "$T_DIR/turnd.log"
+
+# ---- drain-timeout: an allocation that stays does not hold the stop.
+start_turnd "$base
+drain-timeout = 2" || exit 1
+"$TURNLOAD" -m 1 -d 20 -u user -w pass -e "127.0.0.1:$PEER_PORT" "127.0.0.1:$PORT" \
+	>"$T_DIR/hold2.out" 2>&1 &
+LOAD_PID=$!
+for _ in $(seq 1 50); do grep -q "holding 1 allocations" "$T_DIR/hold2.out" && break; sleep 0.1; done
+kill -USR1 "$TURND_PID"
+check "drain-timeout 2: stopped after it with the allocation still held" exited_within 6
+check "  ... saying 1 allocation was left" grep -q "drained: 1 allocation left" "$T_DIR/turnd.log"
+kill -TERM "$LOAD_PID" 2>/dev/null
+wait "$LOAD_PID" 2>/dev/null
+LOAD_PID=""
+
+# ---- proc-user: bound as root, then running as nobody.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	start_turnd "$base
+proc-user = nobody" || exit 1
+	check "proc-user nobody: the process's uid is nobody's" sh -c \
+		"awk '/^Uid:/ {print \$2, \$3, \$4, \$5}' /proc/$TURND_PID/status | grep -qx \"\$(id -u nobody) \$(id -u nobody) \$(id -u nobody) \$(id -u nobody)\""
+	check "proc-user nobody: no capability left" sh -c \
+		"grep -q '^CapEff:[[:space:]]*0000000000000000' /proc/$TURND_PID/status"
+	check "proc-user nobody: still relays" "$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w pass \
+		--peer "127.0.0.1:$PEER_PORT" -n 3
+	check "proc-user nobody: stops cleanly" stop_turnd
+fi
+check "an unknown proc-user is a start-up error naming it" sh -c \
+	"printf 'listening-ip = { \"127.0.0.1\" }\nlistening-port = $PORT\nproc-user = no-such-user-here\n' > '$T_DIR/bad.conf';
+	 ! '$TURND' -c '$T_DIR/bad.conf' 2>'$T_DIR/bad.log' && grep -q \"proc-user: no user 'no-such-user-here'\" '$T_DIR/bad.log'"
+
+# ---- The unit file, pointing at the binary under test instead of the
+# installed path (the only difference; man pages are not installed here).
+if command -v systemd-analyze >/dev/null 2>&1; then
+	verify() {
+		sed "s|/usr/local/bin/turnd|$TURND|g" "$top_srcdir/systemd/turnd.service" \
+			>"$T_DIR/turnd.service"
+		systemd-analyze verify --man=no "$T_DIR/turnd.service" >"$T_DIR/verify.out" 2>&1
+		rc=$?
+		cat "$T_DIR/verify.out"
+		[ "$rc" -eq 0 ] && [ ! -s "$T_DIR/verify.out" ]
+	}
+	check "systemd-analyze verify systemd/turnd.service: no complaint" verify
+fi
+finish
