@@ -226,7 +226,7 @@ int main(int argc, char **argv)
 
 	struct net *net = net_new(conf, err, sizeof(err));
 	if (!net)
-		fatal("cannot listen: %s", err);
+		fatal("cannot start: %s", err);
 	if (cli.daemonize)
 		daemonize(net);
 	if (conf->pid_file)
