@@ -28,6 +28,7 @@ struct turn_relay {
 	struct client_path path;
 	size_t addr_index;
 	uint16_t port;
+	bool dont_fragment; /* DF set on the socket: never kept as a spare */
 };
 
 struct quota_entry {
@@ -476,6 +477,15 @@ void relay_quota_foreach(struct relay_shared *rs,
 
 static void relay_close(void *ctx, struct turn_relay *r);
 
+static void spare_discard_input(int fd)
+{
+	uint8_t byte;
+
+	for (int i = 0; i < 256; i++)
+		if (recv(fd, &byte, sizeof(byte), MSG_DONTWAIT | MSG_TRUNC) < 0)
+			break;
+}
+
 /* Peer datagrams on a relay: each goes through the core (permission,
  * channel or Data indication) and the results leave in one batch to the
  * client's UDP socket, or onto its TCP connection. */
@@ -489,6 +499,10 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = worker_now_ms();
 
 	(void)what;
+	if (!r->owner) { /* a spare: nobody to give it to */
+		spare_discard_input(fd);
+		return;
+	}
 	for (int i = 0; i < WORKER_BATCH; i++) {
 		iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
 		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
@@ -517,28 +531,87 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* ---- Spare relay sockets ----
+ *
+ * A deleted allocation's socket stays open, bound and watched, its port
+ * held, for the next plain Allocate of its family on this worker: socket,
+ * bind, close and two epoll changes saved per allocation. Datagrams that
+ * reach a spare are read and thrown away (relay_on_read); one that slips
+ * in as it is handed on meets an owner with no permission yet, and is
+ * dropped by the core. */
+
+
+static struct turn_relay *spare_take(struct worker *w, const struct turn_relay_request *req)
+{
+	struct relay_shared *rs = w->relay_shared;
+
+	if (req->even_port || req->reserve_next || req->token || req->dont_fragment)
+		return NULL;
+	for (unsigned i = w->n_spares; i-- > 0;) {
+		struct turn_relay *r = w->spares[i];
+		if (rs->addrs[r->addr_index].addr.family != req->family)
+			continue;
+		w->spares[i] = w->spares[--w->n_spares];
+		return r;
+	}
+	return NULL;
+}
+
+static void relay_free(struct worker *w, struct turn_relay *r)
+{
+	if (r->ev)
+		event_free(r->ev);
+	if (r->fd >= 0) {
+		close(r->fd);
+		release_port(w->relay_shared, r->addr_index, r->port);
+	}
+	free(r);
+}
+
+void relay_spares_free(struct worker *w)
+{
+	while (w->n_spares > 0)
+		relay_free(w, w->spares[--w->n_spares]);
+}
+
 static int relay_open(void *ctx, const struct turn_relay_request *req, struct turn_relay **out,
 		      struct turn_addr *addr, uint64_t *token)
 {
 	struct worker *w = ctx;
 	struct relay_shared *rs = w->relay_shared;
-	struct turn_relay *r = calloc(1, sizeof(*r));
+	struct turn_relay *r = spare_take(w, req);
 	int rc = TURN_ERR_INSUFFICIENT_CAPACITY;
 
+	if (r)
+		goto attach;
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return rc;
 	r->fd = -1;
+	r->dont_fragment = req->dont_fragment;
 	/* A port another process holds fails to bind: try a few others. */
 	for (int attempt = 0; attempt < 8 && r->fd < 0; attempt++) {
 		pthread_mutex_lock(&rs->lock);
 		rc = pick_port(rs, req, worker_now_ms(), &r->addr_index, &r->port, token);
 		pthread_mutex_unlock(&rs->lock);
+		/* Out of ports while spares hold some: give those back. */
+		if (rc == TURN_ERR_INSUFFICIENT_CAPACITY && w->n_spares > 0) {
+			relay_spares_free(w);
+			attempt--;
+			continue;
+		}
 		if (rc)
 			break;
 		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment);
 		if (r->fd < 0) {
 			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
 			release_port(rs, r->addr_index, r->port);
+			/* Out of descriptors while spares hold some: close them. */
+			if ((errno == EMFILE || errno == ENFILE) && w->n_spares > 0) {
+				relay_spares_free(w);
+				attempt--;
+				continue;
+			}
 			if (errno == EMFILE || errno == ENFILE || req->token)
 				break;
 		}
@@ -548,10 +621,16 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		return rc ? rc : TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
 	r->w = w;
+	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, relay_on_read, r);
+	if (!r->ev) {
+		relay_free(w, r);
+		return TURN_ERR_INSUFFICIENT_CAPACITY;
+	}
+attach:
 	r->owner = req->owner;
 	r->path = w->current_path;
-	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, relay_on_read, r);
-	if (!r->ev || event_add(r->ev, NULL) < 0) {
+	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
+		w->stats.relays_open++;
 		relay_close(w, r);
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
@@ -566,21 +645,22 @@ static void relay_close(void *ctx, struct turn_relay *r)
 {
 	struct worker *w = ctx;
 
-	if (r->ev)
-		event_free(r->ev);
-	if (r->fd >= 0) {
-		/* What it still has to send goes now: after close the number
-		 * may name another relay's socket. */
-		for (int i = 0; i < w->relay_out.n; i++)
-			if (w->relay_out.fd[i] == r->fd) {
-				relay_out_flush(w);
-				break;
-			}
-		close(r->fd);
-		release_port(w->relay_shared, r->addr_index, r->port);
-	}
-	free(r);
+	/* What it still has to send goes now: a spare's next owner, or after
+	 * close another relay's socket, must not send it. */
+	for (int i = 0; i < w->relay_out.n; i++)
+		if (w->relay_out.fd[i] == r->fd) {
+			relay_out_flush(w);
+			break;
+		}
 	w->stats.relays_open--;
+	if (r->fd >= 0 && r->ev && !r->dont_fragment && !w->stopping &&
+	    w->n_spares < RELAY_SPARES) {
+		r->owner = NULL;
+		r->path = (struct client_path){ 0 };
+		w->spares[w->n_spares++] = r;
+		return;
+	}
+	relay_free(w, r);
 }
 
 /* Send the gathered datagrams: one sendmmsg per run of one relay socket

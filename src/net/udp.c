@@ -20,6 +20,9 @@
 #include "net/udp_send.h"
 #include "stun/stun.h"
 
+/* Socket buffers of a listening UDP socket. */
+#define UDP_LISTEN_BUF (4 * 1024 * 1024)
+
 /* Datagrams one read event may take before yielding to other sockets. */
 #define UDP_READ_BUDGET (WORKER_BATCH * 8)
 
@@ -54,6 +57,11 @@ int udp_sock_open(struct udp_sock *s, const struct turn_addr *addr, char *err, s
 		if (rc < 0)
 			goto fail;
 	}
+	/* Every client of this worker arrives through this one socket: room
+	 * for bursts while the worker is busy (the kernel caps it at
+	 * net.core.rmem_max / wmem_max). */
+	set_opt(fd, SOL_SOCKET, SO_RCVBUF, UDP_LISTEN_BUF);
+	set_opt(fd, SOL_SOCKET, SO_SNDBUF, UDP_LISTEN_BUF);
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
 	s->out = calloc(1, sizeof(*s->out));

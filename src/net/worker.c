@@ -207,7 +207,9 @@ static void worker_free(struct worker *w)
 		tcp_listener_close(&w->tcp[i]);
 	free(w->udp);
 	free(w->tcp);
+	w->stopping = true;
 	turn_server_free(w->srv);
+	relay_spares_free(w);
 	turn_policy_free(w->policy);
 	auth_free(w->auth); /* no callback can come after this */
 	worker_pending_free_all(w);
@@ -562,6 +564,10 @@ static void *worker_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	/* From here on a relay that closes is closed, and the spares go, so
+	 * that the stop counts no port in use but live allocations'. */
+	w->stopping = true;
+	relay_spares_free(w);
 	return NULL;
 }
 

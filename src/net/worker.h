@@ -30,6 +30,8 @@ struct stun_msg;
 
 /* Datagrams read or written per recvmmsg/sendmmsg call. */
 #define WORKER_BATCH 32
+/* Relay sockets a worker keeps open for reuse. */
+#define RELAY_SPARES 64
 /* Slot per datagram; larger ones arrive truncated and are dropped. */
 #define WORKER_SLOT 4096
 
@@ -141,6 +143,10 @@ struct worker {
 	struct event *flush_ev;
 	bool flush_armed;
 	struct relay_out relay_out;
+	/* Relay sockets kept open for the next Allocate (relay.c). */
+	struct turn_relay *spares[RELAY_SPARES];
+	unsigned n_spares;
+	bool stopping; /* the loop has ended: relays are closed, not kept */
 	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
 	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
 	uint8_t tx[WORKER_BATCH][WORKER_SLOT];
@@ -205,8 +211,10 @@ void udp_out_flush(struct udp_sock *s);
 /* Make the worker send what it gathered once the events already due in
  * this loop turn have run. */
 void worker_flush_soon(struct worker *w);
-/* relay.c: send the datagrams gathered for peers. */
+/* relay.c: send the datagrams gathered for peers; close the spare relay
+ * sockets. */
 void relay_out_flush(struct worker *w);
+void relay_spares_free(struct worker *w);
 
 /* TCP (tcp.c). */
 int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,

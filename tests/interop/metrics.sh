@@ -23,6 +23,7 @@ relay-ip = { \"127.0.0.1\" }
 realm = \"turnd.test\"
 user = { \"user:pass\" }
 allowed-peer-ip = { \"127.0.0.1\" }
+relay-threads = 1
 metrics-port = $MPORT" || exit 1
 
 scrape() { # scrape FILE: GET /metrics into FILE
@@ -50,10 +51,14 @@ try:
 except e.HTTPError as x:
     raise SystemExit(0 if x.code in (405, 413, 501) else 1)\""
 
-check "a TURN session over UDP: 7 echoes" "$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w pass \
-	--peer "127.0.0.1:$PEER_PORT" -n 7
-check "a TURN session over TCP: 3 echoes" "$TURNPROBE" turn "127.0.0.1:$PORT" --tcp -u user -w pass \
-	--peer "127.0.0.1:$PEER_PORT" -n 3
+check "a TURN session over UDP: 7 echoes" sh -c "'$TURNPROBE' turn 127.0.0.1:$PORT -u user -w pass \
+	--peer 127.0.0.1:$PEER_PORT -n 7 >'$T_DIR/p1.out'"
+check "a TURN session over TCP: 3 echoes" sh -c "'$TURNPROBE' turn 127.0.0.1:$PORT --tcp -u user -w pass \
+	--peer 127.0.0.1:$PEER_PORT -n 3 >'$T_DIR/p2.out'"
+# One worker: the second allocation gets the first one's relay socket,
+# kept open as a spare, and no datagram of the first session reaches it.
+check "the second allocation reuses the first one's relay port (a spare socket)" sh -c \
+	"a=\$(grep 'relayed address' '$T_DIR/p1.out'); [ -n \"\$a\" ] && [ \"\$a\" = \"\$(grep 'relayed address' '$T_DIR/p2.out')\" ]"
 "$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w wrong --peer "127.0.0.1:$PEER_PORT" -n 1 \
 	>/dev/null 2>&1
 sleep 1.5 # every worker copies its counters once a second
