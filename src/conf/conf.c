@@ -149,6 +149,7 @@ static const struct int_limit {
 	long max;
 } int_limits[] = {
 	{"listening-port", "a port", 1, 65535},
+	{"tls-listening-port", "a port, or 0 for none", 0, 65535},
 	{"min-port", "a port", 1, 65535},
 	{"max-port", "a port", 1, 65535},
 	{"user-quota", "a quota", 0, INT_MAX},
@@ -381,6 +382,7 @@ static const struct {
 } validators[] = {
 	{"listening-ip", check_listen},
 	{"listening-port", check_int},
+	{"tls-listening-port", check_int},
 	{"relay-ip", check_ip},
 	{"alternate-server", check_server},
 	{"shed-allocations", check_int},
@@ -446,6 +448,9 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("listening-port", CONF_DEFAULT_PORT, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("no-udp", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("no-tcp", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_INT_CB("tls-listening-port", 5349, CFGF_NONE, conf_cb_int),
+		CFG_BOOL_CB("no-tls", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_BOOL_CB("no-dtls", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
 		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
@@ -978,6 +983,9 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
 	c->no_udp = cfg_getbool(cfg, "no-udp");
 	c->no_tcp = cfg_getbool(cfg, "no-tcp");
+	c->tls_listening_port = (uint16_t)cfg_getint(cfg, "tls-listening-port");
+	c->no_tls = cfg_getbool(cfg, "no-tls");
+	c->no_dtls = cfg_getbool(cfg, "no-dtls");
 	c->min_port = (uint16_t)cfg_getint(cfg, "min-port");
 	c->max_port = (uint16_t)cfg_getint(cfg, "max-port");
 	c->user_quota = (unsigned)cfg_getint(cfg, "user-quota");
@@ -1047,6 +1055,13 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 	if (!c->cert != !c->pkey)
 		return set_err(b->err, b->errlen, "%s: option '%s' is given without option '%s'",
 			       b->name, c->cert ? "cert" : "pkey", c->cert ? "pkey" : "cert");
+	/* SO_REUSEPORT would let both bind, and the kernel would then deal
+	 * plain and TLS clients to either socket. */
+	if (c->cert && c->tls_listening_port == c->listening_port && !(c->no_tls && c->no_dtls))
+		return set_err(b->err, b->errlen,
+			       "%s: option 'tls-listening-port' (%u) is the same as option "
+			       "'listening-port'",
+			       b->name, (unsigned)c->tls_listening_port);
 	if (c->redis.user && !c->redis.password)
 		return set_err(b->err, b->errlen,
 			       "%s: option 'redis-user' is given without option 'redis-password'",

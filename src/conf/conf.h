@@ -131,6 +131,9 @@ struct conf {
 	/* TLS material. */
 	char *cert;
 	char *pkey;
+	uint16_t tls_listening_port; /* TLS and DTLS, 0 = off (net/tls.c) */
+	bool no_tls;
+	bool no_dtls;
 
 	/* Process. */
 	unsigned workers; /* relay-threads; 0 = one per core */

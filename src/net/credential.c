@@ -151,6 +151,15 @@ void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c)
 			p->forgotten = true;
 }
 
+void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d)
+{
+	struct pending_req *p;
+
+	LIST_FOREACH(p, &w->pending, link)
+		if (p->path.dtls == d)
+			p->forgotten = true;
+}
+
 void worker_pending_free_all(struct worker *w)
 {
 	while (!LIST_EMPTY(&w->pending)) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/sockaddr.h"
+#include "net/tls.h"
 #include "net/udp_send.h"
 #include "net/worker.h"
 #include "stun/stun.h"
@@ -528,6 +529,8 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 			udp_out_push(r->path.udp, reply.len, to);
 		else if (r->path.conn)
 			tcp_conn_send(r->path.conn, reply.buf, reply.len);
+		else if (r->path.dtls)
+			dtls_session_send(r->path.dtls, reply.buf, reply.len);
 	}
 }
 
@@ -629,6 +632,8 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 attach:
 	r->owner = req->owner;
 	r->path = w->current_path;
+	if (r->path.dtls) /* the session stays while the relay sends through it */
+		dtls_session_hold(r->path.dtls);
 	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
 		w->stats.relays_open++;
 		relay_close(w, r);
@@ -645,6 +650,8 @@ static void relay_close(void *ctx, struct turn_relay *r)
 {
 	struct worker *w = ctx;
 
+	if (r->path.dtls)
+		dtls_session_release(r->path.dtls);
 	/* What it still has to send goes now: a spare's next owner, or after
 	 * close another relay's socket, must not send it. */
 	for (int i = 0; i < w->relay_out.n; i++)

@@ -20,12 +20,14 @@
 struct worker;
 struct udp_sock;
 struct tcp_conn;
+struct dtls_session;
 
-/* How a worker reaches a client: its listening UDP socket or its TCP
- * connection. */
+/* How a worker reaches a client: its listening UDP socket, its TCP (or
+ * TLS) connection, or its DTLS session. */
 struct client_path {
 	struct udp_sock *udp;
 	struct tcp_conn *conn;
+	struct dtls_session *dtls;
 };
 
 struct relay_addr {

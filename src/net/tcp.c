@@ -20,19 +20,28 @@
 #include <unistd.h>
 
 #include "net/sockaddr.h"
+#include "net/tls.h"
 #include "stun/channel.h"
 #include "stun/stun.h"
+#include "util/log.h"
 
 /* A connection that sends nothing for this long is closed. */
 #define TCP_IDLE_SECONDS 300
+/* A TLS handshake must be done within this. */
+#define TLS_HANDSHAKE_SECONDS 10
 /* Stop reading from a client that does not read its answers. */
 #define TCP_OUTPUT_HIGH (256 * 1024)
 #define TCP_BACKLOG 1024
 
+/* A TCP or TLS connection: the same framing over either bufferevent; for
+ * TURN its transport is TCP either way (RFC 8656 section 3). */
 struct tcp_conn {
 	struct bufferevent *bev;
 	struct worker *w;
 	struct turn_tuple tuple;
+	bool tls;
+	bool handshaking; /* TLS, until the handshake is done */
+	struct evbuffer *record; /* TLS: stages one message (conn_write) */
 	LIST_ENTRY(tcp_conn) link;
 };
 
@@ -78,7 +87,27 @@ static void conn_free(struct tcp_conn *c)
 	LIST_REMOVE(c, link);
 	c->w->stats.tcp_open--;
 	bufferevent_free(c->bev);
+	if (c->record)
+		evbuffer_free(c->record);
 	free(c);
+}
+
+/*
+ * Queue one message. Over TLS each message leaves in a TLS record of its
+ * own, as coturn sends them: some clients (coturn's uclient among them)
+ * take what one SSL_read returns as one message. libevent's TLS
+ * bufferevent makes one SSL_write of each chain of the output buffer, and
+ * evbuffer_add_buffer appends chains whole, so a message staged alone in
+ * c->record stays alone.
+ */
+static void conn_write(struct tcp_conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->record && evbuffer_add(c->record, buf, len) == 0 &&
+	    evbuffer_add_buffer(bufferevent_get_output(c->bev), c->record) == 0)
+		return;
+	if (c->record)
+		evbuffer_drain(c->record, evbuffer_get_length(c->record));
+	bufferevent_write(c->bev, buf, len);
 }
 
 /* Handle every complete frame in the input buffer. Returns -1 when the
@@ -114,7 +143,7 @@ static int conn_drain_frames(struct tcp_conn *c)
 		struct client_path path = { .conn = c };
 		size_t n = worker_process(w, frame, frame_len, &c->tuple, &path, reply, sizeof(w->tx));
 		if (n > 0)
-			bufferevent_write(c->bev, reply, n);
+			conn_write(c, reply, n);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
 			bufferevent_disable(c->bev, EV_READ);
 			return 0;
@@ -128,7 +157,7 @@ void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 		c->w->stats.tcp_output_drops++;
 		return;
 	}
-	bufferevent_write(c->bev, buf, len);
+	conn_write(c, buf, len);
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)
@@ -153,11 +182,33 @@ static void conn_on_write(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* A TLS handshake that failed or timed out, for the operator. */
+static void conn_log_tls_failure(struct tcp_conn *c, short what)
+{
+	char a[TURN_ADDR_STRLEN], why[160];
+
+	c->w->stats.tls_failed++;
+	log_info("tls: handshake with %s failed: %s",
+		 turn_addr_format(&c->tuple.client, true, a, sizeof(a)),
+		 what & BEV_EVENT_TIMEOUT ? "timed out"
+					  : tls_bufferevent_error(c->bev, why, sizeof(why)));
+}
+
 static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-		conn_free(arg);
+	struct tcp_conn *c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) { /* the TLS handshake is done */
+		struct timeval idle = { TCP_IDLE_SECONDS, 0 };
+		c->handshaking = false;
+		bufferevent_set_timeouts(bev, &idle, NULL);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (c->handshaking)
+			conn_log_tls_failure(c, what);
+		conn_free(c);
+	}
 }
 
 static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -188,11 +239,29 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
 		sockaddr_to_turn((struct sockaddr *)&local, &c->tuple.local);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!c->bev) {
-		free(c);
-		close(fd);
-		return;
+	c->tls = c->handshaking = l->tls;
+	if (c->tls) {
+		c->bev = tls_bufferevent_new(w, fd); /* closes fd on failure */
+		c->record = evbuffer_new();
+		idle.tv_sec = TLS_HANDSHAKE_SECONDS;
+		w->stats.tls_accepted++;
+		if (!c->bev || !c->record) {
+			if (c->bev)
+				bufferevent_free(c->bev);
+			if (c->record)
+				evbuffer_free(c->record);
+			free(c);
+			return;
+		}
+		/* A chain is never cut in two SSL_writes (see conn_write). */
+		bufferevent_set_max_single_write(c->bev, 2 * TCP_OUTPUT_HIGH);
+	} else {
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev) {
+			free(c);
+			close(fd);
+			return;
+		}
 	}
 	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->stats.tcp_accepted++;

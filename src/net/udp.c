@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "net/sockaddr.h"
+#include "net/tls.h"
 #include "net/udp_send.h"
 #include "stun/stun.h"
 
@@ -90,6 +91,7 @@ void udp_sock_close(struct udp_sock *s)
 	if (s->ev)
 		event_free(s->ev);
 	s->ev = NULL;
+	dtls_listener_free(s); /* before the output batch it writes into */
 	free(s->out);
 	free(s->tx);
 	s->out = NULL;
@@ -222,6 +224,10 @@ static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 		if (sockaddr_to_turn((struct sockaddr *)&in->peers[i], &t.client) < 0)
 			continue;
 		local_from_cmsg(s, mh, &t.local);
+		if (s->dtls) {
+			dtls_input(s, w->rx[i], in->msgs[i].msg_len, &t);
+			continue;
+		}
 		uint8_t *slot = udp_out_slot(s);
 		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, &path, slot,
 					    WORKER_SLOT);

@@ -25,6 +25,7 @@
 #include "net/notify.h"
 #include "net/net.h"
 #include "net/sockaddr.h"
+#include "net/tls.h"
 #include "stun/attr.h"
 #include "stun/channel.h"
 #include "stun/msg.h"
@@ -43,6 +44,8 @@ struct net {
 	struct turn_policy *policy;
 	struct fleet_shared fleet;
 	bool fleet_ready;
+	struct tls_shared tls; /* TLS and DTLS contexts, replaced on SIGHUP */
+	bool tls_ready;
 	struct metrics *metrics;
 	/* The main thread's once-a-second check: the watchdog and draining. */
 	struct event *service_ev;
@@ -157,6 +160,8 @@ void worker_resume(struct worker *w, const uint8_t *pkt, size_t len,
 		tcp_conn_send(path->conn, out, n);
 	else if (path->udp)
 		udp_out_push(path->udp, n, tuple);
+	else if (path->dtls)
+		dtls_session_send(path->dtls, out, n);
 }
 
 static unsigned worker_count(const struct conf *conf)
@@ -221,7 +226,8 @@ static void worker_free(struct worker *w)
 }
 
 /* Bind this worker's sockets: one UDP and one TCP socket per listening
- * address, unless that transport is turned off. */
+ * address, unless that transport is turned off, and as many on the TLS
+ * port for DTLS and TLS. */
 static int worker_bind(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
 	w->udp = calloc(2 * conf->n_listen, sizeof(*w->udp));
@@ -245,6 +251,8 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 			if (tcp_listener_attach(w, &w->tcp[w->n_tcp - 1]) < 0)
 				goto no_event;
 		}
+		if (tls_worker_bind(w, &conf->listen[i], err, errlen) < 0)
+			return -1;
 	}
 	return 0;
 no_event:
@@ -308,6 +316,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
+	dtls_tick(w, now);
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
 		relay_set_worker_bps(w->relay_shared, w->id,
@@ -358,6 +367,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	w->conf = n->conf;
 	w->net = n;
 	w->relay_shared = &n->relay;
+	w->tls = &n->tls;
 	w->fleet.shared = &n->fleet;
 	LIST_INIT(&w->conns);
 	LIST_INIT(&w->pending);
@@ -431,6 +441,11 @@ static struct turn_policy *net_policy(const struct net *n, const struct fleet_sh
 	for (size_t i = 0; i < c->n_external && n_own < MAX_OWN; i++)
 		own[n_own++] = (struct turn_policy_own){ c->external[i].public_ip, c->listening_port,
 							 c->listening_port };
+	/* And the TLS port (TLS and DTLS) on each of those addresses. */
+	for (size_t i = 0, n0 = n_own; (tls_enabled(c) || dtls_enabled(c)) && i < n0 &&
+					n_own < MAX_OWN; i++)
+		own[n_own++] = (struct turn_policy_own){ own[i].addr, c->tls_listening_port,
+							 c->tls_listening_port };
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */
 	/* The realm's ranges from Redis (fs, under its lock) come after. */
@@ -495,6 +510,11 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
 		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
+		net_free(n);
+		return NULL;
+	}
+	n->tls_ready = true;
+	if (tls_shared_init(&n->tls, conf, err, errlen) < 0) {
 		net_free(n);
 		return NULL;
 	}
@@ -640,11 +660,20 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
+	struct net *n = arg;
+	char msg[512];
+
 	(void)sig;
 	(void)what;
-	(void)arg;
 	log_notice("SIGHUP: configuration reload is not supported by this version; "
 		   "the running configuration is kept");
+	/* Certificates expire: new TLS connections and DTLS sessions get the
+	 * files as they are now; those open keep theirs. */
+	int rc = tls_shared_reload(&n->tls, msg, sizeof(msg));
+	if (rc > 0)
+		log_notice("SIGHUP: TLS certificate reloaded for new connections: %s", msg);
+	else if (rc < 0)
+		log_error("SIGHUP: the new TLS certificate is refused, the old one stays: %s", msg);
 }
 
 static void log_totals(struct net *n)
@@ -674,6 +703,7 @@ static void log_totals(struct net *n)
 	pthread_mutex_unlock(&n->relay.lock);
 	log_notice("at stop: allocations %llu, relay ports in use %zu, quota in use %u",
 		   (unsigned long long)allocs, relay_ports_in_use(&n->relay), quota);
+	tls_log_totals(n->workers, n->n_workers);
 	if (n->conf->redis.enabled) {
 		struct fleet_shared *fs = &n->fleet;
 		pthread_mutex_lock(&fs->lock);
@@ -759,6 +789,8 @@ void net_free(struct net *n)
 	turn_policy_free(n->policy);
 	if (n->fleet_ready)
 		fleet_shared_fini(&n->fleet);
+	if (n->tls_ready)
+		tls_shared_fini(&n->tls);
 	if (n->relay_ready)
 		relay_shared_fini(&n->relay);
 	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));

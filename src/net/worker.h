@@ -23,6 +23,9 @@ struct event;
 struct event_base;
 struct evconnlistener;
 struct tcp_conn;
+struct dtls_listener;
+struct dtls_session;
+struct tls_shared;
 struct auth;
 struct auth_credential;
 struct pending_req;
@@ -47,6 +50,7 @@ struct udp_sock {
 	 * replies and relayed data from every event of one loop turn. */
 	struct udp_out *out;
 	uint8_t (*tx)[WORKER_SLOT];
+	struct dtls_listener *dtls; /* set: a DTLS socket on the TLS port (dtls.c) */
 };
 
 struct tcp_listener {
@@ -55,6 +59,7 @@ struct tcp_listener {
 	struct evconnlistener *lev;
 	struct event *retry_ev; /* re-enables accept after EMFILE/ENFILE */
 	struct worker *w;
+	bool tls; /* on the TLS port: connections start with a TLS handshake */
 };
 
 struct worker_stats {
@@ -63,6 +68,8 @@ struct worker_stats {
 	uint64_t chandata_dropped;
 	uint64_t relays_open, relay_sent, relay_send_errors;
 	uint64_t auth_errors;
+	uint64_t tls_accepted, tls_failed; /* TLS handshakes begun, failed */
+	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */
@@ -117,6 +124,7 @@ struct worker {
 	struct turn_server *srv;
 	struct turn_io relay_io;
 	struct relay_shared *relay_shared; /* the net's, shared by every worker */
+	struct tls_shared *tls;            /* the net's TLS and DTLS contexts */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */
 	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */
@@ -181,6 +189,7 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 		      struct turn_credential *tc, struct auth_credential *ac);
 /* A TCP connection is going away: its parked requests are not answered. */
 void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c);
+void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d);
 /* Park a request for another reason (net/fleet.c): a copy is kept until
  * worker_unpark decides it (resuming it) or worker_park_cancel drops it.
  * NULL when it may not wait or too many are parked. */

@@ -2,8 +2,10 @@
 # End to end with a real browser: headless Chromium opens a WebRTC data
 # channel between two RTCPeerConnections of one page (tests/e2e/page.html),
 # each with the TURN server under test as its only ICE server and
-# iceTransportPolicy 'relay', once with turn:...?transport=udp and once
-# with ?transport=tcp. Messages must go both ways, and getStats() on both
+# iceTransportPolicy 'relay', once with turn:...?transport=udp, once
+# with ?transport=tcp, and (turnd) once with turns:...?transport=tcp, TURN
+# over TLS with a throwaway certificate that Chromium is told to accept
+# (--ignore-certificate-errors). Messages must go both ways, and getStats() on both
 # sides must show a selected candidate pair whose local candidate is
 # 'relay' (see browser_test.py, which also records what Chromium needed).
 #
@@ -23,15 +25,28 @@ if [ -z "${CHROMIUM:-}" ] && [ ! -x /usr/lib/chromium/chromium ] &&
 	finish
 fi
 
+# turns: for turnd (the coturn harness runs coturn with --no-tls).
+TLS_PORT=""
+if [ "$TURN_SERVER_IMPL" = turnd ]; then
+	if tls_certs && pick_port TLS_PORT; then
+		TURND_EXTRA_CONF="tls-listening-port = $TLS_PORT
+cert = \"$T_DIR/cert.pem\"
+pkey = \"$T_DIR/key.pem\""
+	else
+		not_ok "throwaway TLS certificate made with openssl, and a port for it"
+		TLS_PORT=""
+	fi
+fi
 start_turn_server || { not_ok "start $TURN_SERVER_IMPL"; finish; }
-ok "$TURN_SERVER_IMPL up on 127.0.0.1/[::1] port $PORT, relay ports $MINPORT-$MAXPORT"
+ok "$TURN_SERVER_IMPL up on 127.0.0.1/[::1] port $PORT${TLS_PORT:+ (TLS $TLS_PORT)}, relay ports $MINPORT-$MAXPORT"
 
-# browser TRANSPORT: one Chromium run; its PASS/FAIL lines become ok/not ok.
+# browser TRANSPORT [PORT]: one Chromium run; its PASS/FAIL lines become
+# ok/not ok.
 browser() {
 	# The python script kills Chromium itself; the outer timeout is a
 	# backstop should the script hang.
 	spawn timeout -k 5 $((BROWSER_TIMEOUT + 15)) "${PYTHON3:-python3}" \
-		"$top_srcdir/tests/e2e/browser_test.py" --turn "127.0.0.1:$PORT" \
+		"$top_srcdir/tests/e2e/browser_test.py" --turn "127.0.0.1:${2:-$PORT}" \
 		--transport "$1" --user "$TURN_USER" --password "$TURN_PASS" \
 		--messages 20 --timeout "$BROWSER_TIMEOUT" --tmpdir "$T_DIR" \
 		>"$T_DIR/browser-$1.out" 2>&1
@@ -58,6 +73,7 @@ browser() {
 start=$(date +%s)
 browser udp
 browser tcp
+[ -n "$TLS_PORT" ] && browser tls "$TLS_PORT"
 echo "  browser runs took $(( $(date +%s) - start )) s"
 
 # Nothing of this test's Chromium (its profile is in $T_DIR) may outlive it.

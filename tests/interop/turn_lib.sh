@@ -189,3 +189,23 @@ stop_turn_server() {
 	T_COTURN_PIDS=""
 	return 0
 }
+
+# tls_cert NAME SERIAL: a P-256 key and a certificate signed by the test
+# CA (tls_certs), SAN IP:127.0.0.1 and IP:::1: $T_DIR/NAME.pem, NAME.key.
+tls_cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=turnd-test \
+		-keyout "$T_DIR/$1.key" -out "$T_DIR/$1.csr" >/dev/null 2>&1 &&
+	printf 'subjectAltName = IP:127.0.0.1, IP:::1\n' >"$T_DIR/san.cnf" &&
+	openssl x509 -req -in "$T_DIR/$1.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
+		-set_serial "$2" -days 2 -extfile "$T_DIR/san.cnf" -out "$T_DIR/$1.pem" >/dev/null 2>&1
+}
+
+# tls_certs: a throwaway CA ($T_DIR/ca.pem) and, from it, the server's
+# certificate $T_DIR/cert.pem and key $T_DIR/key.pem (serial 0x1001), made
+# with the openssl command for TURN over TLS and DTLS (turnd's cert, pkey).
+tls_certs() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj /CN=turnd-test-ca -keyout "$T_DIR/ca.key" -out "$T_DIR/ca.pem" >/dev/null 2>&1 &&
+	tls_cert server 0x1001 &&
+	cp "$T_DIR/server.pem" "$T_DIR/cert.pem" && cp "$T_DIR/server.key" "$T_DIR/key.pem"
+}

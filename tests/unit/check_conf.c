@@ -132,6 +132,9 @@ static const char full_file[] =
 	"max-bps = 125000\n"
 	"cert = /etc/turnd/cert.pem\n"
 	"pkey = \"/etc/turnd/key.pem\"\n"
+	"tls-listening-port = 5350\n"
+	"no-tls = false\n"
+	"no-dtls = true\n"
 	"relay-threads = 4\n"
 	"stun-only = yes\n"
 	"stun-backward-compatibility = off\n"
@@ -182,6 +185,9 @@ START_TEST(full_file_sets_every_option)
 	ck_assert_uint_eq(c->max_bps, 125000);
 	ck_assert_str_eq(c->cert, "/etc/turnd/cert.pem");
 	ck_assert_str_eq(c->pkey, "/etc/turnd/key.pem");
+	ck_assert_uint_eq(c->tls_listening_port, 5350);
+	ck_assert(!c->no_tls);
+	ck_assert(c->no_dtls);
 	ck_assert_uint_eq(c->workers, 4);
 	ck_assert(c->stun_only);
 	ck_assert(!c->stun_backward_compat);
@@ -820,6 +826,38 @@ START_TEST(fleet_options)
 }
 END_TEST
 
+/* TLS and DTLS: the port (0 is off), no-tls, no-dtls, and the clash with
+ * listening-port, which only matters once a certificate is set. */
+START_TEST(tls_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert_uint_eq(c->tls_listening_port, 5349);
+	ck_assert(!c->no_tls);
+	ck_assert(!c->no_dtls);
+	conf_free(c);
+	c = load_ok("tls-listening-port = 0\nno-tls = true\nno-dtls = yes\n", NULL);
+	ck_assert_uint_eq(c->tls_listening_port, 0);
+	ck_assert(c->no_tls);
+	ck_assert(c->no_dtls);
+	conf_free(c);
+	/* Without cert nothing listens there: the same port is no clash. */
+	c = load_ok("tls-listening-port = 3478\n", NULL);
+	conf_free(c);
+	c = load_ok("cert = /c.pem\npkey = /k.pem\ntls-listening-port = 3478\n"
+		    "no-tls = true\nno-dtls = true\n",
+		    NULL);
+	conf_free(c);
+	load_fails("\ntls-listening-port = 70000\n",
+		   "t.conf:2: option 'tls-listening-port': 70000 is not a port, or 0 for none");
+	load_fails("tls-listening-port = -1\n", "option 'tls-listening-port': -1 is not a port");
+	load_fails("no-dtls = maybe\n", "option 'no-dtls': 'maybe' is not a boolean");
+	load_fails("cert = /c.pem\npkey = /k.pem\ntls-listening-port = 3478\n",
+		   "t.conf: option 'tls-listening-port' (3478) is the same as option "
+		   "'listening-port'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -848,6 +886,7 @@ int main(void)
 	tcase_add_test(tc, free_null_and_no_error_buffer);
 	tcase_add_test(tc, redis_options);
 	tcase_add_test(tc, redis_tls_options);
+	tcase_add_test(tc, tls_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

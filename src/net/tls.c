@@ -1,0 +1,360 @@
+/*
+ * TLS and DTLS contexts: loaded from cert and pkey at start-up, replaced
+ * on SIGHUP, shared by every worker. A connection or session keeps the
+ * context it started with (SSL_new takes a reference), so a reload only
+ * changes what new ones get.
+ */
+#include "net/tls.h"
+
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/worker.h"
+#include "util/log.h"
+
+/* RFC 7443 section 4: the ALPN labels of STUN usages, in our preference. */
+static const unsigned char alpn_protos[] = "\x09stun.turn\x12stun.nat-discovery";
+
+bool tls_enabled(const struct conf *c)
+{
+	return c->cert && c->pkey && c->tls_listening_port && !c->no_tls;
+}
+
+bool dtls_enabled(const struct conf *c)
+{
+	return c->cert && c->pkey && c->tls_listening_port && !c->no_dtls;
+}
+
+/* The oldest error on OpenSSL's queue, the one that tells the cause
+ * ("No such file or directory", "key values mismatch"), then clear it. */
+static const char *ssl_reason(char *buf, size_t len)
+{
+	unsigned long e = ERR_peek_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (r)
+		snprintf(buf, len, "%s", r);
+	else if (e)
+		ERR_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+	ERR_clear_error();
+	return buf;
+}
+
+/* RFC 7443: select "stun.turn" or "stun.nat-discovery" when the client
+ * offers one; a client offering neither goes on without ALPN. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	unsigned char *chosen = NULL;
+
+	(void)ssl;
+	(void)arg;
+	if (SSL_select_next_proto(&chosen, outlen, alpn_protos, sizeof(alpn_protos) - 1, in,
+				  inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = chosen;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* cert and pkey into ctx; the error names the file at fault. */
+static int ctx_load(SSL_CTX *ctx, const struct conf *c, char *err, size_t errlen)
+{
+	char why[256];
+
+	ERR_clear_error();
+	errno = 0;
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->cert) != 1) {
+		snprintf(err, errlen, "option 'cert': cannot load the certificate %s: %s", c->cert,
+			 ssl_reason(why, sizeof(why)));
+		return -1;
+	}
+	errno = 0;
+	int loaded = SSL_CTX_use_PrivateKey_file(ctx, c->pkey, SSL_FILETYPE_PEM);
+	unsigned long e = ERR_peek_error();
+	/* A key of another certificate loads, then fails this check. */
+	bool mismatch = ERR_GET_LIB(e) == ERR_LIB_X509 &&
+			ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+	if (loaded != 1 && !mismatch) {
+		snprintf(err, errlen, "option 'pkey': cannot load the private key %s: %s", c->pkey,
+			 ssl_reason(why, sizeof(why)));
+		return -1;
+	}
+	if (loaded != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen,
+			 "option 'pkey': the private key %s does not match the certificate %s: %s",
+			 c->pkey, c->cert, ssl_reason(why, sizeof(why)));
+		return -1;
+	}
+	return 0;
+}
+
+static SSL_CTX *ctx_new(const struct conf *c, bool dtls, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(dtls ? DTLS_server_method() : TLS_server_method());
+	char why[256];
+
+	if (!ctx) {
+		snprintf(err, errlen, "cannot create a %s context: %s", dtls ? "DTLS" : "TLS",
+			 ssl_reason(why, sizeof(why)));
+		return NULL;
+	}
+	/* TLS 1.2 and 1.3; DTLS 1.2 (OpenSSL 3.0 has no DTLS 1.3). */
+	SSL_CTX_set_min_proto_version(ctx, dtls ? DTLS1_2_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+					 SSL_OP_NO_COMPRESSION);
+	/* Tickets resume sessions; no server-side cache shared by threads. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+	if (dtls)
+		dtls_ctx_init(ctx);
+	else
+		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (ctx_load(ctx, c, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Both contexts the configuration asks for, or neither. */
+static int ctx_pair(const struct conf *c, SSL_CTX **tls, SSL_CTX **dtls, char *err,
+		    size_t errlen)
+{
+	*tls = tls_enabled(c) ? ctx_new(c, false, err, errlen) : NULL;
+	if (tls_enabled(c) && !*tls)
+		return -1;
+	*dtls = dtls_enabled(c) ? ctx_new(c, true, err, errlen) : NULL;
+	if (dtls_enabled(c) && !*dtls) {
+		SSL_CTX_free(*tls);
+		*tls = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* "serial 0x1A2B, expires Jan  1 00:00:00 2030 GMT" of ctx's certificate. */
+static void describe_cert(SSL_CTX *ctx, char *buf, size_t len)
+{
+	X509 *x = SSL_CTX_get0_certificate(ctx);
+	BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	char until[64] = "?";
+	BIO *mem = BIO_new(BIO_s_mem());
+
+	if (x && mem && ASN1_TIME_print(mem, X509_get0_notAfter(x)) == 1) {
+		int n = BIO_read(mem, until, sizeof(until) - 1);
+		until[n > 0 ? n : 0] = '\0';
+	}
+	snprintf(buf, len, "serial 0x%s, valid until %s", hex ? hex : "?", until);
+	BIO_free(mem);
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static void log_state(const struct tls_shared *ts, const struct conf *c)
+{
+	char cert[160];
+
+	if (!c->cert) {
+		log_notice("TLS and DTLS: off (no cert and pkey)");
+		return;
+	}
+	if (!tls_enabled(c) && !dtls_enabled(c)) {
+		log_notice("TLS and DTLS: off (%s)", c->tls_listening_port == 0
+							   ? "tls-listening-port = 0"
+							   : "no-tls and no-dtls");
+		return;
+	}
+	describe_cert(ts->tls ? ts->tls : ts->dtls, cert, sizeof(cert));
+	log_notice("TLS (1.2, 1.3): %s; DTLS (1.2; 1.3 is not in %s): %s; port %u; "
+		   "certificate %s (%s)",
+		   ts->tls ? "on" : "off (no-tls)", OpenSSL_version(OPENSSL_VERSION),
+		   ts->dtls ? "on" : "off (no-dtls)", (unsigned)c->tls_listening_port, c->cert,
+		   cert);
+}
+
+int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen)
+{
+	memset(ts, 0, sizeof(*ts));
+	ts->conf = c;
+	atomic_init(&ts->generation, 1);
+	pthread_mutex_init(&ts->lock, NULL);
+	ts->lock_ready = true;
+	if (RAND_bytes(ts->cookie_key, sizeof(ts->cookie_key)) != 1) {
+		snprintf(err, errlen, "cannot make the DTLS cookie key");
+		return -1;
+	}
+	if (ctx_pair(c, &ts->tls, &ts->dtls, err, errlen) < 0)
+		return -1;
+	log_state(ts, c);
+	return 0;
+}
+
+int tls_shared_reload(struct tls_shared *ts, char *msg, size_t msglen)
+{
+	SSL_CTX *tls, *dtls, *old_tls, *old_dtls;
+	char cert[160];
+
+	if (!ts->tls && !ts->dtls)
+		return 0;
+	if (ctx_pair(ts->conf, &tls, &dtls, msg, msglen) < 0)
+		return -1;
+	pthread_mutex_lock(&ts->lock);
+	old_tls = ts->tls;
+	old_dtls = ts->dtls;
+	ts->tls = tls;
+	ts->dtls = dtls;
+	atomic_fetch_add(&ts->generation, 1);
+	pthread_mutex_unlock(&ts->lock);
+	/* Connections and sessions that hold the old ones keep them alive. */
+	SSL_CTX_free(old_tls);
+	SSL_CTX_free(old_dtls);
+	describe_cert(tls ? tls : dtls, cert, sizeof(cert));
+	snprintf(msg, msglen, "%s (%s)", ts->conf->cert, cert);
+	return 1;
+}
+
+SSL_CTX *tls_shared_ctx(struct tls_shared *ts, bool dtls, unsigned *generation)
+{
+	pthread_mutex_lock(&ts->lock);
+	SSL_CTX *ctx = dtls ? ts->dtls : ts->tls;
+	if (ctx)
+		SSL_CTX_up_ref(ctx);
+	if (generation)
+		*generation = atomic_load(&ts->generation);
+	pthread_mutex_unlock(&ts->lock);
+	return ctx;
+}
+
+void tls_shared_fini(struct tls_shared *ts)
+{
+	SSL_CTX_free(ts->tls);
+	SSL_CTX_free(ts->dtls);
+	ts->tls = ts->dtls = NULL;
+	if (ts->dgram_method)
+		BIO_meth_free(ts->dgram_method);
+	ts->dgram_method = NULL;
+	OPENSSL_cleanse(ts->cookie_key, sizeof(ts->cookie_key));
+	if (ts->lock_ready)
+		pthread_mutex_destroy(&ts->lock);
+	ts->lock_ready = false;
+}
+
+void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client,
+		     uint64_t period, uint8_t out[TLS_COOKIE_KEY_LEN])
+{
+	uint8_t msg[8 + sizeof(*client)];
+	unsigned int len = TLS_COOKIE_KEY_LEN;
+
+	for (int i = 0; i < 8; i++)
+		msg[i] = (uint8_t)(period >> (8 * i));
+	/* struct turn_addr has no padding that is left unset (pad is a
+	 * field, and addresses are built zeroed), so its bytes are its value. */
+	memcpy(msg + 8, client, sizeof(*client));
+	if (!HMAC(EVP_sha256(), ts->cookie_key, sizeof(ts->cookie_key), msg, sizeof(msg), out,
+		  &len))
+		memset(out, 0, TLS_COOKIE_KEY_LEN); /* verifies nothing: 0 is never made */
+}
+
+int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen)
+{
+	const struct conf *c = w->conf;
+	struct turn_addr a = *addr;
+
+	a.port = c->tls_listening_port;
+	if (tls_enabled(c)) {
+		struct tcp_listener *l = &w->tcp[w->n_tcp];
+		if (tcp_listener_open(l, &a, err, errlen) < 0)
+			return -1;
+		l->tls = true;
+		w->n_tcp++;
+		if (tcp_listener_attach(w, l) < 0)
+			goto no_event;
+	}
+	if (dtls_enabled(c)) {
+		struct udp_sock *s = &w->udp[w->n_udp];
+		if (udp_sock_open(s, &a, err, errlen) < 0)
+			return -1;
+		w->n_udp++;
+		if (dtls_listener_attach(w, s) < 0 || udp_sock_attach(w, s) < 0)
+			goto no_event;
+	}
+	return 0;
+no_event:
+	snprintf(err, errlen, "cannot set up a TLS or DTLS listener");
+	return -1;
+}
+
+struct bufferevent *tls_bufferevent_new(struct worker *w, int fd)
+{
+	SSL_CTX *ctx = tls_shared_ctx(w->tls, false, NULL);
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	struct bufferevent *bev = NULL;
+
+	SSL_CTX_free(ctx); /* the SSL holds its own reference */
+	if (ssl) {
+		/* On failure libevent frees ssl (BEV_OPT_CLOSE_ON_FREE), not fd. */
+		bev = bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						     BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!bev) {
+		ERR_clear_error();
+		close(fd);
+		return NULL;
+	}
+	/* A client that closes without close_notify is just gone (EOF). */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len)
+{
+	unsigned long e = bufferevent_get_openssl_error(bev);
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (r)
+		snprintf(buf, len, "%s", r);
+	else if (e)
+		ERR_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "%s", errno ? strerror(errno) : "closed");
+	while (bufferevent_get_openssl_error(bev))
+		;
+	return buf;
+}
+
+void tls_log_totals(struct worker *const *workers, unsigned n)
+{
+	struct worker_stats t = { 0 };
+
+	if (n == 0 || (!tls_enabled(workers[0]->conf) && !dtls_enabled(workers[0]->conf)))
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		const struct worker_stats *s = &workers[i]->stats;
+		t.tls_accepted += s->tls_accepted;
+		t.tls_failed += s->tls_failed;
+		t.dtls_hello_verify += s->dtls_hello_verify;
+		t.dtls_sessions += s->dtls_sessions;
+		t.dtls_open += s->dtls_open;
+		t.dtls_refused += s->dtls_refused;
+		t.dtls_failed += s->dtls_failed;
+	}
+	log_notice("tls: connections %llu (handshake failed %llu); dtls: cookies sent %llu, "
+		   "sessions %llu (failed %llu, refused for the limit %llu), open at stop %llu",
+		   (unsigned long long)t.tls_accepted, (unsigned long long)t.tls_failed,
+		   (unsigned long long)t.dtls_hello_verify, (unsigned long long)t.dtls_sessions,
+		   (unsigned long long)t.dtls_failed, (unsigned long long)t.dtls_refused,
+		   (unsigned long long)t.dtls_open);
+}

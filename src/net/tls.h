@@ -1,0 +1,104 @@
+/*
+ * TURN over TLS and DTLS (RFC 8656 section 3, RFC 7350): the certificate
+ * and key from the configuration in SSL_CTXs that every worker shares and
+ * that SIGHUP replaces, TLS on each worker's own listener of the TLS port
+ * (tcp.c then frames STUN and ChannelData as on plain TCP), and DTLS on
+ * each worker's own UDP socket of that port (dtls.c).
+ */
+#ifndef TURND_NET_TLS_H
+#define TURND_NET_TLS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "conf/conf.h"
+#include "util/addr.h"
+
+struct worker;
+struct udp_sock;
+struct bufferevent;
+struct event_base;
+struct turn_tuple;
+struct dtls_session;
+
+/* Key of the DTLS cookies (RFC 6347 section 4.2.1). */
+#define TLS_COOKIE_KEY_LEN 32
+
+/* Shared by every worker. The contexts are replaced whole on reload; a
+ * worker takes a reference under the lock when it needs one (a TLS
+ * accept, a new DTLS listener object), never per packet. */
+struct tls_shared {
+	pthread_mutex_t lock;
+	const struct conf *conf;
+	SSL_CTX *tls;  /* NULL when TLS is off */
+	SSL_CTX *dtls; /* NULL when DTLS is off */
+	atomic_uint generation; /* bumped by every successful reload */
+	BIO_METHOD *dgram_method; /* dtls.c's datagram BIO */
+	uint8_t cookie_key[TLS_COOKIE_KEY_LEN]; /* random, for this process */
+	bool lock_ready;
+};
+
+/* Whether the configuration turns TLS / DTLS on (cert, pkey, port, and
+ * no-tls / no-dtls). */
+bool tls_enabled(const struct conf *c);
+bool dtls_enabled(const struct conf *c);
+
+/* Load cert and pkey into new contexts and say, once, what listens.
+ * Returns 0, or -1 with a message naming the file in err. ts is ready
+ * for tls_shared_fini either way. */
+int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen);
+/* SIGHUP: load the files again into new contexts for new connections.
+ * Returns 1 reloaded, 0 nothing to reload (TLS and DTLS off), -1 refused
+ * (the old contexts stay) with the reason in err. Main thread. */
+int tls_shared_reload(struct tls_shared *ts, char *err, size_t errlen);
+/* A reference to the current context (the caller SSL_CTX_free's it), or
+ * NULL when off; *generation (may be NULL) tells which load it is. */
+SSL_CTX *tls_shared_ctx(struct tls_shared *ts, bool dtls, unsigned *generation);
+void tls_shared_fini(struct tls_shared *ts);
+
+/* DTLS cookies: an HMAC of the client's address and the time under the
+ * process's key; a cookie is good for one to two minutes. */
+void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client,
+		     uint64_t period, uint8_t out[TLS_COOKIE_KEY_LEN]);
+
+/* Open and attach this worker's TLS listener and DTLS socket on the TLS
+ * port of addr, as the configuration asks (next free slots of w->tcp and
+ * w->udp). Returns 0 or -1 with err. */
+int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen);
+
+/* A server-side TLS bufferevent on an accepted socket, handshake started;
+ * NULL on failure (fd is then closed). */
+struct bufferevent *tls_bufferevent_new(struct worker *w, int fd);
+/* Why the TLS handshake or the connection failed, for a log line. */
+const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len);
+
+/* Log what TLS and DTLS did, summed over the workers (at stop). */
+void tls_log_totals(struct worker *const *workers, unsigned n);
+
+/* ---- DTLS (dtls.c) ---- */
+
+/* The DTLS parts of a new context: cookie callbacks. */
+void dtls_ctx_init(SSL_CTX *ctx);
+
+/* Make s (already open on the TLS port) a DTLS socket. 0 or -1. */
+int dtls_listener_attach(struct worker *w, struct udp_sock *s);
+/* Free every session (their allocations go with them) and the listener. */
+void dtls_listener_free(struct udp_sock *s);
+/* One datagram that arrived on the DTLS socket s from tuple->client. */
+void dtls_input(struct udp_sock *s, const uint8_t *pkt, size_t len, const struct turn_tuple *tuple);
+/* Encrypt buf as one record to the session's client; dropped and counted
+ * when the session cannot send. */
+void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len);
+/* A relay (of an allocation) holds the session: it is not closed for
+ * being idle while held. */
+void dtls_session_hold(struct dtls_session *d);
+void dtls_session_release(struct dtls_session *d);
+/* Once a second: retransmit handshakes, close the stale. */
+void dtls_tick(struct worker *w, uint64_t now_ms);
+
+#endif
