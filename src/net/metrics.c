@@ -83,36 +83,33 @@ static void one(struct evbuffer *b, const char *name, const char *type, const ch
 	evbuffer_add_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
-static void write_relay(struct evbuffer *b, const struct turn_server_stats *c)
+/* One counter by direction and the client's transport: the TCP share is
+ * counted apart, the UDP one is the rest. */
+static void relay_series(struct evbuffer *b, const char *name, const char *help,
+			 const uint64_t total[2], const uint64_t tcp[2])
 {
 	static const char *const dir[2] = { "to_peer", "to_client" };
-	uint64_t pkts[2] = { c->relayed_to_peer, c->relayed_to_client };
-	uint64_t bytes[2] = { c->bytes_to_peer, c->bytes_to_client };
 
-	head(b, "turnd_relayed_packets_total", "counter",
-	     "Application datagrams relayed, by direction and the client's transport.");
+	head(b, name, "counter", help);
 	for (int d = 0; d < 2; d++) {
-		evbuffer_add_printf(b,
-				    "turnd_relayed_packets_total{direction=\"%s\",transport=\"udp\"} "
-				    "%" PRIu64 "\n",
-				    dir[d], pkts[d] - c->tcp_packets[d]);
-		evbuffer_add_printf(b,
-				    "turnd_relayed_packets_total{direction=\"%s\",transport=\"tcp\"} "
-				    "%" PRIu64 "\n",
-				    dir[d], c->tcp_packets[d]);
+		evbuffer_add_printf(b, "%s{direction=\"%s\",transport=\"udp\"} %" PRIu64 "\n", name,
+				    dir[d], total[d] - tcp[d]);
+		evbuffer_add_printf(b, "%s{direction=\"%s\",transport=\"tcp\"} %" PRIu64 "\n", name,
+				    dir[d], tcp[d]);
 	}
-	head(b, "turnd_relayed_bytes_total", "counter",
-	     "Application bytes relayed, by direction and the client's transport.");
-	for (int d = 0; d < 2; d++) {
-		evbuffer_add_printf(b,
-				    "turnd_relayed_bytes_total{direction=\"%s\",transport=\"udp\"} "
-				    "%" PRIu64 "\n",
-				    dir[d], bytes[d] - c->tcp_bytes[d]);
-		evbuffer_add_printf(b,
-				    "turnd_relayed_bytes_total{direction=\"%s\",transport=\"tcp\"} "
-				    "%" PRIu64 "\n",
-				    dir[d], c->tcp_bytes[d]);
-	}
+}
+
+static void write_relay(struct evbuffer *b, const struct turn_server_stats *c)
+{
+	const uint64_t pkts[2] = { c->relayed_to_peer, c->relayed_to_client };
+	const uint64_t bytes[2] = { c->bytes_to_peer, c->bytes_to_client };
+
+	relay_series(b, "turnd_relayed_packets_total",
+		     "Application datagrams relayed, by direction and the client's transport.", pkts,
+		     c->tcp_packets);
+	relay_series(b, "turnd_relayed_bytes_total",
+		     "Application bytes relayed, by direction and the client's transport.", bytes,
+		     c->tcp_bytes);
 }
 
 static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)

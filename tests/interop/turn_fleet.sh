@@ -22,22 +22,9 @@ RPORT=$(free_port)
 PORT=$(free_port)
 PB=$(free_port)
 PEER_PORT=$(free_port)
-rcli() { timeout 10 redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
-key_of() { printf '%s:%s:%s' "$1" "$REALM" "$2" | md5sum | cut -d' ' -f1; }
-add_user() { rcli set "turn/realm/$REALM/user/$1/key" "$(key_of "$1" "$2")" >/dev/null; }
+. "$top_srcdir/tests/interop/redis_lib.sh"
 fleet() { timeout 60 "$PYTHON3" "$top_srcdir/tests/interop/fleet_client.py" --redis-port "$RPORT" "$@"; }
 
-start_redis() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
-		>"$T_DIR/redis.log" 2>&1 &
-	REDIS_PID=$!
-	for _ in $(seq 1 50); do
-		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.1
-	done
-	cat "$T_DIR/redis.log"
-	return 1
-}
 
 # The same service settings on both; each names the other as its alternate.
 common="listening-ip = { \"127.0.0.1\" }
