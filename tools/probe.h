@@ -1,7 +1,7 @@
 /*
  * turnprobe's commands and the helpers they share. turnprobe.c parses the
  * command line and holds the helpers; probe_stun.c has "stun" and
- * "stun-load", probe_turn.c has "turn".
+ * "stun-load", probe_turn.c has "turn", probe_nat.c has "nat".
  */
 #ifndef TURND_TOOLS_PROBE_H
 #define TURND_TOOLS_PROBE_H
@@ -39,5 +39,6 @@ int probe_connect(const struct probe_opts *o);
 int probe_cmd_stun(const struct probe_opts *o);
 int probe_cmd_stun_load(const struct probe_opts *o);
 int probe_cmd_turn(const struct probe_opts *o);
+int probe_cmd_nat(const struct probe_opts *o);
 
 #endif

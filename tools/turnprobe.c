@@ -6,10 +6,12 @@
  *                                             Binding requests answered/s
  *   turnprobe turn HOST[:PORT] -u USER -w PASS [--peer ADDR:PORT] [--tcp]
  *                  [-n COUNT] [--ipv6-relay]  allocate, echo through a peer
+ *   turnprobe nat HOST[:PORT]                 NAT mapping and filtering
+ *                                             (RFC 5780)
  *
  * It builds and checks messages with turnd's own codec. This file parses
  * the command line and holds what the commands share; the commands are in
- * probe_stun.c and probe_turn.c.
+ * probe_stun.c, probe_turn.c and probe_nat.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -83,7 +85,8 @@ static void usage(FILE *to)
 	fprintf(to, "usage: turnprobe stun HOST[:PORT] [--tcp] [--timeout MS]\n"
 		    "       turnprobe stun-load HOST[:PORT] [-n COUNT] [-w WINDOW] [-s SECONDS]\n"
 		    "       turnprobe turn HOST[:PORT] -u USER -w PASS [--peer ADDR:PORT] [--tcp]\n"
-		    "                      [-n COUNT] [--ipv6-relay] [--timeout MS]\n");
+		    "                      [-n COUNT] [--ipv6-relay] [--timeout MS]\n"
+		    "       turnprobe nat HOST[:PORT] [--timeout MS]\n");
 }
 
 /* A whole decimal number in [min, max]. Returns 0 or -1. */
@@ -183,6 +186,8 @@ int main(int argc, char **argv)
 		o.count = o.count ? o.count : 100000;
 		return probe_cmd_stun_load(&o);
 	}
+	if (strcmp(cmd, "nat") == 0 && !o.tcp)
+		return probe_cmd_nat(&o);
 	if (strcmp(cmd, "turn") == 0) {
 		o.count = o.count ? o.count : 5;
 		return probe_cmd_turn(&o);

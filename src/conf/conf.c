@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "conf/conf_nat.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -150,6 +151,7 @@ static const struct int_limit {
 } int_limits[] = {
 	{"listening-port", "a port", 1, 65535},
 	{"tls-listening-port", "a port, or 0 for none", 0, 65535},
+	{"alt-listening-port", "a port, or 0 for listening-port + 1", 0, 65535},
 	{"min-port", "a port", 1, 65535},
 	{"max-port", "a port", 1, 65535},
 	{"user-quota", "a quota", 0, INT_MAX},
@@ -238,6 +240,30 @@ static int check_listen(cfg_t *cfg, cfg_opt_t *opt)
 			return opt_error(cfg, opt, "'%s' is given twice",
 					 cfg_opt_getnstr(opt, n - 1));
 	}
+	return 0;
+}
+
+/* RFC 5780 discovery answers from a second address of the server's own:
+ * not a wildcard, and one per family so that the other address of each
+ * pair is known. */
+static int check_alt_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct turn_addr a, b;
+
+	if (n == 0)
+		return 0;
+	if (check_ip(cfg, opt) < 0)
+		return -1;
+	conf_value_ip(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
+	if (turn_addr_is_any(&a))
+		return opt_error(cfg, opt, "'%s' is a wildcard, not a second address",
+				 cfg_opt_getnstr(opt, n - 1));
+	for (unsigned i = 0; i + 1 < n; i++)
+		if (conf_value_ip(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
+		    b.family == a.family)
+			return opt_error(cfg, opt, "'%s' is a second IPv%u address (one per family)",
+					 cfg_opt_getnstr(opt, n - 1), a.family == TURN_AF_INET ? 4 : 6);
 	return 0;
 }
 
@@ -383,6 +409,8 @@ static const struct {
 	{"listening-ip", check_listen},
 	{"listening-port", check_int},
 	{"tls-listening-port", check_int},
+	{"alt-listening-ip", check_alt_listen},
+	{"alt-listening-port", check_int},
 	{"relay-ip", check_ip},
 	{"alternate-server", check_server},
 	{"shed-allocations", check_int},
@@ -451,6 +479,8 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("tls-listening-port", 5349, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("no-tls", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("no-dtls", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR_LIST("alt-listening-ip", NULL, CFGF_NONE),
+		CFG_INT_CB("alt-listening-port", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
 		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
@@ -984,6 +1014,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->no_udp = cfg_getbool(cfg, "no-udp");
 	c->no_tcp = cfg_getbool(cfg, "no-tcp");
 	c->tls_listening_port = (uint16_t)cfg_getint(cfg, "tls-listening-port");
+	c->alt_listening_port = (uint16_t)cfg_getint(cfg, "alt-listening-port");
 	c->no_tls = cfg_getbool(cfg, "no-tls");
 	c->no_dtls = cfg_getbool(cfg, "no-dtls");
 	c->min_port = (uint16_t)cfg_getint(cfg, "min-port");
@@ -1024,6 +1055,7 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
 	if (build_listen(cfg, c, b) < 0 ||
+	    build_ips(cfg, "alt-listening-ip", &c->alt_listen, &c->n_alt_listen, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
 	    build_servers(cfg, c, b) < 0 || build_service(cfg, c, b) < 0 ||
 	    build_externals(cfg, c, b) < 0 ||
@@ -1094,8 +1126,11 @@ static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return build_oom(b);
+	char why[WHY_MAX];
 	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
-	    cross_check(c, b) < 0) {
+	    cross_check(c, b) < 0 ||
+	    (conf_nat_finish(c, why, sizeof(why)) < 0 &&
+	     set_err(b->err, b->errlen, "%s: %s", b->name, why) < 0)) {
 		conf_free(c);
 		return -1;
 	}
@@ -1186,6 +1221,7 @@ void conf_free(struct conf *c)
 	free(c->secrets);
 	free(c->path);
 	free(c->listen);
+	free(c->alt_listen);
 	free(c->relay);
 	free(c->alternates);
 	free(c->external);

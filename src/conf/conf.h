@@ -77,6 +77,12 @@ struct conf {
 	uint16_t listening_port;
 	bool no_udp;
 	bool no_tcp;
+	/* RFC 5780 NAT discovery: alt-listening-ip, at most one per family,
+	 * each with port = alt_listening_port (listening-port + 1 unless
+	 * set); paired with the first listening-ip of its family. */
+	struct turn_addr *alt_listen;
+	size_t n_alt_listen;
+	uint16_t alt_listening_port;
 
 	/* Relay. */
 	struct turn_addr *relay;

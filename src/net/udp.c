@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/nat.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
 #include "net/udp_send.h"
@@ -231,7 +232,8 @@ static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 		uint8_t *slot = udp_out_slot(s);
 		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, &path, slot,
 					    WORKER_SLOT);
-		if (len > 0)
+		/* RFC 5780 CHANGE-REQUEST: the core may pick another origin. */
+		if (len > 0 && !nat_send_moved(w, slot, len, &t))
 			udp_out_push(s, len, &t);
 	}
 }

@@ -22,6 +22,7 @@
 
 #include "auth/auth.h"
 #include "net/metrics.h"
+#include "net/nat.h"
 #include "net/notify.h"
 #include "net/net.h"
 #include "net/sockaddr.h"
@@ -98,6 +99,7 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	struct turn_reply reply = { out, cap, 0 };
 	uint64_t now = worker_now_ms();
 
+	w->reply_from = (struct turn_addr){ 0 };
 	if (turn_chandata_is_chandata(pkt, len)) {
 		struct turn_chandata cd;
 		uint16_t max = w->conf->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
@@ -127,7 +129,7 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 		}
 	}
 	w->current_path = *path;
-	int rc = turn_server_handle(w->srv, &in, &reply);
+	int rc = turn_server_handle_from(w->srv, &in, &reply, &w->reply_from);
 	if (rc == 0 && reply.len && msg.method == TURN_METHOD_ALLOCATE &&
 	    msg.cls == STUN_CLASS_REQUEST)
 		count_alloc_latency(w, since_us);
@@ -230,8 +232,8 @@ static void worker_free(struct worker *w)
  * port for DTLS and TLS. */
 static int worker_bind(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
-	w->udp = calloc(2 * conf->n_listen, sizeof(*w->udp));
-	w->tcp = calloc(2 * conf->n_listen, sizeof(*w->tcp));
+	w->udp = calloc(2 * conf->n_listen + nat_extra_sockets(conf), sizeof(*w->udp));
+	w->tcp = calloc(2 * conf->n_listen + nat_extra_sockets(conf), sizeof(*w->tcp));
 	if (!w->udp || !w->tcp) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -254,7 +256,7 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 		if (tls_worker_bind(w, &conf->listen[i], err, errlen) < 0)
 			return -1;
 	}
-	return 0;
+	return nat_worker_bind(w, conf, err, errlen);
 no_event:
 	snprintf(err, errlen, "cannot register a listening socket with libevent");
 	return -1;
@@ -349,6 +351,7 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 	};
 
 	memcpy(so.nonce_secret, n->nonce_secret, sizeof(so.nonce_secret));
+	nat_pairs(c, so.nat);
 	relay_io_init(&w->relay_io, w);
 	return turn_server_new(&so);
 }
@@ -446,6 +449,8 @@ static struct turn_policy *net_policy(const struct net *n, const struct fleet_sh
 					n_own < MAX_OWN; i++)
 		own[n_own++] = (struct turn_policy_own){ own[i].addr, c->tls_listening_port,
 							 c->tls_listening_port };
+	/* RFC 5780 discovery's other listening addresses. */
+	n_own = nat_add_own(c, own, n_own, MAX_OWN);
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */
 	/* The realm's ranges from Redis (fs, under its lock) come after. */
@@ -496,6 +501,7 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
 			   (unsigned)conf->min_port, (unsigned)conf->max_port);
 	}
+	nat_log_addresses(conf);
 	if (n->relay.n_addrs == 0 && !conf->stun_only)
 		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
 	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0) {

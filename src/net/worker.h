@@ -131,6 +131,7 @@ struct worker {
 	uint64_t last_tick_ms, last_relayed_bytes; /* for the relayed byte rate */
 	_Atomic uint64_t ticks; /* the main thread's watchdog reads it */
 	struct client_path current_path;   /* of the message being handled */
+	struct turn_addr reply_from;       /* where its response leaves from (net/nat.c) */
 	struct event *tick_ev;
 	struct udp_sock *udp;
 	size_t n_udp;

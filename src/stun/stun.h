@@ -31,6 +31,8 @@ enum stun_class {
 /* Comprehension-required attributes (0x0000-0x7FFF). */
 #define STUN_ATTR_MAPPED_ADDRESS 0x0001
 #define STUN_ATTR_CHANGE_REQUEST 0x0003 /* RFC 5780 */
+#define STUN_ATTR_SOURCE_ADDRESS 0x0004  /* RFC 3489 responses only */
+#define STUN_ATTR_CHANGED_ADDRESS 0x0005 /* RFC 3489 responses only */
 #define STUN_ATTR_USERNAME 0x0006
 #define STUN_ATTR_MESSAGE_INTEGRITY 0x0008
 #define STUN_ATTR_ERROR_CODE 0x0009

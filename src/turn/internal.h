@@ -7,6 +7,7 @@
 #include "stun/integrity.h"
 #include "turn/alloc.h"
 #include "turn/io.h"
+#include "turn/nat.h"
 #include "turn/nonce.h"
 #include "turn/server.h"
 
@@ -27,6 +28,7 @@ struct turn_server {
 	size_t next_alternate;
 	const struct turn_policy *policy;
 	const struct turn_io *io;
+	struct turn_nat_pair nat[TURN_NAT_FAMILIES]; /* RFC 5780 discovery; family 0: off */
 	struct turn_alloc_table allocs;
 	struct turn_server_stats stats;
 };
@@ -40,6 +42,7 @@ struct turn_request {
 	uint64_t now_ms;
 	uint32_t now; /* seconds */
 	struct turn_reply *reply;
+	struct turn_addr *from; /* where the response leaves from; family 0: local */
 	/* Set once the request has authenticated: responses carry the same
 	 * kind of MESSAGE-INTEGRITY with this key (RFC 8489 section 9.2.4). */
 	const uint8_t *key;
@@ -54,6 +57,20 @@ int turn_send_error(struct turn_request *req, int code);
 /* Start a success response; finish with turn_finish_response. */
 void turn_begin_success(struct turn_request *req, struct stun_builder *b);
 int turn_finish_response(struct turn_request *req, struct stun_builder *b);
+
+/* nat.c: the RFC 5780 part of a Binding request. */
+#define TURN_NAT_UNKNOWN_MAX 3
+struct turn_nat_answer {
+	bool on;                 /* discovery: MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS */
+	struct turn_addr origin; /* the address the response leaves from */
+	struct turn_addr other;  /* OTHER-ADDRESS: the alternate IP and port */
+	const char *reason;      /* of a 400 */
+	uint16_t unknown[TURN_NAT_UNKNOWN_MAX]; /* of a 420 */
+	size_t n_unknown;
+};
+/* Returns 0 with ans filled, or the error code to answer (400 with
+ * ans->reason, 420 with ans->unknown). */
+int turn_nat_binding(const struct turn_request *req, struct turn_nat_answer *ans);
 
 /* longterm.c: RFC 8489 section 9.2.4. Returns 0 when authenticated (req's
  * key and username set), otherwise the error response (400, 401, 438, 500)

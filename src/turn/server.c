@@ -59,6 +59,7 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 		srv->n_alternates = opt->n_alternates;
 	}
 	srv->io = opt->io;
+	memcpy(srv->nat, opt->nat, sizeof(srv->nat));
 	if ((opt->software && *opt->software && !srv->software) || !srv->realm ||
 	    turn_alloc_table_init(&srv->allocs, opt->hash_seed) < 0) {
 		turn_server_free(srv);
@@ -168,36 +169,62 @@ int turn_finish_response(struct turn_request *req, struct stun_builder *b)
 	return 0;
 }
 
-int turn_send_error(struct turn_request *req, int code)
+/* An error response with reason (NULL: the standard phrase); a 420 lists
+ * the n types in unknown. */
+static int send_error(struct turn_request *req, int code, const char *reason,
+		      const uint16_t *unknown, size_t n)
 {
 	struct stun_builder b;
 
 	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
-	stun_build_error(&b, code, stun_error_reason(code));
+	stun_build_error(&b, code, reason ? reason : stun_error_reason(code));
 	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
-		stun_build_unknown(&b, req->msg->unknown, req->msg->n_unknown);
+		stun_build_unknown(&b, unknown, n);
 	req->srv->stats.errors_sent++;
 	return turn_finish_response(req, &b);
+}
+
+int turn_send_error(struct turn_request *req, int code)
+{
+	return send_error(req, code, NULL, req->msg->unknown, req->msg->n_unknown);
 }
 
 /* RFC 8489 section 10: the server reflects the source transport address.
  * A request without the magic cookie is an RFC 3489 client, which only
  * understands MAPPED-ADDRESS (RFC 8489 section 12). Unknown
  * comprehension-required attributes get 420 (section 6.3.1.1); Binding
- * needs no authentication, so that check comes first. */
+ * needs no authentication, so that check comes first. With NAT discovery
+ * (RFC 5780 section 6.1) the response also carries MAPPED-ADDRESS, where
+ * it leaves from and the other address (for an RFC 3489 client under
+ * that RFC's names, SOURCE-ADDRESS and CHANGED-ADDRESS), and may leave
+ * from another of the server's addresses. */
 static int binding_request(struct turn_request *req)
 {
+	const struct stun_msg *m = req->msg;
+	struct turn_nat_answer nat;
 	struct stun_builder b;
+	int code;
 
-	if (req->msg->rfc3489 && !req->srv->rfc3489_compat)
+	if (m->rfc3489 && !req->srv->rfc3489_compat)
 		return -1;
-	if (req->msg->n_unknown > 0)
+	if (m->n_unknown > 0)
 		return turn_send_error(req, STUN_ERR_UNKNOWN_ATTRIBUTE);
+	code = turn_nat_binding(req, &nat);
+	if (code)
+		return send_error(req, code, nat.reason, nat.unknown, nat.n_unknown);
 	turn_begin_success(req, &b);
-	if (req->msg->rfc3489)
-		stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &req->tuple->client);
-	else
+	if (!m->rfc3489)
 		stun_build_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &req->tuple->client);
+	if (m->rfc3489 || nat.on)
+		stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &req->tuple->client);
+	if (nat.on) {
+		stun_build_addr(&b, m->rfc3489 ? STUN_ATTR_SOURCE_ADDRESS : STUN_ATTR_RESPONSE_ORIGIN,
+				&nat.origin);
+		stun_build_addr(&b, m->rfc3489 ? STUN_ATTR_CHANGED_ADDRESS : STUN_ATTR_OTHER_ADDRESS,
+				&nat.other);
+		if (!turn_addr_eq(&nat.origin, &req->tuple->local))
+			*req->from = nat.origin;
+	}
 	return turn_finish_response(req, &b);
 }
 
@@ -290,15 +317,25 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply)
 {
+	struct turn_addr from;
+
+	return turn_server_handle_from(srv, in, reply, &from);
+}
+
+int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in,
+			    struct turn_reply *reply, struct turn_addr *from)
+{
 	const struct stun_msg *msg = in->msg;
 	struct turn_request req = {
 		.srv = srv, .msg = msg, .tuple = in->tuple, .cred = in->cred,
 		.now_ms = in->now_ms, .now = (uint32_t)(in->now_ms / 1000), .reply = reply,
+		.from = from,
 	};
 	const struct turn_method *m = find_method(srv, msg->method);
 	int rc = -1;
 
 	reply->len = 0;
+	*from = (struct turn_addr){ 0 };
 	if (m && passes_fingerprint(msg) && !(msg->rfc3489 && msg->method != STUN_METHOD_BINDING)) {
 		if (msg->cls == STUN_CLASS_REQUEST && m->on_request) {
 			rc = m->on_request(&req);

@@ -18,6 +18,7 @@
 #include "stun/channel.h"
 #include "stun/integrity.h"
 #include "stun/msg.h"
+#include "turn/nat.h"
 #include "util/addr.h"
 
 struct turn_io;
@@ -50,6 +51,11 @@ struct turn_server_options {
 	const struct turn_policy *policy; /* NULL: allow every peer (tests only) */
 	const struct turn_io *io;  /* NULL: STUN only */
 	uint32_t hash_seed;
+	/* RFC 5780 NAT behaviour discovery, per address family (copied;
+	 * family 0: off). Binding requests to one of a pair's four
+	 * addresses get RESPONSE-ORIGIN and OTHER-ADDRESS, and CHANGE-REQUEST
+	 * is honoured; elsewhere CHANGE-REQUEST gets 420. */
+	struct turn_nat_pair nat[TURN_NAT_FAMILIES];
 };
 
 /* Answers counted by method and code (metrics): a small fixed set, so a
@@ -129,6 +135,13 @@ void turn_server_free(struct turn_server *srv);
  */
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply);
+
+/* The same, telling where the response must leave from: *from gets
+ * another of the server's addresses when a Binding request asked for a
+ * change (RFC 5780 CHANGE-REQUEST, over UDP), family 0 otherwise (from
+ * the address the request came to). */
+int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in,
+			    struct turn_reply *reply, struct turn_addr *from);
 
 /* ChannelData from a client (RFC 8656 section 12.4): relayed to the
  * channel's peer, or dropped. Returns 0 relayed, -1 dropped. */

@@ -858,6 +858,61 @@ START_TEST(tls_options)
 }
 END_TEST
 
+/* RFC 5780 NAT discovery: alt-listening-ip and alt-listening-port. */
+START_TEST(nat_discovery_options)
+{
+	struct conf_overrides ov = {.listening_port = 5000, .log_level = -1};
+	struct conf *c = load_ok("", NULL);
+	char buf[TURN_ADDR_STRLEN];
+
+	ck_assert_uint_eq(c->n_alt_listen, 0);
+	conf_free(c);
+	c = load_ok("listening-ip = { 127.0.0.1, \"::1\" }\n"
+		    "alt-listening-ip = { 127.0.0.2, \"::2\" }\n",
+		    NULL);
+	ck_assert_uint_eq(c->n_alt_listen, 2);
+	ck_assert_uint_eq(c->alt_listening_port, 3479);
+	ck_assert_str_eq(ipport(&c->alt_listen[0], buf), "127.0.0.2:3479");
+	ck_assert_str_eq(ipport(&c->alt_listen[1], buf), "[::2]:3479");
+	conf_free(c);
+	c = load_ok("listening-ip = 10.0.0.1\nalt-listening-ip = 10.0.0.2\n"
+		    "listening-port = 4000\nalt-listening-port = 4100\n",
+		    NULL);
+	ck_assert_str_eq(ipport(&c->alt_listen[0], buf), "10.0.0.2:4100");
+	conf_free(c);
+	/* The default follows the port given on the command line. */
+	c = load_ok("listening-ip = 10.0.0.1\nalt-listening-ip = 10.0.0.2\n", &ov);
+	ck_assert_uint_eq(c->alt_listening_port, 5001);
+	conf_free(c);
+	load_fails("listening-ip = 10.0.0.1\n\nalt-listening-ip = { 0.0.0.0 }\n",
+		   "t.conf:3: option 'alt-listening-ip': '0.0.0.0' is a wildcard");
+	load_fails("listening-ip = 10.0.0.1\nalt-listening-ip = {\n10.0.0.2,\n10.0.0.3 }\n",
+		   "t.conf:4: option 'alt-listening-ip': '10.0.0.3' is a second IPv4 address");
+	load_fails("\nalt-listening-ip = { nowhere }\n", "t.conf:2: option 'alt-listening-ip': ");
+	load_fails("\n\nalt-listening-port = 70000\n",
+		   "t.conf:3: option 'alt-listening-port': 70000 is not a port");
+	load_fails("alt-listening-ip = 10.0.0.2\n",
+		   "t.conf: option 'alt-listening-ip' ('10.0.0.2') needs option 'listening-ip' "
+		   "to name an IPv4 address");
+	load_fails("listening-ip = 10.0.0.1\nalt-listening-ip = \"::2\"\n",
+		   "needs option 'listening-ip' to name an IPv6 address");
+	load_fails("listening-ip = { 10.0.0.1, 10.0.0.2 }\nalt-listening-ip = 10.0.0.2\n",
+		   "t.conf: option 'alt-listening-ip' ('10.0.0.2') is also in option "
+		   "'listening-ip'");
+	load_fails("listening-ip = 10.0.0.1\nalt-listening-ip = 10.0.0.2\n"
+		   "alt-listening-port = 3478\n",
+		   "t.conf: option 'alt-listening-port' (3478) is the same as option "
+		   "'listening-port'");
+	load_fails("listening-ip = 10.0.0.1\nalt-listening-ip = 10.0.0.2\n"
+		   "listening-port = 65535\n",
+		   "option 'listening-port' + 1 (65536) is not a port");
+	load_fails("listening-ip = 10.0.0.1\nalt-listening-ip = 10.0.0.2\n"
+		   "cert = /c.pem\npkey = /k.pem\ntls-listening-port = 3479\n",
+		   "t.conf: option 'alt-listening-port' (3479) is the same as option "
+		   "'tls-listening-port'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -887,6 +942,7 @@ int main(void)
 	tcase_add_test(tc, redis_options);
 	tcase_add_test(tc, redis_tls_options);
 	tcase_add_test(tc, tls_options);
+	tcase_add_test(tc, nat_discovery_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

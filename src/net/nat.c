@@ -1,0 +1,128 @@
+/*
+ * RFC 5780 section 6: the server listens on the four combinations of its
+ * two IP addresses and two ports, and sends a response from the one the
+ * core chose for the request's CHANGE-REQUEST.
+ */
+#include "net/nat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "net/worker.h"
+#include "util/log.h"
+
+void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES])
+{
+	size_t n = 0;
+
+	memset(out, 0, TURN_NAT_FAMILIES * sizeof(*out));
+	for (size_t i = 0; i < c->n_alt_listen && n < TURN_NAT_FAMILIES; i++) {
+		for (size_t k = 0; k < c->n_listen; k++) {
+			if (c->listen[k].family != c->alt_listen[i].family)
+				continue;
+			out[n].primary = c->listen[k];
+			out[n].alternate = c->alt_listen[i];
+			n++;
+			break;
+		}
+	}
+}
+
+size_t nat_extra_sockets(const struct conf *c)
+{
+	return (TURN_NAT_ADDRS - 1) * c->n_alt_listen;
+}
+
+/* One address of a pair: UDP and TCP, unless that transport is off. */
+static int bind_one(struct worker *w, const struct conf *c, const struct turn_addr *a, char *err,
+		    size_t errlen)
+{
+	if (!c->no_udp) {
+		if (udp_sock_open(&w->udp[w->n_udp], a, err, errlen) < 0)
+			return -1;
+		w->n_udp++;
+		if (udp_sock_attach(w, &w->udp[w->n_udp - 1]) < 0)
+			goto no_event;
+	}
+	if (!c->no_tcp) {
+		if (tcp_listener_open(&w->tcp[w->n_tcp], a, err, errlen) < 0)
+			return -1;
+		w->n_tcp++;
+		if (tcp_listener_attach(w, &w->tcp[w->n_tcp - 1]) < 0)
+			goto no_event;
+	}
+	return 0;
+no_event:
+	snprintf(err, errlen, "cannot register a listening socket with libevent");
+	return -1;
+}
+
+int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen)
+{
+	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];
+	struct turn_addr a[TURN_NAT_ADDRS];
+
+	nat_pairs(c, pairs);
+	for (int i = 0; i < TURN_NAT_FAMILIES; i++) {
+		if (!pairs[i].primary.family)
+			continue;
+		turn_nat_addresses(&pairs[i], a);
+		/* a[0], A1:P1, is listening-ip's own socket. */
+		for (int k = 1; k < TURN_NAT_ADDRS; k++)
+			if (bind_one(w, c, &a[k], err, errlen) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+size_t nat_add_own(const struct conf *c, struct turn_policy_own *own, size_t n, size_t max)
+{
+	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];
+	struct turn_addr a[TURN_NAT_ADDRS];
+
+	nat_pairs(c, pairs);
+	for (int i = 0; i < TURN_NAT_FAMILIES; i++) {
+		if (!pairs[i].primary.family)
+			continue;
+		turn_nat_addresses(&pairs[i], a);
+		for (int k = 1; k < TURN_NAT_ADDRS && n < max; k++)
+			own[n++] = (struct turn_policy_own){ a[k], a[k].port, a[k].port };
+	}
+	return n;
+}
+
+void nat_log_addresses(const struct conf *c)
+{
+	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];
+	char a[TURN_ADDR_STRLEN], b[TURN_ADDR_STRLEN];
+
+	nat_pairs(c, pairs);
+	for (int i = 0; i < TURN_NAT_FAMILIES; i++)
+		if (pairs[i].primary.family)
+			log_notice("NAT discovery (RFC 5780): %s with %s%s",
+				   turn_addr_format(&pairs[i].primary, true, a, sizeof(a)),
+				   turn_addr_format(&pairs[i].alternate, true, b, sizeof(b)),
+				   c->no_udp ? " (TCP only: no CHANGE-REQUEST)" : "");
+}
+
+bool nat_send_moved(struct worker *w, const uint8_t *buf, size_t len,
+		    const struct turn_tuple *t)
+{
+	if (!w->reply_from.family)
+		return false;
+	for (size_t i = 0; i < w->n_udp; i++) {
+		struct udp_sock *s = &w->udp[i];
+
+		if (s->dtls || !turn_addr_eq(&s->local, &w->reply_from))
+			continue;
+		/* A copy: buf is a slot of the socket the request came on. */
+		uint8_t *slot = udp_out_slot(s);
+		struct turn_tuple to = *t;
+		to.local = w->reply_from;
+		memcpy(slot, buf, len);
+		udp_out_push(s, len, &to);
+		return true;
+	}
+	w->stats.udp_send_errors++;
+	return true;
+}

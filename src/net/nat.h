@@ -1,0 +1,47 @@
+/*
+ * RFC 5780 NAT behaviour discovery in the network layer: the listening
+ * sockets on the three extra transport addresses, the server's own
+ * addresses for the peer policy, and a Binding response sent from the
+ * address the core chose (turn_server_handle_from).
+ */
+#ifndef TURND_NET_NAT_H
+#define TURND_NET_NAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf/conf.h"
+#include "turn/nat.h"
+#include "turn/policy.h"
+#include "turn/server.h"
+
+struct worker;
+
+/* The pairs for turn_server_options.nat: one per alt-listening-ip, with
+ * the first listening-ip of its family (conf checked that it exists). */
+void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES]);
+
+/* Listening sockets beyond those of listening-ip, per transport. */
+size_t nat_extra_sockets(const struct conf *c);
+
+/* Bind this worker's UDP and TCP sockets on A1:P2, A2:P1 and A2:P2 of
+ * every pair, into w->udp and w->tcp (sized with nat_extra_sockets).
+ * Returns 0, or -1 with a message in err. */
+int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen);
+
+/* Append those addresses to own (the relay-loop list), up to max; returns
+ * the new count. */
+size_t nat_add_own(const struct conf *c, struct turn_policy_own *own, size_t n, size_t max);
+
+/* Say at start-up which addresses discovery answers from. */
+void nat_log_addresses(const struct conf *c);
+
+/* The core asked for the response in buf to leave from w->reply_from:
+ * queue it on the worker's UDP socket bound there and return true (or
+ * drop it when there is none: an answer from the wrong address would
+ * mislead the client). false: w->reply_from is unset, send as usual. */
+bool nat_send_moved(struct worker *w, const uint8_t *buf, size_t len,
+		    const struct turn_tuple *t);
+
+#endif
