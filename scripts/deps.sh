@@ -8,8 +8,9 @@ what=${1:-check}
 build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check"
 # Tests: coturn ships the turnutils_* clients; python3 drives the bad-input tests;
 # check_auth_redis starts its own redis-server; the TLS test makes its
-# certificates with the openssl command.
-check="$build coturn openssl python3 iproute2 procps strace chromium redis-server"
+# certificates with the openssl command; the NAT discovery test builds a
+# NAT router in network namespaces with nft.
+check="$build coturn openssl python3 iproute2 nftables procps strace chromium redis-server"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

@@ -126,14 +126,21 @@ static void add_demo_user(struct conf *c)
 static void print_reach(const struct conf *c, unsigned workers)
 {
 	char text[TURN_ADDR_STRLEN];
+	struct turn_addr hint = { 0 };
 
 	for (size_t i = 0; i < c->n_listen; i++)
 		log_notice("listening on %s%s%s", turn_addr_format(&c->listen[i], true, text, sizeof(text)),
 			   c->no_udp ? "" : " udp", c->no_tcp ? "" : " tcp");
-	log_notice("%u worker thread%s; try: turnprobe stun 127.0.0.1:%u  or  "
-		   "turnutils_stunclient -p %u 127.0.0.1",
-		   workers, workers == 1 ? "" : "s", (unsigned)c->listening_port,
-		   (unsigned)c->listening_port);
+	/* The hint names an address turnd listens on: the first, or loopback
+	 * of its family in place of a wildcard. */
+	if (c->n_listen)
+		hint = c->listen[0];
+	if (!hint.family || turn_addr_is_any(&hint))
+		turn_addr_parse(hint.family == TURN_AF_INET6 ? "::1" : "127.0.0.1", 0, &hint);
+	hint.port = c->listening_port;
+	turn_addr_format(&hint, true, text, sizeof(text));
+	log_notice("%u worker thread%s; try: turnprobe stun %s", workers, workers == 1 ? "" : "s",
+		   text);
 }
 
 /* The pid file, written after detaching; removed at a clean stop. */
