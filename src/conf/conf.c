@@ -221,6 +221,43 @@ VALUE_CHECK(check_ip, conf_value_ip, struct turn_addr)
 VALUE_CHECK(check_server, conf_value_server, struct turn_addr)
 VALUE_CHECK(check_external, conf_value_external, struct conf_external)
 VALUE_CHECK(check_range, conf_value_range, struct conf_range)
+VALUE_CHECK(check_listener_value, conf_value_listener, struct conf_listener)
+
+/* A UDP socket serves UDP or DTLS and a TCP socket TCP or TLS, not both:
+ * one listener cannot ask for both of a pair, and two listeners on one
+ * address and port cannot share a kind (SO_REUSEPORT would let both bind
+ * and split the clients between them). */
+#define LISTEN_UDP_KIND (CONF_LISTEN_UDP | CONF_LISTEN_DTLS)
+#define LISTEN_TCP_KIND (CONF_LISTEN_TCP | CONF_LISTEN_TLS)
+
+static unsigned listen_kinds(unsigned transports)
+{
+	return (transports & LISTEN_UDP_KIND ? 1u : 0u) | (transports & LISTEN_TCP_KIND ? 2u : 0u);
+}
+
+static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt);
+	struct conf_listener a, b;
+
+	if (n == 0)
+		return 0;
+	if (check_listener_value(cfg, opt) < 0)
+		return -1;
+	conf_value_listener(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
+	if ((a.transports & LISTEN_UDP_KIND) == LISTEN_UDP_KIND ||
+	    (a.transports & LISTEN_TCP_KIND) == LISTEN_TCP_KIND)
+		return opt_error(cfg, opt, "'%s': udp and dtls (or tcp and tls) would need one "
+				 "socket each on one port; use two ports",
+				 cfg_opt_getnstr(opt, n - 1));
+	for (unsigned i = 0; i + 1 < n; i++)
+		if (conf_value_listener(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
+		    turn_addr_eq(&a.addr, &b.addr) &&
+		    (listen_kinds(a.transports) & listen_kinds(b.transports)))
+			return opt_error(cfg, opt, "'%s' listens where '%s' already does",
+					 cfg_opt_getnstr(opt, n - 1), cfg_opt_getnstr(opt, i));
+	return 0;
+}
 
 /* Two sockets on one address and port cannot both bind: refuse the
  * duplicate here, where the line is known, not at bind time. */
@@ -409,6 +446,7 @@ static const struct {
 	{"listening-ip", check_listen},
 	{"listening-port", check_int},
 	{"tls-listening-port", check_int},
+	{"listener", check_listener},
 	{"alt-listening-ip", check_alt_listen},
 	{"alt-listening-port", check_int},
 	{"relay-ip", check_ip},
@@ -479,6 +517,7 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("tls-listening-port", 5349, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("no-tls", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("no-dtls", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR_LIST("listener", NULL, CFGF_NONE),
 		CFG_STR_LIST("alt-listening-ip", NULL, CFGF_NONE),
 		CFG_INT_CB("alt-listening-port", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
@@ -843,6 +882,22 @@ static int build_servers(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
+static int build_listeners(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	unsigned n = cfg_size(cfg, "listener");
+	char why[WHY_MAX];
+
+	c->listeners = alloc_list(n, sizeof(*c->listeners));
+	if (n && !c->listeners)
+		return build_oom(b);
+	c->n_listeners = n;
+	for (unsigned i = 0; i < n; i++)
+		if (conf_value_listener(cfg_getnstr(cfg, "listener", i), &c->listeners[i], why,
+					sizeof(why)) < 0)
+			return build_bad(b, "listener", why);
+	return 0;
+}
+
 /* An empty listening-ip means every address, of both families. */
 static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
@@ -1054,7 +1109,7 @@ static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
-	if (build_listen(cfg, c, b) < 0 ||
+	if (build_listen(cfg, c, b) < 0 || build_listeners(cfg, c, b) < 0 ||
 	    build_ips(cfg, "alt-listening-ip", &c->alt_listen, &c->n_alt_listen, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
 	    build_servers(cfg, c, b) < 0 || build_service(cfg, c, b) < 0 ||
@@ -1078,6 +1133,50 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 /* Checks that involve two options, on the final values (overrides
  * included): no single line is at fault, so the file and both options are
  * named. */
+/* Whether the sockets of listening-ip and the TLS port take a's address
+ * and port for the kinds (1 UDP, 2 TCP) in kinds. */
+static bool default_listens(const struct conf *c, const struct turn_addr *a, unsigned kinds)
+{
+	bool tls_port = c->cert && c->tls_listening_port;
+
+	for (size_t i = 0; i < c->n_listen; i++) {
+		if (!turn_addr_ip_eq(&c->listen[i], a))
+			continue;
+		if (a->port == c->listening_port &&
+		    (((kinds & 1) && !c->no_udp) || ((kinds & 2) && !c->no_tcp)))
+			return true;
+		if (tls_port && a->port == c->tls_listening_port &&
+		    (((kinds & 1) && !c->no_dtls) || ((kinds & 2) && !c->no_tls)))
+			return true;
+	}
+	return false;
+}
+
+/* listener: TLS and DTLS need the certificate, and none may take a socket
+ * listening-ip or the TLS port already has. */
+static int check_listeners(const struct conf *c, const struct conf_build *b)
+{
+	char text[TURN_ADDR_STRLEN];
+
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		const struct conf_listener *l = &c->listeners[i];
+
+		turn_addr_format(&l->addr, true, text, sizeof(text));
+		if ((l->transports & (CONF_LISTEN_TLS | CONF_LISTEN_DTLS)) && !c->cert)
+			return set_err(b->err, b->errlen,
+				       "%s: option 'listener' (%s) asks for TLS or DTLS without "
+				       "options 'cert' and 'pkey'",
+				       b->name, text);
+		if (default_listens(c, &l->addr, listen_kinds(l->transports)))
+			return set_err(b->err, b->errlen,
+				       "%s: option 'listener' (%s) is a port that option "
+				       "'listening-ip' with 'listening-port' or 'tls-listening-port' "
+				       "already listens on",
+				       b->name, text);
+	}
+	return 0;
+}
+
 static int cross_check(const struct conf *c, const struct conf_build *b)
 {
 	if (c->min_port > c->max_port)
@@ -1107,7 +1206,9 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 			       "%s: option 'redis-tls' is true with option 'redis-socket': Redis "
 			       "has no TLS on its unix socket",
 			       b->name);
-	if (c->no_udp && c->no_tcp)
+	if (check_listeners(c, b) < 0)
+		return -1;
+	if (c->no_udp && c->no_tcp && c->n_listeners == 0)
 		return set_err(
 			b->err, b->errlen,
 			"%s: options 'no-udp' and 'no-tcp' are both true: nothing would listen",
@@ -1221,6 +1322,7 @@ void conf_free(struct conf *c)
 	free(c->secrets);
 	free(c->path);
 	free(c->listen);
+	free(c->listeners);
 	free(c->alt_listen);
 	free(c->relay);
 	free(c->alternates);

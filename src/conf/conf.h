@@ -36,6 +36,16 @@ struct conf_external {
 	struct turn_addr private_ip; /* family 0 when not given */
 };
 
+/* listener: one more listening socket set, "ADDR:PORT/udp,tcp,tls,dtls". */
+#define CONF_LISTEN_UDP 0x1u
+#define CONF_LISTEN_TCP 0x2u
+#define CONF_LISTEN_TLS 0x4u
+#define CONF_LISTEN_DTLS 0x8u
+struct conf_listener {
+	struct turn_addr addr; /* with its port; may be a wildcard */
+	unsigned transports;   /* CONF_LISTEN_* bits, at least one */
+};
+
 /* The Redis credential backend (src/auth/auth_redis.c); turnd.conf(5). */
 struct conf_redis {
 	bool enabled; /* redis */
@@ -80,6 +90,10 @@ struct conf {
 	/* RFC 5780 NAT discovery: alt-listening-ip, at most one per family,
 	 * each with port = alt_listening_port (listening-port + 1 unless
 	 * set); paired with the first listening-ip of its family. */
+	/* listener: further addresses and ports, each with its own
+	 * transports (for example TLS on 443 beside 3478 and 5349). */
+	struct conf_listener *listeners;
+	size_t n_listeners;
 	struct turn_addr *alt_listen;
 	size_t n_alt_listen;
 	uint16_t alt_listening_port;

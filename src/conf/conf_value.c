@@ -58,6 +58,58 @@ int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} listen_transports[] = {
+	{"udp", CONF_LISTEN_UDP},
+	{"tcp", CONF_LISTEN_TCP},
+	{"tls", CONF_LISTEN_TLS},
+	{"dtls", CONF_LISTEN_DTLS},
+};
+
+/* One transport name of a listener; 0 when unknown. */
+static unsigned listen_transport(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(listen_transports) / sizeof(listen_transports[0]); i++)
+		if (strlen(listen_transports[i].name) == len &&
+		    strncmp(listen_transports[i].name, name, len) == 0)
+			return listen_transports[i].bit;
+	return 0;
+}
+
+int conf_value_listener(const char *text, struct conf_listener *out, char *why, size_t whylen)
+{
+	char buf[RANGE_TEXT_MAX];
+	const char *slash = strrchr(text, '/');
+	const char *p;
+
+	memset(out, 0, sizeof(*out));
+	if (!slash || (size_t)(slash - text) >= sizeof(buf))
+		return fail(why, whylen, "'%.64s' is not \"ADDRESS:PORT/TRANSPORTS\" "
+			    "(\"0.0.0.0:443/tls\", \"[::1]:3479/udp,tcp\")", text);
+	memcpy(buf, text, (size_t)(slash - text));
+	buf[slash - text] = '\0';
+	if (turn_addr_parse(buf, 0, &out->addr) < 0 || out->addr.port == 0)
+		return fail(why, whylen, "'%.64s': '%s' is not an address with a port "
+			    "(\"0.0.0.0:443\", \"[::]:443\")", text, buf);
+	for (p = slash + 1;;) {
+		size_t len = strcspn(p, ",");
+		unsigned bit = listen_transport(p, len);
+
+		if (!bit)
+			return fail(why, whylen, "'%.64s': '%.*s' is not a transport (udp, tcp, "
+				    "tls, dtls)", text, (int)(len > 16 ? 16 : len), p);
+		if (out->transports & bit)
+			return fail(why, whylen, "'%.64s': '%.*s' is given twice", text, (int)len, p);
+		out->transports |= bit;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	return 0;
+}
+
 /* Parse one end of a range or an external-ip pair, naming the whole value
  * in the reason so the operator sees which entry is wrong. */
 static int part_ip(const char *part, const char *whole, struct turn_addr *out, char *why,

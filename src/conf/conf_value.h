@@ -34,6 +34,11 @@ int conf_value_ip(const char *text, struct turn_addr *out, char *why, size_t why
  * with a port); the port defaults to 3478. */
 int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t whylen);
 
+/* listener: "ADDR:PORT/TRANSPORT[,TRANSPORT...]", ADDR an IP or a
+ * wildcard ("0.0.0.0", "[::]"), TRANSPORT udp, tcp, tls or dtls, each at
+ * most once; the port is required. */
+int conf_value_listener(const char *text, struct conf_listener *out, char *why, size_t whylen);
+
 /* external-ip: "public" or "public/private", both of one family. */
 int conf_value_external(const char *text, struct conf_external *out, char *why, size_t whylen);
 

@@ -25,14 +25,32 @@
 /* RFC 7443 section 4: the ALPN labels of STUN usages, in our preference. */
 static const unsigned char alpn_protos[] = "\x09stun.turn\x12stun.nat-discovery";
 
-bool tls_enabled(const struct conf *c)
+static bool listeners_want(const struct conf *c, unsigned transport)
+{
+	for (size_t i = 0; i < c->n_listeners; i++)
+		if (c->listeners[i].transports & transport)
+			return true;
+	return false;
+}
+
+bool tls_on_port(const struct conf *c)
 {
 	return c->cert && c->pkey && c->tls_listening_port && !c->no_tls;
 }
 
-bool dtls_enabled(const struct conf *c)
+bool dtls_on_port(const struct conf *c)
 {
 	return c->cert && c->pkey && c->tls_listening_port && !c->no_dtls;
+}
+
+bool tls_enabled(const struct conf *c)
+{
+	return tls_on_port(c) || (c->cert && c->pkey && listeners_want(c, CONF_LISTEN_TLS));
+}
+
+bool dtls_enabled(const struct conf *c)
+{
+	return dtls_on_port(c) || (c->cert && c->pkey && listeners_want(c, CONF_LISTEN_DTLS));
 }
 
 /* The oldest error on OpenSSL's queue, the one that tells the cause
@@ -178,11 +196,14 @@ static void log_state(const struct tls_shared *ts, const struct conf *c)
 		return;
 	}
 	describe_cert(ts->tls ? ts->tls : ts->dtls, cert, sizeof(cert));
-	log_notice("TLS (1.2, 1.3): %s; DTLS (1.2; 1.3 is not in %s): %s; port %u; "
+	char port[64] = "listener only";
+
+	if (tls_on_port(c) || dtls_on_port(c))
+		snprintf(port, sizeof(port), "%u", (unsigned)c->tls_listening_port);
+	log_notice("TLS (1.2, 1.3): %s; DTLS (1.2; 1.3 is not in %s): %s; port %s; "
 		   "certificate %s (%s)",
 		   ts->tls ? "on" : "off (no-tls)", OpenSSL_version(OPENSSL_VERSION),
-		   ts->dtls ? "on" : "off (no-dtls)", (unsigned)c->tls_listening_port, c->cert,
-		   cert);
+		   ts->dtls ? "on" : "off (no-dtls)", port, c->cert, cert);
 }
 
 int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen)
@@ -268,33 +289,46 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 		memset(out, 0, TLS_COOKIE_KEY_LEN); /* verifies nothing: 0 is never made */
 }
 
+int tls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen)
+{
+	struct tcp_listener *l = &w->tcp[w->n_tcp];
+
+	if (tcp_listener_open(l, a, err, errlen) < 0)
+		return -1;
+	l->tls = true;
+	w->n_tcp++;
+	if (tcp_listener_attach(w, l) < 0) {
+		snprintf(err, errlen, "cannot set up a TLS listener");
+		return -1;
+	}
+	return 0;
+}
+
+int dtls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen)
+{
+	struct udp_sock *s = &w->udp[w->n_udp];
+
+	if (udp_sock_open(s, a, err, errlen) < 0)
+		return -1;
+	w->n_udp++;
+	if (dtls_listener_attach(w, s) < 0 || udp_sock_attach(w, s) < 0) {
+		snprintf(err, errlen, "cannot set up a DTLS listener");
+		return -1;
+	}
+	return 0;
+}
+
 int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen)
 {
 	const struct conf *c = w->conf;
 	struct turn_addr a = *addr;
 
 	a.port = c->tls_listening_port;
-	if (tls_enabled(c)) {
-		struct tcp_listener *l = &w->tcp[w->n_tcp];
-		if (tcp_listener_open(l, &a, err, errlen) < 0)
-			return -1;
-		l->tls = true;
-		w->n_tcp++;
-		if (tcp_listener_attach(w, l) < 0)
-			goto no_event;
-	}
-	if (dtls_enabled(c)) {
-		struct udp_sock *s = &w->udp[w->n_udp];
-		if (udp_sock_open(s, &a, err, errlen) < 0)
-			return -1;
-		w->n_udp++;
-		if (dtls_listener_attach(w, s) < 0 || udp_sock_attach(w, s) < 0)
-			goto no_event;
-	}
+	if (tls_on_port(c) && tls_listen(w, &a, err, errlen) < 0)
+		return -1;
+	if (dtls_on_port(c) && dtls_listen(w, &a, err, errlen) < 0)
+		return -1;
 	return 0;
-no_event:
-	snprintf(err, errlen, "cannot set up a TLS or DTLS listener");
-	return -1;
 }
 
 struct bufferevent *tls_bufferevent_new(struct worker *w, int fd)

@@ -43,10 +43,13 @@ struct tls_shared {
 	bool lock_ready;
 };
 
-/* Whether the configuration turns TLS / DTLS on (cert, pkey, port, and
- * no-tls / no-dtls). */
+/* Whether the configuration turns TLS / DTLS on anywhere (cert, pkey, and
+ * tls-listening-port with no-tls / no-dtls, or a listener asking for it). */
 bool tls_enabled(const struct conf *c);
 bool dtls_enabled(const struct conf *c);
+/* Whether TLS / DTLS listen on tls-listening-port. */
+bool tls_on_port(const struct conf *c);
+bool dtls_on_port(const struct conf *c);
 
 /* Load cert and pkey into new contexts and say, once, what listens.
  * Returns 0, or -1 with a message naming the file in err. ts is ready
@@ -70,6 +73,11 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
  * port of addr, as the configuration asks (next free slots of w->tcp and
  * w->udp). Returns 0 or -1 with err. */
 int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen);
+
+/* One TLS listener / one DTLS socket on a (next free slot of w->tcp /
+ * w->udp). Returns 0 or -1 with err. */
+int tls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen);
+int dtls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen);
 
 /* A server-side TLS bufferevent on an accepted socket, handshake started;
  * NULL on failure (fd is then closed). */

@@ -227,13 +227,39 @@ static void worker_free(struct worker *w)
 	free(w);
 }
 
+/* The sockets of each listener: one per transport it names. */
+static int bind_listeners(struct worker *w, const struct conf *conf, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	for (size_t i = 0; i < conf->n_listeners; i++) {
+		const struct conf_listener *l = &conf->listeners[i];
+
+		if ((l->transports & CONF_LISTEN_UDP) &&
+		    (udp_sock_open(&w->udp[w->n_udp], &l->addr, err, errlen) < 0 ||
+		     udp_sock_attach(w, &w->udp[w->n_udp++]) < 0))
+			return -1;
+		if ((l->transports & CONF_LISTEN_TCP) &&
+		    (tcp_listener_open(&w->tcp[w->n_tcp], &l->addr, err, errlen) < 0 ||
+		     tcp_listener_attach(w, &w->tcp[w->n_tcp++]) < 0))
+			return -1;
+		if ((l->transports & CONF_LISTEN_TLS) && tls_listen(w, &l->addr, err, errlen) < 0)
+			return -1;
+		if ((l->transports & CONF_LISTEN_DTLS) && dtls_listen(w, &l->addr, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Bind this worker's sockets: one UDP and one TCP socket per listening
- * address, unless that transport is turned off, and as many on the TLS
- * port for DTLS and TLS. */
+ * address, unless that transport is turned off, as many on the TLS port
+ * for DTLS and TLS, those of each listener and of NAT discovery. */
 static int worker_bind(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
-	w->udp = calloc(2 * conf->n_listen + nat_extra_sockets(conf), sizeof(*w->udp));
-	w->tcp = calloc(2 * conf->n_listen + nat_extra_sockets(conf), sizeof(*w->tcp));
+	/* A listener takes at most one socket of each kind. */
+	size_t cap = 2 * conf->n_listen + nat_extra_sockets(conf) + conf->n_listeners;
+
+	w->udp = calloc(cap, sizeof(*w->udp));
+	w->tcp = calloc(cap, sizeof(*w->tcp));
 	if (!w->udp || !w->tcp) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -255,6 +281,11 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 		}
 		if (tls_worker_bind(w, &conf->listen[i], err, errlen) < 0)
 			return -1;
+	}
+	if (bind_listeners(w, conf, err, errlen) < 0) {
+		if (!*err)
+			snprintf(err, errlen, "cannot register a listening socket with libevent");
+		return -1;
 	}
 	return nat_worker_bind(w, conf, err, errlen);
 no_event:
@@ -398,27 +429,50 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 }
 
 /* The addresses a wildcard listener serves, for the relay-loop check. */
+/* Append l (a wildcard: every interface address of its family) with its
+ * port to own. */
+static size_t add_own(const struct turn_addr *l, const struct ifaddrs *ifs,
+		      struct turn_policy_own *own, size_t n, size_t max)
+{
+	if (!turn_addr_is_any(l)) {
+		if (n < max)
+			own[n++] = (struct turn_policy_own){ *l, l->port, l->port };
+		return n;
+	}
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		struct turn_addr a;
+		if (!i->ifa_addr || sockaddr_to_turn(i->ifa_addr, &a) < 0 ||
+		    a.family != l->family || n >= max)
+			continue;
+		own[n++] = (struct turn_policy_own){ a, l->port, l->port };
+	}
+	return n;
+}
+
 static size_t add_own_listeners(const struct conf *c, struct turn_policy_own *own, size_t max)
 {
-	struct ifaddrs *ifs = NULL, *i;
+	struct ifaddrs *ifs = NULL;
 	size_t n = 0;
 
 	getifaddrs(&ifs);
-	for (size_t k = 0; k < c->n_listen; k++) {
-		const struct turn_addr *l = &c->listen[k];
-		if (!turn_addr_is_any(l)) {
-			if (n < max)
-				own[n++] = (struct turn_policy_own){ *l, l->port, l->port };
-			continue;
-		}
-		for (i = ifs; i; i = i->ifa_next) {
-			struct turn_addr a;
-			if (!i->ifa_addr || sockaddr_to_turn(i->ifa_addr, &a) < 0 ||
-			    a.family != l->family || n >= max)
-				continue;
-			own[n++] = (struct turn_policy_own){ a, l->port, l->port };
-		}
-	}
+	for (size_t k = 0; k < c->n_listen; k++)
+		n = add_own(&c->listen[k], ifs, own, n, max);
+	if (ifs)
+		freeifaddrs(ifs);
+	return n;
+}
+
+/* The listeners' addresses; after the TLS-port copies of listening-ip's. */
+static size_t add_own_extra(const struct conf *c, struct turn_policy_own *own, size_t n,
+			    size_t max)
+{
+	struct ifaddrs *ifs = NULL;
+
+	if (c->n_listeners == 0)
+		return n;
+	getifaddrs(&ifs);
+	for (size_t k = 0; k < c->n_listeners; k++)
+		n = add_own(&c->listeners[k].addr, ifs, own, n, max);
 	if (ifs)
 		freeifaddrs(ifs);
 	return n;
@@ -449,7 +503,8 @@ static struct turn_policy *net_policy(const struct net *n, const struct fleet_sh
 					n_own < MAX_OWN; i++)
 		own[n_own++] = (struct turn_policy_own){ own[i].addr, c->tls_listening_port,
 							 c->tls_listening_port };
-	/* RFC 5780 discovery's other listening addresses. */
+	/* The listeners, and RFC 5780 discovery's other listening addresses. */
+	n_own = add_own_extra(c, own, n_own, MAX_OWN);
 	n_own = nat_add_own(c, own, n_own, MAX_OWN);
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */

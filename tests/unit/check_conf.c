@@ -913,6 +913,57 @@ START_TEST(nat_discovery_options)
 }
 END_TEST
 
+START_TEST(listener_options)
+{
+	struct conf *c = load_ok("", NULL);
+	char buf[TURN_ADDR_STRLEN];
+
+	ck_assert_uint_eq(c->n_listeners, 0);
+	conf_free(c);
+	c = load_ok("cert = /c.pem\npkey = /k.pem\n"
+		    "listener = { \"0.0.0.0:443/tls\", \"[::]:443/tcp\",\n"
+		    "\"[2001:db8::1]:3479/udp,tcp\", \"192.0.2.1:443/dtls,tls\" }\n",
+		    NULL);
+	ck_assert_uint_eq(c->n_listeners, 4);
+	ck_assert_str_eq(ipport(&c->listeners[0].addr, buf), "0.0.0.0:443");
+	ck_assert_uint_eq(c->listeners[0].transports, CONF_LISTEN_TLS);
+	ck_assert_str_eq(ipport(&c->listeners[1].addr, buf), "[::]:443");
+	ck_assert_uint_eq(c->listeners[1].transports, CONF_LISTEN_TCP);
+	ck_assert_str_eq(ipport(&c->listeners[2].addr, buf), "[2001:db8::1]:3479");
+	ck_assert_uint_eq(c->listeners[2].transports, CONF_LISTEN_UDP | CONF_LISTEN_TCP);
+	ck_assert_uint_eq(c->listeners[3].transports, CONF_LISTEN_DTLS | CONF_LISTEN_TLS);
+	conf_free(c);
+	/* Only listeners: no-udp and no-tcp leave them to serve. */
+	c = load_ok("no-udp = true\nno-tcp = true\nlistener = \"127.0.0.1:4000/udp\"\n", NULL);
+	ck_assert_uint_eq(c->n_listeners, 1);
+	conf_free(c);
+	load_fails("\nlistener = { \"127.0.0.1:4000/sctp\" }\n",
+		   "t.conf:2: option 'listener': '127.0.0.1:4000/sctp': 'sctp' is not a transport");
+	load_fails("listener = { \"127.0.0.1:4000/udp,udp\" }\n", "'udp' is given twice");
+	load_fails("listener = { \"127.0.0.1:4000/\" }\n", "'' is not a transport");
+	load_fails("listener = { \"127.0.0.1/udp\" }\n", "is not an address with a port");
+	load_fails("listener = { \"127.0.0.1:4000\" }\n", "is not \"ADDRESS:PORT/TRANSPORTS\"");
+	load_fails("listener = { \"example.org:4000/udp\" }\n", "is not an address with a port");
+	load_fails("listener = { \"127.0.0.1:4000/tcp,tls\" }\n", "use two ports");
+	load_fails("listener = { \"127.0.0.1:4000/udp\",\n\"127.0.0.1:4000/dtls\" }\n",
+		   "t.conf:2: option 'listener': '127.0.0.1:4000/dtls' listens where "
+		   "'127.0.0.1:4000/udp' already does");
+	load_fails("listener = \"127.0.0.1:4000/dtls\"\n",
+		   "t.conf: option 'listener' (127.0.0.1:4000) asks for TLS or DTLS without options "
+		   "'cert' and 'pkey'");
+	load_fails("listening-ip = 10.0.0.1\nlistener = \"10.0.0.1:3478/tcp\"\n",
+		   "option 'listener' (10.0.0.1:3478) is a port that option 'listening-ip'");
+	load_fails("listening-ip = 10.0.0.1\ncert = /c.pem\npkey = /k.pem\n"
+		   "listener = \"10.0.0.1:5349/tcp\"\n",
+		   "option 'listener' (10.0.0.1:5349) is a port that option 'listening-ip'");
+	/* The same port is fine where listening-ip does not use that kind. */
+	c = load_ok("listening-ip = 10.0.0.1\nno-tcp = true\nlistener = \"10.0.0.1:3478/tls\"\n"
+		    "cert = /c.pem\npkey = /k.pem\n",
+		    NULL);
+	conf_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -943,6 +994,7 @@ int main(void)
 	tcase_add_test(tc, redis_tls_options);
 	tcase_add_test(tc, tls_options);
 	tcase_add_test(tc, nat_discovery_options);
+	tcase_add_test(tc, listener_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
