@@ -850,53 +850,30 @@ static void *alloc_list(size_t n, size_t size)
 	return n ? calloc(n, size) : NULL;
 }
 
-static int build_ips(cfg_t *cfg, const char *opt, struct turn_addr **out, size_t *count,
-		     const struct conf_build *b)
-{
-	unsigned n = cfg_size(cfg, opt);
-	char why[WHY_MAX];
+/* One builder per list syntax: every value of opt parsed into a new
+ * array *out of *count elements, or the error of the first bad one. */
+#define LIST_BUILD(name, parse, type)                                                   \
+	static int name(cfg_t *cfg, const char *opt, type **out, size_t *count,        \
+			const struct conf_build *b)                                     \
+	{                                                                               \
+		unsigned n = cfg_size(cfg, opt);                                        \
+		char why[WHY_MAX];                                                      \
+											\
+		*out = alloc_list(n, sizeof(**out));                                    \
+		if (n && !*out)                                                         \
+			return build_oom(b);                                            \
+		*count = n;                                                             \
+		for (unsigned i = 0; i < n; i++)                                        \
+			if (parse(cfg_getnstr(cfg, opt, i), &(*out)[i], why, sizeof(why)) < 0) \
+				return build_bad(b, opt, why);                          \
+		return 0;                                                               \
+	}
 
-	*out = alloc_list(n, sizeof(**out));
-	if (n && !*out)
-		return build_oom(b);
-	*count = n;
-	for (unsigned i = 0; i < n; i++)
-		if (conf_value_ip(cfg_getnstr(cfg, opt, i), &(*out)[i], why, sizeof(why)) < 0)
-			return build_bad(b, opt, why);
-	return 0;
-}
-
-static int build_servers(cfg_t *cfg, struct conf *c, const struct conf_build *b)
-{
-	unsigned n = cfg_size(cfg, "alternate-server");
-	char why[WHY_MAX];
-
-	c->alternates = alloc_list(n, sizeof(*c->alternates));
-	if (n && !c->alternates)
-		return build_oom(b);
-	c->n_alternates = n;
-	for (unsigned i = 0; i < n; i++)
-		if (conf_value_server(cfg_getnstr(cfg, "alternate-server", i), &c->alternates[i],
-				      why, sizeof(why)) < 0)
-			return build_bad(b, "alternate-server", why);
-	return 0;
-}
-
-static int build_listeners(cfg_t *cfg, struct conf *c, const struct conf_build *b)
-{
-	unsigned n = cfg_size(cfg, "listener");
-	char why[WHY_MAX];
-
-	c->listeners = alloc_list(n, sizeof(*c->listeners));
-	if (n && !c->listeners)
-		return build_oom(b);
-	c->n_listeners = n;
-	for (unsigned i = 0; i < n; i++)
-		if (conf_value_listener(cfg_getnstr(cfg, "listener", i), &c->listeners[i], why,
-					sizeof(why)) < 0)
-			return build_bad(b, "listener", why);
-	return 0;
-}
+LIST_BUILD(build_ips, conf_value_ip, struct turn_addr)
+LIST_BUILD(build_servers, conf_value_server, struct turn_addr)
+LIST_BUILD(build_listeners, conf_value_listener, struct conf_listener)
+LIST_BUILD(build_externals, conf_value_external, struct conf_external)
+LIST_BUILD(build_ranges, conf_value_range, struct conf_range)
 
 /* An empty listening-ip means every address, of both families. */
 static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
@@ -913,38 +890,6 @@ static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	}
 	for (size_t i = 0; i < c->n_listen; i++)
 		c->listen[i].port = c->listening_port;
-	return 0;
-}
-
-static int build_externals(cfg_t *cfg, struct conf *c, const struct conf_build *b)
-{
-	unsigned n = cfg_size(cfg, "external-ip");
-	char why[WHY_MAX];
-
-	c->external = alloc_list(n, sizeof(*c->external));
-	if (n && !c->external)
-		return build_oom(b);
-	c->n_external = n;
-	for (unsigned i = 0; i < n; i++)
-		if (conf_value_external(cfg_getnstr(cfg, "external-ip", i), &c->external[i], why,
-					sizeof(why)) < 0)
-			return build_bad(b, "external-ip", why);
-	return 0;
-}
-
-static int build_ranges(cfg_t *cfg, const char *opt, struct conf_range **out, size_t *count,
-			const struct conf_build *b)
-{
-	unsigned n = cfg_size(cfg, opt);
-	char why[WHY_MAX];
-
-	*out = alloc_list(n, sizeof(**out));
-	if (n && !*out)
-		return build_oom(b);
-	*count = n;
-	for (unsigned i = 0; i < n; i++)
-		if (conf_value_range(cfg_getnstr(cfg, opt, i), &(*out)[i], why, sizeof(why)) < 0)
-			return build_bad(b, opt, why);
 	return 0;
 }
 
@@ -1109,11 +1054,13 @@ static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
-	if (build_listen(cfg, c, b) < 0 || build_listeners(cfg, c, b) < 0 ||
+	if (build_listen(cfg, c, b) < 0 ||
+	    build_listeners(cfg, "listener", &c->listeners, &c->n_listeners, b) < 0 ||
 	    build_ips(cfg, "alt-listening-ip", &c->alt_listen, &c->n_alt_listen, b) < 0 ||
 	    build_ips(cfg, "relay-ip", &c->relay, &c->n_relay, b) < 0 ||
-	    build_servers(cfg, c, b) < 0 || build_service(cfg, c, b) < 0 ||
-	    build_externals(cfg, c, b) < 0 ||
+	    build_servers(cfg, "alternate-server", &c->alternates, &c->n_alternates, b) < 0 ||
+	    build_service(cfg, c, b) < 0 ||
+	    build_externals(cfg, "external-ip", &c->external, &c->n_external, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
 	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||
 	    build_ranges(cfg, "allowed-peer-ip", &c->allowed_peers, &c->n_allowed_peers, b) < 0 ||

@@ -57,10 +57,14 @@ no_event:
 	return -1;
 }
 
-int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen)
+/* A1:P2, A2:P1 and A2:P2 of every pair: the addresses beyond listening-ip's
+ * own sockets. Returns how many. */
+#define NAT_EXTRA_MAX (TURN_NAT_FAMILIES * (TURN_NAT_ADDRS - 1))
+static size_t extra_addresses(const struct conf *c, struct turn_addr out[NAT_EXTRA_MAX])
 {
 	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];
 	struct turn_addr a[TURN_NAT_ADDRS];
+	size_t n = 0;
 
 	nat_pairs(c, pairs);
 	for (int i = 0; i < TURN_NAT_FAMILIES; i++) {
@@ -69,25 +73,29 @@ int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t er
 		turn_nat_addresses(&pairs[i], a);
 		/* a[0], A1:P1, is listening-ip's own socket. */
 		for (int k = 1; k < TURN_NAT_ADDRS; k++)
-			if (bind_one(w, c, &a[k], err, errlen) < 0)
-				return -1;
+			out[n++] = a[k];
 	}
+	return n;
+}
+
+int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen)
+{
+	struct turn_addr a[NAT_EXTRA_MAX];
+	size_t n = extra_addresses(c, a);
+
+	for (size_t i = 0; i < n; i++)
+		if (bind_one(w, c, &a[i], err, errlen) < 0)
+			return -1;
 	return 0;
 }
 
 size_t nat_add_own(const struct conf *c, struct turn_policy_own *own, size_t n, size_t max)
 {
-	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];
-	struct turn_addr a[TURN_NAT_ADDRS];
+	struct turn_addr a[NAT_EXTRA_MAX];
+	size_t k = extra_addresses(c, a);
 
-	nat_pairs(c, pairs);
-	for (int i = 0; i < TURN_NAT_FAMILIES; i++) {
-		if (!pairs[i].primary.family)
-			continue;
-		turn_nat_addresses(&pairs[i], a);
-		for (int k = 1; k < TURN_NAT_ADDRS && n < max; k++)
-			own[n++] = (struct turn_policy_own){ a[k], a[k].port, a[k].port };
-	}
+	for (size_t i = 0; i < k && n < max; i++)
+		own[n++] = (struct turn_policy_own){ a[i], a[i].port, a[i].port };
 	return n;
 }
 
