@@ -231,6 +231,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
 	    relay_ports_in_use(rs));
 	write_relay(b, &t.s.core);
+	one(b, "turnd_icmp_relayed_total", "counter",
+	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
+	    t.s.core.icmp_to_client);
 	head(b, "turnd_udp_datagrams_total", "counter",
 	     "Datagrams on the listening UDP sockets, by direction.");
 	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"in\"} %" PRIu64 "\n",

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <ifaddrs.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -319,6 +320,13 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 		else
 			setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &pmtu, sizeof(pmtu));
 	}
+	/* ICMP errors about what the relay sends come back on its error
+	 * queue, to be relayed to the client (RFC 8656 section 11.5). */
+	int one = 1;
+	if (ss.ss_family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
 		close(fd);
 		return -1;
@@ -478,6 +486,8 @@ void relay_quota_foreach(struct relay_shared *rs,
 
 static void relay_close(void *ctx, struct turn_relay *r);
 
+/* Datagrams and queued ICMP errors both: an error left on the queue
+ * would keep the socket readable (EPOLLERR) for ever. */
 static void spare_discard_input(int fd)
 {
 	uint8_t byte;
@@ -485,6 +495,68 @@ static void spare_discard_input(int fd)
 	for (int i = 0; i < 256; i++)
 		if (recv(fd, &byte, sizeof(byte), MSG_DONTWAIT | MSG_TRUNC) < 0)
 			break;
+	for (int i = 0; i < 256; i++)
+		if (recv(fd, &byte, sizeof(byte), MSG_DONTWAIT | MSG_TRUNC | MSG_ERRQUEUE) < 0)
+			break;
+}
+
+/* A message the core built for r's client, on the client's transport. */
+static void relay_deliver(struct turn_relay *r, const struct turn_reply *reply,
+			  const struct turn_tuple *to)
+{
+	if (r->path.udp)
+		udp_out_push(r->path.udp, reply->len, to);
+	else if (r->path.conn)
+		tcp_conn_send(r->path.conn, reply->buf, reply->len);
+	else if (r->path.dtls)
+		dtls_session_send(r->path.dtls, reply->buf, reply->len);
+}
+
+/* Where the reply to r's client is built: in place for UDP. */
+static uint8_t *relay_slot(struct turn_relay *r, int i)
+{
+	return r->path.udp ? udp_out_slot(r->path.udp) : r->w->tx[i];
+}
+
+/* The ICMP errors queued on r's socket (IP_RECVERR): each one about a
+ * datagram to a peer becomes a Data indication with an ICMP attribute.
+ * Bounded: a flood of errors cannot hold the worker. */
+static void relay_read_errors(struct turn_relay *r, int fd, uint64_t now)
+{
+	for (int k = 0; k < WORKER_BATCH; k++) {
+		struct sockaddr_storage dst;
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct sock_extended_err) +
+					       sizeof(struct sockaddr_in6))];
+		} control;
+		uint8_t junk[64];
+		struct iovec iov = { junk, sizeof(junk) };
+		struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst),
+				     .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		struct turn_addr peer;
+
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+			return;
+		if (!r->owner || sockaddr_to_turn((struct sockaddr *)&dst, &peer) < 0)
+			continue;
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			const struct sock_extended_err *ee;
+			if (!((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+			      (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+				continue;
+			ee = (const struct sock_extended_err *)CMSG_DATA(c);
+			/* Errors of the local stack (EMSGSIZE with DF) are not ICMP. */
+			if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6)
+				continue;
+			struct turn_reply reply = { relay_slot(r, 0), WORKER_SLOT, 0 };
+			const struct turn_tuple *to;
+			if (turn_server_peer_icmp(r->w->srv, r->owner, &peer, ee->ee_type, ee->ee_code,
+						  ee->ee_info, now, &reply, &to) == 0)
+				relay_deliver(r, &reply, to);
+		}
+	}
 }
 
 /* Peer datagrams on a relay: each goes through the core (permission,
@@ -512,12 +584,18 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 						   .msg_iovlen = 1 };
 	}
 	int n = recvmmsg(fd, msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+	/* A queued ICMP error makes a read fail once with its errno
+	 * (ECONNREFUSED, EHOSTUNREACH ...) after the data before it, and a
+	 * non-empty error queue keeps the socket readable with no data
+	 * (EAGAIN): only then is the error queue read, so data costs no
+	 * extra call. */
+	if (n < 0 && errno != EINTR)
+		relay_read_errors(r, fd, now);
 	for (int i = 0; i < n; i++) {
 		struct turn_addr peer;
 		/* To a UDP client the message is built where it will be sent
 		 * from, with what other relays gather this loop turn. */
-		uint8_t *slot = r->path.udp ? udp_out_slot(r->path.udp) : w->tx[i];
-		struct turn_reply reply = { slot, WORKER_SLOT, 0 };
+		struct turn_reply reply = { relay_slot(r, i), WORKER_SLOT, 0 };
 		const struct turn_tuple *to;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 		    sockaddr_to_turn((struct sockaddr *)&peers[i], &peer) < 0)
@@ -525,12 +603,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
 					  &reply, &to) < 0)
 			continue;
-		if (r->path.udp)
-			udp_out_push(r->path.udp, reply.len, to);
-		else if (r->path.conn)
-			tcp_conn_send(r->path.conn, reply.buf, reply.len);
-		else if (r->path.dtls)
-			dtls_session_send(r->path.dtls, reply.buf, reply.len);
+		relay_deliver(r, &reply, to);
 	}
 }
 

@@ -71,9 +71,16 @@ int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple
 	return 0;
 }
 
+/* ICMP attribute of a Data indication; type 0xff: none (no ICMP type a
+ * server relays is 0xff). */
+struct icmp_info {
+	uint8_t type, code;
+	uint32_t data;
+};
+
 static int build_data_indication(struct turn_alloc *a, const struct turn_addr *peer,
 				 const uint8_t *data, size_t len, uint64_t now_ms,
-				 struct turn_reply *reply)
+				 const struct icmp_info *icmp, struct turn_reply *reply)
 {
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN];
@@ -86,7 +93,10 @@ static int build_data_indication(struct turn_alloc *a, const struct turn_addr *p
 		tid[i] = (uint8_t)((i < 8 ? seq >> (8 * i) : now_ms >> (8 * (i - 8))) & 0xff);
 	stun_build_begin(&b, reply->buf, reply->cap, TURN_METHOD_DATA, STUN_CLASS_INDICATION, tid);
 	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
-	stun_build_attr(&b, TURN_ATTR_DATA, data, len);
+	if (icmp)
+		stun_build_icmp(&b, icmp->type, icmp->code, icmp->data);
+	else
+		stun_build_attr(&b, TURN_ATTR_DATA, data, len);
 	long n = stun_build_end(&b);
 	if (n < 0)
 		return -1;
@@ -116,7 +126,7 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 		if (n < 0)
 			return -1;
 		reply->len = (size_t)n;
-	} else if (build_data_indication(a, peer, data, len, now_ms, reply) < 0) {
+	} else if (build_data_indication(a, peer, data, len, now_ms, NULL, reply) < 0) {
 		return -1;
 	}
 	a->pkts_in++;
@@ -127,6 +137,38 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 		srv->stats.tcp_packets[1]++;
 		srv->stats.tcp_bytes[1] += len;
 	}
+	*to = &a->tuple;
+	return 0;
+}
+
+/* RFC 8656 section 11.5: ICMP Destination Unreachable (3) and Time
+ * Exceeded (11) for IPv4; Destination Unreachable (1), Packet Too Big (2)
+ * and Time Exceeded (3) for ICMPv6. */
+static bool icmp_relayed(bool v6, uint8_t type)
+{
+	return v6 ? type >= 1 && type <= 3 : type == 3 || type == 11;
+}
+
+int turn_server_peer_icmp(struct turn_server *srv, struct turn_alloc *a,
+			  const struct turn_addr *peer, uint8_t type, uint8_t code, uint32_t info,
+			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to)
+{
+	bool v6 = peer->family == TURN_AF_INET6;
+	struct icmp_info icmp = { type, code, 0 };
+
+	reply->len = 0;
+	/* Only the encapsulated destination's IP is checked against the
+	 * permissions, never the ICMP packet's source nor the port. */
+	if (a->dead || !icmp_relayed(v6, type) ||
+	    !turn_perm_valid(a, peer, (uint32_t)(now_ms / 1000)))
+		return -1;
+	/* RFC 8656 section 18.13: the next hop's MTU for "fragmentation
+	 * needed" and "packet too big", zero otherwise. */
+	if ((v6 && type == 2) || (!v6 && type == 3 && code == 4))
+		icmp.data = info;
+	if (build_data_indication(a, peer, NULL, 0, now_ms, &icmp, reply) < 0)
+		return -1;
+	srv->stats.icmp_to_client++;
 	*to = &a->tuple;
 	return 0;
 }

@@ -82,6 +82,7 @@ struct turn_server_stats {
 	uint64_t tcp_packets[2], tcp_bytes[2];
 	uint64_t peer_denied;     /* Send/ChannelData refused by policy or permission */
 	uint64_t bandwidth_drops; /* over max-bps */
+	uint64_t icmp_to_client;  /* ICMP errors relayed in Data indications */
 	uint64_t answers[TURN_STATS_METHODS][TURN_STATS_CODES];
 };
 
@@ -156,6 +157,16 @@ int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple
  */
 int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *alloc,
 			  const struct turn_addr *peer, const uint8_t *data, size_t len,
+			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
+
+/* An ICMP error about a datagram the allocation's relay sent to peer
+ * (RFC 8656 section 11.5): type and code of the ICMP or ICMPv6 message
+ * (by peer's family), info the MTU it reports where there is one. Fills
+ * reply with a Data indication carrying XOR-PEER-ADDRESS and ICMP for the
+ * client at *to and returns 0; -1: not relayed (a type the RFC leaves
+ * out, or no permission for peer's IP). */
+int turn_server_peer_icmp(struct turn_server *srv, struct turn_alloc *alloc,
+			  const struct turn_addr *peer, uint8_t type, uint8_t code, uint32_t info,
 			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
 
 /* Expire allocations whose time has come; call about once a second. */

@@ -31,6 +31,10 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   rest SECRET USER                     TURN REST: valid succeeds, expired 401
   bad_usernames                        '%s%n' and 600-byte names: 401 or 400
   quota U1 P1 U2 P2 U3 P3              user-quota 1: 486; total-quota 2: 508
+  icmp USER PASS PEER                  PEER a closed UDP port: a Send indication
+                                       and a ChannelData message to it each come
+                                       back as a Data indication with ICMP
+                                       port unreachable (RFC 8656 section 11.5)
 """
 import argparse
 import base64
@@ -56,6 +60,8 @@ A_REALM, A_NONCE, A_RELAYED = 0x0014, 0x0015, 0x0016
 A_FAMILY, A_TRANSPORT, A_MAPPED = 0x0017, 0x0019, 0x0020
 A_PWALG, A_PWALGS, A_FINGERPRINT = 0x001D, 0x8002, 0x8028
 A_ADDITIONAL_FAMILY = 0x8000
+SEND, DATA = 0x006, 0x007
+A_DATA, A_ICMP = 0x0013, 0x8004
 UNKNOWN_REQUIRED = 0x7F01  # comprehension-required, assigned to nothing
 UDP, TCP = 17, 6
 
@@ -590,6 +596,46 @@ def s_shed(u1, p1, u2, p2, alternate):
     expect(first.delete().code == 0, "Refresh 0 on the first allocation")
     allocated(c)
     expect(c.delete().code == 0, "below the threshold again: allocated, then deleted")
+
+
+def wait_indication(c, seconds):
+    """The next Data indication on c's 5-tuple, or None."""
+    deadline = time.monotonic() + seconds
+    while True:
+        m = c.conn.recv_msg(deadline)
+        if m is None or m.type == msg_type(DATA, 1):
+            return m
+
+
+def s_icmp(user, password, peer_text):
+    peer = parse_peer(peer_text)
+    c = client_for([peer], user, password)
+    if c is None:
+        return
+    expect(c.permission(peer).code == 0, "CreatePermission %s: success" % fmt(peer))
+    # Port unreachable: ICMP type 3 code 3, ICMPv6 type 1 code 4.
+    want = (1, 4) if ":" in peer[0] else (3, 3)
+    for how in ("Send indication", "ChannelData"):
+        if how == "Send indication":
+            tid = os.urandom(12)
+            c.conn.sock.sendall(encode(msg_type(SEND, 1), tid, [(A_PEER, encode_xor(peer, tid)),
+                                                                 (A_DATA, b"ping")]))
+        else:
+            expect(c.channel_bind(0x4001, peer).code == 0, "ChannelBind 0x4001: success")
+            frame = struct.pack("!HH", 0x4001, 4) + b"ping"
+            c.conn.sock.sendall(frame)
+        m = wait_indication(c, 2.0)
+        if not expect(m is not None, "%s to closed %s: a Data indication comes back"
+                      % (how, fmt(peer))):
+            continue
+        icmp = m.get(A_ICMP)
+        got = (icmp[2], icmp[3]) if icmp and len(icmp) == 8 else None
+        expect(got == want, "%s: ICMP attribute type %d code %d (got %s)" % (how, want[0],
+                                                                             want[1], got))
+        expect(m.xor_addr(A_PEER) == peer, "%s: XOR-PEER-ADDRESS %s (got %s)"
+               % (how, fmt(peer), m.xor_addr(A_PEER) and fmt(m.xor_addr(A_PEER))))
+        expect(m.get(A_DATA) is None, "%s: no DATA attribute" % how)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
 
 
 SCENARIOS = {name[2:]: f for name, f in globals().items() if name.startswith("s_")}

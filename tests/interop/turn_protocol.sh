@@ -165,6 +165,8 @@ stop_clean() {
 
 P4="127.0.0.1:$PEER_PORT"
 P6="[::1]:$PEER_PORT"
+# Nothing listens here: what the relay sends gets ICMP port unreachable.
+CLOSED=$(free_port)
 
 # ---------------------------------------------------------------- config A
 
@@ -211,11 +213,13 @@ LIFETIME clamped to $MAX_LIFETIME, one after MESSAGE-INTEGRITY ignored; Refresh 
 a nonce that is not valid: 438 with a fresh one; the retry succeeds | stale_nonce bob builder
 TURN REST: valid username succeeds, expired one 401 | rest $SECRET alice
 usernames '%s%n', 600 bytes: refused; Binding still answered | bad_usernames
+ICMP port unreachable from a closed peer port: Data indication with ICMP | icmp alice wonderland 127.0.0.1:$CLOSED
 EOF
 done
 batch "udp [::1]" --host ::1 <<EOF
 second Allocate on a 5-tuple: 437; retransmission: same success | mismatch carol tiger
 403 for turnd's own address | forbidden carol tiger [::1]:$PORT
+ICMPv6 port unreachable from a closed peer port: Data indication with ICMP | icmp carol tiger [::1]:$CLOSED
 EOF
 check "turnprobe stun still answered" "$TURNPROBE" stun "127.0.0.1:$PORT"
 check "turnd (config A) stops with status 0, nothing left in use" stop_clean

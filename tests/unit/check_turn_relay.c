@@ -399,6 +399,106 @@ START_TEST(peer_data_on_a_channel_tcp)
 }
 END_TEST
 
+/* ---- ICMP (RFC 8656 section 11.5) ---- */
+
+/* An ICMP error about a datagram to peer: 0 relayed (the Data indication
+ * parsed into m), -1 dropped. */
+static int icmp_from(struct client *c, const char *peer, uint8_t type, uint8_t code,
+		     uint32_t info, uint8_t *buf, size_t cap, struct stun_msg *m)
+{
+	struct turn_addr p = addr_of(peer);
+	struct turn_reply r = { buf, cap, 0 };
+	const struct turn_tuple *to = NULL;
+	int rc = turn_server_peer_icmp(c->h->srv, client_alloc(c), &p, type, code, info,
+				       c->h->now_ms, &r, &to);
+
+	if (rc < 0) {
+		ck_assert_uint_eq(r.len, 0);
+		return rc;
+	}
+	ck_assert_ptr_nonnull(to);
+	ck_assert(turn_addr_eq(&to->client, &c->tuple.client));
+	ck_assert_int_eq(stun_msg_parse(m, buf, r.len), 0);
+	return 0;
+}
+
+START_TEST(icmp_becomes_a_data_indication)
+{
+	struct harness h;
+	struct client c;
+	struct turn_addr got, peer = addr_of("198.51.100.1:9");
+	uint8_t buf[256], type, code;
+	uint32_t data;
+	struct stun_msg m;
+
+	up_allocated(&h, &c, 0);
+	/* Without a permission for the IP: dropped. */
+	ck_assert_int_eq(icmp_from(&c, "198.51.100.1:9", 3, 3, 0, buf, sizeof(buf), &m), -1);
+	ck_assert_int_eq(client_permit(&c, PEER), 0);
+	/* Any port of a permitted IP, and a channel changes nothing. */
+	ck_assert_int_eq(client_bind(&c, 0x4000, PEER), 0);
+	ck_assert_int_eq(icmp_from(&c, "198.51.100.1:9", 3, 3, 1234, buf, sizeof(buf), &m), 0);
+	ck_assert_uint_eq(m.method, TURN_METHOD_DATA);
+	ck_assert_uint_eq(m.cls, STUN_CLASS_INDICATION);
+	ck_assert_int_eq(stun_attr_get_xor_addr(&m, stun_msg_find(&m, TURN_ATTR_XOR_PEER_ADDRESS),
+						&got), 0);
+	ck_assert(turn_addr_eq(&got, &peer));
+	ck_assert_ptr_null(stun_msg_find(&m, TURN_ATTR_DATA));
+	ck_assert_int_eq(stun_attr_get_icmp(&m, stun_msg_find(&m, TURN_ATTR_ICMP), &type, &code,
+					    &data), 0);
+	ck_assert_uint_eq(type, 3);
+	ck_assert_uint_eq(code, 3);
+	ck_assert_uint_eq(data, 0); /* no MTU in a port unreachable */
+	/* Fragmentation needed: the next hop's MTU. */
+	ck_assert_int_eq(icmp_from(&c, PEER, 3, 4, 1280, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(stun_attr_get_icmp(&m, stun_msg_find(&m, TURN_ATTR_ICMP), &type, &code,
+					    &data), 0);
+	ck_assert_uint_eq(code, 4);
+	ck_assert_uint_eq(data, 1280);
+	/* Time exceeded is relayed; echo reply, redirect, source quench are not. */
+	ck_assert_int_eq(icmp_from(&c, PEER, 11, 0, 0, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(icmp_from(&c, PEER, 0, 0, 0, buf, sizeof(buf), &m), -1);
+	ck_assert_int_eq(icmp_from(&c, PEER, 5, 1, 0, buf, sizeof(buf), &m), -1);
+	ck_assert_int_eq(icmp_from(&c, PEER, 4, 0, 0, buf, sizeof(buf), &m), -1);
+	ck_assert_uint_eq(turn_server_stats(h.srv)->icmp_to_client, 3);
+	/* No room for the indication: dropped, not truncated. */
+	ck_assert_int_eq(icmp_from(&c, PEER, 3, 3, 0, buf, 24, &m), -1);
+	harness_down(&h);
+}
+END_TEST
+
+START_TEST(icmpv6_types)
+{
+	struct harness h;
+	struct client c;
+	uint8_t buf[256], type, code;
+	uint32_t data;
+	struct stun_msg m;
+
+	harness_init(&h);
+	h.io.ipv6 = true;
+	harness_start(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	client_challenge(&c);
+	ck_assert_int_eq(client_try_allocate(&c, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY,
+					     STUN_FAMILY_IPV6),
+			 0);
+	ck_assert_int_eq(client_permit(&c, "[2001:db8::1]:9"), 0);
+	/* Destination unreachable, packet too big (with its MTU), time
+	 * exceeded; not echo request (128) nor parameter problem (4). */
+	ck_assert_int_eq(icmp_from(&c, "[2001:db8::1]:9", 1, 4, 0, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(icmp_from(&c, "[2001:db8::1]:9", 2, 0, 1400, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(stun_attr_get_icmp(&m, stun_msg_find(&m, TURN_ATTR_ICMP), &type, &code,
+					    &data), 0);
+	ck_assert_uint_eq(type, 2);
+	ck_assert_uint_eq(data, 1400);
+	ck_assert_int_eq(icmp_from(&c, "[2001:db8::1]:9", 3, 0, 0, buf, sizeof(buf), &m), 0);
+	ck_assert_int_eq(icmp_from(&c, "[2001:db8::1]:9", 4, 0, 0, buf, sizeof(buf), &m), -1);
+	ck_assert_int_eq(icmp_from(&c, "[2001:db8::1]:9", 128, 0, 0, buf, sizeof(buf), &m), -1);
+	harness_down(&h);
+}
+END_TEST
+
 /* ---- Bandwidth cap ---- */
 
 START_TEST(bandwidth_cap)
@@ -708,6 +808,8 @@ int main(void)
 	tcase_add_test(data, peer_data_without_permission_is_dropped);
 	tcase_add_test(data, peer_data_on_a_channel_udp);
 	tcase_add_test(data, peer_data_on_a_channel_tcp);
+	tcase_add_test(data, icmp_becomes_a_data_indication);
+	tcase_add_test(data, icmpv6_types);
 	tcase_add_test(data, bandwidth_cap);
 	tcase_add_test(data, bandwidth_refill_keeps_fractions);
 	tcase_add_test(data, bandwidth_after_a_long_uptime);
