@@ -355,7 +355,7 @@ static int quota_take(void *ctx, const char *user)
 {
 	struct worker *w = ctx;
 	struct relay_shared *rs = w->relay_shared;
-	const struct conf *c = rs->conf;
+	const struct conf *c = w->conf; /* this worker's snapshot: shed-* reload */
 	unsigned count = 0;
 	uint64_t seq = 0;
 	int rc = 0;
