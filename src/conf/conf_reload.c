@@ -207,8 +207,10 @@ static int pin_network(struct conf *next, const struct conf *running, struct con
 			      running->n_alternates, sizeof(*running->alternates)) < 0)
 			return -1;
 	}
-	if (!turn_addr_eq(&next->metrics, &running->metrics)) {
-		note(d->restart, &d->n_restart, "metrics-ip");
+	if (!turn_addr_ip_eq(&next->metrics, &running->metrics) ||
+	    next->metrics.port != running->metrics.port) {
+		note(d->restart, &d->n_restart,
+		     next->metrics.port != running->metrics.port ? "metrics-port" : "metrics-ip");
 		next->metrics = running->metrics;
 	}
 	PIN_SCALAR(listening_port, "listening-port");
