@@ -14,6 +14,8 @@
 #   - a file with a syntax error is refused on SIGHUP, the log naming the
 #     file and line, and the server keeps serving with the previous
 #     configuration (bob still works);
+#   - a reload to user-quota 1 refuses alice's next allocation (486) while
+#     her running one keeps relaying;
 #   - the allocation log lines (info) carry the 5-tuple, the user, the
 #     relayed address and the bytes and packets each way;
 #   - with log-json, every line on stderr is a JSON object, the reload's
@@ -183,6 +185,39 @@ check "after the refused reload: the log level is still info" \
 	sh -c "[ \$(grep -c 'allocation created: user=bob' '$TURN_LOG') -ge 2 ]"
 check "after the refused reload: 203.0.113.5 still denied (403)" \
 	refused deny2 "turnprobe: CreatePermission: 403 Forbidden" -u alice -w wonderland --peer 203.0.113.5:9
+
+# ---- A lower quota: new allocations meet it, running ones keep going ---------
+
+spawn timeout -k 5 30 $UCLIENT -p "$PORT" -u alice -w wonderland -m 1 -n 250 -l "$L" \
+	-e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1 >"$T_DIR/uc2.out" 2>&1
+UC_PID=$BG_PID
+sleep 2
+conf '"alice:wonderland", "bob:builder"' 203.0.113.0/24 info 2 >"$CONF" &&
+	echo "user-quota = 1" >>"$CONF"
+kill -HUP "$TURND_PID"
+quota_applied() {
+	for _ in $(seq 1 50); do
+		grep -q "SIGHUP: configuration reloaded from $CONF; changed: user-quota;" "$TURN_LOG" &&
+			[ "$(grep -c 'SIGHUP: every worker runs the new configuration' "$TURN_LOG")" -eq 2 ] &&
+			return 0
+		sleep 0.1
+	done
+	tail -n 10 "$TURN_LOG" | sed 's/^/  | /'
+	return 1
+}
+check "SIGHUP: user-quota 1 applied by every worker" quota_applied
+check "user-quota 1: alice, holding an allocation, gets 486" \
+	refused quota1 "turnprobe: Allocate: 486 Allocation Quota Reached" -u alice -w wonderland --peer "127.0.0.1:$PEER_PORT"
+check "user-quota 1: bob, holding none, relays" echoes bob3 bob builder
+uclient_clean() {
+	reap "$UC_PID"
+	rc=$?
+	[ "$rc" -eq 0 ] && grep -q "Total lost packets 0 (" "$T_DIR/uc2.out" &&
+		grep -Eq "tot_send_msgs=([1-9][0-9]*), tot_recv_msgs=\1$" "$T_DIR/uc2.out" && return 0
+	echo "  exit $rc"; tail -n 5 "$T_DIR/uc2.out" | sed 's/^/  | /'
+	return 1
+}
+check "alice's running allocation relayed on across the lower quota, 0 lost" uclient_clean
 
 check "turnd stops cleanly" stop_turnd
 # uclient's sessions, created before the reload and deleted after it:
