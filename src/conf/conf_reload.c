@@ -73,8 +73,7 @@ static bool externals_eq(const struct conf *a, const struct conf *b)
 	return true;
 }
 
-static bool ranges_eq(const struct conf_range *a, size_t na, const struct conf_range *b,
-		      size_t nb)
+static bool ranges_eq(const struct conf_range *a, size_t na, const struct conf_range *b, size_t nb)
 {
 	if (na != nb)
 		return false;
@@ -171,12 +170,12 @@ static int pin_realm(struct conf *next, const struct conf *running)
 	return 0;
 }
 
-#define PIN_SCALAR(field, name)                              \
-	do {                                                 \
-		if (next->field != running->field) {         \
-			note(d->restart, &d->n_restart, name); \
-			next->field = running->field;        \
-		}                                            \
+#define PIN_SCALAR(field, name)                                                                    \
+	do {                                                                                       \
+		if (next->field != running->field) {                                               \
+			note(d->restart, &d->n_restart, name);                                     \
+			next->field = running->field;                                              \
+		}                                                                                  \
 	} while (0)
 
 /* Sockets, threads and the protocol core's fixed settings. */
@@ -235,10 +234,10 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 		const char *name;
 		size_t off;
 	} strs[] = {
-		{ "software", offsetof(struct conf, software) },
-		{ "pid-file", offsetof(struct conf, pid_file) },
-		{ "proc-user", offsetof(struct conf, proc_user) },
-		{ "proc-group", offsetof(struct conf, proc_group) },
+		{"software", offsetof(struct conf, software)},
+		{"pid-file", offsetof(struct conf, pid_file)},
+		{"proc-user", offsetof(struct conf, proc_user)},
+		{"proc-group", offsetof(struct conf, proc_group)},
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
@@ -256,7 +255,8 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 	 * the files may change, having one or not may not. */
 	if (!next->cert != !running->cert) {
 		note(d->restart, &d->n_restart, "cert");
-		if (pin_str(&next->cert, running->cert) < 0 || pin_str(&next->pkey, running->pkey) < 0)
+		if (pin_str(&next->cert, running->cert) < 0 ||
+		    pin_str(&next->pkey, running->pkey) < 0)
 			return -1;
 	}
 	if (!str_eq(next->realm, running->realm)) {
@@ -272,10 +272,10 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 	return 0;
 }
 
-#define APPLIED_IF(cond, name)                                 \
-	do {                                                   \
-		if (cond)                                      \
-			note(d->applied, &d->n_applied, name); \
+#define APPLIED_IF(cond, name)                                                                     \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			note(d->applied, &d->n_applied, name);                                     \
 	} while (0)
 
 /* What the new snapshot changes (after pinning: realm-derived keys are

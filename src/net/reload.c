@@ -118,7 +118,8 @@ struct net_snapshot *net_reload(const struct net_reload_ctx *rc)
 	char err[640];
 
 	if (!rc->path) {
-		log_notice("SIGHUP: running on the embedded default (no -c FILE): nothing to reload");
+		log_notice(
+			"SIGHUP: running on the embedded default (no -c FILE): nothing to reload");
 		return NULL;
 	}
 	log_notice("SIGHUP: reloading the configuration from %s", rc->path);

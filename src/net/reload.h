@@ -26,8 +26,8 @@ struct auth;
 /* One configuration, shared read-only by the workers that run with it. */
 struct net_snapshot {
 	struct conf *conf;
-	bool owns_conf;    /* false for the start-up one, which main.c frees */
-	atomic_uint refs;  /* the net's current one, and each worker's */
+	bool owns_conf; /* false for the start-up one, which main.c frees */
+	atomic_uint refs; /* the net's current one, and each worker's */
 	atomic_uint applied; /* workers that switched to it */
 	unsigned n_workers;
 };

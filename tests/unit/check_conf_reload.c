@@ -131,9 +131,10 @@ START_TEST(restart_options_keep_running_values)
 	char a[TURN_ADDR_STRLEN];
 
 	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
-	const char *want[] = { "listening-ip", "relay-ip", "external-ip", "alternate-server",
-			       "metrics-port", "listening-port", "no-tcp", "min-port", "max-port",
-			       "relay-threads", "stun-only", "software", "pid-file", "log-json" };
+	const char *want[] = {"listening-ip", "relay-ip",	"external-ip", "alternate-server",
+			      "metrics-port", "listening-port", "no-tcp",      "min-port",
+			      "max-port",     "relay-threads",	"stun-only",   "software",
+			      "pid-file",     "log-json"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!listed(d.restart, d.n_restart, want[i]))
 			ck_abort_msg("'%s' not in restart list: %s", want[i],
@@ -234,7 +235,7 @@ END_TEST
 
 START_TEST(names_format)
 {
-	const char *list[] = { "user", "log-level" };
+	const char *list[] = {"user", "log-level"};
 	char buf[12];
 
 	ck_assert_str_eq(conf_reload_names(list, 0, buf, sizeof(buf)), "none");
