@@ -243,6 +243,9 @@ int main(int argc, char **argv)
 	struct net *net = net_new(conf, err, sizeof(err));
 	if (!net)
 		fatal("cannot start: %s", err);
+	/* A reload reads the same file, also after daemon() went to /. */
+	char *conf_path = cli.config ? realpath(cli.config, NULL) : NULL;
+	net_set_conf_source(net, conf_path ? conf_path : cli.config, &cli.ov);
 	if (cli.daemonize)
 		daemonize(net);
 	if (conf->pid_file)
@@ -255,6 +258,7 @@ int main(int argc, char **argv)
 	if (conf->pid_file && unlink(conf->pid_file) < 0)
 		log_warn("pid-file %s: cannot remove it: %s", conf->pid_file, strerror(errno));
 	conf_free(conf);
+	free(conf_path);
 	log_notice("stopped");
 	return rc == 0 ? 0 : 1;
 }

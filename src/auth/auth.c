@@ -108,8 +108,9 @@ static int add_redis(struct auth *a, const struct conf *c, struct event_base *ba
 #endif
 }
 
-struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, char *err,
-				 size_t errlen)
+/* The chain of c; Redis only when with_redis. */
+static struct auth *chain_new(const struct conf *c, struct event_base *base, bool with_redis,
+			      char *err, size_t errlen)
 {
 	struct auth *a;
 
@@ -130,7 +131,7 @@ struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, 
 	if (c->n_secrets && auth_add(a, auth_secret_new((const char *const *)c->secrets,
 							c->n_secrets, c->realm, err, errlen)) < 0)
 		goto fail;
-	if (c->redis.enabled && add_redis(a, c, base, err, errlen) < 0)
+	if (with_redis && c->redis.enabled && add_redis(a, c, base, err, errlen) < 0)
 		goto fail;
 	return a;
 fail:
@@ -138,6 +139,34 @@ fail:
 	 * which three backends cannot fill. */
 	auth_free(a);
 	return NULL;
+}
+
+struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, char *err,
+				 size_t errlen)
+{
+	return chain_new(c, base, true, err, errlen);
+}
+
+struct auth *auth_new_local(const struct conf *c, char *err, size_t errlen)
+{
+	return chain_new(c, NULL, false, err, errlen);
+}
+
+int auth_move_backend(struct auth *to, struct auth *from, const char *name)
+{
+	size_t i = 0;
+
+	while (from && i < from->n && strcmp(from->backends[i]->ops->name, name) != 0)
+		i++;
+	if (!from || i == from->n)
+		return 0;
+	if (!to || to->n == AUTH_MAX_BACKENDS)
+		return -1;
+	to->backends[to->n++] = from->backends[i];
+	memmove(&from->backends[i], &from->backends[i + 1],
+		(from->n - i - 1) * sizeof(from->backends[0]));
+	from->n--;
+	return 1;
 }
 
 struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen)

@@ -153,6 +153,22 @@ struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, 
 				 size_t errlen);
 
 /*
+ * The static users and secrets of c alone, never Redis, whatever c says:
+ * what a configuration reload (SIGHUP) builds in the main thread for each
+ * worker, which then moves its Redis backend over (auth_move_backend).
+ * Returns a chain owned by the caller, or NULL with a message in err.
+ */
+struct auth *auth_new_local(const struct conf *c, char *err, size_t errlen);
+
+/*
+ * Move the backend called name from the chain from to the end of the
+ * chain to, keeping its connection, cache and requests in flight (the
+ * pointer stays the same). Returns 1 when moved, 0 when from has none,
+ * -1 when to is full (the backend then stays in from).
+ */
+int auth_move_backend(struct auth *to, struct auth *from, const char *name);
+
+/*
  * Walk the chain with q. Returns AUTH_FOUND with *out filled from the
  * first backend that found the name; AUTH_PENDING if a backend must be
  * waited for before any later one may answer; AUTH_ERROR if some backend

@@ -17,6 +17,11 @@ struct net;
  * NULL with a message in err. conf must outlive the result. */
 struct net *net_new(const struct conf *conf, char *err, size_t errlen);
 
+/* Where a reload (SIGHUP) reads the configuration again: path (NULL: the
+ * embedded default, which cannot be reloaded) with the same command-line
+ * overrides. Both must outlive n. */
+void net_set_conf_source(struct net *n, const char *path, const struct conf_overrides *ov);
+
 /* Start the worker threads and serve until SIGTERM or SIGINT. Returns 0 on
  * a clean stop, -1 if a thread could not start. */
 int net_run(struct net *n);

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <ifaddrs.h>
 #include <linux/errqueue.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -20,7 +21,10 @@
 #include "net/udp_send.h"
 #include "net/worker.h"
 #include "stun/stun.h"
+#include "turn/alloc.h"
 #include "turn/server.h"
+#include "util/log.h"
+#include "auth/auth.h"
 
 struct turn_relay {
 	int fd;
@@ -363,7 +367,7 @@ static int quota_take(void *ctx, const char *user)
 {
 	struct worker *w = ctx;
 	struct relay_shared *rs = w->relay_shared;
-	const struct conf *c = rs->conf;
+	const struct conf *c = w->conf; /* this worker's snapshot: shed-* reload */
 	unsigned count = 0;
 	uint64_t seq = 0;
 	int rc = 0;
@@ -792,6 +796,64 @@ static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *
 		worker_flush_soon(w);
 }
 
+/* ---- Allocation log ---- */
+
+/* "a" or "a,b" for a dual allocation (RFC 8656 section 7.2). */
+static void relay_addrs(const struct turn_alloc *a, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < 2 && o < cap; i++) {
+		char t[TURN_ADDR_STRLEN];
+		if (!a->relay[i].io)
+			continue;
+		int k = snprintf(out + o, cap - o, "%s%s", o ? "," : "",
+				 turn_addr_format(&a->relay[i].addr, true, t, sizeof(t)));
+		if (k > 0)
+			o += (size_t)k;
+	}
+	if (!out[0])
+		snprintf(out, cap, "-");
+}
+
+/* One info line per allocation created and deleted (by Refresh 0, expiry,
+ * its TCP connection closing or the stop), as key=value pairs: the
+ * 5-tuple, the user, the relayed address and, at the end, the traffic
+ * each way. The username is printed escaped: it is data from the client. */
+static void alloc_log(enum turn_alloc_event ev, const struct turn_alloc *a, uint32_t lifetime)
+{
+	char user[AUTH_PRINTABLE_MAX], client[TURN_ADDR_STRLEN], server[TURN_ADDR_STRLEN];
+	char relay[2 * TURN_ADDR_STRLEN + 2];
+	const char *name = a->username ? a->username : "";
+
+	if (log_get_level() < LOG_LVL_INFO)
+		return;
+	auth_username_printable((const uint8_t *)name, strlen(name), user, sizeof(user));
+	turn_addr_format(&a->tuple.client, true, client, sizeof(client));
+	turn_addr_format(&a->tuple.local, true, server, sizeof(server));
+	relay_addrs(a, relay, sizeof(relay));
+	const char *transport = a->tuple.transport == TURN_TRANSPORT_TCP ? "tcp" : "udp";
+	if (ev == TURN_ALLOC_CREATED)
+		log_info("allocation created: user=%s client=%s server=%s transport=%s relay=%s "
+			 "lifetime=%" PRIu32,
+			 user, client, server, transport, relay, lifetime);
+	else
+		log_info("allocation deleted: user=%s client=%s server=%s transport=%s relay=%s "
+			 "to_peer_bytes=%" PRIu64 " to_peer_packets=%" PRIu64
+			 " to_client_bytes=%" PRIu64 " to_client_packets=%" PRIu64,
+			 user, client, server, transport, relay, a->bytes_out, a->pkts_out,
+			 a->bytes_in, a->pkts_in);
+}
+
+static void alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
+			uint32_t lifetime)
+{
+	if (ev != TURN_ALLOC_REFRESHED)
+		alloc_log(ev, a, lifetime);
+	fleet_alloc_event(ctx, ev, a, lifetime);
+}
+
 void relay_io_init(struct turn_io *io, struct worker *w)
 {
 	*io = (struct turn_io){
@@ -801,6 +863,6 @@ void relay_io_init(struct turn_io *io, struct worker *w)
 		.relay_send = relay_send,
 		.quota_take = quota_take,
 		.quota_give = quota_give,
-		.alloc_event = fleet_alloc_event,
+		.alloc_event = alloc_event,
 	};
 }

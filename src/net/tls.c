@@ -223,14 +223,14 @@ int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size
 	return 0;
 }
 
-int tls_shared_reload(struct tls_shared *ts, char *msg, size_t msglen)
+int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, size_t msglen)
 {
 	SSL_CTX *tls, *dtls, *old_tls, *old_dtls;
 	char cert[160];
 
 	if (!ts->tls && !ts->dtls)
 		return 0;
-	if (ctx_pair(ts->conf, &tls, &dtls, msg, msglen) < 0)
+	if (ctx_pair(c, &tls, &dtls, msg, msglen) < 0)
 		return -1;
 	pthread_mutex_lock(&ts->lock);
 	old_tls = ts->tls;
@@ -243,7 +243,7 @@ int tls_shared_reload(struct tls_shared *ts, char *msg, size_t msglen)
 	SSL_CTX_free(old_tls);
 	SSL_CTX_free(old_dtls);
 	describe_cert(tls ? tls : dtls, cert, sizeof(cert));
-	snprintf(msg, msglen, "%s (%s)", ts->conf->cert, cert);
+	snprintf(msg, msglen, "%s (%s)", c->cert, cert);
 	return 1;
 }
 

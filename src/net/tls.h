@@ -55,10 +55,12 @@ bool dtls_on_port(const struct conf *c);
  * Returns 0, or -1 with a message naming the file in err. ts is ready
  * for tls_shared_fini either way. */
 int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen);
-/* SIGHUP: load the files again into new contexts for new connections.
- * Returns 1 reloaded, 0 nothing to reload (TLS and DTLS off), -1 refused
- * (the old contexts stay) with the reason in err. Main thread. */
-int tls_shared_reload(struct tls_shared *ts, char *err, size_t errlen);
+/* SIGHUP: load the files c names (the reloaded configuration's cert and
+ * pkey; c may be freed afterwards) into new contexts for new connections.
+ * Which of TLS and DTLS is on stays as at start. Returns 1 reloaded, 0
+ * nothing to reload (TLS and DTLS off), -1 refused (the old contexts
+ * stay) with the reason in err. Main thread. */
+int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen);
 /* A reference to the current context (the caller SSL_CTX_free's it), or
  * NULL when off; *generation (may be NULL) tells which load it is. */
 SSL_CTX *tls_shared_ctx(struct tls_shared *ts, bool dtls, unsigned *generation);

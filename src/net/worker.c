@@ -25,6 +25,7 @@
 #include "net/nat.h"
 #include "net/notify.h"
 #include "net/net.h"
+#include "net/reload.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
 #include "stun/attr.h"
@@ -36,7 +37,10 @@
 #define NET_MAX_WORKERS RELAY_MAX_WORKERS
 
 struct net {
-	const struct conf *conf;
+	const struct conf *conf; /* the start-up one: sockets, threads, Redis */
+	struct net_snapshot *current; /* the one in force (main thread) */
+	const char *conf_path; /* where a reload reads it again */
+	const struct conf_overrides *conf_ov;
 	struct event_base *main_base;
 	unsigned n_workers;
 	struct worker **workers;
@@ -87,6 +91,21 @@ uint64_t worker_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A reload posted to one worker (reload.h). */
+struct worker_reload {
+	struct net_snapshot *snap; /* one reference, the worker's */
+	struct auth *auth;         /* static users and secrets of snap */
+};
+
+static void worker_reload_discard(struct worker_reload *r)
+{
+	if (!r)
+		return;
+	net_snapshot_release(r->snap);
+	auth_free(r->auth);
+	free(r);
 }
 
 /* One message, with may_park telling what it may still be parked for
@@ -222,6 +241,12 @@ static void worker_free(struct worker *w)
 	worker_pending_free_all(w);
 	if (w->tick_ev)
 		event_free(w->tick_ev);
+	if (w->reload_ev)
+		event_free(w->reload_ev);
+	/* A reload posted after the loop had stopped. */
+	worker_reload_discard(w->reload_next);
+	pthread_mutex_destroy(&w->reload_lock);
+	net_snapshot_release(w->conf_snap);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);
@@ -293,7 +318,7 @@ no_event:
 	return -1;
 }
 
-static struct turn_policy *net_policy(const struct net *n, const struct fleet_shared *fs);
+static struct turn_policy *net_policy(const struct conf *c, const struct fleet_shared *fs);
 
 /* The counters the metrics thread reads, copied once a tick. */
 static void worker_snapshot_take(struct worker *w, uint64_t now)
@@ -323,7 +348,7 @@ static void worker_apply_settings(struct worker *w)
 	pthread_mutex_lock(&fs->lock);
 	uint64_t gen = fs->generation;
 	uint64_t bps = fs->has_max_bps ? fs->max_bps : w->conf->max_bps;
-	struct turn_policy *p = net_policy(w->net, fs);
+	struct turn_policy *p = net_policy(w->conf, fs);
 	pthread_mutex_unlock(&fs->lock);
 	if (!p) {
 		log_warn("worker %u: cannot build the peer policy from Redis's ranges; the "
@@ -359,6 +384,86 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	if (fleet_tick(w, now))
 		worker_apply_settings(w);
 	worker_snapshot_take(w, now);
+}
+
+/* Worker 0 sets the shared quotas, as it does for Redis's (fleet.c), so
+ * the two never race: the realm's values from Redis win over the file's. */
+static void worker_apply_quotas(struct worker *w)
+{
+	struct fleet_shared *fs = w->fleet.shared;
+
+	pthread_mutex_lock(&fs->lock);
+	unsigned uq = fs->has_user_quota ? fs->user_quota : w->conf->user_quota;
+	unsigned tq = fs->has_total_quota ? fs->total_quota : w->conf->total_quota;
+	pthread_mutex_unlock(&fs->lock);
+	relay_set_quotas(w->relay_shared, uq, tq);
+}
+
+/* A new snapshot, between two events of this worker's loop: nothing of
+ * the old one is in use on the stack. Allocations, their permissions and
+ * channels stay; new requests meet the new users, ranges and limits. */
+static void worker_reload_apply(struct worker *w, struct worker_reload *r)
+{
+	const struct conf *c = r->snap->conf;
+	struct net_snapshot *old = w->conf_snap;
+
+	/* The Redis backend (connection, cache, lookups in flight) moves to
+	 * the new chain; the old static users and secrets go. */
+	if (auth_move_backend(r->auth, w->auth, "redis") < 0) {
+		log_warn("worker %u: cannot move the Redis backend; the previous users and "
+			 "secrets stay",
+			 w->id);
+		auth_free(r->auth);
+	} else {
+		auth_free(w->auth);
+		w->auth = r->auth;
+	}
+	w->conf_snap = r->snap;
+	w->conf = c;
+	free(r);
+	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels);
+	worker_apply_settings(w); /* peer policy and max-bps, with Redis's */
+	if (w->id == 0)
+		worker_apply_quotas(w);
+	if (atomic_fetch_add(&w->conf_snap->applied, 1) + 1 == w->conf_snap->n_workers)
+		log_notice("SIGHUP: every worker runs the new configuration");
+	net_snapshot_release(old);
+}
+
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->reload_lock);
+	struct worker_reload *r = w->reload_next;
+	w->reload_next = NULL;
+	pthread_mutex_unlock(&w->reload_lock);
+	if (r)
+		worker_reload_apply(w, r);
+}
+
+void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth)
+{
+	struct worker_reload *r = malloc(sizeof(*r));
+
+	if (!r) {
+		log_error("SIGHUP: worker %u: out of memory; it keeps the previous configuration",
+			  w->id);
+		auth_free(auth);
+		return;
+	}
+	net_snapshot_hold(snap);
+	*r = (struct worker_reload){ snap, auth };
+	pthread_mutex_lock(&w->reload_lock);
+	/* Two SIGHUPs before the worker ran: the later one wins. */
+	struct worker_reload *stale = w->reload_next;
+	w->reload_next = r;
+	pthread_mutex_unlock(&w->reload_lock);
+	worker_reload_discard(stale);
+	/* Thread-safe: the base was made after evthread_use_pthreads. */
+	event_active(w->reload_ev, EV_READ, 0);
 }
 
 static struct turn_server *worker_server(struct worker *w, const struct net *n)
@@ -398,7 +503,10 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	}
 	w->id = id;
 	pthread_mutex_init(&w->snap_lock, NULL);
+	pthread_mutex_init(&w->reload_lock, NULL);
 	w->conf = n->conf;
+	w->conf_snap = n->current;
+	net_snapshot_hold(w->conf_snap);
 	w->net = n;
 	w->relay_shared = &n->relay;
 	w->tls = &n->tls;
@@ -420,7 +528,8 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	}
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->flush_ev = event_new(w->base, -1, 0, on_flush, w);
-	if (!w->tick_ev || !w->flush_ev || event_add(w->tick_ev, &second) < 0 ||
+	w->reload_ev = event_new(w->base, -1, 0, on_reload, w);
+	if (!w->tick_ev || !w->flush_ev || !w->reload_ev || event_add(w->tick_ev, &second) < 0 ||
 	    worker_bind(w, n->conf, err, errlen) < 0) {
 		worker_free(w);
 		return NULL;
@@ -487,9 +596,8 @@ static size_t add_own_extra(const struct conf *c, struct turn_policy_own *own, s
  * and every browser call where both sides relay), and the receiving
  * allocation's permissions already guard it.
  */
-static struct turn_policy *net_policy(const struct net *n, const struct fleet_shared *fs)
+static struct turn_policy *net_policy(const struct conf *c, const struct fleet_shared *fs)
 {
-	const struct conf *c = n->conf;
 	enum { MAX_OWN = 256 };
 	struct turn_policy_own own[MAX_OWN];
 	size_t n_own = add_own_listeners(c, own, MAX_OWN);
@@ -544,7 +652,16 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	n->conf = conf;
 	n->n_workers = worker_count(conf);
+	/* main.c owns the start-up configuration; the snapshot only points
+	 * to it. */
+	n->current = net_snapshot_new((struct conf *)conf, false, n->n_workers);
+	if (!n->current) {
+		snprintf(err, errlen, "out of memory");
+		free(n);
+		return NULL;
+	}
 	if (relay_shared_init(&n->relay, conf, err, errlen) < 0) {
+		net_snapshot_release(n->current);
 		free(n);
 		return NULL;
 	}
@@ -567,7 +684,7 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	if (conf->redis.enabled)
 		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
 			   conf->realm, n->fleet.node_id);
-	n->policy = net_policy(n, NULL);
+	n->policy = net_policy(conf, NULL);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
 		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
@@ -604,6 +721,12 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 			   turn_addr_format(&conf->metrics, true, a, sizeof(a)));
 	}
 	return n;
+}
+
+void net_set_conf_source(struct net *n, const char *path, const struct conf_overrides *ov)
+{
+	n->conf_path = path;
+	n->conf_ov = ov;
 }
 
 int net_after_fork(struct net *n)
@@ -676,12 +799,12 @@ static void on_drain(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (n->drain_deadline_ms)
 		return;
-	n->drain_deadline_ms = worker_now_ms() + 1000u * n->conf->drain_timeout_s;
+	n->drain_deadline_ms = worker_now_ms() + 1000u * n->current->conf->drain_timeout_s;
 	relay_set_draining(&n->relay, true);
 	notify_send("STATUS=draining: no new allocations");
 	log_notice("SIGUSR1: draining: no new allocations; stopping when the last allocation "
 		   "is gone, or in %u s",
-		   n->conf->drain_timeout_s);
+		   n->current->conf->drain_timeout_s);
 }
 
 /* Once a second on the main thread. The watchdog is fed only while every
@@ -719,22 +842,26 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* SIGHUP: the whole configuration again (net/reload.c). */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct net *n = arg;
-	char msg[512];
+	const struct net_reload_ctx rc = {
+		.path = n->conf_path,
+		.ov = n->conf_ov,
+		.running = n->current,
+		.workers = n->workers,
+		.n_workers = n->n_workers,
+		.tls = &n->tls,
+	};
 
 	(void)sig;
 	(void)what;
-	log_notice("SIGHUP: configuration reload is not supported by this version; "
-		   "the running configuration is kept");
-	/* Certificates expire: new TLS connections and DTLS sessions get the
-	 * files as they are now; those open keep theirs. */
-	int rc = tls_shared_reload(&n->tls, msg, sizeof(msg));
-	if (rc > 0)
-		log_notice("SIGHUP: TLS certificate reloaded for new connections: %s", msg);
-	else if (rc < 0)
-		log_error("SIGHUP: the new TLS certificate is refused, the old one stays: %s", msg);
+	struct net_snapshot *s = net_reload(&rc);
+	if (s) {
+		net_snapshot_release(n->current);
+		n->current = s;
+	}
 }
 
 static void log_totals(struct net *n)
@@ -848,6 +975,7 @@ void net_free(struct net *n)
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
+	net_snapshot_release(n->current);
 	if (n->fleet_ready)
 		fleet_shared_fini(&n->fleet);
 	if (n->tls_ready)

@@ -30,6 +30,7 @@ struct auth;
 struct auth_credential;
 struct pending_req;
 struct stun_msg;
+struct net_snapshot;
 
 /* Datagrams read or written per recvmmsg/sendmmsg call. */
 #define WORKER_BATCH 32
@@ -113,6 +114,7 @@ struct relay_out {
 };
 
 struct net;
+struct worker_reload;
 
 struct worker {
 	unsigned id;
@@ -120,7 +122,14 @@ struct worker {
 	pthread_t thread;
 	bool started;
 	struct event_base *base;
-	const struct conf *conf;
+	const struct conf *conf;           /* conf_snap->conf */
+	struct net_snapshot *conf_snap;    /* the configuration snapshot it runs with */
+	/* A reload (SIGHUP, net/reload.c): the main thread posts the next
+	 * snapshot and credential chain under reload_lock and activates
+	 * reload_ev; the worker swaps them in between two events. */
+	pthread_mutex_t reload_lock;
+	struct worker_reload *reload_next;
+	struct event *reload_ev;
 	struct turn_server *srv;
 	struct turn_io relay_io;
 	struct relay_shared *relay_shared; /* the net's, shared by every worker */

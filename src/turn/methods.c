@@ -298,7 +298,9 @@ static int check_peers(struct turn_request *req, const struct turn_alloc *a, siz
 	}
 	if (*n == 0)
 		return STUN_ERR_BAD_REQUEST;
-	if (req->srv->max_permissions &&
+	/* Only new permissions count: refreshing those held always works,
+	 * also when a reload lowered max-permissions below them. */
+	if (req->srv->max_permissions && fresh &&
 	    turn_perm_count(a, req->now) + fresh > req->srv->max_permissions)
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
 	return 0;

@@ -107,6 +107,17 @@ void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps)
 	srv->max_bps = max_bps;
 }
 
+void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,
+			    unsigned max_permissions, unsigned max_channels)
+{
+	/* As turn_server_new reads them. */
+	srv->max_lifetime = max_lifetime ? max_lifetime : 3600;
+	if (srv->max_lifetime < srv->default_lifetime)
+		srv->max_lifetime = srv->default_lifetime;
+	srv->max_permissions = max_permissions;
+	srv->max_channels = max_channels;
+}
+
 void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a)
 {
 	if (srv->io && srv->io->alloc_event)

@@ -188,5 +188,9 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
  * max_bps applies to every allocation from the next packet on. */
 void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy);
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
+/* The per-allocation limits of the options (a configuration reload): they
+ * apply to the next request; what allocations already hold stays. */
+void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,
+			    unsigned max_permissions, unsigned max_channels);
 
 #endif

@@ -4,7 +4,8 @@
 # turnutils_uclient (-u/-w and -W) with 0 loss; with Redis stopped
 # mid-run, existing allocations keep relaying, a cached user can still
 # allocate and an unknown user gets none; after Redis restarts a new user
-# authenticates without restarting turnd. Then over TLS (redis-tls, with a
+# authenticates without restarting turnd; after a SIGHUP that adds a
+# static user, Redis users still authenticate. Then over TLS (redis-tls, with a
 # throwaway CA and certificates made here with openssl): a user
 # authenticates through a Redis that wants a client certificate; with
 # another CA nobody does, the reason is logged once, and turnd keeps
@@ -103,6 +104,26 @@ recovered() {
 	return 1
 }
 check "after the restart a new user (carol) authenticates, turnd not restarted" recovered
+
+# SIGHUP: a static user joins; the Redis backend moves to the new chain
+# with its connection, and a Redis option that changed waits for a restart.
+printf 'user = { "dan:static" }\nredis-timeout = 400\n' >>"$T_DIR/turnd.conf"
+kill -HUP "$TURND_PID"
+reloaded() {
+	for _ in $(seq 1 50); do
+		grep -q "SIGHUP: every worker runs the new configuration" "$T_DIR/turnd.log" && return 0
+		sleep 0.1
+	done
+	tail -n 10 "$T_DIR/turnd.log"
+	return 1
+}
+check "SIGHUP: reloaded by every worker" reloaded
+check "  ... redis options reported as needing a restart" \
+	grep -q "SIGHUP: option 'redis' changed in .*, but it takes effect only at a restart" "$T_DIR/turnd.log"
+check "after SIGHUP: static user dan authenticates" probe dan static
+check "after SIGHUP: Redis user carol still authenticates" probe carol secret2
+add_user erin secret3
+check "after SIGHUP: a user new in Redis (erin) authenticates" probe erin secret3
 check "turnd stops cleanly" stop_turnd
 stop_redis
 

@@ -227,7 +227,7 @@ cp "$T_DIR/junk.pem" "$T_DIR/cert.pem"
 kill -HUP "$TURND_PID"
 sleep 0.5
 check "SIGHUP with a broken certificate: refused, the reason logged" \
-	grep -q "SIGHUP: the new TLS certificate is refused, the old one stays: option 'cert'.*$T_DIR/cert.pem" "$TURN_LOG"
+	grep -q "SIGHUP: the new configuration is refused; the running one stays: certificate: option 'cert'.*$T_DIR/cert.pem" "$TURN_LOG"
 check "after the refused reload: still serial 2002" [ "$(serial)" = "serial=2002" ]
 check "after the refused reload: TLS 1.3 still served" handshake -tls1_3 TLSv1.3
 

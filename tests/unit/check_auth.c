@@ -561,6 +561,43 @@ START_TEST(chain_full)
 }
 END_TEST
 
+/* A reload: the static users and secrets of the new file in a new chain,
+ * never Redis, and a backend moved from the old chain to its end. */
+START_TEST(reload_chain_and_move)
+{
+#ifdef HAVE_HIREDIS
+	/* Redis in the file: the chain leaves it out (it is moved over). */
+	struct conf *c = load_conf("realm = r\nuser = { \"bob:builder\" }\nredis = true\n");
+#else
+	struct conf *c = load_conf("realm = r\nuser = { \"bob:builder\" }\n");
+#endif
+	char err[ERR_MAX] = "";
+	struct auth *next = auth_new_local(c, err, sizeof(err));
+	struct auth *old = auth_new_from_conf(conf, err, sizeof(err));
+
+	ck_assert_ptr_nonnull(next);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_ptr_nonnull(auth_backend_named(old, "secret"));
+	struct auth_backend *secret = auth_backend_named(old, "secret");
+	ck_assert_int_eq(auth_move_backend(next, old, "redis"), 0); /* none there */
+	ck_assert_int_eq(auth_move_backend(next, old, "secret"), 1);
+	ck_assert_ptr_eq(auth_backend_named(next, "secret"), secret);
+	ck_assert_ptr_null(auth_backend_named(old, "secret"));
+	ck_assert_ptr_nonnull(auth_backend_named(old, "static"));
+	/* bob from the new file; REST names through the moved backend. */
+	ck_assert_int_eq(auth_lookup(next, (const uint8_t *)"bob", 3, BEFORE, &cred), AUTH_FOUND);
+	ck_assert_str_eq(cred.backend, "static");
+	auth_free(old); /* the moved backend is not freed with it */
+	ck_assert_int_eq(auth_lookup(next, (const uint8_t *)REST_USER, strlen(REST_USER), BEFORE,
+				     &cred),
+			 AUTH_FOUND);
+	ck_assert_str_eq(cred.backend, "secret");
+	ck_assert_int_eq(auth_move_backend(NULL, next, "secret"), -1);
+	auth_free(next);
+	conf_free(c);
+}
+END_TEST
+
 /* ---- Usernames in logs ---- */
 
 static const char *printable(const char *in, size_t len, size_t cap)
@@ -631,6 +668,7 @@ static Suite *auth_suite(void)
 	tcase_add_test(tc_rest, static_before_rest);
 	tcase_add_test(tc_rest, rest_too_many_secrets);
 	tcase_add_test(tc_rest, empty_chain);
+	tcase_add_test(tc_rest, reload_chain_and_move);
 	suite_add_tcase(s, tc_rest);
 
 	tcase_add_checked_fixture(tc_verify, setup, teardown);

@@ -487,6 +487,31 @@ START_TEST(err_508_max_permissions)
 }
 END_TEST
 
+/* A reload's new limits apply to the next request; what an allocation
+ * already holds stays. */
+START_TEST(limits_change_while_running)
+{
+	struct harness h;
+	struct client c;
+
+	harness_init(&h);
+	h.opt.max_permissions = 3;
+	harness_start(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	client_allocate(&c, 0);
+	ck_assert_int_eq(client_permit(&c, "198.51.100.1:1"), 0);
+	ck_assert_int_eq(client_permit(&c, "198.51.100.2:1"), 0);
+	turn_server_set_limits(h.srv, 1200, 1, 0);
+	ck_assert_int_eq(client_permit(&c, "198.51.100.3:1"), 508);
+	/* The two held still work, and can be refreshed. */
+	ck_assert_int_eq(client_permit(&c, "198.51.100.2:1"), 0);
+	ck_assert_uint_eq(turn_perm_count(client_alloc(&c), (uint32_t)(h.now_ms / 1000)), 2);
+	turn_server_set_limits(h.srv, 1200, 0, 0); /* 0: no limit */
+	ck_assert_int_eq(client_permit(&c, "198.51.100.3:1"), 0);
+	harness_down(&h);
+}
+END_TEST
+
 /* RFC 8656 section 9.2: a CreatePermission that does not fit installs
  * nothing. */
 START_TEST(err_508_create_permission_is_all_or_nothing)
@@ -863,6 +888,7 @@ int main(void)
 	tcase_add_test(alloc, err_508_total_quota);
 	tcase_add_test(alloc, err_508_no_relay_port);
 	tcase_add_test(other, err_508_max_permissions);
+	tcase_add_test(other, limits_change_while_running);
 	tcase_add_test(other, err_508_create_permission_is_all_or_nothing);
 	tcase_add_test(other, err_508_max_channels);
 	tcase_add_test(other, err_441_other_user_on_the_same_5tuple);

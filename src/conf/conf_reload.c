@@ -1,0 +1,335 @@
+/*
+ * Reload: which options a new snapshot may change, and the running values
+ * it keeps for the others (conf_reload.h).
+ */
+#include "conf/conf_reload.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "stun/integrity.h"
+
+static void note(const char **list, size_t *n, const char *name)
+{
+	if (*n < CONF_RELOAD_NAMES_MAX)
+		list[(*n)++] = name;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* *dst becomes a copy of src (NULL stays NULL). */
+static int pin_str(char **dst, const char *src)
+{
+	char *copy = src ? strdup(src) : NULL;
+
+	if (src && !copy)
+		return -1;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+/* *dst becomes a copy of the n elements of src. */
+static int pin_array(void **dst, size_t *dst_n, const void *src, size_t n, size_t size)
+{
+	void *copy = n ? calloc(n, size) : NULL;
+
+	if (n && !copy)
+		return -1;
+	if (n)
+		memcpy(copy, src, n * size);
+	free(*dst);
+	*dst = copy;
+	*dst_n = n;
+	return 0;
+}
+
+static bool addrs_eq(const struct turn_addr *a, size_t na, const struct turn_addr *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!turn_addr_eq(&a[i], &b[i]))
+			return false;
+	return true;
+}
+
+static bool externals_eq(const struct conf *a, const struct conf *b)
+{
+	if (a->n_external != b->n_external)
+		return false;
+	for (size_t i = 0; i < a->n_external; i++)
+		if (!turn_addr_eq(&a->external[i].public_ip, &b->external[i].public_ip) ||
+		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip))
+			return false;
+	return true;
+}
+
+static bool ranges_eq(const struct conf_range *a, size_t na, const struct conf_range *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!turn_addr_eq(&a[i].lo, &b[i].lo) || !turn_addr_eq(&a[i].hi, &b[i].hi))
+			return false;
+	return true;
+}
+
+static bool users_eq(const struct conf *a, const struct conf *b)
+{
+	if (a->n_users != b->n_users)
+		return false;
+	for (size_t i = 0; i < a->n_users; i++)
+		if (!str_eq(a->users[i].name, b->users[i].name) ||
+		    !str_eq(a->users[i].password, b->users[i].password) ||
+		    CRYPTO_memcmp(a->users[i].key, b->users[i].key, sizeof(a->users[i].key)) != 0)
+			return false;
+	return true;
+}
+
+static bool secrets_eq(const struct conf *a, const struct conf *b)
+{
+	if (a->n_secrets != b->n_secrets)
+		return false;
+	for (size_t i = 0; i < a->n_secrets; i++)
+		if (!str_eq(a->secrets[i], b->secrets[i]))
+			return false;
+	return true;
+}
+
+static bool redis_eq(const struct conf_redis *a, const struct conf_redis *b)
+{
+	return a->enabled == b->enabled && str_eq(a->host, b->host) && a->port == b->port &&
+	       str_eq(a->socket, b->socket) && a->db == b->db && str_eq(a->user, b->user) &&
+	       str_eq(a->password, b->password) && a->tls == b->tls &&
+	       str_eq(a->tls_ca, b->tls_ca) && str_eq(a->tls_cert, b->tls_cert) &&
+	       str_eq(a->tls_key, b->tls_key) && str_eq(a->tls_server_name, b->tls_server_name) &&
+	       a->connect_timeout_ms == b->connect_timeout_ms && a->timeout_ms == b->timeout_ms &&
+	       a->cache_size == b->cache_size && a->cache_ttl_s == b->cache_ttl_s &&
+	       a->negative_ttl_s == b->negative_ttl_s && a->cache_stale_s == b->cache_stale_s &&
+	       a->shared_quota == b->shared_quota && a->poll_interval_s == b->poll_interval_s &&
+	       a->events == b->events && a->events_max == b->events_max &&
+	       str_eq(a->node_id, b->node_id);
+}
+
+static void redis_strings_free(struct conf_redis *r)
+{
+	if (r->password)
+		OPENSSL_cleanse(r->password, strlen(r->password));
+	free(r->host);
+	free(r->socket);
+	free(r->user);
+	free(r->password);
+	free(r->tls_ca);
+	free(r->tls_cert);
+	free(r->tls_key);
+	free(r->tls_server_name);
+	free(r->node_id);
+}
+
+/* The Redis connection lives in every worker's credential chain: all of
+ * its options stay as they are. */
+static int pin_redis(struct conf_redis *dst, const struct conf_redis *src)
+{
+	struct conf_redis r = *src;
+
+	r.host = r.socket = r.user = r.password = NULL;
+	r.tls_ca = r.tls_cert = r.tls_key = r.tls_server_name = r.node_id = NULL;
+	if (pin_str(&r.host, src->host) < 0 || pin_str(&r.socket, src->socket) < 0 ||
+	    pin_str(&r.user, src->user) < 0 || pin_str(&r.password, src->password) < 0 ||
+	    pin_str(&r.tls_ca, src->tls_ca) < 0 || pin_str(&r.tls_cert, src->tls_cert) < 0 ||
+	    pin_str(&r.tls_key, src->tls_key) < 0 ||
+	    pin_str(&r.tls_server_name, src->tls_server_name) < 0 ||
+	    pin_str(&r.node_id, src->node_id) < 0) {
+		redis_strings_free(&r);
+		return -1;
+	}
+	redis_strings_free(dst);
+	*dst = r;
+	return 0;
+}
+
+/* The realm is part of every user's key (RFC 8489 section 9.2.2). */
+static int pin_realm(struct conf *next, const struct conf *running)
+{
+	if (pin_str(&next->realm, running->realm) < 0)
+		return -1;
+	for (size_t i = 0; i < next->n_users; i++) {
+		struct conf_user *u = &next->users[i];
+		if (u->password && stun_key_md5(u->name, next->realm, u->password, u->key) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+#define PIN_SCALAR(field, name)                                                                    \
+	do {                                                                                       \
+		if (next->field != running->field) {                                               \
+			note(d->restart, &d->n_restart, name);                                     \
+			next->field = running->field;                                              \
+		}                                                                                  \
+	} while (0)
+
+/* Sockets, threads and the protocol core's fixed settings. */
+static int pin_network(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
+{
+	if (!addrs_eq(next->listen, next->n_listen, running->listen, running->n_listen)) {
+		note(d->restart, &d->n_restart, "listening-ip");
+		if (pin_array((void **)&next->listen, &next->n_listen, running->listen,
+			      running->n_listen, sizeof(*running->listen)) < 0)
+			return -1;
+	}
+	if (!addrs_eq(next->relay, next->n_relay, running->relay, running->n_relay)) {
+		note(d->restart, &d->n_restart, "relay-ip");
+		if (pin_array((void **)&next->relay, &next->n_relay, running->relay,
+			      running->n_relay, sizeof(*running->relay)) < 0)
+			return -1;
+	}
+	if (!externals_eq(next, running)) {
+		note(d->restart, &d->n_restart, "external-ip");
+		if (pin_array((void **)&next->external, &next->n_external, running->external,
+			      running->n_external, sizeof(*running->external)) < 0)
+			return -1;
+	}
+	if (!addrs_eq(next->alternates, next->n_alternates, running->alternates,
+		      running->n_alternates)) {
+		note(d->restart, &d->n_restart, "alternate-server");
+		if (pin_array((void **)&next->alternates, &next->n_alternates, running->alternates,
+			      running->n_alternates, sizeof(*running->alternates)) < 0)
+			return -1;
+	}
+	if (!turn_addr_ip_eq(&next->metrics, &running->metrics) ||
+	    next->metrics.port != running->metrics.port) {
+		note(d->restart, &d->n_restart,
+		     next->metrics.port != running->metrics.port ? "metrics-port" : "metrics-ip");
+		next->metrics = running->metrics;
+	}
+	PIN_SCALAR(listening_port, "listening-port");
+	PIN_SCALAR(no_udp, "no-udp");
+	PIN_SCALAR(no_tcp, "no-tcp");
+	PIN_SCALAR(min_port, "min-port");
+	PIN_SCALAR(max_port, "max-port");
+	PIN_SCALAR(tls_listening_port, "tls-listening-port");
+	PIN_SCALAR(no_tls, "no-tls");
+	PIN_SCALAR(no_dtls, "no-dtls");
+	PIN_SCALAR(workers, "relay-threads");
+	PIN_SCALAR(stun_only, "stun-only");
+	PIN_SCALAR(stun_backward_compat, "stun-backward-compatibility");
+	PIN_SCALAR(legacy_channels, "legacy-channel-numbers");
+	return 0;
+}
+
+/* The process: files written at start, identity, where logs go. */
+static int pin_process(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} strs[] = {
+		{"software", offsetof(struct conf, software)},
+		{"pid-file", offsetof(struct conf, pid_file)},
+		{"proc-user", offsetof(struct conf, proc_user)},
+		{"proc-group", offsetof(struct conf, proc_group)},
+	};
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		char **dst = (char **)((char *)next + strs[i].off);
+		char *const *src = (char *const *)((const char *)running + strs[i].off);
+		if (str_eq(*dst, *src))
+			continue;
+		note(d->restart, &d->n_restart, strs[i].name);
+		if (pin_str(dst, *src) < 0)
+			return -1;
+	}
+	PIN_SCALAR(syslog, "syslog");
+	PIN_SCALAR(log_json, "log-json");
+	/* TLS listeners exist only when a certificate was given at start:
+	 * the files may change, having one or not may not. */
+	if (!next->cert != !running->cert) {
+		note(d->restart, &d->n_restart, "cert");
+		if (pin_str(&next->cert, running->cert) < 0 ||
+		    pin_str(&next->pkey, running->pkey) < 0)
+			return -1;
+	}
+	if (!str_eq(next->realm, running->realm)) {
+		note(d->restart, &d->n_restart, "realm");
+		if (pin_realm(next, running) < 0)
+			return -1;
+	}
+	if (!redis_eq(&next->redis, &running->redis)) {
+		note(d->restart, &d->n_restart, "redis");
+		if (pin_redis(&next->redis, &running->redis) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+#define APPLIED_IF(cond, name)                                                                     \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			note(d->applied, &d->n_applied, name);                                     \
+	} while (0)
+
+/* What the new snapshot changes (after pinning: realm-derived keys are
+ * compared as they will be used). */
+static void list_applied(const struct conf *next, const struct conf *running,
+			 struct conf_reload_diff *d)
+{
+	APPLIED_IF(!users_eq(next, running), "user");
+	APPLIED_IF(!secrets_eq(next, running), "static-auth-secret");
+	APPLIED_IF(!ranges_eq(next->allowed_peers, next->n_allowed_peers, running->allowed_peers,
+			      running->n_allowed_peers),
+		   "allowed-peer-ip");
+	APPLIED_IF(!ranges_eq(next->denied_peers, next->n_denied_peers, running->denied_peers,
+			      running->n_denied_peers),
+		   "denied-peer-ip");
+	APPLIED_IF(next->user_quota != running->user_quota, "user-quota");
+	APPLIED_IF(next->total_quota != running->total_quota, "total-quota");
+	APPLIED_IF(next->max_bps != running->max_bps, "max-bps");
+	APPLIED_IF(next->max_lifetime != running->max_lifetime, "max-allocate-lifetime");
+	APPLIED_IF(next->max_permissions != running->max_permissions, "max-permissions");
+	APPLIED_IF(next->max_channels != running->max_channels, "max-channels");
+	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
+	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
+	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");
+	APPLIED_IF(next->log_level != running->log_level, "log-level");
+	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
+	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");
+}
+
+int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (pin_network(next, running, d) < 0 || pin_process(next, running, d) < 0)
+		return -1;
+	list_applied(next, running, d);
+	return 0;
+}
+
+char *conf_reload_names(const char *const *list, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (!out || cap == 0)
+		return out;
+	out[0] = '\0';
+	if (n == 0) {
+		snprintf(out, cap, "none");
+		return out;
+	}
+	for (size_t i = 0; i < n && o < cap; i++) {
+		int k = snprintf(out + o, cap - o, "%s%s", i ? ", " : "", list[i]);
+		if (k < 0)
+			break;
+		o += (size_t)k;
+	}
+	return out;
+}

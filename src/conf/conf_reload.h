@@ -1,0 +1,43 @@
+/*
+ * What a configuration reload (SIGHUP) may change. A reload builds a new
+ * struct conf from the file and hands it to every worker as the new
+ * snapshot (net/reload.c). Some options cannot change without binding
+ * sockets or starting threads again (listening addresses and ports, relay
+ * addresses and port range, worker count, Redis, ...): for those the new
+ * snapshot keeps the running values, and the reload says which ones
+ * changed in the file and need a restart. The rest (users, secrets, peer
+ * ranges, quotas, limits, log level, certificate files) take effect.
+ */
+#ifndef TURND_CONF_CONF_RELOAD_H
+#define TURND_CONF_CONF_RELOAD_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+/* More than there are options. */
+#define CONF_RELOAD_NAMES_MAX 64
+
+/* Option names (static strings, as in turnd.conf) a reload found changed. */
+struct conf_reload_diff {
+	const char *restart[CONF_RELOAD_NAMES_MAX]; /* changed, but kept until a restart */
+	size_t n_restart;
+	const char *applied[CONF_RELOAD_NAMES_MAX]; /* changed, and taking effect */
+	size_t n_applied;
+};
+
+/*
+ * Compare next (just loaded) with running, fill d, and give next the
+ * running value of every option that needs a restart (deep copies: next
+ * still owns everything it points to and is freed with conf_free). When
+ * the realm differs, the keys of users with a password are derived again
+ * for the running realm. Returns 0, or -1 on out-of-memory (next is then
+ * half updated: free it).
+ */
+int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d);
+
+/* The names of list as "a, b, c" into out (always NUL-terminated, cut
+ * when it does not fit); "none" for an empty list. Returns out. */
+char *conf_reload_names(const char *const *list, size_t n, char *out, size_t cap);
+
+#endif

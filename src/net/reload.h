@@ -1,0 +1,65 @@
+/*
+ * SIGHUP: the whole configuration again, as a new immutable snapshot.
+ *
+ * The main thread loads the file (with the same command-line overrides),
+ * keeps the running value of every option that needs a restart
+ * (conf_reload_pin), builds each worker's static credentials, loads the
+ * certificates, and posts the result to every worker. Each worker swaps
+ * its configuration, credentials, peer policy and limits between two
+ * events of its own loop (worker_reload_post), so nothing is shared
+ * without a lock and allocations keep relaying. A snapshot is freed when
+ * the last worker holding it has moved on (reference count). A file that
+ * does not load is refused with the reason, and nothing changes.
+ */
+#ifndef TURND_NET_RELOAD_H
+#define TURND_NET_RELOAD_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "conf/conf.h"
+
+struct worker;
+struct tls_shared;
+struct auth;
+
+/* One configuration, shared read-only by the workers that run with it. */
+struct net_snapshot {
+	struct conf *conf;
+	bool owns_conf; /* false for the start-up one, which main.c frees */
+	atomic_uint refs; /* the net's current one, and each worker's */
+	atomic_uint applied; /* workers that switched to it */
+	unsigned n_workers;
+};
+
+/* A snapshot holding one reference (the caller's). NULL on out-of-memory
+ * (then c is not taken). */
+struct net_snapshot *net_snapshot_new(struct conf *c, bool owns_conf, unsigned n_workers);
+void net_snapshot_hold(struct net_snapshot *s);
+/* Drop one reference; the last one frees s (and its conf when owned).
+ * Any thread. NULL is a no-op. */
+void net_snapshot_release(struct net_snapshot *s);
+
+/* What the main thread needs for a reload. */
+struct net_reload_ctx {
+	const char *path; /* the file given with -c; NULL: the embedded default */
+	const struct conf_overrides *ov;
+	struct net_snapshot *running;
+	struct worker *const *workers;
+	unsigned n_workers;
+	struct tls_shared *tls;
+};
+
+/*
+ * Reload (main thread). Returns the new snapshot, holding one reference
+ * for the caller, already posted to every worker; or NULL when the
+ * reload was refused or there was nothing to load (logged either way),
+ * and everything stays as it was.
+ */
+struct net_snapshot *net_reload(const struct net_reload_ctx *rc);
+
+/* worker.c: hand w its new snapshot (taking one reference of snap) and
+ * credential chain (owned by w from here on). Main thread. */
+void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth);
+
+#endif

@@ -1,0 +1,267 @@
+/* Unit tests for src/conf/conf_reload.c: which options a reload applies,
+ * which keep their running value until a restart, and that the pinned
+ * snapshot owns what it points to (the sanitizer build frees it). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/conf.h"
+#include "conf/conf_reload.h"
+#include "util/log.h"
+
+#define ERR_MAX 512
+
+static const char base_text[] = "listening-ip = { 127.0.0.1 }\n"
+				"listening-port = 3478\n"
+				"relay-ip = { 127.0.0.1 }\n"
+				"min-port = 40000\n"
+				"max-port = 41000\n"
+				"realm = example.org\n"
+				"user = { \"alice:wonderland\" }\n"
+				"denied-peer-ip = { 198.51.100.0/24 }\n"
+				"user-quota = 5\n"
+				"log-level = notice\n"
+				"relay-threads = 2\n";
+
+static struct conf *load(const char *text)
+{
+	struct conf *c = NULL;
+	char err[ERR_MAX] = "";
+
+	if (conf_load_string(text, "t.conf", NULL, &c, err, sizeof(err)) != 0)
+		ck_abort_msg("conf: %s", err);
+	return c;
+}
+
+/* base_text with more lines after it (later single values win). */
+static struct conf *load_base_plus(const char *more)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text), "%s%s", base_text, more);
+	return load(text);
+}
+
+static bool listed(const char *const *list, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return true;
+	return false;
+}
+
+static char *names(const char *const *list, size_t n)
+{
+	static char buf[512];
+
+	return conf_reload_names(list, n, buf, sizeof(buf));
+}
+
+START_TEST(same_file_changes_nothing)
+{
+	struct conf *running = load(base_text), *next = load(base_text);
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_uint_eq(d.n_applied, 0);
+	ck_assert_str_eq(names(d.applied, d.n_applied), "none");
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(reloadable_options_apply)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("user = { \"alice:wonderland\", \"bob:builder\" }\n"
+					   "denied-peer-ip = { 203.0.113.0/24 }\n"
+					   "allowed-peer-ip = { 127.0.0.1 }\n"
+					   "static-auth-secret = { s3cret }\n"
+					   "user-quota = 7\n"
+					   "total-quota = 100\n"
+					   "max-bps = 1000000\n"
+					   "max-allocate-lifetime = 1200\n"
+					   "max-permissions = 8\n"
+					   "max-channels = 9\n"
+					   "shed-allocations = 50\n"
+					   "drain-timeout = 60\n"
+					   "log-level = info\n");
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_str_eq(names(d.applied, d.n_applied),
+			 "user, static-auth-secret, allowed-peer-ip, denied-peer-ip, user-quota, "
+			 "total-quota, max-bps, max-allocate-lifetime, max-permissions, "
+			 "max-channels, shed-allocations, drain-timeout, log-level");
+	/* The new values stay in the new snapshot. */
+	ck_assert_uint_eq(next->n_users, 2);
+	ck_assert_str_eq(next->users[1].name, "bob");
+	ck_assert_uint_eq(next->user_quota, 7);
+	ck_assert_uint_eq(next->max_lifetime, 1200);
+	ck_assert_int_eq(next->log_level, LOG_LVL_INFO);
+	ck_assert_uint_eq(next->n_denied_peers, 1);
+	ck_assert_uint_eq(next->denied_peers[0].lo.ip[0], 203);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(restart_options_keep_running_values)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("listening-ip = { 127.0.0.2, ::1 }\n"
+					   "listening-port = 3479\n"
+					   "relay-ip = { 127.0.0.3 }\n"
+					   "external-ip = { 192.0.2.1 }\n"
+					   "alternate-server = { 192.0.2.9 }\n"
+					   "min-port = 50000\n"
+					   "max-port = 51000\n"
+					   "relay-threads = 4\n"
+					   "no-tcp = true\n"
+					   "stun-only = true\n"
+					   "software = other\n"
+					   "pid-file = /run/x.pid\n"
+					   "log-json = true\n"
+					   "metrics-port = 9100\n"
+					   "user-quota = 6\n");
+	struct conf_reload_diff d;
+	char a[TURN_ADDR_STRLEN];
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	const char *want[] = {"listening-ip", "relay-ip",	"external-ip", "alternate-server",
+			      "metrics-port", "listening-port", "no-tcp",      "min-port",
+			      "max-port",     "relay-threads",	"stun-only",   "software",
+			      "pid-file",     "log-json"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!listed(d.restart, d.n_restart, want[i]))
+			ck_abort_msg("'%s' not in restart list: %s", want[i],
+				     names(d.restart, d.n_restart));
+	ck_assert_uint_eq(d.n_restart, sizeof(want) / sizeof(want[0]));
+	/* Only what may change is applied. */
+	ck_assert_str_eq(names(d.applied, d.n_applied), "user-quota");
+	ck_assert_uint_eq(next->user_quota, 6);
+	/* Everything else is the running value again. */
+	ck_assert_uint_eq(next->n_listen, 1);
+	ck_assert_str_eq(turn_addr_format(&next->listen[0], true, a, sizeof(a)), "127.0.0.1:3478");
+	ck_assert_uint_eq(next->listening_port, 3478);
+	ck_assert_uint_eq(next->n_relay, 1);
+	ck_assert_str_eq(turn_addr_format(&next->relay[0], false, a, sizeof(a)), "127.0.0.1");
+	ck_assert_uint_eq(next->n_external, 0);
+	ck_assert_ptr_null(next->external);
+	ck_assert_uint_eq(next->n_alternates, 0);
+	ck_assert_uint_eq(next->min_port, 40000);
+	ck_assert_uint_eq(next->max_port, 41000);
+	ck_assert_uint_eq(next->workers, 2);
+	ck_assert(!next->no_tcp);
+	ck_assert(!next->stun_only);
+	ck_assert_ptr_null(next->software);
+	ck_assert_ptr_null(next->pid_file);
+	ck_assert(!next->log_json);
+	ck_assert_uint_eq(next->metrics.port, 0);
+	/* Pinned again: nothing changes the second time. */
+	struct conf_reload_diff d2;
+	ck_assert_int_eq(conf_reload_pin(next, running, &d2), 0);
+	ck_assert_uint_eq(d2.n_restart, 0);
+	/* And next owns its copies: the running one can go first. */
+	conf_free(running);
+	ck_assert_str_eq(turn_addr_format(&next->listen[0], true, a, sizeof(a)), "127.0.0.1:3478");
+	conf_free(next);
+}
+END_TEST
+
+START_TEST(realm_kept_and_keys_derived_again)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("realm = other.example\n"
+					   "user = { \"alice:wonderland\", \"bob:builder\" }\n");
+	struct conf *bob = load("realm = example.org\nuser = { \"bob:builder\" }\n");
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert(listed(d.restart, d.n_restart, "realm"));
+	ck_assert_str_eq(next->realm, "example.org");
+	/* alice's key is as before, and bob's is for the running realm. */
+	ck_assert_mem_eq(next->users[0].key, running->users[0].key, STUN_KEY_MD5_LEN);
+	ck_assert_mem_eq(next->users[1].key, bob->users[0].key, STUN_KEY_MD5_LEN);
+	ck_assert_str_eq(names(d.applied, d.n_applied), "user");
+	conf_free(bob);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(redis_needs_a_restart)
+{
+	struct conf *running = load_base_plus("redis-password = pw1\nredis-port = 6380\n");
+	struct conf *next = load_base_plus("redis-password = pw2\nredis-host = 127.0.0.9\n");
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_str_eq(names(d.restart, d.n_restart), "redis");
+	ck_assert_str_eq(next->redis.password, "pw1");
+	ck_assert_str_eq(next->redis.host, "127.0.0.1");
+	ck_assert_uint_eq(next->redis.port, 6380);
+	ck_assert_ptr_ne(next->redis.password, running->redis.password);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(certificate_files_reload_but_not_tls_itself)
+{
+	struct conf *running = load_base_plus("cert = /a/cert.pem\npkey = /a/key.pem\n");
+	struct conf *moved = load_base_plus("cert = /b/cert.pem\npkey = /b/key.pem\n");
+	struct conf *none = load(base_text);
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(moved, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_str_eq(names(d.applied, d.n_applied), "cert, pkey");
+	ck_assert_str_eq(moved->cert, "/b/cert.pem");
+	/* Without a certificate at start there are no TLS listeners: giving
+	 * one (or taking it away) waits for a restart. */
+	ck_assert_int_eq(conf_reload_pin(none, running, &d), 0);
+	ck_assert_str_eq(names(d.restart, d.n_restart), "cert");
+	ck_assert_str_eq(none->cert, "/a/cert.pem");
+	ck_assert_str_eq(none->pkey, "/a/key.pem");
+	conf_free(none);
+	conf_free(moved);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(names_format)
+{
+	const char *list[] = {"user", "log-level"};
+	char buf[12];
+
+	ck_assert_str_eq(conf_reload_names(list, 0, buf, sizeof(buf)), "none");
+	ck_assert_str_eq(conf_reload_names(list, 1, buf, sizeof(buf)), "user");
+	/* Cut, always terminated. */
+	ck_assert_str_eq(conf_reload_names(list, 2, buf, sizeof(buf)), "user, log-l");
+	ck_assert_ptr_null(conf_reload_names(list, 2, NULL, 4));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("conf_reload");
+	TCase *tc = tcase_create("pin");
+
+	tcase_add_test(tc, same_file_changes_nothing);
+	tcase_add_test(tc, reloadable_options_apply);
+	tcase_add_test(tc, restart_options_keep_running_values);
+	tcase_add_test(tc, realm_kept_and_keys_derived_again);
+	tcase_add_test(tc, redis_needs_a_restart);
+	tcase_add_test(tc, certificate_files_reload_but_not_tls_itself);
+	tcase_add_test(tc, names_format);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
