@@ -73,6 +73,17 @@ static bool externals_eq(const struct conf *a, const struct conf *b)
 	return true;
 }
 
+static bool listeners_eq(const struct conf *a, const struct conf *b)
+{
+	if (a->n_listeners != b->n_listeners)
+		return false;
+	for (size_t i = 0; i < a->n_listeners; i++)
+		if (!turn_addr_eq(&a->listeners[i].addr, &b->listeners[i].addr) ||
+		    a->listeners[i].transports != b->listeners[i].transports)
+			return false;
+	return true;
+}
+
 static bool ranges_eq(const struct conf_range *a, size_t na, const struct conf_range *b, size_t nb)
 {
 	if (na != nb)
@@ -187,6 +198,20 @@ static int pin_network(struct conf *next, const struct conf *running, struct con
 			      running->n_listen, sizeof(*running->listen)) < 0)
 			return -1;
 	}
+	if (!listeners_eq(next, running)) {
+		note(d->restart, &d->n_restart, "listener");
+		if (pin_array((void **)&next->listeners, &next->n_listeners, running->listeners,
+			      running->n_listeners, sizeof(*running->listeners)) < 0)
+			return -1;
+	}
+	if (!addrs_eq(next->alt_listen, next->n_alt_listen, running->alt_listen,
+		      running->n_alt_listen)) {
+		note(d->restart, &d->n_restart, "alt-listening-ip");
+		if (pin_array((void **)&next->alt_listen, &next->n_alt_listen, running->alt_listen,
+			      running->n_alt_listen, sizeof(*running->alt_listen)) < 0)
+			return -1;
+	}
+	PIN_SCALAR(alt_listening_port, "alt-listening-port");
 	if (!addrs_eq(next->relay, next->n_relay, running->relay, running->n_relay)) {
 		note(d->restart, &d->n_restart, "relay-ip");
 		if (pin_array((void **)&next->relay, &next->n_relay, running->relay,

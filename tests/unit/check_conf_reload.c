@@ -172,6 +172,25 @@ START_TEST(restart_options_keep_running_values)
 }
 END_TEST
 
+START_TEST(more_listeners_need_a_restart)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("listener = { \"127.0.0.1:3481/udp,tcp\" }\n"
+					   "alt-listening-ip = { 127.0.0.2 }\n"
+					   "alt-listening-port = 3490\n");
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_str_eq(names(d.restart, d.n_restart),
+			 "listener, alt-listening-ip, alt-listening-port");
+	ck_assert_uint_eq(next->n_listeners, 0);
+	ck_assert_uint_eq(next->n_alt_listen, 0);
+	ck_assert_uint_eq(next->alt_listening_port, running->alt_listening_port);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
 START_TEST(realm_kept_and_keys_derived_again)
 {
 	struct conf *running = load(base_text);
@@ -254,6 +273,7 @@ int main(void)
 	tcase_add_test(tc, same_file_changes_nothing);
 	tcase_add_test(tc, reloadable_options_apply);
 	tcase_add_test(tc, restart_options_keep_running_values);
+	tcase_add_test(tc, more_listeners_need_a_restart);
 	tcase_add_test(tc, realm_kept_and_keys_derived_again);
 	tcase_add_test(tc, redis_needs_a_restart);
 	tcase_add_test(tc, certificate_files_reload_but_not_tls_itself);
