@@ -23,6 +23,8 @@ static const struct turn_method methods[] = {
 	{ TURN_METHOD_CREATE_PERMISSION, true, turn_create_permission, NULL },
 	{ TURN_METHOD_CHANNEL_BIND, true, turn_channel_bind_request, NULL },
 	{ TURN_METHOD_SEND, true, NULL, turn_send_indication },
+	{ TURN_METHOD_CONNECT, true, turn_connect, NULL },
+	{ TURN_METHOD_CONNECTION_BIND, true, turn_connection_bind, NULL },
 };
 
 struct turn_server *turn_server_new(const struct turn_server_options *opt)
@@ -46,6 +48,7 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 		srv->max_lifetime = srv->default_lifetime;
 	srv->max_permissions = opt->max_permissions;
 	srv->max_channels = opt->max_channels;
+	srv->max_tcp_connections = opt->max_tcp_connections;
 	srv->max_bps = opt->max_bps;
 	srv->max_channel_number = opt->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
 	srv->policy = opt->policy;
@@ -73,6 +76,7 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 
 	if (a->lifetime) /* it was granted: not one whose relay failed to open */
 		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
+	turn_tcp_close_all(srv, a);
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)
 			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
