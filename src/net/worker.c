@@ -220,6 +220,8 @@ static void worker_free(struct worker *w)
 	worker_pending_free_all(w);
 	if (w->tick_ev)
 		event_free(w->tick_ev);
+	if (w->tcp_wake_ev)
+		event_free(w->tcp_wake_ev);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);
@@ -317,6 +319,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	dtls_tick(w, now);
+	tcp_relay_service(w, now); /* connections nobody bound in 30 s */
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
 		relay_set_worker_bps(w->relay_shared, w->id,
@@ -340,6 +343,7 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 		.max_lifetime = c->max_lifetime,
 		.max_permissions = c->max_permissions,
 		.max_channels = c->max_channels,
+		.max_tcp_connections = c->max_tcp_connections,
 		.legacy_channels = c->legacy_channels,
 		.alternates = c->alternates,
 		.n_alternates = c->n_alternates,
@@ -351,6 +355,14 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 	memcpy(so.nonce_secret, n->nonce_secret, sizeof(so.nonce_secret));
 	relay_io_init(&w->relay_io, w);
 	return turn_server_new(&so);
+}
+
+/* Another worker changed a TCP relay connection of ours (tcp_relay.c). */
+static void on_tcp_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tcp_relay_service(arg, worker_now_ms());
 }
 
 static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t errlen)
@@ -386,7 +398,8 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	}
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->flush_ev = event_new(w->base, -1, 0, on_flush, w);
-	if (!w->tick_ev || !w->flush_ev || event_add(w->tick_ev, &second) < 0 ||
+	w->tcp_wake_ev = event_new(w->base, -1, 0, on_tcp_wake, w);
+	if (!w->tick_ev || !w->flush_ev || !w->tcp_wake_ev || event_add(w->tick_ev, &second) < 0 ||
 	    worker_bind(w, n->conf, err, errlen) < 0) {
 		worker_free(w);
 		return NULL;
@@ -685,7 +698,7 @@ static void log_totals(struct net *n)
 		const struct turn_server_stats *s = turn_server_stats(w->srv);
 		log_info("worker %u: udp in %llu out %llu, tcp accepted %llu, requests %llu, "
 			 "dropped %llu, allocations %llu (total %llu), relayed to peers %llu, "
-			 "to clients %llu",
+			 "to clients %llu, TCP relay connections piped %llu",
 			 w->id, (unsigned long long)w->stats.udp_in,
 			 (unsigned long long)w->stats.udp_out,
 			 (unsigned long long)w->stats.tcp_accepted,
@@ -693,7 +706,8 @@ static void log_totals(struct net *n)
 			 (unsigned long long)s->allocations,
 			 (unsigned long long)s->allocations_total,
 			 (unsigned long long)s->relayed_to_peer,
-			 (unsigned long long)s->relayed_to_client);
+			 (unsigned long long)s->relayed_to_client,
+			 (unsigned long long)w->stats.tcp_relay_pipes_total);
 		allocs += s->allocations;
 	}
 	/* What a stop leaves behind: with every allocation gone, the port
@@ -781,6 +795,9 @@ void net_free(struct net *n)
 	if (!n)
 		return;
 	metrics_free(n->metrics);
+	/* Workers go one by one: none may wake another any more. */
+	if (n->relay_ready)
+		tcp_relay_table_stopping(n->relay.tcp_table);
 	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
 		worker_free(n->workers[i]);
 	free(n->workers);

@@ -20,7 +20,8 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   mismatch USER PASS                   retransmitted Allocate: same success;
                                        new Allocate on the 5-tuple: 437
   wrong_credentials U1 P1 U2 P2        U2's Refresh on U1's allocation: 441
-  transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442
+  transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
+                                       over TCP granted, Connect 403, ConnectionBind 400
   peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
   forbidden USER PASS PEER...          CreatePermission, ChannelBind: 403
   permitted USER PASS PEER...          CreatePermission, ChannelBind: success
@@ -50,6 +51,8 @@ TIMEOUT = 3.0  # seconds for one transaction
 # Methods and attributes (RFC 8489 section 18, RFC 8656 section 17).
 BINDING, ALLOCATE, REFRESH = 0x001, 0x003, 0x004
 CREATE_PERMISSION, CHANNEL_BIND = 0x008, 0x009
+CONNECT, CONNECTION_BIND = 0x00A, 0x00B  # RFC 6062
+A_CONNECTION_ID = 0x002A
 A_USERNAME, A_MI, A_ERROR, A_UNKNOWN = 0x0006, 0x0008, 0x0009, 0x000A
 A_CHANNEL, A_LIFETIME, A_PEER = 0x000C, 0x000D, 0x0012
 A_REALM, A_NONCE, A_RELAYED = 0x0014, 0x0015, 0x0016
@@ -386,9 +389,23 @@ def s_wrong_credentials(user, password, user2, password2):
 
 
 def s_transport_tcp(user, password):
+    """RFC 6062: a TCP relay over UDP is 442; over TCP it is granted, and
+    Connect refuses a peer the policy denies, or one without a permission,
+    with 403 (no connection is attempted), and ConnectionBind without
+    CONNECTION-ID is 400."""
     c = new_client(user, password)
     m = c.allocate(transport=TCP)
-    expect(m.code == 442, "REQUESTED-TRANSPORT TCP: 442 (got %d)" % m.code)
+    if not ARGS.tcp:
+        expect(m.code == 442, "REQUESTED-TRANSPORT TCP over UDP: 442 (got %d)" % m.code)
+        return
+    expect(m.code == 0, "REQUESTED-TRANSPORT TCP over TCP: success (got %d)" % m.code)
+    for peer, why in ((("10.0.0.1", 9), "a denied peer"), (("127.0.0.1", 9), "no permission")):
+        tid = os.urandom(12)
+        m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
+        expect(m.code == 403, "Connect to %s (%s): 403 (got %d)" % (fmt(peer), why, m.code))
+    m = c.request(CONNECTION_BIND)
+    expect(m.code == 400, "ConnectionBind without CONNECTION-ID: 400 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
 
 
 def s_peer_family(user, password):

@@ -1,0 +1,75 @@
+#!/bin/sh
+# TCP relay allocations (RFC 6062) under coturn's own load client:
+# turnutils_uclient -T runs client to client through two TCP allocations
+# (-T implies -t, -y, -c): one side sends Connect to the other's relayed
+# address, the other gets a ConnectionAttempt, both open a data connection
+# with ConnectionBind, and the messages flow as raw bytes through the
+# relays. Every message must arrive (0 lost, 0 send dropped, received ==
+# sent >= clients x messages), over TCP and over TLS (-S), small and
+# bounded in time. Afterwards turnd still answers STUN and stops cleanly
+# (under the sanitizers: no report, no leak).
+. "$top_srcdir/tests/interop/lib.sh"
+. "$top_srcdir/tests/interop/turn_lib.sh"
+
+M=${UCLIENT_M:-4}   # clients
+N=${UCLIENT_N:-50}  # messages per client, 20 ms apart
+L=${UCLIENT_L:-120} # payload bytes
+CLIENT_TIMEOUT=40   # seconds for one uclient run (a good one takes ~5)
+UCLIENT="stdbuf -oL -eL turnutils_uclient"
+
+for tool in openssl turnutils_uclient; do
+	command -v "$tool" >/dev/null 2>&1 || { not_ok "$tool installed (scripts/deps.sh)"; finish; }
+done
+if [ "$TURN_SERVER_IMPL" != turnd ]; then
+	not_ok "this test runs turnd only (TURN_SERVER_IMPL=$TURN_SERVER_IMPL)"
+	finish
+fi
+
+check "throwaway CA and server certificate made with openssl" tls_certs
+pick_port TLS_PORT || { not_ok "no free port for TLS"; finish; }
+TURND_EXTRA_CONF="tls-listening-port = $TLS_PORT
+cert = \"$T_DIR/cert.pem\"
+pkey = \"$T_DIR/key.pem\"
+log-level = info"
+start_turn_server || { not_ok "start turnd"; finish; }
+ok "turnd up on 127.0.0.1/[::1], port $PORT, TLS port $TLS_PORT, relay ports $MINPORT-$MAXPORT"
+
+uclient_cmd() {
+	common="-u $TURN_USER -w $TURN_PASS -m $M -n $N -l $L -T"
+	case "$1" in
+	tcp) echo "-p $PORT $common 127.0.0.1" ;;
+	tls) echo "-p $TLS_PORT $common -S 127.0.0.1" ;;
+	esac
+}
+
+# run MODE: one uclient run; every message sent must have arrived.
+run() {
+	out=$T_DIR/uc-$1.out
+	# shellcheck disable=SC2046 # word splitting of the argument list
+	timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT $(uclient_cmd "$1") >"$out" 2>&1
+	rc=$?
+	set -- "$1" $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' "$out" | tail -n 1)
+	mode=$1 sent=${2:-none} recv=${3:-none}
+	set -- $(sed -n 's/.*Total lost packets \([0-9]*\) .*total send dropped \([0-9]*\) .*/\1 \2/p' "$out" | tail -n 1)
+	lost=${1:-none} dropped=${2:-none}
+	desc="uclient -T over $mode: $recv/$sent received, $lost lost, $dropped send dropped"
+	[ "$rc" -eq 124 ] && desc="$desc (timed out after ${CLIENT_TIMEOUT}s)"
+	if [ "$rc" -eq 0 ] && [ "$lost" = 0 ] && [ "$dropped" = 0 ] &&
+		[ "$sent" != none ] && [ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ]; then
+		ok "$desc"
+	else
+		not_ok "$desc (exit $rc)"
+		echo "  turnutils_uclient $(uclient_cmd "$mode")"
+		sed 's/^/  | /' "$out" | tail -n 25
+		echo "  server log, last lines:"
+		tail -n 25 "$TURN_LOG" | sed 's/^/  | /'
+	fi
+}
+
+run tcp
+run tls
+
+stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
+check "turnd still answers STUN after the runs" stun_ok
+check "turnd stops cleanly on SIGTERM" stop_turn_server
+finish
