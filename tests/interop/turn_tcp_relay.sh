@@ -6,8 +6,10 @@
 # with ConnectionBind, and the messages flow as raw bytes through the
 # relays. Every message must arrive (0 lost, 0 send dropped, received ==
 # sent >= clients x messages), over TCP and over TLS (-S), small and
-# bounded in time. Afterwards turnd still answers STUN and stops cleanly
-# (under the sanitizers: no report, no leak).
+# bounded in time. Afterwards /metrics shows the connections made and none
+# left (connections, pipes, allocations back to 0), and turnd still
+# answers STUN and stops cleanly (under the sanitizers: no report, no
+# leak).
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
 
@@ -27,7 +29,9 @@ fi
 
 check "throwaway CA and server certificate made with openssl" tls_certs
 pick_port TLS_PORT || { not_ok "no free port for TLS"; finish; }
-TURND_EXTRA_CONF="tls-listening-port = $TLS_PORT
+pick_port MPORT || { not_ok "no free port for metrics"; finish; }
+TURND_EXTRA_CONF="metrics-port = $MPORT
+tls-listening-port = $TLS_PORT
 cert = \"$T_DIR/cert.pem\"
 pkey = \"$T_DIR/key.pem\"
 log-level = info"
@@ -68,6 +72,31 @@ run() {
 
 run tcp
 run tls
+
+# metric SERIES: its value now, from /metrics.
+metric() {
+	timeout 5 "${PYTHON3:-python3}" -c "
+import sys, urllib.request
+r = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3)
+for line in r.read().decode().splitlines():
+    f = line.split()
+    if len(f) == 2 and f[0] == sys.argv[1]:
+        print(f[1])" "$1"
+}
+# Counters are copied once a second: wait for the clients' allocations
+# to be gone (uclient closes its connections as it exits).
+all_closed() {
+	for _ in $(seq 1 50); do
+		a=$(metric turnd_allocations) c=$(metric turnd_tcp_relay_connections)
+		p=$(metric turnd_tcp_relay_pipes)
+		[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && break
+		sleep 0.2
+	done
+	total=$(metric turnd_tcp_relay_connections_total)
+	echo "  allocations $a, TCP relay connections $c (made $total), pipes $p"
+	[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && [ "${total:-0}" -ge $((2 * M)) ]
+}
+check "/metrics: TCP relay connections made, none left after the clients" all_closed
 
 stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "turnd still answers STUN after the runs" stun_ok
