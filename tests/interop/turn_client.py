@@ -20,6 +20,8 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   mismatch USER PASS                   retransmitted Allocate: same success;
                                        new Allocate on the 5-tuple: 437
   wrong_credentials U1 P1 U2 P2        U2's Refresh on U1's allocation: 441
+  tcp_relay USER PASS USER2 PASS2      RFC 6062 with sockets: Connect, ConnectionBind,
+                                       ConnectionAttempt, 446, 447, 441, 400, piping
   transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
                                        over TCP granted, Connect 403, ConnectionBind 400
   peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
@@ -406,6 +408,105 @@ def s_transport_tcp(user, password):
     m = c.request(CONNECTION_BIND)
     expect(m.code == 400, "ConnectionBind without CONNECTION-ID: 400 (got %d)" % m.code)
     expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def method_of(m):
+    return ((m.type & 0x3E00) >> 2) | ((m.type & 0xE0) >> 1) | (m.type & 0xF)
+
+
+def recv_exact(sock, n):
+    """n bytes from sock, or what came before EOF or the timeout."""
+    data = b""
+    sock.settimeout(TIMEOUT)
+    try:
+        while len(data) < n:
+            more = sock.recv(n - len(data))
+            if not more:
+                break
+            data += more
+    except socket.timeout:
+        pass
+    return data
+
+
+def bound_data_connection(user, password, cid, what):
+    """A new TCP connection to the server with a ConnectionBind for cid."""
+    d = Client(Conn(ARGS.host, ARGS.port, True), user, password)
+    m = d.request(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 0, "ConnectionBind %s: success (got %d)" % (what, m.code))
+    return d
+
+
+def pipe_works(d, ps, what):
+    """Bytes both ways between data connection d and peer socket ps."""
+    d.conn.sock.sendall(b"client to peer")
+    expect(recv_exact(ps, 14) == b"client to peer", "%s: client to peer" % what)
+    ps.sendall(b"peer to client")
+    expect(recv_exact(d.conn.sock, 14) == b"peer to client", "%s: peer to client" % what)
+
+
+def s_tcp_relay(user, password, user2, password2):
+    """RFC 6062 with real sockets, over TCP: Connect to a listening peer
+    (success with CONNECTION-ID, from the relayed address), 446 for it
+    again, 447 for a closed port; ConnectionBind 441 for another user, 400
+    for an unknown id, success, then bytes both ways; a peer connecting to
+    the relayed address gets a ConnectionAttempt, bound and piped the same
+    way; Refresh 0 closes every connection."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(TIMEOUT)
+    peer = lst.getsockname()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()
+    closed.close()
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+
+    def connect(addr):
+        tid = os.urandom(12)
+        return c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(addr, tid))], tid))
+
+    m = connect(peer)
+    cid = m.get(A_CONNECTION_ID)
+    expect(m.code == 0 and cid is not None and m.integrity_ok(c.key),
+           "Connect to a listening peer: success with CONNECTION-ID and MI (got %d)" % m.code)
+    ps, src = lst.accept()
+    expect(src == relayed, "the peer's connection comes from the relayed address %s (got %s)"
+           % (fmt(relayed), fmt(src)))
+    expect(connect(peer).code == 446, "Connect to it again: 446")
+    m = connect(closed_port)
+    expect(m.code == 447, "Connect to a closed port: 447 (got %d)" % m.code)
+    m = Client(Conn(ARGS.host, ARGS.port, True), user2, password2).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 441, "ConnectionBind by %s: 441 (got %d)" % (user2, m.code))
+    m = Client(Conn(ARGS.host, ARGS.port, True), user, password).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, bytes(a ^ 0xFF for a in cid))])
+    expect(m.code == 400, "ConnectionBind for an unknown CONNECTION-ID: 400 (got %d)" % m.code)
+    d = bound_data_connection(user, password, cid, "for the Connect")
+    pipe_works(d, ps, "Connect's pipe")
+    # The other way round: a peer connects to the relayed address.
+    p2 = socket.create_connection(relayed, timeout=TIMEOUT)
+    ind = c.conn.recv_msg(time.monotonic() + TIMEOUT)
+    ok = expect(ind is not None and method_of(ind) == 0x00C and ind.cls == 1 and
+                ind.xor_addr(A_PEER) == p2.getsockname(),
+                "a peer connecting to the relayed address: ConnectionAttempt naming it")
+    if ok:
+        d2 = bound_data_connection(user, password, ind.get(A_CONNECTION_ID), "for the peer")
+        pipe_works(d2, p2, "the peer's pipe")
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    expect(recv_exact(ps, 1) == b"" and recv_exact(d.conn.sock, 1) == b"",
+           "the allocation gone, its connections close")
+    for s in (ps, p2, lst):
+        s.close()
 
 
 def s_peer_family(user, password):
