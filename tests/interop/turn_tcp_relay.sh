@@ -100,5 +100,21 @@ check "/metrics: TCP relay connections made, none left after the clients" all_cl
 
 stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "turnd still answers STUN after the runs" stun_ok
-check "turnd stops cleanly on SIGTERM" stop_turn_server
+
+# Stopping while connections are piped (both directions, both workers):
+# every worker frees its own, none wakes one already gone, and nothing
+# leaks (the sanitizer build checks).
+piping() {
+	for _ in $(seq 1 50); do
+		p=$(metric turnd_tcp_relay_pipes)
+		[ "${p:-0}" -ge 2 ] && return 0
+		sleep 0.2
+	done
+	echo "  pipes: ${p:-none}"
+	return 1
+}
+spawn timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT -u "$TURN_USER" -w "$TURN_PASS" -m "$M" -n 1000 \
+	-l "$L" -T -p "$PORT" 127.0.0.1 >"$T_DIR/uc-stop.out" 2>&1
+check "a long uclient -T run is piping" piping
+check "turnd stops cleanly on SIGTERM with TCP relay connections piped" stop_turn_server
 finish
