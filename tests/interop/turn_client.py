@@ -22,6 +22,8 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   wrong_credentials U1 P1 U2 P2        U2's Refresh on U1's allocation: 441
   tcp_relay USER PASS USER2 PASS2      RFC 6062 with sockets: Connect, ConnectionBind,
                                        ConnectionAttempt, 446, 447, 441, 400, piping
+  tcp_backpressure USER PASS PID       RFC 6062 pipe: a sender is held back while the
+                                       peer does not read (turnd PID's memory bounded)
   transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
                                        over TCP granted, Connect 403, ConnectionBind 400
   peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
@@ -506,6 +508,80 @@ def s_tcp_relay(user, password, user2, password2):
     expect(recv_exact(ps, 1) == b"" and recv_exact(d.conn.sock, 1) == b"",
            "the allocation gone, its connections close")
     for s in (ps, p2, lst):
+        s.close()
+
+
+def rss_kib(pid):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def s_tcp_backpressure(user, password, pid):
+    """RFC 6062 piping holds a fast sender back while the peer does not
+    read: the client's sends stall long before 96 MiB, turnd's memory
+    grows by far less than what was sent, and every byte then reaches the
+    peer in order."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    total = 96 << 20
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    lst.settimeout(TIMEOUT)
+    c = new_client(user, password)
+    if not expect(c.allocate(transport=TCP).code == 0, "TCP allocation"):
+        return
+    expect(c.permission(lst.getsockname()).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(lst.getsockname(), tid))], tid))
+    if not expect(m.code == 0, "Connect (got %d)" % m.code):
+        return
+    ps, _ = lst.accept()
+    d = bound_data_connection(user, password, m.get(A_CONNECTION_ID), "")
+    sock = d.conn.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    rss0 = rss_kib(pid)
+    block = os.urandom(1 << 16)
+    digest = hashlib.sha256()
+    sent = 0
+    sock.setblocking(False)
+    stalled_since = None
+    while sent < total:
+        try:
+            n = sock.send(block)
+            digest.update(block[:n])
+            sent += n
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 1.0:
+                break
+            time.sleep(0.01)
+    grown = rss_kib(pid) - rss0
+    expect(sent < total, "the sender stalls while the peer does not read (%d MiB sent of %d)"
+           % (sent >> 20, total >> 20))
+    expect(grown < 32 * 1024, "turnd grew by %d KiB meanwhile (under 32 MiB)" % grown)
+    got = hashlib.sha256()
+    n = 0
+    ps.settimeout(TIMEOUT)
+    try:
+        while n < sent:
+            chunk = ps.recv(1 << 20)
+            if not chunk:
+                break
+            got.update(chunk)
+            n += len(chunk)
+    except socket.timeout:
+        pass
+    expect(n == sent and got.digest() == digest.digest(),
+           "the peer then reads every byte in order (%d of %d)" % (n, sent))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, lst, sock):
         s.close()
 
 
