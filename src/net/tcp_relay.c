@@ -179,10 +179,9 @@ int tcp_relay_listen(const struct turn_addr *addr)
 
 	if (fd < 0)
 		return -1;
-	/* Outgoing connections leave from this same address and port
-	 * (RFC 6062 section 5.2), which takes SO_REUSEPORT on both. */
+	/* No SO_REUSEPORT here: another process binding the port would share
+	 * its connections (connect_from sets it only while it binds). */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, TCP_RELAY_BACKLOG) < 0) {
@@ -250,7 +249,15 @@ static int connect_from(const struct turn_relay *relay, const struct turn_addr *
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	src.port = relay->port;
 	socklen_t sl = sockaddr_from_turn(&ss, &src);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+	/* Outgoing connections leave from the relayed address and port
+	 * (RFC 6062 section 5.2), where the relay listens: the kernel lets a
+	 * socket bind there only while both have SO_REUSEPORT, so the
+	 * listener has it for the moment of this bind only. */
+	int zero = 0;
+	setsockopt(relay->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	int bound = bind(fd, (struct sockaddr *)&ss, sl);
+	setsockopt(relay->fd, SOL_SOCKET, SO_REUSEPORT, &zero, sizeof(zero));
+	if (bound < 0) {
 		/* Another connection to this peer holds that 4-tuple's port
 		 * pair: any port of the relay address will do. */
 		src.port = 0;

@@ -472,6 +472,15 @@ def s_tcp_relay(user, password, user2, password2):
         return
     relayed = m.xor_addr(A_RELAYED)
     expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+    thief = socket.socket()
+    thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        thief.bind(relayed)
+        taken = False
+    except OSError:
+        taken = True
+    thief.close()
+    expect(taken, "another socket cannot bind the relayed port, SO_REUSEPORT or not")
 
     def connect(addr):
         tid = os.urandom(12)
