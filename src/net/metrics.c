@@ -131,6 +131,12 @@ static void write_tcp_relay(struct evbuffer *b, const struct totals *t)
 	one(b, "turnd_tcp_relay_connect_failures_total", "counter",
 	    "Connect requests answered 447: the connection failed or timed out.",
 	    t->s.net.tcp_relay_connect_failed);
+	head(b, "turnd_tcp_relay_bytes_total", "counter",
+	     "Bytes piped between data connections and peers, by direction.");
+	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_peer\"} %" PRIu64 "\n",
+			    t->s.net.tcp_relay_bytes[0]);
+	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_client\"} %" PRIu64 "\n",
+			    t->s.net.tcp_relay_bytes[1]);
 }
 
 static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)

@@ -133,10 +133,11 @@ static void conn_write(struct tcp_conn *c, const uint8_t *buf, size_t len)
 
 static void pipe_move(struct tcp_conn *c, struct bufferevent *from, struct bufferevent *to)
 {
+	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 
-	(void)c;
-	evbuffer_add_buffer(out, bufferevent_get_input(from));
+	c->w->stats.tcp_relay_bytes[from == c->bev ? 0 : 1] += evbuffer_get_length(in);
+	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= PIPE_HIGH)
 		bufferevent_disable(from, EV_READ);
 }

@@ -72,6 +72,7 @@ struct worker_stats {
 	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
 	/* RFC 6062: data connections piped now, ever; Connects that failed. */
 	uint64_t tcp_relay_pipes, tcp_relay_pipes_total, tcp_relay_connect_failed;
+	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */

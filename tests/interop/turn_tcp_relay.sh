@@ -93,8 +93,13 @@ all_closed() {
 		sleep 0.2
 	done
 	total=$(metric turnd_tcp_relay_connections_total)
-	echo "  allocations $a, TCP relay connections $c (made $total), pipes $p"
-	[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && [ "${total:-0}" -ge $((2 * M)) ]
+	up=$(metric 'turnd_tcp_relay_bytes_total{direction="to_peer"}')
+	down=$(metric 'turnd_tcp_relay_bytes_total{direction="to_client"}')
+	echo "  allocations $a, TCP relay connections $c (made $total), pipes $p," \
+		"bytes piped $up to peers, $down to clients"
+	# Both runs: every client's messages went one way and came the other.
+	[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && [ "${total:-0}" -ge $((2 * M)) ] &&
+		[ "${up:-0}" -ge $((2 * M * N * L)) ] && [ "${down:-0}" -ge $((2 * M * N * L)) ]
 }
 check "/metrics: TCP relay connections made, none left after the clients" all_closed
 
