@@ -125,9 +125,9 @@ static void write_tcp_relay(struct evbuffer *b, const struct totals *t)
 	one(b, "turnd_tcp_relay_pipes", "gauge",
 	    "Client data connections piped to a peer connection now.", t->s.net.tcp_relay_pipes);
 	one(b, "turnd_tcp_relay_refused_total", "counter",
-	    "Peer connections to a relay closed: no permission, refused peer, or "
-	    "max-tcp-connections.",
-	    t->s.core.tcp_relay_refused);
+	    "Peer connections to a relay closed: no permission, refused peer, "
+	    "max-tcp-connections, or no descriptor left.",
+	    t->s.core.tcp_relay_refused + t->s.net.tcp_relay_refused_fds);
 	one(b, "turnd_tcp_relay_connect_failures_total", "counter",
 	    "Connect requests answered 447: the connection failed or timed out.",
 	    t->s.net.tcp_relay_connect_failed);

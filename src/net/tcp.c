@@ -271,11 +271,10 @@ static int conn_drain_frames(struct tcp_conn *c)
 
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH)
 		c->w->stats.tcp_output_drops++;
-		return;
-	}
-	conn_write(c, buf, len);
+	else
+		conn_write(c, buf, len);
 	/* A parked ConnectionBind answered once its credential came. */
 	if (c->pipe_fd >= 0 && pipe_start(c) < 0)
 		conn_free(c);

@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
@@ -350,6 +351,20 @@ void tcp_relay_on_accept(int fd, short what, void *arg)
 		struct turn_addr peer;
 		int one = 1;
 		int cfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE) && w->reserve_fd >= 0) {
+			/* Out of descriptors: refuse this peer with the one held in
+			 * reserve, rather than leave it queued and the listening
+			 * socket readable (a busy loop). */
+			close(w->reserve_fd);
+			cfd = accept(fd, NULL, NULL);
+			if (cfd >= 0)
+				close(cfd);
+			w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			if (cfd < 0) /* none left waiting */
+				return;
+			w->stats.tcp_relay_refused_fds++;
+			continue;
+		}
 		if (cfd < 0)
 			return;
 		if (!relay->owner || sockaddr_to_turn((struct sockaddr *)&ss, &peer) < 0) {

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -222,6 +223,8 @@ static void worker_free(struct worker *w)
 		event_free(w->tick_ev);
 	if (w->tcp_wake_ev)
 		event_free(w->tcp_wake_ev);
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);
@@ -375,6 +378,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->id = id;
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&w->snap_lock, NULL);
 	w->conf = n->conf;
 	w->net = n;

@@ -73,6 +73,7 @@ struct worker_stats {
 	/* RFC 6062: data connections piped now, ever; Connects that failed. */
 	uint64_t tcp_relay_pipes, tcp_relay_pipes_total, tcp_relay_connect_failed;
 	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
+	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */
@@ -136,6 +137,7 @@ struct worker {
 	struct client_path current_path;   /* of the message being handled */
 	struct event *tick_ev;
 	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
+	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
 	struct udp_sock *udp;
 	size_t n_udp;
 	struct tcp_listener *tcp;

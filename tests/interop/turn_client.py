@@ -24,6 +24,8 @@ Scenarios (USER and PASS are long-term credentials the server knows):
                                        ConnectionAttempt, 446, 447, 441, 400, piping
   tcp_backpressure USER PASS PID       RFC 6062 pipe: a sender is held back while the
                                        peer does not read (turnd PID's memory bounded)
+  tcp_fd_exhaustion USER PASS PID      peers connecting to a TCP relay while turnd (PID)
+                                       is out of descriptors: refused, no busy loop
   transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
                                        over TCP granted, Connect 403, ConnectionBind 400
   peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
@@ -591,6 +593,41 @@ def s_tcp_backpressure(user, password, pid):
            "the peer then reads every byte in order (%d of %d)" % (n, sent))
     expect(c.delete().code == 0, "Refresh 0: deleted")
     for s in (ps, lst, sock):
+        s.close()
+
+
+def cpu_ticks(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def s_tcp_fd_exhaustion(user, password, pid):
+    """Peers connect to a TCP allocation's relayed address after turnd has
+    run out of descriptors (its limit lowered by the caller): they are
+    refused, turnd does not spin on the listening socket, and the
+    allocation still answers."""
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(("127.0.0.1", 1)).code == 0, "CreatePermission 127.0.0.1")
+    socks = []
+    for _ in range(100):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(relayed)
+        socks.append(s)
+    time.sleep(1.0)
+    before = cpu_ticks(pid)
+    time.sleep(2.0)
+    spent = cpu_ticks(pid) - before
+    expect(spent < 50, "no busy loop while out of descriptors (%d ticks in 2 s)" % spent)
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "the allocation still answers a Refresh (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in socks:
         s.close()
 
 

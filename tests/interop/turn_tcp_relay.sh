@@ -8,8 +8,9 @@
 # sent >= clients x messages), over TCP and over TLS (-S), small and
 # bounded in time. Afterwards /metrics shows the connections made and none
 # left (connections, pipes, allocations back to 0), and turnd still
-# answers STUN and stops cleanly (under the sanitizers: no report, no
-# leak).
+# answers STUN; peers connecting while turnd is out of descriptors are
+# refused without a busy loop; and turnd stops cleanly with connections
+# piped (under the sanitizers: no report, no leak).
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
 
@@ -105,6 +106,26 @@ check "/metrics: TCP relay connections made, none left after the clients" all_cl
 
 stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "turnd still answers STUN after the runs" stun_ok
+
+# Out of descriptors (SECURITY.md): with turnd's limit lowered to what it
+# has open plus a few, peers connecting to a relayed address are refused
+# at once, turnd does not spin, and the allocation still answers.
+exhausted() {
+	lim=$(prlimit --pid "$TURND_PID" --nofile --noheadings --output SOFT,HARD | awk '{print $1":"$2}')
+	nfd=$(ls "/proc/$TURND_PID/fd" | wc -l)
+	refused0=$(metric turnd_tcp_relay_refused_total)
+	prlimit --pid "$TURND_PID" --nofile=$((nfd + 24)):"${lim#*:}" || return 1
+	timeout 30 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/turn_client.py" --tcp \
+		--port "$PORT" --realm "$TURN_REALM" tcp_fd_exhaustion "$TURN_USER" "$TURN_PASS" \
+		"$TURND_PID"
+	rc=$?
+	prlimit --pid "$TURND_PID" --nofile="$lim"
+	sleep 1.2 # a tick: the counters are copied once a second
+	refused=$(metric turnd_tcp_relay_refused_total)
+	echo "  peers' connections refused: $((refused - refused0))"
+	[ "$rc" -eq 0 ] && [ "$((refused - refused0))" -ge 50 ]
+}
+check "out of descriptors: peers refused at once, no busy loop" exhausted
 
 # Stopping while connections are piped (both directions, both workers):
 # every worker frees its own, none wakes one already gone, and nothing
