@@ -5,8 +5,8 @@
 # address, the other gets a ConnectionAttempt, both open a data connection
 # with ConnectionBind, and the messages flow as raw bytes through the
 # relays. Every message must arrive (0 lost, 0 send dropped, received ==
-# sent >= clients x messages), over TCP and over TLS (-S), small and
-# bounded in time. Afterwards /metrics shows the connections made and none
+# sent >= clients x messages), over TCP (IPv4, and IPv6 relays with -x)
+# and over TLS (-S), small and bounded in time. Afterwards /metrics shows the connections made and none
 # left (connections, pipes, allocations back to 0), and turnd still
 # answers STUN; peers connecting while turnd is out of descriptors are
 # refused without a busy loop; and turnd stops cleanly with connections
@@ -43,6 +43,7 @@ uclient_cmd() {
 	common="-u $TURN_USER -w $TURN_PASS -m $M -n $N -l $L -T"
 	case "$1" in
 	tcp) echo "-p $PORT $common 127.0.0.1" ;;
+	tcp6) echo "-p $PORT $common -x ::1" ;;
 	tls) echo "-p $TLS_PORT $common -S 127.0.0.1" ;;
 	esac
 }
@@ -72,6 +73,7 @@ run() {
 }
 
 run tcp
+run tcp6
 run tls
 
 # metric SERIES: its value now, from /metrics.
@@ -98,9 +100,9 @@ all_closed() {
 	down=$(metric 'turnd_tcp_relay_bytes_total{direction="to_client"}')
 	echo "  allocations $a, TCP relay connections $c (made $total), pipes $p," \
 		"bytes piped $up to peers, $down to clients"
-	# Both runs: every client's messages went one way and came the other.
-	[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && [ "${total:-0}" -ge $((2 * M)) ] &&
-		[ "${up:-0}" -ge $((2 * M * N * L)) ] && [ "${down:-0}" -ge $((2 * M * N * L)) ]
+	# Three runs: every client's messages went one way and came the other.
+	[ "$a" = 0 ] && [ "$c" = 0 ] && [ "$p" = 0 ] && [ "${total:-0}" -ge $((3 * M)) ] &&
+		[ "${up:-0}" -ge $((3 * M * N * L)) ] && [ "${down:-0}" -ge $((3 * M * N * L)) ]
 }
 check "/metrics: TCP relay connections made, none left after the clients" all_closed
 
