@@ -105,7 +105,7 @@ static int plan_allocate(struct turn_request *req, struct alloc_plan *p)
 		 * TLS only, and takes none of the UDP relay's port options. */
 		if (req->tuple->transport != TURN_TRANSPORT_TCP || !req->srv->io->tcp_connect)
 			return TURN_ERR_UNSUPPORTED_TRANSPORT;
-		if (ep || tok || aaf || stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT))
+		if (ep || tok || stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT))
 			return STUN_ERR_BAD_REQUEST;
 		p->relay.tcp = true;
 	} else if (proto != TURN_TRANSPORT_UDP) {

@@ -108,25 +108,44 @@ START_TEST(allocate_tcp_needs_a_stream_and_no_port_options)
 END_TEST
 
 /* SECURITY.md: a refused peer gets 403 with no connection attempted, even
- * with a permission in place (installed before a policy reload). */
+ * with a permission in place (installed before a policy reload), at both
+ * ends of every range, on a dual-stack TCP allocation; a refused peer's
+ * connection to the relay is closed, permission or not. */
 START_TEST(err_403_connect_policy_before_any_attempt)
 {
-	static const char *const refused[] = {
-		"127.0.0.1:80", "10.0.0.1:80", "169.254.169.254:80", "192.168.1.1:22",
-		"0.0.0.0:80", "100.64.0.1:80", "172.16.0.1:443",
-	};
 	struct harness h;
 	struct client c;
 
-	tcp_client(&h, &c);
+	harness_init(&h);
+	h.io.ipv6 = true;
+	harness_start(&h);
+	client_init_tcp(&c, &h, "alice", "secret", 7, 40000);
+	client_challenge(&c);
+	client_begin(&c, TURN_METHOD_ALLOCATE);
+	stun_build_transport(&c.b, TURN_TRANSPORT_TCP);
+	stun_build_family(&c.b, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY, STUN_FAMILY_IPV6);
+	ck_assert_int_eq(client_send(&c, AUTH_MI), 0);
+	c.relayed[0] = resp_xor_addr(&c, TURN_ATTR_XOR_RELAYED_ADDRESS, 0);
 	struct turn_alloc *a = client_alloc(&c);
-	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		struct turn_addr p = addr_of(refused[i]);
+	ck_assert(a->tcp && a->relay[0].io && a->relay[1].io);
+	for (size_t i = 0; i < n_denied_peers; i++) {
+		struct turn_addr p = addr_of(denied_peers[i]);
 		ck_assert_int_eq(turn_perm_install(a, &p, (uint32_t)(h.now_ms / 1000), 0), 0);
-		ck_assert_msg(connect_to(&c, refused[i]) == 403, "%s", refused[i]);
+		ck_assert_msg(connect_to(&c, denied_peers[i]) == 403, "%s", denied_peers[i]);
 		ck_assert(mi_md5_ok(&c));
+		struct turn_tcp_event ev = { a, fake_tcp_incoming(&h.io, a), &p, 0, h.now_ms };
+		ck_assert_msg(turn_server_tcp_incoming(h.srv, &ev, &c.reply) == -1, "%s",
+			      denied_peers[i]);
 	}
 	ck_assert_uint_eq(h.io.tcp_connects, 0);
+	ck_assert_uint_eq(turn_server_stats(h.srv)->tcp_relay_refused, n_denied_peers);
+	ck_assert_uint_eq(turn_server_stats(h.srv)->tcp_relay_conns, 0);
+	/* Public peers of both families are fine. */
+	ck_assert_int_eq(client_permit(&c, PUBLIC_PEER), 0);
+	ck_assert_int_eq(connect_to(&c, PUBLIC_PEER), -1);
+	ck_assert_int_eq(client_permit(&c, "[2001:db8::99]:5000"), 0);
+	ck_assert_int_eq(connect_to(&c, "[2001:db8::99]:5000"), -1);
+	ck_assert_uint_eq(h.io.tcp_connects, 2);
 	harness_down(&h);
 }
 END_TEST

@@ -237,6 +237,24 @@ unsigned fake_user_quota(const struct fake_io *f, const char *user)
 	return 0;
 }
 
+/* Both ends of every range the default policy refuses (SECURITY.md). */
+const char *const denied_peers[] = {
+	"0.0.0.0:5000", "0.255.255.255:5000", "127.0.0.0:5000", "127.255.255.255:5000",
+	"10.0.0.0:5000", "10.255.255.255:5000", "172.16.0.0:5000", "172.31.255.255:5000",
+	"192.168.0.0:5000", "192.168.255.255:5000", "100.64.0.0:5000", "100.127.255.255:5000",
+	"169.254.0.0:5000", "169.254.255.255:5000", "169.254.169.254:80", "224.0.0.0:5000",
+	"239.255.255.255:5000", "240.0.0.0:5000", "255.255.255.255:5000", "[::]:5000",
+	"[::1]:5000", "[fc00::]:5000", "[fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000",
+	"[fe80::]:5000", "[febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[ff00::]:5000",
+	"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[fd00:ec2::254]:80",
+	"[::ffff:127.0.0.1]:5000", "[::ffff:10.0.0.1]:5000", "[64:ff9b::a00:1]:5000",
+	"[64:ff9b::7f00:1]:5000", "[64:ff9b:1::]:5000",
+	"[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]:5000", "[2002::]:5000",
+	"[2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[2001::]:5000",
+	"[2001:0:ffff:ffff:ffff:ffff:ffff:ffff]:5000",
+};
+const size_t n_denied_peers = sizeof(denied_peers) / sizeof(denied_peers[0]);
+
 /* ---- The harness ---- */
 
 void harness_init(struct harness *h)

@@ -58,7 +58,7 @@ struct fake_user {
 	unsigned n;
 };
 
-#define FAKE_MAX_TCP 16
+#define FAKE_MAX_TCP 64
 
 /* A TCP relay connection as the fake's net/ keeps it (RFC 6062). */
 struct fake_tcp {
@@ -208,6 +208,11 @@ uint32_t resp_u32(const struct client *c, uint16_t type);
 /* The nth XOR address of that type, or a zeroed address. */
 struct turn_addr resp_xor_addr(const struct client *c, uint16_t type, int nth);
 bool resp_has(const struct client *c, uint16_t type);
+
+/* Peers the default policy refuses: both ends of every range of
+ * SECURITY.md (IPv4 and IPv6). */
+extern const char *const denied_peers[];
+extern const size_t n_denied_peers;
 
 /* An address from text; the test fails if it does not parse. */
 struct turn_addr addr_of(const char *text);
