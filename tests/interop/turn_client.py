@@ -24,6 +24,8 @@ Scenarios (USER and PASS are long-term credentials the server knows):
                                        ConnectionAttempt, 446, 447, 441, 400, piping
   tcp_backpressure USER PASS PID       RFC 6062 pipe: a sender is held back while the
                                        peer does not read (turnd PID's memory bounded)
+  tcp_bind_timeout USER PASS           RFC 6062: connections not bound within 30 s
+                                       are closed (takes 30 s)
   tcp_fd_exhaustion USER PASS PID      peers connecting to a TCP relay while turnd (PID)
                                        is out of descriptors: refused, no busy loop
   transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
@@ -593,6 +595,54 @@ def s_tcp_backpressure(user, password, pid):
            "the peer then reads every byte in order (%d of %d)" % (n, sent))
     expect(c.delete().code == 0, "Refresh 0: deleted")
     for s in (ps, lst, sock):
+        s.close()
+
+
+def s_tcp_bind_timeout(user, password):
+    """RFC 6062 sections 5.2 and 5.3: a connection the client does not bind
+    within 30 s is closed, one made by Connect and one a peer opened (after
+    its ConnectionAttempt); the allocation lives on, and a late
+    ConnectionBind gets 400."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    lst.settimeout(TIMEOUT)
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(lst.getsockname()).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(lst.getsockname(), tid))], tid))
+    cid = m.get(A_CONNECTION_ID)
+    if not expect(m.code == 0 and cid, "Connect (got %d)" % m.code):
+        return
+    start = time.monotonic()
+    ps, _ = lst.accept()
+    p2 = socket.create_connection(relayed, timeout=TIMEOUT)
+    ind = c.conn.recv_msg(time.monotonic() + TIMEOUT)
+    expect(ind is not None and method_of(ind) == 0x00C, "ConnectionAttempt for a peer")
+    closed = []
+    for s, what in ((ps, "Connect's"), (p2, "the peer's")):
+        s.settimeout(max(0.1, start + 40 - time.monotonic()))
+        try:
+            eof = s.recv(1) == b""
+        except socket.timeout:
+            eof = False
+        except ConnectionResetError:
+            eof = True
+        closed.append((what, eof, time.monotonic() - start))
+    for what, eof, t in closed:
+        expect(eof and 28 <= t <= 36, "%s connection, never bound, closed after %.1f s (30)"
+               % (what, t))
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "the allocation lives on (Refresh: %d)" % m.code)
+    m = Client(Conn(ARGS.host, ARGS.port, True), user, password).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 400, "a ConnectionBind after the 30 s: 400 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, p2, lst):
         s.close()
 
 

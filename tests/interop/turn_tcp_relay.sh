@@ -8,7 +8,7 @@
 # sent >= clients x messages), over TCP (IPv4, and IPv6 relays with -x)
 # and over TLS (-S), small and bounded in time. Afterwards /metrics shows the connections made and none
 # left (connections, pipes, allocations back to 0), and turnd still
-# answers STUN; peers connecting while turnd is out of descriptors are
+# answers STUN; connections nobody binds are closed after 30 s; peers connecting while turnd is out of descriptors are
 # refused without a busy loop; and turnd stops cleanly with connections
 # piped (under the sanitizers: no report, no leak).
 . "$top_srcdir/tests/interop/lib.sh"
@@ -72,9 +72,24 @@ run() {
 	fi
 }
 
+# Meanwhile (it takes 30 s): connections nobody binds are closed.
+spawn timeout 60 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/turn_client.py" --tcp \
+	--port "$PORT" --realm "$TURN_REALM" tcp_bind_timeout "$TURN_USER" "$TURN_PASS" \
+	>"$T_DIR/bind-timeout.out" 2>&1
+BIND_TIMEOUT_PID=$BG_PID
+
 run tcp
 run tcp6
 run tls
+
+bind_timeout() {
+	reap "$BIND_TIMEOUT_PID"
+	rc=$?
+	cat "$T_DIR/bind-timeout.out"
+	return $rc
+}
+check "connections not bound within 30 s are closed (RFC 6062), the allocation lives on" \
+	bind_timeout
 
 # metric SERIES: its value now, from /metrics.
 metric() {
