@@ -229,13 +229,15 @@ static bool passes_fingerprint(const struct stun_msg *msg)
 
 static const uint16_t stats_methods[TURN_STATS_METHODS - 1] = {
 	STUN_METHOD_BINDING, TURN_METHOD_ALLOCATE, TURN_METHOD_REFRESH,
-	TURN_METHOD_CREATE_PERMISSION, TURN_METHOD_CHANNEL_BIND,
+	TURN_METHOD_CREATE_PERMISSION, TURN_METHOD_CHANNEL_BIND, TURN_METHOD_CONNECT,
+	TURN_METHOD_CONNECTION_BIND,
 };
 static const char *const stats_method_names[TURN_STATS_METHODS] = {
-	"binding", "allocate", "refresh", "createpermission", "channelbind", "other",
+	"binding", "allocate", "refresh", "createpermission", "channelbind", "connect",
+	"connectionbind", "other",
 };
 static const int16_t stats_codes[TURN_STATS_CODES] = {
-	0, 300, 400, 401, 403, 420, 437, 438, 441, 442, 443, 446, 486, 500, 508, -1,
+	0, 300, 400, 401, 403, 420, 437, 438, 441, 442, 443, 446, 447, 486, 500, 508, -1,
 };
 
 const char *turn_stats_method_name(unsigned i)
@@ -264,8 +266,7 @@ static int answer_code(const uint8_t *buf, size_t len)
 	return -1;
 }
 
-static void count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf,
-			 size_t len)
+void turn_count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf, size_t len)
 {
 	unsigned mi = 0, ci = 0;
 	int code = answer_code(buf, len);
@@ -320,6 +321,6 @@ int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 	if (rc < 0)
 		srv->stats.dropped++;
 	else if (reply->len >= STUN_HDR_LEN)
-		count_answer(srv, msg->method, reply->buf, reply->len);
+		turn_count_answer(srv, msg->method, reply->buf, reply->len);
 	return rc;
 }

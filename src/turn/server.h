@@ -56,8 +56,10 @@ struct turn_server_options {
 /* Answers counted by method and code (metrics): a small fixed set, so a
  * label never carries what a client chose. */
 enum {
-	TURN_STATS_METHODS = 6, /* binding, allocate, refresh, createpermission, channelbind, other */
-	TURN_STATS_CODES = 16,  /* 0 (success), the codes below, and "other" */
+	/* binding, allocate, refresh, createpermission, channelbind, connect,
+	 * connectionbind, other */
+	TURN_STATS_METHODS = 8,
+	TURN_STATS_CODES = 17, /* 0 (success), the codes below, and "other" */
 };
 /* The method label of index i, and the code of index i (0 success, -1 other). */
 const char *turn_stats_method_name(unsigned i);

@@ -181,6 +181,8 @@ int turn_server_tcp_connected(struct turn_server *srv, const struct turn_tcp_eve
 	if (!c || !c->connecting)
 		return -1;
 	int rc = build_connect_answer(srv, c, ev->code, reply);
+	if (rc == 0) /* the Connect's answer, at last */
+		turn_count_answer(srv, TURN_METHOD_CONNECT, reply->buf, reply->len);
 	/* The key is not needed any more. */
 	memset(c->key, 0, sizeof(c->key));
 	c->key_len = 0;

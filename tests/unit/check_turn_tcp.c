@@ -81,6 +81,19 @@ static int bind_conn(struct client *c, uint32_t id)
 	return client_send(c, AUTH_MI);
 }
 
+static uint64_t answers(struct harness *h, const char *method, int code)
+{
+	const struct turn_server_stats *st = turn_server_stats(h->srv);
+
+	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
+		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++)
+			if (strcmp(turn_stats_method_name(mi), method) == 0 &&
+			    turn_stats_code(ci) == code)
+				return st->answers[mi][ci];
+	ck_abort_msg("no counter for %s %d", method, code);
+	return 0;
+}
+
 START_TEST(allocate_tcp_needs_a_stream_and_no_port_options)
 {
 	struct harness h;
@@ -223,6 +236,9 @@ START_TEST(err_447_connect_failure)
 	ck_assert_int_eq(connect_to(&c, "198.51.100.2:5000"), 403); /* no permission yet */
 	ck_assert_int_eq(client_permit(&c, "198.51.100.2:5000"), 0);
 	ck_assert_int_eq(connect_to(&c, "198.51.100.2:5000"), 447);
+	/* Answers are counted when they are sent, later ones included. */
+	ck_assert_uint_eq(answers(&h, "connect", 447), 2);
+	ck_assert_uint_eq(answers(&h, "connect", 403), 1);
 	harness_down(&h);
 }
 END_TEST
@@ -312,6 +328,10 @@ START_TEST(connection_bind_codes)
 	ck_assert_int_eq(bind_conn(&data, id), 0);
 	ck_assert(mi_md5_ok(&data));
 	ck_assert_int_eq(bind_conn(&data, id), 400); /* bound already */
+	ck_assert_uint_eq(answers(&h, "connect", 0), 1);
+	ck_assert_uint_eq(answers(&h, "connectionbind", 0), 1);
+	ck_assert_uint_eq(answers(&h, "connectionbind", 400), 5);
+	ck_assert_uint_eq(answers(&h, "connectionbind", 441), 1);
 	harness_down(&h);
 }
 END_TEST
