@@ -161,6 +161,7 @@ static const struct int_limit {
 	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
+	{"max-tcp-connections", "a count", 0, 65535},
 	{"shed-allocations", "a count", 0, INT_MAX},
 	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"metrics-port", "a port (0: off)", 0, 65535},
@@ -476,6 +477,7 @@ static const struct {
 	{"max-allocate-lifetime", check_int},
 	{"max-permissions", check_int},
 	{"max-channels", check_int},
+	{"max-tcp-connections", check_int},
 	{"software", check_software},
 	{"log-level", check_log_level},
 	{"redis", check_redis},
@@ -550,6 +552,7 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-tcp-connections", 64, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("legacy-channel-numbers", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR("software", NULL, CFGF_NONE),
 		CFG_STR("log-level", "notice", CFGF_NONE),
@@ -1028,6 +1031,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");
 	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
+	c->max_tcp_connections = (unsigned)cfg_getint(cfg, "max-tcp-connections");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
 	c->shed_bps = (uint64_t)cfg_getint(cfg, "shed-bps");

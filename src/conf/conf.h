@@ -124,6 +124,7 @@ struct conf {
 	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
 	unsigned max_permissions; /* per allocation, 0 = no limit */
 	unsigned max_channels;    /* per allocation, 0 = no limit */
+	unsigned max_tcp_connections; /* per TCP allocation (RFC 6062), 0 = no limit */
 	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
 
 	/* Load shedding: past shed_allocations allocations on this server,

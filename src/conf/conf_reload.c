@@ -322,6 +322,8 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->max_lifetime != running->max_lifetime, "max-allocate-lifetime");
 	APPLIED_IF(next->max_permissions != running->max_permissions, "max-permissions");
 	APPLIED_IF(next->max_channels != running->max_channels, "max-channels");
+	APPLIED_IF(next->max_tcp_connections != running->max_tcp_connections,
+		   "max-tcp-connections");
 	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");

@@ -112,6 +112,33 @@ static void write_relay(struct evbuffer *b, const struct turn_server_stats *c)
 		     c->tcp_bytes);
 }
 
+/* TCP relay allocations (RFC 6062). */
+static void write_tcp_relay(struct evbuffer *b, const struct totals *t)
+{
+	one(b, "turnd_tcp_relay_connections", "gauge",
+	    "Peer TCP connections of TCP allocations now: connecting, waiting for a "
+	    "ConnectionBind, or piped.",
+	    t->s.core.tcp_relay_conns);
+	one(b, "turnd_tcp_relay_connections_total", "counter",
+	    "Peer TCP connections made by Connect or accepted from peers.",
+	    t->s.core.tcp_relay_conns_total);
+	one(b, "turnd_tcp_relay_pipes", "gauge",
+	    "Client data connections piped to a peer connection now.", t->s.net.tcp_relay_pipes);
+	one(b, "turnd_tcp_relay_refused_total", "counter",
+	    "Peer connections to a relay closed: no permission, refused peer, "
+	    "max-tcp-connections, or no descriptor left.",
+	    t->s.core.tcp_relay_refused + t->s.net.tcp_relay_refused_fds);
+	one(b, "turnd_tcp_relay_connect_failures_total", "counter",
+	    "Connect requests answered 447: the connection failed or timed out.",
+	    t->s.net.tcp_relay_connect_failed);
+	head(b, "turnd_tcp_relay_bytes_total", "counter",
+	     "Bytes piped between data connections and peers, by direction.");
+	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_peer\"} %" PRIu64 "\n",
+			    t->s.net.tcp_relay_bytes[0]);
+	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_client\"} %" PRIu64 "\n",
+			    t->s.net.tcp_relay_bytes[1]);
+}
+
 static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)
 {
 	head(b, "turnd_responses_total", "counter",
@@ -243,6 +270,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
 	    t.s.net.tcp_accepted);
 	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.s.net.tcp_open);
+	write_tcp_relay(b, &t);
 	write_answers(b, &t.s.core);
 	one(b, "turnd_auth_backend_errors_total", "counter",
 	    "Credential lookups that failed because a backend could not answer.",

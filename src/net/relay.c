@@ -26,17 +26,6 @@
 #include "util/log.h"
 #include "auth/auth.h"
 
-struct turn_relay {
-	int fd;
-	struct event *ev;
-	struct worker *w;
-	struct turn_alloc *owner;
-	struct client_path path;
-	size_t addr_index;
-	uint16_t port;
-	bool dont_fragment; /* DF set on the socket: never kept as a spare */
-};
-
 struct quota_entry {
 	struct quota_entry *next;
 	unsigned count;
@@ -127,7 +116,8 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 	pthread_mutex_init(&rs->lock, NULL);
 	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
 	rs->n_user_buckets = QUOTA_BUCKETS;
-	if (!rs->users || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
+	rs->tcp_table = tcp_relay_table_new();
+	if (!rs->users || !rs->tcp_table || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -171,6 +161,8 @@ void relay_shared_fini(struct relay_shared *rs)
 		}
 	}
 	free(rs->users);
+	tcp_relay_table_free(rs->tcp_table);
+	rs->tcp_table = NULL;
 	pthread_mutex_destroy(&rs->lock);
 }
 
@@ -301,7 +293,7 @@ static void release_port(struct relay_shared *rs, size_t idx, uint16_t port)
 	pthread_mutex_unlock(&rs->lock);
 }
 
-static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_fragment)
+static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_fragment, bool tcp)
 {
 	struct turn_addr a = ra->addr;
 	struct sockaddr_storage ss;
@@ -309,6 +301,8 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 
 	a.port = port;
 	socklen_t sl = sockaddr_from_turn(&ss, &a);
+	if (tcp)
+		return tcp_relay_listen(&a);
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -625,7 +619,7 @@ static struct turn_relay *spare_take(struct worker *w, const struct turn_relay_r
 {
 	struct relay_shared *rs = w->relay_shared;
 
-	if (req->even_port || req->reserve_next || req->token || req->dont_fragment)
+	if (req->even_port || req->reserve_next || req->token || req->dont_fragment || req->tcp)
 		return NULL;
 	for (unsigned i = w->n_spares; i-- > 0;) {
 		struct turn_relay *r = w->spares[i];
@@ -669,6 +663,7 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		return rc;
 	r->fd = -1;
 	r->dont_fragment = req->dont_fragment;
+	r->tcp = req->tcp;
 	/* A port another process holds fails to bind: try a few others. */
 	for (int attempt = 0; attempt < 8 && r->fd < 0; attempt++) {
 		pthread_mutex_lock(&rs->lock);
@@ -682,7 +677,7 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		}
 		if (rc)
 			break;
-		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment);
+		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment, req->tcp);
 		if (r->fd < 0) {
 			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
 			release_port(rs, r->addr_index, r->port);
@@ -701,7 +696,8 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		return rc ? rc : TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
 	r->w = w;
-	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST, relay_on_read, r);
+	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST,
+			  r->tcp ? tcp_relay_on_accept : relay_on_read, r);
 	if (!r->ev) {
 		relay_free(w, r);
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
@@ -737,7 +733,7 @@ static void relay_close(void *ctx, struct turn_relay *r)
 			break;
 		}
 	w->stats.relays_open--;
-	if (r->fd >= 0 && r->ev && !r->dont_fragment && !w->stopping &&
+	if (r->fd >= 0 && r->ev && !r->dont_fragment && !r->tcp && !w->stopping &&
 	    w->n_spares < RELAY_SPARES) {
 		r->owner = NULL;
 		r->path = (struct client_path){ 0 };
@@ -864,5 +860,8 @@ void relay_io_init(struct turn_io *io, struct worker *w)
 		.quota_take = quota_take,
 		.quota_give = quota_give,
 		.alloc_event = alloc_event,
+		.tcp_connect = tcp_relay_connect,
+		.tcp_bind = tcp_relay_bind,
+		.tcp_close = tcp_relay_close,
 	};
 }

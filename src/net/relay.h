@@ -48,6 +48,21 @@ struct relay_token {
 #define RELAY_TOKEN_LIFETIME_MS 30000 /* RFC 8656 section 14.9: about 30 s */
 
 struct quota_entry;
+struct tcp_relay_table;
+
+/* A relay endpoint: a UDP socket, or for a TCP allocation (RFC 6062) a
+ * listening TCP socket, on a relay address and a port from the pool. */
+struct turn_relay {
+	int fd;
+	struct event *ev;
+	struct worker *w;
+	struct turn_alloc *owner;
+	struct client_path path;
+	size_t addr_index;
+	uint16_t port;
+	bool dont_fragment; /* DF set on the socket: never kept as a spare */
+	bool tcp;           /* a listening TCP socket: never kept as a spare */
+};
 
 /* Workers a server may run (relay-threads), for per-worker tables. */
 #define RELAY_MAX_WORKERS 64
@@ -72,6 +87,9 @@ struct relay_shared {
 	bool draining; /* SIGUSR1: no new allocations */
 	/* Bytes per second each worker relayed over its last tick (shed-bps). */
 	uint64_t worker_bps[RELAY_MAX_WORKERS];
+	/* TCP relay connections of every worker (net/tcp_relay.c), with a
+	 * lock of their own. */
+	struct tcp_relay_table *tcp_table;
 };
 
 int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen);
@@ -95,6 +113,21 @@ bool relay_draining(struct relay_shared *rs);
 
 /* The bytes per second worker relayed over its last tick. */
 void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps);
+
+/* TCP relays (net/tcp_relay.c, RFC 6062). The table of every worker's
+ * TCP relay connections, by CONNECTION-ID; a listening relay socket; the
+ * turn_io callbacks (ctx = worker). */
+struct tcp_relay_table *tcp_relay_table_new(void);
+/* Closes what is left; after every worker is gone. NULL is a no-op. */
+void tcp_relay_table_free(struct tcp_relay_table *t);
+/* From now on no worker wakes another (they are being freed). */
+void tcp_relay_table_stopping(struct tcp_relay_table *t);
+int tcp_relay_listen(const struct turn_addr *addr);
+void tcp_relay_on_accept(int fd, short what, void *arg);
+int tcp_relay_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+		      uint32_t *id);
+int tcp_relay_bind(void *ctx, uint32_t id, const char *user);
+void tcp_relay_close(void *ctx, uint32_t id);
 
 /* Ports in use across every relay address (for tests and metrics). */
 size_t relay_ports_in_use(struct relay_shared *rs);

@@ -43,7 +43,18 @@ struct tcp_conn {
 	bool handshaking; /* TLS, until the handshake is done */
 	struct evbuffer *record; /* TLS: stages one message (conn_write) */
 	LIST_ENTRY(tcp_conn) link;
+	/* An RFC 6062 data connection: a ConnectionBind took connection
+	 * pipe_id's peer socket (pipe_fd until the answer is queued, then the
+	 * bufferevent peer), and the rest is raw bytes both ways. */
+	uint32_t pipe_id;
+	int pipe_fd;
+	struct bufferevent *peer;
+	bool pipe_closing; /* one end closed: the other's output drains first */
 };
+
+/* Stop reading one end of a pipe while the other end has this much to
+ * write; read again once it is down to half (backpressure both ways). */
+#define PIPE_HIGH (256 * 1024)
 
 int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
 		      size_t errlen)
@@ -84,6 +95,14 @@ static void conn_free(struct tcp_conn *c)
 	 * (RFC 8656 section 3.1), and with it the relay pointing here. */
 	turn_server_client_closed(c->w->srv, &c->tuple);
 	worker_pending_forget_conn(c->w, c);
+	if (c->pipe_id)
+		tcp_relay_pipe_closed(c->w, c->pipe_id);
+	if (c->pipe_fd >= 0)
+		close(c->pipe_fd);
+	if (c->peer) {
+		bufferevent_free(c->peer);
+		c->w->stats.tcp_relay_pipes--;
+	}
 	LIST_REMOVE(c, link);
 	c->w->stats.tcp_open--;
 	bufferevent_free(c->bev);
@@ -108,6 +127,103 @@ static void conn_write(struct tcp_conn *c, const uint8_t *buf, size_t len)
 	if (c->record)
 		evbuffer_drain(c->record, evbuffer_get_length(c->record));
 	bufferevent_write(c->bev, buf, len);
+}
+
+/* ---- RFC 6062 data connections: a pipe between c->bev and c->peer ---- */
+
+static void pipe_move(struct tcp_conn *c, struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer *in = bufferevent_get_input(from);
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	c->w->stats.tcp_relay_bytes[from == c->bev ? 0 : 1] += evbuffer_get_length(in);
+	evbuffer_add_buffer(out, in);
+	if (evbuffer_get_length(out) >= PIPE_HIGH)
+		bufferevent_disable(from, EV_READ);
+}
+
+static struct bufferevent *pipe_other(struct tcp_conn *c, struct bufferevent *bev)
+{
+	return bev == c->bev ? c->peer : c->bev;
+}
+
+static void pipe_on_read(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	pipe_move(c, bev, pipe_other(c, bev));
+}
+
+/* bev's output is down to its low watermark: the other end may read
+ * again, or, closing, everything is out. */
+static void pipe_on_write(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (c->pipe_closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_free(c);
+		return;
+	}
+	bufferevent_enable(pipe_other(c, bev), EV_READ);
+}
+
+static void pipe_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct bufferevent *other = pipe_other(c, bev);
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+		return;
+	/* What one end sent before it closed still reaches the other. */
+	if (!c->pipe_closing && (what & BEV_EVENT_EOF) &&
+	    evbuffer_get_length(bufferevent_get_output(other)) > 0) {
+		c->pipe_closing = true;
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		bufferevent_disable(other, EV_READ);
+		bufferevent_setwatermark(other, EV_WRITE, 0, 0);
+		return;
+	}
+	conn_free(c);
+}
+
+static int pipe_start(struct tcp_conn *c)
+{
+	struct worker *w = c->w;
+	int fd = c->pipe_fd;
+
+	c->pipe_fd = -1;
+	c->peer = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->peer) {
+		close(fd);
+		return -1;
+	}
+	w->stats.tcp_relay_pipes++;
+	w->stats.tcp_relay_pipes_total++;
+	/* The allocation's lifetime governs a data connection, not idleness. */
+	bufferevent_set_timeouts(c->bev, NULL, NULL);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
+	bufferevent_setwatermark(c->bev, EV_WRITE, PIPE_HIGH / 2, 0);
+	bufferevent_setwatermark(c->peer, EV_WRITE, PIPE_HIGH / 2, 0);
+	bufferevent_setcb(c->bev, pipe_on_read, pipe_on_write, pipe_on_event, c);
+	bufferevent_setcb(c->peer, pipe_on_read, pipe_on_write, pipe_on_event, c);
+	bufferevent_enable(c->peer, EV_READ | EV_WRITE);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* Bytes the client sent right behind its ConnectionBind. */
+	pipe_move(c, c->bev, c->peer);
+	return 0;
+}
+
+void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd)
+{
+	c->pipe_id = id;
+	c->pipe_fd = peer_fd;
+}
+
+void tcp_conn_close_pipe(struct tcp_conn *c)
+{
+	c->pipe_id = 0; /* the table has forgotten it already */
+	conn_free(c);
 }
 
 /* Handle every complete frame in the input buffer. Returns -1 when the
@@ -144,6 +260,8 @@ static int conn_drain_frames(struct tcp_conn *c)
 		size_t n = worker_process(w, frame, frame_len, &c->tuple, &path, reply, sizeof(w->tx));
 		if (n > 0)
 			conn_write(c, reply, n);
+		if (c->pipe_fd >= 0) /* a ConnectionBind succeeded */
+			return pipe_start(c);
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
 			bufferevent_disable(c->bev, EV_READ);
 			return 0;
@@ -153,11 +271,13 @@ static int conn_drain_frames(struct tcp_conn *c)
 
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH)
 		c->w->stats.tcp_output_drops++;
-		return;
-	}
-	conn_write(c, buf, len);
+	else
+		conn_write(c, buf, len);
+	/* A parked ConnectionBind answered once its credential came. */
+	if (c->pipe_fd >= 0 && pipe_start(c) < 0)
+		conn_free(c);
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)
@@ -227,6 +347,7 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	c->w = w;
+	c->pipe_fd = -1;
 	c->tuple.transport = TURN_TRANSPORT_TCP;
 	c->tuple.local = l->local;
 	if (sockaddr_to_turn(sa, &c->tuple.client) < 0) {

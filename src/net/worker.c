@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -247,6 +248,10 @@ static void worker_free(struct worker *w)
 	worker_reload_discard(w->reload_next);
 	pthread_mutex_destroy(&w->reload_lock);
 	net_snapshot_release(w->conf_snap);
+	if (w->tcp_wake_ev)
+		event_free(w->tcp_wake_ev);
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
 	if (w->base)
 		event_base_free(w->base);
 	free(w);
@@ -375,6 +380,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	dtls_tick(w, now);
+	tcp_relay_service(w, now); /* connections nobody bound in 30 s */
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
 		relay_set_worker_bps(w->relay_shared, w->id,
@@ -421,7 +427,8 @@ static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 	w->conf_snap = r->snap;
 	w->conf = c;
 	free(r);
-	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels);
+	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels,
+			       c->max_tcp_connections);
 	worker_apply_settings(w); /* peer policy and max-bps, with Redis's */
 	if (w->id == 0)
 		worker_apply_quotas(w);
@@ -478,6 +485,7 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 		.max_lifetime = c->max_lifetime,
 		.max_permissions = c->max_permissions,
 		.max_channels = c->max_channels,
+		.max_tcp_connections = c->max_tcp_connections,
 		.legacy_channels = c->legacy_channels,
 		.alternates = c->alternates,
 		.n_alternates = c->n_alternates,
@@ -492,6 +500,14 @@ static struct turn_server *worker_server(struct worker *w, const struct net *n)
 	return turn_server_new(&so);
 }
 
+/* Another worker changed a TCP relay connection of ours (tcp_relay.c). */
+static void on_tcp_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tcp_relay_service(arg, worker_now_ms());
+}
+
 static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -502,6 +518,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->id = id;
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&w->snap_lock, NULL);
 	pthread_mutex_init(&w->reload_lock, NULL);
 	w->conf = n->conf;
@@ -529,7 +546,9 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->flush_ev = event_new(w->base, -1, 0, on_flush, w);
 	w->reload_ev = event_new(w->base, -1, 0, on_reload, w);
-	if (!w->tick_ev || !w->flush_ev || !w->reload_ev || event_add(w->tick_ev, &second) < 0 ||
+	w->tcp_wake_ev = event_new(w->base, -1, 0, on_tcp_wake, w);
+	if (!w->tick_ev || !w->flush_ev || !w->reload_ev || !w->tcp_wake_ev ||
+	    event_add(w->tick_ev, &second) < 0 ||
 	    worker_bind(w, n->conf, err, errlen) < 0) {
 		worker_free(w);
 		return NULL;
@@ -537,7 +556,6 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	return w;
 }
 
-/* The addresses a wildcard listener serves, for the relay-loop check. */
 /* Append l (a wildcard: every interface address of its family) with its
  * port to own. */
 static size_t add_own(const struct turn_addr *l, const struct ifaddrs *ifs,
@@ -873,7 +891,7 @@ static void log_totals(struct net *n)
 		const struct turn_server_stats *s = turn_server_stats(w->srv);
 		log_info("worker %u: udp in %llu out %llu, tcp accepted %llu, requests %llu, "
 			 "dropped %llu, allocations %llu (total %llu), relayed to peers %llu, "
-			 "to clients %llu",
+			 "to clients %llu, TCP relay connections piped %llu",
 			 w->id, (unsigned long long)w->stats.udp_in,
 			 (unsigned long long)w->stats.udp_out,
 			 (unsigned long long)w->stats.tcp_accepted,
@@ -881,7 +899,8 @@ static void log_totals(struct net *n)
 			 (unsigned long long)s->allocations,
 			 (unsigned long long)s->allocations_total,
 			 (unsigned long long)s->relayed_to_peer,
-			 (unsigned long long)s->relayed_to_client);
+			 (unsigned long long)s->relayed_to_client,
+			 (unsigned long long)w->stats.tcp_relay_pipes_total);
 		allocs += s->allocations;
 	}
 	/* What a stop leaves behind: with every allocation gone, the port
@@ -969,6 +988,9 @@ void net_free(struct net *n)
 	if (!n)
 		return;
 	metrics_free(n->metrics);
+	/* Workers go one by one: none may wake another any more. */
+	if (n->relay_ready)
+		tcp_relay_table_stopping(n->relay.tcp_table);
 	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
 		worker_free(n->workers[i]);
 	free(n->workers);

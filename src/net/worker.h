@@ -71,6 +71,10 @@ struct worker_stats {
 	uint64_t auth_errors;
 	uint64_t tls_accepted, tls_failed; /* TLS handshakes begun, failed */
 	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
+	/* RFC 6062: data connections piped now, ever; Connects that failed. */
+	uint64_t tcp_relay_pipes, tcp_relay_pipes_total, tcp_relay_connect_failed;
+	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
+	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */
@@ -142,6 +146,8 @@ struct worker {
 	struct client_path current_path;   /* of the message being handled */
 	struct turn_addr reply_from;       /* where its response leaves from (net/nat.c) */
 	struct event *tick_ev;
+	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
+	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
 	struct udp_sock *udp;
 	size_t n_udp;
 	struct tcp_listener *tcp;
@@ -243,5 +249,15 @@ void tcp_listener_close(struct tcp_listener *l);
 void tcp_conns_close_all(struct worker *w);
 /* Queue bytes to a client; dropped (and counted) when it is not reading. */
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len);
+/* RFC 6062 data connections: once the ConnectionBind's answer is queued,
+ * c pipes raw bytes to and from peer_fd (taken over); closing a pipe
+ * whose allocation is gone. */
+void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd);
+void tcp_conn_close_pipe(struct tcp_conn *c);
+
+/* tcp_relay.c: a pipe ended (tcp.c tells); the table's news for this
+ * worker, on its wake event and every tick. */
+void tcp_relay_pipe_closed(struct worker *w, uint32_t id);
+void tcp_relay_service(struct worker *w, uint64_t now);
 
 #endif

@@ -131,6 +131,7 @@ void turn_alloc_free(struct turn_alloc_table *t, struct turn_alloc *a)
 		wheel_unlink(t, a);
 	free(a->perms);
 	free(a->channels);
+	free(a->tcp_conns);
 	free(a->username);
 	free(a);
 }

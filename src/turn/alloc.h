@@ -46,6 +46,21 @@ struct turn_channel {
 	uint32_t expires; /* the binding; the number stays reserved until expires + QUIET */
 };
 
+/* A TCP connection of a TCP allocation (RFC 6062): one the client asked
+ * for with Connect (its answer waits until the connection is made) or one
+ * a peer opened to the relay (announced by ConnectionAttempt). */
+struct turn_tcp_conn {
+	uint32_t id;          /* CONNECTION-ID, unique in the server (net/ picks it) */
+	struct turn_addr peer;
+	bool connecting;      /* a Connect waiting for the outcome */
+	/* The Connect being answered: its transaction and how to sign. */
+	uint8_t tid[STUN_TID_LEN];
+	uint8_t key[32];
+	uint8_t key_len;
+	bool mi_sha256;
+	bool fingerprint;
+};
+
 struct turn_relay_slot {
 	struct turn_relay *io; /* NULL when this family is not allocated */
 	struct turn_addr addr; /* the relayed transport address (what clients are told) */
@@ -62,12 +77,15 @@ struct turn_alloc {
 	uint16_t v6_error;       /* ADDRESS-ERROR-CODE of that answer, or 0 */
 	uint64_t token;          /* RESERVATION-TOKEN of that answer, or 0 */
 	bool dont_fragment;
+	bool tcp;                /* REQUESTED-TRANSPORT TCP (RFC 6062) */
 	bool dead;               /* deleted, waiting to be reaped at the end of the loop turn */
 	struct turn_relay_slot relay[2]; /* [0] IPv4, [1] IPv6 (RFC 8656 dual allocation) */
 	uint16_t n_perms, cap_perms;
 	uint16_t n_channels, cap_channels;
 	struct turn_perm *perms;
 	struct turn_channel *channels;
+	uint16_t n_tcp, cap_tcp;
+	struct turn_tcp_conn *tcp_conns;
 	char *username;          /* who created it: later requests must match (441) */
 	/* Bandwidth cap (token bucket, thousandths of a byte); 0 rate = unlimited. */
 	uint64_t bucket_tokens;

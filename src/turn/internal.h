@@ -21,6 +21,7 @@ struct turn_server {
 	uint32_t max_lifetime;
 	unsigned max_permissions;
 	unsigned max_channels;
+	unsigned max_tcp_connections;
 	uint64_t max_bps;
 	uint16_t max_channel_number;
 	struct turn_addr *alternates;
@@ -83,8 +84,17 @@ int turn_refresh(struct turn_request *req);
 int turn_create_permission(struct turn_request *req);
 int turn_channel_bind_request(struct turn_request *req);
 int turn_send_indication(struct turn_request *req);
+/* tcp.c: RFC 6062. */
+int turn_connect(struct turn_request *req);
+int turn_connection_bind(struct turn_request *req);
+/* Close every TCP connection of an allocation being deleted. */
+void turn_tcp_close_all(struct turn_server *srv, struct turn_alloc *a);
+/* Shared with tcp.c. */
+struct turn_alloc *turn_existing_alloc(struct turn_request *req);
 /* server.c: tell net/ what happened to a (turn_io.alloc_event). */
 void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a);
+/* Count an answer the core built (metrics: by method and code). */
+void turn_count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf, size_t len);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 

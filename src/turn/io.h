@@ -29,6 +29,7 @@ struct turn_relay_request {
 	bool reserve_next;    /* its R bit: hold port + 1 for a RESERVATION-TOKEN */
 	uint64_t token;       /* a RESERVATION-TOKEN to claim, or 0 */
 	bool dont_fragment;   /* set DF on what the relay sends */
+	bool tcp;             /* a listening TCP relay (RFC 6062), not a UDP one */
 	struct turn_alloc *owner; /* for net to hand peer data back */
 };
 
@@ -58,6 +59,25 @@ struct turn_io {
 	 * must not call back into the core. */
 	void (*alloc_event)(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
 			    uint32_t lifetime);
+	/*
+	 * TCP relays (RFC 6062). Optional: without tcp_connect an Allocate for
+	 * TCP gets 442.
+	 *
+	 * tcp_connect: start a connection from relay to peer (policy and
+	 * permission already checked). Returns 0 with *id set (the outcome
+	 * comes later through turn_server_tcp_connected), or the error code
+	 * to answer now (447, 508).
+	 */
+	int (*tcp_connect)(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			   uint32_t *id);
+	/* tcp_bind: the connection id named by a ConnectionBind from user on
+	 * the current client connection. Returns 0 (net pipes the two once the
+	 * answer is sent), 400 (no such connection waiting for a bind) or 441
+	 * (it belongs to another user's allocation). */
+	int (*tcp_bind)(void *ctx, uint32_t id, const char *user);
+	/* tcp_close: the allocation is going: close the connection id, whatever
+	 * its state. */
+	void (*tcp_close)(void *ctx, uint32_t id);
 };
 
 #endif

@@ -5,9 +5,18 @@
 
 #include "turn/policy.h"
 
+static struct turn_alloc *existing_alloc(struct turn_request *req, bool *done);
+
 /* Authenticate, and for methods on an existing allocation find it and
  * check it belongs to this user. Returns the allocation, or NULL with
  * *done set when a response was written. */
+struct turn_alloc *turn_existing_alloc(struct turn_request *req)
+{
+	bool done;
+
+	return existing_alloc(req, &done);
+}
+
 static struct turn_alloc *existing_alloc(struct turn_request *req, bool *done)
 {
 	struct turn_alloc *a;
@@ -91,8 +100,17 @@ static int plan_allocate(struct turn_request *req, struct alloc_plan *p)
 	p->family = TURN_AF_INET; /* RFC 8656 section 7.2: IPv4 unless asked */
 	if (!rt || stun_attr_get_transport(m, rt, &proto) < 0)
 		return STUN_ERR_BAD_REQUEST;
-	if (proto != TURN_TRANSPORT_UDP)
+	if (proto == TURN_TRANSPORT_TCP) {
+		/* RFC 6062 section 5.1: a TCP relay is for clients over TCP or
+		 * TLS only, and takes none of the UDP relay's port options. */
+		if (req->tuple->transport != TURN_TRANSPORT_TCP || !req->srv->io->tcp_connect)
+			return TURN_ERR_UNSUPPORTED_TRANSPORT;
+		if (ep || tok || stun_msg_find(m, TURN_ATTR_DONT_FRAGMENT))
+			return STUN_ERR_BAD_REQUEST;
+		p->relay.tcp = true;
+	} else if (proto != TURN_TRANSPORT_UDP) {
 		return TURN_ERR_UNSUPPORTED_TRANSPORT;
+	}
 	if (tok && (ep || raf || aaf))
 		return STUN_ERR_BAD_REQUEST;
 	if (raf && aaf)
@@ -212,6 +230,7 @@ int turn_allocate(struct turn_request *req)
 	}
 	memcpy(a->alloc_tid, req->msg->tid, STUN_TID_LEN);
 	a->dont_fragment = plan.relay.dont_fragment;
+	a->tcp = plan.relay.tcp;
 	a->lifetime = granted_lifetime(srv, req->msg, true);
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + a->lifetime);
 	srv->stats.allocations_total++;
@@ -344,7 +363,8 @@ int turn_channel_bind_request(struct turn_request *req)
 
 	if (!a)
 		return 0;
-	if (!ch || !pa || stun_attr_get_channel(m, ch, &number) < 0 ||
+	/* RFC 6062 section 5.1: a TCP allocation has no channels. */
+	if (a->tcp || !ch || !pa || stun_attr_get_channel(m, ch, &number) < 0 ||
 	    number < TURN_CHANNEL_MIN || number > req->srv->max_channel_number ||
 	    stun_attr_get_xor_addr(m, pa, &peer) < 0)
 		return turn_send_error(req, STUN_ERR_BAD_REQUEST);
@@ -374,7 +394,8 @@ int turn_send_indication(struct turn_request *req)
 	const struct stun_attr *data = stun_msg_find(m, TURN_ATTR_DATA);
 	struct turn_addr peer;
 
-	if (!a || !pa || !data || stun_attr_get_xor_addr(m, pa, &peer) < 0)
+	/* A TCP allocation relays only on its connections (RFC 6062). */
+	if (!a || a->tcp || !pa || !data || stun_attr_get_xor_addr(m, pa, &peer) < 0)
 		return -1;
 	int slot = peer.family == TURN_AF_INET6 ? 1 : 0;
 	if (!a->relay[slot].io || !turn_perm_valid(a, &peer, req->now) ||

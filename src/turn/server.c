@@ -23,6 +23,8 @@ static const struct turn_method methods[] = {
 	{ TURN_METHOD_CREATE_PERMISSION, true, turn_create_permission, NULL },
 	{ TURN_METHOD_CHANNEL_BIND, true, turn_channel_bind_request, NULL },
 	{ TURN_METHOD_SEND, true, NULL, turn_send_indication },
+	{ TURN_METHOD_CONNECT, true, turn_connect, NULL },
+	{ TURN_METHOD_CONNECTION_BIND, true, turn_connection_bind, NULL },
 };
 
 struct turn_server *turn_server_new(const struct turn_server_options *opt)
@@ -46,6 +48,7 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 		srv->max_lifetime = srv->default_lifetime;
 	srv->max_permissions = opt->max_permissions;
 	srv->max_channels = opt->max_channels;
+	srv->max_tcp_connections = opt->max_tcp_connections;
 	srv->max_bps = opt->max_bps;
 	srv->max_channel_number = opt->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
 	srv->policy = opt->policy;
@@ -74,6 +77,7 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 
 	if (a->lifetime) /* it was granted: not one whose relay failed to open */
 		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
+	turn_tcp_close_all(srv, a);
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)
 			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
@@ -108,7 +112,8 @@ void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps)
 }
 
 void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,
-			    unsigned max_permissions, unsigned max_channels)
+			    unsigned max_permissions, unsigned max_channels,
+			    unsigned max_tcp_connections)
 {
 	/* As turn_server_new reads them. */
 	srv->max_lifetime = max_lifetime ? max_lifetime : 3600;
@@ -116,6 +121,7 @@ void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,
 		srv->max_lifetime = srv->default_lifetime;
 	srv->max_permissions = max_permissions;
 	srv->max_channels = max_channels;
+	srv->max_tcp_connections = max_tcp_connections;
 }
 
 void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a)
@@ -263,13 +269,15 @@ static bool passes_fingerprint(const struct stun_msg *msg)
 
 static const uint16_t stats_methods[TURN_STATS_METHODS - 1] = {
 	STUN_METHOD_BINDING, TURN_METHOD_ALLOCATE, TURN_METHOD_REFRESH,
-	TURN_METHOD_CREATE_PERMISSION, TURN_METHOD_CHANNEL_BIND,
+	TURN_METHOD_CREATE_PERMISSION, TURN_METHOD_CHANNEL_BIND, TURN_METHOD_CONNECT,
+	TURN_METHOD_CONNECTION_BIND,
 };
 static const char *const stats_method_names[TURN_STATS_METHODS] = {
-	"binding", "allocate", "refresh", "createpermission", "channelbind", "other",
+	"binding", "allocate", "refresh", "createpermission", "channelbind", "connect",
+	"connectionbind", "other",
 };
 static const int16_t stats_codes[TURN_STATS_CODES] = {
-	0, 300, 400, 401, 403, 420, 437, 438, 441, 442, 443, 446, 486, 500, 508, -1,
+	0, 300, 400, 401, 403, 420, 437, 438, 441, 442, 443, 446, 447, 486, 500, 508, -1,
 };
 
 const char *turn_stats_method_name(unsigned i)
@@ -298,8 +306,7 @@ static int answer_code(const uint8_t *buf, size_t len)
 	return -1;
 }
 
-static void count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf,
-			 size_t len)
+void turn_count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf, size_t len)
 {
 	unsigned mi = 0, ci = 0;
 	int code = answer_code(buf, len);
@@ -364,6 +371,6 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 	if (rc < 0)
 		srv->stats.dropped++;
 	else if (reply->len >= STUN_HDR_LEN)
-		count_answer(srv, msg->method, reply->buf, reply->len);
+		turn_count_answer(srv, msg->method, reply->buf, reply->len);
 	return rc;
 }

@@ -42,6 +42,7 @@ struct turn_server_options {
 	uint32_t max_lifetime;     /* 0: 3600 */
 	unsigned max_permissions;  /* per allocation, 0 = no limit */
 	unsigned max_channels;     /* per allocation, 0 = no limit */
+	unsigned max_tcp_connections; /* per TCP allocation (RFC 6062), 0 = no limit */
 	uint64_t max_bps;          /* bytes per second per allocation, 0 = no cap */
 	bool legacy_channels;      /* accept RFC 5766 channel numbers up to 0x7FFF */
 	/* Servers to send clients to when quota_take answers 300 (load
@@ -61,8 +62,10 @@ struct turn_server_options {
 /* Answers counted by method and code (metrics): a small fixed set, so a
  * label never carries what a client chose. */
 enum {
-	TURN_STATS_METHODS = 6, /* binding, allocate, refresh, createpermission, channelbind, other */
-	TURN_STATS_CODES = 16,  /* 0 (success), the codes below, and "other" */
+	/* binding, allocate, refresh, createpermission, channelbind, connect,
+	 * connectionbind, other */
+	TURN_STATS_METHODS = 8,
+	TURN_STATS_CODES = 17, /* 0 (success), the codes below, and "other" */
 };
 /* The method label of index i, and the code of index i (0 success, -1 other). */
 const char *turn_stats_method_name(unsigned i);
@@ -81,6 +84,9 @@ struct turn_server_stats {
 	/* The share of those for clients over TCP: [0] to peers, [1] to clients. */
 	uint64_t tcp_packets[2], tcp_bytes[2];
 	uint64_t peer_denied;     /* Send/ChannelData refused by policy or permission */
+	/* RFC 6062: TCP connections relayed now, and ever; peer connections
+	 * refused (no permission, policy, limit). */
+	uint64_t tcp_relay_conns, tcp_relay_conns_total, tcp_relay_refused;
 	uint64_t bandwidth_drops; /* over max-bps */
 	uint64_t icmp_to_client;  /* ICMP errors relayed in Data indications */
 	uint64_t answers[TURN_STATS_METHODS][TURN_STATS_CODES];
@@ -169,6 +175,32 @@ int turn_server_peer_icmp(struct turn_server *srv, struct turn_alloc *alloc,
 			  const struct turn_addr *peer, uint8_t type, uint8_t code, uint32_t info,
 			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
 
+/* The outcome of a TCP connection on a TCP allocation (RFC 6062), for
+ * the turn_server_tcp_* calls below. */
+struct turn_tcp_event {
+	struct turn_alloc *alloc;
+	uint32_t id;
+	const struct turn_addr *peer; /* turn_server_tcp_incoming */
+	int code;                     /* turn_server_tcp_connected: 0 or 447 */
+	uint64_t now_ms;
+};
+
+/* A connection net/ started for a Connect (turn_io.tcp_connect) is made
+ * (code 0) or failed (447): reply gets the Connect's answer, for the
+ * allocation's client connection. Returns 0 when reply holds it, -1 when
+ * the connection is unknown (its allocation closed it). */
+int turn_server_tcp_connected(struct turn_server *srv, const struct turn_tcp_event *ev,
+			      struct turn_reply *reply);
+/* A peer connected to the relay of ev->alloc (RFC 6062 section 5.3).
+ * Returns 0 with a ConnectionAttempt indication in reply (net/ then holds
+ * the connection for a ConnectionBind), or -1: refused (no permission,
+ * the policy, max-tcp-connections), close it. */
+int turn_server_tcp_incoming(struct turn_server *srv, const struct turn_tcp_event *ev,
+			     struct turn_reply *reply);
+/* Connection ev->id of ev->alloc is gone (closed by either end, or never
+ * bound within 30 s). */
+void turn_server_tcp_closed(struct turn_server *srv, const struct turn_tcp_event *ev);
+
 /* Expire allocations whose time has come; call about once a second. */
 void turn_server_tick(struct turn_server *srv, uint64_t now_ms);
 
@@ -191,6 +223,7 @@ void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
 /* The per-allocation limits of the options (a configuration reload): they
  * apply to the next request; what allocations already hold stays. */
 void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,
-			    unsigned max_permissions, unsigned max_channels);
+			    unsigned max_permissions, unsigned max_channels,
+			    unsigned max_tcp_connections);
 
 #endif

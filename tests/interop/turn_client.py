@@ -20,7 +20,16 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   mismatch USER PASS                   retransmitted Allocate: same success;
                                        new Allocate on the 5-tuple: 437
   wrong_credentials U1 P1 U2 P2        U2's Refresh on U1's allocation: 441
-  transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442
+  tcp_relay USER PASS USER2 PASS2      RFC 6062 with sockets: Connect, ConnectionBind,
+                                       ConnectionAttempt, 446, 447, 441, 400, piping
+  tcp_backpressure USER PASS PID       RFC 6062 pipe: a sender is held back while the
+                                       peer does not read (turnd PID's memory bounded)
+  tcp_bind_timeout USER PASS           RFC 6062: connections not bound within 30 s
+                                       are closed (takes 30 s)
+  tcp_fd_exhaustion USER PASS PID      peers connecting to a TCP relay while turnd (PID)
+                                       is out of descriptors: refused, no busy loop
+  transport_tcp USER PASS              REQUESTED-TRANSPORT TCP: 442 over UDP;
+                                       over TCP granted, Connect 403, ConnectionBind 400
   peer_family USER PASS                IPv6 peer on an IPv4 allocation: 443
   forbidden USER PASS PEER...          CreatePermission, ChannelBind: 403
   permitted USER PASS PEER...          CreatePermission, ChannelBind: success
@@ -54,6 +63,8 @@ TIMEOUT = 3.0  # seconds for one transaction
 # Methods and attributes (RFC 8489 section 18, RFC 8656 section 17).
 BINDING, ALLOCATE, REFRESH = 0x001, 0x003, 0x004
 CREATE_PERMISSION, CHANNEL_BIND = 0x008, 0x009
+CONNECT, CONNECTION_BIND = 0x00A, 0x00B  # RFC 6062
+A_CONNECTION_ID = 0x002A
 A_USERNAME, A_MI, A_ERROR, A_UNKNOWN = 0x0006, 0x0008, 0x0009, 0x000A
 A_CHANNEL, A_LIFETIME, A_PEER = 0x000C, 0x000D, 0x0012
 A_REALM, A_NONCE, A_RELAYED = 0x0014, 0x0015, 0x0016
@@ -392,9 +403,288 @@ def s_wrong_credentials(user, password, user2, password2):
 
 
 def s_transport_tcp(user, password):
+    """RFC 6062: a TCP relay over UDP is 442; over TCP it is granted, and
+    Connect refuses a peer the policy denies, or one without a permission,
+    with 403 (no connection is attempted), and ConnectionBind without
+    CONNECTION-ID is 400."""
     c = new_client(user, password)
     m = c.allocate(transport=TCP)
-    expect(m.code == 442, "REQUESTED-TRANSPORT TCP: 442 (got %d)" % m.code)
+    if not ARGS.tcp:
+        expect(m.code == 442, "REQUESTED-TRANSPORT TCP over UDP: 442 (got %d)" % m.code)
+        return
+    expect(m.code == 0, "REQUESTED-TRANSPORT TCP over TCP: success (got %d)" % m.code)
+    for peer, why in ((("10.0.0.1", 9), "a denied peer"), (("127.0.0.1", 9), "no permission")):
+        tid = os.urandom(12)
+        m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
+        expect(m.code == 403, "Connect to %s (%s): 403 (got %d)" % (fmt(peer), why, m.code))
+    m = c.request(CONNECTION_BIND)
+    expect(m.code == 400, "ConnectionBind without CONNECTION-ID: 400 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def method_of(m):
+    return ((m.type & 0x3E00) >> 2) | ((m.type & 0xE0) >> 1) | (m.type & 0xF)
+
+
+def recv_exact(sock, n):
+    """n bytes from sock, or what came before EOF or the timeout."""
+    data = b""
+    sock.settimeout(TIMEOUT)
+    try:
+        while len(data) < n:
+            more = sock.recv(n - len(data))
+            if not more:
+                break
+            data += more
+    except socket.timeout:
+        pass
+    return data
+
+
+def bound_data_connection(user, password, cid, what):
+    """A new TCP connection to the server with a ConnectionBind for cid."""
+    d = Client(Conn(ARGS.host, ARGS.port, True), user, password)
+    m = d.request(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 0, "ConnectionBind %s: success (got %d)" % (what, m.code))
+    return d
+
+
+def pipe_works(d, ps, what):
+    """Bytes both ways between data connection d and peer socket ps."""
+    d.conn.sock.sendall(b"client to peer")
+    expect(recv_exact(ps, 14) == b"client to peer", "%s: client to peer" % what)
+    ps.sendall(b"peer to client")
+    expect(recv_exact(d.conn.sock, 14) == b"peer to client", "%s: peer to client" % what)
+
+
+def s_tcp_relay(user, password, user2, password2):
+    """RFC 6062 with real sockets, over TCP: Connect to a listening peer
+    (success with CONNECTION-ID, from the relayed address), 446 for it
+    again, 447 for a closed port; ConnectionBind 441 for another user, 400
+    for an unknown id, success, then bytes both ways; a peer connecting to
+    the relayed address gets a ConnectionAttempt, bound and piped the same
+    way; Refresh 0 closes every connection."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(TIMEOUT)
+    peer = lst.getsockname()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()
+    closed.close()
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+    thief = socket.socket()
+    thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        thief.bind(relayed)
+        taken = False
+    except OSError:
+        taken = True
+    thief.close()
+    expect(taken, "another socket cannot bind the relayed port, SO_REUSEPORT or not")
+
+    def connect(addr):
+        tid = os.urandom(12)
+        return c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(addr, tid))], tid))
+
+    m = connect(peer)
+    cid = m.get(A_CONNECTION_ID)
+    expect(m.code == 0 and cid is not None and m.integrity_ok(c.key),
+           "Connect to a listening peer: success with CONNECTION-ID and MI (got %d)" % m.code)
+    ps, src = lst.accept()
+    expect(src == relayed, "the peer's connection comes from the relayed address %s (got %s)"
+           % (fmt(relayed), fmt(src)))
+    expect(connect(peer).code == 446, "Connect to it again: 446")
+    m = connect(closed_port)
+    expect(m.code == 447, "Connect to a closed port: 447 (got %d)" % m.code)
+    m = Client(Conn(ARGS.host, ARGS.port, True), user2, password2).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 441, "ConnectionBind by %s: 441 (got %d)" % (user2, m.code))
+    m = Client(Conn(ARGS.host, ARGS.port, True), user, password).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, bytes(a ^ 0xFF for a in cid))])
+    expect(m.code == 400, "ConnectionBind for an unknown CONNECTION-ID: 400 (got %d)" % m.code)
+    d = bound_data_connection(user, password, cid, "for the Connect")
+    pipe_works(d, ps, "Connect's pipe")
+    # The other way round: a peer connects to the relayed address.
+    p2 = socket.create_connection(relayed, timeout=TIMEOUT)
+    ind = c.conn.recv_msg(time.monotonic() + TIMEOUT)
+    ok = expect(ind is not None and method_of(ind) == 0x00C and ind.cls == 1 and
+                ind.xor_addr(A_PEER) == p2.getsockname(),
+                "a peer connecting to the relayed address: ConnectionAttempt naming it")
+    if ok:
+        d2 = bound_data_connection(user, password, ind.get(A_CONNECTION_ID), "for the peer")
+        pipe_works(d2, p2, "the peer's pipe")
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    expect(recv_exact(ps, 1) == b"" and recv_exact(d.conn.sock, 1) == b"",
+           "the allocation gone, its connections close")
+    for s in (ps, p2, lst):
+        s.close()
+
+
+def rss_kib(pid):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def s_tcp_backpressure(user, password, pid):
+    """RFC 6062 piping holds a fast sender back while the peer does not
+    read: the client's sends stall long before 96 MiB, turnd's memory
+    grows by far less than what was sent, and every byte then reaches the
+    peer in order."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    total = 96 << 20
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    lst.settimeout(TIMEOUT)
+    c = new_client(user, password)
+    if not expect(c.allocate(transport=TCP).code == 0, "TCP allocation"):
+        return
+    expect(c.permission(lst.getsockname()).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(lst.getsockname(), tid))], tid))
+    if not expect(m.code == 0, "Connect (got %d)" % m.code):
+        return
+    ps, _ = lst.accept()
+    d = bound_data_connection(user, password, m.get(A_CONNECTION_ID), "")
+    sock = d.conn.sock
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    rss0 = rss_kib(pid)
+    block = os.urandom(1 << 16)
+    digest = hashlib.sha256()
+    sent = 0
+    sock.setblocking(False)
+    stalled_since = None
+    while sent < total:
+        try:
+            n = sock.send(block)
+            digest.update(block[:n])
+            sent += n
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 1.0:
+                break
+            time.sleep(0.01)
+    grown = rss_kib(pid) - rss0
+    expect(sent < total, "the sender stalls while the peer does not read (%d MiB sent of %d)"
+           % (sent >> 20, total >> 20))
+    expect(grown < 32 * 1024, "turnd grew by %d KiB meanwhile (under 32 MiB)" % grown)
+    got = hashlib.sha256()
+    n = 0
+    ps.settimeout(TIMEOUT)
+    try:
+        while n < sent:
+            chunk = ps.recv(1 << 20)
+            if not chunk:
+                break
+            got.update(chunk)
+            n += len(chunk)
+    except socket.timeout:
+        pass
+    expect(n == sent and got.digest() == digest.digest(),
+           "the peer then reads every byte in order (%d of %d)" % (n, sent))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, lst, sock):
+        s.close()
+
+
+def s_tcp_bind_timeout(user, password):
+    """RFC 6062 sections 5.2 and 5.3: a connection the client does not bind
+    within 30 s is closed, one made by Connect and one a peer opened (after
+    its ConnectionAttempt); the allocation lives on, and a late
+    ConnectionBind gets 400."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(1)
+    lst.settimeout(TIMEOUT)
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(lst.getsockname()).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(lst.getsockname(), tid))], tid))
+    cid = m.get(A_CONNECTION_ID)
+    if not expect(m.code == 0 and cid, "Connect (got %d)" % m.code):
+        return
+    start = time.monotonic()
+    ps, _ = lst.accept()
+    p2 = socket.create_connection(relayed, timeout=TIMEOUT)
+    ind = c.conn.recv_msg(time.monotonic() + TIMEOUT)
+    expect(ind is not None and method_of(ind) == 0x00C, "ConnectionAttempt for a peer")
+    closed = []
+    for s, what in ((ps, "Connect's"), (p2, "the peer's")):
+        s.settimeout(max(0.1, start + 40 - time.monotonic()))
+        try:
+            eof = s.recv(1) == b""
+        except socket.timeout:
+            eof = False
+        except ConnectionResetError:
+            eof = True
+        closed.append((what, eof, time.monotonic() - start))
+    for what, eof, t in closed:
+        expect(eof and 28 <= t <= 36, "%s connection, never bound, closed after %.1f s (30)"
+               % (what, t))
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "the allocation lives on (Refresh: %d)" % m.code)
+    m = Client(Conn(ARGS.host, ARGS.port, True), user, password).request(
+        CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    expect(m.code == 400, "a ConnectionBind after the 30 s: 400 (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, p2, lst):
+        s.close()
+
+
+def cpu_ticks(pid):
+    with open("/proc/%s/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def s_tcp_fd_exhaustion(user, password, pid):
+    """Peers connect to a TCP allocation's relayed address after turnd has
+    run out of descriptors (its limit lowered by the caller): they are
+    refused, turnd does not spin on the listening socket, and the
+    allocation still answers."""
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation (got %d)" % m.code):
+        return
+    relayed = m.xor_addr(A_RELAYED)
+    expect(c.permission(("127.0.0.1", 1)).code == 0, "CreatePermission 127.0.0.1")
+    socks = []
+    for _ in range(100):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(relayed)
+        socks.append(s)
+    time.sleep(1.0)
+    before = cpu_ticks(pid)
+    time.sleep(2.0)
+    spent = cpu_ticks(pid) - before
+    expect(spent < 50, "no busy loop while out of descriptors (%d ticks in 2 s)" % spent)
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "the allocation still answers a Refresh (got %d)" % m.code)
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in socks:
+        s.close()
 
 
 def s_peer_family(user, password):

@@ -8,8 +8,11 @@
 #     turnprobe turn echoes over UDP, TCP and an IPv6 relay; a wrong
 #     password prints "Allocate: 401 Unauthorized"; 401 challenge with
 #     REALM/NONCE/PASSWORD-ALGORITHMS; 401 for a wrong password; 437 and
-#     the retransmitted success; 441; 442; 443; 403 for 10.0.0.1,
-#     169.254.169.254 and the server's own listening addresses; 400 for
+#     the retransmitted success; 441; 442 (TCP relay over UDP); 443; 403 for 10.0.0.1,
+#     169.254.169.254 and the server's own listening addresses; over TCP,
+#     RFC 6062 with real sockets (Connect 403/446/447, ConnectionBind
+#     400/441, ConnectionAttempt, bytes piped both ways, a sender held
+#     back while the peer does not read); 400 for
 #     channels 0x3FFF/0x5000/0x7FFF/0xFFFF and for rebinding a channel or
 #     a peer; 420; LIFETIME clamped, a LIFETIME after MESSAGE-INTEGRITY
 #     ignored, Refresh 0 deletes, then 437; 438 and the retry; TURN REST
@@ -203,7 +206,9 @@ unauthenticated Allocate: 401 with REALM, NONCE, PASSWORD-ALGORITHMS | challenge
 wrong password: 401 | wrong_password alice wonderland
 second Allocate on a 5-tuple: 437; retransmission: same success | mismatch alice wonderland
 Refresh by another valid user: 441 | wrong_credentials alice wonderland bob builder
-REQUESTED-TRANSPORT TCP: 442 | transport_tcp alice wonderland
+REQUESTED-TRANSPORT TCP: 442 over UDP; over TCP a TCP relay (Connect 403) | transport_tcp alice wonderland
+RFC 6062 TCP relay with sockets: Connect, 446, 447, ConnectionBind 441/400, ConnectionAttempt, piping | tcp_relay alice wonderland bob builder
+RFC 6062 pipe backpressure: a sender held back while the peer does not read | tcp_backpressure alice wonderland $TURND_PID
 IPv6 peer on an IPv4 allocation: 443 | peer_family alice wonderland
 403 for 10.0.0.1, 169.254.169.254, turnd's own addresses | forbidden alice wonderland 10.0.0.1:9 169.254.169.254:80 127.0.0.1:$PORT [::1]:$PORT
 loopback peers allowed by allowed-peer-ip | permitted alice wonderland $P4 $P6

@@ -86,6 +86,7 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->user_quota, 0);
 	ck_assert_uint_eq(c->total_quota, 0);
 	ck_assert_uint_eq(c->max_bps, 0);
+	ck_assert_uint_eq(c->max_tcp_connections, 64);
 	ck_assert_ptr_null(c->cert);
 	ck_assert_ptr_null(c->pkey);
 	ck_assert_uint_eq(c->workers, 0);
@@ -347,6 +348,18 @@ START_TEST(syntax_and_unknown_option_errors)
 }
 END_TEST
 
+START_TEST(max_tcp_connections)
+{
+	struct conf *c = load_ok("max-tcp-connections = 0\n", NULL);
+
+	ck_assert_uint_eq(c->max_tcp_connections, 0); /* no limit */
+	conf_free(c);
+	c = load_ok("max-tcp-connections = 8\n", NULL);
+	ck_assert_uint_eq(c->max_tcp_connections, 8);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(number_and_boolean_errors)
 {
 	load_fails("realm = x\n\nmin-port = 70000\n",
@@ -365,6 +378,8 @@ START_TEST(number_and_boolean_errors)
 		   "t.conf:1: option 'user-quota': -1 is not a quota (0-2147483647)");
 	load_fails("total-quota = 2147483648\n",
 		   "t.conf:1: option 'total-quota': 2147483648 is not a quota (0-2147483647)");
+	load_fails("max-tcp-connections = 65536\n",
+		   "t.conf:1: option 'max-tcp-connections': 65536 is not a count (0-65535)");
 	load_fails("relay-threads = 65\n",
 		   "t.conf:1: option 'relay-threads': 65 is not a thread count (0-64)");
 	load_fails(
@@ -978,6 +993,7 @@ int main(void)
 	tcase_add_test(tc, environment_variables);
 	tcase_add_test(tc, syntax_and_unknown_option_errors);
 	tcase_add_test(tc, number_and_boolean_errors);
+	tcase_add_test(tc, max_tcp_connections);
 	tcase_add_test(tc, address_errors);
 	tcase_add_test(tc, user_and_text_errors);
 	tcase_add_test(tc, software_length_limit);

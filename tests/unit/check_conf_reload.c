@@ -85,6 +85,7 @@ START_TEST(reloadable_options_apply)
 					   "max-allocate-lifetime = 1200\n"
 					   "max-permissions = 8\n"
 					   "max-channels = 9\n"
+					   "max-tcp-connections = 3\n"
 					   "shed-allocations = 50\n"
 					   "drain-timeout = 60\n"
 					   "log-level = info\n");
@@ -95,12 +96,14 @@ START_TEST(reloadable_options_apply)
 	ck_assert_str_eq(names(d.applied, d.n_applied),
 			 "user, static-auth-secret, allowed-peer-ip, denied-peer-ip, user-quota, "
 			 "total-quota, max-bps, max-allocate-lifetime, max-permissions, "
-			 "max-channels, shed-allocations, drain-timeout, log-level");
+			 "max-channels, max-tcp-connections, shed-allocations, drain-timeout, "
+			 "log-level");
 	/* The new values stay in the new snapshot. */
 	ck_assert_uint_eq(next->n_users, 2);
 	ck_assert_str_eq(next->users[1].name, "bob");
 	ck_assert_uint_eq(next->user_quota, 7);
 	ck_assert_uint_eq(next->max_lifetime, 1200);
+	ck_assert_uint_eq(next->max_tcp_connections, 3);
 	ck_assert_int_eq(next->log_level, LOG_LVL_INFO);
 	ck_assert_uint_eq(next->n_denied_peers, 1);
 	ck_assert_uint_eq(next->denied_peers[0].lo.ip[0], 203);

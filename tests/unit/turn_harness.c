@@ -102,6 +102,65 @@ static void fake_relay_send(void *ctx, struct turn_relay *relay, const struct tu
 	f->n_sends++;
 }
 
+static struct fake_tcp *fake_tcp_add(struct fake_io *f, const char *user)
+{
+	ck_assert_uint_lt(f->n_tcp, FAKE_MAX_TCP);
+	struct fake_tcp *t = &f->tcp[f->n_tcp++];
+	t->id = 0x7C000000u + f->n_tcp;
+	snprintf(t->user, sizeof(t->user), "%s", user);
+	t->waiting = t->open = true;
+	return t;
+}
+
+struct fake_tcp *fake_tcp_find(struct fake_io *f, uint32_t id)
+{
+	for (unsigned i = 0; i < f->n_tcp; i++)
+		if (f->tcp[i].id == id)
+			return &f->tcp[i];
+	return NULL;
+}
+
+uint32_t fake_tcp_incoming(struct fake_io *f, const struct turn_alloc *a)
+{
+	return fake_tcp_add(f, a->username)->id;
+}
+
+static int fake_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			    uint32_t *id)
+{
+	struct fake_io *f = ctx;
+
+	(void)peer;
+	f->tcp_connects++;
+	if (f->tcp_connect_code)
+		return f->tcp_connect_code;
+	*id = fake_tcp_add(f, relay->owner->username)->id;
+	return 0;
+}
+
+static int fake_tcp_bind(void *ctx, uint32_t id, const char *user)
+{
+	struct fake_tcp *t = fake_tcp_find(ctx, id);
+
+	if (!t || !t->open || !t->waiting)
+		return STUN_ERR_BAD_REQUEST;
+	if (strcmp(t->user, user) != 0)
+		return TURN_ERR_WRONG_CREDENTIALS;
+	t->waiting = false;
+	return 0;
+}
+
+static void fake_tcp_close(void *ctx, uint32_t id)
+{
+	struct fake_io *f = ctx;
+	struct fake_tcp *t = fake_tcp_find(f, id);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert(t->open);
+	t->open = false;
+	f->tcp_closes++;
+}
+
 static struct fake_user *find_user(struct fake_io *f, const char *user, bool add)
 {
 	for (unsigned i = 0; i < FAKE_MAX_USERS; i++)
@@ -156,6 +215,9 @@ void fake_io_init(struct fake_io *f)
 		.relay_send = fake_relay_send,
 		.quota_take = fake_quota_take,
 		.quota_give = fake_quota_give,
+		.tcp_connect = fake_tcp_connect,
+		.tcp_bind = fake_tcp_bind,
+		.tcp_close = fake_tcp_close,
 	};
 }
 
@@ -174,6 +236,24 @@ unsigned fake_user_quota(const struct fake_io *f, const char *user)
 			return f->users[i].n;
 	return 0;
 }
+
+/* Both ends of every range the default policy refuses (SECURITY.md). */
+const char *const denied_peers[] = {
+	"0.0.0.0:5000", "0.255.255.255:5000", "127.0.0.0:5000", "127.255.255.255:5000",
+	"10.0.0.0:5000", "10.255.255.255:5000", "172.16.0.0:5000", "172.31.255.255:5000",
+	"192.168.0.0:5000", "192.168.255.255:5000", "100.64.0.0:5000", "100.127.255.255:5000",
+	"169.254.0.0:5000", "169.254.255.255:5000", "169.254.169.254:80", "224.0.0.0:5000",
+	"239.255.255.255:5000", "240.0.0.0:5000", "255.255.255.255:5000", "[::]:5000",
+	"[::1]:5000", "[fc00::]:5000", "[fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000",
+	"[fe80::]:5000", "[febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[ff00::]:5000",
+	"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[fd00:ec2::254]:80",
+	"[::ffff:127.0.0.1]:5000", "[::ffff:10.0.0.1]:5000", "[64:ff9b::a00:1]:5000",
+	"[64:ff9b::7f00:1]:5000", "[64:ff9b:1::]:5000",
+	"[64:ff9b:1:ffff:ffff:ffff:ffff:ffff]:5000", "[2002::]:5000",
+	"[2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:5000", "[2001::]:5000",
+	"[2001:0:ffff:ffff:ffff:ffff:ffff:ffff]:5000",
+};
+const size_t n_denied_peers = sizeof(denied_peers) / sizeof(denied_peers[0]);
 
 /* ---- The harness ---- */
 
@@ -335,7 +415,7 @@ static void fill_credential(const struct client *c, struct turn_credential *cred
 }
 
 /* The answer's code, and its NONCE kept for the next request. */
-static int read_answer(struct client *c, uint16_t method)
+int client_read_answer(struct client *c, uint16_t method)
 {
 	const struct stun_attr *a;
 	const uint8_t *reason;
@@ -381,7 +461,7 @@ int client_deliver(struct client *c, int auth)
 	};
 	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
 	c->rc = turn_server_handle(c->h->srv, &input, &c->reply);
-	return read_answer(c, in.method);
+	return client_read_answer(c, in.method);
 }
 
 int client_send(struct client *c, int auth)

@@ -58,8 +58,22 @@ struct fake_user {
 	unsigned n;
 };
 
+#define FAKE_MAX_TCP 64
+
+/* A TCP relay connection as the fake's net/ keeps it (RFC 6062). */
+struct fake_tcp {
+	uint32_t id;
+	char user[64];
+	bool waiting; /* for a ConnectionBind */
+	bool open;
+};
+
 struct fake_io {
 	struct turn_io io;
+	int tcp_connect_code; /* tcp_connect answers this when non-zero (447) */
+	unsigned tcp_connects, tcp_closes;
+	struct fake_tcp tcp[FAKE_MAX_TCP];
+	unsigned n_tcp;
 	bool ipv6;      /* can open IPv6 relays; otherwise 440 */
 	int fail_code;  /* relay_open answers this when non-zero (508, 440) */
 	unsigned ports; /* ports handed out so far, of either family */
@@ -80,6 +94,10 @@ struct fake_io {
 void fake_io_init(struct fake_io *f);
 /* The relay the fake handed out with this address, or NULL. */
 struct turn_relay *fake_relay_at(struct fake_io *f, const struct turn_addr *addr);
+/* A connection from a peer to alloc's relay, as net/ registers it before
+ * it asks the core (turn_server_tcp_incoming). Returns its id. */
+uint32_t fake_tcp_incoming(struct fake_io *f, const struct turn_alloc *a);
+struct fake_tcp *fake_tcp_find(struct fake_io *f, uint32_t id);
 /* Allocations currently counted against user. */
 unsigned fake_user_quota(const struct fake_io *f, const char *user);
 
@@ -152,6 +170,9 @@ void client_sign(struct client *c, int auth);
  * NONCE it carries). Returns the answer's code: 0 success, the
  * ERROR-CODE, or -1 when there was no answer. */
 int client_deliver(struct client *c, int auth);
+/* Parse an answer the core wrote into c->resp (c->reply.len) for method,
+ * as client_deliver does. */
+int client_read_answer(struct client *c, uint16_t method);
 /* client_sign + client_deliver. */
 int client_send(struct client *c, int auth);
 
@@ -187,6 +208,11 @@ uint32_t resp_u32(const struct client *c, uint16_t type);
 /* The nth XOR address of that type, or a zeroed address. */
 struct turn_addr resp_xor_addr(const struct client *c, uint16_t type, int nth);
 bool resp_has(const struct client *c, uint16_t type);
+
+/* Peers the default policy refuses: both ends of every range of
+ * SECURITY.md (IPv4 and IPv6). */
+extern const char *const denied_peers[];
+extern const size_t n_denied_peers;
 
 /* An address from text; the test fails if it does not parse. */
 struct turn_addr addr_of(const char *text);
