@@ -664,8 +664,9 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 	r->fd = -1;
 	r->dont_fragment = req->dont_fragment;
 	r->tcp = req->tcp;
-	/* A port another process holds fails to bind: try a few others. */
-	for (int attempt = 0; attempt < 8 && r->fd < 0; attempt++) {
+	/* A port another process holds fails to bind: try others. Tests that
+	 * run at once may share a block of ports, so try more than a few. */
+	for (int attempt = 0; attempt < 32 && r->fd < 0; attempt++) {
 		pthread_mutex_lock(&rs->lock);
 		rc = pick_port(rs, req, worker_now_ms(), &r->addr_index, &r->port, token);
 		pthread_mutex_unlock(&rs->lock);

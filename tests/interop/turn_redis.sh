@@ -54,9 +54,10 @@ redis = true
 redis-port = $RPORT
 redis-timeout = 300" || exit 1
 
-# uclient MODE-ARGS...: run turnutils_uclient; 0 loss and all echoed.
+# uclient MODE-ARGS...: run turnutils_uclient; 0 loss and all echoed. Paced
+# (-z 5): a flood measures the machine's UDP buffers under make -j, not turnd.
 uclient() {
-	timeout 40 turnutils_uclient -m 4 -n 200 -l 120 -z 0 -e 127.0.0.1 -r "$PEER_PORT" \
+	timeout 40 turnutils_uclient -m 4 -n 200 -l 120 -z 5 -e 127.0.0.1 -r "$PEER_PORT" \
 		-p "$PORT" "$@" 127.0.0.1 >"$T_DIR/uc.out" 2>&1
 	grep -q "Total lost packets 0 (" "$T_DIR/uc.out" &&
 		grep -Eq "tot_send_msgs=([1-9][0-9]*), tot_recv_msgs=\1$" "$T_DIR/uc.out" ||
@@ -77,7 +78,7 @@ long=$(head -c 600 /dev/zero | tr '\0' 'u')
 check "600-byte username refused" sh -c "! '$TURNPROBE' turn 127.0.0.1:$PORT -u '$long' -w x --peer 127.0.0.1:$PEER_PORT -n 1"
 
 # Redis goes away under a running load.
-timeout 40 turnutils_uclient -m 2 -n 400 -l 120 -z 0 -e 127.0.0.1 -r "$PEER_PORT" \
+timeout 40 turnutils_uclient -m 2 -n 400 -l 120 -z 10 -e 127.0.0.1 -r "$PEER_PORT" \
 	-p "$PORT" -u alice -w pass -X 127.0.0.1 >"$T_DIR/during.out" 2>&1 &
 UC=$!
 sleep 1.5
