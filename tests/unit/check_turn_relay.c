@@ -401,6 +401,19 @@ END_TEST
 
 /* ---- ICMP (RFC 8656 section 11.5) ---- */
 
+/* A server that can open IPv6 relays, and alice with an IPv6 one only. */
+static void up_ipv6(struct harness *h, struct client *c)
+{
+	harness_init(h);
+	h->io.ipv6 = true;
+	harness_start(h);
+	client_init(c, h, "alice", "secret", 7, 40000);
+	client_challenge(c);
+	ck_assert_int_eq(client_try_allocate(c, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY,
+					     STUN_FAMILY_IPV6),
+			 0);
+}
+
 /* An ICMP error about a datagram to peer: 0 relayed (the Data indication
  * parsed into m), -1 dropped. */
 static int icmp_from(struct client *c, const char *peer, uint8_t type, uint8_t code,
@@ -475,14 +488,7 @@ START_TEST(icmpv6_types)
 	uint32_t data;
 	struct stun_msg m;
 
-	harness_init(&h);
-	h.io.ipv6 = true;
-	harness_start(&h);
-	client_init(&c, &h, "alice", "secret", 7, 40000);
-	client_challenge(&c);
-	ck_assert_int_eq(client_try_allocate(&c, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY,
-					     STUN_FAMILY_IPV6),
-			 0);
+	up_ipv6(&h, &c);
 	ck_assert_int_eq(client_permit(&c, "[2001:db8::1]:9"), 0);
 	/* Destination unreachable, packet too big (with its MTU), time
 	 * exceeded; not echo request (128) nor parameter problem (4). */
@@ -763,14 +769,7 @@ START_TEST(ipv6_allocation)
 	struct harness h;
 	struct client c;
 
-	harness_init(&h);
-	h.io.ipv6 = true;
-	harness_start(&h);
-	client_init(&c, &h, "alice", "secret", 7, 40000);
-	client_challenge(&c);
-	ck_assert_int_eq(client_try_allocate(&c, 0, TURN_ATTR_REQUESTED_ADDRESS_FAMILY,
-					     STUN_FAMILY_IPV6),
-			 0);
+	up_ipv6(&h, &c);
 	ck_assert_uint_eq(c.relayed[0].family, 0);
 	ck_assert_uint_eq(c.relayed[1].family, TURN_AF_INET6);
 	ck_assert_int_eq(client_permit(&c, PEER), 443);
