@@ -278,6 +278,14 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	write_drops(b, &t, events_dropped);
 	write_histogram(b, &t);
 	write_redis(b, m, &t);
+	uint64_t applied, refused;
+	net_reloads(m->net, &applied, &refused);
+	head(b, "turnd_config_reloads_total", "counter",
+	     "Configuration reloads (SIGHUP), by result.");
+	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"applied\"} %" PRIu64 "\n",
+			    applied);
+	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"refused\"} %" PRIu64 "\n",
+			    refused);
 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");

@@ -40,6 +40,8 @@ struct fleet_shared;
 struct worker *net_worker(const struct net *n, unsigned i);
 struct relay_shared *net_relay(struct net *n);
 struct fleet_shared *net_fleet(struct net *n);
+/* SIGHUP reloads so far: applied, and refused (the file did not load). */
+void net_reloads(struct net *n, uint64_t *applied, uint64_t *refused);
 
 void net_free(struct net *n);
 

@@ -59,6 +59,7 @@ struct net {
 	uint64_t *last_ticks; /* each worker's tick count at the last check */
 	uint64_t *last_advance_ms; /* and when it last moved */
 	uint64_t drain_deadline_ms; /* 0: not draining */
+	_Atomic uint64_t reloads[2]; /* SIGHUP: [0] applied, [1] refused */
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
 };
@@ -875,11 +876,25 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
+	/* systemd (Type=notify) shows the unit "reloading" until READY=1. */
+	char state[64];
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)worker_now_us());
+	notify_send(state);
 	struct net_snapshot *s = net_reload(&rc);
 	if (s) {
 		net_snapshot_release(n->current);
 		n->current = s;
 	}
+	atomic_fetch_add(&n->reloads[s ? 0 : 1], 1);
+	notify_send(s ? "READY=1\nSTATUS=configuration reloaded"
+		      : "READY=1\nSTATUS=configuration reload refused; the running one is kept");
+}
+
+void net_reloads(struct net *n, uint64_t *applied, uint64_t *refused)
+{
+	*applied = atomic_load(&n->reloads[0]);
+	*refused = atomic_load(&n->reloads[1]);
 }
 
 static void log_totals(struct net *n)

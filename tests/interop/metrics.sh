@@ -93,5 +93,25 @@ check "one TCP connection accepted" is "$T_DIR/m1" 'turnd_tcp_connections_total'
 check "no Redis series without Redis" sh -c "! grep -q '^turnd_redis' $T_DIR/m1"
 check "no label carries a username or an address" sh -c \
 	"! grep -v '^#' $T_DIR/m1 | grep -Eq 'user|127\\.0\\.0\\.1'"
+check "no reload yet" sh -c "grep -q '^turnd_config_reloads_total{result=\"applied\"} 0\$' $T_DIR/m1 &&
+	grep -q '^turnd_config_reloads_total{result=\"refused\"} 0\$' $T_DIR/m1"
+# SIGHUP with the same file, then with a broken one: counted by result.
+reloaded() { # reloaded SERIES WANT: wait for the count
+	for _ in $(seq 1 30); do
+		scrape "$T_DIR/m2" && [ "$(value "$T_DIR/m2" "$1")" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "  $1 = '$(value "$T_DIR/m2" "$1")', want $2"
+	return 1
+}
+kill -HUP "$TURND_PID"
+check "SIGHUP: turnd_config_reloads_total{result=applied} 1" \
+	reloaded 'turnd_config_reloads_total{result="applied"}' 1
+cp "$T_DIR/turnd.conf" "$T_DIR/good.conf"
+echo "no-such-option = 1" >>"$T_DIR/turnd.conf"
+kill -HUP "$TURND_PID"
+check "SIGHUP with a broken file: turnd_config_reloads_total{result=refused} 1" \
+	reloaded 'turnd_config_reloads_total{result="refused"}' 1
+cp "$T_DIR/good.conf" "$T_DIR/turnd.conf"
 check "turnd stops cleanly" stop_turnd
 finish

@@ -94,6 +94,20 @@ print(len(lines), 'lines')"
 healthz_is() { [ "$(healthz)" = "$1" ]; }
 check "healthz 200 before draining" healthz_is 200
 
+# ---- SIGHUP: systemd sees "reloading" until the new configuration is in.
+kill -HUP "$TURND_PID"
+reload_notified() {
+	for _ in $(seq 1 30); do
+		grep -q "STATUS=configuration reloaded" "$T_DIR/notify.out" && break
+		sleep 0.1
+	done
+	# RELOADING=1 and MONOTONIC_USEC, then READY=1 and the STATUS, in order.
+	awk '/^RELOADING=1$/ { r = NR } /^MONOTONIC_USEC=[0-9]+$/ && r { m = NR }
+		/^READY=1$/ && m { y = NR } /^STATUS=configuration reloaded$/ && y { s = 1 }
+		END { exit !s }' "$T_DIR/notify.out"
+}
+check "SIGHUP: RELOADING=1 with MONOTONIC_USEC, then READY=1 and STATUS" reload_notified
+
 # ---- SIGUSR1: drain. One allocation relays through it, held by turnload.
 "$TURNLOAD" -m 1 -d 6 -u user -w pass -e "127.0.0.1:$PEER_PORT" "127.0.0.1:$PORT" \
 	>"$T_DIR/hold.out" 2>&1 &
