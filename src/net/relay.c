@@ -297,7 +297,7 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 {
 	struct turn_addr a = ra->addr;
 	struct sockaddr_storage ss;
-	int fd;
+	int fd, one = 1;
 
 	a.port = port;
 	socklen_t sl = sockaddr_from_turn(&ss, &a);
@@ -306,10 +306,8 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (ss.ss_family == AF_INET6) {
-		int one = 1;
+	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	}
 	/* DONT-FRAGMENT (RFC 8656 section 14.8): set DF on what we send. */
 	if (dont_fragment) {
 		int pmtu = IP_PMTUDISC_DO;
@@ -320,7 +318,6 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 	}
 	/* ICMP errors about what the relay sends come back on its error
 	 * queue, to be relayed to the client (RFC 8656 section 11.5). */
-	int one = 1;
 	if (ss.ss_family == AF_INET)
 		setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
 	else

@@ -577,35 +577,6 @@ static size_t add_own(const struct turn_addr *l, const struct ifaddrs *ifs,
 	return n;
 }
 
-static size_t add_own_listeners(const struct conf *c, struct turn_policy_own *own, size_t max)
-{
-	struct ifaddrs *ifs = NULL;
-	size_t n = 0;
-
-	getifaddrs(&ifs);
-	for (size_t k = 0; k < c->n_listen; k++)
-		n = add_own(&c->listen[k], ifs, own, n, max);
-	if (ifs)
-		freeifaddrs(ifs);
-	return n;
-}
-
-/* The listeners' addresses; after the TLS-port copies of listening-ip's. */
-static size_t add_own_extra(const struct conf *c, struct turn_policy_own *own, size_t n,
-			    size_t max)
-{
-	struct ifaddrs *ifs = NULL;
-
-	if (c->n_listeners == 0)
-		return n;
-	getifaddrs(&ifs);
-	for (size_t k = 0; k < c->n_listeners; k++)
-		n = add_own(&c->listeners[k].addr, ifs, own, n, max);
-	if (ifs)
-		freeifaddrs(ifs);
-	return n;
-}
-
 /*
  * The peer policy (SECURITY.md): configured ranges, the default table, and
  * the server's own listening addresses, so that a relay never feeds STUN
@@ -619,7 +590,13 @@ static struct turn_policy *net_policy(const struct conf *c, const struct fleet_s
 {
 	enum { MAX_OWN = 256 };
 	struct turn_policy_own own[MAX_OWN];
-	size_t n_own = add_own_listeners(c, own, MAX_OWN);
+	struct ifaddrs *ifs = NULL;
+	size_t n_own = 0;
+
+	/* Wildcards stand for every interface address: read them once. */
+	getifaddrs(&ifs);
+	for (size_t k = 0; k < c->n_listen; k++)
+		n_own = add_own(&c->listen[k], ifs, own, n_own, MAX_OWN);
 
 	/* Behind NAT the public address reaches the listeners too. */
 	for (size_t i = 0; i < c->n_external && n_own < MAX_OWN; i++)
@@ -631,7 +608,10 @@ static struct turn_policy *net_policy(const struct conf *c, const struct fleet_s
 		own[n_own++] = (struct turn_policy_own){ own[i].addr, c->tls_listening_port,
 							 c->tls_listening_port };
 	/* The listeners, and RFC 5780 discovery's other listening addresses. */
-	n_own = add_own_extra(c, own, n_own, MAX_OWN);
+	for (size_t k = 0; k < c->n_listeners; k++)
+		n_own = add_own(&c->listeners[k].addr, ifs, own, n_own, MAX_OWN);
+	if (ifs)
+		freeifaddrs(ifs);
 	n_own = nat_add_own(c, own, n_own, MAX_OWN);
 	/* struct conf_range and struct turn_addr_range are the same pair of
 	 * addresses; copying keeps conf/ and turn/ independent. */
