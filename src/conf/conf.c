@@ -944,6 +944,11 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 /* Checks that involve two options, on the final values (overrides
  * included): no single line is at fault, so the file and both options are
  * named. */
+bool conf_tls_port_used(const struct conf *c)
+{
+	return c->cert && c->tls_listening_port && !(c->no_tls && c->no_dtls);
+}
+
 /* Whether the sockets of listening-ip and the TLS port take a's address
  * and port for the kinds (1 UDP, 2 TCP) in kinds. */
 static bool default_listens(const struct conf *c, const struct turn_addr *a, unsigned kinds)
@@ -999,7 +1004,7 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 			       b->name, c->cert ? "cert" : "pkey", c->cert ? "pkey" : "cert");
 	/* SO_REUSEPORT would let both bind, and the kernel would then deal
 	 * plain and TLS clients to either socket. */
-	if (c->cert && c->tls_listening_port == c->listening_port && !(c->no_tls && c->no_dtls))
+	if (conf_tls_port_used(c) && c->tls_listening_port == c->listening_port)
 		return set_err(b->err, b->errlen,
 			       "%s: option 'tls-listening-port' (%u) is the same as option "
 			       "'listening-port'",

@@ -194,4 +194,8 @@ int conf_add_user(struct conf *c, const char *name, const char *password);
 
 void conf_free(struct conf *c);
 
+/* Whether anything listens on tls-listening-port (a certificate, the port,
+ * and TLS or DTLS not both turned off). */
+bool conf_tls_port_used(const struct conf *c);
+
 #endif

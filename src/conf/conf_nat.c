@@ -9,11 +9,6 @@
 
 #include <stdio.h>
 
-static bool tls_port_in_use(const struct conf *c)
-{
-	return c->cert && c->tls_listening_port && !(c->no_tls && c->no_dtls);
-}
-
 static int alt_port(struct conf *c, char *why, size_t whylen)
 {
 	unsigned port = c->alt_listening_port ? c->alt_listening_port : c->listening_port + 1u;
@@ -26,7 +21,7 @@ static int alt_port(struct conf *c, char *why, size_t whylen)
 		return -1;
 	}
 	if (port == c->listening_port ||
-	    (tls_port_in_use(c) && port == c->tls_listening_port)) {
+	    (conf_tls_port_used(c) && port == c->tls_listening_port)) {
 		snprintf(why, whylen, "option 'alt-listening-port' (%u) is the same as option '%s'",
 			 port, port == c->listening_port ? "listening-port" : "tls-listening-port");
 		return -1;
