@@ -151,6 +151,13 @@ void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c)
 			p->forgotten = true;
 }
 
+bool worker_parked_conn(const struct worker *w, const struct tcp_conn *c)
+{
+	const struct pending_req *p = LIST_FIRST(&w->pending); /* parks go first */
+
+	return p && p->path.conn == c && !p->forgotten;
+}
+
 void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d)
 {
 	struct pending_req *p;

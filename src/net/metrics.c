@@ -99,17 +99,21 @@ static void relay_series(struct evbuffer *b, const char *name, const char *help,
 	}
 }
 
-static void write_relay(struct evbuffer *b, const struct turn_server_stats *c)
+/* Bytes piped by RFC 6062 data connections count as relayed over TCP;
+ * being a stream, they make no packets. */
+static void write_relay(struct evbuffer *b, const struct turn_server_stats *c,
+			const uint64_t piped[2])
 {
 	const uint64_t pkts[2] = { c->relayed_to_peer, c->relayed_to_client };
-	const uint64_t bytes[2] = { c->bytes_to_peer, c->bytes_to_client };
+	const uint64_t bytes[2] = { c->bytes_to_peer + piped[0], c->bytes_to_client + piped[1] };
+	const uint64_t tcp_bytes[2] = { c->tcp_bytes[0] + piped[0], c->tcp_bytes[1] + piped[1] };
 
 	relay_series(b, "turnd_relayed_packets_total",
 		     "Application datagrams relayed, by direction and the client's transport.", pkts,
 		     c->tcp_packets);
 	relay_series(b, "turnd_relayed_bytes_total",
 		     "Application bytes relayed, by direction and the client's transport.", bytes,
-		     c->tcp_bytes);
+		     tcp_bytes);
 }
 
 /* TCP relay allocations (RFC 6062). */
@@ -257,7 +261,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_channels", "gauge", "Channels bound now.", t.s.channels);
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
 	    relay_ports_in_use(rs));
-	write_relay(b, &t.s.core);
+	write_relay(b, &t.s.core, t.s.net.tcp_relay_bytes);
 	one(b, "turnd_icmp_relayed_total", "counter",
 	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
 	    t.s.core.icmp_to_client);

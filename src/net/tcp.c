@@ -10,9 +10,11 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +52,13 @@ struct tcp_conn {
 	int pipe_fd;
 	struct bufferevent *peer;
 	bool pipe_closing; /* one end closed: the other's output drains first */
+	/* A ConnectionBind waits for its user's credential (Redis): the
+	 * bytes behind it may already be the client's raw data, so nothing
+	 * more is read as frames until it is answered. */
+	bool bind_wait;
+	/* max-bps for a pipe: one bucket for both directions (pipe_limit). */
+	struct bufferevent_rate_limit_group *limit;
+	_Atomic uint64_t *piped; /* the table's byte counts of this pipe */
 };
 
 /* Stop reading one end of a pipe while the other end has this much to
@@ -89,6 +98,8 @@ fail:
 	return -1;
 }
 
+static void pipe_limit(struct tcp_conn *c, uint64_t bps);
+
 static void conn_free(struct tcp_conn *c)
 {
 	/* The allocation of a TCP client ends with its connection
@@ -97,6 +108,7 @@ static void conn_free(struct tcp_conn *c)
 	worker_pending_forget_conn(c->w, c);
 	if (c->pipe_id)
 		tcp_relay_pipe_closed(c->w, c->pipe_id);
+	pipe_limit(c, 0);
 	if (c->pipe_fd >= 0)
 		close(c->pipe_fd);
 	if (c->peer) {
@@ -136,7 +148,12 @@ static void pipe_move(struct tcp_conn *c, struct bufferevent *from, struct buffe
 	struct evbuffer *in = bufferevent_get_input(from);
 	struct evbuffer *out = bufferevent_get_output(to);
 
-	c->w->stats.tcp_relay_bytes[from == c->bev ? 0 : 1] += evbuffer_get_length(in);
+	size_t len = evbuffer_get_length(in);
+
+	c->w->stats.tcp_relay_bytes[from == c->bev ? 0 : 1] += len;
+	if (c->piped)
+		atomic_fetch_add_explicit(&c->piped[from == c->bev ? 0 : 1], len,
+					  memory_order_relaxed);
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= PIPE_HIGH)
 		bufferevent_disable(from, EV_READ);
@@ -187,6 +204,56 @@ static void pipe_on_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * max-bps on a pipe, as on the UDP path (turn/datapath.c): one token
+ * bucket for both directions together, holding one second's worth. The
+ * bytes wait in the kernel's buffers instead of being dropped, so TCP's
+ * own flow control slows the sender down. bps 0: no limit.
+ */
+static void pipe_limit(struct tcp_conn *c, uint64_t bps)
+{
+	const struct timeval tick = { 0, 100000 }; /* refilled every 100 ms */
+
+	if (bps == 0 || !c->peer) {
+		if (!c->limit)
+			return;
+		/* Out of the group before it goes: a freed bufferevent may
+		 * be finalized later, after the group. */
+		bufferevent_remove_from_rate_limit_group(c->bev);
+		if (c->peer)
+			bufferevent_remove_from_rate_limit_group(c->peer);
+		bufferevent_rate_limit_group_free(c->limit);
+		c->limit = NULL;
+		return;
+	}
+	if (bps > EV_RATE_LIMIT_MAX)
+		bps = EV_RATE_LIMIT_MAX;
+	size_t per_tick = bps >= 10 ? (size_t)(bps / 10) : 1;
+	struct ev_token_bucket_cfg *cfg =
+		ev_token_bucket_cfg_new(per_tick, (size_t)bps > per_tick ? (size_t)bps : per_tick,
+					EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX, &tick);
+	if (!cfg)
+		return;
+	if (c->limit) {
+		bufferevent_rate_limit_group_set_cfg(c->limit, cfg);
+	} else {
+		c->limit = bufferevent_rate_limit_group_new(c->w->base, cfg);
+		if (c->limit && (bufferevent_add_to_rate_limit_group(c->bev, c->limit) < 0 ||
+				 bufferevent_add_to_rate_limit_group(c->peer, c->limit) < 0))
+			log_warn("tcp relay: cannot apply max-bps to a pipe");
+	}
+	ev_token_bucket_cfg_free(cfg);
+}
+
+void tcp_pipes_set_max_bps(struct worker *w, uint64_t bps)
+{
+	struct tcp_conn *c;
+
+	LIST_FOREACH(c, &w->conns, link)
+		if (c->peer)
+			pipe_limit(c, bps);
+}
+
 static int pipe_start(struct tcp_conn *c)
 {
 	struct worker *w = c->w;
@@ -207,6 +274,7 @@ static int pipe_start(struct tcp_conn *c)
 	bufferevent_setwatermark(c->peer, EV_WRITE, PIPE_HIGH / 2, 0);
 	bufferevent_setcb(c->bev, pipe_on_read, pipe_on_write, pipe_on_event, c);
 	bufferevent_setcb(c->peer, pipe_on_read, pipe_on_write, pipe_on_event, c);
+	pipe_limit(c, w->pipe_bps);
 	bufferevent_enable(c->peer, EV_READ | EV_WRITE);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	/* Bytes the client sent right behind its ConnectionBind. */
@@ -214,15 +282,17 @@ static int pipe_start(struct tcp_conn *c)
 	return 0;
 }
 
-void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd)
+void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd, _Atomic uint64_t *piped)
 {
 	c->pipe_id = id;
 	c->pipe_fd = peer_fd;
+	c->piped = piped;
 }
 
 void tcp_conn_close_pipe(struct tcp_conn *c)
 {
 	c->pipe_id = 0; /* the table has forgotten it already */
+	c->piped = NULL;
 	conn_free(c);
 }
 
@@ -232,7 +302,14 @@ static int conn_drain_frames(struct tcp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	struct worker *w = c->w;
+	const uint16_t bind_type = stun_msg_type(TURN_METHOD_CONNECTION_BIND, STUN_CLASS_REQUEST);
 
+	if (c->bind_wait) {
+		/* Keep what arrives for the pipe, within the pipe's bound. */
+		if (evbuffer_get_length(in) >= PIPE_HIGH)
+			bufferevent_disable(c->bev, EV_READ);
+		return 0;
+	}
 	for (;;) {
 		uint8_t head[4];
 		size_t avail = evbuffer_get_length(in);
@@ -262,6 +339,11 @@ static int conn_drain_frames(struct tcp_conn *c)
 			conn_write(c, reply, n);
 		if (c->pipe_fd >= 0) /* a ConnectionBind succeeded */
 			return pipe_start(c);
+		if (n == 0 && frame_len >= STUN_HDR_LEN &&
+		    (uint16_t)(frame[0] << 8 | frame[1]) == bind_type && worker_parked_conn(w, c)) {
+			c->bind_wait = true; /* tcp_conn_send goes on */
+			return 0;
+		}
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > TCP_OUTPUT_HIGH) {
 			bufferevent_disable(c->bev, EV_READ);
 			return 0;
@@ -276,8 +358,22 @@ void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 	else
 		conn_write(c, buf, len);
 	/* A parked ConnectionBind answered once its credential came. */
-	if (c->pipe_fd >= 0 && pipe_start(c) < 0)
-		conn_free(c);
+	if (c->pipe_fd >= 0) {
+		c->bind_wait = false;
+		if (pipe_start(c) < 0)
+			conn_free(c);
+		return;
+	}
+	/* It failed: what the client sent behind it is read as frames. */
+	if (c->bind_wait && len >= STUN_HDR_LEN &&
+	    stun_msg_method((uint16_t)(buf[0] << 8 | buf[1])) == TURN_METHOD_CONNECTION_BIND) {
+		c->bind_wait = false;
+		bufferevent_enable(c->bev, EV_READ);
+		if (conn_drain_frames(c) < 0) {
+			c->w->stats.tcp_closed_bad_frame++;
+			conn_free(c);
+		}
+	}
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)

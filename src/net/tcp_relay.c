@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,6 +65,9 @@ struct tcp_entry {
 	struct event *connect_ev; /* CONNECTING, on owner's base */
 	struct worker *piper;     /* PIPED: the data connection's worker */
 	struct tcp_conn *conn;    /* PIPED, ORPHAN: on piper */
+	/* Bytes piped to the peer, to the client: added by the piper, read
+	 * by the owner into the allocation's totals when either side ends. */
+	_Atomic uint64_t piped[2];
 };
 
 struct tcp_relay_table {
@@ -383,6 +387,7 @@ int tcp_relay_bind(void *ctx, uint32_t id, const char *user)
 	struct worker *w = ctx;
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 	struct tcp_conn *conn = w->current_path.conn;
+	_Atomic uint64_t *counters = NULL;
 	int rc = 0, fd = -1;
 
 	if (!conn)
@@ -399,10 +404,13 @@ int tcp_relay_bind(void *ctx, uint32_t id, const char *user)
 		e->conn = conn;
 		fd = e->fd;
 		e->fd = -1;
+		/* The entry stays while conn pipes: only this worker frees
+		 * a piped (or orphaned) one. */
+		counters = e->piped;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (rc == 0)
-		tcp_conn_set_pipe(conn, id, fd); /* piped once the answer is out */
+		tcp_conn_set_pipe(conn, id, fd, counters); /* piped once the answer is out */
 	return rc;
 }
 
@@ -417,6 +425,9 @@ void tcp_relay_close(void *ctx, uint32_t id)
 		entry_unlink(t, id);
 		entry_free(e);
 	} else if (e && e->state == TE_PIPED) {
+		/* The allocation's totals, before its "deleted" line. */
+		e->alloc->bytes_out += atomic_load(&e->piped[0]);
+		e->alloc->bytes_in += atomic_load(&e->piped[1]);
 		e->state = TE_ORPHAN;
 		e->alloc = NULL;
 		e->relay = NULL;
@@ -447,6 +458,7 @@ void tcp_relay_pipe_closed(struct worker *w, uint32_t id)
 struct tcp_relay_todo {
 	struct turn_alloc *alloc[TCP_RELAY_BATCH];
 	uint32_t closed[TCP_RELAY_BATCH];
+	uint64_t piped[TCP_RELAY_BATCH][2];
 	size_t n_closed;
 	struct tcp_conn *orphans[TCP_RELAY_BATCH];
 	size_t n_orphans;
@@ -477,6 +489,8 @@ static void collect(struct tcp_relay_table *t, struct worker *w, uint64_t now,
 			*pp = e->next;
 			if (lost) {
 				todo->alloc[todo->n_closed] = e->alloc;
+				todo->piped[todo->n_closed][0] = atomic_load(&e->piped[0]);
+				todo->piped[todo->n_closed][1] = atomic_load(&e->piped[1]);
 				todo->closed[todo->n_closed++] = e->id;
 			} else {
 				todo->orphans[todo->n_orphans++] = e->conn;
@@ -498,6 +512,10 @@ void tcp_relay_service(struct worker *w, uint64_t now)
 	pthread_mutex_unlock(&t->lock);
 	for (size_t i = 0; i < todo.n_closed; i++) {
 		struct turn_tcp_event ev = { todo.alloc[i], todo.closed[i], NULL, 0, now };
+		/* The allocation's totals (its "deleted" log line) include
+		 * what its data connections piped. */
+		todo.alloc[i]->bytes_out += todo.piped[i][0];
+		todo.alloc[i]->bytes_in += todo.piped[i][1];
 		turn_server_tcp_closed(w->srv, &ev);
 	}
 	for (size_t i = 0; i < todo.n_orphans; i++)

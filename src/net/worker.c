@@ -364,6 +364,10 @@ static void worker_apply_settings(struct worker *w)
 	}
 	turn_server_set_policy(w->srv, p);
 	turn_server_set_max_bps(w->srv, bps);
+	if (bps != w->pipe_bps) {
+		w->pipe_bps = bps;
+		tcp_pipes_set_max_bps(w, bps);
+	}
 	turn_policy_free(w->policy);
 	w->policy = p;
 	fleet_settings_applied(w, gen);
@@ -374,7 +378,8 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	struct worker *w = arg;
 	uint64_t now = worker_now_ms();
 	const struct turn_server_stats *s = turn_server_stats(w->srv);
-	uint64_t bytes = s->bytes_to_peer + s->bytes_to_client;
+	uint64_t bytes = s->bytes_to_peer + s->bytes_to_client + w->stats.tcp_relay_bytes[0] +
+			 w->stats.tcp_relay_bytes[1];
 
 	(void)fd;
 	(void)what;
@@ -524,6 +529,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	pthread_mutex_init(&w->reload_lock, NULL);
 	w->conf = n->conf;
 	w->conf_snap = n->current;
+	w->pipe_bps = n->conf->max_bps;
 	net_snapshot_hold(w->conf_snap);
 	w->net = n;
 	w->relay_shared = &n->relay;

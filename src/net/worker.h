@@ -148,6 +148,7 @@ struct worker {
 	struct event *tick_ev;
 	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
 	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
+	uint64_t pipe_bps; /* max-bps of RFC 6062 pipes, as the core's (worker_apply_settings) */
 	struct udp_sock *udp;
 	size_t n_udp;
 	struct tcp_listener *tcp;
@@ -206,6 +207,8 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 /* A TCP connection is going away: its parked requests are not answered. */
 void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c);
 void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d);
+/* Did the message just processed for c wait for an answer (parked)? */
+bool worker_parked_conn(const struct worker *w, const struct tcp_conn *c);
 /* Park a request for another reason (net/fleet.c): a copy is kept until
  * worker_unpark decides it (resuming it) or worker_park_cancel drops it.
  * NULL when it may not wait or too many are parked. */
@@ -250,10 +253,13 @@ void tcp_conns_close_all(struct worker *w);
 /* Queue bytes to a client; dropped (and counted) when it is not reading. */
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len);
 /* RFC 6062 data connections: once the ConnectionBind's answer is queued,
- * c pipes raw bytes to and from peer_fd (taken over); closing a pipe
+ * c pipes raw bytes to and from peer_fd (taken over), adding them up in
+ * piped[0] (to the peer) and piped[1] (to the client); closing a pipe
  * whose allocation is gone. */
-void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd);
+void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd, _Atomic uint64_t *piped);
 void tcp_conn_close_pipe(struct tcp_conn *c);
+/* max-bps for every pipe of this worker's, now and from now on. */
+void tcp_pipes_set_max_bps(struct worker *w, uint64_t bps);
 
 /* tcp_relay.c: a pipe ended (tcp.c tells); the table's news for this
  * worker, on its wake event and every tick. */

@@ -75,9 +75,11 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 {
 	struct turn_server *srv = arg;
 
+	/* Its TCP connections first: closing them adds what they piped to
+	 * the totals the event reports. */
+	turn_tcp_close_all(srv, a);
 	if (a->lifetime) /* it was granted: not one whose relay failed to open */
 		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
-	turn_tcp_close_all(srv, a);
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)
 			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
