@@ -24,6 +24,9 @@ Scenarios (USER and PASS are long-term credentials the server knows):
                                        ConnectionAttempt, 446, 447, 441, 400, piping
   tcp_backpressure USER PASS PID       RFC 6062 pipe: a sender is held back while the
                                        peer does not read (turnd PID's memory bounded)
+  tcp_bind_early USER PASS [WAIT]      RFC 6062: bytes right behind a ConnectionBind
+  tcp_pipe_rate USER PASS BPS [PID CONF]  RFC 6062 pipe under max-bps; then a reload
+                                       (SIGHUP to PID) that removes it from CONF
   tcp_bind_timeout USER PASS           RFC 6062: connections not bound within 30 s
                                        are closed (takes 30 s)
   tcp_fd_exhaustion USER PASS PID      peers connecting to a TCP relay while turnd (PID)
@@ -51,9 +54,11 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import zlib
 
@@ -527,6 +532,109 @@ def s_tcp_relay(user, password, user2, password2):
     expect(recv_exact(ps, 1) == b"" and recv_exact(d.conn.sock, 1) == b"",
            "the allocation gone, its connections close")
     for s in (ps, p2, lst):
+        s.close()
+
+
+def s_tcp_bind_early(user, password, wait="0"):
+    """RFC 6062 section 5.4: a client may send its first bytes right
+    behind its ConnectionBind, in the same segment, even while turnd still
+    fetches the user's credential (from Redis: WAIT seconds let the cached
+    one expire). They reach the peer once the bind succeeds, unchanged and
+    not read as a frame (they start with 0xFF, which no frame does), and
+    then the pipe works both ways."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(TIMEOUT)
+    peer = lst.getsockname()
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+        return
+    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
+    cid = m.get(A_CONNECTION_ID)
+    if not expect(m.code == 0 and cid is not None, "Connect: success (got %d)" % m.code):
+        return
+    ps, _ = lst.accept()
+    time.sleep(float(wait))
+    d = Client(Conn(ARGS.host, ARGS.port, True), user, password)
+    m = d.send_raw(d.build(CONNECTION_BIND, [(A_CONNECTION_ID, cid)]))
+    expect(m.code == 401, "ConnectionBind without credentials: 401 (got %d)" % m.code)
+    d.take_challenge(m)
+    raw = d.build(CONNECTION_BIND, [(A_CONNECTION_ID, cid)])
+    early = b"\xff early bytes, no frame \x00"
+    d.conn.sock.sendall(raw + early)
+    m = d.conn.recv_msg(time.monotonic() + TIMEOUT)
+    expect(m is not None and m.tid == raw[8:20] and m.code == 0,
+           "ConnectionBind with bytes right behind it: success (got %s)"
+           % ("nothing" if m is None else m.code))
+    expect(recv_exact(ps, len(early)) == early, "the bytes behind it reach the peer unchanged")
+    pipe_works(d, ps, "then the pipe")
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, lst):
+        s.close()
+
+
+def piped_bytes(src, dst, n):
+    """Seconds for n bytes to cross a pipe from socket src to socket dst,
+    and whether they arrived unchanged."""
+    data = os.urandom(n)
+    start = time.monotonic()
+    sender = threading.Thread(target=src.sendall, args=(data,))
+    sender.start()
+    got = recv_exact(dst, n)
+    elapsed = time.monotonic() - start
+    sender.join()
+    return elapsed, got == data
+
+
+def s_tcp_pipe_rate(user, password, bps, pid=None, conf=None):
+    """max-bps on an RFC 6062 pipe: 3 x BPS bytes from the peer take about
+    2 s (the bucket holds one second's worth), arrive whole and unchanged
+    (held back, not dropped). With PID and CONF: max-bps is then removed
+    from CONF, turnd (PID) gets SIGHUP, and the same pipe is unlimited."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    bps = int(bps)
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(TIMEOUT)
+    peer = lst.getsockname()
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+        return
+    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
+    cid = m.get(A_CONNECTION_ID)
+    if not expect(m.code == 0 and cid is not None, "Connect: success (got %d)" % m.code):
+        return
+    ps, _ = lst.accept()
+    d = bound_data_connection(user, password, cid, "for the Connect")
+    elapsed, whole = piped_bytes(ps, d.conn.sock, 3 * bps)
+    expect(whole, "%d bytes peer to client: all there, unchanged" % (3 * bps))
+    expect(1.5 <= elapsed <= 6, "max-bps %d: they took %.2f s (about 2 s)" % (bps, elapsed))
+    if pid is not None:
+        with open(conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write("".join(l for l in text.splitlines(True) if not l.startswith("max-bps")))
+        os.kill(int(pid), signal.SIGHUP)
+        time.sleep(1.0)
+        elapsed, whole = piped_bytes(d.conn.sock, ps, 3 * bps)
+        expect(whole and elapsed < 1.0,
+               "after a reload without max-bps, the same pipe client to peer: %d bytes in "
+               "%.2f s, whole: %s" % (3 * bps, elapsed, whole))
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, lst):
         s.close()
 
 

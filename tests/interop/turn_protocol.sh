@@ -209,6 +209,7 @@ Refresh by another valid user: 441 | wrong_credentials alice wonderland bob buil
 REQUESTED-TRANSPORT TCP: 442 over UDP; over TCP a TCP relay (Connect 403) | transport_tcp alice wonderland
 RFC 6062 TCP relay with sockets: Connect, 446, 447, ConnectionBind 441/400, ConnectionAttempt, piping | tcp_relay alice wonderland bob builder
 RFC 6062 pipe backpressure: a sender held back while the peer does not read | tcp_backpressure alice wonderland $TURND_PID
+RFC 6062: bytes sent right behind a ConnectionBind reach the peer | tcp_bind_early alice wonderland
 IPv6 peer on an IPv4 allocation: 443 | peer_family alice wonderland
 403 for 10.0.0.1, 169.254.169.254, turnd's own addresses | forbidden alice wonderland 10.0.0.1:9 169.254.169.254:80 127.0.0.1:$PORT [::1]:$PORT
 loopback peers allowed by allowed-peer-ip | permitted alice wonderland $P4 $P6
@@ -226,6 +227,11 @@ second Allocate on a 5-tuple: 437; retransmission: same success | mismatch carol
 403 for turnd's own address | forbidden carol tiger [::1]:$PORT
 ICMPv6 port unreachable from a closed peer port: Data indication with ICMP | icmp carol tiger [::1]:$CLOSED
 EOF
+# The tcp_relay scenario piped 14 bytes each way on each of its two
+# connections: its allocation's "deleted" line counts them.
+check "an allocation's log line counts what its RFC 6062 pipes carried" grep -Eq \
+	"allocation deleted: user=alice .*transport=tcp .*to_peer_bytes=28 to_peer_packets=0 to_client_bytes=28 to_client_packets=0" \
+	"$T_DIR/turnd.log"
 check "turnprobe stun still answered" "$TURNPROBE" stun "127.0.0.1:$PORT"
 check "turnd (config A) stops with status 0, nothing left in use" stop_clean
 cp "$T_DIR/turnd.log" "$T_DIR/turnd-a.log"
@@ -262,5 +268,14 @@ shed-allocations 1: 300 Try Alternate with ALTERNATE-SERVER, then allocates agai
 EOF
 done
 check "turnd (config C) stops with status 0, nothing left in use" stop_clean
+
+# ---------------------------------------------------------------- config D
+
+start_turnd "$(turnd_conf "allowed-peer-ip = { \"127.0.0.1\" }
+max-bps = 100000")" || { not_ok "start turnd (config D)"; finish; }
+batch tcp --tcp <<EOF
+max-bps on an RFC 6062 pipe: held back, not dropped; lifted for the same pipe by a reload | tcp_pipe_rate alice wonderland 100000 $TURND_PID $T_DIR/turnd.conf
+EOF
+check "turnd (config D) stops with status 0, nothing left in use" stop_clean
 check "turnpeer stops with status 0" stop_peer
 finish

@@ -126,6 +126,29 @@ check "after SIGHUP: Redis user carol still authenticates" probe carol secret2
 add_user erin secret3
 check "after SIGHUP: a user new in Redis (erin) authenticates" probe erin secret3
 check "turnd stops cleanly" stop_turnd
+
+# RFC 6062: a ConnectionBind that waits for Redis (erin's cached key has
+# expired after redis-cache-ttl) with the client's first bytes right
+# behind it in the same segment: they wait for the answer, then reach the
+# peer; they are not read as a frame.
+start_turnd "listening-ip = { \"127.0.0.1\" }
+listening-port = $PORT
+relay-ip = { \"127.0.0.1\" }
+realm = \"$REALM\"
+allowed-peer-ip = { \"127.0.0.1\" }
+relay-threads = 1
+redis = true
+redis-port = $RPORT
+redis-cache-ttl = 1" || exit 1
+mgets() { rcli INFO commandstats | sed -n 's/^cmdstat_mget:calls=\([0-9]*\),.*/\1/p'; }
+rcli CONFIG RESETSTAT >/dev/null
+check "a ConnectionBind waiting for Redis, bytes right behind it: they reach the peer" \
+	timeout 30 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/turn_client.py" --tcp \
+	--port "$PORT" --realm "$REALM" tcp_bind_early erin secret3 2
+n=$(mgets)
+check "  ... the Allocate and the ConnectionBind each asked Redis ($n lookups)" \
+	[ "${n:-0}" -ge 2 ]
+check "turnd stops cleanly" stop_turnd
 stop_redis
 
 # ---- TLS ----------------------------------------------------------------

@@ -121,6 +121,25 @@ all_closed() {
 }
 check "/metrics: TCP relay connections made, none left after the clients" all_closed
 
+# Piped bytes are relayed bytes: turnd_relayed_bytes_total over TCP holds
+# at least the piped ones, and the allocations' "deleted" log lines count
+# what their data connections piped.
+relayed_counts_pipes() {
+	up=$(metric 'turnd_tcp_relay_bytes_total{direction="to_peer"}')
+	down=$(metric 'turnd_tcp_relay_bytes_total{direction="to_client"}')
+	rup=$(metric 'turnd_relayed_bytes_total{direction="to_peer",transport="tcp"}')
+	rdown=$(metric 'turnd_relayed_bytes_total{direction="to_client",transport="tcp"}')
+	set -- $(sed -n 's/.*allocation deleted: .*transport=tcp .*to_peer_bytes=\([0-9]*\) .*to_client_bytes=\([0-9]*\) .*/\1 \2/p' \
+		"$TURN_LOG" | awk '{u += $1; d += $2} END {print u + 0, d + 0}')
+	echo "  piped $up/$down; relayed over TCP $rup/$rdown; in deleted lines $1/$2"
+	# uclient may end an allocation before its data connection: what is
+	# piped after that belongs to no allocation's line.
+	[ "${rup:-0}" -ge "${up:-1}" ] && [ "${rdown:-0}" -ge "${down:-1}" ] &&
+		[ "$1" -gt 0 ] && [ "$1" -le "$up" ] && [ "$2" -gt 0 ] && [ "$2" -le "$down" ]
+}
+check "piped bytes counted as relayed: in /metrics and the allocation log lines" \
+	relayed_counts_pipes
+
 stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "turnd still answers STUN after the runs" stun_ok
 
