@@ -1124,6 +1124,13 @@ int conf_add_user(struct conf *c, const char *name, const char *password)
 	return user_append(c, name, strlen(name), password, NULL);
 }
 
+int conf_listeners_check(const struct conf *c, char *err, size_t errlen)
+{
+	struct conf_build b = {c->path ? c->path : DEFAULT_NAME, c->path, err, errlen};
+
+	return check_listeners(c, &b);
+}
+
 void conf_free(struct conf *c)
 {
 	if (!c)

@@ -194,6 +194,11 @@ int conf_add_user(struct conf *c, const char *name, const char *password);
 
 void conf_free(struct conf *c);
 
+/* The checks of option 'listener' against the rest of c (TLS without a
+ * certificate, a port listening-ip already takes), as conf_load makes
+ * them; reload makes them again after pinning. 0, or -1 with err. */
+int conf_listeners_check(const struct conf *c, char *err, size_t errlen);
+
 /* Whether anything listens on tls-listening-port (a certificate, the port,
  * and TLS or DTLS not both turned off). */
 bool conf_tls_port_used(const struct conf *c);

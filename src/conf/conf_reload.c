@@ -198,12 +198,6 @@ static int pin_network(struct conf *next, const struct conf *running, struct con
 			      running->n_listen, sizeof(*running->listen)) < 0)
 			return -1;
 	}
-	if (!listeners_eq(next, running)) {
-		note(d->restart, &d->n_restart, "listener");
-		if (pin_array((void **)&next->listeners, &next->n_listeners, running->listeners,
-			      running->n_listeners, sizeof(*running->listeners)) < 0)
-			return -1;
-	}
 	if (!addrs_eq(next->alt_listen, next->n_alt_listen, running->alt_listen,
 		      running->n_alt_listen)) {
 		note(d->restart, &d->n_restart, "alt-listening-ip");
@@ -308,6 +302,8 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 static void list_applied(const struct conf *next, const struct conf *running,
 			 struct conf_reload_diff *d)
 {
+	/* Listening sockets are opened and retired live (net/listen.c). */
+	APPLIED_IF(!listeners_eq(next, running), "listener");
 	APPLIED_IF(!users_eq(next, running), "user");
 	APPLIED_IF(!secrets_eq(next, running), "static-auth-secret");
 	APPLIED_IF(!ranges_eq(next->allowed_peers, next->n_allowed_peers, running->allowed_peers,
@@ -359,4 +355,77 @@ char *conf_reload_names(const char *const *list, size_t n, char *out, size_t cap
 		o += (size_t)k;
 	}
 	return out;
+}
+
+/* The transports of every entry of addr in c (entries of one address are
+ * merged: two lines for one port are one set of sockets). */
+static unsigned transports_of(const struct conf *c, const struct turn_addr *addr)
+{
+	unsigned t = 0;
+
+	for (size_t i = 0; i < c->n_listeners; i++)
+		if (turn_addr_eq(&c->listeners[i].addr, addr))
+			t |= c->listeners[i].transports;
+	return t;
+}
+
+/* The addresses of a (each once) with the transports a has and b has not. */
+static size_t only_in(const struct conf *a, const struct conf *b, struct conf_listener *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n_listeners; i++) {
+		const struct turn_addr *addr = &a->listeners[i].addr;
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = turn_addr_eq(&a->listeners[k].addr, addr);
+		unsigned t = transports_of(a, addr) & ~transports_of(b, addr);
+		if (!seen && t)
+			out[n++] = (struct conf_listener){ *addr, t };
+	}
+	return n;
+}
+
+int conf_listener_diff(const struct conf *running, const struct conf *next,
+		       struct conf_listener_diff *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->added = calloc(next->n_listeners + 1, sizeof(*d->added));
+	d->removed = calloc(running->n_listeners + 1, sizeof(*d->removed));
+	if (!d->added || !d->removed) {
+		conf_listener_diff_free(d);
+		return -1;
+	}
+	d->n_added = only_in(next, running, d->added);
+	d->n_removed = only_in(running, next, d->removed);
+	return 0;
+}
+
+void conf_listener_diff_free(struct conf_listener_diff *d)
+{
+	free(d->added);
+	free(d->removed);
+	memset(d, 0, sizeof(*d));
+}
+
+int conf_reload_check(const struct conf *next, char *err, size_t errlen)
+{
+	char text[TURN_ADDR_STRLEN];
+
+	/* Whether TLS and DTLS exist at all is fixed at start (pin_process
+	 * keeps 'cert' as it was): a listener may not ask for them later. */
+	for (size_t i = 0; !next->cert && i < next->n_listeners; i++) {
+		const struct conf_listener *l = &next->listeners[i];
+		if (!(l->transports & (CONF_LISTEN_TLS | CONF_LISTEN_DTLS)))
+			continue;
+		snprintf(err, errlen,
+			 "%s: option 'listener' (%s) asks for TLS or DTLS, but turnd was started "
+			 "without options 'cert' and 'pkey': TLS needs a restart",
+			 next->path ? next->path : "(default)",
+			 turn_addr_format(&l->addr, true, text, sizeof(text)));
+		return -1;
+	}
+	/* The running listening-ip and ports, pinned back, may now meet a
+	 * listener: the file's own checks again, on what will run. */
+	return conf_listeners_check(next, err, errlen);
 }

@@ -167,6 +167,15 @@ void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d)
 			p->forgotten = true;
 }
 
+void worker_pending_forget_udp(struct worker *w, const struct udp_sock *s)
+{
+	struct pending_req *p;
+
+	LIST_FOREACH(p, &w->pending, link)
+		if (p->path.udp == s)
+			p->forgotten = true;
+}
+
 void worker_pending_free_all(struct worker *w)
 {
 	while (!LIST_EMPTY(&w->pending)) {

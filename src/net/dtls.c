@@ -478,6 +478,11 @@ void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len)
 	}
 }
 
+struct udp_sock *dtls_session_sock(const struct dtls_session *d)
+{
+	return d->l->link.s;
+}
+
 void dtls_session_hold(struct dtls_session *d)
 {
 	d->holds++;
@@ -519,8 +524,8 @@ static void listener_tick(struct dtls_listener *l, uint64_t now)
 void dtls_tick(struct worker *w, uint64_t now_ms)
 {
 	for (size_t i = 0; i < w->n_udp; i++)
-		if (w->udp[i].dtls)
-			listener_tick(w->udp[i].dtls, now_ms);
+		if (w->udp[i]->dtls)
+			listener_tick(w->udp[i]->dtls, now_ms);
 }
 
 void dtls_listener_free(struct udp_sock *s)

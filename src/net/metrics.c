@@ -274,6 +274,10 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
 	    t.s.net.tcp_accepted);
 	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.s.net.tcp_open);
+	one(b, "turnd_listeners_retired", "gauge",
+	    "Listening UDP and DTLS sockets (one per worker) a reload removed, still carrying "
+	    "their allocations.",
+	    t.s.net.listen_retired);
 	write_tcp_relay(b, &t);
 	write_answers(b, &t.s.core);
 	one(b, "turnd_auth_backend_errors_total", "counter",

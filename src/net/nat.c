@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/listen.h"
 #include "net/worker.h"
 #include "util/log.h"
 
@@ -28,33 +29,15 @@ void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES]
 	}
 }
 
-size_t nat_extra_sockets(const struct conf *c)
-{
-	return (TURN_NAT_ADDRS - 1) * c->n_alt_listen;
-}
-
 /* One address of a pair: UDP and TCP, unless that transport is off. */
 static int bind_one(struct worker *w, const struct conf *c, const struct turn_addr *a, char *err,
 		    size_t errlen)
 {
-	if (!c->no_udp) {
-		if (udp_sock_open(&w->udp[w->n_udp], a, err, errlen) < 0)
-			return -1;
-		w->n_udp++;
-		if (udp_sock_attach(w, &w->udp[w->n_udp - 1]) < 0)
-			goto no_event;
-	}
-	if (!c->no_tcp) {
-		if (tcp_listener_open(&w->tcp[w->n_tcp], a, err, errlen) < 0)
-			return -1;
-		w->n_tcp++;
-		if (tcp_listener_attach(w, &w->tcp[w->n_tcp - 1]) < 0)
-			goto no_event;
-	}
+	if (!c->no_udp && listen_open(w, a, CONF_LISTEN_UDP, err, errlen) < 0)
+		return -1;
+	if (!c->no_tcp && listen_open(w, a, CONF_LISTEN_TCP, err, errlen) < 0)
+		return -1;
 	return 0;
-no_event:
-	snprintf(err, errlen, "cannot register a listening socket with libevent");
-	return -1;
 }
 
 /* A1:P2, A2:P1 and A2:P2 of every pair: the addresses beyond listening-ip's
@@ -119,7 +102,7 @@ bool nat_send_moved(struct worker *w, const uint8_t *buf, size_t len,
 	if (!w->reply_from.family)
 		return false;
 	for (size_t i = 0; i < w->n_udp; i++) {
-		struct udp_sock *s = &w->udp[i];
+		struct udp_sock *s = w->udp[i];
 
 		if (s->dtls || !turn_addr_eq(&s->local, &w->reply_from))
 			continue;

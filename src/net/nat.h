@@ -22,11 +22,8 @@ struct worker;
  * the first listening-ip of its family (conf checked that it exists). */
 void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES]);
 
-/* Listening sockets beyond those of listening-ip, per transport. */
-size_t nat_extra_sockets(const struct conf *c);
-
 /* Bind this worker's UDP and TCP sockets on A1:P2, A2:P1 and A2:P2 of
- * every pair, into w->udp and w->tcp (sized with nat_extra_sockets).
+ * every pair.
  * Returns 0, or -1 with a message in err. */
 int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen);
 

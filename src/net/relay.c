@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/listen.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
 #include "net/udp_send.h"
@@ -362,10 +363,13 @@ static int quota_take(void *ctx, const char *user)
 	unsigned count = 0;
 	uint64_t seq = 0;
 	int rc = 0;
+	/* A listener a reload removed takes no new allocation: answered as
+	 * draining is (net/listen.c). */
+	bool retired = listen_path_retired(&w->current_path);
 
 	pthread_mutex_lock(&rs->lock);
 	struct quota_entry **pp = quota_slot(rs, user);
-	if (rs->draining || (c->shed_allocations && rs->total >= c->shed_allocations) ||
+	if (retired || rs->draining || (c->shed_allocations && rs->total >= c->shed_allocations) ||
 	    (c->shed_bps && relayed_bps(rs) >= c->shed_bps))
 		rc = STUN_ERR_TRY_ALTERNATE;
 	else if (rs->total_quota && rs->total >= rs->total_quota)
@@ -705,6 +709,7 @@ attach:
 	r->path = w->current_path;
 	if (r->path.dtls) /* the session stays while the relay sends through it */
 		dtls_session_hold(r->path.dtls);
+	listen_path_hold(&r->path); /* a retired listening socket waits for it */
 	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
 		w->stats.relays_open++;
 		relay_close(w, r);
@@ -721,6 +726,7 @@ static void relay_close(void *ctx, struct turn_relay *r)
 {
 	struct worker *w = ctx;
 
+	listen_path_release(w, &r->path);
 	if (r->path.dtls)
 		dtls_session_release(r->path.dtls);
 	/* What it still has to send goes now: a spare's next owner, or after

@@ -6,6 +6,7 @@
 
 #include "auth/auth.h"
 #include "conf/conf_reload.h"
+#include "net/listen.h"
 #include "net/tls.h"
 #include "util/log.h"
 
@@ -79,42 +80,87 @@ static void log_outcome(const struct conf *next, const struct conf_reload_diff *
 		   log_level_name((enum log_level)next->log_level));
 }
 
-/* The loaded and pinned configuration next, its chains built: the
- * certificates, then the hand-over. Returns the snapshot or NULL. */
-static struct net_snapshot *install(const struct net_reload_ctx *rc, struct conf *next,
-				    struct auth **chains, const struct conf_reload_diff *d)
-{
-	char msg[512];
-	int tls = tls_shared_reload(rc->tls, next, msg, sizeof(msg));
-	struct net_snapshot *s = tls < 0 ? NULL : net_snapshot_new(next, true, rc->n_workers);
+/* What a reload builds before it hands anything over. */
+struct reload_parts {
+	struct conf *next;
+	struct auth **chains;           /* one per worker */
+	struct listen_change **changes; /* one per worker, or all NULL */
+};
 
-	if (!s) {
-		if (tls < 0) {
-			char why[640];
-			snprintf(why, sizeof(why), "certificate: %s", msg);
-			log_refused(why);
-		} else {
-			log_refused("out of memory");
-		}
-		for (unsigned i = 0; i < rc->n_workers; i++)
-			auth_free(chains[i]);
-		conf_free(next);
-		return NULL;
+/* A refused reload: everything built goes, and why is logged. */
+static struct net_snapshot *refuse(const struct net_reload_ctx *rc, struct reload_parts *p,
+				   const char *why)
+{
+	for (unsigned i = 0; p->chains && i < rc->n_workers; i++)
+		auth_free(p->chains[i]);
+	if (p->changes)
+		listen_plan_cancel(p->changes, rc->n_workers);
+	free(p->chains);
+	free(p->changes);
+	conf_free(p->next);
+	log_refused(why);
+	return NULL;
+}
+
+/* The loaded and pinned configuration, its chains built and its new
+ * listeners bound: the certificates, then the hand-over. Returns the
+ * snapshot or NULL. */
+static struct net_snapshot *install(const struct net_reload_ctx *rc, struct reload_parts *p,
+				    const struct conf_reload_diff *d)
+{
+	char msg[512], why[640];
+	int tls = tls_shared_reload(rc->tls, p->next, msg, sizeof(msg));
+
+	if (tls < 0) {
+		snprintf(why, sizeof(why), "certificate: %s", msg);
+		return refuse(rc, p, why);
 	}
+	struct net_snapshot *s = net_snapshot_new(p->next, true, rc->n_workers);
+	if (!s)
+		return refuse(rc, p, "out of memory");
 	if (tls > 0)
 		log_notice("SIGHUP: TLS certificate reloaded for new connections: %s", msg);
-	log_set_level((enum log_level)next->log_level);
-	log_outcome(next, d);
+	log_set_level((enum log_level)p->next->log_level);
+	listen_plan_log(rc->running->conf, p->next);
+	log_outcome(p->next, d);
 	for (unsigned i = 0; i < rc->n_workers; i++)
-		worker_reload_post(rc->workers[i], s, chains[i]);
+		worker_reload_post(rc->workers[i], s, p->chains[i], p->changes[i]);
+	free(p->chains);
+	free(p->changes);
 	return s;
+}
+
+/* Pinned next: its checks, each worker's credentials, the sockets of its
+ * new listeners (bound here, where start-up binds, so that an error
+ * refuses the reload before any worker sees it). */
+static struct net_snapshot *prepare(const struct net_reload_ctx *rc, struct reload_parts *p,
+				    const struct conf_reload_diff *d)
+{
+	char err[640], why[700];
+
+	if (conf_reload_check(p->next, err, sizeof(err)) < 0)
+		return refuse(rc, p, err);
+	if (build_chains(p->next, p->chains, rc->n_workers, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", rc->path, err);
+		free(p->chains);
+		p->chains = NULL;
+		return refuse(rc, p, why);
+	}
+	const struct listen_plan_ctx pc = { rc->listen, rc->running->conf, p->next,
+					    rc->n_workers };
+	if (listen_plan(&pc, p->changes, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "%s: %s", rc->path, err);
+		free(p->changes);
+		p->changes = NULL;
+		return refuse(rc, p, why);
+	}
+	return install(rc, p, d);
 }
 
 struct net_snapshot *net_reload(const struct net_reload_ctx *rc)
 {
-	struct conf *next = NULL;
+	struct reload_parts p = { 0 };
 	struct conf_reload_diff d;
-	struct auth **chains;
 	char err[640];
 
 	if (!rc->path) {
@@ -123,26 +169,13 @@ struct net_snapshot *net_reload(const struct net_reload_ctx *rc)
 		return NULL;
 	}
 	log_notice("SIGHUP: reloading the configuration from %s", rc->path);
-	if (conf_load(rc->path, rc->ov, &next, err, sizeof(err)) < 0) {
+	if (conf_load(rc->path, rc->ov, &p.next, err, sizeof(err)) < 0) {
 		log_refused(err);
 		return NULL;
 	}
-	chains = calloc(rc->n_workers, sizeof(*chains));
-	if (!chains || conf_reload_pin(next, rc->running->conf, &d) < 0) {
-		free(chains);
-		conf_free(next);
-		log_refused("out of memory");
-		return NULL;
-	}
-	if (build_chains(next, chains, rc->n_workers, err, sizeof(err)) < 0) {
-		char why[700];
-		snprintf(why, sizeof(why), "%s: %s", rc->path, err);
-		free(chains);
-		conf_free(next);
-		log_refused(why);
-		return NULL;
-	}
-	struct net_snapshot *s = install(rc, next, chains, &d);
-	free(chains);
-	return s;
+	p.chains = calloc(rc->n_workers, sizeof(*p.chains));
+	p.changes = calloc(rc->n_workers, sizeof(*p.changes));
+	if (!p.chains || !p.changes || conf_reload_pin(p.next, rc->running->conf, &d) < 0)
+		return refuse(rc, &p, "out of memory");
+	return prepare(rc, &p, &d);
 }

@@ -3,13 +3,15 @@
  *
  * The main thread loads the file (with the same command-line overrides),
  * keeps the running value of every option that needs a restart
- * (conf_reload_pin), builds each worker's static credentials, loads the
- * certificates, and posts the result to every worker. Each worker swaps
+ * (conf_reload_pin), builds each worker's static credentials, binds the
+ * sockets of added listeners (net/listen.c), loads the certificates, and
+ * posts the result to every worker. Each worker swaps
  * its configuration, credentials, peer policy and limits between two
  * events of its own loop (worker_reload_post), so nothing is shared
  * without a lock and allocations keep relaying. A snapshot is freed when
  * the last worker holding it has moved on (reference count). A file that
- * does not load is refused with the reason, and nothing changes.
+ * does not load, or a listener that cannot bind, is refused with the
+ * reason, and nothing changes.
  */
 #ifndef TURND_NET_RELOAD_H
 #define TURND_NET_RELOAD_H
@@ -22,6 +24,8 @@
 struct worker;
 struct tls_shared;
 struct auth;
+struct listen_change;
+struct listen_registry;
 
 /* One configuration, shared read-only by the workers that run with it. */
 struct net_snapshot {
@@ -48,6 +52,7 @@ struct net_reload_ctx {
 	struct worker *const *workers;
 	unsigned n_workers;
 	struct tls_shared *tls;
+	struct listen_registry *listen; /* listeners retiring (net/listen.c) */
 };
 
 /*
@@ -58,8 +63,10 @@ struct net_reload_ctx {
  */
 struct net_snapshot *net_reload(const struct net_reload_ctx *rc);
 
-/* worker.c: hand w its new snapshot (taking one reference of snap) and
- * credential chain (owned by w from here on). Main thread. */
-void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth);
+/* worker.c: hand w its new snapshot (taking one reference of snap),
+ * credential chain and listener change (NULL: none), both owned by w from
+ * here on. Main thread. */
+void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,
+			struct listen_change *listen);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/listen.h"
 #include "net/worker.h"
 #include "util/log.h"
 
@@ -228,7 +229,9 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 	SSL_CTX *tls, *dtls, *old_tls, *old_dtls;
 	char cert[160];
 
-	if (!ts->tls && !ts->dtls)
+	/* A reload may add or remove TLS and DTLS listeners (net/listen.c):
+	 * the contexts follow what c asks for. */
+	if (!ts->tls && !ts->dtls && !tls_enabled(c) && !dtls_enabled(c))
 		return 0;
 	if (ctx_pair(c, &tls, &dtls, msg, msglen) < 0)
 		return -1;
@@ -242,6 +245,10 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 	/* Connections and sessions that hold the old ones keep them alive. */
 	SSL_CTX_free(old_tls);
 	SSL_CTX_free(old_dtls);
+	if (!tls && !dtls) {
+		snprintf(msg, msglen, "none: nothing listens for TLS or DTLS any more");
+		return 1;
+	}
 	describe_cert(tls ? tls : dtls, cert, sizeof(cert));
 	snprintf(msg, msglen, "%s (%s)", c->cert, cert);
 	return 1;
@@ -289,44 +296,15 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 		memset(out, 0, TLS_COOKIE_KEY_LEN); /* verifies nothing: 0 is never made */
 }
 
-int tls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen)
-{
-	struct tcp_listener *l = &w->tcp[w->n_tcp];
-
-	if (tcp_listener_open(l, a, err, errlen) < 0)
-		return -1;
-	l->tls = true;
-	w->n_tcp++;
-	if (tcp_listener_attach(w, l) < 0) {
-		snprintf(err, errlen, "cannot set up a TLS listener");
-		return -1;
-	}
-	return 0;
-}
-
-int dtls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen)
-{
-	struct udp_sock *s = &w->udp[w->n_udp];
-
-	if (udp_sock_open(s, a, err, errlen) < 0)
-		return -1;
-	w->n_udp++;
-	if (dtls_listener_attach(w, s) < 0 || udp_sock_attach(w, s) < 0) {
-		snprintf(err, errlen, "cannot set up a DTLS listener");
-		return -1;
-	}
-	return 0;
-}
-
 int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen)
 {
 	const struct conf *c = w->conf;
 	struct turn_addr a = *addr;
 
 	a.port = c->tls_listening_port;
-	if (tls_on_port(c) && tls_listen(w, &a, err, errlen) < 0)
+	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS, err, errlen) < 0)
 		return -1;
-	if (dtls_on_port(c) && dtls_listen(w, &a, err, errlen) < 0)
+	if (dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
 		return -1;
 	return 0;
 }

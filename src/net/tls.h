@@ -57,7 +57,8 @@ bool dtls_on_port(const struct conf *c);
 int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen);
 /* SIGHUP: load the files c names (the reloaded configuration's cert and
  * pkey; c may be freed afterwards) into new contexts for new connections.
- * Which of TLS and DTLS is on stays as at start. Returns 1 reloaded, 0
+ * Which of TLS and DTLS is on follows c's listeners (the tls-listening-port
+ * ones stay as at start, pinned). Returns 1 reloaded, 0
  * nothing to reload (TLS and DTLS off), -1 refused (the old contexts
  * stay) with the reason in err. Main thread. */
 int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen);
@@ -72,14 +73,8 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 		     uint64_t period, uint8_t out[TLS_COOKIE_KEY_LEN]);
 
 /* Open and attach this worker's TLS listener and DTLS socket on the TLS
- * port of addr, as the configuration asks (next free slots of w->tcp and
- * w->udp). Returns 0 or -1 with err. */
+ * port of addr, as the configuration asks. Returns 0 or -1 with err. */
 int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen);
-
-/* One TLS listener / one DTLS socket on a (next free slot of w->tcp /
- * w->udp). Returns 0 or -1 with err. */
-int tls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen);
-int dtls_listen(struct worker *w, const struct turn_addr *a, char *err, size_t errlen);
 
 /* A server-side TLS bufferevent on an accepted socket, handshake started;
  * NULL on failure (fd is then closed). */
@@ -107,6 +102,8 @@ void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len);
 /* A relay (of an allocation) holds the session: it is not closed for
  * being idle while held. */
 void dtls_session_hold(struct dtls_session *d);
+/* The DTLS socket a session's datagrams go through. */
+struct udp_sock *dtls_session_sock(const struct dtls_session *d);
 void dtls_session_release(struct dtls_session *d);
 /* Once a second: retransmit handshakes, close the stale. */
 void dtls_tick(struct worker *w, uint64_t now_ms);

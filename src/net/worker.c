@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "auth/auth.h"
+#include "net/listen.h"
 #include "net/metrics.h"
 #include "net/nat.h"
 #include "net/notify.h"
@@ -51,6 +52,7 @@ struct net {
 	struct fleet_shared fleet;
 	bool fleet_ready;
 	struct tls_shared tls; /* TLS and DTLS contexts, replaced on SIGHUP */
+	struct listen_registry listen; /* listeners retired by SIGHUP, still serving */
 	bool tls_ready;
 	struct metrics *metrics;
 	/* The main thread's once-a-second check: the watchdog and draining. */
@@ -99,6 +101,7 @@ uint64_t worker_now_ms(void)
 struct worker_reload {
 	struct net_snapshot *snap; /* one reference, the worker's */
 	struct auth *auth;         /* static users and secrets of snap */
+	struct listen_change *listen; /* sockets to attach, close, retire */
 };
 
 static void worker_reload_discard(struct worker_reload *r)
@@ -107,6 +110,7 @@ static void worker_reload_discard(struct worker_reload *r)
 		return;
 	net_snapshot_release(r->snap);
 	auth_free(r->auth);
+	listen_change_free(r->listen);
 	free(r);
 }
 
@@ -205,8 +209,8 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
 	w->flush_armed = false;
 	relay_out_flush(w);
 	for (size_t i = 0; i < w->n_udp; i++)
-		if (w->udp[i].out && w->udp[i].out->n)
-			udp_out_flush(&w->udp[i]);
+		if (w->udp[i]->out && w->udp[i]->out->n)
+			udp_out_flush(w->udp[i]);
 }
 
 /* event_active puts the event at the end of the active queue: it runs in
@@ -228,14 +232,11 @@ static void worker_free(struct worker *w)
 		event_free(w->flush_ev);
 	w->flush_ev = NULL;
 	pthread_mutex_destroy(&w->snap_lock);
-	tcp_conns_close_all(w);
-	for (size_t i = 0; i < w->n_udp; i++)
-		udp_sock_close(&w->udp[i]);
-	for (size_t i = 0; i < w->n_tcp; i++)
-		tcp_listener_close(&w->tcp[i]);
-	free(w->udp);
-	free(w->tcp);
+	/* From here relays that close are freed, and no longer counted on
+	 * their listening socket (which may go first). */
 	w->stopping = true;
+	tcp_conns_close_all(w);
+	listen_close_all(w);
 	turn_server_free(w->srv);
 	relay_spares_free(w);
 	turn_policy_free(w->policy);
@@ -261,22 +262,13 @@ static void worker_free(struct worker *w)
 /* The sockets of each listener: one per transport it names. */
 static int bind_listeners(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
-	err[0] = '\0';
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		const struct conf_listener *l = &conf->listeners[i];
 
-		if ((l->transports & CONF_LISTEN_UDP) &&
-		    (udp_sock_open(&w->udp[w->n_udp], &l->addr, err, errlen) < 0 ||
-		     udp_sock_attach(w, &w->udp[w->n_udp++]) < 0))
-			return -1;
-		if ((l->transports & CONF_LISTEN_TCP) &&
-		    (tcp_listener_open(&w->tcp[w->n_tcp], &l->addr, err, errlen) < 0 ||
-		     tcp_listener_attach(w, &w->tcp[w->n_tcp++]) < 0))
-			return -1;
-		if ((l->transports & CONF_LISTEN_TLS) && tls_listen(w, &l->addr, err, errlen) < 0)
-			return -1;
-		if ((l->transports & CONF_LISTEN_DTLS) && dtls_listen(w, &l->addr, err, errlen) < 0)
-			return -1;
+		for (unsigned bit = CONF_LISTEN_UDP; bit <= CONF_LISTEN_DTLS; bit <<= 1)
+			if ((l->transports & bit) &&
+			    listen_open(w, &l->addr, bit | LISTEN_ENTRY, err, errlen) < 0)
+				return -1;
 	}
 	return 0;
 }
@@ -286,42 +278,17 @@ static int bind_listeners(struct worker *w, const struct conf *conf, char *err, 
  * for DTLS and TLS, those of each listener and of NAT discovery. */
 static int worker_bind(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
-	/* A listener takes at most one socket of each kind. */
-	size_t cap = 2 * conf->n_listen + nat_extra_sockets(conf) + conf->n_listeners;
-
-	w->udp = calloc(cap, sizeof(*w->udp));
-	w->tcp = calloc(cap, sizeof(*w->tcp));
-	if (!w->udp || !w->tcp) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < conf->n_listen; i++) {
-		if (!conf->no_udp) {
-			if (udp_sock_open(&w->udp[w->n_udp], &conf->listen[i], err, errlen) < 0)
-				return -1;
-			w->n_udp++;
-			if (udp_sock_attach(w, &w->udp[w->n_udp - 1]) < 0)
-				goto no_event;
-		}
-		if (!conf->no_tcp) {
-			if (tcp_listener_open(&w->tcp[w->n_tcp], &conf->listen[i], err, errlen) < 0)
-				return -1;
-			w->n_tcp++;
-			if (tcp_listener_attach(w, &w->tcp[w->n_tcp - 1]) < 0)
-				goto no_event;
-		}
+		if (!conf->no_udp && listen_open(w, &conf->listen[i], CONF_LISTEN_UDP, err, errlen) < 0)
+			return -1;
+		if (!conf->no_tcp && listen_open(w, &conf->listen[i], CONF_LISTEN_TCP, err, errlen) < 0)
+			return -1;
 		if (tls_worker_bind(w, &conf->listen[i], err, errlen) < 0)
 			return -1;
 	}
-	if (bind_listeners(w, conf, err, errlen) < 0) {
-		if (!*err)
-			snprintf(err, errlen, "cannot register a listening socket with libevent");
+	if (bind_listeners(w, conf, err, errlen) < 0)
 		return -1;
-	}
 	return nat_worker_bind(w, conf, err, errlen);
-no_event:
-	snprintf(err, errlen, "cannot register a listening socket with libevent");
-	return -1;
 }
 
 static struct turn_policy *net_policy(const struct conf *c, const struct fleet_shared *fs);
@@ -386,6 +353,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	dtls_tick(w, now);
+	listen_service(w); /* retired listening sockets whose allocations ended */
 	tcp_relay_service(w, now); /* connections nobody bound in 30 s */
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
@@ -432,6 +400,8 @@ static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 	}
 	w->conf_snap = r->snap;
 	w->conf = c;
+	/* Between two events: no socket's callback is on the stack. */
+	listen_change_apply(w, r->listen);
 	free(r);
 	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels,
 			       c->max_tcp_connections);
@@ -457,7 +427,8 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
 		worker_reload_apply(w, r);
 }
 
-void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth)
+void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,
+			struct listen_change *listen)
 {
 	struct worker_reload *r = malloc(sizeof(*r));
 
@@ -465,13 +436,20 @@ void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth
 		log_error("SIGHUP: worker %u: out of memory; it keeps the previous configuration",
 			  w->id);
 		auth_free(auth);
+		listen_change_free(listen);
 		return;
 	}
 	net_snapshot_hold(snap);
-	*r = (struct worker_reload){ snap, auth };
+	*r = (struct worker_reload){ snap, auth, listen };
 	pthread_mutex_lock(&w->reload_lock);
-	/* Two SIGHUPs before the worker ran: the later one wins. */
+	/* Two SIGHUPs before the worker ran: the later configuration wins,
+	 * but the listener changes of both are made, in order (the second
+	 * was planned from the first). */
 	struct worker_reload *stale = w->reload_next;
+	if (stale) {
+		r->listen = listen_change_chain(stale->listen, r->listen);
+		stale->listen = NULL;
+	}
 	w->reload_next = r;
 	pthread_mutex_unlock(&w->reload_lock);
 	worker_reload_discard(stale);
@@ -858,6 +836,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		.workers = n->workers,
 		.n_workers = n->n_workers,
 		.tls = &n->tls,
+		.listen = &n->listen,
 	};
 
 	(void)sig;
@@ -998,6 +977,7 @@ void net_free(struct net *n)
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
+	listen_registry_fini(&n->listen); /* after the workers' sockets */
 	net_snapshot_release(n->current);
 	if (n->fleet_ready)
 		fleet_shared_fini(&n->fleet);

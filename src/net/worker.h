@@ -40,6 +40,7 @@ struct net_snapshot;
 #define WORKER_SLOT 4096
 
 struct udp_out;
+struct listen_retire;
 
 struct udp_sock {
 	int fd;
@@ -51,7 +52,13 @@ struct udp_sock {
 	 * replies and relayed data from every event of one loop turn. */
 	struct udp_out *out;
 	uint8_t (*tx)[WORKER_SLOT];
-	struct dtls_listener *dtls; /* set: a DTLS socket on the TLS port (dtls.c) */
+	struct dtls_listener *dtls; /* set: a DTLS socket (dtls.c) */
+	bool listener; /* one of a 'listener' entry's: a reload may retire it */
+	/* Set: a reload removed it (net/listen.c). It serves the allocations
+	 * that use it, refuses new ones, and closes after the last. */
+	struct listen_retire *retire;
+	bool drained; /* retired, and this worker told the others it has none left */
+	unsigned allocs; /* relays whose client path uses it (DTLS: through a session) */
 };
 
 struct tcp_listener {
@@ -60,7 +67,8 @@ struct tcp_listener {
 	struct evconnlistener *lev;
 	struct event *retry_ev; /* re-enables accept after EMFILE/ENFILE */
 	struct worker *w;
-	bool tls; /* on the TLS port: connections start with a TLS handshake */
+	bool tls; /* connections start with a TLS handshake */
+	bool listener; /* one of a 'listener' entry's: a reload may close it */
 };
 
 struct worker_stats {
@@ -75,6 +83,7 @@ struct worker_stats {
 	uint64_t tcp_relay_pipes, tcp_relay_pipes_total, tcp_relay_connect_failed;
 	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
 	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
+	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */
@@ -149,10 +158,13 @@ struct worker {
 	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
 	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
 	uint64_t pipe_bps; /* max-bps of RFC 6062 pipes, as the core's (worker_apply_settings) */
-	struct udp_sock *udp;
-	size_t n_udp;
-	struct tcp_listener *tcp;
-	size_t n_tcp;
+	/* Listening sockets, each allocated on its own: relays and parked
+	 * requests point to them, and a reload adds and removes some
+	 * (net/listen.c). */
+	struct udp_sock **udp;
+	size_t n_udp, cap_udp;
+	struct tcp_listener **tcp;
+	size_t n_tcp, cap_tcp;
 	LIST_HEAD(, tcp_conn) conns;
 	LIST_HEAD(, pending_req) pending; /* requests waiting for a credential */
 	size_t n_pending;
@@ -207,6 +219,7 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 /* A TCP connection is going away: its parked requests are not answered. */
 void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c);
 void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d);
+void worker_pending_forget_udp(struct worker *w, const struct udp_sock *s);
 /* Did the message just processed for c wait for an answer (parked)? */
 bool worker_parked_conn(const struct worker *w, const struct tcp_conn *c);
 /* Park a request for another reason (net/fleet.c): a copy is kept until

@@ -16,7 +16,6 @@
 TURNPEER=${TURNPEER:-${top_builddir:-.}/turnpeer}
 M=${UCLIENT_M:-5}
 N=${UCLIENT_N:-100}
-UCLIENT="stdbuf -oL -eL turnutils_uclient"
 
 check "throwaway CA and server certificate" tls_certs
 
@@ -90,22 +89,6 @@ pick_port PEER_PORT || { not_ok "no free port for the peer"; finish; }
 spawn "$TURNPEER" -q -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" \
 	-L "[::1]:$PEER_PORT" -L "[::1]:$((PEER_PORT + 1))" >"$T_DIR/peer.log" 2>&1
 sleep 0.3
-uclient() { # uclient NAME ARGS...: 0 lost, all echoed
-	name=$1
-	shift
-	# shellcheck disable=SC2086 # $UCLIENT is a command with arguments
-	timeout -k 5 40 $UCLIENT -u "$TURN_USER" -w "$TURN_PASS" -m "$M" -n "$N" -l 120 "$@" \
-		>"$T_DIR/uc-$name.out" 2>&1
-	rc=$?
-	set -- $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' \
-		"$T_DIR/uc-$name.out" | tail -n 1)
-	sent=${1:-none} recv=${2:-none}
-	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$T_DIR/uc-$name.out" | tail -n 1)
-	echo "  $name: $recv/$sent echoed, ${lost:-?} lost, exit $rc"
-	[ "$rc" -eq 0 ] && [ "${lost:-x}" = 0 ] && [ "$sent" != none ] &&
-		[ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ] ||
-		{ tail -n 15 "$T_DIR/uc-$name.out" | sed 's/^/  | /'; return 1; }
-}
 check "turnutils_uclient over TLS via the 127.0.0.1:$LT listener: 0 loss" \
 	uclient tls -p "$LT" -t -S -e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1
 check "turnutils_uclient over DTLS via the [::1]:$LD listener: 0 loss" \

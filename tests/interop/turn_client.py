@@ -43,6 +43,12 @@ Scenarios (USER and PASS are long-term credentials the server knows):
   rest SECRET USER                     TURN REST: valid succeeds, expired 401
   bad_usernames                        '%s%n' and 600-byte names: 401 or 400
   quota U1 P1 U2 P2 U3 P3              user-quota 1: 486; total-quota 2: 508
+  retire_hold USER PASS PEER PEER2 READY GO
+                                       an allocation across its listener's removal:
+                                       relays, creates READY, waits for GO; then
+                                       Refresh, CreatePermission, ChannelBind,
+                                       ChannelData and Send work, a new Allocate
+                                       gets 508, and it is deleted
   icmp USER PASS PEER                  PEER a closed UDP port: a Send indication
                                        and a ChannelData message to it each come
                                        back as a Data indication with ICMP
@@ -1034,6 +1040,68 @@ def s_icmp(user, password, peer_text):
                % (how, fmt(peer), m.xor_addr(A_PEER) and fmt(m.xor_addr(A_PEER))))
         expect(m.get(A_DATA) is None, "%s: no DATA attribute" % how)
     expect(c.delete().code == 0, "Refresh 0: deleted")
+
+
+def echoed(c, how, peer, channel=None):
+    """One datagram to the echoing PEER by Send indication or on channel,
+    and its echo back (Data indication or ChannelData)."""
+    payload = os.urandom(16)
+    if channel is None:
+        tid = os.urandom(12)
+        c.conn.sock.sendall(encode(msg_type(SEND, 1), tid, [(A_PEER, encode_xor(peer, tid)),
+                                                             (A_DATA, payload)]))
+    else:
+        c.conn.sock.sendall(struct.pack("!HH", channel, len(payload)) + payload)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        c.conn.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            data = c.conn.sock.recv(65536)
+        except socket.timeout:
+            break
+        # With a channel bound to the peer, the echo of a Send comes back
+        # on the channel too (RFC 8656 section 12.7).
+        if len(data) >= 4 and data[0] >= 0x40 and data[4:4 + len(payload)] == payload:
+            return expect(True, "%s: echoed in ChannelData 0x%04X"
+                          % (how, struct.unpack("!H", data[:2])[0]))
+        if channel is None and len(data) >= 20 and data[0] < 0x40:
+            m = Msg(data)
+            if m.type == msg_type(DATA, 1) and m.get(A_DATA) == payload:
+                return expect(True, "%s: echoed in a Data indication" % how)
+    return expect(False, "%s: echoed (nothing came back)" % how)
+
+
+def s_retire_hold(user, password, peer_text, peer2_text, ready, go):
+    """An allocation on a listener a reload removes (retires): it relays
+    before; then READY is created and, once GO exists, Refresh,
+    CreatePermission, ChannelBind, ChannelData and Send all still work, and
+    a new Allocate from another 5-tuple gets 508 (as when draining)."""
+    peer, peer2 = parse_peer(peer_text), parse_peer(peer2_text)
+    c = client_for([peer], user, password)
+    if c is None:
+        return
+    expect(c.permission(peer).code == 0, "CreatePermission %s: success" % fmt(peer))
+    echoed(c, "before: Send indication", peer)
+    expect(c.channel_bind(0x4000, peer).code == 0, "ChannelBind 0x4000: success")
+    echoed(c, "before: ChannelData 0x4000", peer, 0x4000)
+    open(ready, "w").close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not expect(os.path.exists(go), "the test said go"):
+        return
+    m = c.request(REFRESH, [(A_LIFETIME, struct.pack("!I", 600))])
+    expect(m.code == 0, "retired: Refresh: success (got %d)" % m.code)
+    expect(c.permission(peer2).code == 0, "retired: CreatePermission %s: success" % fmt(peer2))
+    echoed(c, "retired: Send indication", peer2)
+    expect(c.channel_bind(0x4001, peer2).code == 0, "retired: ChannelBind 0x4001: success")
+    echoed(c, "retired: ChannelData 0x4000", peer, 0x4000)
+    echoed(c, "retired: ChannelData 0x4001", peer2, 0x4001)
+    other = new_client(user, password)
+    m = other.allocate()
+    expect(m.code == 508, "retired: a new Allocate: 508 (got %d)" % m.code)
+    other.conn.close()
+    expect(c.delete().code == 0, "retired: Refresh 0: deleted")
 
 
 SCENARIOS = {name[2:]: f for name, f in globals().items() if name.startswith("s_")}

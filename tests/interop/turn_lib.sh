@@ -209,3 +209,32 @@ tls_certs() {
 	tls_cert server 0x1001 &&
 	cp "$T_DIR/server.pem" "$T_DIR/cert.pem" && cp "$T_DIR/server.key" "$T_DIR/key.pem"
 }
+
+# uclient_run NAME ARGS...: coturn's turnutils_uclient as TURN_USER, M
+# clients of N messages (defaults 5 and 100), output in
+# $T_DIR/uc-NAME.out; uclient_lossless NAME RC reads it: exit 0, every
+# message echoed and 0 lost, else the output's tail. uclient NAME ARGS...
+# does both.
+UCLIENT="stdbuf -oL -eL turnutils_uclient"
+uclient_run() {
+	name=$1
+	shift
+	# shellcheck disable=SC2086 # $UCLIENT is a command with arguments
+	timeout -k 5 60 $UCLIENT -u "$TURN_USER" -w "$TURN_PASS" -m "${M:-5}" -n "${N:-100}" \
+		-l 120 "$@" >"$T_DIR/uc-$name.out" 2>&1
+}
+uclient_lossless() {
+	name=$1 rc=$2
+	set -- $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' \
+		"$T_DIR/uc-$name.out" | tail -n 1)
+	sent=${1:-none} recv=${2:-none}
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$T_DIR/uc-$name.out" | tail -n 1)
+	echo "  $name: $recv/$sent echoed, ${lost:-?} lost, exit $rc"
+	[ "$rc" -eq 0 ] && [ "${lost:-x}" = 0 ] && [ "$sent" != none ] &&
+		[ "$sent" -ge $((${M:-5} * ${N:-100})) ] && [ "$recv" = "$sent" ] ||
+		{ tail -n 15 "$T_DIR/uc-$name.out" | sed 's/^/  | /'; return 1; }
+}
+uclient() {
+	uclient_run "$@"
+	uclient_lossless "$1" $?
+}

@@ -175,7 +175,7 @@ START_TEST(restart_options_keep_running_values)
 }
 END_TEST
 
-START_TEST(more_listeners_need_a_restart)
+START_TEST(listeners_apply_alt_listening_needs_a_restart)
 {
 	struct conf *running = load(base_text);
 	struct conf *next = load_base_plus("listener = { \"127.0.0.1:3481/udp,tcp\" }\n"
@@ -184,11 +184,110 @@ START_TEST(more_listeners_need_a_restart)
 	struct conf_reload_diff d;
 
 	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
-	ck_assert_str_eq(names(d.restart, d.n_restart),
-			 "listener, alt-listening-ip, alt-listening-port");
-	ck_assert_uint_eq(next->n_listeners, 0);
+	ck_assert_str_eq(names(d.restart, d.n_restart), "alt-listening-ip, alt-listening-port");
+	ck_assert_str_eq(names(d.applied, d.n_applied), "listener");
+	ck_assert_uint_eq(next->n_listeners, 1);
 	ck_assert_uint_eq(next->n_alt_listen, 0);
 	ck_assert_uint_eq(next->alt_listening_port, running->alt_listening_port);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+/* "ADDR/t1,t2" of one diff entry, for comparing. */
+static const char *entry(const struct conf_listener *l)
+{
+	static char buf[TURN_ADDR_STRLEN + 32];
+	static const char *const kinds[] = { "udp", "tcp", "tls", "dtls" };
+	const char *sep = "/";
+	size_t o;
+
+	turn_addr_format(&l->addr, true, buf, sizeof(buf));
+	o = strlen(buf);
+	for (unsigned i = 0; i < 4; i++) {
+		if (!(l->transports & (1u << i)))
+			continue;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", sep, kinds[i]);
+		sep = ",";
+	}
+	return buf;
+}
+
+START_TEST(listener_diff_by_address_and_transport)
+{
+	struct conf *running = load_base_plus(
+		"listener = { \"127.0.0.1:4001/udp,tcp\", \"127.0.0.1:4002/udp\", "
+		"\"127.0.0.1:4003/tcp\", \"127.0.0.1:4005/udp\", \"127.0.0.1:4005/tcp\" }\n");
+	/* 4001 unchanged, 4002 gains tcp, 4003 goes, 4004 comes, 4005 loses
+	 * udp (its two lines merged), and [::1]:4001 is another address. */
+	struct conf *next = load_base_plus(
+		"listener = { \"127.0.0.1:4004/udp,tcp\", \"127.0.0.1:4002/tcp,udp\", "
+		"\"127.0.0.1:4001/tcp,udp\", \"127.0.0.1:4005/tcp\", \"[::1]:4001/udp\" }\n");
+	struct conf_listener_diff d;
+
+	ck_assert_int_eq(conf_listener_diff(running, next, &d), 0);
+	ck_assert_uint_eq(d.n_added, 3);
+	ck_assert_str_eq(entry(&d.added[0]), "127.0.0.1:4004/udp,tcp");
+	ck_assert_str_eq(entry(&d.added[1]), "127.0.0.1:4002/tcp");
+	ck_assert_str_eq(entry(&d.added[2]), "[::1]:4001/udp");
+	ck_assert_uint_eq(d.n_removed, 2);
+	ck_assert_str_eq(entry(&d.removed[0]), "127.0.0.1:4003/tcp");
+	ck_assert_str_eq(entry(&d.removed[1]), "127.0.0.1:4005/udp");
+	conf_listener_diff_free(&d);
+	ck_assert_ptr_null(d.added);
+	/* The same set, in another order: nothing. */
+	ck_assert_int_eq(conf_listener_diff(next, next, &d), 0);
+	ck_assert_uint_eq(d.n_added + d.n_removed, 0);
+	conf_listener_diff_free(&d);
+	/* None at all on one side. */
+	struct conf *none = load(base_text);
+	ck_assert_int_eq(conf_listener_diff(none, running, &d), 0);
+	ck_assert_uint_eq(d.n_added, 4);
+	ck_assert_uint_eq(d.n_removed, 0);
+	conf_listener_diff_free(&d);
+	conf_free(none);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(tls_listener_without_certificate_at_start_refused)
+{
+	struct conf *running = load(base_text);
+	/* The file now has a certificate, but 'cert' is pinned to none. */
+	struct conf *next = load_base_plus("cert = /nonexistent/cert.pem\n"
+					   "pkey = /nonexistent/key.pem\n"
+					   "listener = { \"127.0.0.1:4443/tls\" }\n");
+	struct conf_reload_diff d;
+	char err[ERR_MAX] = "";
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert(listed(d.restart, d.n_restart, "cert"));
+	ck_assert_int_eq(conf_reload_check(next, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "127.0.0.1:4443") && strstr(err, "started without"), "%s", err);
+	conf_free(next);
+	/* Plain transports pass. */
+	next = load_base_plus("listener = { \"127.0.0.1:4443/udp,tcp\" }\n");
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_int_eq(conf_reload_check(next, err, sizeof(err)), 0);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+START_TEST(listener_on_pinned_listening_port_refused)
+{
+	struct conf *running = load(base_text);
+	/* In the file, 3478 is free (listening-port moved): after pinning
+	 * listening-port back, the listener is on listening-ip's port. */
+	struct conf *next = load_base_plus("listening-port = 3590\n"
+					   "listener = { \"127.0.0.1:3478/udp\" }\n");
+	struct conf_reload_diff d;
+	char err[ERR_MAX] = "";
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_int_eq(conf_reload_check(next, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "already listens on"), "%s", err);
 	conf_free(next);
 	conf_free(running);
 }
@@ -276,7 +375,10 @@ int main(void)
 	tcase_add_test(tc, same_file_changes_nothing);
 	tcase_add_test(tc, reloadable_options_apply);
 	tcase_add_test(tc, restart_options_keep_running_values);
-	tcase_add_test(tc, more_listeners_need_a_restart);
+	tcase_add_test(tc, listeners_apply_alt_listening_needs_a_restart);
+	tcase_add_test(tc, listener_diff_by_address_and_transport);
+	tcase_add_test(tc, tls_listener_without_certificate_at_start_refused);
+	tcase_add_test(tc, listener_on_pinned_listening_port_refused);
 	tcase_add_test(tc, realm_kept_and_keys_derived_again);
 	tcase_add_test(tc, redis_needs_a_restart);
 	tcase_add_test(tc, certificate_files_reload_but_not_tls_itself);

@@ -1,0 +1,98 @@
+/*
+ * A worker's listening sockets, and 'listener' entries added or removed by
+ * a reload (SIGHUP) without a restart.
+ *
+ * Each socket is allocated on its own and the worker keeps arrays of
+ * pointers to them: relays and parked requests point to a UDP socket, so
+ * one may come or go without moving the others.
+ *
+ * A reload binds the sockets of added entries in the main thread, one per
+ * worker (SO_REUSEPORT, as at start-up), so a bind error refuses the
+ * reload before anything changes; each worker attaches them to its own
+ * loop. Removed TCP and TLS sockets are closed at once (accepted
+ * connections keep running). Removed UDP and DTLS sockets are retired:
+ * they keep carrying the allocations whose client path is theirs, answer
+ * Binding, and refuse Allocate as draining does (300 or 508). When no
+ * worker has an allocation left on its socket of that address, every
+ * worker closes its own: closing one early would change how the kernel
+ * spreads the address's clients over the others' sockets, and send a
+ * live allocation's client to a worker that does not know it.
+ */
+#ifndef TURND_NET_LISTEN_H
+#define TURND_NET_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/conf.h"
+#include "util/addr.h"
+
+struct worker;
+struct client_path;
+struct listen_retire;
+struct listen_change;
+
+/* With a CONF_LISTEN_* bit: the socket belongs to a 'listener' entry (a
+ * reload may close or retire it). */
+#define LISTEN_ENTRY 0x100u
+
+/* Open one socket of kind (one CONF_LISTEN_* bit, maybe | LISTEN_ENTRY)
+ * on a and attach it to w's loop. Start-up, main thread, before the
+ * worker runs. Returns 0, or -1 with err. */
+int listen_open(struct worker *w, const struct turn_addr *a, unsigned kind, char *err,
+		size_t errlen);
+
+/* Close and free every listening socket of w (at its end). */
+void listen_close_all(struct worker *w);
+
+/* The UDP or DTLS listening socket a client path goes through, if any. */
+struct udp_sock *listen_path_sock(const struct client_path *p);
+/* Whether p comes through a retired socket: Allocate is refused there. */
+bool listen_path_retired(const struct client_path *p);
+/* A relay of an allocation starts or stops using p (counted per socket,
+ * so that a retired one is closed after its last allocation). */
+void listen_path_hold(const struct client_path *p);
+void listen_path_release(struct worker *w, const struct client_path *p);
+
+/* Once a second (worker thread): retired sockets whose address has no
+ * allocation left on any worker are closed. */
+void listen_service(struct worker *w);
+
+/* The retiring addresses, seen from the main thread. */
+struct listen_registry {
+	struct listen_retire **groups;
+	size_t n, cap;
+};
+void listen_registry_fini(struct listen_registry *reg);
+
+/* What a reload changes in the listeners. */
+struct listen_plan_ctx {
+	struct listen_registry *reg;
+	const struct conf *running;
+	const struct conf *next;
+	unsigned n_workers;
+};
+
+/*
+ * Main thread: bind the sockets of what next adds to running's listeners
+ * for each worker, and list what it removes. changes[i] (n_workers of
+ * them) is worker i's part, or NULL for all when nothing changes. Returns
+ * 0, or -1 with err naming the listener (nothing stays open, nothing
+ * changes). Then either listen_plan_cancel (the reload is refused after
+ * all) or hand each change to its worker (worker_reload_post).
+ */
+int listen_plan(const struct listen_plan_ctx *pc, struct listen_change **changes, char *err,
+		size_t errlen);
+void listen_plan_cancel(struct listen_change **changes, unsigned n_workers);
+/* Log what a reload from running to next does to the listeners. */
+void listen_plan_log(const struct conf *running, const struct conf *next);
+
+/* A change posted after an earlier one the worker has not applied yet:
+ * both are applied, in order. Returns the chain (first, then later). */
+struct listen_change *listen_change_chain(struct listen_change *first, struct listen_change *later);
+/* Worker thread: apply c (and the changes chained after it); takes c. */
+void listen_change_apply(struct worker *w, struct listen_change *c);
+/* Free c (and its chain) unapplied: its sockets are closed. NULL: no-op. */
+void listen_change_free(struct listen_change *c);
+
+#endif
