@@ -159,6 +159,7 @@ static const struct int_limit {
 	{"total-quota", "a quota", 0, INT_MAX},
 	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
+	{"rx-coalesce-us", "a time in microseconds", 0, 1000},
 	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
@@ -475,6 +476,7 @@ static const struct {
 	{"cert", check_path},
 	{"pkey", check_path},
 	{"relay-threads", check_int},
+	{"rx-coalesce-us", check_int},
 	{"max-allocate-lifetime", check_int},
 	{"max-permissions", check_int},
 	{"max-channels", check_int},
@@ -548,6 +550,7 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR("cert", NULL, CFGF_NONE),
 		CFG_STR("pkey", NULL, CFGF_NONE),
 		CFG_INT_CB("relay-threads", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("rx-coalesce-us", 0, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
 		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
@@ -886,6 +889,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->total_quota = (unsigned)cfg_getint(cfg, "total-quota");
 	c->max_bps = (uint64_t)cfg_getint(cfg, "max-bps");
 	c->workers = (unsigned)cfg_getint(cfg, "relay-threads");
+	c->rx_coalesce_us = (unsigned)cfg_getint(cfg, "rx-coalesce-us");
 	c->stun_only = cfg_getbool(cfg, "stun-only");
 	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
 	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");

@@ -158,6 +158,7 @@ struct conf {
 
 	/* Process. */
 	unsigned workers; /* relay-threads; 0 = one per core */
+	unsigned rx_coalesce_us; /* a busy worker waits this long between reads; 0: never */
 	bool stun_only;
 	bool stun_backward_compat; /* answer RFC 3489 Binding requests */
 	char *software;            /* SOFTWARE attribute; NULL sends none */

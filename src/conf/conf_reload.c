@@ -323,6 +323,7 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");
+	APPLIED_IF(next->rx_coalesce_us != running->rx_coalesce_us, "rx-coalesce-us");
 	APPLIED_IF(next->log_level != running->log_level, "log-level");
 	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
 	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");

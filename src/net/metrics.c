@@ -262,6 +262,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
 	    relay_ports_in_use(rs));
 	write_relay(b, &t.s.core, t.s.net.tcp_relay_bytes);
+	one(b, "turnd_rx_coalesce_waits_total", "counter",
+	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",
+	    t.s.net.rx_coalesce_waits);
 	one(b, "turnd_icmp_relayed_total", "counter",
 	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
 	    t.s.core.icmp_to_client);

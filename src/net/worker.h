@@ -83,6 +83,7 @@ struct worker_stats {
 	uint64_t tcp_relay_pipes, tcp_relay_pipes_total, tcp_relay_connect_failed;
 	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
 	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
+	uint64_t rx_coalesce_waits;     /* loop turns followed by an rx-coalesce-us wait */
 	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
 };
 
@@ -151,6 +152,8 @@ struct worker {
 	struct fleet_worker fleet;         /* other servers on the same Redis */
 	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */
 	uint64_t last_tick_ms, last_relayed_bytes; /* for the relayed byte rate */
+	uint64_t tick_pkts;    /* datagrams relayed as of the last tick */
+	bool coalescing;       /* busy enough for rx-coalesce-us to wait */
 	_Atomic uint64_t ticks; /* the main thread's watchdog reads it */
 	struct client_path current_path;   /* of the message being handled */
 	struct turn_addr reply_from;       /* where its response leaves from (net/nat.c) */

@@ -360,6 +360,22 @@ START_TEST(max_tcp_connections)
 }
 END_TEST
 
+START_TEST(rx_coalesce)
+{
+	struct conf *c = load_ok("realm = x\n", NULL);
+
+	ck_assert_uint_eq(c->rx_coalesce_us, 0); /* off unless asked for */
+	conf_free(c);
+	c = load_ok("rx-coalesce-us = 1000\n", NULL);
+	ck_assert_uint_eq(c->rx_coalesce_us, 1000);
+	conf_free(c);
+	load_fails("rx-coalesce-us = 1001\n",
+		   "t.conf:1: option 'rx-coalesce-us': 1001 is not a time in microseconds (0-1000)");
+	load_fails("rx-coalesce-us = -1\n",
+		   "t.conf:1: option 'rx-coalesce-us': -1 is not a time in microseconds (0-1000)");
+}
+END_TEST
+
 START_TEST(number_and_boolean_errors)
 {
 	load_fails("realm = x\n\nmin-port = 70000\n",
@@ -994,6 +1010,7 @@ int main(void)
 	tcase_add_test(tc, syntax_and_unknown_option_errors);
 	tcase_add_test(tc, number_and_boolean_errors);
 	tcase_add_test(tc, max_tcp_connections);
+	tcase_add_test(tc, rx_coalesce);
 	tcase_add_test(tc, address_errors);
 	tcase_add_test(tc, user_and_text_errors);
 	tcase_add_test(tc, software_length_limit);
