@@ -40,6 +40,8 @@ PAYLOAD=${BENCH_PAYLOAD:-120}
 # datagram costs a wake-up, and a heavier one (two thirds of coturn's
 # paced maximum here), where batches form. Both servers must carry each.
 CPU_RATE=${BENCH_CPU_RATE:-20000 50000}
+# turnd's (c) again with rx-coalesce-us set to this (by a reload); 0: not.
+COALESCE_US=${BENCH_COALESCE_US:-200}
 LAT_RATE=${BENCH_LAT_RATE:-}                  # round trips/s for (f); default half the max
 ALLOC_SESSIONS=${BENCH_ALLOC_SESSIONS:-64}    # clients in figure (d)
 MEM_N=${BENCH_MEM_N:-$d_mem}                  # allocations held in figure (e)
@@ -477,21 +479,35 @@ fig_paced_max() { # FIGURE SESSIONS MODE SATURATED_RT
 }
 
 # (c) server CPU per relayed packet at each CPU_RATE round trips/s, 4
-# sessions.
+# sessions; for turnd, then again with rx-coalesce-us = COALESCE_US, set
+# and unset by reloads (SIGHUP) of the running server.
 fig_cpu() {
+	fig_cpu_rates cpu
+	[ "$SRV_KIND" = turnd ] && [ "$COALESCE_US" -gt 0 ] || return 0
+	echo "rx-coalesce-us = $COALESCE_US" >>"$W/turnd.conf"
+	echo "\$ echo 'rx-coalesce-us = $COALESCE_US' >>turnd.conf; kill -HUP turnd" >>"$RAW"
+	kill -HUP "$SRV_CHILD"
+	sleep 1.5 # the reload, and a tick to see the worker busy
+	fig_cpu_rates cpu_co
+	sed -i '/^rx-coalesce-us/d' "$W/turnd.conf"
+	kill -HUP "$SRV_CHILD"
+	sleep 0.5
+}
+
+fig_cpu_rates() { # FIGURE-PREFIX
 	for rate in $CPU_RATE; do
-		if ! load "$SRV_KIND-cpu-$rate" "$SECS" -n 4 -l "$PAYLOAD" -r "$rate" -d "$SECS" \
+		if ! load "$SRV_KIND-$1-$rate" "$SECS" -n 4 -l "$PAYLOAD" -r "$rate" -d "$SECS" \
 			$(target_args ""); then
-			rec "cpu_$rate" "$SRV_KIND" fail
+			rec "$1_$rate" "$SRV_KIND" fail
 			continue
 		fi
-		set -- $(jvals "$LOAD_OUT" received loss_pct)
-		if num "$1" && true_if "$1 > 0"; then
-			true_if "$2 > 0.1" &&
-				note "$SRV_KIND round $ROUND: $2% lost at the CPU figure's $rate/s"
-			rec "cpu_$rate" "$SRV_KIND" "$(calc "$TICKS / $CLK_TCK * 1e6 / (2 * $1)")"
+		set -- "$1" $(jvals "$LOAD_OUT" received loss_pct)
+		if num "$2" && true_if "$2 > 0"; then
+			true_if "$3 > 0.1" &&
+				note "$SRV_KIND round $ROUND: $3% lost at the CPU figure's $rate/s ($1)"
+			rec "$1_$rate" "$SRV_KIND" "$(calc "$TICKS / $CLK_TCK * 1e6 / (2 * $2)")"
 		else
-			rec "cpu_$rate" "$SRV_KIND" fail
+			rec "$1_$rate" "$SRV_KIND" fail
 		fi
 	done
 }
@@ -834,11 +850,11 @@ echo "duration: $(($(date +%s) - start_s)) s" >>"$META"
 
 mkdir -p "$(dirname "$OUT")"
 python3 - "$RESULTS" "$META" "$NOTES" "$SESSIONS" "$MEM_N" "$HOLD" "$CPU_RATE" \
-	"$ALLOC_SESSIONS" "$UC_M" "$UC_N" >"$OUT.tmp" <<'EOF'
+	"$ALLOC_SESSIONS" "$UC_M" "$UC_N" "$COALESCE_US" >"$OUT.tmp" <<'EOF'
 import statistics, sys
 results, meta, notes = sys.argv[1:4]
 sessions, mem_n = sys.argv[4].split(), sys.argv[5].split()
-hold, cpu_rate, alloc_sessions, uc_m, uc_n = sys.argv[6:11]
+hold, cpu_rate, alloc_sessions, uc_m, uc_n, coalesce_us = sys.argv[6:12]
 
 vals = {}  # (figure, impl) -> list of values or "fail"
 for line in open(results):
@@ -883,6 +899,12 @@ for mode, what in (("relay", "ChannelData"), ("ind", "Send/Data indications")):
 for rate in cpu_rate.split():
     rows.append(("cpu_" + rate, "(c) server CPU per relayed packet at %s round trips/s" % rate,
                  "us", True, "lo_half"))
+if int(coalesce_us) > 0:
+    # turnd with rx-coalesce-us against the others' figure at that rate
+    for rate in cpu_rate.split():
+        rows.append(("cpu_co_" + rate, "(c) the same at %s round trips/s, turnd with "
+                     "rx-coalesce-us = %s" % (rate, coalesce_us), "us", True, "lo_half",
+                     "cpu_" + rate))
 rows.append(("alloc", "(d) allocations/s (401 + Allocate + Refresh 0, %s clients)" % alloc_sessions,
              "1/s", False, "hi5"))
 for n in mem_n:
@@ -925,10 +947,12 @@ def ratio(a, b):
 out = []
 out.append("| figure | unit | turnd | coturn | turnd/coturn | fwd | turnd/fwd | target | met |")
 out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
-for fig, label, unit, fwd, kind in rows:
+for row in rows:
+    fig, label, unit, fwd, kind = row[:5]
+    other = row[5] if len(row) > 5 else fig
     t, tt = median(fig, "turnd")
-    c, ct = median(fig, "coturn")
-    f, ft = median(fig, "fwd") if fwd else (None, "")
+    c, ct = median(other, "coturn")
+    f, ft = median(other, "fwd") if fwd else (None, "")
     out.append("| %s | %s | %s%s | %s%s | %s | %s%s | %s | %s | %s |" % (
         label, unit.replace("us", "µs"), fmt(t, unit), tt, fmt(c, unit), ct, ratio(t, c),
         fmt(f, unit) if fwd else "", ft, ratio(t, f) if fwd else "", target_text[kind],
