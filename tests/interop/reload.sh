@@ -36,16 +36,8 @@ TURN_LOG=$T_DIR/turnd.log
 
 # conf USERS DENIED LEVEL THREADS: the configuration file's text.
 conf() {
+	loopback_conf turnd.test "$1"
 	cat <<EOF
-listening-ip = { "127.0.0.1" }
-listening-port = $PORT
-relay-ip = { "127.0.0.1" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = "turnd.test"
-user = { $1 }
-allowed-peer-ip = { "127.0.0.1" }
 denied-peer-ip = { "$2" }
 legacy-channel-numbers = true
 log-level = $3

@@ -38,16 +38,8 @@ TURN_LOG=$T_DIR/turnd.log
 
 # conf LISTENERS [MORE]: the file, with 'listener = { LISTENERS }'.
 conf() {
+	loopback_conf "$TURN_REALM" "\"$TURN_USER:$TURN_PASS\""
 	cat <<EOF
-listening-ip = { "127.0.0.1" }
-listening-port = $PORT
-relay-ip = { "127.0.0.1" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = "$TURN_REALM"
-user = { "$TURN_USER:$TURN_PASS" }
-allowed-peer-ip = { "127.0.0.1" }
 relay-threads = $THREADS
 log-level = notice
 legacy-channel-numbers = true

@@ -541,6 +541,28 @@ def s_tcp_relay(user, password, user2, password2):
         s.close()
 
 
+def connected_peer(user, password):
+    """A TCP allocation Connected to a listening peer: (client, listening
+    socket, the peer's accepted socket, CONNECTION-ID), or None."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(4)
+    lst.settimeout(TIMEOUT)
+    peer = lst.getsockname()
+    c = new_client(user, password)
+    m = c.allocate(transport=TCP)
+    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+        return None
+    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
+    tid = os.urandom(12)
+    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
+    cid = m.get(A_CONNECTION_ID)
+    if not expect(m.code == 0 and cid is not None, "Connect: success (got %d)" % m.code):
+        return None
+    ps, _ = lst.accept()
+    return c, lst, ps, cid
+
+
 def s_tcp_bind_early(user, password, wait="0"):
     """RFC 6062 section 5.4: a client may send its first bytes right
     behind its ConnectionBind, in the same segment, even while turnd still
@@ -551,22 +573,10 @@ def s_tcp_bind_early(user, password, wait="0"):
     if not ARGS.tcp:
         expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
         return
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(4)
-    lst.settimeout(TIMEOUT)
-    peer = lst.getsockname()
-    c = new_client(user, password)
-    m = c.allocate(transport=TCP)
-    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+    conn = connected_peer(user, password)
+    if conn is None:
         return
-    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
-    tid = os.urandom(12)
-    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
-    cid = m.get(A_CONNECTION_ID)
-    if not expect(m.code == 0 and cid is not None, "Connect: success (got %d)" % m.code):
-        return
-    ps, _ = lst.accept()
+    c, lst, ps, cid = conn
     time.sleep(float(wait))
     d = Client(Conn(ARGS.host, ARGS.port, True), user, password)
     m = d.send_raw(d.build(CONNECTION_BIND, [(A_CONNECTION_ID, cid)]))
@@ -608,22 +618,10 @@ def s_tcp_pipe_rate(user, password, bps, pid=None, conf=None):
         expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
         return
     bps = int(bps)
-    lst = socket.socket()
-    lst.bind(("127.0.0.1", 0))
-    lst.listen(4)
-    lst.settimeout(TIMEOUT)
-    peer = lst.getsockname()
-    c = new_client(user, password)
-    m = c.allocate(transport=TCP)
-    if not expect(m.code == 0, "TCP allocation: success (got %d)" % m.code):
+    conn = connected_peer(user, password)
+    if conn is None:
         return
-    expect(c.permission(peer).code == 0, "CreatePermission 127.0.0.1")
-    tid = os.urandom(12)
-    m = c.send_raw(c.build(CONNECT, [(A_PEER, encode_xor(peer, tid))], tid))
-    cid = m.get(A_CONNECTION_ID)
-    if not expect(m.code == 0 and cid is not None, "Connect: success (got %d)" % m.code):
-        return
-    ps, _ = lst.accept()
+    c, lst, ps, cid = conn
     d = bound_data_connection(user, password, cid, "for the Connect")
     elapsed, whole = piped_bytes(ps, d.conn.sock, 3 * bps)
     expect(whole, "%d bytes peer to client: all there, unchanged" % (3 * bps))

@@ -238,3 +238,20 @@ uclient() {
 	uclient_run "$@"
 	uclient_lossless "$1" $?
 }
+
+# loopback_conf REALM USERS: the start of a configuration file for reload
+# tests: 127.0.0.1:$PORT, relay ports $MINPORT-$MAXPORT on 127.0.0.1, no
+# TLS port, USERS ('"name:password", ...'), relaying to loopback peers.
+loopback_conf() {
+	cat <<EOF
+listening-ip = { "127.0.0.1" }
+listening-port = $PORT
+relay-ip = { "127.0.0.1" }
+min-port = $MINPORT
+max-port = $MAXPORT
+tls-listening-port = 0
+realm = "$1"
+user = { $2 }
+allowed-peer-ip = { "127.0.0.1" }
+EOF
+}

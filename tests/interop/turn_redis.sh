@@ -131,14 +131,17 @@ check "turnd stops cleanly" stop_turnd
 # expired after redis-cache-ttl) with the client's first bytes right
 # behind it in the same segment: they wait for the answer, then reach the
 # peer; they are not read as a frame.
-start_turnd "listening-ip = { \"127.0.0.1\" }
+one_worker_conf() { # turnd on 127.0.0.1, one worker, users in the Redis on RPORT
+	printf '%s\n' "listening-ip = { \"127.0.0.1\" }
 listening-port = $PORT
 relay-ip = { \"127.0.0.1\" }
 realm = \"$REALM\"
 allowed-peer-ip = { \"127.0.0.1\" }
 relay-threads = 1
 redis = true
-redis-port = $RPORT
+redis-port = $RPORT"
+}
+start_turnd "$(one_worker_conf)
 redis-cache-ttl = 1" || exit 1
 mgets() { rcli INFO commandstats | sed -n 's/^cmdstat_mget:calls=\([0-9]*\),.*/\1/p'; }
 rcli CONFIG RESETSTAT >/dev/null
@@ -204,14 +207,7 @@ check "redis-server with TLS alone on 127.0.0.1:$RPORT (tls-auth-clients yes)" s
 add_user dave tlspass
 
 tls_conf() { # tls_conf CA: turnd over TLS to that Redis, one worker
-	printf '%s\n' "listening-ip = { \"127.0.0.1\" }
-listening-port = $PORT
-relay-ip = { \"127.0.0.1\" }
-realm = \"$REALM\"
-allowed-peer-ip = { \"127.0.0.1\" }
-relay-threads = 1
-redis = true
-redis-port = $RPORT
+	printf '%s\n' "$(one_worker_conf)
 redis-timeout = 300
 redis-tls = true
 redis-tls-ca = \"$1\"
