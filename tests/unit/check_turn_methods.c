@@ -788,19 +788,6 @@ END_TEST
 
 /* Metrics: every answer counted by method and code; the gauges walk the
  * allocations and count what is in force at that time. */
-static uint64_t answers(struct harness *h, const char *method, int code)
-{
-	const struct turn_server_stats *st = turn_server_stats(h->srv);
-
-	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
-		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++)
-			if (strcmp(turn_stats_method_name(mi), method) == 0 &&
-			    turn_stats_code(ci) == code)
-				return st->answers[mi][ci];
-	ck_abort_msg("no counter for %s %d", method, code);
-	return 0;
-}
-
 START_TEST(answers_and_gauges_are_counted)
 {
 	struct harness h;

@@ -81,19 +81,6 @@ static int bind_conn(struct client *c, uint32_t id)
 	return client_send(c, AUTH_MI);
 }
 
-static uint64_t answers(struct harness *h, const char *method, int code)
-{
-	const struct turn_server_stats *st = turn_server_stats(h->srv);
-
-	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
-		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++)
-			if (strcmp(turn_stats_method_name(mi), method) == 0 &&
-			    turn_stats_code(ci) == code)
-				return st->answers[mi][ci];
-	ck_abort_msg("no counter for %s %d", method, code);
-	return 0;
-}
-
 START_TEST(allocate_tcp_needs_a_stream_and_no_port_options)
 {
 	struct harness h;

@@ -303,6 +303,19 @@ void harness_advance(struct harness *h, uint64_t ms)
 	turn_server_tick(h->srv, h->now_ms);
 }
 
+uint64_t answers(struct harness *h, const char *method, int code)
+{
+	const struct turn_server_stats *st = turn_server_stats(h->srv);
+
+	for (unsigned mi = 0; mi < TURN_STATS_METHODS; mi++)
+		for (unsigned ci = 0; ci < TURN_STATS_CODES; ci++)
+			if (strcmp(turn_stats_method_name(mi), method) == 0 &&
+			    turn_stats_code(ci) == code)
+				return st->answers[mi][ci];
+	ck_abort_msg("no counter for %s %d", method, code);
+	return 0;
+}
+
 /* ---- The client ---- */
 
 struct turn_addr addr_of(const char *text)

@@ -120,6 +120,9 @@ void harness_up(struct harness *h);
 void harness_down(struct harness *h);
 /* Move the clock forward and let the server expire what is due. */
 void harness_advance(struct harness *h, uint64_t ms);
+/* The server's count of answers to method ("allocate", ...) with code (0:
+ * success); aborts the test for a pair it does not count. */
+uint64_t answers(struct harness *h, const char *method, int code);
 
 /* How a request is signed (flags). */
 enum {
