@@ -544,6 +544,7 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR_LIST("static-auth-secret", NULL, CFGF_NONE),
 		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
+		CFG_BOOL_CB("allow-own-peers", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_INT_CB("user-quota", 0, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("total-quota", 0, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-bps", 0, CFGF_NONE, conf_cb_int),
@@ -897,6 +898,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
 	c->max_tcp_connections = (unsigned)cfg_getint(cfg, "max-tcp-connections");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
+	c->allow_own_peers = cfg_getbool(cfg, "allow-own-peers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
 	c->shed_bps = (uint64_t)cfg_getint(cfg, "shed-bps");
 	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));

@@ -119,6 +119,7 @@ struct conf {
 	size_t n_allowed_peers;
 	struct conf_range *denied_peers;
 	size_t n_denied_peers;
+	bool allow_own_peers;     /* the host's own addresses may be peers */
 
 	/* Allocations. */
 	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
