@@ -93,10 +93,29 @@ static int copy_conf_ranges(const struct conf_range *r, size_t n, const struct t
 	return 0;
 }
 
+/* The ports turnd listens on (RFC 5780's alternate one too): with
+ * allow-own-peers an own address is still refused on these, since a relay
+ * feeding a listener is a relay loop. Returns how many (at most max). */
+enum { LISTENING_PORTS_MAX = 64 };
+static size_t listening_ports(const struct conf *c, uint16_t out[LISTENING_PORTS_MAX])
+{
+	size_t n = 0;
+
+	out[n++] = c->listening_port;
+	if (c->tls_listening_port)
+		out[n++] = c->tls_listening_port;
+	if (c->n_alt_listen)
+		out[n++] = c->alt_listening_port;
+	for (size_t i = 0; i < c->n_listeners && n < LISTENING_PORTS_MAX; i++)
+		out[n++] = c->listeners[i].addr.port;
+	return n;
+}
+
 struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_shared *fs,
 				    struct relay_shared *rs)
 {
 	struct own_list own = { 0 };
+	uint16_t ports[LISTENING_PORTS_MAX];
 	struct turn_addr_range *allowed = NULL, *denied = NULL;
 	struct turn_policy *p = NULL;
 	size_t n_fa = fs ? fs->n_allowed : 0, n_fd = fs ? fs->n_denied : 0;
@@ -114,6 +133,8 @@ struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_sha
 			.own = own.a,
 			.n_own = own.n,
 			.allow_own = c->allow_own_peers,
+			.listening_ports = ports,
+			.n_listening_ports = listening_ports(c, ports),
 			.relay_live = relay_port_live,
 			.relay_ctx = rs,
 		};

@@ -16,6 +16,8 @@ struct turn_policy {
 	struct turn_addr *own;
 	size_t n_own;
 	bool allow_own;
+	uint16_t *listening_ports;
+	size_t n_listening_ports;
 	bool (*relay_live)(void *ctx, const struct turn_addr *peer);
 	void *relay_ctx;
 };
@@ -214,14 +216,25 @@ static const struct turn_addr *own_form(const struct turn_policy *p, const struc
 	return NULL;
 }
 
+static bool is_listening_port(const struct turn_policy *p, uint16_t port)
+{
+	for (size_t i = 0; i < p->n_listening_ports; i++)
+		if (p->listening_ports[i] == port)
+			return true;
+	return false;
+}
+
 /* Rule 1 (policy.h): an own address, unless it is a relay address on a
- * port with a live allocation (the hairpin), or allow-own-peers is set. */
+ * port with a live allocation (the hairpin), or allow-own-peers is set and
+ * the port is not a listening one (a relay loop). */
 static bool self_denied(const struct turn_policy *p, const struct peer_forms *f)
 {
-	const struct turn_addr *own = p->allow_own ? NULL : own_form(p, f);
+	const struct turn_addr *own = own_form(p, f);
 
 	if (!own)
 		return false;
+	if (p->allow_own)
+		return is_listening_port(p, own->port);
 	return !p->relay_live || !p->relay_live(p->relay_ctx, own);
 }
 
@@ -317,6 +330,18 @@ static int copy_own(struct turn_addr **dst, const struct turn_addr *src, size_t 
 	return 0;
 }
 
+static int copy_ports(uint16_t **dst, const uint16_t *src, size_t n)
+{
+	*dst = NULL;
+	if (n == 0)
+		return 0;
+	*dst = calloc(n, sizeof(**dst));
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, n * sizeof(**dst));
+	return 0;
+}
+
 struct turn_policy *turn_policy_new(const struct turn_policy_options *opt)
 {
 	static const struct turn_policy_options none;
@@ -329,7 +354,8 @@ struct turn_policy *turn_policy_new(const struct turn_policy_options *opt)
 		return NULL;
 	if (copy_ranges(&p->allowed, opt->allowed, opt->n_allowed) < 0 ||
 	    copy_ranges(&p->denied, opt->denied, opt->n_denied) < 0 ||
-	    copy_own(&p->own, opt->own, opt->n_own) < 0) {
+	    copy_own(&p->own, opt->own, opt->n_own) < 0 ||
+	    copy_ports(&p->listening_ports, opt->listening_ports, opt->n_listening_ports) < 0) {
 		int saved = errno;
 
 		turn_policy_free(p);
@@ -340,6 +366,7 @@ struct turn_policy *turn_policy_new(const struct turn_policy_options *opt)
 	p->n_denied = opt->n_denied;
 	p->n_own = opt->n_own;
 	p->allow_own = opt->allow_own;
+	p->n_listening_ports = opt->n_listening_ports;
 	p->relay_live = opt->relay_live;
 	p->relay_ctx = opt->relay_ctx;
 	return p;
@@ -352,6 +379,7 @@ void turn_policy_free(struct turn_policy *p)
 	free(p->allowed);
 	free(p->denied);
 	free(p->own);
+	free(p->listening_ports);
 	free(p);
 }
 

@@ -19,7 +19,9 @@
  *      port that holds a live allocation (two clients of one server
  *      reaching each other, RFC 8656 section 2.1); the receiving
  *      allocation's permissions guard that port. allow_own (the
- *      allow-own-peers option) skips this rule; rules 2-5 still apply.
+ *      allow-own-peers option) skips this rule, except on the server's
+ *      listening ports (`listening_ports`): a relay feeding a listener is
+ *      a relay loop, which nothing opens. Rules 2-5 still apply.
  *   2. An explicitly allowed range (allowed-peer-ip) allows. As in coturn,
  *      an explicit allow beats both a configured deny and the default deny.
  *   3. An explicitly denied range (denied-peer-ip) denies (DENY_CONFIG).
@@ -102,7 +104,9 @@ struct turn_policy_options {
 	 * themselves: the caller lists each interface address. */
 	const struct turn_addr *own;
 	size_t n_own;
-	bool allow_own; /* allow-own-peers: rule 1 is skipped */
+	bool allow_own; /* allow-own-peers: rule 1 is skipped but for... */
+	const uint16_t *listening_ports; /* ...own addresses on these ports */
+	size_t n_listening_ports;
 	/* NULL: no hairpin exception */
 	bool (*relay_live)(void *ctx, const struct turn_addr *peer);
 	void *relay_ctx; /* passed to relay_live; must outlive the policy */

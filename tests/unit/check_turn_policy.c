@@ -369,6 +369,7 @@ struct policy_spec {
 	const char *denied[4];
 	const char *own[4];
 	bool allow_own;
+	uint16_t listening[4]; /* ends at the first 0 */
 	struct fake_pool *pool;
 };
 
@@ -381,6 +382,7 @@ static struct turn_policy *policy(const struct policy_spec *spec)
 		.denied = d,
 		.own = o,
 		.allow_own = spec->allow_own,
+		.listening_ports = spec->listening,
 		.relay_live = spec->pool ? fake_relay_live : NULL,
 		.relay_ctx = spec->pool,
 	};
@@ -392,6 +394,8 @@ static struct turn_policy *policy(const struct policy_spec *spec)
 		d[opt.n_denied] = range(spec->denied[opt.n_denied]);
 	for (; opt.n_own < 4 && spec->own[opt.n_own]; opt.n_own++)
 		o[opt.n_own] = addr(spec->own[opt.n_own]);
+	while (opt.n_listening_ports < 4 && spec->listening[opt.n_listening_ports])
+		opt.n_listening_ports++;
 	p = turn_policy_new(&opt);
 	ck_assert_ptr_nonnull(p);
 	return p;
@@ -512,25 +516,35 @@ START_TEST(hairpin_through_the_predicate)
 }
 END_TEST
 
-/* allow-own-peers skips rule 1; allowed, denied and the default table
- * still decide. */
+/* allow-own-peers skips rule 1 but on the listening ports (a relay
+ * loop); allowed, denied and the default table still decide. */
 START_TEST(allow_own_opens_self_only)
 {
 	struct turn_policy *p = policy(&(struct policy_spec){
-		.allowed = {"127.0.0.0/8"},
+		.allowed = {"127.0.0.0/8", "::1"},
 		.denied = {"198.51.100.7"},
 		.own = {"203.0.113.5", "198.51.100.7", "10.1.1.1"},
 		.allow_own = true,
+		.listening = {3478, 5349},
 	});
 
 	expect(p, "127.0.0.1:5555", TURN_PEER_ALLOW);
-	expect(p, "127.0.0.2:3478", TURN_PEER_ALLOW);
+	expect(p, "127.0.0.2:3479", TURN_PEER_ALLOW);
 	expect(p, "203.0.113.5:5555", TURN_PEER_ALLOW);
 	expect(p, "[::ffff:203.0.113.5]:5555", TURN_PEER_ALLOW);
 	expect(p, "198.51.100.7:5555", TURN_PEER_DENY_CONFIG);
 	expect(p, "10.1.1.1:5555", TURN_PEER_DENY_DEFAULT);
-	expect(p, "[::1]:5555", TURN_PEER_DENY_DEFAULT);
+	expect(p, "[::1]:5555", TURN_PEER_ALLOW);
+	expect(p, "[::2]:5555", TURN_PEER_DENY_DEFAULT);
 	expect(p, "0.0.0.0:5555", TURN_PEER_DENY_DEFAULT);
+	/* The listening ports stay refused on every own address. */
+	expect(p, "127.0.0.1:3478", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.9:5349", TURN_PEER_DENY_SELF);
+	expect(p, "[::1]:3478", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:5349", TURN_PEER_DENY_SELF);
+	expect(p, "[::ffff:203.0.113.5]:3478", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.1:3477", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.6:3478", TURN_PEER_ALLOW);
 	turn_policy_free(p);
 }
 END_TEST
