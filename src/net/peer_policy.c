@@ -80,14 +80,15 @@ static int own_collect(const struct conf *c, const struct relay_shared *rs, stru
 /* struct conf_range and struct turn_addr_range are the same pair of
  * addresses; copying keeps conf/ and turn/ independent. The realm's
  * ranges from Redis (fs, under its lock) come after the file's. */
-static int copy_conf_ranges(const struct conf_range *r, size_t n, const struct turn_addr_range *extra,
-			    size_t n_extra, struct turn_addr_range **out)
+static int copy_conf_ranges(const struct conf_range *r, size_t n,
+			    const struct turn_addr_range *extra, size_t n_extra,
+			    struct turn_addr_range **out)
 {
 	*out = calloc(n + n_extra + 1, sizeof(**out));
 	if (!*out)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		(*out)[i] = (struct turn_addr_range){ r[i].lo, r[i].hi };
+		(*out)[i] = (struct turn_addr_range){r[i].lo, r[i].hi};
 	for (size_t i = 0; i < n_extra; i++)
 		(*out)[n + i] = extra[i];
 	return 0;
@@ -114,7 +115,7 @@ static size_t listening_ports(const struct conf *c, uint16_t out[LISTENING_PORTS
 struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_shared *fs,
 				    struct relay_shared *rs)
 {
-	struct own_list own = { 0 };
+	struct own_list own = {0};
 	uint16_t ports[LISTENING_PORTS_MAX];
 	struct turn_addr_range *allowed = NULL, *denied = NULL;
 	struct turn_policy *p = NULL;

@@ -26,7 +26,7 @@ struct relay_shared;
  * turn_policy_free(). Returns NULL (errno set) on failure.
  */
 struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_shared *fs,
-				     struct relay_shared *rs);
+				    struct relay_shared *rs);
 
 /*
  * A non-blocking NETLINK_ROUTE socket subscribed to IPv4 and IPv6 address

@@ -68,8 +68,9 @@
  *   them as stand-ins for public peers. denied-peer-ip can add them.
  *
  * Pure: no sockets, no I/O, no globals. A check is a linear scan of the
- * own addresses (plus one relay_live() call for an own peer), the configured ranges and a static table of 16-17 rows per
- * family, cheap enough for every Send indication.
+ * own addresses (plus one relay_live() call for an own peer), the
+ * configured ranges and a static table of 16-17 rows per family, cheap
+ * enough for every Send indication.
  */
 #ifndef TURND_TURN_POLICY_H
 #define TURND_TURN_POLICY_H
