@@ -288,6 +288,7 @@ start_turnd() {
 		echo "realm = \"$REALM\""
 		echo "user = { \"$USER_NAME:$USER_PASS\" }"
 		echo "allowed-peer-ip = { \"127.0.0.1\" }"
+		echo "allow-own-peers = true"
 		echo "legacy-channel-numbers = true"
 		echo "relay-threads = $THREADS"
 		echo "log-level = warn"

@@ -312,6 +312,8 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(!ranges_eq(next->denied_peers, next->n_denied_peers, running->denied_peers,
 			      running->n_denied_peers),
 		   "denied-peer-ip");
+	/* The peer policy is rebuilt from the new snapshot (net/peer_policy.c). */
+	APPLIED_IF(next->allow_own_peers != running->allow_own_peers, "allow-own-peers");
 	APPLIED_IF(next->user_quota != running->user_quota, "user-quota");
 	APPLIED_IF(next->total_quota != running->total_quota, "total-quota");
 	APPLIED_IF(next->max_bps != running->max_bps, "max-bps");

@@ -72,16 +72,6 @@ int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t er
 	return 0;
 }
 
-size_t nat_add_own(const struct conf *c, struct turn_policy_own *own, size_t n, size_t max)
-{
-	struct turn_addr a[NAT_EXTRA_MAX];
-	size_t k = extra_addresses(c, a);
-
-	for (size_t i = 0; i < k && n < max; i++)
-		own[n++] = (struct turn_policy_own){ a[i], a[i].port, a[i].port };
-	return n;
-}
-
 void nat_log_addresses(const struct conf *c)
 {
 	struct turn_nat_pair pairs[TURN_NAT_FAMILIES];

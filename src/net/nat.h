@@ -27,10 +27,6 @@ void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES]
  * Returns 0, or -1 with a message in err. */
 int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen);
 
-/* Append those addresses to own (the relay-loop list), up to max; returns
- * the new count. */
-size_t nat_add_own(const struct conf *c, struct turn_policy_own *own, size_t n, size_t max);
-
 /* Say at start-up which addresses discovery answers from. */
 void nat_log_addresses(const struct conf *c);
 

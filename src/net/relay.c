@@ -183,6 +183,23 @@ static bool bit_get(const uint8_t *map, size_t i)
 	return map[i / 8] & (1u << (i % 8));
 }
 
+bool relay_port_live(void *ctx, const struct turn_addr *peer)
+{
+	struct relay_shared *rs = ctx;
+	bool live = false;
+
+	if (peer->port < rs->conf->min_port || peer->port > rs->conf->max_port)
+		return false;
+	pthread_mutex_lock(&rs->lock);
+	for (size_t i = 0; i < rs->n_addrs && !live; i++) {
+		const struct relay_addr *ra = &rs->addrs[i];
+		if (turn_addr_ip_eq(&ra->addr, peer) || turn_addr_ip_eq(&ra->external, peer))
+			live = bit_get(ra->in_use, peer->port - rs->conf->min_port);
+	}
+	pthread_mutex_unlock(&rs->lock);
+	return live;
+}
+
 static void bit_set(struct relay_addr *ra, size_t i, bool on)
 {
 	if (on == bit_get(ra->in_use, i))

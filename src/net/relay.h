@@ -132,4 +132,10 @@ void tcp_relay_close(void *ctx, uint32_t id);
 /* Ports in use across every relay address (for tests and metrics). */
 size_t relay_ports_in_use(struct relay_shared *rs);
 
+/* The peer policy's hairpin question (turn/policy.h rule 1; ctx is the
+ * struct relay_shared): whether peer is a relay address (bound or told to
+ * clients) on a port of the pool that holds an allocation. Takes the pool
+ * lock; the policy asks only for peers that are the host's own addresses. */
+bool relay_port_live(void *ctx, const struct turn_addr *peer);
+
 #endif

@@ -26,6 +26,7 @@
 #include "net/metrics.h"
 #include "net/nat.h"
 #include "net/notify.h"
+#include "net/peer_policy.h"
 #include "net/net.h"
 #include "net/reload.h"
 #include "net/sockaddr.h"
@@ -246,6 +247,10 @@ static void worker_free(struct worker *w)
 		event_free(w->tick_ev);
 	if (w->reload_ev)
 		event_free(w->reload_ev);
+	if (w->ifaddr_ev)
+		event_free(w->ifaddr_ev);
+	if (w->ifaddr_fd >= 0)
+		close(w->ifaddr_fd);
 	/* A reload posted after the loop had stopped. */
 	worker_reload_discard(w->reload_next);
 	pthread_mutex_destroy(&w->reload_lock);
@@ -291,8 +296,6 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 	return nat_worker_bind(w, conf, err, errlen);
 }
 
-static struct turn_policy *net_policy(const struct conf *c, const struct fleet_shared *fs);
-
 /* The counters the metrics thread reads, copied once a tick. */
 static void worker_snapshot_take(struct worker *w, uint64_t now)
 {
@@ -321,7 +324,7 @@ static void worker_apply_settings(struct worker *w)
 	pthread_mutex_lock(&fs->lock);
 	uint64_t gen = fs->generation;
 	uint64_t bps = fs->has_max_bps ? fs->max_bps : w->conf->max_bps;
-	struct turn_policy *p = net_policy(w->conf, fs);
+	struct turn_policy *p = peer_policy_new(w->conf, fs, w->relay_shared);
 	pthread_mutex_unlock(&fs->lock);
 	if (!p) {
 		log_warn("worker %u: cannot build the peer policy from Redis's ranges; the "
@@ -504,6 +507,31 @@ static void on_tcp_wake(evutil_socket_t fd, short what, void *arg)
 	tcp_relay_service(arg, worker_now_ms());
 }
 
+/* The kernel added or removed an address: the host's own addresses, which
+ * the peer policy refuses, are read again (SECURITY.md). */
+static void on_ifaddr_change(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	if (peer_policy_watch_drain(fd))
+		worker_apply_settings(arg);
+}
+
+/* Watch address changes; without netlink the policy is still re-read on
+ * SIGHUP and on a Redis settings change. */
+static void worker_watch_addresses(struct worker *w)
+{
+	w->ifaddr_fd = peer_policy_watch_open();
+	if (w->ifaddr_fd < 0) {
+		log_warn("worker %u: cannot watch address changes (%s); own addresses are "
+			 "re-read on SIGHUP only",
+			 w->id, strerror(errno));
+		return;
+	}
+	w->ifaddr_ev = event_new(w->base, w->ifaddr_fd, EV_READ | EV_PERSIST, on_ifaddr_change, w);
+	if (!w->ifaddr_ev || event_add(w->ifaddr_ev, NULL) < 0)
+		log_warn("worker %u: cannot watch address changes", w->id);
+}
+
 static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -514,6 +542,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->id = id;
+	w->ifaddr_fd = -1;
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&w->snap_lock, NULL);
 	pthread_mutex_init(&w->reload_lock, NULL);
@@ -550,90 +579,8 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		worker_free(w);
 		return NULL;
 	}
+	worker_watch_addresses(w);
 	return w;
-}
-
-/* Append l (a wildcard: every interface address of its family) with its
- * port to own. */
-static size_t add_own(const struct turn_addr *l, const struct ifaddrs *ifs,
-		      struct turn_policy_own *own, size_t n, size_t max)
-{
-	if (!turn_addr_is_any(l)) {
-		if (n < max)
-			own[n++] = (struct turn_policy_own){ *l, l->port, l->port };
-		return n;
-	}
-	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-		struct turn_addr a;
-		if (!i->ifa_addr || sockaddr_to_turn(i->ifa_addr, &a) < 0 ||
-		    a.family != l->family || n >= max)
-			continue;
-		own[n++] = (struct turn_policy_own){ a, l->port, l->port };
-	}
-	return n;
-}
-
-/*
- * The peer policy (SECURITY.md): configured ranges, the default table, and
- * the server's own listening addresses, so that a relay never feeds STUN
- * or TURN messages back into a listener (a relay loop). Relay addresses
- * are not on that list: a peer at another allocation's relayed address is
- * how two clients of one server reach each other (RFC 8656 section 2.1,
- * and every browser call where both sides relay), and the receiving
- * allocation's permissions already guard it.
- */
-static struct turn_policy *net_policy(const struct conf *c, const struct fleet_shared *fs)
-{
-	enum { MAX_OWN = 256 };
-	struct turn_policy_own own[MAX_OWN];
-	struct ifaddrs *ifs = NULL;
-	size_t n_own = 0;
-
-	/* Wildcards stand for every interface address: read them once. */
-	getifaddrs(&ifs);
-	for (size_t k = 0; k < c->n_listen; k++)
-		n_own = add_own(&c->listen[k], ifs, own, n_own, MAX_OWN);
-
-	/* Behind NAT the public address reaches the listeners too. */
-	for (size_t i = 0; i < c->n_external && n_own < MAX_OWN; i++)
-		own[n_own++] = (struct turn_policy_own){ c->external[i].public_ip, c->listening_port,
-							 c->listening_port };
-	/* And the TLS port (TLS and DTLS) on each of those addresses. */
-	for (size_t i = 0, n0 = n_own; (tls_enabled(c) || dtls_enabled(c)) && i < n0 &&
-					n_own < MAX_OWN; i++)
-		own[n_own++] = (struct turn_policy_own){ own[i].addr, c->tls_listening_port,
-							 c->tls_listening_port };
-	/* The listeners, and RFC 5780 discovery's other listening addresses. */
-	for (size_t k = 0; k < c->n_listeners; k++)
-		n_own = add_own(&c->listeners[k].addr, ifs, own, n_own, MAX_OWN);
-	if (ifs)
-		freeifaddrs(ifs);
-	n_own = nat_add_own(c, own, n_own, MAX_OWN);
-	/* struct conf_range and struct turn_addr_range are the same pair of
-	 * addresses; copying keeps conf/ and turn/ independent. */
-	/* The realm's ranges from Redis (fs, under its lock) come after. */
-	size_t n_a = c->n_allowed_peers + (fs ? fs->n_allowed : 0);
-	size_t n_d = c->n_denied_peers + (fs ? fs->n_denied : 0);
-	struct turn_addr_range *allowed = calloc(n_a + 1, sizeof(*allowed));
-	struct turn_addr_range *denied = calloc(n_d + 1, sizeof(*denied));
-	struct turn_policy *p = NULL;
-	if (allowed && denied) {
-		for (size_t i = 0; i < c->n_allowed_peers; i++)
-			allowed[i] = (struct turn_addr_range){ c->allowed_peers[i].lo,
-							       c->allowed_peers[i].hi };
-		for (size_t i = 0; i < c->n_denied_peers; i++)
-			denied[i] = (struct turn_addr_range){ c->denied_peers[i].lo,
-							      c->denied_peers[i].hi };
-		for (size_t i = 0; fs && i < fs->n_allowed; i++)
-			allowed[c->n_allowed_peers + i] = fs->allowed[i];
-		for (size_t i = 0; fs && i < fs->n_denied; i++)
-			denied[c->n_denied_peers + i] = fs->denied[i];
-		struct turn_policy_options po = { allowed, n_a, denied, n_d, own, n_own };
-		p = turn_policy_new(&po);
-	}
-	free(allowed);
-	free(denied);
-	return p;
 }
 
 struct net *net_new(const struct conf *conf, char *err, size_t errlen)
@@ -679,7 +626,7 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	if (conf->redis.enabled)
 		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
 			   conf->realm, n->fleet.node_id);
-	n->policy = net_policy(conf, NULL);
+	n->policy = peer_policy_new(conf, NULL, &n->relay);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
 		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");

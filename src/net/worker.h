@@ -159,6 +159,8 @@ struct worker {
 	struct turn_addr reply_from;       /* where its response leaves from (net/nat.c) */
 	struct event *tick_ev;
 	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
+	int ifaddr_fd;             /* netlink address changes (net/peer_policy.c), or -1 */
+	struct event *ifaddr_ev;
 	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
 	uint64_t pipe_bps; /* max-bps of RFC 6062 pipes, as the core's (worker_apply_settings) */
 	/* Listening sockets, each allocated on its own: relays and parked

@@ -13,8 +13,13 @@ struct turn_policy {
 	size_t n_allowed;
 	struct turn_addr_range *denied;
 	size_t n_denied;
-	struct turn_policy_own *own;
+	struct turn_addr *own;
 	size_t n_own;
+	bool allow_own;
+	uint16_t *listening_ports;
+	size_t n_listening_ports;
+	bool (*relay_live)(void *ctx, const struct turn_addr *peer);
+	void *relay_ctx;
 };
 
 /* One row of the default-deny table: a prefix and the name of its class. */
@@ -164,14 +169,29 @@ static bool in_ranges(const struct turn_addr_range *r, size_t n, const struct tu
 	return false;
 }
 
+/* Every host's own addresses (policy.h rule 1): Linux delivers the whole
+ * of 127.0.0.0/8 locally (RFC 1122 section 3.2.1.3), and a connect or
+ * sendto to 0.0.0.0 or :: reaches the host itself. */
+static const struct special_prefix host_v4[] = {
+	{{127}, 8, "loopback"},
+	{{0}, 32, "unspecified"},
+};
+static const struct special_prefix host_v6[] = {
+	{{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, "loopback"},
+	{{0}, 128, "unspecified"},
+};
+
 static bool is_own(const struct turn_policy *p, const struct turn_addr *a)
 {
-	for (size_t i = 0; i < p->n_own; i++) {
-		const struct turn_policy_own *o = &p->own[i];
-
-		if (turn_addr_ip_eq(&o->addr, a) && a->port >= o->port_lo && a->port <= o->port_hi)
+	if (a->family == TURN_AF_INET &&
+	    table_lookup(host_v4, sizeof(host_v4) / sizeof(host_v4[0]), a->ip))
+		return true;
+	if (a->family == TURN_AF_INET6 &&
+	    table_lookup(host_v6, sizeof(host_v6) / sizeof(host_v6[0]), a->ip))
+		return true;
+	for (size_t i = 0; i < p->n_own; i++)
+		if (turn_addr_ip_eq(&p->own[i], a))
 			return true;
-	}
 	return false;
 }
 
@@ -184,10 +204,38 @@ struct peer_forms {
 	bool has_nat64;
 };
 
-static bool own_match(const struct turn_policy *p, const struct peer_forms *f)
+/* The form of the peer that is an own address, or NULL. */
+static const struct turn_addr *own_form(const struct turn_policy *p, const struct peer_forms *f)
 {
-	return is_own(p, f->direct) || (f->has_mapped && is_own(p, &f->mapped)) ||
-	       (f->has_nat64 && is_own(p, &f->nat64));
+	if (is_own(p, f->direct))
+		return f->direct;
+	if (f->has_mapped && is_own(p, &f->mapped))
+		return &f->mapped;
+	if (f->has_nat64 && is_own(p, &f->nat64))
+		return &f->nat64;
+	return NULL;
+}
+
+static bool is_listening_port(const struct turn_policy *p, uint16_t port)
+{
+	for (size_t i = 0; i < p->n_listening_ports; i++)
+		if (p->listening_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Rule 1 (policy.h): an own address, unless it is a relay address on a
+ * port with a live allocation (the hairpin), or allow-own-peers is set and
+ * the port is not a listening one (a relay loop). */
+static bool self_denied(const struct turn_policy *p, const struct peer_forms *f)
+{
+	const struct turn_addr *own = own_form(p, f);
+
+	if (!own)
+		return false;
+	if (p->allow_own)
+		return is_listening_port(p, own->port);
+	return !p->relay_live || !p->relay_live(p->relay_ctx, own);
 }
 
 static bool allow_match(const struct turn_policy *p, const struct peer_forms *f)
@@ -212,7 +260,7 @@ enum turn_peer_verdict turn_policy_check(const struct turn_policy *p, const stru
 	if (p) {
 		f.has_mapped = embedded_v4(peer, mapped_prefix, &f.mapped);
 		f.has_nat64 = embedded_v4(peer, nat64_prefix, &f.nat64);
-		if (own_match(p, &f))
+		if (self_denied(p, &f))
 			return TURN_PEER_DENY_SELF;
 		if (allow_match(p, &f))
 			return TURN_PEER_ALLOW;
@@ -260,13 +308,13 @@ static int copy_ranges(struct turn_addr_range **dst, const struct turn_addr_rang
 	return 0;
 }
 
-static int copy_own(struct turn_policy_own **dst, const struct turn_policy_own *src, size_t n)
+static int copy_own(struct turn_addr **dst, const struct turn_addr *src, size_t n)
 {
 	*dst = NULL;
 	if (n == 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		if (turn_addr_iplen(&src[i].addr) == 0 || src[i].port_lo > src[i].port_hi) {
+		if (turn_addr_iplen(&src[i]) == 0) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -276,8 +324,21 @@ static int copy_own(struct turn_policy_own **dst, const struct turn_policy_own *
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		(*dst)[i] = src[i];
-		unmap(&(*dst)[i].addr);
+		(*dst)[i].port = 0;
+		unmap(&(*dst)[i]);
 	}
+	return 0;
+}
+
+static int copy_ports(uint16_t **dst, const uint16_t *src, size_t n)
+{
+	*dst = NULL;
+	if (n == 0)
+		return 0;
+	*dst = calloc(n, sizeof(**dst));
+	if (!*dst)
+		return -1;
+	memcpy(*dst, src, n * sizeof(**dst));
 	return 0;
 }
 
@@ -293,7 +354,8 @@ struct turn_policy *turn_policy_new(const struct turn_policy_options *opt)
 		return NULL;
 	if (copy_ranges(&p->allowed, opt->allowed, opt->n_allowed) < 0 ||
 	    copy_ranges(&p->denied, opt->denied, opt->n_denied) < 0 ||
-	    copy_own(&p->own, opt->own, opt->n_own) < 0) {
+	    copy_own(&p->own, opt->own, opt->n_own) < 0 ||
+	    copy_ports(&p->listening_ports, opt->listening_ports, opt->n_listening_ports) < 0) {
 		int saved = errno;
 
 		turn_policy_free(p);
@@ -303,6 +365,10 @@ struct turn_policy *turn_policy_new(const struct turn_policy_options *opt)
 	p->n_allowed = opt->n_allowed;
 	p->n_denied = opt->n_denied;
 	p->n_own = opt->n_own;
+	p->allow_own = opt->allow_own;
+	p->n_listening_ports = opt->n_listening_ports;
+	p->relay_live = opt->relay_live;
+	p->relay_ctx = opt->relay_ctx;
 	return p;
 }
 
@@ -313,6 +379,7 @@ void turn_policy_free(struct turn_policy *p)
 	free(p->allowed);
 	free(p->denied);
 	free(p->own);
+	free(p->listening_ports);
 	free(p);
 }
 

@@ -7,11 +7,21 @@
  *
  * The decision, in order (the first rule that matches wins):
  *
- *   1. The addresses in `own` are denied: sending there is a relay loop
- *      (TURN_PEER_DENY_SELF). Nothing overrides this. The daemon passes
- *      its listening addresses (a relay must not feed a listener); it
- *      does not pass relay ranges, since a peer at another allocation's
- *      relayed address is how two clients of one server reach each other.
+ *   1. The host's own addresses are denied on every port
+ *      (TURN_PEER_DENY_SELF): the kernel delivers them through loopback,
+ *      so a relay to them reaches any service bound to 0.0.0.0 on the
+ *      host, past firewall rules that trust `lo` (coturn's CVE-2020-26262
+ *      class). They are the addresses in `own` (the daemon passes every
+ *      interface, listening, alternate, relay and external-ip address)
+ *      and, on every host, 127.0.0.0/8 (Linux delivers all of it
+ *      locally), ::1, 0.0.0.0 and ::. allowed-peer-ip does not open them.
+ *      One exception: relay_live() says the peer is a relay address on a
+ *      port that holds a live allocation (two clients of one server
+ *      reaching each other, RFC 8656 section 2.1); the receiving
+ *      allocation's permissions guard that port. allow_own (the
+ *      allow-own-peers option) skips this rule, except on the server's
+ *      listening ports (`listening_ports`): a relay feeding a listener is
+ *      a relay loop, which nothing opens. Rules 2-5 still apply.
  *   2. An explicitly allowed range (allowed-peer-ip) allows. As in coturn,
  *      an explicit allow beats both a configured deny and the default deny.
  *   3. An explicitly denied range (denied-peer-ip) denies (DENY_CONFIG).
@@ -24,7 +34,8 @@
  *   - IPv4-mapped ::ffff:a.b.c.d (RFC 4291 section 2.5.5.2) is a.b.c.d on a
  *     dual-stack socket, so it is matched as a.b.c.d by every rule, and as
  *     itself against IPv6 ranges too. Mapped ranges and own addresses given
- *     to turn_policy_new() are stored as IPv4, so an IPv4 peer matches them.
+ *     to turn_policy_new() are stored as IPv4, so an IPv4 peer matches them;
+ *     relay_live() is asked about the IPv4 form.
  *   - NAT64 64:ff9b::a.b.c.d (RFC 6052 section 2.2, the well-known prefix)
  *     reaches a.b.c.d through a translator. The default table classifies
  *     it by the embedded address, and rules 1 and 3 match the embedded
@@ -57,8 +68,9 @@
  *   them as stand-ins for public peers. denied-peer-ip can add them.
  *
  * Pure: no sockets, no I/O, no globals. A check is a linear scan of the
- * own addresses, the configured ranges and a static table of 16-17 rows per
- * family, cheap enough for every Send indication.
+ * own addresses (plus one relay_live() call for an own peer), the
+ * configured ranges and a static table of 16-17 rows per family, cheap
+ * enough for every Send indication.
  */
 #ifndef TURND_TURN_POLICY_H
 #define TURND_TURN_POLICY_H
@@ -75,29 +87,37 @@ struct turn_addr_range {
 	struct turn_addr hi;
 };
 
-/* One of the server's own transport addresses (port_lo == port_hi), or a
- * relay address with its port range. addr must be a concrete address:
- * a wildcard listener (0.0.0.0, ::) is given as each address it serves. */
-struct turn_policy_own {
-	struct turn_addr addr; /* port ignored */
-	uint16_t port_lo;
-	uint16_t port_hi;
-};
-
+/*
+ * relay_live(relay_ctx, peer): whether peer (one of the host's own
+ * addresses, as IPv4 when it was spelt mapped or NAT64, with its port) is
+ * a relay address on a port that holds a live allocation. The daemon
+ * answers from its relay port pool. It is called on the packet path, only
+ * for peers that are own addresses, possibly from several threads.
+ */
 struct turn_policy_options {
 	const struct turn_addr_range *allowed; /* allowed-peer-ip */
 	size_t n_allowed;
 	const struct turn_addr_range *denied; /* denied-peer-ip */
 	size_t n_denied;
-	const struct turn_policy_own *own; /* addresses never to relay to */
+	/* The host's own addresses (ports ignored), refused on every port
+	 * besides the built-in 127.0.0.0/8, ::1, 0.0.0.0 and ::. Wildcards
+	 * are accepted (they are own addresses too) but match only
+	 * themselves: the caller lists each interface address. */
+	const struct turn_addr *own;
 	size_t n_own;
+	bool allow_own; /* allow-own-peers: rule 1 is skipped but for... */
+	const uint16_t *listening_ports; /* ...own addresses on these ports */
+	size_t n_listening_ports;
+	/* NULL: no hairpin exception */
+	bool (*relay_live)(void *ctx, const struct turn_addr *peer);
+	void *relay_ctx; /* passed to relay_live; must outlive the policy */
 };
 
 enum turn_peer_verdict {
 	TURN_PEER_ALLOW = 0,
 	TURN_PEER_DENY_DEFAULT, /* in the default-deny table */
 	TURN_PEER_DENY_CONFIG, /* in a denied-peer-ip range */
-	TURN_PEER_DENY_SELF, /* one of the server's own addresses */
+	TURN_PEER_DENY_SELF, /* one of the host's own addresses */
 };
 
 struct turn_policy;
@@ -108,8 +128,7 @@ struct turn_policy;
  * result and frees it with turn_policy_free().
  * Returns NULL with errno ENOMEM when out of memory, or with errno EINVAL
  * when an entry is malformed (unknown family, ends of different families,
- * lo > hi, port_lo > port_hi): a deny entry that silently matched nothing
- * would fail open.
+ * lo > hi): a deny entry that silently matched nothing would fail open.
  */
 struct turn_policy *turn_policy_new(const struct turn_policy_options *opt);
 

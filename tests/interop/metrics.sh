@@ -23,6 +23,7 @@ relay-ip = { \"127.0.0.1\" }
 realm = \"turnd.test\"
 user = { \"user:pass\" }
 allowed-peer-ip = { \"127.0.0.1\" }
+allow-own-peers = true
 relay-threads = 1
 metrics-port = $MPORT" || exit 1
 

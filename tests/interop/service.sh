@@ -27,6 +27,7 @@ relay-ip = { \"127.0.0.1\" }
 realm = \"turnd.test\"
 user = { \"user:pass\" }
 allowed-peer-ip = { \"127.0.0.1\" }
+allow-own-peers = true
 metrics-port = $MPORT"
 
 healthz() { # the HTTP status of /healthz

@@ -27,8 +27,11 @@ fleet() { timeout 60 "$PYTHON3" "$top_srcdir/tests/interop/fleet_client.py" --re
 
 
 # The same service settings on both; each names the other as its alternate.
+# The loopback peer is one of the host's own addresses: allow-own-peers
+# lets Redis's allowed-peer-ip decide about it.
 common="listening-ip = { \"127.0.0.1\" }
 relay-ip = { \"127.0.0.1\" }
+allow-own-peers = true
 realm = \"$REALM\"
 redis = true
 redis-port = $RPORT

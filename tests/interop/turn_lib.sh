@@ -157,6 +157,7 @@ realm = \"$TURN_REALM\"
 user = { \"$TURN_USER:$TURN_PASS\" }
 static-auth-secret = { \"$TURN_SECRET\" }
 allowed-peer-ip = { \"127.0.0.1\", \"::1\" }
+allow-own-peers = true
 ${TURND_EXTRA_CONF:-}"
 		;;
 	*)
@@ -253,5 +254,6 @@ tls-listening-port = 0
 realm = "$1"
 user = { $2 }
 allowed-peer-ip = { "127.0.0.1" }
+allow-own-peers = true
 EOF
 }

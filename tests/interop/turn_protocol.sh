@@ -175,6 +175,7 @@ CLOSED=$(free_port)
 
 start_peer || { not_ok "turnpeer on port $PEER_PORT"; finish; }
 start_turnd "$(turnd_conf "allowed-peer-ip = { \"127.0.0.1\", \"::1\" }
+allow-own-peers = true
 max-allocate-lifetime = $MAX_LIFETIME")" || { not_ok "start turnd (config A)"; finish; }
 ok "turnd up on port $PORT, relay ports $MINPORT-$MAXPORT, turnpeer on $PEER_PORT"
 
@@ -272,6 +273,7 @@ check "turnd (config C) stops with status 0, nothing left in use" stop_clean
 # ---------------------------------------------------------------- config D
 
 start_turnd "$(turnd_conf "allowed-peer-ip = { \"127.0.0.1\" }
+allow-own-peers = true
 max-bps = 100000")" || { not_ok "start turnd (config D)"; finish; }
 batch tcp --tcp <<EOF
 max-bps on an RFC 6062 pipe: held back, not dropped; lifted for the same pipe by a reload | tcp_pipe_rate alice wonderland 100000 $TURND_PID $T_DIR/turnd.conf

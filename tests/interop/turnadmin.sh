@@ -378,6 +378,7 @@ min-port = $MINPORT
 max-port = $((MINPORT + 249))
 realm = \"$REALM\"
 allowed-peer-ip = \"127.0.0.1\"
+allow-own-peers = true
 $line1
 $line2
 log-level = \"info\"" || { not_ok "turnd with the key lines"; finish; }
@@ -417,6 +418,7 @@ min-port = $MINPORT
 max-port = $((MINPORT + 249))
 realm = \"$REALM\"
 allowed-peer-ip = \"127.0.0.1\"
+allow-own-peers = true
 redis = true
 redis-port = $RPORT
 redis-user = \"admin\"

@@ -83,6 +83,7 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->n_secrets, 0);
 	ck_assert_uint_eq(c->n_allowed_peers, 0);
 	ck_assert_uint_eq(c->n_denied_peers, 0);
+	ck_assert(!c->allow_own_peers);
 	ck_assert_uint_eq(c->user_quota, 0);
 	ck_assert_uint_eq(c->total_quota, 0);
 	ck_assert_uint_eq(c->max_bps, 0);
@@ -128,6 +129,7 @@ static const char full_file[] =
 	"static-auth-secret = { \"s3cr3t-new\", \"s3cr3t-old\" }\n"
 	"allowed-peer-ip = { 10.0.0.1, 10.0.0.10-10.0.0.20, \"2001:db8::/32\" }\n"
 	"denied-peer-ip = 172.16.0.0/12\n"
+	"allow-own-peers = yes\n"
 	"user-quota = 10\n"
 	"total-quota = 1000\n"
 	"max-bps = 125000\n"
@@ -181,6 +183,7 @@ START_TEST(full_file_sets_every_option)
 	ck_assert_uint_eq(c->n_denied_peers, 1);
 	ck_assert_str_eq(ip(&c->denied_peers[0].lo, b), "172.16.0.0");
 	ck_assert_str_eq(ip(&c->denied_peers[0].hi, b), "172.31.255.255");
+	ck_assert(c->allow_own_peers);
 	ck_assert_uint_eq(c->user_quota, 10);
 	ck_assert_uint_eq(c->total_quota, 1000);
 	ck_assert_uint_eq(c->max_bps, 125000);

@@ -78,6 +78,7 @@ START_TEST(reloadable_options_apply)
 	struct conf *next = load_base_plus("user = { \"alice:wonderland\", \"bob:builder\" }\n"
 					   "denied-peer-ip = { 203.0.113.0/24 }\n"
 					   "allowed-peer-ip = { 127.0.0.1 }\n"
+					   "allow-own-peers = true\n"
 					   "static-auth-secret = { s3cret }\n"
 					   "user-quota = 7\n"
 					   "total-quota = 100\n"
@@ -94,7 +95,8 @@ START_TEST(reloadable_options_apply)
 	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
 	ck_assert_uint_eq(d.n_restart, 0);
 	ck_assert_str_eq(names(d.applied, d.n_applied),
-			 "user, static-auth-secret, allowed-peer-ip, denied-peer-ip, user-quota, "
+			 "user, static-auth-secret, allowed-peer-ip, denied-peer-ip, "
+			 "allow-own-peers, user-quota, "
 			 "total-quota, max-bps, max-allocate-lifetime, max-permissions, "
 			 "max-channels, max-tcp-connections, shed-allocations, drain-timeout, "
 			 "log-level");
@@ -107,6 +109,7 @@ START_TEST(reloadable_options_apply)
 	ck_assert_int_eq(next->log_level, LOG_LVL_INFO);
 	ck_assert_uint_eq(next->n_denied_peers, 1);
 	ck_assert_uint_eq(next->denied_peers[0].lo.ip[0], 203);
+	ck_assert(next->allow_own_peers);
 	conf_free(next);
 	conf_free(running);
 }

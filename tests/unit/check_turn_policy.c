@@ -340,40 +340,62 @@ START_TEST(brief_cases_without_options)
 }
 END_TEST
 
-static struct turn_policy_own own(const char *ip, uint16_t lo, uint16_t hi)
-{
-	return (struct turn_policy_own){.addr = addr(ip), .port_lo = lo, .port_hi = hi};
-}
-
-/* A policy written as text: lists end at the first NULL / NULL ip. */
-struct own_spec {
-	const char *ip;
-	uint16_t lo;
-	uint16_t hi;
+/* The relay port pool, as the daemon's relay_live() sees it: the relay
+ * addresses with a live allocation, and every question asked. */
+struct fake_pool {
+	const char *live[4];
+	unsigned asked;
+	struct turn_addr last;
 };
 
+static bool fake_relay_live(void *ctx, const struct turn_addr *peer)
+{
+	struct fake_pool *pool = ctx;
+
+	pool->asked++;
+	pool->last = *peer;
+	for (size_t i = 0; i < 4 && pool->live[i]; i++) {
+		struct turn_addr a = addr(pool->live[i]);
+
+		if (turn_addr_eq(&a, peer))
+			return true;
+	}
+	return false;
+}
+
+/* A policy written as text: lists end at the first NULL. */
 struct policy_spec {
 	const char *allowed[4];
 	const char *denied[4];
-	struct own_spec own[4];
+	const char *own[4];
+	bool allow_own;
+	uint16_t listening[4]; /* ends at the first 0 */
+	struct fake_pool *pool;
 };
 
 static struct turn_policy *policy(const struct policy_spec *spec)
 {
 	struct turn_addr_range a[4], d[4];
-	struct turn_policy_own o[4];
-	struct turn_policy_options opt = {.allowed = a, .denied = d, .own = o};
+	struct turn_addr o[4];
+	struct turn_policy_options opt = {
+		.allowed = a,
+		.denied = d,
+		.own = o,
+		.allow_own = spec->allow_own,
+		.listening_ports = spec->listening,
+		.relay_live = spec->pool ? fake_relay_live : NULL,
+		.relay_ctx = spec->pool,
+	};
 	struct turn_policy *p;
 
 	for (; opt.n_allowed < 4 && spec->allowed[opt.n_allowed]; opt.n_allowed++)
 		a[opt.n_allowed] = range(spec->allowed[opt.n_allowed]);
 	for (; opt.n_denied < 4 && spec->denied[opt.n_denied]; opt.n_denied++)
 		d[opt.n_denied] = range(spec->denied[opt.n_denied]);
-	for (; opt.n_own < 4 && spec->own[opt.n_own].ip; opt.n_own++) {
-		const struct own_spec *os = &spec->own[opt.n_own];
-
-		o[opt.n_own] = own(os->ip, os->lo, os->hi);
-	}
+	for (; opt.n_own < 4 && spec->own[opt.n_own]; opt.n_own++)
+		o[opt.n_own] = addr(spec->own[opt.n_own]);
+	while (opt.n_listening_ports < 4 && spec->listening[opt.n_listening_ports])
+		opt.n_listening_ports++;
 	p = turn_policy_new(&opt);
 	ck_assert_ptr_nonnull(p);
 	return p;
@@ -387,71 +409,142 @@ static void expect(const struct turn_policy *p, const char *peer, enum turn_peer
 		      (int)turn_policy_check(p, &a), (int)v);
 }
 
-START_TEST(allow_loopback_but_never_self)
+/* Every host's own addresses, with no own list at all: the whole of
+ * 127.0.0.0/8 (Linux delivers it locally), ::1, 0.0.0.0 and ::, on every
+ * port and in every spelling, and allowed-peer-ip does not open them. */
+START_TEST(loopback_and_unspecified_are_self)
 {
 	struct turn_policy *p = policy(&(struct policy_spec){
-		.allowed = {"127.0.0.0/8"},
-		.own = {{"127.0.0.1", 3478, 3478}},
+		.allowed = {"127.0.0.0/8", "::/0", "0.0.0.0/8"},
 	});
 
 	expect(p, "127.0.0.1:3478", TURN_PEER_DENY_SELF);
-	expect(p, "127.0.0.1:3479", TURN_PEER_ALLOW);
-	expect(p, "127.0.0.1:3477", TURN_PEER_ALLOW);
-	expect(p, "127.0.0.2:3478", TURN_PEER_ALLOW);
-	expect(p, "127.255.255.255:1", TURN_PEER_ALLOW);
-	expect(p, "128.0.0.0:1", TURN_PEER_ALLOW);
-	expect(p, "126.255.255.255:1", TURN_PEER_ALLOW);
-	/* The mapped spelling is the same destination. */
-	expect(p, "[::ffff:127.0.0.1]:3478", TURN_PEER_DENY_SELF);
-	expect(p, "[::ffff:127.0.0.1]:3479", TURN_PEER_ALLOW);
-	/* An allow is not widened to the NAT64 spelling, and ::1 stays denied. */
-	expect(p, "[64:ff9b::127.0.0.1]:3479", TURN_PEER_DENY_DEFAULT);
-	expect(p, "[::1]:3479", TURN_PEER_DENY_DEFAULT);
-	expect(p, "10.0.0.1:3479", TURN_PEER_DENY_DEFAULT);
-	turn_policy_free(p);
-}
-END_TEST
-
-START_TEST(relay_port_range_is_self)
-{
-	struct turn_policy *p = policy(&(struct policy_spec){
-		.allowed = {"127.0.0.0/8"},
-		.own = {{"127.0.0.1", 3478, 3478}, {"127.0.0.1", 49152, 65535}},
-	});
-
-	expect(p, "127.0.0.1:49152", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.1:5555", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.1:1", TURN_PEER_DENY_SELF);
 	expect(p, "127.0.0.1:65535", TURN_PEER_DENY_SELF);
-	expect(p, "127.0.0.1:50000", TURN_PEER_DENY_SELF);
-	expect(p, "127.0.0.1:49151", TURN_PEER_ALLOW);
-	expect(p, "127.0.0.1:3478", TURN_PEER_DENY_SELF);
-	expect(p, "127.0.0.2:49152", TURN_PEER_ALLOW);
+	expect(p, "127.0.0.0:1", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.2:6380", TURN_PEER_DENY_SELF);
+	expect(p, "127.255.255.255:1", TURN_PEER_DENY_SELF);
+	expect(p, "126.255.255.255:1", TURN_PEER_ALLOW);
+	expect(p, "128.0.0.0:1", TURN_PEER_ALLOW);
+	expect(p, "0.0.0.0:6380", TURN_PEER_DENY_SELF);
+	expect(p, "0.0.0.1:1", TURN_PEER_ALLOW);
+	expect(p, "[::1]:5555", TURN_PEER_DENY_SELF);
+	expect(p, "[::]:5555", TURN_PEER_DENY_SELF);
+	expect(p, "[::2]:5555", TURN_PEER_ALLOW);
+	/* The mapped and NAT64 spellings are the same destination. */
+	expect(p, "[::ffff:127.0.0.1]:5555", TURN_PEER_DENY_SELF);
+	expect(p, "[::ffff:127.1.2.3]:1", TURN_PEER_DENY_SELF);
+	expect(p, "[::ffff:0.0.0.0]:1", TURN_PEER_DENY_SELF);
+	expect(p, "[64:ff9b::127.0.0.1]:5555", TURN_PEER_DENY_SELF);
+	expect(p, "[64:ff9b::0.0.0.0]:5555", TURN_PEER_DENY_SELF);
+	turn_policy_free(p);
+
+	/* The same without any option (the default table alone would say
+	 * DENY_DEFAULT; self comes first). */
+	p = policy(&(struct policy_spec){0});
+	expect(p, "127.0.0.1:5555", TURN_PEER_DENY_SELF);
+	expect(p, "[::1]:5555", TURN_PEER_DENY_SELF);
+	expect(p, "10.0.0.1:5555", TURN_PEER_DENY_DEFAULT);
 	turn_policy_free(p);
 }
 END_TEST
 
-/* A public own address is denied in every spelling that reaches it. */
-START_TEST(public_self_in_every_spelling)
+/* A public own address (an interface, external-ip or relay address) is
+ * denied on every port, in every spelling that reaches it. */
+START_TEST(public_self_on_every_port_and_spelling)
 {
 	struct turn_policy *p = policy(&(struct policy_spec){
-		.allowed = {"::/0", "203.0.113.0/24"},
-		.own = {{"203.0.113.5", 3478, 3478},
-			{"::ffff:198.51.100.7", 3478, 3478},
-			{"2001:db8::1", 40000, 40010}},
+		.allowed = {"::/0", "203.0.113.0/24", "198.51.100.0/24"},
+		.own = {"203.0.113.5", "::ffff:198.51.100.7", "2001:db8::1"},
 	});
 
 	expect(p, "203.0.113.5:3478", TURN_PEER_DENY_SELF);
-	expect(p, "203.0.113.5:3477", TURN_PEER_ALLOW);
-	expect(p, "203.0.113.6:3478", TURN_PEER_ALLOW);
-	expect(p, "[::ffff:203.0.113.5]:3478", TURN_PEER_DENY_SELF);
-	expect(p, "[64:ff9b::203.0.113.5]:3478", TURN_PEER_DENY_SELF);
-	expect(p, "[64:ff9b::203.0.113.5]:3479", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.5:5555", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:1", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:65535", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.4:5555", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.6:5555", TURN_PEER_ALLOW);
+	expect(p, "[::ffff:203.0.113.5]:6380", TURN_PEER_DENY_SELF);
+	expect(p, "[64:ff9b::203.0.113.5]:6380", TURN_PEER_DENY_SELF);
+	expect(p, "[64:ff9b::203.0.113.6]:6380", TURN_PEER_ALLOW);
 	/* An own address given mapped is stored as IPv4. */
-	expect(p, "198.51.100.7:3478", TURN_PEER_DENY_SELF);
-	expect(p, "[::ffff:198.51.100.7]:3478", TURN_PEER_DENY_SELF);
+	expect(p, "198.51.100.7:9", TURN_PEER_DENY_SELF);
+	expect(p, "[::ffff:198.51.100.7]:9", TURN_PEER_DENY_SELF);
+	expect(p, "198.51.100.8:9", TURN_PEER_ALLOW);
 	expect(p, "[2001:db8::1]:40000", TURN_PEER_DENY_SELF);
-	expect(p, "[2001:db8::1]:40010", TURN_PEER_DENY_SELF);
-	expect(p, "[2001:db8::1]:40011", TURN_PEER_ALLOW);
+	expect(p, "[2001:db8::1]:1", TURN_PEER_DENY_SELF);
 	expect(p, "[2001:db8::2]:40000", TURN_PEER_ALLOW);
+	expect(p, "[2001:db8::0]:40000", TURN_PEER_ALLOW);
+	turn_policy_free(p);
+}
+END_TEST
+
+/* The hairpin: a relay address on a port with a live allocation is
+ * allowed past rule 1, and then meets the other rules like any peer. */
+START_TEST(hairpin_through_the_predicate)
+{
+	struct fake_pool pool = {.live = {"203.0.113.5:50000", "127.0.0.1:50002"}};
+	struct turn_policy *p = policy(&(struct policy_spec){
+		.allowed = {"127.0.0.1"},
+		.own = {"203.0.113.5"},
+		.pool = &pool,
+	});
+	struct turn_addr v4 = addr("203.0.113.5:50000");
+
+	expect(p, "203.0.113.5:50000", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.5:50001", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:5555", TURN_PEER_DENY_SELF);
+	/* The predicate is asked about the IPv4 form of a mapped spelling. */
+	pool.asked = 0;
+	expect(p, "[::ffff:203.0.113.5]:50000", TURN_PEER_ALLOW);
+	ck_assert_uint_ge(pool.asked, 1);
+	ck_assert(turn_addr_eq(&pool.last, &v4));
+	expect(p, "[64:ff9b::203.0.113.5]:50000", TURN_PEER_ALLOW);
+	expect(p, "[64:ff9b::203.0.113.5]:50001", TURN_PEER_DENY_SELF);
+	/* Past rule 1, a loopback relay address needs allowed-peer-ip. */
+	expect(p, "127.0.0.1:50002", TURN_PEER_ALLOW);
+	expect(p, "127.0.0.1:50003", TURN_PEER_DENY_SELF);
+	pool.live[2] = "127.0.0.2:50002";
+	expect(p, "127.0.0.2:50002", TURN_PEER_DENY_DEFAULT);
+	/* It is never asked about a peer that is not an own address. */
+	pool.asked = 0;
+	expect(p, "203.0.113.6:50000", TURN_PEER_ALLOW);
+	expect(p, "10.0.0.1:50000", TURN_PEER_DENY_DEFAULT);
+	ck_assert_uint_eq(pool.asked, 0);
+	turn_policy_free(p);
+}
+END_TEST
+
+/* allow-own-peers skips rule 1 but on the listening ports (a relay
+ * loop); allowed, denied and the default table still decide. */
+START_TEST(allow_own_opens_self_only)
+{
+	struct turn_policy *p = policy(&(struct policy_spec){
+		.allowed = {"127.0.0.0/8", "::1"},
+		.denied = {"198.51.100.7"},
+		.own = {"203.0.113.5", "198.51.100.7", "10.1.1.1"},
+		.allow_own = true,
+		.listening = {3478, 5349},
+	});
+
+	expect(p, "127.0.0.1:5555", TURN_PEER_ALLOW);
+	expect(p, "127.0.0.2:3479", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.5:5555", TURN_PEER_ALLOW);
+	expect(p, "[::ffff:203.0.113.5]:5555", TURN_PEER_ALLOW);
+	expect(p, "198.51.100.7:5555", TURN_PEER_DENY_CONFIG);
+	expect(p, "10.1.1.1:5555", TURN_PEER_DENY_DEFAULT);
+	expect(p, "[::1]:5555", TURN_PEER_ALLOW);
+	expect(p, "[::2]:5555", TURN_PEER_DENY_DEFAULT);
+	expect(p, "0.0.0.0:5555", TURN_PEER_DENY_DEFAULT);
+	/* The listening ports stay refused on every own address. */
+	expect(p, "127.0.0.1:3478", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.9:5349", TURN_PEER_DENY_SELF);
+	expect(p, "[::1]:3478", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:5349", TURN_PEER_DENY_SELF);
+	expect(p, "[::ffff:203.0.113.5]:3478", TURN_PEER_DENY_SELF);
+	expect(p, "127.0.0.1:3477", TURN_PEER_ALLOW);
+	expect(p, "203.0.113.6:3478", TURN_PEER_ALLOW);
 	turn_policy_free(p);
 }
 END_TEST
@@ -509,7 +602,7 @@ END_TEST
  * matched against IPv6 ranges. */
 START_TEST(ipv6_range_and_mapped_peer)
 {
-	struct turn_policy *p = policy(&(struct policy_spec){.allowed = {"::/0"}});
+	struct turn_policy *p = policy(&(struct policy_spec){.allowed = {"::/0"}, .allow_own = true});
 
 	expect(p, "[::1]:1", TURN_PEER_ALLOW);
 	expect(p, "[::ffff:127.0.0.1]:1", TURN_PEER_ALLOW);
@@ -521,21 +614,22 @@ END_TEST
 START_TEST(new_copies_and_validates)
 {
 	struct turn_addr_range r[1] = {range("8.8.8.8")};
-	struct turn_policy_own o[1] = {own("127.0.0.1", 3478, 3478)};
+	struct turn_addr o[1] = {addr("203.0.113.5")};
 	struct turn_policy_options opt = {.denied = r, .n_denied = 1, .own = o, .n_own = 1};
 	struct turn_policy *p = turn_policy_new(&opt);
 
 	ck_assert_ptr_nonnull(p);
 	r[0] = range("9.9.9.9");
-	o[0] = own("127.0.0.2", 1, 1);
+	o[0] = addr("203.0.113.6");
 	expect(p, "8.8.8.8:1", TURN_PEER_DENY_CONFIG);
 	expect(p, "9.9.9.9:1", TURN_PEER_ALLOW);
-	expect(p, "127.0.0.1:3478", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.5:3478", TURN_PEER_DENY_SELF);
+	expect(p, "203.0.113.6:3478", TURN_PEER_ALLOW);
 	turn_policy_free(p);
 
 	p = turn_policy_new(NULL);
 	ck_assert_ptr_nonnull(p);
-	expect(p, "127.0.0.1:1", TURN_PEER_DENY_DEFAULT);
+	expect(p, "127.0.0.1:1", TURN_PEER_DENY_SELF);
 	expect(p, "8.8.8.8:1", TURN_PEER_ALLOW);
 	turn_policy_free(p);
 	turn_policy_free(NULL);
@@ -552,7 +646,7 @@ static void expect_einval(const struct turn_policy_options *opt)
 START_TEST(new_rejects_malformed_entries)
 {
 	struct turn_addr_range r = {.lo = addr("10.0.0.2"), .hi = addr("10.0.0.1")};
-	struct turn_policy_own o = own("127.0.0.1", 3479, 3478);
+	struct turn_addr o = {0};
 	struct turn_addr_range ok = range("10.0.0.0/8");
 
 	expect_einval(&(struct turn_policy_options){.allowed = &r, .n_allowed = 1});
@@ -562,8 +656,7 @@ START_TEST(new_rejects_malformed_entries)
 	expect_einval(&(struct turn_policy_options){.denied = &r, .n_denied = 1});
 	r = (struct turn_addr_range){0};
 	expect_einval(&(struct turn_policy_options){.denied = &r, .n_denied = 1});
-	expect_einval(&(struct turn_policy_options){.own = &o, .n_own = 1});
-	o = (struct turn_policy_own){.port_lo = 1, .port_hi = 1};
+	/* An own address of no family would protect nothing. */
 	expect_einval(&(struct turn_policy_options){.own = &o, .n_own = 1});
 }
 END_TEST
@@ -723,9 +816,10 @@ static Suite *policy_suite(void)
 	tcase_set_timeout(sweep, 60);
 	tcase_add_test(sweep, sweep_v4);
 	tcase_add_test(sweep, sweep_v6);
-	tcase_add_test(rules, allow_loopback_but_never_self);
-	tcase_add_test(rules, relay_port_range_is_self);
-	tcase_add_test(rules, public_self_in_every_spelling);
+	tcase_add_test(rules, loopback_and_unspecified_are_self);
+	tcase_add_test(rules, public_self_on_every_port_and_spelling);
+	tcase_add_test(rules, hairpin_through_the_predicate);
+	tcase_add_test(rules, allow_own_opens_self_only);
 	tcase_add_test(rules, denied_public_range);
 	tcase_add_test(rules, allow_beats_deny_and_default);
 	tcase_add_test(rules, ipv6_range_and_mapped_peer);
