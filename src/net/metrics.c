@@ -261,6 +261,9 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_channels", "gauge", "Channels bound now.", t.s.channels);
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
 	    relay_ports_in_use(rs));
+	one(b, "turnd_relay_port_quarantine_early_total", "counter",
+	    "Relay ports handed out before their quarantine ended, every free port being in it.",
+	    relay_ports_taken_early(rs));
 	write_relay(b, &t.s.core, t.s.net.tcp_relay_bytes);
 	one(b, "turnd_rx_coalesce_waits_total", "counter",
 	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",
