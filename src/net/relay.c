@@ -510,6 +510,41 @@ static uint8_t *relay_slot(struct turn_relay *r, int i)
 	return r->path.udp ? udp_out_slot(r->path.udp) : r->w->tx[i];
 }
 
+/* A Data indication's header and attributes around a peer's datagram
+ * (20 + XOR-PEER-ADDRESS of IPv6 + DATA header + padding), rounded up. */
+#define RELAY_HEADROOM 64
+
+/* The largest message r's client can be sent, on its transport: a UDP
+ * payload (65,535 less the IPv4 and UDP headers; IPv6's payload length
+ * leaves out its own header), one STUN message or ChannelData over TCP
+ * and TLS (RFC 8656 section 12.5), a slot over DTLS (net/dtls.c). The
+ * core counts a message that does not fit as oversize. */
+static size_t relay_client_cap(const struct turn_relay *r)
+{
+	if (r->path.udp)
+		return r->owner->tuple.client.family == TURN_AF_INET6 ? 65527 : 65507;
+	if (r->path.conn)
+		return STUN_HDR_LEN + 65535;
+	return WORKER_SLOT;
+}
+
+/* A peer's datagram too large for a slot, to r's client: built in the
+ * worker's big buffer and sent on its own. */
+static void relay_big_to_client(struct turn_relay *r, const struct turn_addr *peer,
+				const uint8_t *data, size_t len, uint64_t now)
+{
+	struct worker *w = r->w;
+	struct turn_reply reply = { w->big->out, relay_client_cap(r), 0 };
+	const struct turn_tuple *to;
+
+	if (turn_server_peer_data(w->srv, r->owner, peer, data, len, now, &reply, &to) < 0)
+		return;
+	if (r->path.udp)
+		udp_send_big(r->path.udp, reply.buf, reply.len, to);
+	else
+		relay_deliver(r, &reply, to);
+}
+
 /* The ICMP errors queued on r's socket (IP_RECVERR): each one about a
  * datagram to a peer becomes a Data indication with an ICMP attribute.
  * Bounded: a flood of errors cannot hold the worker. */
@@ -559,7 +594,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 	struct turn_relay *r = arg;
 	struct worker *w = r->w;
 	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iov[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (worker_rx_iov) */
 	struct sockaddr_storage peers[WORKER_BATCH];
 	uint64_t now = worker_now_ms();
 
@@ -569,11 +604,11 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (int i = 0; i < WORKER_BATCH; i++) {
-		iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
+		worker_rx_iov(w, i, iov[i]);
 		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
 						   .msg_namelen = sizeof(peers[i]),
-						   .msg_iov = &iov[i],
-						   .msg_iovlen = 1 };
+						   .msg_iov = iov[i],
+						   .msg_iovlen = 2 };
 	}
 	int n = recvmmsg(fd, msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
 	/* A queued ICMP error makes a read fail once with its errno
@@ -589,9 +624,16 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		 * from, with what other relays gather this loop turn. */
 		struct turn_reply reply = { relay_slot(r, i), WORKER_SLOT, 0 };
 		const struct turn_tuple *to;
+		size_t len = msgs[i].msg_len;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 		    sockaddr_to_turn((struct sockaddr *)&peers[i], &peer) < 0)
 			continue;
+		/* Past a slot (with a header's room): the slow way, one by one
+		 * (issue 13 item 9: every size the client's transport carries). */
+		if (len > WORKER_SLOT - RELAY_HEADROOM) {
+			relay_big_to_client(r, &peer, worker_rx_join(w, i, len), len, now);
+			continue;
+		}
 		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
 					  &reply, &to) < 0)
 			continue;
@@ -771,11 +813,19 @@ static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *
 	struct worker *w = ctx;
 	struct relay_out *o = &w->relay_out;
 
-	if (len > WORKER_SLOT) { /* a TCP client's large Send: on its own */
+	if (len > WORKER_SLOT) { /* a large Send or ChannelData: on its own */
 		struct sockaddr_storage ss;
 		socklen_t sl = sockaddr_from_turn(&ss, peer);
-		if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
-			w->stats.relay_send_errors++;
+		/* Order: what was gathered for peers goes first. */
+		relay_out_flush(w);
+		if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+			/* Over the largest UDP payload (a TCP client's 65,535
+			 * bytes), or over the path MTU with DONT-FRAGMENT. */
+			if (errno == EMSGSIZE)
+				w->stats.relay_oversize++;
+			else
+				w->stats.relay_send_errors++;
+		}
 		return;
 	}
 	if (o->n == WORKER_BATCH)
