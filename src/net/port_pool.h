@@ -15,12 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* A port put in quarantine, in the order they were: the quarantine being
+ * one length (relay-port-quarantine is read at start), the oldest is at
+ * the head. */
+struct port_quarantined {
+	uint16_t off;
+	uint32_t free_at;
+};
+
 struct port_pool {
 	uint16_t min_port;
 	size_t span;        /* ports in [min_port, max_port] */
 	uint8_t *in_use;    /* bitmap over the span */
 	uint32_t *free_at;  /* per port: second (pool clock) it leaves quarantine */
 	size_t n_used;
+	/* Ring of span entries, oldest first; an entry is stale once its
+	 * port was taken (free_at no longer its). n_quarantined counts the
+	 * ports in quarantine, so that a pool with none out of it is seen
+	 * without a scan, and its oldest found at the head: under churn that
+	 * outruns the quarantine, a pick costs O(1), not two scans. */
+	struct port_quarantined *ring;
+	size_t head, n_ring, n_quarantined;
 };
 
 /* What a pick needs: its constraints, the time, the quarantine, and a

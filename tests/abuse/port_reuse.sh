@@ -83,7 +83,7 @@ figure "ports handed out outside $MINPORT-$MAXPORT" "$(val churn_outside_range)"
 figure "shortest gap before a port was handed out again ($(val churn_reused) times)" \
 	"$(val churn_min_gap_ms)" ms ge $((QUARANTINE * 1000))
 figure "distinct ports in $CYCLES allocations over $SPAN" "$(val churn_distinct)" ports ge 500
-figure "chi-square of the ports over 10 equal buckets" "$(val churn_chi_square)" "" le 27.9
+figure "spread of the ports over 10 equal buckets" "$(val churn_chi_square)" chi-square le 27.9
 figure "allocations in the fullest of 10 buckets (100 expected)" "$(val churn_max_bucket)" \
 	allocations le 140
 early=$(curl -s "http://127.0.0.1:$MPORT/metrics" |

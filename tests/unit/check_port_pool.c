@@ -86,6 +86,42 @@ START_TEST(quarantine_ends_and_oldest_goes_first)
 }
 END_TEST
 
+/* Churn faster than the quarantine: once every port has been used, each
+ * pick is the port freed longest ago (first in, first out), found without
+ * a scan, and reported early. */
+START_TEST(churn_takes_the_oldest_in_order)
+{
+	struct port_pool p;
+	struct port_pick k = pick_at(1000000);
+	uint16_t order[100];
+	bool early;
+
+	ck_assert_int_eq(port_pool_init(&p, MIN, MAX), 0);
+	for (int i = 0; i < 100; i++) {
+		order[i] = port_pool_take(&p, &k, &early);
+		ck_assert(!early);
+		port_pool_release(&p, order[i], k.now_ms, k.quarantine_ms);
+		k.now_ms += 10;
+	}
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 100; i++) {
+			uint16_t q = port_pool_take(&p, &k, &early);
+			ck_assert_uint_eq(q, order[i]);
+			ck_assert(early);
+			port_pool_release(&p, q, k.now_ms, k.quarantine_ms);
+			k.now_ms += 10;
+		}
+	}
+	ck_assert_uint_eq(p.n_quarantined, 100);
+	/* 60 s after the last release, all are out of quarantine. */
+	k.now_ms += 60000;
+	ck_assert_uint_ne(port_pool_take(&p, &k, &early), 0);
+	ck_assert(!early);
+	ck_assert_uint_eq(p.n_quarantined, 0);
+	port_pool_fini(&p);
+}
+END_TEST
+
 /* 10,000 picks, each freed without quarantine: every port is used, and
  * no tenth of the range gets far more than its share (chi-square over ten
  * buckets under 27.9: 9 degrees of freedom, p = 0.001). */
@@ -142,6 +178,7 @@ int main(void)
 
 	tcase_add_test(tc, freed_port_waits_out_its_quarantine);
 	tcase_add_test(tc, quarantine_ends_and_oldest_goes_first);
+	tcase_add_test(tc, churn_takes_the_oldest_in_order);
 	tcase_add_test(tc, picks_spread_over_the_range);
 	tcase_add_test(tc, even_pair);
 	suite_add_tcase(s, tc);
