@@ -290,6 +290,10 @@ start_turnd() {
 		echo "allowed-peer-ip = { \"127.0.0.1\" }"
 		echo "allow-own-peers = true"
 		echo "legacy-channel-numbers = true"
+		# A load of one user: no quota (the defaults, 32 per user
+		# and 8192 in all, are for a public server).
+		echo "user-quota = 0"
+		echo "total-quota = 0"
 		echo "relay-threads = $THREADS"
 		echo "log-level = warn"
 	} >"$conf"

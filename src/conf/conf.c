@@ -157,6 +157,7 @@ static const struct int_limit {
 	{"max-port", "a port", 1, 65535},
 	{"user-quota", "a quota", 0, INT_MAX},
 	{"total-quota", "a quota", 0, INT_MAX},
+	{"relay-port-quarantine", "a time in seconds (0-3600)", 0, 3600},
 	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
 	{"rx-coalesce-us", "a time in microseconds", 0, 1000},
@@ -472,6 +473,7 @@ static const struct {
 	{"denied-peer-ip", check_range},
 	{"user-quota", check_int},
 	{"total-quota", check_int},
+	{"relay-port-quarantine", check_int},
 	{"max-bps", check_int},
 	{"cert", check_path},
 	{"pkey", check_path},
@@ -545,8 +547,10 @@ static cfg_t *conf_cfg_new(void)
 		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
 		CFG_BOOL_CB("allow-own-peers", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("user-quota", 0, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("total-quota", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("user-quota", CONF_DEFAULT_USER_QUOTA, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("total-quota", CONF_DEFAULT_TOTAL_QUOTA, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("relay-port-quarantine", CONF_DEFAULT_PORT_QUARANTINE, CFGF_NONE,
+			   conf_cb_int),
 		CFG_INT_CB("max-bps", 0, CFGF_NONE, conf_cb_int),
 		CFG_STR("cert", NULL, CFGF_NONE),
 		CFG_STR("pkey", NULL, CFGF_NONE),
@@ -888,6 +892,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_port = (uint16_t)cfg_getint(cfg, "max-port");
 	c->user_quota = (unsigned)cfg_getint(cfg, "user-quota");
 	c->total_quota = (unsigned)cfg_getint(cfg, "total-quota");
+	c->port_quarantine_s = (unsigned)cfg_getint(cfg, "relay-port-quarantine");
 	c->max_bps = (uint64_t)cfg_getint(cfg, "max-bps");
 	c->workers = (unsigned)cfg_getint(cfg, "relay-threads");
 	c->rx_coalesce_us = (unsigned)cfg_getint(cfg, "rx-coalesce-us");

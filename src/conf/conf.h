@@ -17,6 +17,17 @@
 #include "util/addr.h"
 
 #define CONF_DEFAULT_PORT 3478
+/* Finite by default (issue 13 item 11): one credential handed to a browser
+ * must not take the port range. A browser needs a few relays per
+ * RTCPeerConnection (UDP, TCP, TLS, per family): 32 covers an 8-way mesh.
+ * The total is half the default range (16,384 ports), so the other half
+ * absorbs the quarantine of freed ports (relay-port-quarantine). */
+#define CONF_DEFAULT_USER_QUOTA 32
+#define CONF_DEFAULT_TOTAL_QUOTA 8192
+/* Seconds a freed relay port stays out of use: twice the 30 s after which
+ * ICE consent freshness (RFC 7675 section 5.1) stops a browser peer
+ * sending to an address that no longer answers. */
+#define CONF_DEFAULT_PORT_QUARANTINE 60
 
 struct conf_user {
 	char *name;
@@ -105,6 +116,7 @@ struct conf {
 	size_t n_external;
 	uint16_t min_port;
 	uint16_t max_port;
+	unsigned port_quarantine_s; /* relay-port-quarantine; 0: none */
 
 	/* Authentication. */
 	char *realm;
@@ -145,7 +157,7 @@ struct conf {
 	char *proc_user; /* drop to this user after binding; NULL: stay */
 	char *proc_group; /* and this group; NULL: the user's */
 
-	/* Limits (0 = unlimited). */
+	/* Limits (0 = unlimited, the defaults are finite). */
 	unsigned user_quota;
 	unsigned total_quota;
 	uint64_t max_bps;

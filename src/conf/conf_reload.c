@@ -236,6 +236,7 @@ static int pin_network(struct conf *next, const struct conf *running, struct con
 	PIN_SCALAR(no_tcp, "no-tcp");
 	PIN_SCALAR(min_port, "min-port");
 	PIN_SCALAR(max_port, "max-port");
+	PIN_SCALAR(port_quarantine_s, "relay-port-quarantine"); /* the pool's, read at start */
 	PIN_SCALAR(tls_listening_port, "tls-listening-port");
 	PIN_SCALAR(no_tls, "no-tls");
 	PIN_SCALAR(no_dtls, "no-dtls");

@@ -237,6 +237,22 @@ static void write_redis(struct evbuffer *b, struct metrics *m, const struct tota
 	    sent);
 }
 
+/* What the port pool and the datagram sizes turned away (issue 13 items
+ * 6 and 9). */
+static void write_pool(struct evbuffer *b, const struct totals *t, struct relay_shared *rs)
+{
+	head(b, "turnd_relay_oversize_dropped_total", "counter",
+	     "Datagrams too large for the transport on: to a peer over the largest UDP payload, "
+	     "to a client over what its transport carries.");
+	evbuffer_add_printf(b, "turnd_relay_oversize_dropped_total{direction=\"to_peer\"} %" PRIu64
+			    "\n", t->s.net.relay_oversize);
+	evbuffer_add_printf(b, "turnd_relay_oversize_dropped_total{direction=\"to_client\"} %" PRIu64
+			    "\n", t->s.core.oversize_to_client);
+	one(b, "turnd_relay_port_quarantine_early_total", "counter",
+	    "Relay ports handed out before their quarantine ended, every free port being in it.",
+	    relay_ports_taken_early(rs));
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -261,6 +277,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_channels", "gauge", "Channels bound now.", t.s.channels);
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
 	    relay_ports_in_use(rs));
+	write_pool(b, &t, rs);
 	write_relay(b, &t.s.core, t.s.net.tcp_relay_bytes);
 	one(b, "turnd_rx_coalesce_waits_total", "counter",
 	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",

@@ -37,11 +37,6 @@ struct quota_entry {
 
 /* ---- Shared state ---- */
 
-static size_t port_span(const struct conf *c)
-{
-	return (size_t)c->max_port - c->min_port + 1;
-}
-
 static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
 {
 	struct relay_addr *ra = &rs->addrs[rs->n_addrs];
@@ -60,8 +55,7 @@ static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
 			ra->external.port = 0;
 		}
 	}
-	ra->in_use = calloc((port_span(rs->conf) + 7) / 8, 1);
-	if (!ra->in_use)
+	if (port_pool_init(&ra->pool, rs->conf->min_port, rs->conf->max_port) < 0)
 		return -1;
 	rs->n_addrs++;
 	return 0;
@@ -118,11 +112,10 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
 	rs->n_user_buckets = QUOTA_BUCKETS;
 	rs->tcp_table = tcp_relay_table_new();
-	if (!rs->users || !rs->tcp_table || RAND_bytes((unsigned char *)&rs->rng, sizeof(rs->rng)) != 1) {
+	if (!rs->users || !rs->tcp_table) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rs->rng |= 1;
 	/* Without relay-ip, relay on the listening addresses; a wildcard one
 	 * stands for the host's own addresses of its family. */
 	if (n == 0) {
@@ -152,7 +145,7 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 void relay_shared_fini(struct relay_shared *rs)
 {
 	for (size_t i = 0; rs->addrs && i < rs->n_addrs; i++)
-		free(rs->addrs[i].in_use);
+		port_pool_fini(&rs->addrs[i].pool);
 	free(rs->addrs);
 	for (size_t i = 0; rs->users && i < rs->n_user_buckets; i++) {
 		while (rs->users[i]) {
@@ -173,14 +166,17 @@ size_t relay_ports_in_use(struct relay_shared *rs)
 
 	pthread_mutex_lock(&rs->lock);
 	for (size_t i = 0; i < rs->n_addrs; i++)
-		n += rs->addrs[i].n_used;
+		n += rs->addrs[i].pool.n_used;
 	pthread_mutex_unlock(&rs->lock);
 	return n;
 }
 
-static bool bit_get(const uint8_t *map, size_t i)
+uint64_t relay_ports_taken_early(struct relay_shared *rs)
 {
-	return map[i / 8] & (1u << (i % 8));
+	pthread_mutex_lock(&rs->lock);
+	uint64_t n = rs->ports_taken_early;
+	pthread_mutex_unlock(&rs->lock);
+	return n;
 }
 
 bool relay_port_live(void *ctx, const struct turn_addr *peer)
@@ -188,35 +184,33 @@ bool relay_port_live(void *ctx, const struct turn_addr *peer)
 	struct relay_shared *rs = ctx;
 	bool live = false;
 
-	if (peer->port < rs->conf->min_port || peer->port > rs->conf->max_port)
-		return false;
 	pthread_mutex_lock(&rs->lock);
 	for (size_t i = 0; i < rs->n_addrs && !live; i++) {
 		const struct relay_addr *ra = &rs->addrs[i];
 		if (turn_addr_ip_eq(&ra->addr, peer) || turn_addr_ip_eq(&ra->external, peer))
-			live = bit_get(ra->in_use, peer->port - rs->conf->min_port);
+			live = port_pool_in_use(&ra->pool, peer->port);
 	}
 	pthread_mutex_unlock(&rs->lock);
 	return live;
 }
 
-static void bit_set(struct relay_addr *ra, size_t i, bool on)
+/* RAND_bytes a block at a time, under the lock. Should it ever fail,
+ * what the block held is used again: still spread, less unpredictable. */
+static uint32_t relay_random(void *ctx)
 {
-	if (on == bit_get(ra->in_use, i))
-		return;
-	ra->in_use[i / 8] ^= (uint8_t)(1u << (i % 8));
-	ra->n_used += on ? 1 : (size_t)-1;
+	struct relay_shared *rs = ctx;
+	size_t n = sizeof(rs->random) / sizeof(rs->random[0]);
+
+	if (rs->random_left == 0) {
+		RAND_bytes((unsigned char *)rs->random, sizeof(rs->random));
+		rs->random_left = (unsigned)n;
+	}
+	return rs->random[--rs->random_left];
 }
 
-static uint32_t next_random(struct relay_shared *rs)
+static uint64_t quarantine_ms(const struct relay_shared *rs)
 {
-	uint32_t x = rs->rng;
-
-	x ^= x << 13;
-	x ^= x >> 17;
-	x ^= x << 5;
-	rs->rng = x;
-	return x;
+	return (uint64_t)rs->conf->port_quarantine_s * 1000;
 }
 
 /* Release reservations nobody claimed in time (RFC 8656 section 14.9). */
@@ -225,7 +219,8 @@ static void expire_tokens(struct relay_shared *rs, uint64_t now_ms)
 	for (size_t i = 0; i < RELAY_MAX_TOKENS; i++) {
 		struct relay_token *t = &rs->tokens[i];
 		if (t->token && t->expires_ms <= now_ms) {
-			bit_set(&rs->addrs[t->addr_index], t->port - rs->conf->min_port, false);
+			/* Never reached a client: free at once. */
+			port_pool_release(&rs->addrs[t->addr_index].pool, t->port, now_ms, 0);
 			t->token = 0;
 		}
 	}
@@ -263,12 +258,15 @@ static int store_token(struct relay_shared *rs, size_t idx, uint16_t port, uint6
 	return -1;
 }
 
-/* Pick a free port on a relay address of the family (under the lock).
- * Returns 0, or the error code for the client. */
+/* Pick a port at random, out of quarantine, on a relay address of the
+ * family (under the lock). Returns 0, or the error code for the client. */
 static int pick_port(struct relay_shared *rs, const struct turn_relay_request *req,
 		     uint64_t now_ms, size_t *idx, uint16_t *port, uint64_t *token)
 {
-	size_t span = port_span(rs->conf), fam = req->family == TURN_AF_INET6;
+	size_t fam = req->family == TURN_AF_INET6;
+	struct port_pick pick = { .even = req->even_port, .pair = req->reserve_next,
+				  .now_ms = now_ms, .quarantine_ms = quarantine_ms(rs),
+				  .random = relay_random, .random_ctx = rs };
 
 	expire_tokens(rs, now_ms);
 	if (req->token)
@@ -276,38 +274,31 @@ static int pick_port(struct relay_shared *rs, const struct turn_relay_request *r
 	for (size_t k = 0; k < rs->n_addrs; k++) {
 		size_t i = (rs->next[fam] + k) % rs->n_addrs;
 		struct relay_addr *ra = &rs->addrs[i];
+		bool early;
 		if (ra->addr.family != req->family)
 			continue;
 		rs->next[fam] = i + 1;
-		size_t start = next_random(rs) % span;
-		for (size_t n = 0; n < span; n++) {
-			size_t off = (start + n) % span;
-			uint16_t p = (uint16_t)(rs->conf->min_port + off);
-			if (bit_get(ra->in_use, off) || (req->even_port && p % 2))
-				continue;
-			if (req->reserve_next && (off + 1 >= span || bit_get(ra->in_use, off + 1)))
-				continue;
-			bit_set(ra, off, true);
-			if (req->reserve_next) {
-				bit_set(ra, off + 1, true);
-				if (store_token(rs, i, (uint16_t)(p + 1), now_ms, token) < 0) {
-					bit_set(ra, off + 1, false);
-					*token = 0;
-				}
-			}
-			*idx = i;
-			*port = p;
-			return 0;
+		uint16_t p = port_pool_take(&ra->pool, &pick, &early);
+		if (p == 0)
+			return TURN_ERR_INSUFFICIENT_CAPACITY;
+		rs->ports_taken_early += early;
+		if (req->reserve_next && store_token(rs, i, (uint16_t)(p + 1), now_ms, token) < 0) {
+			port_pool_release(&ra->pool, (uint16_t)(p + 1), now_ms, 0);
+			*token = 0;
 		}
-		return TURN_ERR_INSUFFICIENT_CAPACITY;
+		*idx = i;
+		*port = p;
+		return 0;
 	}
 	return TURN_ERR_ADDRESS_FAMILY_NOT_SUPPORTED;
 }
 
-static void release_port(struct relay_shared *rs, size_t idx, uint16_t port)
+/* left_ms: when the port's last client let it go, its quarantine
+ * counted from then; 0 when it never reached a client (free at once). */
+static void release_port(struct relay_shared *rs, size_t idx, uint16_t port, uint64_t left_ms)
 {
 	pthread_mutex_lock(&rs->lock);
-	bit_set(&rs->addrs[idx], port - rs->conf->min_port, false);
+	port_pool_release(&rs->addrs[idx].pool, port, left_ms, left_ms ? quarantine_ms(rs) : 0);
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -534,6 +525,41 @@ static uint8_t *relay_slot(struct turn_relay *r, int i)
 	return r->path.udp ? udp_out_slot(r->path.udp) : r->w->tx[i];
 }
 
+/* A Data indication's header and attributes around a peer's datagram
+ * (20 + XOR-PEER-ADDRESS of IPv6 + DATA header + padding), rounded up. */
+#define RELAY_HEADROOM 64
+
+/* The largest message r's client can be sent, on its transport: a UDP
+ * payload (65,535 less the IPv4 and UDP headers; IPv6's payload length
+ * leaves out its own header), one STUN message or ChannelData over TCP
+ * and TLS (RFC 8656 section 12.5), a slot over DTLS (net/dtls.c). The
+ * core counts a message that does not fit as oversize. */
+static size_t relay_client_cap(const struct turn_relay *r)
+{
+	if (r->path.udp)
+		return r->owner->tuple.client.family == TURN_AF_INET6 ? 65527 : 65507;
+	if (r->path.conn)
+		return STUN_HDR_LEN + 65535;
+	return WORKER_SLOT;
+}
+
+/* A peer's datagram too large for a slot, to r's client: built in the
+ * worker's big buffer and sent on its own. */
+static void relay_big_to_client(struct turn_relay *r, const struct turn_addr *peer,
+				const uint8_t *data, size_t len, uint64_t now)
+{
+	struct worker *w = r->w;
+	struct turn_reply reply = { w->big->out, relay_client_cap(r), 0 };
+	const struct turn_tuple *to;
+
+	if (turn_server_peer_data(w->srv, r->owner, peer, data, len, now, &reply, &to) < 0)
+		return;
+	if (r->path.udp)
+		udp_send_big(r->path.udp, reply.buf, reply.len, to);
+	else
+		relay_deliver(r, &reply, to);
+}
+
 /* The ICMP errors queued on r's socket (IP_RECVERR): each one about a
  * datagram to a peer becomes a Data indication with an ICMP attribute.
  * Bounded: a flood of errors cannot hold the worker. */
@@ -583,7 +609,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 	struct turn_relay *r = arg;
 	struct worker *w = r->w;
 	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iov[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (worker_rx_iov) */
 	struct sockaddr_storage peers[WORKER_BATCH];
 	uint64_t now = worker_now_ms();
 
@@ -593,11 +619,11 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (int i = 0; i < WORKER_BATCH; i++) {
-		iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
+		worker_rx_iov(w, i, iov[i]);
 		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
 						   .msg_namelen = sizeof(peers[i]),
-						   .msg_iov = &iov[i],
-						   .msg_iovlen = 1 };
+						   .msg_iov = iov[i],
+						   .msg_iovlen = 2 };
 	}
 	int n = recvmmsg(fd, msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
 	/* A queued ICMP error makes a read fail once with its errno
@@ -613,9 +639,16 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		 * from, with what other relays gather this loop turn. */
 		struct turn_reply reply = { relay_slot(r, i), WORKER_SLOT, 0 };
 		const struct turn_tuple *to;
+		size_t len = msgs[i].msg_len;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 		    sockaddr_to_turn((struct sockaddr *)&peers[i], &peer) < 0)
 			continue;
+		/* Past a slot (with a header's room): the slow way, one by one
+		 * (issue 13 item 9: every size the client's transport carries). */
+		if (len > WORKER_SLOT - RELAY_HEADROOM) {
+			relay_big_to_client(r, &peer, worker_rx_join(w, i, len), len, now);
+			continue;
+		}
 		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
 					  &reply, &to) < 0)
 			continue;
@@ -630,8 +663,12 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
  * bind, close and two epoll changes saved per allocation. Datagrams that
  * reach a spare are read and thrown away (relay_on_read); one that slips
  * in as it is handed on meets an owner with no permission yet, and is
- * dropped by the core. */
-
+ * dropped by the core.
+ *
+ * Only without a port quarantine (relay-port-quarantine = 0): a spare
+ * hands the last owner's port straight to the next client, who would
+ * receive what peers still send to it, and a handful of ports kept for
+ * reuse would undo the random pick (port_pool.h). */
 
 static struct turn_relay *spare_take(struct worker *w, const struct turn_relay_request *req)
 {
@@ -655,7 +692,7 @@ static void relay_free(struct worker *w, struct turn_relay *r)
 		event_free(r->ev);
 	if (r->fd >= 0) {
 		close(r->fd);
-		release_port(w->relay_shared, r->addr_index, r->port);
+		release_port(w->relay_shared, r->addr_index, r->port, r->freed_ms);
 	}
 	free(r);
 }
@@ -699,7 +736,7 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment, req->tcp);
 		if (r->fd < 0) {
 			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
-			release_port(rs, r->addr_index, r->port);
+			release_port(rs, r->addr_index, r->port, 0);
 			/* Out of descriptors while spares hold some: close them. */
 			if ((errno == EMFILE || errno == ENFILE) && w->n_spares > 0) {
 				relay_spares_free(w);
@@ -754,8 +791,9 @@ static void relay_close(void *ctx, struct turn_relay *r)
 			break;
 		}
 	w->stats.relays_open--;
+	r->freed_ms = worker_now_ms(); /* its quarantine starts (port_pool.h) */
 	if (r->fd >= 0 && r->ev && !r->dont_fragment && !r->tcp && !w->stopping &&
-	    w->n_spares < RELAY_SPARES) {
+	    w->n_spares < RELAY_SPARES && quarantine_ms(w->relay_shared) == 0) {
 		r->owner = NULL;
 		r->path = (struct client_path){ 0 };
 		w->spares[w->n_spares++] = r;
@@ -790,11 +828,19 @@ static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *
 	struct worker *w = ctx;
 	struct relay_out *o = &w->relay_out;
 
-	if (len > WORKER_SLOT) { /* a TCP client's large Send: on its own */
+	if (len > WORKER_SLOT) { /* a large Send or ChannelData: on its own */
 		struct sockaddr_storage ss;
 		socklen_t sl = sockaddr_from_turn(&ss, peer);
-		if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0)
-			w->stats.relay_send_errors++;
+		/* Order: what was gathered for peers goes first. */
+		relay_out_flush(w);
+		if (sendto(r->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0) {
+			/* Over the largest UDP payload (a TCP client's 65,535
+			 * bytes), or over the path MTU with DONT-FRAGMENT. */
+			if (errno == EMSGSIZE)
+				w->stats.relay_oversize++;
+			else
+				w->stats.relay_send_errors++;
+		}
 		return;
 	}
 	if (o->n == WORKER_BATCH)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "net/port_pool.h"
 #include "turn/io.h"
 #include "util/addr.h"
 
@@ -33,8 +34,7 @@ struct client_path {
 struct relay_addr {
 	struct turn_addr addr;     /* bound address (port 0) */
 	struct turn_addr external; /* told to clients; == addr without external-ip */
-	uint8_t *in_use;           /* bitmap over [min_port, max_port] */
-	size_t n_used;
+	struct port_pool pool;     /* its ports, [min_port, max_port] */
 };
 
 struct relay_token {
@@ -62,6 +62,7 @@ struct turn_relay {
 	uint16_t port;
 	bool dont_fragment; /* DF set on the socket: never kept as a spare */
 	bool tcp;           /* a listening TCP socket: never kept as a spare */
+	uint64_t freed_ms;  /* when its owner let it go (0: never had one) */
 };
 
 /* Workers a server may run (relay-threads), for per-worker tables. */
@@ -74,7 +75,13 @@ struct relay_shared {
 	struct relay_addr *addrs;
 	size_t n_addrs;
 	size_t next[2]; /* round robin per family */
-	uint32_t rng;   /* xorshift state for port picks, seeded from RAND_bytes */
+	/* Random numbers for port picks, from RAND_bytes a block at a time
+	 * (RFC 6056: an off-path attacker must not guess the next port). */
+	uint32_t random[64];
+	unsigned random_left;
+	/* Ports taken while still in quarantine, every free one being in it
+	 * (turnd_relay_port_quarantine_early_total). */
+	uint64_t ports_taken_early;
 	struct relay_token tokens[RELAY_MAX_TOKENS];
 	/* Quotas: the configuration's, or the realm's from Redis. */
 	unsigned user_quota, total_quota;
@@ -131,6 +138,8 @@ void tcp_relay_close(void *ctx, uint32_t id);
 
 /* Ports in use across every relay address (for tests and metrics). */
 size_t relay_ports_in_use(struct relay_shared *rs);
+/* Ports handed out before their quarantine ended (for metrics). */
+uint64_t relay_ports_taken_early(struct relay_shared *rs);
 
 /* The peer policy's hairpin question (turn/policy.h rule 1; ctx is the
  * struct relay_shared): whether peer is a relay address (bound or told to

@@ -104,7 +104,7 @@ void udp_sock_close(struct udp_sock *s)
 
 struct udp_batch {
 	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iov[WORKER_BATCH];
+	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (worker_rx_iov) */
 	struct sockaddr_storage peers[WORKER_BATCH];
 	union pktinfo_cmsg ctl[WORKER_BATCH];
 };
@@ -158,12 +158,12 @@ static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
 	struct worker *w = s->w;
 
 	for (int i = 0; i < WORKER_BATCH; i++) {
-		in->iov[i] = (struct iovec){ w->rx[i], WORKER_SLOT };
+		worker_rx_iov(w, i, in->iov[i]);
 		in->msgs[i].msg_hdr = (struct msghdr){
 			.msg_name = &in->peers[i],
 			.msg_namelen = sizeof(in->peers[i]),
-			.msg_iov = &in->iov[i],
-			.msg_iovlen = 1,
+			.msg_iov = in->iov[i],
+			.msg_iovlen = 2,
 			.msg_control = s->wildcard ? in->ctl[i].buf : NULL,
 			.msg_controllen = s->wildcard ? sizeof(in->ctl[i].buf) : 0,
 		};
@@ -188,12 +188,13 @@ uint8_t *udp_out_slot(struct udp_sock *s)
 	return s->tx[s->out->n];
 }
 
-void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
+/* Entry i of the batch: buf for to->client, from to->local. */
+static void out_set(struct udp_sock *s, int i, uint8_t *buf, size_t len,
+		    const struct turn_tuple *to)
 {
 	struct udp_out *o = s->out;
-	int i = o->n;
 
-	o->iov[i] = (struct iovec){ s->tx[i], len };
+	o->iov[i] = (struct iovec){ buf, len };
 	o->msgs[i].msg_hdr = (struct msghdr){
 		.msg_name = &o->peers[i],
 		.msg_namelen = sockaddr_from_turn(&o->peers[i], &to->client),
@@ -204,8 +205,24 @@ void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
 		o->msgs[i].msg_hdr.msg_control = o->ctl[i].buf;
 		o->msgs[i].msg_hdr.msg_controllen = source_cmsg(&to->local, &o->ctl[i]);
 	}
-	if (++o->n == 1)
+}
+
+void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
+{
+	out_set(s, s->out->n, s->tx[s->out->n], len, to);
+	if (++s->out->n == 1)
 		worker_flush_soon(s->w);
+}
+
+/* On its own, for it is not in a slot of the batch: what was gathered
+ * goes first, so that the client sees the peer's datagrams in order. */
+void udp_send_big(struct udp_sock *s, const uint8_t *buf, size_t len,
+		  const struct turn_tuple *to)
+{
+	udp_out_flush(s);
+	out_set(s, 0, (uint8_t *)buf, len, to);
+	s->out->n = 1;
+	udp_out_flush(s);
 }
 
 static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
@@ -225,12 +242,14 @@ static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 		if (sockaddr_to_turn((struct sockaddr *)&in->peers[i], &t.client) < 0)
 			continue;
 		local_from_cmsg(s, mh, &t.local);
+		/* Up to 64 KiB: a ChannelData or Send for the peer. */
+		const uint8_t *pkt = worker_rx_join(w, i, in->msgs[i].msg_len);
 		if (s->dtls) {
-			dtls_input(s, w->rx[i], in->msgs[i].msg_len, &t);
+			dtls_input(s, pkt, in->msgs[i].msg_len, &t);
 			continue;
 		}
 		uint8_t *slot = udp_out_slot(s);
-		size_t len = worker_process(w, w->rx[i], in->msgs[i].msg_len, &t, &path, slot,
+		size_t len = worker_process(w, pkt, in->msgs[i].msg_len, &t, &path, slot,
 					    WORKER_SLOT);
 		/* RFC 5780 CHANGE-REQUEST: the core may pick another origin. */
 		if (len > 0 && !nat_send_moved(w, slot, len, &t))

@@ -261,6 +261,7 @@ static void worker_free(struct worker *w)
 		close(w->reserve_fd);
 	if (w->base)
 		event_base_free(w->base);
+	free(w->big);
 	free(w);
 }
 
@@ -557,6 +558,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	LIST_INIT(&w->conns);
 	LIST_INIT(&w->pending);
 	w->base = event_base_new();
+	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
 	w->srv = worker_server(w, n);
 	w->auth = auth_new_for_worker(n->conf, w->base, err, errlen);
 	if (!w->auth) {
@@ -564,7 +566,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		return NULL;
 	}
 	w->fleet.redis = auth_backend_named(w->auth, "redis");
-	if (!w->base || !w->srv) {
+	if (!w->base || !w->srv || !w->big) {
 		snprintf(err, errlen, "cannot create worker %u", id);
 		worker_free(w);
 		return NULL;

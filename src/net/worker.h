@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
+#include <sys/uio.h>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -36,8 +38,27 @@ struct net_snapshot;
 #define WORKER_BATCH 32
 /* Relay sockets a worker keeps open for reuse. */
 #define RELAY_SPARES 64
-/* Slot per datagram; larger ones arrive truncated and are dropped. */
+/* Slot per datagram; the part of a larger one lands in the worker's
+ * struct worker_big. */
 #define WORKER_SLOT 4096
+/* The largest datagram (a UDP payload) or frame (a STUN message or
+ * ChannelData over TCP, RFC 8656 section 12.5) a worker carries, and a
+ * message to a client built from one: 20 + 65535 bytes, padded. */
+#define WORKER_BIG 65536
+#define WORKER_BIG_OUT (WORKER_BIG + 64)
+
+/*
+ * Room for datagrams larger than a slot (issue 13 item 9): each read
+ * gives datagram i a second iovec, tail[i], for what its slot cannot hold;
+ * such a datagram is joined in whole[] to be processed, and a message for
+ * a client that does not fit a slot is built in out[]. Allocated once per
+ * worker; only large datagrams touch its pages.
+ */
+struct worker_big {
+	uint8_t tail[WORKER_BATCH][WORKER_BIG - WORKER_SLOT];
+	uint8_t whole[WORKER_BIG];
+	uint8_t out[WORKER_BIG_OUT];
+};
 
 struct udp_out;
 struct listen_retire;
@@ -76,6 +97,10 @@ struct worker_stats {
 	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open, tcp_output_drops;
 	uint64_t chandata_dropped;
 	uint64_t relays_open, relay_sent, relay_send_errors;
+	/* Too large for the way on (issue 13 item 9): to a peer, a datagram
+	 * over the largest UDP payload; to a client, over what its transport
+	 * carries (the core counts those). */
+	uint64_t relay_oversize;
 	uint64_t auth_errors;
 	uint64_t tls_accepted, tls_failed; /* TLS handshakes begun, failed */
 	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
@@ -192,7 +217,26 @@ struct worker {
 	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
 	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
 	uint8_t tx[WORKER_BATCH][WORKER_SLOT];
+	struct worker_big *big;
 };
+
+/* Datagram i of a batch read: its slot, then its tail (struct worker_big). */
+static inline void worker_rx_iov(struct worker *w, int i, struct iovec iov[2])
+{
+	iov[0] = (struct iovec){ w->rx[i], WORKER_SLOT };
+	iov[1] = (struct iovec){ w->big->tail[i], sizeof(w->big->tail[i]) };
+}
+
+/* Datagram i of len bytes in one piece: in its slot, or joined with its
+ * tail in big->whole (valid until the next datagram is joined). */
+static inline const uint8_t *worker_rx_join(struct worker *w, int i, size_t len)
+{
+	if (len <= WORKER_SLOT)
+		return w->rx[i];
+	memcpy(w->big->whole, w->rx[i], WORKER_SLOT);
+	memcpy(w->big->whole + WORKER_SLOT, w->big->tail[i], len - WORKER_SLOT);
+	return w->big->whole;
+}
 
 /*
  * Process one message (a datagram or a TCP frame) that arrived on tuple:
@@ -253,6 +297,9 @@ void udp_sock_close(struct udp_sock *s);
 uint8_t *udp_out_slot(struct udp_sock *s);
 void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to);
 void udp_out_flush(struct udp_sock *s);
+/* A datagram too large for a slot, sent now, after what is gathered. */
+void udp_send_big(struct udp_sock *s, const uint8_t *buf, size_t len,
+		  const struct turn_tuple *to);
 
 /* Make the worker send what it gathered once the events already due in
  * this loop turn have run. */

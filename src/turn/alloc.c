@@ -207,26 +207,56 @@ static int grow(void **items, uint16_t *cap, uint16_t n, size_t size)
 	return 0;
 }
 
-int turn_perm_install(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
-		      unsigned max)
+/* Where peer's permission goes: its own entry (*found), an expired one,
+ * or a new one at the end, the array grown for it; NULL when max
+ * permissions are in use or out of memory. Changes nothing the client
+ * can see, so a request may check before it commits. */
+static struct turn_perm *perm_slot(struct turn_alloc *a, const struct turn_addr *peer,
+				   uint32_t now, unsigned max, bool *found)
 {
 	struct turn_perm *slot = NULL;
 
+	*found = false;
 	for (uint16_t i = 0; i < a->n_perms; i++) {
 		if (perm_matches(&a->perms[i], peer)) {
-			a->perms[i].expires = now + TURN_PERMISSION_LIFETIME;
-			return 0;
+			*found = true;
+			return &a->perms[i];
 		}
 		if (!slot && a->perms[i].expires <= now)
 			slot = &a->perms[i];
 	}
 	if (max && turn_perm_count(a, now) >= max)
-		return -1;
+		return NULL;
 	if (!slot) {
 		if (grow((void **)&a->perms, &a->cap_perms, a->n_perms, sizeof(*a->perms)) < 0)
-			return -1;
-		slot = &a->perms[a->n_perms++];
+			return NULL;
+		slot = &a->perms[a->n_perms];
 	}
+	return slot;
+}
+
+int turn_perm_reserve(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
+		      unsigned max)
+{
+	bool found;
+
+	return perm_slot(a, peer, now, max, &found) ? 0 : -1;
+}
+
+int turn_perm_install(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
+		      unsigned max)
+{
+	bool found;
+	struct turn_perm *slot = perm_slot(a, peer, now, max, &found);
+
+	if (!slot)
+		return -1;
+	if (found) {
+		slot->expires = now + TURN_PERMISSION_LIFETIME;
+		return 0;
+	}
+	if (slot == &a->perms[a->n_perms])
+		a->n_perms++;
 	slot->family = peer->family;
 	memcpy(slot->ip, peer->ip, sizeof(slot->ip));
 	slot->expires = now + TURN_PERMISSION_LIFETIME;

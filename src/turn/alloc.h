@@ -136,6 +136,11 @@ bool turn_perm_valid(const struct turn_alloc *a, const struct turn_addr *peer, u
  * or on out-of-memory. */
 int turn_perm_install(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
 		      unsigned max);
+/* 0 when turn_perm_install(a, peer, now, max) would succeed, with the
+ * room for it made, so that install cannot fail; -1 as install. Installs
+ * nothing: a request that must be all or nothing checks first. */
+int turn_perm_reserve(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
+		      unsigned max);
 size_t turn_perm_count(const struct turn_alloc *a, uint32_t now);
 
 /* Channels. */

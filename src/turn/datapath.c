@@ -123,10 +123,16 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 	if (ch) {
 		bool pad = a->tuple.transport == TURN_TRANSPORT_TCP;
 		long n = turn_chandata_build(reply->buf, reply->cap, ch->number, data, len, pad);
-		if (n < 0)
+		if (n < 0) {
+			srv->stats.oversize_to_client++;
 			return -1;
+		}
 		reply->len = (size_t)n;
 	} else if (build_data_indication(a, peer, data, len, now_ms, NULL, reply) < 0) {
+		/* The cap is what the client's transport carries (a Data
+		 * indication is one STUN message: 65,535 bytes after its
+		 * header at most). */
+		srv->stats.oversize_to_client++;
 		return -1;
 	}
 	a->pkts_in++;

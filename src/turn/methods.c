@@ -372,13 +372,18 @@ int turn_channel_bind_request(struct turn_request *req)
 		return turn_send_error(req, TURN_ERR_PEER_ADDRESS_FAMILY_MISMATCH);
 	if (!turn_peer_allowed(req->srv, &peer))
 		return turn_send_error(req, STUN_ERR_FORBIDDEN);
+	/* A channel binding also installs or refreshes the permission
+	 * (RFC 8656 section 11.2), and is all or nothing: a binding left
+	 * behind by a 508 would carry ChannelData to a peer without a
+	 * permission, past max-permissions. So the permission's room is made
+	 * first, the channel bound, and only then the permission installed,
+	 * which can no longer fail. */
+	if (turn_perm_reserve(a, &peer, req->now, req->srv->max_permissions) < 0)
+		return turn_send_error(req, TURN_ERR_INSUFFICIENT_CAPACITY);
 	int rc = turn_channel_bind(a, number, &peer, req->now, req->srv->max_channels);
 	if (rc)
 		return turn_send_error(req, rc);
-	/* A channel binding also installs or refreshes the permission
-	 * (RFC 8656 section 11.2). */
-	if (turn_perm_install(a, &peer, req->now, req->srv->max_permissions) < 0)
-		return turn_send_error(req, TURN_ERR_INSUFFICIENT_CAPACITY);
+	turn_perm_install(a, &peer, req->now, req->srv->max_permissions);
 	turn_begin_success(req, &b);
 	return turn_finish_response(req, &b);
 }

@@ -89,6 +89,9 @@ struct turn_server_stats {
 	uint64_t tcp_relay_conns, tcp_relay_conns_total, tcp_relay_refused;
 	uint64_t bandwidth_drops; /* over max-bps */
 	uint64_t icmp_to_client;  /* ICMP errors relayed in Data indications */
+	/* Peer data, permitted, that does not fit the reply's cap: more than
+	 * the client's transport carries (net/ sets the cap). */
+	uint64_t oversize_to_client;
 	uint64_t answers[TURN_STATS_METHODS][TURN_STATS_CODES];
 };
 

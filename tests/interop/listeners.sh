@@ -50,6 +50,9 @@ refused "TLS without a certificate" "without options 'cert' and 'pkey'" \
 pick_port TLS_PORT && pick_port LT && pick_port LD && pick_port LU ||
 	{ not_ok "free ports"; finish; }
 TURND_EXTRA_CONF="legacy-channel-numbers = true
+# Every uclient session is one allocation of the one user: more at once
+# than the default user-quota (32) lets a user hold.
+user-quota = 0
 tls-listening-port = $TLS_PORT
 cert = \"$T_DIR/cert.pem\"
 pkey = \"$T_DIR/key.pem\"

@@ -43,6 +43,9 @@ conf() {
 relay-threads = $THREADS
 log-level = notice
 legacy-channel-numbers = true
+# uclient leaves allocations of the one user behind on every listener:
+# more than the default user-quota (32).
+user-quota = 0
 metrics-ip = 127.0.0.1
 metrics-port = $METRICS
 listener = { $1 }

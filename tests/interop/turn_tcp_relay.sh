@@ -32,6 +32,9 @@ check "throwaway CA and server certificate made with openssl" tls_certs
 pick_port TLS_PORT || { not_ok "no free port for TLS"; finish; }
 pick_port MPORT || { not_ok "no free port for metrics"; finish; }
 TURND_EXTRA_CONF="metrics-port = $MPORT
+# Every uclient session is one allocation of the one user: more at once
+# than the default user-quota (32) lets a user hold.
+user-quota = 0
 tls-listening-port = $TLS_PORT
 cert = \"$T_DIR/cert.pem\"
 pkey = \"$T_DIR/key.pem\"

@@ -71,6 +71,9 @@ pkey = \"$T_DIR/second.key\""
 
 pick_port TLS_PORT || { not_ok "no free port for TLS"; finish; }
 TURND_EXTRA_CONF="legacy-channel-numbers = true
+# Every uclient session is one allocation of the one user: more at once
+# than the default user-quota (32) lets a user hold.
+user-quota = 0
 tls-listening-port = $TLS_PORT
 cert = \"$T_DIR/cert.pem\"
 pkey = \"$T_DIR/key.pem\"

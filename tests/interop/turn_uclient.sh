@@ -28,7 +28,10 @@ UCLIENT="stdbuf -oL -eL turnutils_uclient"
 
 # uclient draws channel numbers from 0x4000-0x7FFF (RFC 5766); RFC 8656
 # reserves 0x5000-0x7FFF and turnd refuses them (400) unless told.
-TURND_EXTRA_CONF="legacy-channel-numbers = true"
+TURND_EXTRA_CONF="legacy-channel-numbers = true
+# Every uclient session is one allocation of the one user: more at once
+# than the default user-quota (32) lets a user hold.
+user-quota = 0"
 start_turn_server || { not_ok "start $TURN_SERVER_IMPL"; finish; }
 start_rest_server || { not_ok "start $TURN_SERVER_IMPL for REST"; finish; }
 ok "$TURN_SERVER_IMPL up on 127.0.0.1/[::1] port $PORT (REST port $REST_PORT), relay ports $MINPORT-$MAXPORT"

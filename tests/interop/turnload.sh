@@ -19,6 +19,9 @@ TURNLOAD=${TURNLOAD:-${top_builddir:-.}/turnload}
 TURNPEER=${TURNPEER:-${top_builddir:-.}/turnpeer}
 LOAD_TIMEOUT=30 # seconds for one turnload run (a good one takes 1-2)
 
+# turnload's sessions are all one user's allocations: set the quota (its
+# default, 32, is for browsers) to what a load test needs.
+TURND_EXTRA_CONF="user-quota = 0"
 start_turn_server || { not_ok "start $TURN_SERVER_IMPL"; finish; }
 ok "$TURN_SERVER_IMPL up on 127.0.0.1 port $PORT, relay ports $MINPORT-$MAXPORT"
 

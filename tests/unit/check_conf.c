@@ -84,8 +84,10 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->n_allowed_peers, 0);
 	ck_assert_uint_eq(c->n_denied_peers, 0);
 	ck_assert(!c->allow_own_peers);
-	ck_assert_uint_eq(c->user_quota, 0);
-	ck_assert_uint_eq(c->total_quota, 0);
+	/* Finite defaults (issue 13 item 11); a freed port waits 60 s. */
+	ck_assert_uint_eq(c->user_quota, 32);
+	ck_assert_uint_eq(c->total_quota, 8192);
+	ck_assert_uint_eq(c->port_quarantine_s, 60);
 	ck_assert_uint_eq(c->max_bps, 0);
 	ck_assert_uint_eq(c->max_tcp_connections, 64);
 	ck_assert_ptr_null(c->cert);
@@ -96,6 +98,20 @@ START_TEST(defaults_without_file)
 	ck_assert_ptr_null(c->software);
 	ck_assert_int_eq(c->log_level, LOG_LVL_NOTICE);
 	ck_assert(!c->syslog);
+	conf_free(c);
+}
+END_TEST
+
+/* The quotas are finite by default; 0 stays an explicit "unlimited", and
+ * 0 turns the port quarantine off. */
+START_TEST(zero_quotas_are_unlimited_on_request)
+{
+	struct conf *c = load_ok("user-quota = 0\ntotal-quota = 0\nrelay-port-quarantine = 0\n",
+				 NULL);
+
+	ck_assert_uint_eq(c->user_quota, 0);
+	ck_assert_uint_eq(c->total_quota, 0);
+	ck_assert_uint_eq(c->port_quarantine_s, 0);
 	conf_free(c);
 }
 END_TEST
@@ -132,6 +148,7 @@ static const char full_file[] =
 	"allow-own-peers = yes\n"
 	"user-quota = 10\n"
 	"total-quota = 1000\n"
+	"relay-port-quarantine = 5\n"
 	"max-bps = 125000\n"
 	"cert = /etc/turnd/cert.pem\n"
 	"pkey = \"/etc/turnd/key.pem\"\n"
@@ -167,6 +184,7 @@ START_TEST(full_file_sets_every_option)
 	ck_assert_uint_eq(c->external[1].private_ip.family, 0);
 	ck_assert_uint_eq(c->min_port, 40000);
 	ck_assert_uint_eq(c->max_port, 41000);
+	ck_assert_uint_eq(c->port_quarantine_s, 5);
 	ck_assert_str_eq(c->realm, "example.org");
 	ck_assert_uint_eq(c->n_users, 2);
 	ck_assert_str_eq(c->users[0].name, "alice");
@@ -384,6 +402,8 @@ START_TEST(number_and_boolean_errors)
 	load_fails("realm = x\n\nmin-port = 70000\n",
 		   "t.conf:3: option 'min-port': 70000 is not a port (1-65535)");
 	load_fails("max-port = 0\n", "t.conf:1: option 'max-port': 0 is not a port (1-65535)");
+	load_fails("relay-port-quarantine = 3601\n",
+		   "t.conf:1: option 'relay-port-quarantine': 3601 is not a time in seconds (0-3600)");
 	load_fails("listening-port = -1\n",
 		   "t.conf:1: option 'listening-port': -1 is not a port (1-65535)");
 	load_fails("listening-port = abc\n",
@@ -1004,6 +1024,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, defaults_without_file);
+	tcase_add_test(tc, zero_quotas_are_unlimited_on_request);
 	tcase_add_test(tc, empty_text_is_defaults_and_keeps_name);
 	tcase_add_test(tc, full_file_sets_every_option);
 	tcase_add_test(tc, file_on_disk_is_read_and_named);

@@ -565,6 +565,44 @@ START_TEST(err_508_max_channels)
 }
 END_TEST
 
+/* ChannelBind is all or nothing: a 508 for the permission it would
+ * install leaves no channel behind, so ChannelData cannot reach a peer
+ * without a permission, past max-permissions (issue 13 item 8). A 400 for
+ * the channel installs no permission. */
+START_TEST(err_508_channel_bind_is_all_or_nothing)
+{
+	struct harness h;
+	struct client c;
+	struct turn_reply r;
+	uint8_t buf[256];
+
+	harness_init(&h);
+	h.opt.max_permissions = 1;
+	harness_start(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	client_allocate(&c, 0);
+	ck_assert_int_eq(client_permit(&c, "198.51.100.1:1"), 0);
+	ck_assert_int_eq(client_bind(&c, 0x4000, "198.51.100.2:1"), 508);
+	uint32_t now = (uint32_t)(h.now_ms / 1000);
+	ck_assert_uint_eq(turn_channel_count(client_alloc(&c), now), 0);
+	ck_assert_uint_eq(turn_perm_count(client_alloc(&c), now), 1);
+	unsigned sends = h.io.n_sends;
+	ck_assert_int_eq(client_chandata(&c, 0x4000, "x", 1), -1);
+	ck_assert_uint_eq(h.io.n_sends, sends);
+	/* The peer it holds a permission for binds. */
+	ck_assert_int_eq(client_bind(&c, 0x4000, "198.51.100.1:1"), 0);
+	ck_assert_int_eq(client_chandata(&c, 0x4000, "x", 1), 0);
+	ck_assert_uint_eq(h.io.n_sends, sends + 1);
+	/* A 400 (number taken) installs no permission. */
+	turn_server_set_limits(h.srv, 1200, 0, 0, 0);
+	ck_assert_int_eq(client_bind(&c, 0x4000, "198.51.100.3:1"), 400);
+	r = (struct turn_reply){ buf, sizeof(buf), 0 };
+	ck_assert_int_eq(peer_send(&c, "198.51.100.3:1", "x", 1, &r), -1);
+	ck_assert_uint_eq(turn_perm_count(client_alloc(&c), now), 1);
+	harness_down(&h);
+}
+END_TEST
+
 /* ---- 441, 443 ---- */
 
 START_TEST(err_441_other_user_on_the_same_5tuple)
@@ -860,6 +898,7 @@ int main(void)
 	tcase_add_test(alloc, err_508_total_quota);
 	tcase_add_test(alloc, err_508_no_relay_port);
 	tcase_add_test(other, err_508_max_permissions);
+	tcase_add_test(other, err_508_channel_bind_is_all_or_nothing);
 	tcase_add_test(other, limits_change_while_running);
 	tcase_add_test(other, err_508_create_permission_is_all_or_nothing);
 	tcase_add_test(other, err_508_max_channels);
