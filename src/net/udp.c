@@ -208,6 +208,16 @@ void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
 		worker_flush_soon(s->w);
 }
 
+bool udp_unauth_answer_ok(struct worker *w, const struct turn_tuple *tuple, uint64_t now_ms)
+{
+	struct rate_limits lim = { w->conf->unauth_rate, w->conf->unauth_burst };
+
+	if (rate_table_take(&w->unauth, &tuple->client, &lim, now_ms))
+		return true;
+	w->stats.unauth_suppressed++;
+	return false;
+}
+
 static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 {
 	struct worker *w = s->w;
