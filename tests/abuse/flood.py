@@ -11,6 +11,11 @@ usage: flood.py reflect HOST PORT KIND COUNT SECONDS
            a source under the limit: COUNT Binding requests from SRC at
            RATE a second, each with its own transaction id; prints
            "sent N answered M" (M counts distinct transaction ids answered)
+       flood.py authed HOST PORT USER PASS SRC COUNT
+           one client on SRC allocates (401, then with credentials), spends
+           its source's budget with 3,000 header-only Bindings, then sends
+           COUNT authenticated Refresh requests at once; prints "bindings
+           answered B refreshes N answered M"
        flood.py spoof HOST PORT SOURCES SECONDS
            from SOURCES different addresses in 127.16.0.0/12 (each its own
            socket bound there, closed at once, as a spoofed source never
@@ -131,6 +136,66 @@ def steady(host, port, count, rate, src):
     print("sent %d answered %d" % (count, len(answered)))
 
 
+def authed(host, port, user, password, src, count):
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                    "..", "interop"))
+    import turn_client as tc
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((src, 0))
+    s.connect((host, port))
+    s.settimeout(3)
+
+    def ask(raw):
+        s.send(raw)
+        while True:
+            m = tc.Msg(s.recv(65535))
+            if m.tid == raw[8:20]:
+                return m
+
+    alloc = [(tc.A_TRANSPORT, bytes([tc.UDP, 0, 0, 0]))]
+    m = ask(tc.encode(tc.msg_type(tc.ALLOCATE, 0), os.urandom(12), alloc))
+    realm, nonce = m.get(tc.A_REALM), m.get(tc.A_NONCE)
+    key = tc.long_term_key(user, realm, password)
+    cred = [(tc.A_USERNAME, user.encode()), (tc.A_REALM, realm), (tc.A_NONCE, nonce)]
+    m = ask(tc.encode(tc.msg_type(tc.ALLOCATE, 0), os.urandom(12), alloc + cred, key))
+    if m.code != 0:
+        sys.exit("Allocate with credentials: %d" % m.code)
+    # The same 5-tuple, so the same worker and bucket: empty it.
+    got = [0, 0]
+    s.setblocking(False)
+    for i in range(3000):
+        s.send(header(BINDING))
+        if i % 100 == 99:
+            time.sleep(0.002)
+            drain(s, got)
+    time.sleep(0.2)
+    drain(s, got)
+    bindings = got[0]
+    tids = set()
+    lifetime = [(tc.A_LIFETIME, struct.pack("!I", 600))]
+    for _ in range(count):
+        tid = os.urandom(12)
+        tids.add(tid)
+        s.send(tc.encode(tc.msg_type(tc.REFRESH, 0), tid, lifetime + cred, key))
+    answered = 0
+    end = time.monotonic() + 2
+    while time.monotonic() < end and answered < count:
+        select.select([s], [], [], 0.1)
+        try:
+            data = s.recv(65535)
+        except BlockingIOError:
+            continue
+        m = tc.Msg(data)
+        if m.tid in tids and m.code == 0:
+            tids.discard(m.tid)
+            answered += 1
+    s.setblocking(True)
+    ask(tc.encode(tc.msg_type(tc.REFRESH, 0), os.urandom(12),
+                  [(tc.A_LIFETIME, struct.pack("!I", 0))] + cred, key))
+    print("bindings answered %d refreshes %d answered %d" % (bindings, count, answered))
+
+
 def spoof(host, port, sources, seconds):
     end = time.monotonic() + seconds
     sent = n = 0
@@ -162,6 +227,8 @@ def main():
         reflect(host, port, sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
     elif cmd == "steady":
         steady(host, port, int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+    elif cmd == "authed":
+        authed(host, port, sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]))
     elif cmd == "spoof":
         spoof(host, port, int(sys.argv[4]), float(sys.argv[5]))
     else:

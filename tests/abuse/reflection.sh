@@ -4,8 +4,9 @@
 # spoofer names. With the default unauth-rate and unauth-burst, a flood of
 # 50,000 of each from one source gets back less than it sent (bytes out per
 # byte in, measured at the attacking socket, under 1.0); meanwhile a
-# legitimate client on another source address relays with 0 loss, and a
-# source that stays under the limit gets every answer.
+# legitimate client on another source address relays with 0 loss, a
+# source that stays under the limit gets every answer, and one over it
+# still gets every answer to its authenticated requests.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
 
@@ -55,6 +56,18 @@ under() {
 	[ "$out" = "sent 300 answered 300" ]
 }
 check "a source under the limit (127.0.0.3, 100 Binding/s) gets every answer" under
+
+# Authenticated requests are never limited: a client on 127.0.0.4 spends
+# its address's budget with 3,000 header-only Bindings (fewer answered),
+# then 300 authenticated Refreshes sent at once are all answered.
+authed() {
+	out=$(timeout 30 "$PYTHON3" "$FLOOD" authed 127.0.0.1 "$PORT" "$TURN_USER" "$TURN_PASS" \
+		127.0.0.4 300)
+	echo "  127.0.0.4: $out"
+	set -- $out # bindings answered B refreshes N answered M
+	[ "${3:-3000}" -lt 3000 ] && [ "${7:-0}" = 300 ]
+}
+check "a source over the limit still gets every answer to authenticated requests" authed
 
 suppressed() {
 	n=$(timeout 5 "$PYTHON3" -c "
