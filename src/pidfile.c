@@ -27,7 +27,10 @@ static int split_path(const char *path, char **dir, char **name)
 	if (slash && slash[1] == '\0')
 		return -1; /* names a directory */
 	*name = strdup(slash ? slash + 1 : path);
-	*dir = slash == path ? strdup("/") : slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!slash)
+		*dir = strdup(".");
+	else
+		*dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
 	if (!*name || !*dir || !**name || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) {
 		free(*name);
 		free(*dir);
@@ -53,8 +56,8 @@ static int check_dir(int dir_fd, const char *dir, const struct pid_file_owner *o
 		return -1;
 	}
 	if (!trusted_uid(st.st_uid, owner)) {
-		snprintf(err, errlen, "directory %s belongs to uid %ld, not root or the service user",
-			 dir, (long)st.st_uid);
+		snprintf(err, errlen, "directory %s belongs to uid %ld, not root or the service user", dir,
+			 (long)st.st_uid);
 		return -1;
 	}
 	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
@@ -169,13 +172,14 @@ int pid_file_write(struct pid_file *pf, const char *path, const struct pid_file_
 		snprintf(err, errlen, "%s: not a file name", path);
 		return -1;
 	}
+	/* Symlinks in the directory's own path are the operator's (/var/run
+	 * is one); only the last component is never followed. */
 	pf->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = -1;
 	if (pf->dir_fd < 0)
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-	int rc = pf->dir_fd < 0 || check_dir(pf->dir_fd, dir, owner, err, errlen) < 0 ||
-			 create_file(pf, owner, err, errlen) < 0
-		 ? -1
-		 : 0;
+	else if (check_dir(pf->dir_fd, dir, owner, err, errlen) == 0)
+		rc = create_file(pf, owner, err, errlen);
 	free(dir);
 	if (rc < 0) {
 		char ignored[1];
