@@ -157,6 +157,8 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	}
 	w->current_path = *path;
 	int rc = turn_server_handle_from(w->srv, &in, &reply, &w->reply_from);
+	/* Over UDP the source may be spoofed: an answer to a request that did
+	 * not authenticate is reflection, limited per source (unauth-rate). */
 	if (reply.len && path->udp && !authenticated && !udp_unauth_answer_ok(w, tuple, now))
 		reply.len = 0;
 	if (rc == 0 && reply.len && msg.method == TURN_METHOD_ALLOCATE &&
