@@ -296,6 +296,9 @@ start_turnd() {
 		echo "total-quota = 0"
 		echo "relay-threads = $THREADS"
 		echo "log-level = warn"
+		# turnload is one source address making thousands of 401s a
+		# second: the reflection limit would measure itself, not turnd.
+		echo "unauth-rate = 0"
 	} >"$conf"
 	echo "\$ $PIN_SRV $TURND -c $conf   # $(tr '\n' ' ' <"$conf")" >>"$RAW"
 	spawn "$TOTAL_TIMEOUT" "$W/turnd.log" $PIN_SRV "$TURND" -c "$conf"

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "conf/conf.h"
 #include "net/net.h"
+#include "pidfile.h"
 #include "util/log.h"
 
 #define MAX_CLI_LISTEN 16
@@ -152,13 +153,40 @@ static void print_reach(const struct conf *c, unsigned workers)
 		   text);
 }
 
-/* The pid file, written after detaching; removed at a clean stop. */
-static void write_pid_file(const char *path)
+/* Who proc-user and proc-group name (fatal if nobody): the pid file is
+ * theirs, and drop_privileges becomes them. */
+static void service_owner(const struct conf *c, struct pid_file_owner *o)
 {
-	FILE *f = fopen(path, "w");
+	struct passwd *pw;
 
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)
-		fatal("pid-file %s: %s", path, strerror(errno));
+	*o = (struct pid_file_owner){ .has_owner = c->proc_user != NULL, .user = c->proc_user };
+	if (!c->proc_user)
+		return;
+	pw = getpwnam(c->proc_user);
+	if (!pw)
+		fatal("proc-user: no user '%s'", c->proc_user);
+	o->uid = pw->pw_uid;
+	o->gid = pw->pw_gid;
+	if (c->proc_group) {
+		struct group *gr = getgrnam(c->proc_group);
+		if (!gr)
+			fatal("proc-group: no group '%s'", c->proc_group);
+		o->gid = gr->gr_gid;
+	}
+}
+
+/* The pid file, written after detaching and before the privilege drop
+ * (pidfile.c says how it stays safe); removed at a clean stop. */
+static void write_pid_file(const struct conf *c, struct pid_file *pf)
+{
+	struct pid_file_owner owner;
+	char err[512];
+
+	service_owner(c, &owner);
+	if (pid_file_write(pf, c->pid_file, &owner, err, sizeof(err)) < 0)
+		fatal("pid-file: %s", err);
+	if (pid_file_removal_warning(pf, &owner, err, sizeof(err)))
+		log_warn("%s", err);
 }
 
 /* proc-user / proc-group: every socket is bound, so root (or the bind
@@ -248,15 +276,16 @@ int main(int argc, char **argv)
 	net_set_conf_source(net, conf_path ? conf_path : cli.config, &cli.ov);
 	if (cli.daemonize)
 		daemonize(net);
+	struct pid_file pf = { .dir_fd = -1, .fd = -1 };
 	if (conf->pid_file)
-		write_pid_file(conf->pid_file);
+		write_pid_file(conf, &pf);
 	if (conf->proc_user)
 		drop_privileges(conf);
 	print_reach(conf, net_workers(net));
 	int rc = net_run(net);
 	net_free(net);
-	if (conf->pid_file && unlink(conf->pid_file) < 0)
-		log_warn("pid-file %s: cannot remove it: %s", conf->pid_file, strerror(errno));
+	if (conf->pid_file && pid_file_remove(&pf, err, sizeof(err)) < 0)
+		log_warn("%s", err);
 	conf_free(conf);
 	free(conf_path);
 	log_notice("stopped");

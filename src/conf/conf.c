@@ -180,6 +180,9 @@ static const struct int_limit {
 	{"redis-cache-ttl", "a time in seconds", 1, 86400},
 	{"redis-negative-ttl", "a time in seconds", 1, 86400},
 	{"redis-cache-stale", "a time in seconds", 0, 86400},
+	/* RATE_LIMIT_MAX (util/ratelimit.h). */
+	{"unauth-rate", "a rate in answers per second (0: off)", 0, 1000000},
+	{"unauth-burst", "a count of answers", 1, 1000000},
 };
 
 static int check_int(cfg_t *cfg, cfg_opt_t *opt)
@@ -483,6 +486,8 @@ static const struct {
 	{"max-permissions", check_int},
 	{"max-channels", check_int},
 	{"max-tcp-connections", check_int},
+	{"unauth-rate", check_int},
+	{"unauth-burst", check_int},
 	{"software", check_software},
 	{"log-level", check_log_level},
 	{"redis", check_redis},
@@ -563,6 +568,8 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-tcp-connections", 64, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("legacy-channel-numbers", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_INT_CB("unauth-rate", CONF_UNAUTH_RATE, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("unauth-burst", CONF_UNAUTH_BURST, CFGF_NONE, conf_cb_int),
 		CFG_STR("software", NULL, CFGF_NONE),
 		CFG_STR("log-level", "notice", CFGF_NONE),
 		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, conf_cb_bool),
@@ -903,6 +910,8 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
 	c->max_tcp_connections = (unsigned)cfg_getint(cfg, "max-tcp-connections");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
+	c->unauth_rate = (unsigned)cfg_getint(cfg, "unauth-rate");
+	c->unauth_burst = (unsigned)cfg_getint(cfg, "unauth-burst");
 	c->allow_own_peers = cfg_getbool(cfg, "allow-own-peers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
 	c->shed_bps = (uint64_t)cfg_getint(cfg, "shed-bps");

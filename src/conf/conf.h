@@ -29,6 +29,11 @@
  * sending to an address that no longer answers. */
 #define CONF_DEFAULT_PORT_QUARANTINE 60
 
+/* unauth-rate and unauth-burst: answers to requests that did not
+ * authenticate, per source address (turnd.conf(5) says why these). */
+#define CONF_UNAUTH_RATE 200
+#define CONF_UNAUTH_BURST 1000
+
 struct conf_user {
 	char *name;
 	char *password; /* NULL when the file gave a key ("name:0x<hex>") */
@@ -139,6 +144,13 @@ struct conf {
 	unsigned max_channels;    /* per allocation, 0 = no limit */
 	unsigned max_tcp_connections; /* per TCP allocation (RFC 6062), 0 = no limit */
 	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
+
+	/* Answers to requests that did not authenticate (401, other errors,
+	 * Binding), per source address and UDP worker: unauth_rate a second
+	 * (0 = no limit) with bursts of unauth_burst. The defaults' reasoning
+	 * is in turnd.conf(5). */
+	unsigned unauth_rate;
+	unsigned unauth_burst;
 
 	/* Load shedding: past shed_allocations allocations on this server,
 	 * Allocate gets 300 Try Alternate with the next alternate server. */

@@ -323,6 +323,8 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->max_channels != running->max_channels, "max-channels");
 	APPLIED_IF(next->max_tcp_connections != running->max_tcp_connections,
 		   "max-tcp-connections");
+	APPLIED_IF(next->unauth_rate != running->unauth_rate, "unauth-rate");
+	APPLIED_IF(next->unauth_burst != running->unauth_burst, "unauth-burst");
 	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");

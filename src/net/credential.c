@@ -29,6 +29,7 @@ struct pending_req {
 	uint8_t kind; /* PARK_CREDENTIAL or PARK_FLEET: what it waits for */
 	uint64_t since_us;
 	size_t len;
+	size_t cap; /* of buf */
 	uint8_t buf[];
 };
 
@@ -79,12 +80,39 @@ static void pending_done(void *arg, int rc)
 	worker_unpark(arg);
 }
 
+/* The copy of a request is made before the backend says whether it must
+ * wait; when it need not (static users, secrets, a cached answer), the
+ * copy goes back to the worker's one spare instead of free(), so a flood
+ * of requests with made-up credentials costs no heap per datagram. */
+static struct pending_req *pending_alloc(struct worker *w, size_t len)
+{
+	struct pending_req *p = w->pending_spare;
+	size_t cap = len > WORKER_SLOT ? len : WORKER_SLOT;
+
+	if (p && p->cap >= len) {
+		w->pending_spare = NULL;
+		return p;
+	}
+	p = malloc(sizeof(*p) + cap);
+	if (p)
+		p->cap = cap;
+	return p;
+}
+
+static void pending_recycle(struct worker *w, struct pending_req *p)
+{
+	if (p && !w->pending_spare && p->cap == WORKER_SLOT)
+		w->pending_spare = p;
+	else
+		free(p);
+}
+
 static struct pending_req *pending_new(struct worker *w, const struct pending_ctx *pc,
 				       uint8_t kind)
 {
 	if (!(pc->may_park & kind) || w->n_pending >= PENDING_MAX)
 		return NULL;
-	struct pending_req *p = malloc(sizeof(*p) + pc->len);
+	struct pending_req *p = pending_alloc(w, pc->len);
 	if (!p)
 		return NULL;
 	p->w = w;
@@ -135,7 +163,7 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 		w->n_pending++;
 		return 1;
 	}
-	free(p);
+	pending_recycle(w, p);
 	if (rc == AUTH_ERROR || rc == AUTH_PENDING)
 		w->stats.auth_errors++;
 	fill_credential(rc == AUTH_PENDING ? AUTH_ERROR : rc, ac, tc);
@@ -184,4 +212,6 @@ void worker_pending_free_all(struct worker *w)
 		free(p);
 	}
 	w->n_pending = 0;
+	free(w->pending_spare);
+	w->pending_spare = NULL;
 }

@@ -300,6 +300,10 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	    t.s.net.listen_retired);
 	write_tcp_relay(b, &t);
 	write_answers(b, &t.s.core);
+	one(b, "turnd_unauth_answers_suppressed_total", "counter",
+	    "Answers to unauthenticated UDP requests not sent: their source address was over "
+	    "unauth-rate (reflection limit).",
+	    t.s.net.unauth_suppressed);
 	one(b, "turnd_auth_backend_errors_total", "counter",
 	    "Credential lookups that failed because a backend could not answer.",
 	    t.s.net.auth_errors);

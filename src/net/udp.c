@@ -225,6 +225,16 @@ void udp_send_big(struct udp_sock *s, const uint8_t *buf, size_t len,
 	udp_out_flush(s);
 }
 
+bool udp_unauth_answer_ok(struct worker *w, const struct turn_tuple *tuple, uint64_t now_ms)
+{
+	struct rate_limits lim = { w->conf->unauth_rate, w->conf->unauth_burst };
+
+	if (rate_table_take(&w->unauth, &tuple->client, &lim, now_ms))
+		return true;
+	w->stats.unauth_suppressed++;
+	return false;
+}
+
 static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 {
 	struct worker *w = s->w;

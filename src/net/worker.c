@@ -141,7 +141,9 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 		since_us = worker_now_us();
 	struct turn_credential tc = { 0 };
 	struct auth_credential ac;
-	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now };
+	bool authenticated = false;
+	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now,
+				 .authenticated = &authenticated };
 	if (worker_needs_credential(&msg)) {
 		struct pending_ctx pc = { pkt, len, tuple, path, may_park, since_us };
 		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
@@ -156,6 +158,10 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	}
 	w->current_path = *path;
 	int rc = turn_server_handle_from(w->srv, &in, &reply, &w->reply_from);
+	/* Over UDP the source may be spoofed: an answer to a request that did
+	 * not authenticate is reflection, limited per source (unauth-rate). */
+	if (reply.len && path->udp && !authenticated && !udp_unauth_answer_ok(w, tuple, now))
+		reply.len = 0;
 	if (rc == 0 && reply.len && msg.method == TURN_METHOD_ALLOCATE &&
 	    msg.cls == STUN_CLASS_REQUEST)
 		count_alloc_latency(w, since_us);
@@ -243,6 +249,7 @@ static void worker_free(struct worker *w)
 	turn_policy_free(w->policy);
 	auth_free(w->auth); /* no callback can come after this */
 	worker_pending_free_all(w);
+	rate_table_free(&w->unauth);
 	if (w->tick_ev)
 		event_free(w->tick_ev);
 	if (w->reload_ev)
@@ -560,6 +567,11 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	w->base = event_base_new();
 	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
 	w->srv = worker_server(w, n);
+	if (rate_table_init(&w->unauth, WORKER_UNAUTH_SLOTS, n->hash_seed ^ id) < 0) {
+		snprintf(err, errlen, "out of memory");
+		worker_free(w);
+		return NULL;
+	}
 	w->auth = auth_new_for_worker(n->conf, w->base, err, errlen);
 	if (!w->auth) {
 		worker_free(w);

@@ -20,6 +20,7 @@
 #include "turn/io.h"
 #include "turn/server.h"
 #include "util/addr.h"
+#include "util/ratelimit.h"
 
 struct event;
 struct event_base;
@@ -59,6 +60,10 @@ struct worker_big {
 	uint8_t whole[WORKER_BIG];
 	uint8_t out[WORKER_BIG_OUT];
 };
+/* Token buckets of unauth-rate per worker (8 bytes each, 128 KiB): many
+ * more than the sources one worker answers at once, so two of them rarely
+ * share one, and a fixed size, so spoofed sources cannot grow it. */
+#define WORKER_UNAUTH_SLOTS 16384
 
 struct udp_out;
 struct listen_retire;
@@ -110,6 +115,7 @@ struct worker_stats {
 	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
 	uint64_t rx_coalesce_waits;     /* loop turns followed by an rx-coalesce-us wait */
 	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
+	uint64_t unauth_suppressed; /* answers not sent: their source is over unauth-rate */
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */
@@ -198,7 +204,9 @@ struct worker {
 	LIST_HEAD(, tcp_conn) conns;
 	LIST_HEAD(, pending_req) pending; /* requests waiting for a credential */
 	size_t n_pending;
+	struct pending_req *pending_spare; /* a copy not needed, kept for the next (credential.c) */
 	struct worker_stats stats;
+	struct rate_table unauth; /* answers to unauthenticated UDP requests (udp.c) */
 	/* Allocate answers by how long they took, parks included (metrics). */
 	uint64_t alloc_hist[WORKER_ALLOC_BUCKETS + 1];
 	uint64_t alloc_sum_us;
@@ -300,6 +308,11 @@ void udp_out_flush(struct udp_sock *s);
 /* A datagram too large for a slot, sent now, after what is gathered. */
 void udp_send_big(struct udp_sock *s, const uint8_t *buf, size_t len,
 		  const struct turn_tuple *to);
+/* May the answer to a request that did not authenticate go to tuple's
+ * client over UDP now? false when its source is over unauth-rate (the
+ * answer is then counted and not sent): answers to unauthenticated
+ * requests are the reflection a spoofed source could aim at a victim. */
+bool udp_unauth_answer_ok(struct worker *w, const struct turn_tuple *tuple, uint64_t now_ms);
 
 /* Make the worker send what it gathered once the events already due in
  * this loop turn have run. */

@@ -356,6 +356,8 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 
 	reply->len = 0;
 	*from = (struct turn_addr){ 0 };
+	if (in->authenticated)
+		*in->authenticated = false;
 	if (m && passes_fingerprint(msg) && !(msg->rfc3489 && msg->method != STUN_METHOD_BINDING)) {
 		if (msg->cls == STUN_CLASS_REQUEST && m->on_request) {
 			rc = m->on_request(&req);
@@ -370,6 +372,8 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 				srv->stats.indications++;
 		}
 	}
+	if (in->authenticated)
+		*in->authenticated = req.key != NULL;
 	if (rc < 0)
 		srv->stats.dropped++;
 	else if (reply->len >= STUN_HDR_LEN)

@@ -121,6 +121,10 @@ struct turn_input {
 	const struct turn_tuple *tuple;
 	const struct turn_credential *cred; /* NULL: no USERNAME/USERHASH */
 	uint64_t now_ms;
+	/* NULL, or set by turn_server_handle*: whether the request passed the
+	 * long-term credential check (RFC 8489 section 9.2.4). net/ limits
+	 * the answers to the others per source (reflection). */
+	bool *authenticated;
 };
 
 /* Where a message goes. The core fills buf and sets len (0: nothing to

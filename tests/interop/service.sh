@@ -155,7 +155,77 @@ proc-user = nobody" || exit 1
 	check "proc-user nobody: still relays" "$TURNPROBE" turn "127.0.0.1:$PORT" -u user -w pass \
 		--peer "127.0.0.1:$PEER_PORT" -n 3
 	check "proc-user nobody: stops cleanly" stop_turnd
+
+	# The pid file after the drop (issue 13 item 10): written as root, it
+	# must still be removable by nobody at stop. In a sticky directory
+	# anyone may write to (like /tmp), only the file's owner can remove it;
+	# in a directory nobody owns (systemd's RuntimeDirectory), nobody can.
+	chmod 0711 "$T_DIR"
+	mkdir -m 1777 "$T_DIR/sticky"
+	mkdir -m 0755 "$T_DIR/rundir" && chown nobody "$T_DIR/rundir"
+	for d in sticky rundir; do
+		start_turnd "$base
+proc-user = nobody
+pid-file = \"$T_DIR/$d/turnd.pid\"" || exit 1
+		check "proc-user nobody, pid file in a $d directory: holds turnd's pid" \
+			sh -c "[ \"\$(cat '$T_DIR/$d/turnd.pid')\" = '$TURND_PID' ]"
+		check "proc-user nobody, pid file in a $d directory: stops cleanly" stop_turnd
+		check "proc-user nobody, pid file in a $d directory: removed at the stop" \
+			test ! -e "$T_DIR/$d/turnd.pid"
+	done
 fi
+
+# ---- The pid file is never followed through a symlink (issue 13 item
+# 10): turnd refuses to start, and the link's target is left as it was.
+# refused_start CONF WORDS: turnd exits non-zero within 5 s, saying WORDS.
+refused_start() {
+	"$TURND" -c "$1" >"$T_DIR/refused.out" 2>"$T_DIR/refused.log" &
+	p=$!
+	for _ in $(seq 1 50); do
+		kill -0 "$p" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$p" 2>/dev/null; then
+		echo "  turnd started"
+		kill -TERM "$p"
+		wait "$p"
+		return 1
+	fi
+	wait "$p" && { echo "  exit status 0"; return 1; }
+	grep -q "$2" "$T_DIR/refused.log" || { cat "$T_DIR/refused.log"; return 1; }
+}
+pid_conf() { # pid_conf FILE PIDFILE: the base configuration with that pid file
+	printf '%s\npid-file = "%s"\n' "$base" "$2" >"$1"
+}
+echo precious >"$T_DIR/victim"
+ln -s "$T_DIR/victim" "$T_DIR/link.pid"
+pid_conf "$T_DIR/link.conf" "$T_DIR/link.pid"
+check "pid-file a symlink to a file: start refused" refused_start "$T_DIR/link.conf" "symbolic link"
+check "  ... and the file it points to is untouched" grep -qx precious "$T_DIR/victim"
+ln -s "$T_DIR/created-through-link" "$T_DIR/dangling.pid"
+pid_conf "$T_DIR/dangling.conf" "$T_DIR/dangling.pid"
+check "pid-file a dangling symlink: start refused" refused_start "$T_DIR/dangling.conf" "symbolic link"
+check "  ... and nothing is created where it points" test ! -e "$T_DIR/created-through-link"
+mkdir -m 0777 "$T_DIR/open"
+pid_conf "$T_DIR/open.conf" "$T_DIR/open/turnd.pid"
+check "pid-file in a directory everyone may write to (not sticky): start refused" \
+	refused_start "$T_DIR/open.conf" "writable by everyone"
+
+# A stale pid file (its process is gone) is replaced; a running turnd's
+# is not.
+sh -c 'echo $$' >"$T_DIR/stale.pid"
+start_turnd "$base
+pid-file = \"$T_DIR/stale.pid\"" || exit 1
+check "a stale pid file is replaced" sh -c "[ \"\$(cat '$T_DIR/stale.pid')\" = '$TURND_PID' ]"
+PORT2=$(free_port)
+sed "s/^listening-port = .*/listening-port = $PORT2/; /^metrics-port/d" "$T_DIR/turnd.conf" \
+	>"$T_DIR/second.conf"
+check "a running turnd's pid file: a second turnd refuses to start" \
+	refused_start "$T_DIR/second.conf" "names a turnd that is running"
+check "  ... and the file still holds the first one's pid" \
+	sh -c "[ \"\$(cat '$T_DIR/stale.pid')\" = '$TURND_PID' ]"
+check "the first stops cleanly" stop_turnd
+check "  ... and removes its pid file" test ! -e "$T_DIR/stale.pid"
 check "an unknown proc-user is a start-up error naming it" sh -c \
 	"printf 'listening-ip = { \"127.0.0.1\" }\nlistening-port = $PORT\nproc-user = no-such-user-here\n' > '$T_DIR/bad.conf';
 	 ! '$TURND' -c '$T_DIR/bad.conf' 2>'$T_DIR/bad.log' && grep -q \"proc-user: no user 'no-such-user-here'\" '$T_DIR/bad.log'"

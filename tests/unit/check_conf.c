@@ -381,6 +381,28 @@ START_TEST(max_tcp_connections)
 }
 END_TEST
 
+/* Answers to unauthenticated requests (issue 13 item 7): on by default,
+ * 0 turns the limit off, a burst of 0 would answer nothing and is refused. */
+START_TEST(unauth_limits)
+{
+	struct conf *c = load_ok("realm = x\n", NULL);
+
+	ck_assert_uint_eq(c->unauth_rate, CONF_UNAUTH_RATE);
+	ck_assert_uint_eq(c->unauth_burst, CONF_UNAUTH_BURST);
+	ck_assert_uint_gt(c->unauth_rate, 0);
+	conf_free(c);
+	c = load_ok("unauth-rate = 0\nunauth-burst = 5\n", NULL);
+	ck_assert_uint_eq(c->unauth_rate, 0);
+	ck_assert_uint_eq(c->unauth_burst, 5);
+	conf_free(c);
+	load_fails("unauth-burst = 0\n",
+		   "t.conf:1: option 'unauth-burst': 0 is not a count of answers (1-1000000)");
+	load_fails("unauth-rate = 1000001\n",
+		   "t.conf:1: option 'unauth-rate': 1000001 is not a rate in answers per second "
+		   "(0: off) (0-1000000)");
+}
+END_TEST
+
 START_TEST(rx_coalesce)
 {
 	struct conf *c = load_ok("realm = x\n", NULL);
@@ -1034,6 +1056,7 @@ int main(void)
 	tcase_add_test(tc, syntax_and_unknown_option_errors);
 	tcase_add_test(tc, number_and_boolean_errors);
 	tcase_add_test(tc, max_tcp_connections);
+	tcase_add_test(tc, unauth_limits);
 	tcase_add_test(tc, rx_coalesce);
 	tcase_add_test(tc, address_errors);
 	tcase_add_test(tc, user_and_text_errors);

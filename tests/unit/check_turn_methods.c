@@ -111,6 +111,37 @@ START_TEST(err_401_unknown_user)
 }
 END_TEST
 
+/* The core tells net/ which answers went to a client that authenticated
+ * (net/ limits the others per source: reflection). An error after the
+ * credential check still counts as authenticated; a 401 or 438 never. */
+START_TEST(authenticated_flag_follows_the_credential_check)
+{
+	struct harness h;
+	struct client c;
+
+	harness_up(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	c.authenticated = true;
+	client_challenge(&c);
+	ck_assert(!c.authenticated);
+	strcpy(c.pass, "not the secret");
+	begin_allocate(&c);
+	ck_assert_int_eq(client_send(&c, AUTH_MI), 401);
+	ck_assert(!c.authenticated);
+	strcpy(c.pass, "secret");
+	ck_assert_int_eq(client_try_allocate(&c, 0, 0, 0), 0);
+	ck_assert(c.authenticated);
+	ck_assert_int_eq(client_try_allocate(&c, 0, 0, 0), 437); /* a new transaction */
+	ck_assert(c.authenticated);
+	ck_assert_int_eq(client_refresh(&c, 600), 0);
+	ck_assert(c.authenticated);
+	client_begin(&c, STUN_METHOD_BINDING);
+	ck_assert_int_eq(client_send(&c, AUTH_NONE), 0);
+	ck_assert(!c.authenticated);
+	harness_down(&h);
+}
+END_TEST
+
 START_TEST(err_500_credential_store_down)
 {
 	struct harness h;
@@ -879,6 +910,7 @@ int main(void)
 	tcase_add_test(auth, answers_and_gauges_are_counted);
 	tcase_add_test(auth, err_401_wrong_password);
 	tcase_add_test(auth, err_401_unknown_user);
+	tcase_add_test(auth, authenticated_flag_follows_the_credential_check);
 	tcase_add_test(auth, err_500_credential_store_down);
 	tcase_add_test(auth, err_400_mi_without_nonce_or_realm);
 	tcase_add_test(auth, err_400_password_algorithms_downgrade);

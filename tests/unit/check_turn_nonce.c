@@ -62,6 +62,20 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* The exact bytes, against an HMAC-SHA256 computed elsewhere (Python's
+ * hmac over prefix || time || family || IP with this test's key): the
+ * allocation-free HMAC in nonce.c is RFC 2104's. */
+START_TEST(known_answer)
+{
+	char n[TURN_NONCE_BUFLEN];
+
+	make(&client4, NOW, n);
+	ck_assert_str_eq(n, "obMatJos2AAAAAAAAAGVT8QAiVoRbc0gbzg9wZ0PptiCW");
+	make(&client6, NOW, n);
+	ck_assert_str_eq(n, "obMatJos2AAAAAAAAAGVT8QD4hVapdkYxcbIeU3vcNdKV");
+}
+END_TEST
+
 /* Every character is qdtext (RFC 8489 section 14.10) and none needs
  * quoting or escaping. */
 START_TEST(charset)
@@ -259,6 +273,7 @@ static Suite *nonce_suite(void)
 	tcase_add_test(tc, features_encoded);
 	tcase_add_test(tc, features_of_other_nonces);
 	tcase_add_test(tc, malformed_input);
+	tcase_add_test(tc, known_answer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,7 @@
 
 #include "util/addr.h"
 #include "util/log.h"
+#include "util/ratelimit.h"
 #include "util/rbuf.h"
 
 START_TEST(rbuf_reads_big_endian_and_stops_at_end)
@@ -134,6 +135,46 @@ START_TEST(log_levels_parse)
 }
 END_TEST
 
+/* util/ratelimit: a burst, then the rate; sources apart; ports ignored;
+ * an IPv6 /64 is one source; rate 0 is off; the 32-bit clock wraps. */
+static int take_n(struct rate_table *t, const char *src, const struct rate_limits *lim,
+		  uint64_t now, int n)
+{
+	struct turn_addr a;
+	int got = 0;
+
+	ck_assert_int_eq(turn_addr_parse(src, 0, &a), 0);
+	for (int i = 0; i < n; i++)
+		got += rate_table_take(t, &a, lim, now);
+	return got;
+}
+
+START_TEST(ratelimit_buckets)
+{
+	struct rate_table t;
+	const struct rate_limits lim = { .rate = 10, .burst = 5 };
+	const struct rate_limits off = { .rate = 0, .burst = 1 };
+	uint64_t now = 0xFFFFFF00u; /* the stamp wraps during the test */
+
+	ck_assert_int_eq(rate_table_init(&t, 1000, 42), 0);
+	ck_assert_uint_eq(t.mask, 1023);
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:1", &lim, now, 8), 5); /* the burst */
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:2", &lim, now, 1), 0); /* any port */
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:1", &off, now, 100), 100);
+	/* 10 a second: one more token every 100 ms, never more than burst. */
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:1", &lim, now + 99, 1), 0);
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:1", &lim, now + 200, 3), 2);
+	ck_assert_int_eq(take_n(&t, "192.0.2.1:1", &lim, now + 100000, 9), 5);
+	/* Another source has its own bucket (seed 42 puts them apart). */
+	ck_assert_int_eq(take_n(&t, "192.0.2.2:1", &lim, now + 100000, 9), 5);
+	ck_assert_int_eq(take_n(&t, "[2001:db8::1]:1", &lim, now, 5), 5);
+	ck_assert_int_eq(take_n(&t, "[2001:db8::2:3]:9", &lim, now, 1), 0); /* same /64 */
+	ck_assert_int_eq(take_n(&t, "[2001:db8:0:1::1]:1", &lim, now, 1), 1);
+	rate_table_free(&t);
+	rate_table_free(&t); /* twice is harmless */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -146,6 +187,7 @@ int main(void)
 	tcase_add_test(tc, addr_parse_rejects);
 	tcase_add_test(tc, addr_compare_and_hash);
 	tcase_add_test(tc, log_levels_parse);
+	tcase_add_test(tc, ratelimit_buckets);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

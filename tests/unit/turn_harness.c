@@ -471,6 +471,7 @@ int client_deliver(struct client *c, int auth)
 		.tuple = &c->tuple,
 		.cred = auth ? &cred : NULL,
 		.now_ms = c->h->now_ms,
+		.authenticated = &c->authenticated,
 	};
 	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
 	c->rc = turn_server_handle(c->h->srv, &input, &c->reply);

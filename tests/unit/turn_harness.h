@@ -151,6 +151,7 @@ struct client {
 	struct turn_reply reply;
 	struct stun_msg out;
 	int rc;
+	bool authenticated; /* the core's turn_input.authenticated for it */
 	/* The relayed addresses of its allocation (IPv4, IPv6). */
 	struct turn_addr relayed[2];
 };
