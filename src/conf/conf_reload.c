@@ -320,6 +320,16 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->max_channels != running->max_channels, "max-channels");
 	APPLIED_IF(next->max_tcp_connections != running->max_tcp_connections,
 		   "max-tcp-connections");
+	/* Connection limits: new caps apply to new connections, new deadlines
+	 * and preauth-buffer from the next tick and frame. */
+	APPLIED_IF(next->max_connections_per_ip != running->max_connections_per_ip,
+		   "max-connections-per-ip");
+	APPLIED_IF(next->max_connections != running->max_connections, "max-connections");
+	APPLIED_IF(next->first_message_timeout_s != running->first_message_timeout_s,
+		   "first-message-timeout");
+	APPLIED_IF(next->max_allocate_timeout_s != running->max_allocate_timeout_s,
+		   "max-allocate-timeout");
+	APPLIED_IF(next->preauth_buffer != running->preauth_buffer, "preauth-buffer");
 	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");
