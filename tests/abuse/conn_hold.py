@@ -17,11 +17,13 @@ source address (bound before connecting), each bounded in count and time.
       trickle). Prints "trickle: closed after X s" or "trickle: open
       after MAX s".
   conn_hold.py dtls HOST PORT SRC COUNT SECONDS STATUS
-      COUNT DTLS handshakes from SRC: each returns the server's cookie
-      (so the server starts a session) and then stalls. STATUS gets
-      "handshakes N started M" (M: the server sent its ServerHello flight).
+      COUNT DTLS handshakes from SRC at once: each returns the server's
+      cookie (so the server starts a session) and then stalls, for SECONDS
+      or until STATUS.stop exists. STATUS gets "handshakes N cookies C
+      started M" (M: the server sent its ServerHello flight).
 """
 import os
+import select
 import socket
 import ssl
 import struct
@@ -162,32 +164,50 @@ def client_hello(cookie=b""):
     return rec + struct.pack("!H", len(hs + body)) + hs + body
 
 
-def dtls(host, port, src, count, seconds, status):
-    socks = []
-    started = 0
-    deadline = time.monotonic() + seconds
-    for _ in range(count):
-        if time.monotonic() > deadline:
+def collect(socks, wait, want):
+    """The first datagram each socket receives within WAIT seconds, if it
+    passes WANT."""
+    got = {}
+    deadline = time.monotonic() + wait
+    while len(got) < len(socks):
+        left = deadline - time.monotonic()
+        if left <= 0:
             break
+        ready, _, _ = select.select([u for u in socks if u not in got], [], [], left)
+        for u in ready:
+            try:
+                data = u.recv(4096)
+            except OSError:
+                continue
+            if want(data):
+                got[u] = data
+    return got
+
+
+def dtls(host, port, src, count, seconds, status):
+    """All COUNT handshakes at once: ClientHellos, then each cookie back;
+    the sessions that answer with a ServerHello are then left to stall."""
+    deadline = time.monotonic() + seconds
+    socks = []
+    for _ in range(count):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.bind((src, 0))
         u.connect((host, port))
-        u.settimeout(1.0)
+        u.setblocking(False)
         socks.append(u)
         try:
             u.send(client_hello())
-            hvr = u.recv(4096)
-            # record (13) + handshake header (12) + version (2) + cookie length
-            if len(hvr) < 28 or hvr[0] != 22 or hvr[13] != 3:
-                continue
-            cookie = hvr[28:28 + hvr[27]]
-            u.send(client_hello(cookie))
-            flight = u.recv(4096)
-            if len(flight) > 13 and flight[0] == 22 and flight[13] == 2:
-                started += 1  # ServerHello: the server keeps a session now
         except OSError:
-            pass  # timed out: the server does not answer past its cap
-    write_status(status, "handshakes %d started %d" % (len(socks), started))
+            pass
+    # record (13) + handshake header (12) + version (2) + cookie length
+    hvr = collect(socks, 3.0, lambda d: len(d) >= 28 and d[0] == 22 and d[13] == 3)
+    for u, d in hvr.items():
+        try:
+            u.send(client_hello(d[28:28 + d[27]]))
+        except OSError:
+            pass
+    flights = collect(list(hvr), 3.0, lambda d: len(d) > 13 and d[0] == 22 and d[13] == 2)
+    write_status(status, "handshakes %d cookies %d started %d" % (len(socks), len(hvr), len(flights)))
     while time.monotonic() < deadline and not os.path.exists(status + ".stop"):
         time.sleep(0.2)
     for u in socks:
