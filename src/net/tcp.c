@@ -357,7 +357,8 @@ static int conn_drain_frames(struct tcp_conn *c)
 			return DRAIN_BAD_FRAME;
 		/* Refused as soon as its header tells (RFC 8656 section 12.5:
 		 * ChannelData needs a channel, so an allocation, first). */
-		if (r == TURN_FRAME_READY && conn_preauth(c) && frame_len > c->w->conf->preauth_buffer)
+		if (r == TURN_FRAME_READY && conn_preauth(c) &&
+		    frame_len > c->w->conf->preauth_buffer)
 			return DRAIN_PREAUTH;
 		if (r == TURN_FRAME_NEED_MORE || avail < frame_len) {
 			/* Wake up only when the whole frame is there. */
@@ -483,13 +484,39 @@ static void conn_refuse(int fd)
 	close(fd);
 }
 
+/* c's bufferevent on fd, plain or TLS. 0, or -1 with fd closed. */
+static int conn_bufferevent(struct tcp_conn *c, int fd)
+{
+	struct worker *w = c->w;
+
+	if (!c->tls) {
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev)
+			close(fd);
+		return c->bev ? 0 : -1;
+	}
+	c->bev = tls_bufferevent_new(w, fd); /* closes fd on failure */
+	c->record = evbuffer_new();
+	w->stats.tls_accepted++;
+	if (!c->bev || !c->record) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		if (c->record)
+			evbuffer_free(c->record);
+		return -1;
+	}
+	/* A chain is never cut in two SSL_writes (see conn_write). */
+	bufferevent_set_max_single_write(c->bev, 2 * TCP_OUTPUT_HIGH);
+	return 0;
+}
+
 static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 			       struct sockaddr *sa, int salen, void *arg)
 {
 	struct tcp_listener *l = arg;
 	struct worker *w = l->w;
 	struct turn_addr client;
-	struct timeval idle = { TCP_IDLE_SECONDS, 0 };
+	struct timeval idle = { l->tls ? TLS_HANDSHAKE_SECONDS : TCP_IDLE_SECONDS, 0 };
 	int one = 1;
 
 	(void)lev;
@@ -520,30 +547,10 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		sockaddr_to_turn((struct sockaddr *)&local, &c->tuple.local);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->tls = c->handshaking = l->tls;
-	if (c->tls) {
-		c->bev = tls_bufferevent_new(w, fd); /* closes fd on failure */
-		c->record = evbuffer_new();
-		idle.tv_sec = TLS_HANDSHAKE_SECONDS;
-		w->stats.tls_accepted++;
-		if (!c->bev || !c->record) {
-			if (c->bev)
-				bufferevent_free(c->bev);
-			if (c->record)
-				evbuffer_free(c->record);
-			conn_gate_leave(w, &client);
-			free(c);
-			return;
-		}
-		/* A chain is never cut in two SSL_writes (see conn_write). */
-		bufferevent_set_max_single_write(c->bev, 2 * TCP_OUTPUT_HIGH);
-	} else {
-		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (!c->bev) {
-			conn_gate_leave(w, &client);
-			free(c);
-			close(fd);
-			return;
-		}
+	if (conn_bufferevent(c, fd) < 0) {
+		conn_gate_leave(w, &client);
+		free(c);
+		return;
 	}
 	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->stats.tcp_accepted++;
