@@ -24,6 +24,8 @@
 #      SSL object and 16 KiB handshake buffer, libevent's bufferevent), so
 #      the bound on this RSS growth is 500 x 64 KiB = 31.3 MiB: the cap,
 #      not preauth-buffer, bounds TLS.
+#   4. A reload lowers max-connections to 5: another source (127.0.0.7)
+#      then holds at most 5, whatever the per-source cap.
 # Figures: RSS growth in MiB for 1 and 2 (bound 5 MiB each) and 3 (31.3
 # MiB), x4 + 256 MiB under the sanitizers (ASan's quarantine keeps freed
 # memory, and redzones pad each block); connections one source held at once (bound 500);
@@ -209,6 +211,21 @@ figure "TLS connections one source held at once" "$(status_field "$T_DIR/tls" mo
 	connections "$CAP"
 figure "turnd RSS growth while one source holds its share of TLS connections" \
 	"$(kb_to_mib $((peak - base)))" MiB "$(kb_to_mib $TLS_BOUND_KB)"
+
+# ---- 4. The total cap, lowered by a reload ---------------------------------
+
+printf 'max-connections = 5\n' >>"$T_DIR/turnd.conf"
+kill -HUP "$TURND_PID"
+for _ in $(seq 1 25); do
+	[ "$(metric 'turnd_config_reloads_total{result="applied"}')" -ge 1 ] && break
+	sleep 0.2
+done
+"$PY" "$HOLD" hold 127.0.0.1 "$PORT" 127.0.0.7 10 0 0 2 "$T_DIR/total"
+echo "  another source after max-connections = 5: $(cat "$T_DIR/total")"
+figure "connections held at once under max-connections = 5 (reloaded)" \
+	"$(status_field "$T_DIR/total" most)" connections 5
+v=$(metric 'turnd_connections_refused_total{cap="max-connections",transport="tcp"}')
+check "refusals for max-connections counted ($v)" [ "$v" -gt 0 ]
 
 for m in 'turnd_connections_refused_total{cap="max-connections-per-ip",transport="tcp"}' \
 	'turnd_connections_refused_total{cap="max-connections-per-ip",transport="tls"}' \
