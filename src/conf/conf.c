@@ -485,15 +485,15 @@ static const struct {
 	{"pkey", check_path},
 	{"relay-threads", check_int},
 	{"rx-coalesce-us", check_int},
-	{"max-allocate-lifetime", check_int},
-	{"max-permissions", check_int},
-	{"max-channels", check_int},
-	{"max-tcp-connections", check_int},
 	{"max-connections-per-ip", check_int},
 	{"max-connections", check_int},
 	{"first-message-timeout", check_int},
 	{"max-allocate-timeout", check_int},
 	{"preauth-buffer", check_int},
+	{"max-allocate-lifetime", check_int},
+	{"max-permissions", check_int},
+	{"max-channels", check_int},
+	{"max-tcp-connections", check_int},
 	{"software", check_software},
 	{"log-level", check_log_level},
 	{"redis", check_redis},
@@ -567,16 +567,16 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("rx-coalesce-us", 0, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-tcp-connections", 64, CFGF_NONE, conf_cb_int),
 		/* Defaults and their reasons: turnd.conf(5). */
 		CFG_INT_CB("max-connections-per-ip", 500, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-connections", 10000, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("first-message-timeout", 10, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-allocate-timeout", 60, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("preauth-buffer", 2048, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-tcp-connections", 64, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("legacy-channel-numbers", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR("software", NULL, CFGF_NONE),
 		CFG_STR("log-level", "notice", CFGF_NONE),
@@ -912,15 +912,15 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->rx_coalesce_us = (unsigned)cfg_getint(cfg, "rx-coalesce-us");
 	c->stun_only = cfg_getbool(cfg, "stun-only");
 	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
-	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");
-	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
-	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
-	c->max_tcp_connections = (unsigned)cfg_getint(cfg, "max-tcp-connections");
 	c->max_connections_per_ip = (unsigned)cfg_getint(cfg, "max-connections-per-ip");
 	c->max_connections = (unsigned)cfg_getint(cfg, "max-connections");
 	c->first_message_timeout_s = (unsigned)cfg_getint(cfg, "first-message-timeout");
 	c->max_allocate_timeout_s = (unsigned)cfg_getint(cfg, "max-allocate-timeout");
 	c->preauth_buffer = (unsigned)cfg_getint(cfg, "preauth-buffer");
+	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");
+	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
+	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");
+	c->max_tcp_connections = (unsigned)cfg_getint(cfg, "max-tcp-connections");
 	c->legacy_channels = cfg_getbool(cfg, "legacy-channel-numbers");
 	c->allow_own_peers = cfg_getbool(cfg, "allow-own-peers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");

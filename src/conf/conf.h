@@ -121,13 +121,6 @@ struct conf {
 	size_t n_denied_peers;
 	bool allow_own_peers;     /* the host's own addresses may be peers */
 
-	/* Allocations. */
-	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
-	unsigned max_permissions; /* per allocation, 0 = no limit */
-	unsigned max_channels;    /* per allocation, 0 = no limit */
-	unsigned max_tcp_connections; /* per TCP allocation (RFC 6062), 0 = no limit */
-	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
-
 	/* Client connections: TCP, TLS and DTLS (net/conn_gate.c). Caps per
 	 * source address (IPv6: per /64) and in total, over every worker
 	 * (0: no cap); deadlines of a connection without an allocation, which
@@ -137,6 +130,13 @@ struct conf {
 	unsigned first_message_timeout_s; /* accept to the first whole STUN message */
 	unsigned max_allocate_timeout_s;  /* accept (or last allocation gone) to an allocation */
 	unsigned preauth_buffer; /* bytes: longest frame before an allocation */
+
+	/* Allocations. */
+	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
+	unsigned max_permissions; /* per allocation, 0 = no limit */
+	unsigned max_channels;    /* per allocation, 0 = no limit */
+	unsigned max_tcp_connections; /* per TCP allocation (RFC 6062), 0 = no limit */
+	bool legacy_channels;     /* accept RFC 5766 channels 0x5000-0x7FFF */
 
 	/* Load shedding: past shed_allocations allocations on this server,
 	 * Allocate gets 300 Try Alternate with the next alternate server. */

@@ -75,6 +75,13 @@ struct tcp_listener {
 struct worker_stats {
 	uint64_t udp_in, udp_out, udp_truncated, udp_send_errors;
 	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open, tcp_output_drops;
+	/* Client connections by enum conn_kind (net/conn_gate.h: TCP, TLS,
+	 * DTLS): refused for max-connections-per-ip, for max-connections;
+	 * closed at first-message-timeout, at max-allocate-timeout, for a
+	 * frame longer than preauth-buffer before an allocation. */
+	uint64_t conn_refused_per_ip[3], conn_refused_total[3];
+	uint64_t conn_closed_first_message[3], conn_closed_allocate_timeout[3];
+	uint64_t conn_closed_preauth_buffer[3];
 	uint64_t chandata_dropped;
 	uint64_t relays_open, relay_sent, relay_send_errors;
 	uint64_t auth_errors;
@@ -86,13 +93,6 @@ struct worker_stats {
 	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
 	uint64_t rx_coalesce_waits;     /* loop turns followed by an rx-coalesce-us wait */
 	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
-	/* Client connections by enum conn_kind (net/conn_gate.h: TCP, TLS,
-	 * DTLS): refused for max-connections-per-ip, for max-connections;
-	 * closed at first-message-timeout, at max-allocate-timeout, for a
-	 * frame longer than preauth-buffer before an allocation. */
-	uint64_t conn_refused_per_ip[3], conn_refused_total[3];
-	uint64_t conn_closed_first_message[3], conn_closed_allocate_timeout[3];
-	uint64_t conn_closed_preauth_buffer[3];
 };
 
 /* Upper bounds (microseconds) of the Allocate latency histogram. */

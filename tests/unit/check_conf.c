@@ -360,6 +360,22 @@ START_TEST(max_tcp_connections)
 }
 END_TEST
 
+START_TEST(rx_coalesce)
+{
+	struct conf *c = load_ok("realm = x\n", NULL);
+
+	ck_assert_uint_eq(c->rx_coalesce_us, 0); /* off unless asked for */
+	conf_free(c);
+	c = load_ok("rx-coalesce-us = 1000\n", NULL);
+	ck_assert_uint_eq(c->rx_coalesce_us, 1000);
+	conf_free(c);
+	load_fails("rx-coalesce-us = 1001\n",
+		   "t.conf:1: option 'rx-coalesce-us': 1001 is not a time in microseconds (0-1000)");
+	load_fails("rx-coalesce-us = -1\n",
+		   "t.conf:1: option 'rx-coalesce-us': -1 is not a time in microseconds (0-1000)");
+}
+END_TEST
+
 START_TEST(connection_limits)
 {
 	struct conf *c = load_ok("realm = x\n", NULL);
@@ -389,22 +405,6 @@ START_TEST(connection_limits)
 	load_fails("max-connections-per-ip = -1\n",
 		   "t.conf:1: option 'max-connections-per-ip': -1 is not a connection count "
 		   "(0: no cap) (0-1000000)");
-}
-END_TEST
-
-START_TEST(rx_coalesce)
-{
-	struct conf *c = load_ok("realm = x\n", NULL);
-
-	ck_assert_uint_eq(c->rx_coalesce_us, 0); /* off unless asked for */
-	conf_free(c);
-	c = load_ok("rx-coalesce-us = 1000\n", NULL);
-	ck_assert_uint_eq(c->rx_coalesce_us, 1000);
-	conf_free(c);
-	load_fails("rx-coalesce-us = 1001\n",
-		   "t.conf:1: option 'rx-coalesce-us': 1001 is not a time in microseconds (0-1000)");
-	load_fails("rx-coalesce-us = -1\n",
-		   "t.conf:1: option 'rx-coalesce-us': -1 is not a time in microseconds (0-1000)");
 }
 END_TEST
 
@@ -1042,7 +1042,6 @@ int main(void)
 	tcase_add_test(tc, syntax_and_unknown_option_errors);
 	tcase_add_test(tc, number_and_boolean_errors);
 	tcase_add_test(tc, max_tcp_connections);
-	tcase_add_test(tc, connection_limits);
 	tcase_add_test(tc, rx_coalesce);
 	tcase_add_test(tc, address_errors);
 	tcase_add_test(tc, user_and_text_errors);
@@ -1056,6 +1055,7 @@ int main(void)
 	tcase_add_test(tc, sample_file_parses);
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
+	tcase_add_test(tc, connection_limits);
 	tcase_add_test(tc, redis_options);
 	tcase_add_test(tc, redis_tls_options);
 	tcase_add_test(tc, tls_options);

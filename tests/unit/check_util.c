@@ -124,19 +124,6 @@ START_TEST(addr_compare_and_hash)
 }
 END_TEST
 
-START_TEST(log_levels_parse)
-{
-	ck_assert_int_eq(log_level_parse("error"), LOG_LVL_ERROR);
-	ck_assert_int_eq(log_level_parse("debug"), LOG_LVL_DEBUG);
-	ck_assert_int_eq(log_level_parse("warning"), LOG_LVL_WARN);
-	ck_assert_int_eq(log_level_parse("loud"), -1);
-	ck_assert_str_eq(log_level_name(LOG_LVL_NOTICE), "notice");
-	log_set_level(LOG_LVL_DEBUG);
-	ck_assert_int_eq(log_get_level(), LOG_LVL_DEBUG);
-}
-END_TEST
-
-
 /* ---- conn_limit: connections per source and in total ---- */
 
 static struct turn_addr addr_of(const char *text)
@@ -239,6 +226,18 @@ START_TEST(conn_limit_sources_ipv6_prefix_and_mapped)
 }
 END_TEST
 
+START_TEST(log_levels_parse)
+{
+	ck_assert_int_eq(log_level_parse("error"), LOG_LVL_ERROR);
+	ck_assert_int_eq(log_level_parse("debug"), LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_level_parse("warning"), LOG_LVL_WARN);
+	ck_assert_int_eq(log_level_parse("loud"), -1);
+	ck_assert_str_eq(log_level_name(LOG_LVL_NOTICE), "notice");
+	log_set_level(LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_get_level(), LOG_LVL_DEBUG);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("util");
@@ -250,11 +249,11 @@ int main(void)
 	tcase_add_test(tc, addr_parse_forms);
 	tcase_add_test(tc, addr_parse_rejects);
 	tcase_add_test(tc, addr_compare_and_hash);
-	tcase_add_test(tc, log_levels_parse);
 	tcase_add_test(tc, conn_limit_caps_one_source_not_others);
 	tcase_add_test(tc, conn_limit_total_cap_and_return_to_zero);
 	tcase_add_test(tc, conn_limit_zero_means_no_cap);
 	tcase_add_test(tc, conn_limit_sources_ipv6_prefix_and_mapped);
+	tcase_add_test(tc, log_levels_parse);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
