@@ -165,6 +165,14 @@ static const struct int_limit {
 	{"max-permissions", "a count", 0, 65535},
 	{"max-channels", "a count", 0, 4096},
 	{"max-tcp-connections", "a count", 0, 65535},
+	/* Client connections (net/conn_gate.c). */
+	{"max-connections-per-ip", "a connection count (0: no cap)", 0, 1000000},
+	{"max-connections", "a connection count (0: no cap)", 0, 10000000},
+	{"first-message-timeout", "a time in seconds", 1, 300},
+	{"max-allocate-timeout", "a time in seconds", 1, 3600},
+	/* At least a 548-byte STUN message (RFC 8489 section 6.1), at most a
+	 * whole frame: 64 KiB of ChannelData and its 4-byte header. */
+	{"preauth-buffer", "a size in bytes", 548, 65540},
 	{"shed-allocations", "a count", 0, INT_MAX},
 	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"metrics-port", "a port (0: off)", 0, 65535},
@@ -482,6 +490,11 @@ static const struct {
 	{"pkey", check_path},
 	{"relay-threads", check_int},
 	{"rx-coalesce-us", check_int},
+	{"max-connections-per-ip", check_int},
+	{"max-connections", check_int},
+	{"first-message-timeout", check_int},
+	{"max-allocate-timeout", check_int},
+	{"preauth-buffer", check_int},
 	{"max-allocate-lifetime", check_int},
 	{"max-permissions", check_int},
 	{"max-channels", check_int},
@@ -563,6 +576,12 @@ static cfg_t *conf_cfg_new(void)
 		CFG_INT_CB("rx-coalesce-us", 0, CFGF_NONE, conf_cb_int),
 		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
+		/* Defaults and their reasons: turnd.conf(5). */
+		CFG_INT_CB("max-connections-per-ip", 500, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-connections", 10000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("first-message-timeout", 10, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("max-allocate-timeout", 60, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("preauth-buffer", 2048, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
 		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
@@ -905,6 +924,11 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->rx_coalesce_us = (unsigned)cfg_getint(cfg, "rx-coalesce-us");
 	c->stun_only = cfg_getbool(cfg, "stun-only");
 	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
+	c->max_connections_per_ip = (unsigned)cfg_getint(cfg, "max-connections-per-ip");
+	c->max_connections = (unsigned)cfg_getint(cfg, "max-connections");
+	c->first_message_timeout_s = (unsigned)cfg_getint(cfg, "first-message-timeout");
+	c->max_allocate_timeout_s = (unsigned)cfg_getint(cfg, "max-allocate-timeout");
+	c->preauth_buffer = (unsigned)cfg_getint(cfg, "preauth-buffer");
 	c->max_lifetime = (uint32_t)cfg_getint(cfg, "max-allocate-lifetime");
 	c->max_permissions = (unsigned)cfg_getint(cfg, "max-permissions");
 	c->max_channels = (unsigned)cfg_getint(cfg, "max-channels");

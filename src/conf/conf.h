@@ -138,6 +138,16 @@ struct conf {
 	size_t n_denied_peers;
 	bool allow_own_peers;     /* the host's own addresses may be peers */
 
+	/* Client connections: TCP, TLS and DTLS (net/conn_gate.c). Caps per
+	 * source address (IPv6: per /64) and in total, over every worker
+	 * (0: no cap); deadlines of a connection without an allocation, which
+	 * its bytes do not extend; what it may buffer meanwhile. */
+	unsigned max_connections_per_ip;
+	unsigned max_connections;
+	unsigned first_message_timeout_s; /* accept to the first whole STUN message */
+	unsigned max_allocate_timeout_s;  /* accept (or last allocation gone) to an allocation */
+	unsigned preauth_buffer; /* bytes: longest frame before an allocation */
+
 	/* Allocations. */
 	uint32_t max_lifetime;    /* max-allocate-lifetime, seconds */
 	unsigned max_permissions; /* per allocation, 0 = no limit */

@@ -329,6 +329,16 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");
 	APPLIED_IF(next->rx_coalesce_us != running->rx_coalesce_us, "rx-coalesce-us");
+	/* Connection limits: new caps apply to new connections, new deadlines
+	 * and preauth-buffer from the next tick and frame. */
+	APPLIED_IF(next->max_connections_per_ip != running->max_connections_per_ip,
+		   "max-connections-per-ip");
+	APPLIED_IF(next->max_connections != running->max_connections, "max-connections");
+	APPLIED_IF(next->first_message_timeout_s != running->first_message_timeout_s,
+		   "first-message-timeout");
+	APPLIED_IF(next->max_allocate_timeout_s != running->max_allocate_timeout_s,
+		   "max-allocate-timeout");
+	APPLIED_IF(next->preauth_buffer != running->preauth_buffer, "preauth-buffer");
 	APPLIED_IF(next->log_level != running->log_level, "log-level");
 	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
 	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");

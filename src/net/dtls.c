@@ -26,17 +26,18 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "net/conn_gate.h"
 #include "net/worker.h"
 #include "util/log.h"
 
-/* Sessions a worker keeps; a client past this is not answered. */
-#define DTLS_MAX_SESSIONS 4096
+/* Sessions count against max-connections-per-ip and max-connections,
+ * over every worker (conn_gate.h), from when their cookie comes back: a
+ * client past either is not answered. The handshake and the first STUN
+ * message must be done within first-message-timeout, and an allocation
+ * made within max-allocate-timeout (of the session's start or its last
+ * allocation's end); datagrams extend neither. A session with an
+ * allocation lives as long as the allocation. */
 #define DTLS_BUCKETS 1024
-/* A handshake must finish within this, from the cookie's return. */
-#define DTLS_HANDSHAKE_MS 5000
-/* An established session without allocation is closed after this much
- * silence; one with an allocation lives as long as the allocation. */
-#define DTLS_IDLE_MS (300 * 1000)
 /* Record bytes per datagram while handshaking (the certificate chain is
  * cut to fit): fits the IPv6 minimum MTU of 1280 with its headers. */
 #define DTLS_MTU 1200
@@ -59,8 +60,10 @@ struct dtls_session {
 	LIST_ENTRY(dtls_session) bucket;
 	LIST_ENTRY(dtls_session) all;
 	uint64_t created_ms, last_ms;
+	uint64_t unheld_ms; /* created, or its last allocation ended */
 	unsigned holds; /* relays of allocations that send through it */
 	bool established;
+	bool first_message; /* a whole STUN message came */
 };
 
 LIST_HEAD(dtls_list, dtls_session);
@@ -305,6 +308,7 @@ static void session_close(struct dtls_session *d, bool notify)
 	worker_pending_forget_dtls(w, d);
 	LIST_REMOVE(d, bucket);
 	LIST_REMOVE(d, all);
+	conn_gate_leave(w, &d->link.tuple.client);
 	w->stats.dtls_open--;
 	SSL_free(d->ssl);
 	ERR_clear_error();
@@ -320,8 +324,11 @@ static struct dtls_session *session_adopt(struct dtls_listener *l, const struct 
 	struct dtls_session *d = NULL;
 	char a[TURN_ADDR_STRLEN];
 
-	if (w->stats.dtls_open < DTLS_MAX_SESSIONS)
+	if (conn_gate_enter(w, &t->client, CONN_KIND_DTLS)) {
 		d = calloc(1, sizeof(*d));
+		if (!d)
+			conn_gate_leave(w, &t->client);
+	}
 	if (!d) {
 		w->stats.dtls_refused++;
 		listener_renew(l); /* drops what it learnt of this client */
@@ -333,7 +340,7 @@ static struct dtls_session *session_adopt(struct dtls_listener *l, const struct 
 	d->link = (struct dtls_link){ .s = l->link.s, .tuple = *t, .in = pkt, .in_len = len };
 	BIO_set_data(SSL_get_rbio(d->ssl), &d->link);
 	SSL_set_app_data(d->ssl, &d->link);
-	d->created_ms = d->last_ms = worker_now_ms();
+	d->created_ms = d->last_ms = d->unheld_ms = worker_now_ms();
 	LIST_INSERT_HEAD(bucket_of(l, t), d, bucket);
 	LIST_INSERT_HEAD(&l->sessions, d, all);
 	w->stats.dtls_sessions++;
@@ -351,6 +358,9 @@ static void session_message(struct dtls_session *d, const uint8_t *msg, size_t l
 	/* The worker's transmit area is free outside the UDP batches, as
 	 * for TCP frames. */
 	uint8_t *reply = &w->tx[0][0];
+
+	if (len > 0 && (msg[0] & 0xC0) == 0) /* STUN, not ChannelData (RFC 8489 section 5) */
+		d->first_message = true;
 	size_t n = worker_process(w, msg, len, &d->link.tuple, &path, reply, WORKER_SLOT);
 
 	if (n > 0)
@@ -490,9 +500,34 @@ void dtls_session_hold(struct dtls_session *d)
 
 void dtls_session_release(struct dtls_session *d)
 {
+	if (d->holds > 0 && --d->holds == 0)
+		d->unheld_ms = worker_now_ms(); /* max-allocate-timeout starts again */
+	d->last_ms = worker_now_ms();
+}
+
+/* Closes d if it is past a deadline; true when it did. */
+static bool session_overdue(struct dtls_session *d, uint64_t now)
+{
+	const struct conf *c = d->l->w->conf;
+	struct worker_stats *s = &d->l->w->stats;
+
 	if (d->holds > 0)
-		d->holds--;
-	d->last_ms = worker_now_ms(); /* idle from when its allocation went */
+		return false;
+	if (!d->first_message && now - d->created_ms >= 1000ull * c->first_message_timeout_s) {
+		s->conn_closed_first_message[CONN_KIND_DTLS]++;
+		if (!d->established) {
+			s->dtls_failed++;
+			log_failure(d, "handshake timed out with");
+		}
+		session_close(d, d->established);
+		return true;
+	}
+	if (now - d->unheld_ms >= 1000ull * c->max_allocate_timeout_s) {
+		s->conn_closed_allocate_timeout[CONN_KIND_DTLS]++;
+		session_close(d, true);
+		return true;
+	}
+	return false;
 }
 
 static void listener_tick(struct dtls_listener *l, uint64_t now)
@@ -501,13 +536,9 @@ static void listener_tick(struct dtls_listener *l, uint64_t now)
 
 	for (d = LIST_FIRST(&l->sessions); d; d = next) {
 		next = LIST_NEXT(d, all);
+		if (session_overdue(d, now))
+			continue;
 		if (!d->established) {
-			if (now - d->created_ms > DTLS_HANDSHAKE_MS) {
-				l->w->stats.dtls_failed++;
-				log_failure(d, "handshake timed out with");
-				session_close(d, false);
-				continue;
-			}
 			/* Our flight may have been lost: send it again when due. */
 			ERR_clear_error();
 			if (DTLSv1_handle_timeout(d->ssl) < 0) {
@@ -515,8 +546,6 @@ static void listener_tick(struct dtls_listener *l, uint64_t now)
 				log_failure(d, "handshake gave up on");
 				session_close(d, false);
 			}
-		} else if (d->holds == 0 && now - d->last_ms > DTLS_IDLE_MS) {
-			session_close(d, true);
 		}
 	}
 }

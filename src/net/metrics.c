@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/conn_gate.h"
 #include "net/fleet.h"
 #include "net/net.h"
 #include "net/worker.h"
@@ -192,6 +193,48 @@ static void write_drops(struct evbuffer *b, const struct totals *t, uint64_t eve
 				    rows[i].reason, rows[i].v);
 }
 
+/* Client connections against max-connections-per-ip, max-connections,
+ * first-message-timeout, max-allocate-timeout and preauth-buffer. */
+static void write_conn_limits(struct evbuffer *b, struct metrics *m, const struct totals *t)
+{
+	static const char *const kind[CONN_KINDS] = { "tcp", "tls", "dtls" };
+	const struct worker_stats *n = &t->s.net;
+
+	_Static_assert(CONN_KINDS == sizeof(n->conn_refused_per_ip) / sizeof(uint64_t),
+		       "one counter per conn_kind");
+	if (net_workers(m->net) > 0)
+		one(b, "turnd_client_connections", "gauge",
+		    "TCP and TLS connections and DTLS sessions counted against max-connections now.",
+		    conn_gate_total(net_worker(m->net, 0)->conn_gate));
+	head(b, "turnd_connections_refused_total", "counter",
+	     "Client connections refused, by cap and transport.");
+	for (int k = 0; k < CONN_KINDS; k++) {
+		evbuffer_add_printf(b,
+				    "turnd_connections_refused_total{cap=\"max-connections-per-ip\","
+				    "transport=\"%s\"} %" PRIu64 "\n",
+				    kind[k], n->conn_refused_per_ip[k]);
+		evbuffer_add_printf(b,
+				    "turnd_connections_refused_total{cap=\"max-connections\","
+				    "transport=\"%s\"} %" PRIu64 "\n",
+				    kind[k], n->conn_refused_total[k]);
+	}
+	head(b, "turnd_connections_closed_total", "counter",
+	     "Client connections without an allocation closed, by the limit they passed and "
+	     "transport.");
+	for (int k = 0; k < CONN_KINDS; k++) {
+		const uint64_t v[3] = { n->conn_closed_first_message[k],
+					n->conn_closed_allocate_timeout[k],
+					n->conn_closed_preauth_buffer[k] };
+		static const char *const why[3] = { "first-message-timeout",
+						     "max-allocate-timeout", "preauth-buffer" };
+		for (int i = 0; i < 3; i++)
+			evbuffer_add_printf(b,
+					    "turnd_connections_closed_total{limit=\"%s\","
+					    "transport=\"%s\"} %" PRIu64 "\n",
+					    why[i], kind[k], v[i]);
+	}
+}
+
 static void write_histogram(struct evbuffer *b, const struct totals *t)
 {
 	uint64_t cum = 0;
@@ -299,6 +342,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	    "their allocations.",
 	    t.s.net.listen_retired);
 	write_tcp_relay(b, &t);
+	write_conn_limits(b, m, &t);
 	write_answers(b, &t.s.core);
 	one(b, "turnd_unauth_answers_suppressed_total", "counter",
 	    "Answers to unauthenticated UDP requests not sent: their source address was over "

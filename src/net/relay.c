@@ -763,6 +763,8 @@ attach:
 	r->path = w->current_path;
 	if (r->path.dtls) /* the session stays while the relay sends through it */
 		dtls_session_hold(r->path.dtls);
+	if (r->path.conn) /* the connection is past its pre-allocation limits */
+		tcp_conn_hold(r->path.conn);
 	listen_path_hold(&r->path); /* a retired listening socket waits for it */
 	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
 		w->stats.relays_open++;
@@ -783,6 +785,8 @@ static void relay_close(void *ctx, struct turn_relay *r)
 	listen_path_release(w, &r->path);
 	if (r->path.dtls)
 		dtls_session_release(r->path.dtls);
+	if (r->path.conn)
+		tcp_conn_release(r->path.conn);
 	/* What it still has to send goes now: a spare's next owner, or after
 	 * close another relay's socket, must not send it. */
 	for (int i = 0; i < w->relay_out.n; i++)

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/conn_gate.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
 #include "stun/channel.h"
@@ -59,6 +60,14 @@ struct tcp_conn {
 	/* max-bps for a pipe: one bucket for both directions (pipe_limit). */
 	struct bufferevent_rate_limit_group *limit;
 	_Atomic uint64_t *piped; /* the table's byte counts of this pipe */
+	/* Limits of a connection that has no allocation (conn_gate.h): it
+	 * must bring a whole STUN message within first-message-timeout of
+	 * opened_ms, and an allocation within max-allocate-timeout of
+	 * unheld_ms (its accept, or its last allocation's end). Its bytes
+	 * extend neither. */
+	uint64_t opened_ms, unheld_ms;
+	unsigned holds; /* relays of allocations that send through it */
+	bool first_message; /* a whole STUN message came */
 };
 
 /* Stop reading one end of a pipe while the other end has this much to
@@ -116,6 +125,7 @@ static void conn_free(struct tcp_conn *c)
 		c->w->stats.tcp_relay_pipes--;
 	}
 	LIST_REMOVE(c, link);
+	conn_gate_leave(c->w, &c->tuple.client);
 	c->w->stats.tcp_open--;
 	bufferevent_free(c->bev);
 	if (c->record)
@@ -296,8 +306,33 @@ void tcp_conn_close_pipe(struct tcp_conn *c)
 	conn_free(c);
 }
 
-/* Handle every complete frame in the input buffer. Returns -1 when the
- * stream is not STUN/ChannelData framing and must be closed. */
+static enum conn_kind conn_kind(const struct tcp_conn *c)
+{
+	return c->tls ? CONN_KIND_TLS : CONN_KIND_TCP;
+}
+
+/* No allocation sends through c (and it is no data connection): it may
+ * buffer only preauth-buffer bytes, a STUN request's worth. */
+static bool conn_preauth(const struct tcp_conn *c)
+{
+	return c->holds == 0 && !c->peer && c->pipe_fd < 0;
+}
+
+/* Read no further than the frame being waited for, and before an
+ * allocation never past preauth-buffer: the bound on what an
+ * unauthenticated connection makes the server hold. */
+static void conn_watermark(struct tcp_conn *c, size_t want)
+{
+	size_t high = conn_preauth(c) ? c->w->conf->preauth_buffer : 0;
+
+	bufferevent_setwatermark(c->bev, EV_READ, want, high);
+}
+
+#define DRAIN_BAD_FRAME (-1)
+#define DRAIN_PREAUTH (-2) /* a frame longer than preauth-buffer, before an allocation */
+
+/* Handle every complete frame in the input buffer. Returns DRAIN_* (< 0)
+ * when the stream must be closed. */
 static int conn_drain_frames(struct tcp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -319,20 +354,26 @@ static int conn_drain_frames(struct tcp_conn *c)
 			return -1;
 		enum turn_frame_result r = turn_frame_length(head, avail, &frame_len);
 		if (r == TURN_FRAME_INVALID)
-			return -1;
+			return DRAIN_BAD_FRAME;
+		/* Refused as soon as its header tells (RFC 8656 section 12.5:
+		 * ChannelData needs a channel, so an allocation, first). */
+		if (r == TURN_FRAME_READY && conn_preauth(c) &&
+		    frame_len > c->w->conf->preauth_buffer)
+			return DRAIN_PREAUTH;
 		if (r == TURN_FRAME_NEED_MORE || avail < frame_len) {
 			/* Wake up only when the whole frame is there. */
-			bufferevent_setwatermark(c->bev, EV_READ, r == TURN_FRAME_READY ? frame_len : 4,
-						 0);
+			conn_watermark(c, r == TURN_FRAME_READY ? frame_len : 4);
 			return 0;
 		}
 		if (frame_len > WORKER_SLOT * WORKER_BATCH)
-			return -1;
+			return DRAIN_BAD_FRAME;
 		/* The worker's receive area is free between UDP batches and
 		 * large enough for the biggest frame (64 KiB + 4). */
 		uint8_t *frame = &w->rx[0][0];
 		uint8_t *reply = &w->tx[0][0];
 		evbuffer_remove(in, frame, frame_len);
+		if ((frame[0] & 0xC0) == 0) /* STUN, not ChannelData (RFC 8489 section 5) */
+			c->first_message = true;
 		struct client_path path = { .conn = c };
 		size_t n = worker_process(w, frame, frame_len, &c->tuple, &path, reply, sizeof(w->tx));
 		if (n > 0)
@@ -349,6 +390,20 @@ static int conn_drain_frames(struct tcp_conn *c)
 			return 0;
 		}
 	}
+}
+
+/* Handle what arrived; close c if it broke the framing or, before an
+ * allocation, sent a frame longer than preauth-buffer. */
+static void conn_drain_or_close(struct tcp_conn *c)
+{
+	int rc = conn_drain_frames(c);
+
+	if (rc == DRAIN_PREAUTH)
+		c->w->stats.conn_closed_preauth_buffer[conn_kind(c)]++;
+	else if (rc < 0)
+		c->w->stats.tcp_closed_bad_frame++;
+	if (rc < 0)
+		conn_free(c);
 }
 
 void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
@@ -369,22 +424,14 @@ void tcp_conn_send(struct tcp_conn *c, const uint8_t *buf, size_t len)
 	    stun_msg_method((uint16_t)(buf[0] << 8 | buf[1])) == TURN_METHOD_CONNECTION_BIND) {
 		c->bind_wait = false;
 		bufferevent_enable(c->bev, EV_READ);
-		if (conn_drain_frames(c) < 0) {
-			c->w->stats.tcp_closed_bad_frame++;
-			conn_free(c);
-		}
+		conn_drain_or_close(c);
 	}
 }
 
 static void conn_on_read(struct bufferevent *bev, void *arg)
 {
-	struct tcp_conn *c = arg;
-
 	(void)bev;
-	if (conn_drain_frames(c) < 0) {
-		c->w->stats.tcp_closed_bad_frame++;
-		conn_free(c);
-	}
+	conn_drain_or_close(arg);
 }
 
 static void conn_on_write(struct bufferevent *bev, void *arg)
@@ -427,18 +474,64 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Refuse a connection past max-connections-per-ip or max-connections:
+ * closed with a reset, so that no TIME_WAIT stays behind on our side. */
+static void conn_refuse(int fd)
+{
+	struct linger rst = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	close(fd);
+}
+
+/* c's bufferevent on fd, plain or TLS. 0, or -1 with fd closed. */
+static int conn_bufferevent(struct tcp_conn *c, int fd)
+{
+	struct worker *w = c->w;
+
+	if (!c->tls) {
+		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		if (!c->bev)
+			close(fd);
+		return c->bev ? 0 : -1;
+	}
+	c->bev = tls_bufferevent_new(w, fd); /* closes fd on failure */
+	c->record = evbuffer_new();
+	w->stats.tls_accepted++;
+	if (!c->bev || !c->record) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		if (c->record)
+			evbuffer_free(c->record);
+		return -1;
+	}
+	/* A chain is never cut in two SSL_writes (see conn_write). */
+	bufferevent_set_max_single_write(c->bev, 2 * TCP_OUTPUT_HIGH);
+	return 0;
+}
+
 static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 			       struct sockaddr *sa, int salen, void *arg)
 {
 	struct tcp_listener *l = arg;
 	struct worker *w = l->w;
-	struct tcp_conn *c = calloc(1, sizeof(*c));
-	struct timeval idle = { TCP_IDLE_SECONDS, 0 };
+	struct turn_addr client;
+	struct timeval idle = { l->tls ? TLS_HANDSHAKE_SECONDS : TCP_IDLE_SECONDS, 0 };
 	int one = 1;
 
 	(void)lev;
 	(void)salen;
+	if (sockaddr_to_turn(sa, &client) < 0) {
+		close(fd);
+		return;
+	}
+	if (!conn_gate_enter(w, &client, l->tls ? CONN_KIND_TLS : CONN_KIND_TCP)) {
+		conn_refuse(fd);
+		return;
+	}
+	struct tcp_conn *c = calloc(1, sizeof(*c));
 	if (!c) {
+		conn_gate_leave(w, &client);
 		close(fd);
 		return;
 	}
@@ -446,46 +539,25 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->pipe_fd = -1;
 	c->tuple.transport = TURN_TRANSPORT_TCP;
 	c->tuple.local = l->local;
-	if (sockaddr_to_turn(sa, &c->tuple.client) < 0) {
-		free(c);
-		close(fd);
-		return;
-	}
+	c->tuple.client = client;
+	c->opened_ms = c->unheld_ms = worker_now_ms();
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
 		sockaddr_to_turn((struct sockaddr *)&local, &c->tuple.local);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->tls = c->handshaking = l->tls;
-	if (c->tls) {
-		c->bev = tls_bufferevent_new(w, fd); /* closes fd on failure */
-		c->record = evbuffer_new();
-		idle.tv_sec = TLS_HANDSHAKE_SECONDS;
-		w->stats.tls_accepted++;
-		if (!c->bev || !c->record) {
-			if (c->bev)
-				bufferevent_free(c->bev);
-			if (c->record)
-				evbuffer_free(c->record);
-			free(c);
-			return;
-		}
-		/* A chain is never cut in two SSL_writes (see conn_write). */
-		bufferevent_set_max_single_write(c->bev, 2 * TCP_OUTPUT_HIGH);
-	} else {
-		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		if (!c->bev) {
-			free(c);
-			close(fd);
-			return;
-		}
+	if (conn_bufferevent(c, fd) < 0) {
+		conn_gate_leave(w, &client);
+		free(c);
+		return;
 	}
 	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->stats.tcp_accepted++;
 	w->stats.tcp_open++;
 	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event, c);
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
-	bufferevent_setwatermark(c->bev, EV_READ, 4, 0);
+	conn_watermark(c, 4);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -536,6 +608,57 @@ void tcp_listener_close(struct tcp_listener *l)
 	l->lev = NULL;
 	l->retry_ev = NULL;
 	l->fd = -1;
+}
+
+void tcp_conn_hold(struct tcp_conn *c)
+{
+	c->holds++;
+}
+
+void tcp_conn_release(struct tcp_conn *c)
+{
+	if (c->holds > 0 && --c->holds == 0)
+		c->unheld_ms = worker_now_ms(); /* max-allocate-timeout starts again */
+}
+
+/* Why c is past its deadline at now (a conn_kind counter), or NULL. */
+static uint64_t *conn_overdue(struct tcp_conn *c, uint64_t now)
+{
+	const struct conf *conf = c->w->conf;
+	struct worker_stats *s = &c->w->stats;
+
+	/* Data connections are the allocation's (RFC 6062 section 5.4). */
+	if (c->peer || c->pipe_fd >= 0 || c->bind_wait)
+		return NULL;
+	if (!c->first_message && now - c->opened_ms >= 1000ull * conf->first_message_timeout_s)
+		return &s->conn_closed_first_message[conn_kind(c)];
+	if (c->holds == 0 && now - c->unheld_ms >= 1000ull * conf->max_allocate_timeout_s)
+		return &s->conn_closed_allocate_timeout[conn_kind(c)];
+	return NULL;
+}
+
+void tcp_tick(struct worker *w, uint64_t now_ms)
+{
+	LIST_HEAD(, tcp_conn) overdue = LIST_HEAD_INITIALIZER(overdue);
+	struct tcp_conn *c, *next;
+
+	/* Taken out of w->conns first, then freed one at a time from the
+	 * head: freeing one (its allocation, its pipes) never leaves this
+	 * walk on a freed neighbour. */
+	for (c = LIST_FIRST(&w->conns); c; c = next) {
+		next = LIST_NEXT(c, link);
+		uint64_t *why = conn_overdue(c, now_ms);
+		if (!why)
+			continue;
+		(*why)++;
+		LIST_REMOVE(c, link);
+		LIST_INSERT_HEAD(&overdue, c, link);
+	}
+	while ((c = LIST_FIRST(&overdue))) {
+		if (c->handshaking)
+			c->w->stats.tls_failed++; /* the handshake never ended */
+		conn_free(c);
+	}
 }
 
 void tcp_conns_close_all(struct worker *w)

@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "auth/auth.h"
+#include "net/conn_gate.h"
 #include "net/listen.h"
 #include "net/metrics.h"
 #include "net/nat.h"
@@ -54,6 +55,7 @@ struct net {
 	bool fleet_ready;
 	struct tls_shared tls; /* TLS and DTLS contexts, replaced on SIGHUP */
 	struct listen_registry listen; /* listeners retired by SIGHUP, still serving */
+	struct conn_gate conn_gate; /* client connections per source, over every worker */
 	bool tls_ready;
 	struct metrics *metrics;
 	/* The main thread's once-a-second check: the watchdog and draining. */
@@ -367,6 +369,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	dtls_tick(w, now);
+	tcp_tick(w, now); /* first-message-timeout, max-allocate-timeout */
 	listen_service(w); /* retired listening sockets whose allocations ended */
 	tcp_relay_service(w, now); /* connections nobody bound in 30 s */
 	/* The relayed byte rate, for shed-bps. */
@@ -561,6 +564,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	w->net = n;
 	w->relay_shared = &n->relay;
 	w->tls = &n->tls;
+	w->conn_gate = &n->conn_gate;
 	w->fleet.shared = &n->fleet;
 	LIST_INIT(&w->conns);
 	LIST_INIT(&w->pending);
@@ -642,7 +646,8 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 			   conf->realm, n->fleet.node_id);
 	n->policy = peer_policy_new(conf, NULL, &n->relay);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
-	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1) {
+	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1 ||
+	    conn_gate_init(&n->conn_gate, n->hash_seed ^ 0x9e3779b9u) < 0) {
 		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
 		net_free(n);
 		return NULL;
@@ -996,6 +1001,7 @@ void net_free(struct net *n)
 		tls_shared_fini(&n->tls);
 	if (n->relay_ready)
 		relay_shared_fini(&n->relay);
+	conn_gate_fini(&n->conn_gate); /* after the workers' connections */
 	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));
 	free(n);
 }

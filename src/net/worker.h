@@ -29,6 +29,7 @@ struct tcp_conn;
 struct dtls_listener;
 struct dtls_session;
 struct tls_shared;
+struct conn_gate;
 struct auth;
 struct auth_credential;
 struct pending_req;
@@ -100,6 +101,13 @@ struct tcp_listener {
 struct worker_stats {
 	uint64_t udp_in, udp_out, udp_truncated, udp_send_errors;
 	uint64_t tcp_accepted, tcp_closed_bad_frame, tcp_open, tcp_output_drops;
+	/* Client connections by enum conn_kind (net/conn_gate.h: TCP, TLS,
+	 * DTLS): refused for max-connections-per-ip, for max-connections;
+	 * closed at first-message-timeout, at max-allocate-timeout, for a
+	 * frame longer than preauth-buffer before an allocation. */
+	uint64_t conn_refused_per_ip[3], conn_refused_total[3];
+	uint64_t conn_closed_first_message[3], conn_closed_allocate_timeout[3];
+	uint64_t conn_closed_preauth_buffer[3];
 	uint64_t chandata_dropped;
 	uint64_t relays_open, relay_sent, relay_send_errors;
 	/* Too large for the way on (issue 13 item 9): to a peer, a datagram
@@ -179,6 +187,7 @@ struct worker {
 	struct turn_io relay_io;
 	struct relay_shared *relay_shared; /* the net's, shared by every worker */
 	struct tls_shared *tls;            /* the net's TLS and DTLS contexts */
+	struct conn_gate *conn_gate;       /* the net's count of client connections */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */
 	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */
@@ -338,6 +347,13 @@ void tcp_conn_set_pipe(struct tcp_conn *c, uint32_t id, int peer_fd, _Atomic uin
 void tcp_conn_close_pipe(struct tcp_conn *c);
 /* max-bps for every pipe of this worker's, now and from now on. */
 void tcp_pipes_set_max_bps(struct worker *w, uint64_t bps);
+/* A relay of an allocation sends through c (relay.c): while one does, c
+ * is no longer held to max-allocate-timeout and preauth-buffer. */
+void tcp_conn_hold(struct tcp_conn *c);
+void tcp_conn_release(struct tcp_conn *c);
+/* Once a second: close connections past first-message-timeout or
+ * max-allocate-timeout. */
+void tcp_tick(struct worker *w, uint64_t now_ms);
 
 /* tcp_relay.c: a pipe ended (tcp.c tells); the table's news for this
  * worker, on its wake event and every tick. */

@@ -419,6 +419,38 @@ START_TEST(rx_coalesce)
 }
 END_TEST
 
+START_TEST(connection_limits)
+{
+	struct conf *c = load_ok("realm = x\n", NULL);
+
+	/* The defaults turnd.conf(5) explains. */
+	ck_assert_uint_eq(c->max_connections_per_ip, 500);
+	ck_assert_uint_eq(c->max_connections, 10000);
+	ck_assert_uint_eq(c->first_message_timeout_s, 10);
+	ck_assert_uint_eq(c->max_allocate_timeout_s, 60);
+	ck_assert_uint_eq(c->preauth_buffer, 2048);
+	conf_free(c);
+	c = load_ok("max-connections-per-ip = 5\nmax-connections = 0\n"
+		    "first-message-timeout = 2\nmax-allocate-timeout = 3\npreauth-buffer = 548\n",
+		    NULL);
+	ck_assert_uint_eq(c->max_connections_per_ip, 5);
+	ck_assert_uint_eq(c->max_connections, 0); /* no cap */
+	ck_assert_uint_eq(c->first_message_timeout_s, 2);
+	ck_assert_uint_eq(c->max_allocate_timeout_s, 3);
+	ck_assert_uint_eq(c->preauth_buffer, 548);
+	conf_free(c);
+	load_fails("first-message-timeout = 0\n",
+		   "t.conf:1: option 'first-message-timeout': 0 is not a time in seconds (1-300)");
+	load_fails("max-allocate-timeout = 3601\n",
+		   "t.conf:1: option 'max-allocate-timeout': 3601 is not a time in seconds (1-3600)");
+	load_fails("preauth-buffer = 547\n",
+		   "t.conf:1: option 'preauth-buffer': 547 is not a size in bytes (548-65540)");
+	load_fails("max-connections-per-ip = -1\n",
+		   "t.conf:1: option 'max-connections-per-ip': -1 is not a connection count "
+		   "(0: no cap) (0-1000000)");
+}
+END_TEST
+
 START_TEST(number_and_boolean_errors)
 {
 	load_fails("realm = x\n\nmin-port = 70000\n",
@@ -1070,6 +1102,7 @@ int main(void)
 	tcase_add_test(tc, sample_file_parses);
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
+	tcase_add_test(tc, connection_limits);
 	tcase_add_test(tc, redis_options);
 	tcase_add_test(tc, redis_tls_options);
 	tcase_add_test(tc, tls_options);

@@ -115,6 +115,29 @@ START_TEST(reloadable_options_apply)
 }
 END_TEST
 
+START_TEST(connection_limits_apply)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("max-connections-per-ip = 20\n"
+					   "max-connections = 300\n"
+					   "first-message-timeout = 5\n"
+					   "max-allocate-timeout = 30\n"
+					   "preauth-buffer = 1024\n");
+	struct conf_reload_diff d;
+
+	/* New caps for new connections, new deadlines from the next tick. */
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_str_eq(names(d.applied, d.n_applied),
+			 "max-connections-per-ip, max-connections, first-message-timeout, "
+			 "max-allocate-timeout, preauth-buffer");
+	ck_assert_uint_eq(next->max_connections_per_ip, 20);
+	ck_assert_uint_eq(next->preauth_buffer, 1024);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
 START_TEST(restart_options_keep_running_values)
 {
 	struct conf *running = load(base_text);
@@ -377,6 +400,7 @@ int main(void)
 
 	tcase_add_test(tc, same_file_changes_nothing);
 	tcase_add_test(tc, reloadable_options_apply);
+	tcase_add_test(tc, connection_limits_apply);
 	tcase_add_test(tc, restart_options_keep_running_values);
 	tcase_add_test(tc, listeners_apply_alt_listening_needs_a_restart);
 	tcase_add_test(tc, listener_diff_by_address_and_transport);

@@ -1,9 +1,11 @@
 /* Unit tests for src/util: the bounds-checked reader/writer and addresses. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/addr.h"
+#include "util/conn_limit.h"
 #include "util/log.h"
 #include "util/ratelimit.h"
 #include "util/rbuf.h"
@@ -123,6 +125,108 @@ START_TEST(addr_compare_and_hash)
 }
 END_TEST
 
+/* ---- conn_limit: connections per source and in total ---- */
+
+static struct turn_addr addr_of(const char *text)
+{
+	struct turn_addr a;
+
+	ck_assert_int_eq(turn_addr_parse(text, 0, &a), 0);
+	return a;
+}
+
+START_TEST(conn_limit_caps_one_source_not_others)
+{
+	struct conn_limit *t = conn_limit_new(42);
+	struct turn_addr attacker = addr_of("127.0.0.3:1000");
+	struct turn_addr other_port = addr_of("127.0.0.3:2000");
+	struct turn_addr legit = addr_of("127.0.0.2:1000");
+
+	ck_assert_ptr_nonnull(t);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(conn_limit_take(t, &attacker, 3, 10), CONN_LIMIT_OK);
+	/* The source is the address: another port is the same source. */
+	ck_assert_int_eq(conn_limit_take(t, &other_port, 3, 10), CONN_LIMIT_PER_SOURCE);
+	ck_assert_uint_eq(conn_limit_count(t, &attacker), 3);
+	ck_assert_int_eq(conn_limit_take(t, &legit, 3, 10), CONN_LIMIT_OK);
+	ck_assert_uint_eq(conn_limit_total(t), 4);
+	ck_assert_uint_eq(conn_limit_sources(t), 2);
+	/* One closes: the source may open one again. */
+	conn_limit_put(t, &other_port);
+	ck_assert_uint_eq(conn_limit_count(t, &attacker), 2);
+	ck_assert_int_eq(conn_limit_take(t, &attacker, 3, 10), CONN_LIMIT_OK);
+	conn_limit_free(t);
+}
+END_TEST
+
+START_TEST(conn_limit_total_cap_and_return_to_zero)
+{
+	struct conn_limit *t = conn_limit_new(7);
+	char text[32];
+
+	for (int i = 0; i < 10; i++) {
+		snprintf(text, sizeof(text), "10.0.0.%d:5", i + 1);
+		struct turn_addr a = addr_of(text);
+		ck_assert_int_eq(conn_limit_take(t, &a, 2, 10), CONN_LIMIT_OK);
+	}
+	struct turn_addr late = addr_of("10.0.1.1:5");
+	ck_assert_int_eq(conn_limit_take(t, &late, 2, 10), CONN_LIMIT_TOTAL);
+	ck_assert_uint_eq(conn_limit_count(t, &late), 0);
+	/* A refused take counted nothing; putting every one back empties it. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(text, sizeof(text), "10.0.0.%d:9", i + 1);
+		struct turn_addr a = addr_of(text);
+		conn_limit_put(t, &a);
+	}
+	ck_assert_uint_eq(conn_limit_total(t), 0);
+	ck_assert_uint_eq(conn_limit_sources(t), 0);
+	/* A put of a source never counted changes nothing. */
+	conn_limit_put(t, &late);
+	ck_assert_uint_eq(conn_limit_total(t), 0);
+	ck_assert_int_eq(conn_limit_take(t, &late, 2, 10), CONN_LIMIT_OK);
+	conn_limit_free(t);
+}
+END_TEST
+
+START_TEST(conn_limit_zero_means_no_cap)
+{
+	struct conn_limit *t = conn_limit_new(1);
+	struct turn_addr a = addr_of("192.0.2.1:1");
+
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(conn_limit_take(t, &a, 0, 0), CONN_LIMIT_OK);
+	ck_assert_uint_eq(conn_limit_count(t, &a), 1000);
+	conn_limit_free(t);
+	conn_limit_free(NULL);
+}
+END_TEST
+
+START_TEST(conn_limit_sources_ipv6_prefix_and_mapped)
+{
+	struct conn_limit *t = conn_limit_new(3);
+	struct turn_addr a1 = addr_of("[2001:db8:1:2::1]:1");
+	struct turn_addr a2 = addr_of("[2001:db8:1:2:ffff::9]:2");
+	struct turn_addr b = addr_of("[2001:db8:1:3::1]:1");
+	struct turn_addr v4 = addr_of("192.0.2.7:1");
+	struct turn_addr mapped = addr_of("[::ffff:192.0.2.7]:2");
+
+	/* Two addresses of one /64 are one source. */
+	ck_assert_int_eq(conn_limit_take(t, &a1, 2, 0), CONN_LIMIT_OK);
+	ck_assert_int_eq(conn_limit_take(t, &a2, 2, 0), CONN_LIMIT_OK);
+	ck_assert_int_eq(conn_limit_take(t, &a1, 2, 0), CONN_LIMIT_PER_SOURCE);
+	ck_assert_int_eq(conn_limit_take(t, &b, 2, 0), CONN_LIMIT_OK);
+	/* ::ffff:a.b.c.d is the IPv4 source a.b.c.d. */
+	ck_assert_int_eq(conn_limit_take(t, &v4, 1, 0), CONN_LIMIT_OK);
+	ck_assert_int_eq(conn_limit_take(t, &mapped, 1, 0), CONN_LIMIT_PER_SOURCE);
+	struct turn_addr s = conn_limit_source(&mapped);
+	ck_assert_uint_eq(s.family, TURN_AF_INET);
+	ck_assert_uint_eq(s.port, 0);
+	ck_assert(turn_addr_ip_eq(&s, &v4));
+	ck_assert_uint_eq(conn_limit_sources(t), 3);
+	conn_limit_free(t);
+}
+END_TEST
+
 START_TEST(log_levels_parse)
 {
 	ck_assert_int_eq(log_level_parse("error"), LOG_LVL_ERROR);
@@ -186,6 +290,10 @@ int main(void)
 	tcase_add_test(tc, addr_parse_forms);
 	tcase_add_test(tc, addr_parse_rejects);
 	tcase_add_test(tc, addr_compare_and_hash);
+	tcase_add_test(tc, conn_limit_caps_one_source_not_others);
+	tcase_add_test(tc, conn_limit_total_cap_and_return_to_zero);
+	tcase_add_test(tc, conn_limit_zero_means_no_cap);
+	tcase_add_test(tc, conn_limit_sources_ipv6_prefix_and_mapped);
 	tcase_add_test(tc, log_levels_parse);
 	tcase_add_test(tc, ratelimit_buckets);
 	suite_add_tcase(s, tc);
