@@ -77,6 +77,9 @@ int turn_nat_binding(const struct turn_request *req, struct turn_nat_answer *ans
  * key and username set), otherwise the error response (400, 401, 438, 500)
  * was written and it returns 1. */
 int turn_authenticate(struct turn_request *req);
+/* longterm.c: the credential-free part of the decision; see there. */
+int turn_auth_stateless(const struct turn_server *srv, const struct stun_msg *m,
+			const struct turn_addr *client, uint32_t now, int *alg);
 
 /* methods.c */
 int turn_allocate(struct turn_request *req);

@@ -334,6 +334,21 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
 		}
 }
 
+int turn_server_auth_precheck(const struct turn_server *srv, const struct turn_input *in)
+{
+	const struct stun_msg *msg = in->msg;
+	const struct turn_method *m = find_method(srv, msg->method);
+	int alg;
+
+	/* What turn_server_handle_from would drop, and Binding, which never
+	 * authenticates: no credential is needed. */
+	if (!m || msg->cls != STUN_CLASS_REQUEST || !m->on_request ||
+	    msg->method == STUN_METHOD_BINDING || msg->rfc3489 || !passes_fingerprint(msg))
+		return -1;
+	return turn_auth_stateless(srv, msg, &in->tuple->client, (uint32_t)(in->now_ms / 1000),
+				   &alg);
+}
+
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply)
 {
