@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "auth/auth.h"
+#include "auth/auth_cache.h"
 #include "net/listen.h"
 #include "net/metrics.h"
 #include "net/nat.h"
@@ -64,6 +65,10 @@ struct net {
 	_Atomic uint64_t reloads[2]; /* SIGHUP: [0] applied, [1] refused */
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
+	/* The Redis credential cache every worker's backend shares (each
+	 * holds a reference): a user cached by one worker is known to all
+	 * (issue 13, item 3). NULL without Redis. */
+	struct auth_cache *auth_cache;
 };
 
 const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS] = {
@@ -532,7 +537,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	LIST_INIT(&w->pending);
 	w->base = event_base_new();
 	w->srv = worker_server(w, n);
-	w->auth = auth_new_for_worker(n->conf, w->base, err, errlen);
+	w->auth = auth_new_for_worker(n->conf, w->base, n->auth_cache, err, errlen);
 	if (!w->auth) {
 		worker_free(w);
 		return NULL;
@@ -696,7 +701,9 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	n->workers = calloc(n->n_workers, sizeof(*n->workers));
 	n->main_base = event_base_new();
-	if (!n->workers || !n->main_base) {
+	if (conf->redis.enabled)
+		n->auth_cache = auth_cache_new(conf->redis.cache_size);
+	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
 		snprintf(err, errlen, "out of memory");
 		net_free(n);
 		return NULL;
@@ -1030,6 +1037,7 @@ void net_free(struct net *n)
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
+	auth_cache_free(n->auth_cache); /* the workers' references went with them */
 	listen_registry_fini(&n->listen); /* after the workers' sockets */
 	net_snapshot_release(n->current);
 	if (n->fleet_ready)

@@ -217,6 +217,9 @@ struct pending_ctx {
 bool worker_needs_credential(const struct stun_msg *m);
 /* Returns 0 with tc filled (found, not found, or error), or 1 when the
  * request was parked and will be resumed (worker_resume). */
+/* Whether m's MESSAGE-INTEGRITY(-SHA256) verifies with one of ac's keys
+ * (with the PASSWORD-ALGORITHM it names, MD5 without one). */
+bool worker_integrity_ok(const struct stun_msg *m, const struct auth_credential *ac);
 int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
 		      struct turn_credential *tc, struct auth_credential *ac);
 /* A TCP connection is going away: its parked requests are not answered. */
