@@ -27,9 +27,14 @@
  * happen in net/ before turn_server_handle is called (STYLE.md).
  *
  * Threads: the static and secret backends are read-only once built, so
- * one chain may serve every worker. A backend with connections or a cache
- * (Redis) is built per worker, on that worker's event base, and used only
- * from the thread that runs it: auth_new_for_worker.
+ * one chain may serve every worker. A backend with connections (Redis) is
+ * built per worker, on that worker's event base, and used only from the
+ * thread that runs it: auth_new_for_worker. Its answer cache is the one
+ * thread-safe exception, shared by every worker's backend (auth_cache.h).
+ *
+ * Order: net/ asks the chain only for a request that passed the checks
+ * needing no credential (turn_server_auth_precheck: realm, nonce MAC and
+ * age), so a forged nonce never reaches a backend.
  */
 #ifndef TURND_AUTH_AUTH_H
 #define TURND_AUTH_AUTH_H
