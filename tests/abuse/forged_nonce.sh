@@ -105,7 +105,18 @@ redis-cache-size = 16
 redis-poll-interval = 3600
 redis-shared-quota = false" || exit 1
 check "alice (a key in Redis) allocates while Redis is up" probe alice pass
-sleep 0.3
+# turnd's own first poll of the realm's settings and heartbeat (then one
+# an hour) must be over: wait until the count holds still for 1 s.
+settle() {
+	prev=-1
+	for _ in $(seq 1 20); do
+		n=$(redis_commands)
+		[ "$n" = "$prev" ] && return 0
+		prev=$n
+		sleep 1
+	done
+}
+settle
 before=$(redis_commands)
 legit_start redis
 flood redis forged "$COUNT"
