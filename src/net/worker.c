@@ -149,7 +149,11 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	/* The stateless checks first (realm, nonce MAC and age): a request
 	 * that fails them is answered without a backend lookup, a key
 	 * derivation or a cache entry (RFC 8489 section 9.2.4). */
-	if (worker_needs_credential(&msg) && turn_server_auth_precheck(w->srv, &in) == 0) {
+	if (worker_needs_credential(&msg)) {
+		in.precheck = turn_server_auth_precheck(w->srv, &in);
+		in.prechecked = in.precheck >= 0;
+	}
+	if (in.prechecked && in.precheck == 0) {
 		struct pending_ctx pc = { pkt, len, tuple, path, may_park, since_us };
 		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
 			return 0; /* parked: answered when the backend replies */

@@ -40,6 +40,9 @@ struct turn_request {
 	const struct stun_msg *msg;
 	const struct turn_tuple *tuple;
 	const struct turn_credential *cred;
+	/* turn_auth_stateless's answer from net/ (turn_input.prechecked),
+	 * or -1: not known yet. */
+	int stateless;
 	uint64_t now_ms;
 	uint32_t now; /* seconds */
 	struct turn_reply *reply;

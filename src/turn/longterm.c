@@ -132,8 +132,14 @@ static int auth_decide(struct turn_request *req)
 {
 	const struct stun_msg *m = req->msg;
 	int alg = STUN_PWALG_MD5;
-	int code = turn_auth_stateless(req->srv, m, &req->tuple->client, req->now, &alg);
+	int code = req->stateless;
 
+	/* Decided before the lookup (net/ ran turn_server_auth_precheck on
+	 * this input): the nonce's HMAC is not computed twice. */
+	if (code < 0)
+		code = turn_auth_stateless(req->srv, m, &req->tuple->client, req->now, &alg);
+	else if (code == 0)
+		alg = chosen_algorithm(m);
 	if (code != 0)
 		return code;
 	if (!req->cred || req->cred->status == 0)

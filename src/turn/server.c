@@ -363,6 +363,7 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 	const struct stun_msg *msg = in->msg;
 	struct turn_request req = {
 		.srv = srv, .msg = msg, .tuple = in->tuple, .cred = in->cred,
+		.stateless = in->prechecked && in->precheck >= 0 ? in->precheck : -1,
 		.now_ms = in->now_ms, .now = (uint32_t)(in->now_ms / 1000), .reply = reply,
 		.from = from,
 	};

@@ -118,6 +118,12 @@ struct turn_input {
 	const struct turn_tuple *tuple;
 	const struct turn_credential *cred; /* NULL: no USERNAME/USERHASH */
 	uint64_t now_ms;
+	/* net/ ran turn_server_auth_precheck on this very input (same msg,
+	 * tuple and now_ms) and got precheck >= 0: the core takes that
+	 * answer instead of checking the nonce a second time. false: the
+	 * core runs the checks itself. */
+	bool prechecked;
+	int precheck;
 };
 
 /* Where a message goes. The core fills buf and sets len (0: nothing to

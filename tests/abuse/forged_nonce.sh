@@ -12,7 +12,7 @@
 #    flood put nothing in the credential cache that could push her out
 #    (redis-cache-size is the smallest there is, 16).
 # B. Eight static-auth-secret values, no Redis: turnd's CPU time
-#    (/proc/PID/stat) per answered forged request against per answered
+#    (/proc/PID/task/*/schedstat, else /proc/PID/stat) per answered forged request against per answered
 #    plain unauthenticated Allocate. Figure: the ratio (bound 1.5).
 # Meanwhile coturn's turnutils_uclient relays as a static user from
 # 127.0.0.1, and must lose nothing.
@@ -142,8 +142,8 @@ legit_start secrets
 # Three times each, interleaved, the lowest CPU of the three counted: a
 # timer tick or a neighbour's burst then weighs on neither side.
 for i in 1 2 3; do
-	flood "plain$i" plain 30000
-	flood "forged$i" forged 30000
+	flood "plain$i" plain 20000
+	flood "forged$i" forged 20000
 done
 legit_check secrets "during the CPU floods"
 per() { awk -v c="$(cpu_of "$1")" -v n="$(answered_of "$1")" 'BEGIN { printf "%.2f", (n > 0) ? 1000 * c / n : 1e9 }'; }

@@ -176,31 +176,46 @@ END_TEST
 
 struct worker_sim {
 	struct auth_cache *cache;
+	pthread_barrier_t *start;
 	int id;
-	unsigned seen_others; /* confirmed users of other threads found */
+	unsigned seen_others; /* confirmed users of another thread found */
 };
 
-/* One worker: puts and confirms its own users, floods made-up names, and
- * reads the users of the others, all at once. */
+static void sim_name(char *name, size_t cap, int id, int user)
+{
+	snprintf(name, cap, "t%d-user%d", id, user);
+}
+
+/* One worker: confirms its 50 users, waits for the others to have done
+ * the same, then at once refreshes its own users, floods made-up names
+ * (REST names on probation, names not found) and reads the users of the
+ * next thread, which must be there every time. */
 static void *worker_sim_run(void *arg)
 {
 	struct worker_sim *ws = arg;
 	struct auth_cache_answer a;
-	struct auth_key key = {.md5 = {(uint8_t)ws->id}};
+	struct auth_key key = {.md5 = {(uint8_t)(ws->id + 1)}};
+	uint8_t other = (uint8_t)((ws->id + 1) % THREADS + 1);
 	char name[48];
 
-	for (int i = 0; i < ROUNDS; i++) {
-		snprintf(name, sizeof(name), "t%d-user%d", ws->id, i % 50);
+	for (int u = 0; u < 50; u++) {
+		sim_name(name, sizeof(name), ws->id, u);
 		if (auth_cache_put(ws->cache, (const uint8_t *)name, strlen(name), AUTH_CACHE_USER,
 				   &key, NOW) < 0)
 			return NULL;
 		auth_cache_confirm(ws->cache, (const uint8_t *)name, strlen(name));
+	}
+	pthread_barrier_wait(ws->start);
+	for (int i = 0; i < ROUNDS; i++) {
+		sim_name(name, sizeof(name), ws->id, i % 50);
+		auth_cache_put(ws->cache, (const uint8_t *)name, strlen(name), AUTH_CACHE_USER, &key,
+			       NOW + 1);
 		snprintf(name, sizeof(name), "%d:t%d-junk%d", 1800000000 + i, ws->id, i);
 		auth_cache_put(ws->cache, (const uint8_t *)name, strlen(name),
 			       i % 2 ? AUTH_CACHE_REST : AUTH_CACHE_NONE, NULL, NOW);
-		snprintf(name, sizeof(name), "t%d-user%d", (ws->id + 1) % THREADS, i % 50);
+		sim_name(name, sizeof(name), (ws->id + 1) % THREADS, i % 50);
 		if (auth_cache_get(ws->cache, (const uint8_t *)name, strlen(name), &a) &&
-		    a.confirmed && a.key.md5[0] == (uint8_t)((ws->id + 1) % THREADS))
+		    a.confirmed && a.key.md5[0] == other)
 			ws->seen_others++;
 	}
 	return ws;
@@ -210,26 +225,30 @@ START_TEST(threads_share_one_cache)
 {
 	struct auth_cache *cache = auth_cache_new(10000);
 	struct worker_sim ws[THREADS];
+	pthread_barrier_t start;
 	pthread_t t[THREADS];
 	size_t neg;
 
 	ck_assert_ptr_nonnull(cache);
+	ck_assert_int_eq(pthread_barrier_init(&start, NULL, THREADS), 0);
 	for (int i = 0; i < THREADS; i++) {
-		ws[i] = (struct worker_sim){.cache = auth_cache_ref(cache), .id = i};
+		ws[i] = (struct worker_sim){.cache = auth_cache_ref(cache), .start = &start, .id = i};
 		ck_assert_int_eq(pthread_create(&t[i], NULL, worker_sim_run, &ws[i]), 0);
 	}
 	for (int i = 0; i < THREADS; i++) {
 		void *rv;
 		ck_assert_int_eq(pthread_join(t[i], &rv), 0);
 		ck_assert_ptr_eq(rv, &ws[i]);
-		ck_assert_uint_gt(ws[i].seen_others, ROUNDS / 2);
+		/* Every read of another worker's user found it, confirmed,
+		 * with its key, through the floods of all four. */
+		ck_assert_uint_eq(ws[i].seen_others, ROUNDS);
 		auth_cache_free(ws[i].cache);
 	}
-	/* Every thread's 50 users survived the floods of the others. */
+	pthread_barrier_destroy(&start);
 	for (int id = 0; id < THREADS; id++)
 		for (int u = 0; u < 50; u++) {
 			char name[48];
-			snprintf(name, sizeof(name), "t%d-user%d", id, u);
+			sim_name(name, sizeof(name), id, u);
 			ck_assert_msg(confirmed(cache, name), "%s was pushed out", name);
 		}
 	ck_assert_uint_le(auth_cache_count(cache, &neg), 10000);

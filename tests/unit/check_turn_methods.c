@@ -234,6 +234,16 @@ static int precheck_then_deliver(struct client *c, int auth)
 	ck_assert_int_eq(stun_msg_parse(&in, c->req, (size_t)n), 0);
 	const struct turn_input input = { .msg = &in, .tuple = &c->tuple, .now_ms = c->h->now_ms };
 	pre = turn_server_auth_precheck(c->h->srv, &input);
+	/* As net/ hands it over: the pre-check's answer with the request,
+	 * so the core does not check the nonce twice; same answer. */
+	const struct turn_credential down = { .status = -1 };
+	struct turn_input taken = input;
+	taken.cred = auth ? &down : NULL;
+	taken.prechecked = pre >= 0;
+	taken.precheck = pre;
+	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
+	ck_assert_int_eq(turn_server_handle(c->h->srv, &taken, &c->reply), 0);
+	ck_assert_int_eq(client_read_answer(c, in.method), pre == 0 ? 500 : pre);
 	c->cred_status = -1;
 	int code = client_deliver(c, auth);
 	c->cred_status = 1;
