@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -111,10 +112,48 @@ static int nonce_mac(const struct turn_nonce_options *opt, const uint8_t *prefix
 	in[n++] = client->family;
 	memcpy(in + n, client->ip, iplen);
 	n += iplen;
+	if (opt->mac) {
+		size_t out_len = 0;
+
+		/* Same key: init without one restarts the MAC on it. */
+		if (EVP_MAC_init(opt->mac, NULL, 0, NULL) != 1 ||
+		    EVP_MAC_update(opt->mac, in, n) != 1 ||
+		    EVP_MAC_final(opt->mac, mac, &out_len, STUN_HMAC_SHA256_LEN) != 1 ||
+		    out_len != STUN_HMAC_SHA256_LEN)
+			return -1;
+		return 0;
+	}
 	if (!HMAC(EVP_sha256(), opt->key, sizeof(opt->key), in, n, mac, &mac_len) ||
 	    mac_len != STUN_HMAC_SHA256_LEN)
 		return -1;
 	return 0;
+}
+
+int turn_nonce_keyed(struct turn_nonce_options *opt)
+{
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+
+	/* The context holds its own reference to the algorithm. */
+	EVP_MAC_free(hmac);
+	if (!ctx || EVP_MAC_init(ctx, opt->key, sizeof(opt->key), params) != 1) {
+		EVP_MAC_CTX_free(ctx);
+		return -1;
+	}
+	turn_nonce_unkeyed(opt);
+	opt->mac = ctx;
+	return 0;
+}
+
+void turn_nonce_unkeyed(struct turn_nonce_options *opt)
+{
+	EVP_MAC_CTX_free(opt->mac);
+	opt->mac = NULL;
 }
 
 int turn_nonce_make(const struct turn_nonce_options *opt, const struct turn_addr *client,

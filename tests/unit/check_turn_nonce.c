@@ -31,6 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	turn_nonce_unkeyed(&opt);
 }
 
 /* Issue a nonce into buf for client at t. */
@@ -59,6 +60,29 @@ START_TEST(round_trip)
 	ck_assert_str_eq(n, again);
 	make(&client6, NOW, n);
 	ck_assert_int_eq(check(&client6, NOW + 1, n), TURN_NONCE_VALID);
+}
+END_TEST
+
+/* The keyed HMAC (what the server uses) makes exactly the nonces of the
+ * one-shot one, checks them, and can be used again and again. */
+START_TEST(keyed_equals_one_shot)
+{
+	char plain[TURN_NONCE_BUFLEN], keyed[TURN_NONCE_BUFLEN];
+
+	make(&client4, NOW, plain);
+	ck_assert_int_eq(turn_nonce_keyed(&opt), 0);
+	ck_assert_ptr_nonnull(opt.mac);
+	for (int i = 0; i < 3; i++) {
+		make(&client4, NOW, keyed);
+		ck_assert_str_eq(keyed, plain);
+		ck_assert_int_eq(check(&client4, NOW + 1, plain), TURN_NONCE_VALID);
+		ck_assert_int_eq(check(&client6, NOW + 1, plain), TURN_NONCE_INVALID);
+	}
+	make(&client6, NOW, keyed);
+	turn_nonce_unkeyed(&opt);
+	ck_assert_ptr_null(opt.mac);
+	ck_assert_int_eq(check(&client6, NOW, keyed), TURN_NONCE_VALID);
+	turn_nonce_unkeyed(&opt);
 }
 END_TEST
 
@@ -259,6 +283,7 @@ static Suite *nonce_suite(void)
 	tcase_add_test(tc, features_encoded);
 	tcase_add_test(tc, features_of_other_nonces);
 	tcase_add_test(tc, malformed_input);
+	tcase_add_test(tc, keyed_equals_one_shot);
 	suite_add_tcase(s, tc);
 	return s;
 }
