@@ -152,6 +152,8 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	if (worker_needs_credential(&msg)) {
 		in.precheck = turn_server_auth_precheck(w->srv, &in);
 		in.prechecked = in.precheck >= 0;
+		if (in.precheck > 0)
+			w->stats.auth_refused_early++;
 	}
 	if (in.prechecked && in.precheck == 0) {
 		struct pending_ctx pc = { pkt, len, tuple, path, may_park, since_us };

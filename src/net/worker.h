@@ -77,6 +77,9 @@ struct worker_stats {
 	uint64_t chandata_dropped;
 	uint64_t relays_open, relay_sent, relay_send_errors;
 	uint64_t auth_errors;
+	/* Requests with MESSAGE-INTEGRITY answered on the realm and nonce
+	 * alone (401, 438, 400), without asking any backend. */
+	uint64_t auth_refused_early;
 	uint64_t tls_accepted, tls_failed; /* TLS handshakes begun, failed */
 	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
 	/* RFC 6062: data connections piped now, ever; Connects that failed. */

@@ -342,15 +342,21 @@ int turn_server_auth_precheck(const struct turn_server *srv, const struct turn_i
 {
 	const struct stun_msg *msg = in->msg;
 	const struct turn_method *m = find_method(srv, msg->method);
-	int alg;
+	int alg, code;
 
 	/* What turn_server_handle_from would drop, and Binding, which never
 	 * authenticates: no credential is needed. */
 	if (!m || msg->cls != STUN_CLASS_REQUEST || !m->on_request ||
-	    msg->method == STUN_METHOD_BINDING || msg->rfc3489 || !passes_fingerprint(msg))
+	    msg->method == STUN_METHOD_BINDING || msg->rfc3489)
 		return -1;
-	return turn_auth_stateless(srv, msg, &in->tuple->client, (uint32_t)(in->now_ms / 1000),
+	code = turn_auth_stateless(srv, msg, &in->tuple->client, (uint32_t)(in->now_ms / 1000),
 				   &alg);
+	/* A bad FINGERPRINT is dropped by turn_server_handle_from before any
+	 * answer; its CRC is computed here only for a request that would
+	 * otherwise go to the lookup, so a forged one pays it once. */
+	if (code == 0 && !passes_fingerprint(msg))
+		return -1;
+	return code;
 }
 
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,

@@ -27,6 +27,7 @@ REDIS_PID=""
 pick_port PORT || exit 1
 pick_port PEER_PORT || exit 1
 pick_port RPORT || exit 1
+pick_port MPORT || exit 1
 relay_range
 . "$top_srcdir/tests/interop/redis_lib.sh"
 
@@ -103,7 +104,8 @@ redis = true
 redis-port = $RPORT
 redis-cache-size = 16
 redis-poll-interval = 3600
-redis-shared-quota = false" || exit 1
+redis-shared-quota = false
+metrics-port = $MPORT" || exit 1
 check "alice (a key in Redis) allocates while Redis is up" probe alice pass
 # turnd's own first poll of the realm's settings and heartbeat (then one
 # an hour) must be over: wait until the count holds still for 1 s.
@@ -126,6 +128,14 @@ after=$(redis_commands)
 check "$COUNT forged Allocates (REST names, made-up nonce) cost Redis nothing" \
 	figure "new Redis commands for $COUNT forged requests" "$((after - before))" commands 0
 legit_check redis "during the Redis flood"
+early=$("$PY" -c "
+import urllib.request
+for line in urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode().splitlines():
+    if line.startswith('turnd_auth_refused_before_lookup_total '):
+        print(int(float(line.split()[1])))
+" 2>/dev/null)
+echo "  turnd_auth_refused_before_lookup_total ${early:-absent}"
+check "  ... counted in turnd_auth_refused_before_lookup_total" [ "${early:-0}" -ge "$COUNT" ]
 kill -KILL "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
 check "Redis killed after the flood: alice still allocates from the cache" probe alice pass
