@@ -13,7 +13,8 @@
 #    (redis-cache-size is the smallest there is, 16).
 # B. Eight static-auth-secret values, no Redis: turnd's CPU time
 #    (/proc/PID/task/*/schedstat, else /proc/PID/stat) per answered forged request against per answered
-#    plain unauthenticated Allocate. Figure: the ratio (bound 1.5).
+#    plain unauthenticated Allocate. Figure: the ratio (bound 1.5;
+#    2.0 under the sanitizers, whose instrumentation weighs on the parser).
 # Meanwhile coturn's turnutils_uclient relays as a static user from
 # 127.0.0.1, and must lose nothing.
 . "$top_srcdir/tests/interop/lib.sh"
@@ -149,6 +150,12 @@ start_turnd "$(conf_common)
 relay-threads = 1
 static-auth-secret = { $secrets }" || exit 1
 legit_start secrets
+# The bound: a forged request costs one nonce check (base64 and one
+# HMAC) and a longer message more than a plain one. Under ASan and UBSan
+# the parser is instrumented and OpenSSL is not, which weighs on the
+# longer message alone: 2.0 there (main is above 8 in either build).
+BOUND=1.5
+[ "${TURND_SANITIZED:-}" = 1 ] && BOUND=2.0
 # Interleaved rounds of each, the lowest CPU per request of each kind
 # counted: the load of other processes on the machine (make -j) then
 # weighs on neither side. A second pass of rounds only when the first
@@ -167,11 +174,11 @@ for pass in 1 2; do
 	plain=$(lowest "$T_DIR/plain.us")
 	forged=$(lowest "$T_DIR/forged.us")
 	ratio=$(awk -v f="$forged" -v p="$plain" 'BEGIN { printf "%.2f", (p > 0) ? f / p : 99 }')
-	awk -v r="$ratio" 'BEGIN { exit !(r <= 1.5) }' && break
+	awk -v r="$ratio" -v b="$BOUND" 'BEGIN { exit !(r <= b) }' && break
 done
 legit_check secrets "during the CPU floods"
 echo "  CPU per answered request: plain $plain us, forged $forged us (8 secrets)"
 check "a forged request costs about what a plain one does" \
-	figure "CPU per forged request / per plain request, 8 secrets" "$ratio" x 1.5
+	figure "CPU per forged request / per plain request, 8 secrets" "$ratio" x "$BOUND"
 check "turnd stops cleanly" stop_turnd
 finish
