@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """A flood of Allocate requests for the tests in tests/abuse/ (issue 13,
 items 2 and 3): prebuilt datagrams, sent from SOURCES loopback addresses
-(127.0.2.1 and up, so that a limit per source address does not stand in
-for the one under test), with the answers read back and counted.
+(127.2.0.1 and up, so that a limit per source address, such as the one
+on answers to unauthenticated requests, does not stand in for the one
+under test), with the answers read back and counted.
 
 usage: auth_flood.py --port PORT --count N --mode MODE [--realm R] [--pid PID]
-                     [--sources K] [--nonce NONCE]
+                     [--sources K (500)] [--source ADDR] [--nonce NONCE]
+--source: every request from ADDR instead (badmac: the nonce's address).
 
 MODE:
   plain   an Allocate with REQUESTED-TRANSPORT and nothing else (401)
@@ -140,7 +142,7 @@ def main():
     p.add_argument("--realm", default="turnd.test")
     p.add_argument("--nonce", default="")
     p.add_argument("--pid", type=int)
-    p.add_argument("--sources", type=int, default=200)
+    p.add_argument("--sources", type=int, default=500)
     p.add_argument("--source", default="")
     args = p.parse_args()
 
@@ -149,7 +151,7 @@ def main():
     for i in range(1 if args.source else args.sources):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        s.bind((args.source or "127.0.2.%d" % (1 + i % 250), 0))
+        s.bind((args.source or "127.2.%d.%d" % (i // 250 % 250, 1 + i % 250), 0))
         s.connect((args.host, args.port))
         s.setblocking(False)
         socks.append(s)

@@ -6,14 +6,14 @@
 #
 # A. Redis (a real redis-server on loopback): a real user (alice, in
 #    Redis) allocates; then 10,000 Allocates with a made-up nonce and
-#    TURN REST usernames, a new name each, from 200 loopback addresses.
+#    TURN REST usernames, a new name each, from 500 loopback addresses.
 #    Figure: Redis commands they caused (INFO commandstats before and
 #    after; bound 0). Then Redis is killed and alice still allocates: the
 #    flood put nothing in the credential cache that could push her out
 #    (redis-cache-size is the smallest there is, 16).
 # B. Eight static-auth-secret values, no Redis: turnd's CPU time
-#    (/proc/PID/task/*/schedstat, else /proc/PID/stat) per answered forged request against per answered
-#    plain unauthenticated Allocate. Figure: the ratio (bound 1.5;
+#    (/proc/PID/task/*/schedstat, else /proc/PID/stat) per answered
+#    forged request against per answered plain unauthenticated Allocate. Figure: the ratio (bound 1.5;
 #    2.0 under the sanitizers, whose instrumentation weighs on the parser).
 # Meanwhile coturn's turnutils_uclient relays as a static user from
 # 127.0.0.1, and must lose nothing.
