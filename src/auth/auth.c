@@ -59,7 +59,7 @@ void auth_free(struct auth *a)
 
 #ifdef HAVE_HIREDIS
 static struct auth_backend *redis_from_conf(const struct conf *c, struct event_base *base,
-					    char *err, size_t errlen)
+					    struct auth_cache *cache, char *err, size_t errlen)
 {
 	const struct conf_redis *cr = &c->redis;
 	const struct auth_redis_options o = {
@@ -81,27 +81,35 @@ static struct auth_backend *redis_from_conf(const struct conf *c, struct event_b
 		.cache_ttl_s = cr->cache_ttl_s,
 		.negative_ttl_s = cr->negative_ttl_s,
 		.cache_stale_s = cr->cache_stale_s,
+		.shared_cache = cache,
 	};
 
 	return auth_redis_new(&o, base, err, errlen);
 }
 #endif
 
+/* What chain_new adds beyond the configuration's users and secrets. */
+struct chain_opts {
+	bool with_redis;
+	struct event_base *base; /* the worker's, for Redis */
+	struct auth_cache *cache; /* shared by the workers' Redis backends, or NULL */
+};
+
 /* The Redis backend, last in the chain: static users and secrets answer
  * without a round trip. */
-static int add_redis(struct auth *a, const struct conf *c, struct event_base *base, char *err,
+static int add_redis(struct auth *a, const struct conf *c, const struct chain_opts *o, char *err,
 		     size_t errlen)
 {
 #ifdef HAVE_HIREDIS
-	if (!base) {
+	if (!o->base) {
 		snprintf(err, errlen, "option 'redis': needs the worker's event loop");
 		return -1;
 	}
-	return auth_add(a, redis_from_conf(c, base, err, errlen));
+	return auth_add(a, redis_from_conf(c, o->base, o->cache, err, errlen));
 #else
 	(void)a;
 	(void)c;
-	(void)base;
+	(void)o;
 	/* conf refuses redis = true in such a build already. */
 	snprintf(err, errlen, "option 'redis': this turnd was built without Redis support");
 	return -1;
@@ -109,8 +117,8 @@ static int add_redis(struct auth *a, const struct conf *c, struct event_base *ba
 }
 
 /* The chain of c; Redis only when with_redis. */
-static struct auth *chain_new(const struct conf *c, struct event_base *base, bool with_redis,
-			      char *err, size_t errlen)
+static struct auth *chain_new(const struct conf *c, const struct chain_opts *o, char *err,
+			      size_t errlen)
 {
 	struct auth *a;
 
@@ -131,7 +139,7 @@ static struct auth *chain_new(const struct conf *c, struct event_base *base, boo
 	if (c->n_secrets && auth_add(a, auth_secret_new((const char *const *)c->secrets,
 							c->n_secrets, c->realm, err, errlen)) < 0)
 		goto fail;
-	if (with_redis && c->redis.enabled && add_redis(a, c, base, err, errlen) < 0)
+	if (o->with_redis && c->redis.enabled && add_redis(a, c, o, err, errlen) < 0)
 		goto fail;
 	return a;
 fail:
@@ -141,15 +149,19 @@ fail:
 	return NULL;
 }
 
-struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, char *err,
-				 size_t errlen)
+struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base,
+				 struct auth_cache *cache, char *err, size_t errlen)
 {
-	return chain_new(c, base, true, err, errlen);
+	const struct chain_opts o = { .with_redis = true, .base = base, .cache = cache };
+
+	return chain_new(c, &o, err, errlen);
 }
 
 struct auth *auth_new_local(const struct conf *c, char *err, size_t errlen)
 {
-	return chain_new(c, NULL, false, err, errlen);
+	const struct chain_opts o = { .with_redis = false };
+
+	return chain_new(c, &o, err, errlen);
 }
 
 int auth_move_backend(struct auth *to, struct auth *from, const char *name)
@@ -171,7 +183,7 @@ int auth_move_backend(struct auth *to, struct auth *from, const char *name)
 
 struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen)
 {
-	return auth_new_for_worker(c, NULL, err, errlen);
+	return auth_new_for_worker(c, NULL, NULL, err, errlen);
 }
 
 bool auth_username_valid(const uint8_t *name, size_t len)
@@ -230,6 +242,16 @@ int auth_query_lookup(struct auth *a, const struct auth_query *q, struct auth_cr
 			failed = true;
 	}
 	return failed ? AUTH_ERROR : AUTH_NOT_FOUND;
+}
+
+void auth_confirm(struct auth *a, const struct auth_credential *c)
+{
+	for (size_t i = 0; a && c && c->unconfirmed && c->backend && i < a->n; i++) {
+		struct auth_backend *b = a->backends[i];
+
+		if (strcmp(b->ops->name, c->backend) == 0 && b->ops->confirm)
+			b->ops->confirm(b, c);
+	}
 }
 
 int auth_lookup(struct auth *a, const uint8_t *username, size_t len, uint64_t now_s,

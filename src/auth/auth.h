@@ -27,9 +27,14 @@
  * happen in net/ before turn_server_handle is called (STYLE.md).
  *
  * Threads: the static and secret backends are read-only once built, so
- * one chain may serve every worker. A backend with connections or a cache
- * (Redis) is built per worker, on that worker's event base, and used only
- * from the thread that runs it: auth_new_for_worker.
+ * one chain may serve every worker. A backend with connections (Redis) is
+ * built per worker, on that worker's event base, and used only from the
+ * thread that runs it: auth_new_for_worker. Its answer cache is the one
+ * thread-safe exception, shared by every worker's backend (auth_cache.h).
+ *
+ * Order: net/ asks the chain only for a request that passed the checks
+ * needing no credential (turn_server_auth_precheck: realm, nonce MAC and
+ * age), so a forged nonce never reaches a backend.
  */
 #ifndef TURND_AUTH_AUTH_H
 #define TURND_AUTH_AUTH_H
@@ -76,6 +81,9 @@ struct auth_credential {
 	uint64_t expires_s; /* TURN REST expiry time, 0 when it does not expire */
 	size_t n_keys; /* 1..AUTH_MAX_KEYS when found */
 	struct auth_key keys[AUTH_MAX_KEYS];
+	/* The backend keeps this answer on probation until a request's
+	 * MESSAGE-INTEGRITY verifies with it: tell it with auth_confirm. */
+	bool unconfirmed;
 };
 
 /* Called by an asynchronous backend when the answer to a lookup that
@@ -116,6 +124,9 @@ struct auth_backend_ops {
 		      struct auth_credential *out);
 	/* Release b and everything it owns; wipe key material. */
 	void (*free)(struct auth_backend *b);
+	/* A request verified with c, an answer of this backend that was
+	 * unconfirmed (auth_confirm); NULL for backends that keep nothing. */
+	void (*confirm)(struct auth_backend *b, const struct auth_credential *c);
 };
 
 /* Every backend starts with this; the backend's own state follows. */
@@ -146,11 +157,14 @@ struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen);
  * and cache on base (the worker's event base; the chain must then be
  * used and freed from the thread that runs base, and freed before base).
  * With base NULL this is auth_new_from_conf, and a configuration that
- * asks for Redis is an error. Returns a chain owned by the caller, or
+ * asks for Redis is an error. cache (auth_cache.h) is the answer cache
+ * every worker's Redis backend shares (the backend takes a reference),
+ * or NULL for one of its own. Returns a chain owned by the caller, or
  * NULL with a message in err.
  */
-struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base, char *err,
-				 size_t errlen);
+struct auth_cache;
+struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base,
+				 struct auth_cache *cache, char *err, size_t errlen);
 
 /*
  * The static users and secrets of c alone, never Redis, whatever c says:
@@ -177,6 +191,12 @@ int auth_move_backend(struct auth *to, struct auth *from, const char *name);
  * NUL) are AUTH_NOT_FOUND without asking any backend.
  */
 int auth_query_lookup(struct auth *a, const struct auth_query *q, struct auth_credential *out);
+
+/* A request's MESSAGE-INTEGRITY verified with c, an answer of a's that
+ * had c->unconfirmed set: the backend that gave it may now keep it as a
+ * user's (so that requests with a wrong MAC never fill its cache with
+ * names that push real users out). */
+void auth_confirm(struct auth *a, const struct auth_credential *c);
 
 /* Synchronous shorthands for auth_query_lookup (done NULL). */
 int auth_lookup(struct auth *a, const uint8_t *username, size_t len, uint64_t now_s,
@@ -233,6 +253,9 @@ struct auth_redis_options {
 	unsigned cache_ttl_s; /* found, at least 1 */
 	unsigned negative_ttl_s; /* not found, at least 1 */
 	unsigned cache_stale_s; /* found entries past their TTL while Redis is down */
+	/* The answer cache to share with the other workers' backends (a
+	 * reference is taken); NULL: a cache of cache_size of its own. */
+	struct auth_cache *shared_cache;
 };
 
 /* Smaller caches could drop an answer before the lookup it was fetched

@@ -1,6 +1,8 @@
-/* The Redis backend's answer cache; see auth_cache.h. */
+/* The Redis backend's answer cache, shared by the workers; see auth_cache.h. */
 #include "auth/auth_cache.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,19 +10,39 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+/* Entries per shard at least, before a cache is split further. */
+#define SHARD_MIN_ENTRIES 64
+
+struct entry {
+	struct entry *hash_next;
+	struct entry *lru_prev, *lru_next; /* most recently used first */
+	struct auth_cache_answer a;
+	size_t name_len;
+	uint8_t name[]; /* not NUL-terminated */
+};
+
 struct lru {
-	struct auth_cache_entry *head, *tail;
-	size_t n;
+	struct entry *head, *tail;
+	size_t n, max;
+};
+
+enum share { SHARE_CONFIRMED, SHARE_PROBATION, SHARE_NEGATIVE, N_SHARES };
+
+struct shard {
+	pthread_mutex_t lock;
+	struct entry **buckets;
+	size_t mask; /* buckets - 1, a power of two minus one */
+	struct lru share[N_SHARES];
 };
 
 struct auth_cache {
-	struct auth_cache_entry **buckets;
-	size_t mask; /* buckets - 1, a power of two minus one */
-	size_t max_found; /* AUTH_CACHE_USER and AUTH_CACHE_REST entries */
-	size_t max_negative; /* AUTH_CACHE_NONE and AUTH_CACHE_BAD entries */
-	struct lru found; /* AUTH_CACHE_USER and AUTH_CACHE_REST */
-	struct lru negative; /* AUTH_CACHE_NONE and AUTH_CACHE_BAD */
-	uint64_t k0, k1; /* SipHash key */
+	atomic_uint refs;
+	uint64_t k0, k1; /* SipHash key; never changes */
+	size_t n_shards; /* a power of two */
+	struct shard *shards;
+	pthread_rwlock_t secrets_lock;
+	struct auth_rest rest; /* realm unset: the caller passes it */
+	char *secrets[AUTH_MAX_KEYS];
 };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012) ---- */
@@ -81,19 +103,16 @@ uint64_t auth_cache_hash(const struct auth_cache *c, const uint8_t *name, size_t
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
-/* ---- Lists and table ---- */
+/* ---- Lists and table (the shard's lock held) ---- */
 
-static bool negative_kind(enum auth_cache_kind kind)
+static enum share share_of(const struct auth_cache_answer *a)
 {
-	return kind == AUTH_CACHE_NONE || kind == AUTH_CACHE_BAD;
+	if (a->kind == AUTH_CACHE_NONE || a->kind == AUTH_CACHE_BAD)
+		return SHARE_NEGATIVE;
+	return a->confirmed ? SHARE_CONFIRMED : SHARE_PROBATION;
 }
 
-static struct lru *list_of(struct auth_cache *c, enum auth_cache_kind kind)
-{
-	return negative_kind(kind) ? &c->negative : &c->found;
-}
-
-static void lru_unlink(struct lru *l, struct auth_cache_entry *e)
+static void lru_unlink(struct lru *l, struct entry *e)
 {
 	if (e->lru_prev)
 		e->lru_prev->lru_next = e->lru_next;
@@ -107,7 +126,7 @@ static void lru_unlink(struct lru *l, struct auth_cache_entry *e)
 	l->n--;
 }
 
-static void lru_push(struct lru *l, struct auth_cache_entry *e)
+static void lru_push(struct lru *l, struct entry *e)
 {
 	e->lru_prev = NULL;
 	e->lru_next = l->head;
@@ -119,142 +138,328 @@ static void lru_push(struct lru *l, struct auth_cache_entry *e)
 	l->n++;
 }
 
-static struct auth_cache_entry **bucket_of(const struct auth_cache *c, const uint8_t *name,
-					   size_t len)
+/* The shard from the hash's top bits, the bucket from its low bits. */
+static struct shard *shard_of(const struct auth_cache *c, uint64_t h)
 {
-	return &c->buckets[auth_cache_hash(c, name, len) & c->mask];
+	return &c->shards[(h >> 48) & (c->n_shards - 1)];
 }
 
-static struct auth_cache_entry *lookup(const struct auth_cache *c, const uint8_t *name, size_t len)
+static struct entry **bucket_of(struct shard *s, uint64_t h)
 {
-	struct auth_cache_entry *e = *bucket_of(c, name, len);
+	return &s->buckets[h & s->mask];
+}
+
+static struct entry *lookup(struct shard *s, uint64_t h, const uint8_t *name, size_t len)
+{
+	struct entry *e = *bucket_of(s, h);
 
 	while (e && !(e->name_len == len && memcmp(e->name, name, len) == 0))
 		e = e->hash_next;
 	return e;
 }
 
-static void entry_drop(struct auth_cache *c, struct auth_cache_entry *e)
+static void entry_drop(const struct auth_cache *c, struct shard *s, struct entry *e)
 {
-	struct auth_cache_entry **pp = bucket_of(c, e->name, e->name_len);
+	struct entry **pp = bucket_of(s, auth_cache_hash(c, e->name, e->name_len));
 
 	while (*pp != e)
 		pp = &(*pp)->hash_next;
 	*pp = e->hash_next;
-	lru_unlink(list_of(c, e->kind), e);
-	OPENSSL_cleanse(&e->key, sizeof(e->key));
+	lru_unlink(&s->share[share_of(&e->a)], e);
+	OPENSSL_cleanse(&e->a.key, sizeof(e->a.key));
 	free(e);
 }
 
-/* Room for one more entry of kind, in its own share of the cache. */
-static void make_room(struct auth_cache *c, enum auth_cache_kind kind)
+/* Room for one more entry in share sh. */
+static void make_room(const struct auth_cache *c, struct shard *s, enum share sh)
 {
-	struct lru *l = list_of(c, kind);
-	size_t max = negative_kind(kind) ? c->max_negative : c->max_found;
+	struct lru *l = &s->share[sh];
 
-	while (l->n >= max)
-		entry_drop(c, l->tail);
+	while (l->n >= l->max)
+		entry_drop(c, s, l->tail);
 }
 
-static void entry_set(struct auth_cache_entry *e, enum auth_cache_kind kind,
-		      const struct auth_key *key, uint64_t fetched_s)
+static void answer_set(struct auth_cache_answer *a, enum auth_cache_kind kind,
+		       const struct auth_key *key, uint64_t fetched_s)
 {
-	e->kind = kind;
-	e->fetched_s = fetched_s;
+	bool keep = a->confirmed && a->kind == kind &&
+		    (kind == AUTH_CACHE_REST ||
+		     (kind == AUTH_CACHE_USER && key && CRYPTO_memcmp(&a->key, key, sizeof(*key)) == 0));
+
+	/* A refresh of a confirmed answer that did not change stays
+	 * confirmed; anything else must verify a request again. */
+	a->confirmed = keep;
+	a->kind = kind;
+	a->fetched_s = fetched_s;
 	if (kind == AUTH_CACHE_USER && key)
-		e->key = *key;
+		a->key = *key;
 	else
-		OPENSSL_cleanse(&e->key, sizeof(e->key));
+		OPENSSL_cleanse(&a->key, sizeof(a->key));
 }
 
-/* ---- Public ---- */
+/* ---- Making and freeing ---- */
+
+static size_t shard_count(size_t max_entries)
+{
+	size_t n = 1;
+
+	while (n < AUTH_CACHE_SHARDS_MAX && max_entries / (2 * n) >= SHARD_MIN_ENTRIES)
+		n <<= 1;
+	return n;
+}
+
+/* Shares of max entries: a quarter negative, a quarter probation, the
+ * rest confirmed (each at least 1). */
+static int shard_init(struct shard *s, size_t max)
+{
+	size_t buckets = 1;
+
+	while (buckets < max)
+		buckets <<= 1;
+	s->buckets = calloc(buckets, sizeof(*s->buckets));
+	if (!s->buckets)
+		return -1;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		free(s->buckets);
+		s->buckets = NULL;
+		return -1;
+	}
+	s->mask = buckets - 1;
+	s->share[SHARE_NEGATIVE].max = max / 4;
+	s->share[SHARE_PROBATION].max = max / 4;
+	s->share[SHARE_CONFIRMED].max = max - 2 * (max / 4);
+	return 0;
+}
+
+static void shard_fini(const struct auth_cache *c, struct shard *s)
+{
+	if (!s->buckets)
+		return;
+	for (int i = 0; i < N_SHARES; i++)
+		while (s->share[i].tail)
+			entry_drop(c, s, s->share[i].tail);
+	free(s->buckets);
+	pthread_mutex_destroy(&s->lock);
+}
+
+static void secrets_clear(struct auth_cache *c)
+{
+	for (size_t i = 0; i < c->rest.n; i++) {
+		OPENSSL_cleanse(c->secrets[i], c->rest.secret_len[i]);
+		free(c->secrets[i]);
+		c->secrets[i] = NULL;
+	}
+	c->rest.n = 0;
+}
+
+static void cache_destroy(struct auth_cache *c)
+{
+	for (size_t i = 0; c->shards && i < c->n_shards; i++)
+		shard_fini(c, &c->shards[i]);
+	free(c->shards);
+	secrets_clear(c);
+	pthread_rwlock_destroy(&c->secrets_lock);
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
 
 struct auth_cache *auth_cache_new(size_t max_entries)
 {
 	struct auth_cache *c;
-	size_t buckets = 1;
 
 	if (max_entries < 4 || max_entries > SIZE_MAX / 4)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	/* One bucket per entry at least: chains stay short. */
-	while (buckets < max_entries)
-		buckets <<= 1;
-	c->buckets = calloc(buckets, sizeof(*c->buckets));
-	c->mask = buckets - 1;
-	c->max_negative = max_entries / 4;
-	c->max_found = max_entries - c->max_negative;
-	if (!c->buckets || RAND_bytes((unsigned char *)&c->k0, sizeof(c->k0)) != 1 ||
-	    RAND_bytes((unsigned char *)&c->k1, sizeof(c->k1)) != 1) {
-		free(c->buckets);
+	if (pthread_rwlock_init(&c->secrets_lock, NULL) != 0) {
 		free(c);
 		return NULL;
 	}
+	atomic_init(&c->refs, 1);
+	c->n_shards = shard_count(max_entries);
+	c->shards = calloc(c->n_shards, sizeof(*c->shards));
+	if (!c->shards || RAND_bytes((unsigned char *)&c->k0, sizeof(c->k0)) != 1 ||
+	    RAND_bytes((unsigned char *)&c->k1, sizeof(c->k1)) != 1) {
+		cache_destroy(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < c->n_shards; i++)
+		if (shard_init(&c->shards[i], max_entries / c->n_shards) < 0) {
+			cache_destroy(c);
+			return NULL;
+		}
+	return c;
+}
+
+struct auth_cache *auth_cache_ref(struct auth_cache *c)
+{
+	atomic_fetch_add(&c->refs, 1);
 	return c;
 }
 
 void auth_cache_free(struct auth_cache *c)
 {
-	if (!c)
-		return;
-	while (c->found.tail)
-		entry_drop(c, c->found.tail);
-	while (c->negative.tail)
-		entry_drop(c, c->negative.tail);
-	free(c->buckets);
-	OPENSSL_cleanse(c, sizeof(*c));
-	free(c);
+	if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+		cache_destroy(c);
 }
 
-struct auth_cache_entry *auth_cache_find(struct auth_cache *c, const uint8_t *name, size_t len)
-{
-	struct auth_cache_entry *e = lookup(c, name, len);
+/* ---- Entries ---- */
 
+bool auth_cache_get(struct auth_cache *c, const uint8_t *name, size_t len,
+		    struct auth_cache_answer *out)
+{
+	uint64_t h = auth_cache_hash(c, name, len);
+	struct shard *s = shard_of(c, h);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = lookup(s, h, name, len);
 	if (e) {
-		struct lru *l = list_of(c, e->kind);
+		struct lru *l = &s->share[share_of(&e->a)];
 
 		lru_unlink(l, e);
 		lru_push(l, e);
+		*out = e->a;
 	}
-	return e;
+	pthread_mutex_unlock(&s->lock);
+	return e != NULL;
 }
 
-struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
-					enum auth_cache_kind kind, const struct auth_key *key,
-					uint64_t fetched_s)
+int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
+		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s)
 {
-	struct auth_cache_entry *e = lookup(c, name, len);
-	struct auth_cache_entry **bucket;
+	uint64_t h = auth_cache_hash(c, name, len);
+	struct shard *s = shard_of(c, h);
+	struct entry *e, **bucket;
 
+	if (len == 0 || len > SIZE_MAX - sizeof(*e))
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	e = lookup(s, h, name, len);
 	if (e) {
 		/* Out of its list first, so make_room cannot pick it. */
-		lru_unlink(list_of(c, e->kind), e);
-		make_room(c, kind);
-		entry_set(e, kind, key, fetched_s);
-		lru_push(list_of(c, kind), e);
-		return e;
+		lru_unlink(&s->share[share_of(&e->a)], e);
+		answer_set(&e->a, kind, key, fetched_s);
+		make_room(c, s, share_of(&e->a));
+		lru_push(&s->share[share_of(&e->a)], e);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
 	}
-	if (len == 0 || len > SIZE_MAX - sizeof(*e))
-		return NULL;
 	e = calloc(1, sizeof(*e) + len);
-	if (!e)
-		return NULL;
-	make_room(c, kind);
+	if (!e) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
 	memcpy(e->name, name, len);
 	e->name_len = len;
-	entry_set(e, kind, key, fetched_s);
-	bucket = bucket_of(c, name, len);
+	answer_set(&e->a, kind, key, fetched_s);
+	make_room(c, s, share_of(&e->a));
+	bucket = bucket_of(s, h);
 	e->hash_next = *bucket;
 	*bucket = e;
-	lru_push(list_of(c, kind), e);
-	return e;
+	lru_push(&s->share[share_of(&e->a)], e);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+bool auth_cache_confirm(struct auth_cache *c, const uint8_t *name, size_t len)
+{
+	uint64_t h = auth_cache_hash(c, name, len);
+	struct shard *s = shard_of(c, h);
+	struct entry *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = lookup(s, h, name, len);
+	if (e && share_of(&e->a) == SHARE_PROBATION) {
+		lru_unlink(&s->share[SHARE_PROBATION], e);
+		e->a.confirmed = true;
+		make_room(c, s, SHARE_CONFIRMED);
+		lru_push(&s->share[SHARE_CONFIRMED], e);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return e != NULL;
+}
+
+/* The sum of the shares' counts, each shard under its lock. */
+static size_t count_shares(const struct auth_cache *c, unsigned mask)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; c && i < c->n_shards; i++) {
+		struct shard *s = &c->shards[i];
+
+		pthread_mutex_lock(&s->lock);
+		for (int k = 0; k < N_SHARES; k++)
+			if (mask & (1u << k))
+				n += s->share[k].n;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n;
 }
 
 size_t auth_cache_count(const struct auth_cache *c, size_t *negative)
 {
 	if (negative)
-		*negative = c ? c->negative.n : 0;
-	return c ? c->found.n + c->negative.n : 0;
+		*negative = count_shares(c, 1u << SHARE_NEGATIVE);
+	return count_shares(c, (1u << N_SHARES) - 1);
+}
+
+size_t auth_cache_confirmed(const struct auth_cache *c)
+{
+	return count_shares(c, 1u << SHARE_CONFIRMED);
+}
+
+/* ---- The TURN REST secrets ---- */
+
+int auth_cache_set_secrets(struct auth_cache *c, const char *const *secrets, const size_t *lens,
+			   size_t n)
+{
+	int rc = 0;
+
+	if (n > AUTH_MAX_KEYS)
+		return -1;
+	pthread_rwlock_wrlock(&c->secrets_lock);
+	secrets_clear(c);
+	for (size_t i = 0; i < n; i++) {
+		c->secrets[i] = malloc(lens[i] ? lens[i] : 1);
+		if (!c->secrets[i]) {
+			secrets_clear(c);
+			rc = -1;
+			break;
+		}
+		memcpy(c->secrets[i], secrets[i], lens[i]);
+		c->rest.secrets[i] = c->secrets[i];
+		c->rest.secret_len[i] = lens[i];
+		c->rest.n++;
+	}
+	pthread_rwlock_unlock(&c->secrets_lock);
+	return rc;
+}
+
+size_t auth_cache_secrets(struct auth_cache *c)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&c->secrets_lock);
+	n = c->rest.n;
+	pthread_rwlock_unlock(&c->secrets_lock);
+	return n;
+}
+
+int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct auth_query *q,
+			   struct auth_credential *out)
+{
+	struct auth_rest rest;
+	int rc;
+
+	/* Derived under the read lock: the views stay valid meanwhile, and
+	 * workers only ever wait for a writer (a new SMEMBERS answer). */
+	pthread_rwlock_rdlock(&c->secrets_lock);
+	rest = c->rest;
+	rest.realm = realm;
+	rc = auth_rest_lookup(&rest, q, out);
+	pthread_rwlock_unlock(&c->secrets_lock);
+	OPENSSL_cleanse(&rest, sizeof(rest));
+	return rc;
 }

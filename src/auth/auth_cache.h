@@ -1,28 +1,42 @@
 /*
- * A bounded cache of credential answers for one worker's Redis backend
- * (auth_redis.c): username -> a key, a TURN REST name, or "not found",
- * with the time the answer was fetched. The backend decides what is fresh;
- * the cache only keeps, finds and evicts.
+ * A bounded cache of credential answers for the Redis backend
+ * (auth_redis.c), shared by every worker's backend: username -> a key, a
+ * TURN REST name, or "not found", with the time the answer was fetched,
+ * and the realm's TURN REST secrets from the latest SMEMBERS answer. The
+ * backend decides what is fresh; the cache only keeps, finds and evicts.
  *
- * Bounded in two shares, so that a flood of made-up names cannot push the
- * real users out (they are what keeps working while Redis is down): a
- * quarter of the entries for "not found" and "bad", three quarters for
- * the users found, each share evicting its least recently used entry when
- * full.
+ * Shared (issue 13, item 3): a user who authenticated on one worker keeps
+ * working from any worker while Redis is down, whichever worker the
+ * kernel hands a new source port to. Thread-safe: the entries sit in
+ * shards, each under its own mutex, chosen by the keyed hash of the name,
+ * so workers authenticating different users rarely wait on each other;
+ * the secrets sit under a read-write lock. Only authentication consults
+ * it: the relay path never takes these locks.
+ *
+ * Bounded in three shares per shard, so that made-up names cannot push
+ * the real users out (they are what keeps working while Redis is down):
+ * a quarter for "not found" and "bad", a quarter for answers found but
+ * not yet confirmed by a request whose MESSAGE-INTEGRITY verified with
+ * them ("probation"), and half for confirmed users. A request with a
+ * wrong MAC can only ever add to the first two; each share evicts its
+ * least recently used entry when full.
  *
  * Names chosen by clients are the keys of a hash table, so the hash is
  * SipHash-2-4 under a random key drawn when the cache is made: collisions
  * cannot be precomputed.
- *
- * Not thread-safe: one cache per worker.
  */
 #ifndef TURND_AUTH_AUTH_CACHE_H
 #define TURND_AUTH_AUTH_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "auth/auth.h"
+
+/* Shards at most; a small cache has fewer (at least 64 entries each), so
+ * that its shares stay meaningful. A power of two. */
+#define AUTH_CACHE_SHARDS_MAX 16
 
 enum auth_cache_kind {
 	AUTH_CACHE_NONE, /* no key: not found */
@@ -31,43 +45,66 @@ enum auth_cache_kind {
 	AUTH_CACHE_BAD, /* Redis answered with something that is not a key */
 };
 
-struct auth_cache_entry {
-	struct auth_cache_entry *hash_next;
-	struct auth_cache_entry *lru_prev, *lru_next; /* most recently used first */
+/* A copy of one entry: nothing the caller holds points into the cache. */
+struct auth_cache_answer {
 	enum auth_cache_kind kind;
 	uint64_t fetched_s; /* UNIX time of the answer */
+	bool confirmed; /* USER or REST whose key has verified a request */
 	struct auth_key key; /* AUTH_CACHE_USER only */
-	size_t name_len;
-	uint8_t name[]; /* not NUL-terminated */
 };
 
 struct auth_cache;
 
-/* A cache of at most max_entries (>= 4) entries, owned by the caller
- * (auth_cache_free). NULL on out-of-memory or a failing random source. */
+/* A cache of at most max_entries (>= 4) entries with one reference, owned
+ * by the caller (auth_cache_free). NULL on out-of-memory or a failing
+ * random source. */
 struct auth_cache *auth_cache_new(size_t max_entries);
 
-/* Wipes the keys and frees; NULL is a no-op. */
+/* One more reference to c (every backend sharing it holds one). Returns c. */
+struct auth_cache *auth_cache_ref(struct auth_cache *c);
+
+/* Drops a reference; the last one wipes the keys and secrets and frees.
+ * NULL is a no-op. */
 void auth_cache_free(struct auth_cache *c);
 
-/* The entry for name, marked as just used, or NULL. It belongs to the
- * cache and lives until the next auth_cache_put. */
-struct auth_cache_entry *auth_cache_find(struct auth_cache *c, const uint8_t *name, size_t len);
+/* The answer for name, copied into *out and marked as just used. Returns
+ * true when there is one. */
+bool auth_cache_get(struct auth_cache *c, const uint8_t *name, size_t len,
+		    struct auth_cache_answer *out);
 
 /*
  * Store an answer for name (len >= 1), replacing an earlier one, evicting
- * another entry when the cache is full. key is read for AUTH_CACHE_USER
- * only (may be NULL otherwise). Returns the entry (as auth_cache_find
- * does), or NULL on out-of-memory.
+ * another entry of its share when that is full. key is read for
+ * AUTH_CACHE_USER only (may be NULL otherwise). A found answer starts in
+ * probation, unless it replaces a confirmed one of the same kind and key
+ * (a refresh after the TTL). Returns 0, or -1 on out-of-memory.
  */
-struct auth_cache_entry *auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
-					enum auth_cache_kind kind, const struct auth_key *key,
-					uint64_t fetched_s);
+int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
+		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s);
+
+/* A request's MESSAGE-INTEGRITY verified with name's answer: move it to
+ * the confirmed share. Returns true when an entry was found. */
+bool auth_cache_confirm(struct auth_cache *c, const uint8_t *name, size_t len);
 
 /* Entries held: all, and the "not found" and "bad" ones among them. */
 size_t auth_cache_count(const struct auth_cache *c, size_t *negative);
 
+/* Confirmed entries held. */
+size_t auth_cache_confirmed(const struct auth_cache *c);
+
 /* The cache's keyed hash of name, for other tables indexed by names. */
 uint64_t auth_cache_hash(const struct auth_cache *c, const uint8_t *name, size_t len);
+
+/* Replace the realm's TURN REST secrets (n <= AUTH_MAX_KEYS, each
+ * copied). Returns 0, or -1 on out-of-memory (then none are kept). */
+int auth_cache_set_secrets(struct auth_cache *c, const char *const *secrets, const size_t *lens,
+			   size_t n);
+
+/* How many secrets are held. */
+size_t auth_cache_secrets(struct auth_cache *c);
+
+/* auth_rest_lookup (auth.h) of q against the secrets held, for realm. */
+int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct auth_query *q,
+			   struct auth_credential *out);
 
 #endif

@@ -3,8 +3,9 @@
  * worker's event base; see auth_redis_new in auth.h for the contract.
  *
  * Shape: one connection per worker (redis_conn.c: TCP, a unix socket or
- * TLS, on the worker's event base), a bounded answer cache
- * (auth_cache.c), and the requests in flight ("fetches"), one per name:
+ * TLS, on the worker's event base), a bounded answer cache shared by
+ * every worker's backend (auth_cache.c: a user cached by one worker is
+ * known to all while Redis is down), and the requests in flight ("fetches"), one per name:
  * lookups of a name that is already being asked join that fetch. A fetch
  * is MGET of the key and key-sha256 of the name, plus SMEMBERS of the
  * realm's secrets for a name of the TURN REST form, pipelined on one
@@ -118,12 +119,11 @@ struct auth_redis {
 	unsigned epoch; /* handshakes completed */
 	size_t n_commands; /* auth_redis_command's, unanswered */
 
+	/* Shared with the other workers' backends (auth_cache.h): answers
+	 * and the realm's secrets from the latest SMEMBERS answer. */
 	struct auth_cache *cache;
 	struct fetch *inflight[FETCH_BUCKETS];
 	size_t n_inflight;
-	/* The realm's secrets from the latest SMEMBERS answer. */
-	struct auth_rest rest;
-	char *secrets[AUTH_MAX_KEYS];
 };
 
 static void conn_start(struct auth_redis *r);
@@ -315,10 +315,13 @@ static void conn_start(struct auth_redis *r)
  * Answers: the cache, the secrets, and what a lookup returns.
  */
 
-static enum age entry_age(const struct auth_redis *r, const struct auth_cache_entry *e,
+static enum age entry_age(const struct auth_redis *r, const struct auth_cache_answer *e,
 			  uint64_t now_s)
 {
 	bool found = e->kind == AUTH_CACHE_USER || e->kind == AUTH_CACHE_REST;
+	/* Only a confirmed user is served past its TTL while Redis is down:
+	 * an answer no request has verified is worth nothing then. */
+	bool may_be_stale = found && e->confirmed;
 	uint64_t ttl = found ? r->o.cache_ttl_s : r->o.negative_ttl_s;
 
 	/* An answer stamped after now: the clock stepped back, or another
@@ -328,27 +331,34 @@ static enum age entry_age(const struct auth_redis *r, const struct auth_cache_en
 		return e->fetched_s - now_s <= ttl ? AGE_FRESH : AGE_EXPIRED;
 	if (now_s - e->fetched_s < ttl)
 		return AGE_FRESH;
-	if (found && now_s - e->fetched_s < ttl + r->o.cache_stale_s)
+	if (may_be_stale && now_s - e->fetched_s < ttl + r->o.cache_stale_s)
 		return AGE_STALE;
 	return AGE_EXPIRED;
 }
 
-static int entry_answer(const struct auth_redis *r, const struct auth_cache_entry *e,
+static int entry_answer(const struct auth_redis *r, const struct auth_cache_answer *e,
 			const struct auth_query *q, struct auth_credential *out)
 {
+	int rc = AUTH_FOUND;
+
 	if (e->kind == AUTH_CACHE_REST)
-		return auth_rest_lookup(&r->rest, q, out);
-	if (e->kind == AUTH_CACHE_BAD)
+		rc = auth_cache_rest_lookup(r->cache, r->realm, q, out);
+	else if (e->kind == AUTH_CACHE_BAD)
 		return AUTH_ERROR;
-	if (e->kind != AUTH_CACHE_USER)
+	else if (e->kind != AUTH_CACHE_USER)
 		return AUTH_NOT_FOUND;
-	memcpy(out->username, e->name, e->name_len);
-	out->username[e->name_len] = '\0';
-	out->username_len = e->name_len;
-	out->expires_s = 0;
-	out->n_keys = 1;
-	out->keys[0] = e->key;
-	return AUTH_FOUND;
+	if (e->kind == AUTH_CACHE_USER) {
+		/* auth_query_lookup checked the length and that there is no
+		 * NUL. */
+		memcpy(out->username, q->username, q->len);
+		out->username[q->len] = '\0';
+		out->username_len = q->len;
+		out->expires_s = 0;
+		out->n_keys = 1;
+		out->keys[0] = e->key;
+	}
+	out->unconfirmed = !e->confirmed;
+	return rc;
 }
 
 static int hex_nibble(char c)
@@ -386,16 +396,6 @@ static int secret_cmp(const void *pa, const void *pb)
 	return c ? c : (a->len > b->len) - (a->len < b->len);
 }
 
-static void secrets_clear(struct auth_redis *r)
-{
-	for (size_t i = 0; i < r->rest.n; i++) {
-		OPENSSL_cleanse(r->secrets[i], r->rest.secret_len[i]);
-		free(r->secrets[i]);
-		r->secrets[i] = NULL;
-	}
-	r->rest.n = 0;
-}
-
 /* Keep the secrets of an SMEMBERS answer, sorted so that which ones are
  * used does not depend on Redis's order when there are too many. */
 static int secrets_store(struct auth_redis *r, const redisReply *rep)
@@ -415,18 +415,14 @@ static int secrets_store(struct auth_redis *r, const redisReply *rep)
 			 r->where, r->secret_key, n, AUTH_MAX_KEYS);
 		n = AUTH_MAX_KEYS;
 	}
-	secrets_clear(r);
+	const char *secrets[AUTH_MAX_KEYS];
+	size_t lens[AUTH_MAX_KEYS];
 	for (size_t i = 0; i < n; i++) {
-		r->secrets[i] = malloc(v[i]->len);
-		if (!r->secrets[i])
-			break;
-		memcpy(r->secrets[i], v[i]->str, v[i]->len);
-		r->rest.secrets[i] = r->secrets[i];
-		r->rest.secret_len[i] = v[i]->len;
-		r->rest.n++;
+		secrets[i] = v[i]->str;
+		lens[i] = v[i]->len;
 	}
 	free(v);
-	return r->rest.n == n ? 0 : -1;
+	return auth_cache_set_secrets(r->cache, secrets, lens, n);
 }
 
 /* ------------------------------------------------------------------------
@@ -457,22 +453,22 @@ static void fetch_free(struct fetch *f)
 static int fetch_store(struct auth_redis *r, const struct fetch *f)
 {
 	const struct auth_query q = {.username = f->name, .len = f->name_len, .now_s = f->now_s};
-	enum auth_cache_kind kind = AUTH_CACHE_NONE;
-	struct auth_cache_entry *e;
+	struct auth_cache_answer e = {.kind = AUTH_CACHE_NONE, .fetched_s = f->now_s};
 	struct auth_credential c;
 	int rc;
 
 	if (f->bad)
-		kind = AUTH_CACHE_BAD;
+		e.kind = AUTH_CACHE_BAD;
 	else if (f->has_key)
-		kind = AUTH_CACHE_USER;
-	else if (f->rest && r->rest.n > 0)
-		kind = AUTH_CACHE_REST;
-	e = auth_cache_put(r->cache, f->name, f->name_len, kind, &f->key, f->now_s);
-	if (!e)
+		e.kind = AUTH_CACHE_USER;
+	else if (f->rest && auth_cache_secrets(r->cache) > 0)
+		e.kind = AUTH_CACHE_REST;
+	if (auth_cache_put(r->cache, f->name, f->name_len, e.kind, &f->key, f->now_s) < 0)
 		return AUTH_ERROR;
+	e.key = f->key;
 	memset(&c, 0, sizeof(c));
-	rc = entry_answer(r, e, &q, &c);
+	rc = entry_answer(r, &e, &q, &c);
+	OPENSSL_cleanse(&e, sizeof(e));
 	auth_credential_clear(&c);
 	return rc;
 }
@@ -695,23 +691,34 @@ static int redis_lookup(struct auth_backend *b, const struct auth_query *q,
 			struct auth_credential *out)
 {
 	struct auth_redis *r = (struct auth_redis *)b;
-	struct auth_cache_entry *e;
+	struct auth_cache_answer e;
 	enum age age;
+	int rc = AUTH_ERROR;
 
 	/* The schema has no index by USERHASH. */
 	if (q->userhash)
 		return AUTH_NOT_FOUND;
-	e = auth_cache_find(r->cache, q->username, q->len);
-	age = e ? entry_age(r, e, q->now_s) : AGE_EXPIRED;
+	age = auth_cache_get(r->cache, q->username, q->len, &e) ? entry_age(r, &e, q->now_s)
+								: AGE_EXPIRED;
 	if (age == AGE_FRESH)
-		return entry_answer(r, e, q, out);
+		rc = entry_answer(r, &e, q, out);
 	/* A caller that cannot wait still gets the answer fetched for its
 	 * next try (fetch_start without done). */
-	if (r->state == CONN_READY && fetch_start(r, q) == 0 && q->done)
-		return AUTH_PENDING;
-	/* Redis cannot answer now: a found user keeps working for a bounded
-	 * time, anyone else is refused (fail closed). */
-	return age == AGE_STALE ? entry_answer(r, e, q, out) : AUTH_ERROR;
+	else if (r->state == CONN_READY && fetch_start(r, q) == 0 && q->done)
+		rc = AUTH_PENDING;
+	/* Redis cannot answer now: a confirmed user keeps working for a
+	 * bounded time, anyone else is refused (fail closed). */
+	else if (age == AGE_STALE)
+		rc = entry_answer(r, &e, q, out);
+	OPENSSL_cleanse(&e, sizeof(e));
+	return rc;
+}
+
+static void redis_confirm(struct auth_backend *b, const struct auth_credential *c)
+{
+	struct auth_redis *r = (struct auth_redis *)b;
+
+	auth_cache_confirm(r->cache, (const uint8_t *)c->username, c->username_len);
 }
 
 /* ------------------------------------------------------------------------
@@ -824,7 +831,6 @@ static void redis_free(struct auth_backend *b)
 	if (r->connect_ev)
 		event_free(r->connect_ev);
 	auth_cache_free(r->cache);
-	secrets_clear(r);
 	free(r->realm);
 	free(r->host);
 	free(r->socket);
@@ -844,6 +850,7 @@ static const struct auth_backend_ops redis_ops = {
 	.name = "redis",
 	.lookup = redis_lookup,
 	.free = redis_free,
+	.confirm = redis_confirm,
 };
 
 /* A host name would have to be resolved with getaddrinfo, blocking the
@@ -911,7 +918,6 @@ static int copy_options(struct auth_redis *r, const struct auth_redis_options *o
 	r->o.tls_cert = r->tls_cert;
 	r->o.tls_key = r->tls_key;
 	r->o.tls_server_name = r->tls_server_name;
-	r->rest.realm = r->realm;
 	snprintf(r->secret_key, sizeof(r->secret_key), "turn/realm/%s/secret", r->realm);
 	if (r->socket)
 		snprintf(r->where, sizeof(r->where), "unix:%s", r->socket);
@@ -942,7 +948,7 @@ struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct e
 	r->base.ops = &redis_ops;
 	r->evb = base;
 	r->backoff_ms = BACKOFF_MIN_MS;
-	r->cache = auth_cache_new(o->cache_size);
+	r->cache = o->shared_cache ? auth_cache_ref(o->shared_cache) : auth_cache_new(o->cache_size);
 	r->retry_ev = evtimer_new(base, on_retry, r);
 	r->connect_ev = evtimer_new(base, on_connect_timeout, r);
 	if (!r->cache || !r->retry_ev || !r->connect_ev)

@@ -137,6 +137,30 @@ struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc)
 	return p;
 }
 
+bool worker_integrity_ok(const struct stun_msg *m, const struct auth_credential *ac)
+{
+	const struct stun_attr *pa = stun_msg_find(m, STUN_ATTR_PASSWORD_ALGORITHM);
+	uint16_t alg = STUN_PWALG_MD5;
+	const uint8_t *params;
+	size_t plen, index;
+
+	if (pa && stun_attr_get_pwalg(m, pa, &alg, &params, &plen) < 0)
+		return false;
+	return auth_credential_verify(ac, m, alg, &index) == 1;
+}
+
+/* An answer the backend keeps on probation (a Redis answer no request has
+ * verified yet) becomes a user's once this request's MESSAGE-INTEGRITY
+ * verifies with it: names made up by a client whose MAC is wrong never
+ * push the real users out of the shared cache. The MAC is checked here
+ * at most once per answer and TTL, and again by the core. */
+static void confirm_if_verified(struct worker *w, const struct stun_msg *m,
+				const struct auth_credential *ac)
+{
+	if (ac->unconfirmed && worker_integrity_ok(m, ac))
+		auth_confirm(w->auth, ac);
+}
+
 int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
 		      struct turn_credential *tc, struct auth_credential *ac)
 {
@@ -164,6 +188,8 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 		return 1;
 	}
 	pending_recycle(w, p);
+	if (rc == AUTH_FOUND)
+		confirm_if_verified(w, m, ac);
 	if (rc == AUTH_ERROR || rc == AUTH_PENDING)
 		w->stats.auth_errors++;
 	fill_credential(rc == AUTH_PENDING ? AUTH_ERROR : rc, ac, tc);

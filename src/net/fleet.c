@@ -199,20 +199,6 @@ static void on_reserve(void *arg, struct redisReply *rep)
 	free(res);
 }
 
-/* Whether m's MESSAGE-INTEGRITY(-SHA256) verifies with ac: only then is
- * Redis asked, so a forged request costs no round trip. */
-static bool integrity_ok(const struct stun_msg *m, const struct auth_credential *ac)
-{
-	const struct stun_attr *pa = stun_msg_find(m, STUN_ATTR_PASSWORD_ALGORITHM);
-	uint16_t alg = STUN_PWALG_MD5;
-	const uint8_t *params;
-	size_t plen, index;
-
-	if (pa && stun_attr_get_pwalg(m, pa, &alg, &params, &plen) < 0)
-		return false;
-	return auth_credential_verify(ac, m, alg, &index) == 1;
-}
-
 int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
 		  const struct auth_credential *ac)
 {
@@ -222,7 +208,9 @@ int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pendi
 	    m->method != TURN_METHOD_ALLOCATE || ac->username_len == 0)
 		return 0;
 	unsigned quota = relay_user_quota(w->relay_shared);
-	if (quota == 0 || !integrity_ok(m, ac))
+	/* Only a request whose MESSAGE-INTEGRITY verifies asks Redis, so a
+	 * forged one costs no round trip. */
+	if (quota == 0 || !worker_integrity_ok(m, ac))
 		return 0;
 	if (!auth_redis_ready(w->fleet.redis)) {
 		count(fs, &fs->quota_unchecked);

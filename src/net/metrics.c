@@ -351,6 +351,10 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	one(b, "turnd_auth_backend_errors_total", "counter",
 	    "Credential lookups that failed because a backend could not answer.",
 	    t.s.net.auth_errors);
+	one(b, "turnd_auth_refused_before_lookup_total", "counter",
+	    "Requests with MESSAGE-INTEGRITY answered on their realm and nonce alone (401, 438, "
+	    "400), without a credential lookup: forged or expired nonces among them.",
+	    t.s.net.auth_refused_early);
 	write_drops(b, &t, events_dropped);
 	write_histogram(b, &t);
 	write_redis(b, m, &t);

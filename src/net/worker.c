@@ -23,6 +23,7 @@
 
 #include "auth/auth.h"
 #include "net/conn_gate.h"
+#include "auth/auth_cache.h"
 #include "net/listen.h"
 #include "net/metrics.h"
 #include "net/nat.h"
@@ -67,6 +68,10 @@ struct net {
 	_Atomic uint64_t reloads[2]; /* SIGHUP: [0] applied, [1] refused */
 	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
 	uint32_t hash_seed;
+	/* The Redis credential cache every worker's backend shares (each
+	 * holds a reference): a user cached by one worker is known to all
+	 * (issue 13, item 3). NULL without Redis. */
+	struct auth_cache *auth_cache;
 };
 
 const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS] = {
@@ -146,7 +151,16 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 	bool authenticated = false;
 	struct turn_input in = { .msg = &msg, .tuple = tuple, .now_ms = now,
 				 .authenticated = &authenticated };
+	/* The stateless checks first (realm, nonce MAC and age): a request
+	 * that fails them is answered without a backend lookup, a key
+	 * derivation or a cache entry (RFC 8489 section 9.2.4). */
 	if (worker_needs_credential(&msg)) {
+		in.precheck = turn_server_auth_precheck(w->srv, &in);
+		in.prechecked = in.precheck >= 0;
+		if (in.precheck > 0)
+			w->stats.auth_refused_early++;
+	}
+	if (in.prechecked && in.precheck == 0) {
 		struct pending_ctx pc = { pkt, len, tuple, path, may_park, since_us };
 		if (worker_credential(w, &msg, &pc, &tc, &ac) > 0)
 			return 0; /* parked: answered when the backend replies */
@@ -576,7 +590,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 		worker_free(w);
 		return NULL;
 	}
-	w->auth = auth_new_for_worker(n->conf, w->base, err, errlen);
+	w->auth = auth_new_for_worker(n->conf, w->base, n->auth_cache, err, errlen);
 	if (!w->auth) {
 		worker_free(w);
 		return NULL;
@@ -659,7 +673,9 @@ struct net *net_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	n->workers = calloc(n->n_workers, sizeof(*n->workers));
 	n->main_base = event_base_new();
-	if (!n->workers || !n->main_base) {
+	if (conf->redis.enabled)
+		n->auth_cache = auth_cache_new(conf->redis.cache_size);
+	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
 		snprintf(err, errlen, "out of memory");
 		net_free(n);
 		return NULL;
@@ -993,6 +1009,7 @@ void net_free(struct net *n)
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
+	auth_cache_free(n->auth_cache); /* the workers' references went with them */
 	listen_registry_fini(&n->listen); /* after the workers' sockets */
 	net_snapshot_release(n->current);
 	if (n->fleet_ready)

@@ -115,6 +115,9 @@ struct worker_stats {
 	 * carries (the core counts those). */
 	uint64_t relay_oversize;
 	uint64_t auth_errors;
+	/* Requests with MESSAGE-INTEGRITY answered on the realm and nonce
+	 * alone (401, 438, 400), without asking any backend. */
+	uint64_t auth_refused_early;
 	uint64_t tls_accepted, tls_failed; /* TLS handshakes begun, failed */
 	uint64_t dtls_hello_verify, dtls_sessions, dtls_open, dtls_refused, dtls_failed;
 	/* RFC 6062: data connections piped now, ever; Connects that failed. */
@@ -280,6 +283,9 @@ struct pending_ctx {
 bool worker_needs_credential(const struct stun_msg *m);
 /* Returns 0 with tc filled (found, not found, or error), or 1 when the
  * request was parked and will be resumed (worker_resume). */
+/* Whether m's MESSAGE-INTEGRITY(-SHA256) verifies with one of ac's keys
+ * (with the PASSWORD-ALGORITHM it names, MD5 without one). */
+bool worker_integrity_ok(const struct stun_msg *m, const struct auth_credential *ac);
 int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
 		      struct turn_credential *tc, struct auth_credential *ac);
 /* A TCP connection is going away: its parked requests are not answered. */

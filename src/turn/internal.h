@@ -40,6 +40,9 @@ struct turn_request {
 	const struct stun_msg *msg;
 	const struct turn_tuple *tuple;
 	const struct turn_credential *cred;
+	/* turn_auth_stateless's answer from net/ (turn_input.prechecked),
+	 * or -1: not known yet. */
+	int stateless;
 	uint64_t now_ms;
 	uint32_t now; /* seconds */
 	struct turn_reply *reply;
@@ -77,6 +80,9 @@ int turn_nat_binding(const struct turn_request *req, struct turn_nat_answer *ans
  * key and username set), otherwise the error response (400, 401, 438, 500)
  * was written and it returns 1. */
 int turn_authenticate(struct turn_request *req);
+/* longterm.c: the credential-free part of the decision; see there. */
+int turn_auth_stateless(const struct turn_server *srv, const struct stun_msg *m,
+			const struct turn_addr *client, uint32_t now, int *alg);
 
 /* methods.c */
 int turn_allocate(struct turn_request *req);

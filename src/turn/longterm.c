@@ -92,16 +92,21 @@ static bool verify_mac(struct turn_request *req, int alg)
 	return false;
 }
 
-static enum turn_nonce_state nonce_state(struct turn_request *req, const struct stun_attr *a)
+/*
+ * The checks that need no credential (RFC 8489 section 9.2.4, in its
+ * order): MESSAGE-INTEGRITY present, then USERNAME or USERHASH, REALM and
+ * NONCE present, then the nonce ours and fresh, the password algorithm
+ * acceptable, and the realm ours. Returns 0 when only the credential can
+ * decide, else the error code; *alg gets the algorithm on 0.
+ *
+ * This runs before net/ asks any backend (turn_server_auth_precheck), so
+ * a forged or expired nonce or a foreign realm costs no lookup, no key
+ * derivation and no cache entry (SECURITY.md), and again in
+ * auth_decide: one decision, made by one function.
+ */
+int turn_auth_stateless(const struct turn_server *srv, const struct stun_msg *m,
+			const struct turn_addr *client, uint32_t now, int *alg)
 {
-	return turn_nonce_check(&req->srv->nonce, &req->tuple->client, req->now,
-				stun_attr_value(req->msg, a), a->len);
-}
-
-/* The decision: 0 when authenticated, otherwise the error code. */
-static int auth_decide(struct turn_request *req)
-{
-	const struct stun_msg *m = req->msg;
 	const struct stun_attr *user = stun_msg_find(m, STUN_ATTR_USERNAME);
 	const struct stun_attr *uhash = stun_msg_find(m, STUN_ATTR_USERHASH);
 	const struct stun_attr *realm = stun_msg_find(m, STUN_ATTR_REALM);
@@ -111,12 +116,33 @@ static int auth_decide(struct turn_request *req)
 		return STUN_ERR_UNAUTHORIZED;
 	if ((!user && !uhash) || !realm || !nonce)
 		return STUN_ERR_BAD_REQUEST;
-	if (nonce_state(req, nonce) != TURN_NONCE_VALID)
+	if (turn_nonce_check(&srv->nonce, client, now, stun_attr_value(m, nonce), nonce->len) !=
+	    TURN_NONCE_VALID)
 		return STUN_ERR_STALE_NONCE;
-	int alg = chosen_algorithm(m);
-	if (alg < 0)
+	*alg = chosen_algorithm(m);
+	if (*alg < 0)
 		return STUN_ERR_BAD_REQUEST;
-	if (!attr_equals(m, realm, req->srv->realm) || !req->cred || req->cred->status == 0)
+	if (!attr_equals(m, realm, srv->realm))
+		return STUN_ERR_UNAUTHORIZED;
+	return 0;
+}
+
+/* The decision: 0 when authenticated, otherwise the error code. */
+static int auth_decide(struct turn_request *req)
+{
+	const struct stun_msg *m = req->msg;
+	int alg = STUN_PWALG_MD5;
+	int code = req->stateless;
+
+	/* Decided before the lookup (net/ ran turn_server_auth_precheck on
+	 * this input): the nonce's HMAC is not computed twice. */
+	if (code < 0)
+		code = turn_auth_stateless(req->srv, m, &req->tuple->client, req->now, &alg);
+	else if (code == 0)
+		alg = chosen_algorithm(m);
+	if (code != 0)
+		return code;
+	if (!req->cred || req->cred->status == 0)
 		return STUN_ERR_UNAUTHORIZED;
 	/* The credential store did not answer: fail closed with an error the
 	 * client may retry (RFC 8489 section 6.3.4). */

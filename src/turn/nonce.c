@@ -9,6 +9,7 @@
 #include "turn/nonce.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -98,35 +99,65 @@ static uint64_t get_be64(const uint8_t *p)
 #define SHA256_BLOCK 64
 _Static_assert(TURN_NONCE_KEY_LEN <= SHA256_BLOCK, "a nonce key longer than a block");
 
+/* The two padded keys of RFC 2104 section 2 (0x36 inner, 0x5c outer). */
+static void hmac_pad(const uint8_t key[TURN_NONCE_KEY_LEN], uint8_t fill, uint8_t pad[SHA256_BLOCK])
+{
+	memset(pad, fill, SHA256_BLOCK);
+	for (size_t i = 0; i < TURN_NONCE_KEY_LEN; i++)
+		pad[i] ^= key[i];
+}
+
+/* SHA-256 states that have absorbed the inner and the outer padded key:
+ * made once by turn_nonce_keyed, read-only afterwards, so one set serves
+ * every thread. */
+struct turn_nonce_pads {
+	SHA256_CTX inner;
+	SHA256_CTX outer;
+};
+
+static void pads_init(struct turn_nonce_pads *p, const uint8_t key[TURN_NONCE_KEY_LEN])
+{
+	uint8_t pad[SHA256_BLOCK];
+
+	hmac_pad(key, 0x36, pad);
+	SHA256_Init(&p->inner);
+	SHA256_Update(&p->inner, pad, sizeof(pad));
+	hmac_pad(key, 0x5c, pad);
+	SHA256_Init(&p->outer);
+	SHA256_Update(&p->outer, pad, sizeof(pad));
+	OPENSSL_cleanse(pad, sizeof(pad));
+}
+
 /*
  * HMAC-SHA256 (RFC 2104) of in[0..n) under the nonce key, with nothing on
  * the heap. A nonce is made for every 401 and checked for every request
  * that carries one, whoever sent it: OpenSSL 3's HMAC() fetches the
  * algorithm and allocates its contexts on each call (about 50 heap
- * allocations per nonce, measured with a breakpoint on malloc), work a
- * flood of spoofed sources could make the server do per datagram.
+ * allocations per nonce, measured with a breakpoint on malloc, and about
+ * six times the time), work a flood of spoofed sources could make the
+ * server do per datagram. With the padded keys absorbed once
+ * (turn_nonce_keyed), a MAC is two short SHA-256 runs on copies of them.
  */
-static void hmac_sha256(const uint8_t key[TURN_NONCE_KEY_LEN], const uint8_t *in, size_t n,
+static void hmac_sha256(const struct turn_nonce_options *opt, const uint8_t *in, size_t n,
 			uint8_t mac[STUN_HMAC_SHA256_LEN])
 {
-	uint8_t pad[SHA256_BLOCK];
+	struct turn_nonce_pads local;
+	const struct turn_nonce_pads *pads = opt->pads;
 	SHA256_CTX ctx;
 
-	memset(pad, 0x36, sizeof(pad));
-	for (size_t i = 0; i < TURN_NONCE_KEY_LEN; i++)
-		pad[i] ^= key[i];
-	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, pad, sizeof(pad));
+	if (!pads) {
+		pads_init(&local, opt->key);
+		pads = &local;
+	}
+	ctx = pads->inner;
 	SHA256_Update(&ctx, in, n);
 	SHA256_Final(mac, &ctx);
-	for (size_t i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36 ^ 0x5c;
-	SHA256_Init(&ctx);
-	SHA256_Update(&ctx, pad, sizeof(pad));
+	ctx = pads->outer;
 	SHA256_Update(&ctx, mac, STUN_HMAC_SHA256_LEN);
 	SHA256_Final(mac, &ctx);
-	OPENSSL_cleanse(pad, sizeof(pad));
 	OPENSSL_cleanse(&ctx, sizeof(ctx));
+	if (pads == &local)
+		OPENSSL_cleanse(&local, sizeof(local));
 }
 
 /* HMAC-SHA256(key, prefix || time || family || IP). The family is in the
@@ -148,8 +179,28 @@ static int nonce_mac(const struct turn_nonce_options *opt, const uint8_t *prefix
 	in[n++] = client->family;
 	memcpy(in + n, client->ip, iplen);
 	n += iplen;
-	hmac_sha256(opt->key, in, n, mac);
+	hmac_sha256(opt, in, n, mac);
 	return 0;
+}
+
+int turn_nonce_keyed(struct turn_nonce_options *opt)
+{
+	struct turn_nonce_pads *p = malloc(sizeof(*p));
+
+	if (!p)
+		return -1;
+	pads_init(p, opt->key);
+	turn_nonce_unkeyed(opt);
+	opt->pads = p;
+	return 0;
+}
+
+void turn_nonce_unkeyed(struct turn_nonce_options *opt)
+{
+	if (opt->pads)
+		OPENSSL_cleanse(opt->pads, sizeof(*opt->pads));
+	free(opt->pads);
+	opt->pads = NULL;
 }
 
 int turn_nonce_make(const struct turn_nonce_options *opt, const struct turn_addr *client,

@@ -60,11 +60,24 @@
 
 /* What one server instance issues and accepts. The server keeps one and
  * passes it by pointer; nothing here is modified by the functions. */
+struct turn_nonce_pads;
 struct turn_nonce_options {
 	uint8_t key[TURN_NONCE_KEY_LEN]; /* from a CSPRNG; shared by all workers */
 	uint64_t lifetime_s; /* older nonces are STALE */
 	uint32_t features; /* TURN_NONCE_FEATURE_*, advertised in new nonces */
+	/* HMAC-SHA256's padded keys absorbed once (turn_nonce_keyed), so a
+	 * MAC costs two short SHA-256 runs and no heap: every 401 and every
+	 * forged nonce is made or checked with it (issue 13). Read-only once
+	 * made. NULL: the pads are computed for each MAC (same result). */
+	struct turn_nonce_pads *pads;
 };
+
+/* Absorb opt->key into opt->pads for the calls below; the caller frees
+ * them with turn_nonce_unkeyed. Returns 0, or -1 when out of memory
+ * (opt->pads stays as it was, and each MAC computes its pads). */
+int turn_nonce_keyed(struct turn_nonce_options *opt);
+/* Free opt->pads (NULL is fine) and set it NULL. */
+void turn_nonce_unkeyed(struct turn_nonce_options *opt);
 
 enum turn_nonce_state {
 	TURN_NONCE_VALID,

@@ -42,6 +42,9 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 	/* Every nonce announces password-algorithm negotiation (RFC 8489
 	 * section 9.2): clients that know it may choose SHA-256. */
 	srv->nonce.features = TURN_NONCE_FEATURE_PASSWORD_ALGORITHMS;
+	/* Keyed once: each 401 and each nonce checked costs one short
+	 * HMAC. Without it (no memory) the one-shot HMAC still works. */
+	(void)turn_nonce_keyed(&srv->nonce);
 	srv->default_lifetime = opt->default_lifetime ? opt->default_lifetime : TURN_DEFAULT_LIFETIME;
 	srv->max_lifetime = opt->max_lifetime ? opt->max_lifetime : 3600;
 	if (srv->max_lifetime < srv->default_lifetime)
@@ -92,6 +95,7 @@ void turn_server_free(struct turn_server *srv)
 	if (!srv)
 		return;
 	turn_alloc_table_fini(&srv->allocs, release_alloc, srv);
+	turn_nonce_unkeyed(&srv->nonce);
 	free(srv->software);
 	free(srv->realm);
 	free(srv->alternates);
@@ -334,6 +338,27 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
 		}
 }
 
+int turn_server_auth_precheck(const struct turn_server *srv, const struct turn_input *in)
+{
+	const struct stun_msg *msg = in->msg;
+	const struct turn_method *m = find_method(srv, msg->method);
+	int alg, code;
+
+	/* What turn_server_handle_from would drop, and Binding, which never
+	 * authenticates: no credential is needed. */
+	if (!m || msg->cls != STUN_CLASS_REQUEST || !m->on_request ||
+	    msg->method == STUN_METHOD_BINDING || msg->rfc3489)
+		return -1;
+	code = turn_auth_stateless(srv, msg, &in->tuple->client, (uint32_t)(in->now_ms / 1000),
+				   &alg);
+	/* A bad FINGERPRINT is dropped by turn_server_handle_from before any
+	 * answer; its CRC is computed here only for a request that would
+	 * otherwise go to the lookup, so a forged one pays it once. */
+	if (code == 0 && !passes_fingerprint(msg))
+		return -1;
+	return code;
+}
+
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply)
 {
@@ -348,6 +373,7 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 	const struct stun_msg *msg = in->msg;
 	struct turn_request req = {
 		.srv = srv, .msg = msg, .tuple = in->tuple, .cred = in->cred,
+		.stateless = in->prechecked && in->precheck >= 0 ? in->precheck : -1,
 		.now_ms = in->now_ms, .now = (uint32_t)(in->now_ms / 1000), .reply = reply,
 		.from = from,
 	};

@@ -125,6 +125,12 @@ struct turn_input {
 	 * long-term credential check (RFC 8489 section 9.2.4). net/ limits
 	 * the answers to the others per source (reflection). */
 	bool *authenticated;
+	/* net/ ran turn_server_auth_precheck on this very input (same msg,
+	 * tuple and now_ms) and got precheck >= 0: the core takes that
+	 * answer instead of checking the nonce a second time. false: the
+	 * core runs the checks itself. */
+	bool prechecked;
+	int precheck;
 };
 
 /* Where a message goes. The core fills buf and sets len (0: nothing to
@@ -149,6 +155,21 @@ void turn_server_free(struct turn_server *srv);
  */
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply);
+
+/*
+ * Whether the core needs a credential to decide on in->msg (in->cred is
+ * not read): run by net/ before it asks any backend (RFC 8489 section
+ * 9.2.4, the checks that come before the key). Returns 0 when the request
+ * passed every check that needs no credential (MESSAGE-INTEGRITY,
+ * USERNAME or USERHASH, REALM and NONCE present, the nonce ours, for this
+ * client and not expired, the password algorithm acceptable, the realm
+ * ours), so only the credential can decide; the error code (400, 401,
+ * 438) that turn_server_handle will answer whatever the credential, when
+ * it failed one; -1 when the message is not a request that authenticates
+ * (Binding, unknown method, bad FINGERPRINT). Pure, like the core: a
+ * forged or expired nonce is refused without a lookup (SECURITY.md).
+ */
+int turn_server_auth_precheck(const struct turn_server *srv, const struct turn_input *in);
 
 /* The same, telling where the response must leave from: *from gets
  * another of the server's addresses when a Binding request asked for a

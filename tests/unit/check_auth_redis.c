@@ -15,6 +15,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -720,13 +721,23 @@ START_TEST(redis_killed_then_restarted)
 	uint64_t cpu;
 
 	set_user("alice", "pass");
+	set_user("bob", "pass");
+	ck_assert_int_eq(lookup("bob", NOW, &c), AUTH_FOUND);
+	ck_assert(c.unconfirmed);
 	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
+	/* The worker confirms an answer once a request verified with it. */
+	ck_assert(c.unconfirmed);
+	auth_confirm(chain, &c);
+	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
+	ck_assert(!c.unconfirmed);
 	redis_kill();
 	run_for(200);
 	ck_assert_int_eq(lookup("alice", NOW, &c), AUTH_FOUND);
-	/* Past the TTL: stale but usable while Redis is down ... */
+	/* Past the TTL: stale but usable while Redis is down, for a user
+	 * whose answer verified a request ... */
 	ck_assert_int_eq(lookup("alice", NOW + 61, &c), AUTH_FOUND);
 	assert_md5(&c, "alice", "pass");
+	ck_assert_int_eq(lookup("bob", NOW + 61, &c), AUTH_ERROR);
 	/* ... up to redis-cache-stale past it. */
 	ck_assert_int_eq(lookup("alice", NOW + 60 + 300, &c), AUTH_ERROR);
 	assert_fails_fast("unknown", NOW);
@@ -1000,7 +1011,7 @@ START_TEST(chain_from_conf)
 		      err);
 	ck_assert_ptr_null(auth_new_from_conf(conf, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "'redis'"));
-	chain = auth_new_for_worker(conf, base, err, sizeof(err));
+	chain = auth_new_for_worker(conf, base, NULL, err, sizeof(err));
 	ck_assert_msg(chain != NULL, "%s", err);
 	ck_assert(wait_found("mike", NOW, 5000));
 	ck_assert_int_eq(lookup("static", NOW, &c), AUTH_FOUND);
@@ -1293,62 +1304,142 @@ START_TEST(tls_bad_files_are_refused)
 END_TEST
 
 /* ------------------------------------------------------------------------
- * The cache alone.
+ * One cache shared by several workers' backends (issue 13, item 3).
  */
 
-static void put_n(struct auth_cache *cache, const char *prefix, int n, enum auth_cache_kind kind)
-{
-	struct auth_key key = {.md5 = {1}};
-	char name[32];
+#define SHARED_USERS 16
+#define SHARED_ROUNDS 400
 
-	for (int i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), "%s%d", prefix, i);
-		ck_assert_ptr_nonnull(auth_cache_put(cache, (const uint8_t *)name, strlen(name),
-						     kind, &key, NOW));
+/* A worker of its own: a thread with its event base and its chain, the
+ * Redis backend on the shared cache. No ck_assert off the main thread:
+ * it counts, and the test checks the counts. */
+struct sim_worker {
+	struct auth_cache *cache;
+	bool confirm; /* as net/ does once a request verified */
+	unsigned found, wrong, failed;
+};
+
+static void sim_done(void *arg, int rc)
+{
+	(void)rc;
+	*(int *)arg = 1;
+}
+
+/* Run b for ms at most, or until *flag. */
+static void sim_run(struct event_base *b, const int *flag, unsigned ms)
+{
+	uint64_t end = now_ms() + ms;
+	const struct timeval tv = {0, 5000};
+
+	while (!(flag && *flag) && now_ms() < end) {
+		event_base_loopexit(b, &tv);
+		event_base_dispatch(b);
 	}
 }
 
-static bool has(struct auth_cache *cache, const char *name)
+/* A lookup as net/ makes it; retried while the backend is connecting. */
+static int sim_lookup(struct auth *ch, struct event_base *b, const char *name,
+		      struct auth_credential *c)
 {
-	return auth_cache_find(cache, (const uint8_t *)name, strlen(name)) != NULL;
+	uint64_t end = now_ms() + 5000;
+	int rc = AUTH_ERROR;
+
+	while (rc == AUTH_ERROR && now_ms() < end) {
+		int called = 0;
+		const struct auth_query q = {.username = (const uint8_t *)name, .len = strlen(name),
+					     .now_s = NOW, .done = sim_done, .arg = &called};
+
+		rc = auth_query_lookup(ch, &q, c);
+		if (rc == AUTH_PENDING) {
+			sim_run(b, &called, 3000);
+			rc = auth_lookup(ch, q.username, q.len, NOW, c);
+		}
+		if (rc == AUTH_ERROR)
+			sim_run(b, NULL, 20);
+	}
+	return rc;
 }
 
-/* At most max entries: a quarter for "not found", the rest for users,
- * each share evicting its least recently used, so a flood of made-up
- * names cannot push real users out. */
-START_TEST(cache_is_bounded)
+static void *sim_worker_run(void *arg)
 {
-	struct auth_cache *cache = auth_cache_new(16);
-	size_t neg;
+	struct sim_worker *sw = arg;
+	struct event_base *b = event_base_new();
+	struct auth_redis_options o = default_options();
+	struct auth *ch = auth_new();
+	struct auth_credential c;
+	char err[ERR_MAX], name[32], hex[2 * STUN_KEY_MD5_LEN + 1], want[2 * STUN_KEY_MD5_LEN + 1];
+	uint8_t key[STUN_KEY_MD5_LEN];
+
+	o.shared_cache = sw->cache;
+	if (!b || !ch || auth_add(ch, auth_redis_new(&o, b, err, sizeof(err))) < 0) {
+		sw->failed = SHARED_ROUNDS;
+		goto out;
+	}
+	for (unsigned i = 0; i < SHARED_ROUNDS; i++) {
+		snprintf(name, sizeof(name), "shared%u", i % SHARED_USERS);
+		if (sim_lookup(ch, b, name, &c) != AUTH_FOUND) {
+			sw->failed++;
+			continue;
+		}
+		stun_key_md5(name, REALM, "pw", key);
+		to_hex(key, sizeof(key), want);
+		to_hex(c.keys[0].md5, sizeof(key), hex);
+		if (strcmp(hex, want) != 0 || strcmp(c.username, name) != 0)
+			sw->wrong++;
+		else
+			sw->found++;
+		if (sw->confirm)
+			auth_confirm(ch, &c);
+	}
+	auth_credential_clear(&c);
+out:
+	auth_free(ch);
+	if (b)
+		event_base_free(b);
+	return NULL;
+}
+
+/* Two workers look the same users up at once, each on its thread; one of
+ * them confirms them. Redis killed past the TTL: a third backend on the
+ * same cache, that never asked Redis about anyone, serves every one of
+ * them (relay-threads = N: any worker may get a user's next request). */
+START_TEST(shared_cache_across_workers)
+{
+	struct auth_cache *cache = auth_cache_new(100);
+	struct sim_worker sw[2] = {{.cache = cache, .confirm = true}, {.cache = cache}};
+	pthread_t t[2];
+	struct auth_credential c;
+	char name[32];
 
 	ck_assert_ptr_nonnull(cache);
-	put_n(cache, "user", 100, AUTH_CACHE_USER);
-	ck_assert_uint_eq(auth_cache_count(cache, &neg), 12);
-	ck_assert_uint_eq(neg, 0);
-	ck_assert(has(cache, "user99"));
-	ck_assert(!has(cache, "user87"));
-	ck_assert(has(cache, "user88")); /* now the most recently used */
-	put_n(cache, "junk", 1000, AUTH_CACHE_NONE);
-	ck_assert_uint_eq(auth_cache_count(cache, &neg), 16);
-	ck_assert_uint_eq(neg, 4);
-	ck_assert(has(cache, "user88"));
-	ck_assert(has(cache, "user89"));
-	ck_assert(has(cache, "junk999"));
-	ck_assert(!has(cache, "junk995"));
-	/* A new user evicts the least recently used user (user90). */
-	put_n(cache, "late", 1, AUTH_CACHE_USER);
-	ck_assert_uint_eq(auth_cache_count(cache, &neg), 16);
-	ck_assert(has(cache, "late0"));
-	ck_assert(has(cache, "user89"));
-	ck_assert(!has(cache, "user90"));
-	/* Replacing keeps one entry per name, in the share of its kind. */
-	put_n(cache, "late", 1, AUTH_CACHE_NONE);
-	ck_assert_uint_eq(auth_cache_count(cache, &neg), 15);
-	ck_assert_uint_eq(neg, 4);
-	ck_assert(has(cache, "late0"));
-	auth_cache_free(cache);
-	auth_cache_free(NULL);
-	ck_assert_ptr_null(auth_cache_new(3));
+	for (unsigned i = 0; i < SHARED_USERS; i++) {
+		snprintf(name, sizeof(name), "shared%u", i);
+		set_user(name, "pw");
+	}
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, sim_worker_run, &sw[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_uint_eq(sw[i].failed, 0);
+		ck_assert_uint_eq(sw[i].wrong, 0);
+		ck_assert_uint_eq(sw[i].found, SHARED_ROUNDS);
+	}
+	ck_assert_uint_eq(auth_cache_confirmed(cache), SHARED_USERS);
+	redis_kill();
+	/* The fixture's chain becomes the third worker. */
+	auth_free(chain);
+	struct auth_redis_options o = default_options();
+	o.shared_cache = cache;
+	chain_new(&o);
+	auth_cache_free(cache); /* the backend holds its own reference */
+	run_for(100);
+	for (unsigned i = 0; i < SHARED_USERS; i++) {
+		snprintf(name, sizeof(name), "shared%u", i);
+		ck_assert_int_eq(lookup(name, NOW + 61, &c), AUTH_FOUND);
+		assert_md5(&c, name, "pw");
+	}
+	assert_fails_fast("never-seen", NOW);
+	auth_credential_clear(&c);
 }
 END_TEST
 
@@ -1371,6 +1462,7 @@ static Suite *auth_redis_suite(void)
 	tcase_add_test(tc, free_with_lookups_waiting);
 	tcase_add_test(tc, commands_on_the_connection);
 	tcase_add_test(tc, command_timeout_and_reconnect);
+	tcase_add_test(tc, shared_cache_across_workers);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
@@ -1381,7 +1473,6 @@ static Suite *auth_redis_suite(void)
 	tcase_add_test(bare, unix_socket);
 	tcase_add_test(bare, chain_from_conf);
 	tcase_add_test(bare, bad_options_are_refused);
-	tcase_add_test(bare, cache_is_bounded);
 	tcase_set_timeout(bare, 30);
 	suite_add_tcase(s, bare);
 

@@ -248,6 +248,103 @@ START_TEST(err_438_nonce_of_another_client)
 }
 END_TEST
 
+/* Sign the request being built, ask turn_server_auth_precheck about it
+ * (as net/ does before any backend lookup), then deliver it with the
+ * credential store down (status -1): a request the pre-check refuses
+ * must get that code, never the 500 a lookup would have led to; one it
+ * passes must reach the credential, and so the 500. */
+static int precheck_then_deliver(struct client *c, int auth)
+{
+	struct stun_msg in;
+	long n;
+	int pre;
+
+	client_sign(c, auth);
+	n = stun_build_end(&c->b);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(stun_msg_parse(&in, c->req, (size_t)n), 0);
+	const struct turn_input input = { .msg = &in, .tuple = &c->tuple, .now_ms = c->h->now_ms };
+	pre = turn_server_auth_precheck(c->h->srv, &input);
+	/* As net/ hands it over: the pre-check's answer with the request,
+	 * so the core does not check the nonce twice; same answer. */
+	const struct turn_credential down = { .status = -1 };
+	struct turn_input taken = input;
+	taken.cred = auth ? &down : NULL;
+	taken.prechecked = pre >= 0;
+	taken.precheck = pre;
+	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
+	ck_assert_int_eq(turn_server_handle(c->h->srv, &taken, &c->reply), 0);
+	ck_assert_int_eq(client_read_answer(c, in.method), pre == 0 ? 500 : pre);
+	c->cred_status = -1;
+	int code = client_deliver(c, auth);
+	c->cred_status = 1;
+	ck_assert_int_eq(code, pre == 0 ? 500 : pre);
+	return pre;
+}
+
+/* RFC 8489 section 9.2.4 checks the nonce before the key: realm, nonce
+ * MAC and nonce age are decided without the credential, so a forged nonce
+ * costs net/ no lookup (issue 13, item 2). */
+START_TEST(precheck_decides_before_the_lookup)
+{
+	struct harness h;
+	struct client c, d;
+
+	up_with_client(&h, &c);
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI), 0);
+	/* A made-up nonce of the right form, then a byte of a real one
+	 * changed: 438. */
+	memcpy(c.nonce + TURN_NONCE_PREFIX_LEN, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 32);
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI), 438);
+	client_challenge(&c);
+	c.nonce[TURN_NONCE_LEN - 1] = c.nonce[TURN_NONCE_LEN - 1] == 'x' ? 'y' : 'x';
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI | AUTH_SHA256), 438);
+	/* Another client's nonce: 438. */
+	client_challenge(&c);
+	client_init(&d, &h, "alice", "secret", 8, 40000);
+	strcpy(d.nonce, c.nonce);
+	begin_allocate(&d);
+	ck_assert_int_eq(precheck_then_deliver(&d, AUTH_MI), 438);
+	/* Missing REALM or NONCE: 400; a downgraded algorithm list: 400. */
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI | AUTH_NO_NONCE), 400);
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI | AUTH_NO_REALM), 400);
+	static const uint16_t md5_only[] = { STUN_PWALG_MD5 };
+	stun_build_pwalgs(begin_allocate(&c), md5_only, 1);
+	stun_build_pwalg(&c.b, STUN_PWALG_MD5);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI), 400);
+	/* Another realm: 401 with no lookup. */
+	begin_allocate(&c);
+	stun_build_text(&c.b, STUN_ATTR_USERNAME, c.user);
+	stun_build_text(&c.b, STUN_ATTR_REALM, "elsewhere.example");
+	stun_build_text(&c.b, STUN_ATTR_NONCE, c.nonce);
+	stun_build_integrity(&c.b, (const uint8_t *)"0123456789abcdef", 16);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_NONE), 401);
+	/* An expired nonce: 438, and the same nonce was good a second
+	 * before. */
+	harness_advance(&h, TURN_NONCE_DEFAULT_LIFETIME_S * 1000ull);
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI), 0);
+	harness_advance(&h, 1000);
+	begin_allocate(&c);
+	ck_assert_int_eq(precheck_then_deliver(&c, AUTH_MI), 438);
+	/* Binding never authenticates: no credential needed. */
+	client_challenge(&c);
+	client_begin(&c, STUN_METHOD_BINDING);
+	client_sign(&c, AUTH_MI);
+	struct stun_msg in;
+	ck_assert_int_eq(stun_msg_parse(&in, c.req, (size_t)stun_build_end(&c.b)), 0);
+	const struct turn_input input = { .msg = &in, .tuple = &c.tuple, .now_ms = h.now_ms };
+	ck_assert_int_eq(turn_server_auth_precheck(h.srv, &input), -1);
+	ck_assert_uint_eq(h.io.opens, 0);
+	harness_down(&h);
+}
+END_TEST
+
 START_TEST(sha256_request_gets_sha256_response)
 {
 	struct harness h;
@@ -916,6 +1013,7 @@ int main(void)
 	tcase_add_test(auth, err_400_password_algorithms_downgrade);
 	tcase_add_test(auth, err_438_stale_nonce_then_retry_succeeds);
 	tcase_add_test(auth, err_438_nonce_of_another_client);
+	tcase_add_test(auth, precheck_decides_before_the_lookup);
 	tcase_add_test(auth, sha256_request_gets_sha256_response);
 	tcase_add_test(auth, md5_responses_carry_mi);
 	tcase_add_test(auth, err_420_only_after_authentication);

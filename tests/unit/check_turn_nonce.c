@@ -31,6 +31,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	turn_nonce_unkeyed(&opt);
 }
 
 /* Issue a nonce into buf for client at t. */
@@ -73,6 +74,29 @@ START_TEST(known_answer)
 	ck_assert_str_eq(n, "obMatJos2AAAAAAAAAGVT8QAiVoRbc0gbzg9wZ0PptiCW");
 	make(&client6, NOW, n);
 	ck_assert_str_eq(n, "obMatJos2AAAAAAAAAGVT8QD4hVapdkYxcbIeU3vcNdKV");
+}
+END_TEST
+
+/* The keyed HMAC (what the server uses) makes exactly the nonces of the
+ * one-shot one, checks them, and can be used again and again. */
+START_TEST(keyed_equals_one_shot)
+{
+	char plain[TURN_NONCE_BUFLEN], keyed[TURN_NONCE_BUFLEN];
+
+	make(&client4, NOW, plain);
+	ck_assert_int_eq(turn_nonce_keyed(&opt), 0);
+	ck_assert_ptr_nonnull(opt.pads);
+	for (int i = 0; i < 3; i++) {
+		make(&client4, NOW, keyed);
+		ck_assert_str_eq(keyed, plain);
+		ck_assert_int_eq(check(&client4, NOW + 1, plain), TURN_NONCE_VALID);
+		ck_assert_int_eq(check(&client6, NOW + 1, plain), TURN_NONCE_INVALID);
+	}
+	make(&client6, NOW, keyed);
+	turn_nonce_unkeyed(&opt);
+	ck_assert_ptr_null(opt.pads);
+	ck_assert_int_eq(check(&client6, NOW, keyed), TURN_NONCE_VALID);
+	turn_nonce_unkeyed(&opt);
 }
 END_TEST
 
@@ -274,6 +298,7 @@ static Suite *nonce_suite(void)
 	tcase_add_test(tc, features_of_other_nonces);
 	tcase_add_test(tc, malformed_input);
 	tcase_add_test(tc, known_answer);
+	tcase_add_test(tc, keyed_equals_one_shot);
 	suite_add_tcase(s, tc);
 	return s;
 }
