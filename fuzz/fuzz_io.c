@@ -214,6 +214,8 @@ static void fz_alloc_event(void *ctx, enum turn_alloc_event ev, const struct tur
 		f->created++;
 	} else if (ev == TURN_ALLOC_DELETED) {
 		FZ_ASSERT(f->deleted < f->created);
+		/* The timer takes an allocation only once its time is up. */
+		FZ_ASSERT(!f->in_tick || a->expires <= *f->now_ms / 1000);
 		f->deleted++;
 	} else {
 		FZ_ASSERT(lifetime > 0);
@@ -332,6 +334,24 @@ unsigned fz_ports_used(const struct fz_io *f)
 	return n;
 }
 
+static unsigned loosest(unsigned held, unsigned now, bool first)
+{
+	if (first)
+		return now;
+	return held == 0 || now == 0 ? 0 : held > now ? held : now;
+}
+
+void fz_io_limits(struct fz_io *f, const struct turn_server *srv)
+{
+	bool first = f->loosest_lifetime == 0;
+
+	f->loosest_perms = loosest(f->loosest_perms, srv->max_permissions, first);
+	f->loosest_channels = loosest(f->loosest_channels, srv->max_channels, first);
+	f->loosest_tcp = loosest(f->loosest_tcp, srv->max_tcp_connections, first);
+	if (srv->max_lifetime > f->loosest_lifetime)
+		f->loosest_lifetime = srv->max_lifetime;
+}
+
 /* ---- Invariants ---- */
 
 /* What the walk of the allocation table found. */
@@ -396,14 +416,12 @@ static void check_channels(const struct turn_server *srv, const struct turn_allo
 									    TURN_PERMISSION_LIFETIME)));
 	}
 	FZ_ASSERT(a->n_channels <= a->cap_channels);
-	FZ_ASSERT(!srv->max_channels || turn_channel_count(a, now) <= srv->max_channels);
 }
 
-static void check_tcp(const struct turn_server *srv, const struct fz_io *f,
-		      const struct turn_alloc *a)
+static void check_tcp(const struct fz_io *f, const struct turn_alloc *a)
 {
 	FZ_ASSERT(a->n_tcp == 0 || a->tcp);
-	FZ_ASSERT(!srv->max_tcp_connections || a->n_tcp <= srv->max_tcp_connections);
+	FZ_ASSERT(!f->loosest_tcp || a->n_tcp <= f->loosest_tcp);
 	for (uint16_t i = 0; i < a->n_tcp; i++) {
 		const struct fz_tcp *t = tcp_find((struct fz_io *)f, a->tcp_conns[i].id);
 		FZ_ASSERT(t != NULL && t->open && t->owner == a);
@@ -431,12 +449,15 @@ static void check_alloc(const struct turn_server *srv, const struct fz_io *f,
 	FZ_ASSERT(!a->dead);
 	FZ_ASSERT(turn_alloc_find(&srv->allocs, &a->tuple) == a);
 	FZ_ASSERT(in_wheel(&srv->allocs, a) && a->wheel_slot == a->expires % TURN_WHEEL_SLOTS);
-	FZ_ASSERT(a->lifetime > 0 && a->lifetime <= srv->max_lifetime);
+	/* and once its time is up, the next tick takes it. */
+	FZ_ASSERT(a->expires > srv->allocs.wheel_now);
+	FZ_ASSERT(a->lifetime > 0 && a->lifetime <= f->loosest_lifetime);
 	check_relays(f, a, t);
 	FZ_ASSERT(a->n_perms <= a->cap_perms);
-	FZ_ASSERT(!srv->max_permissions || turn_perm_count(a, now) <= srv->max_permissions);
+	FZ_ASSERT(!f->loosest_perms || turn_perm_count(a, now) <= f->loosest_perms);
 	check_channels(srv, a, now);
-	check_tcp(srv, f, a);
+	FZ_ASSERT(!f->loosest_channels || turn_channel_count(a, now) <= f->loosest_channels);
+	check_tcp(f, a);
 	for (unsigned i = 0; i < FZ_MAX_USERS; i++) {
 		if (f->users[i].name && strcmp(f->users[i].name, a->username) == 0) {
 			t->per_user[i]++;

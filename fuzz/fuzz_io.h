@@ -73,6 +73,10 @@ struct fz_io {
 	int tcp_connect_code;      /* tcp_connect answers this when non-zero */
 	unsigned user_limit, total_limit; /* 0: no limit */
 	bool shed;                 /* quota_take answers 300 */
+	/* The loosest limits the server has had (0: none): a reload that
+	 * lowers a limit leaves what allocations hold (server.h). */
+	unsigned loosest_perms, loosest_channels, loosest_tcp;
+	uint32_t loosest_lifetime;
 	/* The pool. */
 	bool used[2][FZ_PORTS];
 	struct turn_relay relays[FZ_MAX_RELAYS];
@@ -85,6 +89,7 @@ struct fz_io {
 	/* TCP relay connections. */
 	struct fz_tcp tcp[FZ_MAX_TCP];
 	unsigned n_tcp;
+	bool in_tick; /* deletions now are expiries */
 	/* alloc_event, and what was relayed. */
 	unsigned created, deleted;
 	uint64_t sends;
@@ -101,6 +106,9 @@ struct turn_relay *fz_relay_at(struct fz_io *f, const struct turn_addr *addr);
 struct fz_tcp *fz_tcp_new(struct fz_io *f, struct turn_alloc *a, const struct turn_addr *peer);
 /* Ports in use: by open relays and live reservations. */
 unsigned fz_ports_used(const struct fz_io *f);
+
+/* The server's limits now (at start and after every reload). */
+void fz_io_limits(struct fz_io *f, const struct turn_server *srv);
 
 /* The core's state against the io's, after every operation. */
 void fz_check_state(const struct turn_server *srv, const struct fz_io *f, uint64_t now_ms);

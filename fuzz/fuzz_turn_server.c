@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_CLIENTS 5
 #define FZ_PEERS 9
 #define FZ_REQ_CAP 2048
-#define FZ_REPLY_CAP 70000 /* a TCP frame of 65,535 bytes and change */
+#define FZ_REPLY_CAP 8192 /* the largest payload and headers, with room */
 #define FZ_PAYLOAD 4096
 #define FZ_T0_MS 5000000ull
 #define FZ_REALM "fuzz.test"
@@ -63,6 +63,7 @@ struct fz {
 	uint64_t now_ms;
 	bool store_down; /* lookups for carol fail (status -1) */
 	struct turn_policy *policy;
+	struct turn_policy *strict; /* also denies 198.51.100.0/24 */
 	struct turn_server *srv;
 	struct fz_io io;
 	struct fz_client clients[FZ_CLIENTS];
@@ -447,7 +448,9 @@ static void op_icmp(struct fz *z, struct fz_client *c)
 static void advance(struct fz *z, uint64_t ms)
 {
 	z->now_ms += ms;
+	z->io.in_tick = true;
 	turn_server_tick(z->srv, z->now_ms);
+	z->io.in_tick = false;
 	fz_io_tick(&z->io);
 }
 
@@ -545,10 +548,25 @@ static void op_connection_bind(struct fz *z, struct fz_client *c)
 	deliver(z, c);
 }
 
+/* A TCP client's connection closes (its allocation goes, RFC 8656
+ * section 3.1); for a UDP client the operator reloads the configuration
+ * instead: new per-allocation limits, and a peer policy that may now
+ * refuse 198.51.100.0/24 (denied-peer-ip). */
 static void op_client_closed(struct fz *z, struct fz_client *c)
 {
-	if (c->tuple.transport == TURN_TRANSPORT_TCP)
+	static const uint32_t max_lifetimes[4] = { 0, 60, 1800, 3600 };
+	uint8_t r = rd8(z);
+
+	if (c->tuple.transport == TURN_TRANSPORT_TCP) {
 		turn_server_client_closed(z->srv, &c->tuple);
+		return;
+	}
+	turn_server_set_limits(z->srv, max_lifetimes[(r >> 5) & 3], r % 5, (r >> 3) % 5,
+			       (r >> 2) % 4);
+	fz_io_limits(&z->io, z->srv);
+	const struct turn_policy *p = r & 0x80 ? z->strict : z->policy;
+	turn_server_set_policy(z->srv, p);
+	z->io.policy = p;
 }
 
 static void op_binding(struct fz *z, struct fz_client *c)
@@ -673,8 +691,12 @@ static void start(struct fz *z, const uint8_t *data, size_t size)
 	z->in = data;
 	z->len = size;
 	z->now_ms = FZ_T0_MS;
+	struct turn_addr_range deny;
+	FZ_ASSERT(turn_addr_range_parse("198.51.100.0/24", &deny) == 0);
+	struct turn_policy_options strict = { .denied = &deny, .n_denied = 1 };
 	z->policy = turn_policy_new(NULL);
-	FZ_ASSERT(z->policy != NULL);
+	z->strict = turn_policy_new(&strict);
+	FZ_ASSERT(z->policy != NULL && z->strict != NULL);
 	fz_io_init(&z->io, z->policy, &z->now_ms, quota_users);
 	setup_peers(z);
 	configure(z, &o);
@@ -683,6 +705,7 @@ static void start(struct fz *z, const uint8_t *data, size_t size)
 	z->srv = turn_server_new(&o);
 	FZ_ASSERT(z->srv != NULL);
 	z->io.srv = z->srv;
+	fz_io_limits(&z->io, z->srv);
 	for (size_t i = 0; i < sizeof(z->payload); i++)
 		z->payload[i] = (uint8_t)(i * 7);
 	client_init(z, 0, "alice", TURN_TRANSPORT_UDP, "192.0.2.20:40000", "192.0.2.1:3478");
@@ -696,7 +719,7 @@ static void start(struct fz *z, const uint8_t *data, size_t size)
  * 30 s), in two steps as a paused worker would see it, nothing is left. */
 static void finish(struct fz *z)
 {
-	uint64_t past = ((uint64_t)z->srv->max_lifetime + 2) * 1000;
+	uint64_t past = ((uint64_t)z->io.loosest_lifetime + 2) * 1000;
 
 	advance(z, past / 2);
 	fz_check_state(z->srv, &z->io, z->now_ms);
@@ -706,6 +729,7 @@ static void finish(struct fz *z)
 	turn_server_free(z->srv);
 	FZ_ASSERT(z->io.open_relays == 0 && z->io.total == 0);
 	turn_policy_free(z->policy);
+	turn_policy_free(z->strict);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
