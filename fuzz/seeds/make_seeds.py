@@ -236,6 +236,13 @@ def turn_server_seeds():
     return {
         "udp_session": NO_LIMITS + udp_session(0),
         "udp_session_sha256": NO_LIMITS + udp_session(1, 4),
+        "udp_relay_tcp_client": NO_LIMITS + udp_session(2),
+        "shutdown_with_allocations": bytes([0, 0, 0, 0, 2]) + udp_session(0)[:-3]
+        + op(OP_ALLOCATE, 2, 1, 0, 0) + op(OP_PERMISSION, 2, 1, 0, 0) + op(OP_CONNECT, 2, 0, 0),
+        "reload_lowers_limits": NO_LIMITS + udp_session(0)[:-3] + op(OP_CLIENT_CLOSED, 1, 0x09)
+        + op(OP_PERMISSION, 0, 1, 2, 0) + op(OP_CHANNEL_BIND, 0, 0, 1, 2, 0)
+        + op(OP_CLIENT_CLOSED, 1, 0x89) + op(OP_CHANDATA, 0, 0, u16(10))
+        + op(OP_SEND, 0, 0, 0, u16(10)),
         "udp_two_clients_limits": bytes([0, 0x0A, 0x06, 0, 0]) + udp_session(0) + udp_session(1),
         "tcp_session": NO_LIMITS + tcp,
         "reservation": NO_LIMITS + reserve,
