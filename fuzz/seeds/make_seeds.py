@@ -7,6 +7,11 @@ the codec decodes, signed with the key fuzz/fuzz_stun_msg.c checks
 ("fuzz-key") so the fuzzer starts from messages that verify.
 fuzz_chandata/: ChannelData datagrams and TCP streams mixing ChannelData and
 STUN frames.
+fuzz_turn_server/: programs for fuzz/fuzz_turn_server.c (five config
+bytes, then operations: see that file), each a whole client session: UDP
+Allocate, CreatePermission, ChannelBind, ChannelData, Send, peer data,
+Refresh 0; the same over TCP with RFC 6062 Connect and ConnectionBind;
+dual-stack, EVEN-PORT with a RESERVATION-TOKEN, and SHA-256.
 
 Run from anywhere: python3 fuzz/seeds/make_seeds.py
 """
@@ -185,6 +190,69 @@ def write(subdir, seeds):
             f.write(data)
 
 
+# fuzz_turn_server: operation codes (low nibble) of fuzz_turn_server.c;
+# the high nibble picks the client (0, 1 UDP alice; 2 TCP bob; 3 UDP IPv6
+# bob; 4 TCP bob, a data connection).
+(OP_ALLOCATE, OP_REFRESH, OP_PERMISSION, OP_CHANNEL_BIND, OP_SEND, OP_CHANDATA,
+ OP_PEER_DATA, OP_ADVANCE, OP_CONNECT, OP_TCP_EVENT, OP_CONNECTION_BIND,
+ OP_CLIENT_CLOSED, OP_BINDING, OP_RAW, OP_SIGNED_RAW, OP_ICMP) = range(16)
+NO_LIMITS = bytes(5)
+
+
+def op(code, client=0, *args):
+    out = bytes([client << 4 | code])
+    for a in args:
+        out += a if isinstance(a, bytes) else bytes([a])
+    return out
+
+
+def u16(v):
+    return struct.pack("!H", v)
+
+
+def udp_session(client=0, auth=0):
+    """Allocate, CreatePermission, ChannelBind, ChannelData, Send, peer
+    data on the channel and off it, Refresh 0."""
+    return (op(OP_ALLOCATE, client, 0, 0, auth) + op(OP_PERMISSION, client, 1, 0, auth)
+            + op(OP_CHANNEL_BIND, client, 0, 0, 0, auth) + op(OP_CHANDATA, client, 0, u16(100))
+            + op(OP_SEND, client, 0, 0, u16(50)) + op(OP_PEER_DATA, client, 0, u16(20))
+            + op(OP_PEER_DATA, client, 1, u16(20)) + op(OP_ICMP, client, 0, 3, 4)
+            + op(OP_REFRESH, client, 3, auth))
+
+
+def turn_server_seeds():
+    tcp = (op(OP_ALLOCATE, 2, 1, 0, 0) + op(OP_PERMISSION, 2, 1, 0, 0) + op(OP_CONNECT, 2, 0, 0)
+           + op(OP_TCP_EVENT, 2, 1, 0) + op(OP_CONNECTION_BIND, 4, 0, 0)
+           + op(OP_TCP_EVENT, 2, 0, 1) + op(OP_CONNECTION_BIND, 4, 1, 0)
+           + op(OP_TCP_EVENT, 2, 2, 0) + op(OP_CLIENT_CLOSED, 2))
+    reserve = (op(OP_ALLOCATE, 0, 0x18, 0, 0) + op(OP_ALLOCATE, 1, 0x20, 0, 0)
+               + op(OP_ADVANCE, 0, 0x41) + op(OP_REFRESH, 1, 1, u16(1200), 0))
+    dual = (op(OP_ALLOCATE, 3, 0x06, 0, 0) + op(OP_ALLOCATE, 0, 0x06 | 0x80, 0, u16(900), 0)
+            + op(OP_PERMISSION, 0, 2, 0, 4, 0) + op(OP_CHANNEL_BIND, 0, 0, 1, 5, 0)
+            + op(OP_PEER_DATA, 0, 5, u16(8)) + op(OP_ADVANCE, 0, 0xC1))
+    expiry = (udp_session(0)[:-3] + op(OP_ADVANCE, 0, 0x8A) + op(OP_CHANDATA, 0, 0, u16(10))
+              + op(OP_ADVANCE, 0, 0x8A) + op(OP_PEER_DATA, 0, 0, u16(10)))
+    binding = Msg(0x001, 0).fingerprint().bytes()
+    return {
+        "udp_session": NO_LIMITS + udp_session(0),
+        "udp_session_sha256": NO_LIMITS + udp_session(1, 4),
+        "udp_relay_tcp_client": NO_LIMITS + udp_session(2),
+        "shutdown_with_allocations": bytes([0, 0, 0, 0, 2]) + udp_session(0)[:-3]
+        + op(OP_ALLOCATE, 2, 1, 0, 0) + op(OP_PERMISSION, 2, 1, 0, 0) + op(OP_CONNECT, 2, 0, 0),
+        "reload_lowers_limits": NO_LIMITS + udp_session(0)[:-3] + op(OP_CLIENT_CLOSED, 1, 0x09)
+        + op(OP_PERMISSION, 0, 1, 2, 0) + op(OP_CHANNEL_BIND, 0, 0, 1, 2, 0)
+        + op(OP_CLIENT_CLOSED, 1, 0x89) + op(OP_CHANDATA, 0, 0, u16(10))
+        + op(OP_SEND, 0, 0, 0, u16(10)),
+        "udp_two_clients_limits": bytes([0, 0x0A, 0x06, 0, 0]) + udp_session(0) + udp_session(1),
+        "tcp_session": NO_LIMITS + tcp,
+        "reservation": NO_LIMITS + reserve,
+        "dual_stack": NO_LIMITS + dual,
+        "expiry": NO_LIMITS + expiry,
+        "raw_binding": NO_LIMITS + op(OP_RAW, 0, u16(len(binding))) + binding,
+    }
+
+
 if __name__ == "__main__":
     write("fuzz_stun_msg", stun_seeds())
     write("fuzz_chandata", chandata_seeds())
+    write("fuzz_turn_server", turn_server_seeds())

@@ -300,7 +300,12 @@ int turn_channel_bind(struct turn_alloc *a, uint16_t number, const struct turn_a
 		bool reserved = c->expires + TURN_CHANNEL_QUIET > now;
 		bool same_number = c->number == number, same_peer = turn_addr_eq(&c->peer, peer);
 		if (same_number && same_peer) {
-			c->expires = now + TURN_CHANNEL_LIFETIME; /* refresh */
+			/* A refresh; but once the binding has expired (its
+			 * number still reserved, RFC 8656 section 12) this binds
+			 * it again, and it counts against max like a new one. */
+			if (c->expires <= now && max && turn_channel_count(a, now) >= max)
+				return TURN_ERR_INSUFFICIENT_CAPACITY;
+			c->expires = now + TURN_CHANNEL_LIFETIME;
 			return 0;
 		}
 		if (reserved && (same_number || same_peer))

@@ -558,6 +558,29 @@ START_TEST(channel_limit)
 }
 END_TEST
 
+/* Found by fuzz/fuzz_turn_server: rebinding an expired channel (in its
+ * quiet period) skipped the max-channels check, so an allocation held
+ * more live channels than max-channels allows. */
+START_TEST(channel_rebind_after_expiry_counts_against_limit)
+{
+	struct turn_alloc_table t;
+	struct turn_alloc *a = bare(&t);
+	struct turn_addr p1 = addr("198.51.100.1:1"), p2 = addr("198.51.100.1:2");
+	uint32_t expired = NOW + TURN_CHANNEL_LIFETIME;
+
+	ck_assert_int_eq(turn_channel_bind(a, 0x4000, &p1, NOW, 1), 0);
+	ck_assert_int_eq(turn_channel_bind(a, 0x4001, &p2, expired, 1), 0);
+	ck_assert_int_eq(turn_channel_bind(a, 0x4000, &p1, expired + 1, 1),
+			 TURN_ERR_INSUFFICIENT_CAPACITY);
+	ck_assert_uint_eq(turn_channel_count(a, expired + 1), 1);
+	ck_assert_ptr_null(turn_channel_by_number(a, 0x4000, expired + 1));
+	/* Without a limit the same rebind works. */
+	ck_assert_int_eq(turn_channel_bind(a, 0x4000, &p1, expired + 1, 0), 0);
+	ck_assert_uint_eq(turn_channel_count(a, expired + 1), 2);
+	table_down(&t);
+}
+END_TEST
+
 START_TEST(prune_drops_only_what_is_over)
 {
 	struct turn_alloc_table t;
@@ -612,6 +635,7 @@ int main(void)
 	tcase_add_test(chan, channel_quiet_period);
 	tcase_add_test(chan, channel_rebind_same_pair_in_quiet_period);
 	tcase_add_test(chan, channel_limit);
+	tcase_add_test(chan, channel_rebind_after_expiry_counts_against_limit);
 	tcase_add_test(chan, prune_drops_only_what_is_over);
 	suite_add_tcase(s, table);
 	suite_add_tcase(s, wheel);
