@@ -33,16 +33,20 @@ void port_pool_fini(struct port_pool *p)
 	p->ring = NULL;
 }
 
+/* The bitmap's bytes are read and written atomically (relaxed): the
+ * writers hold the relay lock, and port_pool_in_use may read without it
+ * (the hairpin check, once per datagram to one of the host's own
+ * addresses), where a bit one allocation out of date is harmless. */
 static bool used(const struct port_pool *p, size_t off)
 {
-	return p->in_use[off / 8] & (1u << (off % 8));
+	return __atomic_load_n(&p->in_use[off / 8], __ATOMIC_RELAXED) & (1u << (off % 8));
 }
 
 static void mark(struct port_pool *p, size_t off, bool on)
 {
 	if (on == used(p, off))
 		return;
-	p->in_use[off / 8] ^= (uint8_t)(1u << (off % 8));
+	__atomic_fetch_xor(&p->in_use[off / 8], (uint8_t)(1u << (off % 8)), __ATOMIC_RELAXED);
 	p->n_used += on ? 1 : (size_t)-1;
 }
 

@@ -6,7 +6,8 @@
  * client just gave up is not handed to the next Allocate, who would
  * receive what peers still send to it (issue 13 item 6).
  *
- * Not thread-safe: the caller holds struct relay_shared's lock.
+ * Not thread-safe: the caller holds struct relay_shared's lock, except
+ * for port_pool_in_use, which may be called without it.
  */
 #ifndef TURND_NET_PORT_POOL_H
 #define TURND_NET_PORT_POOL_H
@@ -67,6 +68,8 @@ uint16_t port_pool_take(struct port_pool *p, const struct port_pick *pick, bool 
 void port_pool_release(struct port_pool *p, uint16_t port, uint64_t now_ms,
 		       uint64_t quarantine_ms);
 
+/* Whether port is taken (in use or reserved). Safe without the lock: the
+ * answer may then be one take or release out of date. */
 bool port_pool_in_use(const struct port_pool *p, uint16_t port);
 
 #endif

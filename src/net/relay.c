@@ -184,13 +184,14 @@ bool relay_port_live(void *ctx, const struct turn_addr *peer)
 	struct relay_shared *rs = ctx;
 	bool live = false;
 
-	pthread_mutex_lock(&rs->lock);
+	/* No lock: this runs for every datagram between two clients of this
+	 * server, the relay addresses are fixed at start, and the pool's
+	 * bitmap is read atomically (port_pool.h). */
 	for (size_t i = 0; i < rs->n_addrs && !live; i++) {
 		const struct relay_addr *ra = &rs->addrs[i];
 		if (turn_addr_ip_eq(&ra->addr, peer) || turn_addr_ip_eq(&ra->external, peer))
 			live = port_pool_in_use(&ra->pool, peer->port);
 	}
-	pthread_mutex_unlock(&rs->lock);
 	return live;
 }
 

@@ -143,8 +143,9 @@ uint64_t relay_ports_taken_early(struct relay_shared *rs);
 
 /* The peer policy's hairpin question (turn/policy.h rule 1; ctx is the
  * struct relay_shared): whether peer is a relay address (bound or told to
- * clients) on a port of the pool that holds an allocation. Takes the pool
- * lock; the policy asks only for peers that are the host's own addresses. */
+ * clients) on a port of the pool that holds an allocation. Lock-free (see
+ * port_pool_in_use); the policy asks only for peers that are the host's own
+ * addresses. */
 bool relay_port_live(void *ctx, const struct turn_addr *peer);
 
 #endif
