@@ -1,14 +1,14 @@
 /*
- * Configuration: the libconfuse option table, value checks that run while
- * the file is parsed (so errors carry the line), command-line overrides,
+ * Configuration: the libconfuse option table, command-line overrides,
  * and the conversion of the parsed cfg_t into an immutable struct conf.
- * The grammar of single values lives in conf_value.c.
+ * The value checks that run while the file is parsed (so errors carry the
+ * line) live in conf_check.c, the grammar of single values in
+ * conf_value.c.
  */
 #include "conf/conf.h"
 
 #include <confuse.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +16,13 @@
 
 #include <openssl/crypto.h>
 
+#include "conf/conf_check.h"
 #include "conf/conf_nat.h"
 #include "conf/conf_text.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
-#define WHY_MAX 256
 #define MSG_MAX 640
-#define MAX_RELAY_THREADS 64
 
 /* Names used in messages when there is no file. */
 #define DEFAULT_NAME "(built-in defaults)"
@@ -87,443 +86,6 @@ __attribute__((format(printf, 2, 0))) static void conf_errfunc(cfg_t *cfg, const
 	/* On ENOMEM the caller falls back to a message without detail. */
 	cfg->comment = strdup(msg);
 }
-
-/* "option 'min-port': 70000 is not a port (1-65535)", through cfg_error so
- * conf_errfunc adds file and line. Returns -1 for the callbacks. */
-__attribute__((format(printf, 3, 4))) static int opt_error(cfg_t *cfg, cfg_opt_t *opt,
-							   const char *fmt, ...)
-{
-	char why[WHY_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	cfg_error(cfg, "option '%s': %s", cfg_opt_name(opt), why);
-	return -1;
-}
-
-/* ------------------------------------------------------------------------
- * Parse callbacks: text -> value, for the types libconfuse reads itself.
- */
-
-/* Decimal only: libconfuse's own reader takes "010" as octal 8, and tests
- * errno for ERANGE without clearing it first. */
-static int conf_cb_int(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(value, &end, 10);
-	if (end == value || *end != '\0')
-		return opt_error(cfg, opt, "'%s' is not a whole number", value);
-	if (errno == ERANGE)
-		return opt_error(cfg, opt, "'%s' is out of range", value);
-	*(long *)result = v;
-	return 0;
-}
-
-/* The words libconfuse accepts (true/false, yes/no, on/off), with an error
- * in our format. */
-static int conf_cb_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
-{
-	int b = cfg_parse_boolean(value);
-
-	if (b < 0)
-		return opt_error(cfg, opt, "'%s' is not a boolean (true/false, yes/no, on/off)",
-				 value);
-	*(int *)result = b;
-	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Validation callbacks. libconfuse calls them right after it stores a value
- * (cfg->line is then the value's line), and for a list after each element
- * and once more at the closing brace: so list checks look at the last
- * element only, and the repeat at the brace re-checks one that passed.
- */
-
-static const struct int_limit {
-	const char *name;
-	const char *noun;
-	long min;
-	long max;
-} int_limits[] = {
-	{"listening-port", "a port", 1, 65535},
-	{"tls-listening-port", "a port, or 0 for none", 0, 65535},
-	{"alt-listening-port", "a port, or 0 for listening-port + 1", 0, 65535},
-	{"min-port", "a port", 1, 65535},
-	{"max-port", "a port", 1, 65535},
-	{"user-quota", "a quota", 0, INT_MAX},
-	{"total-quota", "a quota", 0, INT_MAX},
-	{"relay-port-quarantine", "a time in seconds (0-3600)", 0, 3600},
-	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
-	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
-	{"rx-coalesce-us", "a time in microseconds", 0, 1000},
-	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
-	{"max-permissions", "a count", 0, 65535},
-	{"max-channels", "a count", 0, 4096},
-	{"max-tcp-connections", "a count", 0, 65535},
-	/* Client connections (net/conn_gate.c). */
-	{"max-connections-per-ip", "a connection count (0: no cap)", 0, 1000000},
-	{"max-connections", "a connection count (0: no cap)", 0, 10000000},
-	{"first-message-timeout", "a time in seconds", 1, 300},
-	{"max-allocate-timeout", "a time in seconds", 1, 3600},
-	/* At least a 548-byte STUN message (RFC 8489 section 6.1), at most a
-	 * whole frame: 64 KiB of ChannelData and its 4-byte header. */
-	{"preauth-buffer", "a size in bytes", 548, 65540},
-	{"shed-allocations", "a count", 0, INT_MAX},
-	{"shed-bps", "a rate in bytes per second", 0, LONG_MAX},
-	{"metrics-port", "a port (0: off)", 0, 65535},
-	{"drain-timeout", "a time in seconds", 1, 604800},
-	{"redis-poll-interval", "a time in seconds", 1, 3600},
-	{"redis-events-max", "an entry count", 1000, 100000000},
-	{"redis-port", "a port", 1, 65535},
-	{"redis-db", "a database number", 0, INT_MAX},
-	{"redis-connect-timeout", "a time in milliseconds", 1, 60000},
-	{"redis-timeout", "a time in milliseconds", 1, 60000},
-	/* At least AUTH_REDIS_CACHE_MIN (auth.h), which conf does not see. */
-	{"redis-cache-size", "an entry count", 16, 10000000},
-	{"redis-cache-ttl", "a time in seconds", 1, 86400},
-	{"redis-negative-ttl", "a time in seconds", 1, 86400},
-	{"redis-cache-stale", "a time in seconds", 0, 86400},
-	/* RATE_LIMIT_MAX (util/ratelimit.h). */
-	{"unauth-rate", "a rate in answers per second (0: off)", 0, 1000000},
-	{"unauth-burst", "a count of answers", 1, 1000000},
-};
-
-static int check_int(cfg_t *cfg, cfg_opt_t *opt)
-{
-	long v = cfg_opt_getnint(opt, 0);
-
-	for (size_t i = 0; i < sizeof(int_limits) / sizeof(int_limits[0]); i++) {
-		const struct int_limit *l = &int_limits[i];
-
-		if (strcmp(l->name, cfg_opt_name(opt)) != 0)
-			continue;
-		if (v < l->min || v > l->max)
-			return opt_error(cfg, opt, "%ld is not %s (%ld-%ld)", v, l->noun, l->min,
-					 l->max);
-		return 0;
-	}
-	return 0;
-}
-
-/* The element just stored, or NULL for an empty list ("x = {}"). */
-static const char *last_str(cfg_opt_t *opt)
-{
-	unsigned n = cfg_opt_size(opt);
-
-	return n ? cfg_opt_getnstr(opt, n - 1) : NULL;
-}
-
-/* One validator per value syntax: parse the element just stored, and
- * report why it is wrong with the file and line libconfuse knows. */
-#define VALUE_CHECK(name, parse, type)                                          \
-	static int name(cfg_t *cfg, cfg_opt_t *opt)                             \
-	{                                                                       \
-		const char *text = last_str(opt);                               \
-		type value;                                                     \
-		char why[WHY_MAX];                                              \
-									\
-		if (text && parse(text, &value, why, sizeof(why)) < 0)          \
-			return opt_error(cfg, opt, "%s", why);                  \
-		return 0;                                                       \
-	}
-
-VALUE_CHECK(check_ip, conf_value_ip, struct turn_addr)
-VALUE_CHECK(check_server, conf_value_server, struct turn_addr)
-VALUE_CHECK(check_external, conf_value_external, struct conf_external)
-VALUE_CHECK(check_range, conf_value_range, struct conf_range)
-VALUE_CHECK(check_listener_value, conf_value_listener, struct conf_listener)
-
-/* A UDP socket serves UDP or DTLS and a TCP socket TCP or TLS, not both:
- * one listener cannot ask for both of a pair, and two listeners on one
- * address and port cannot share a kind (SO_REUSEPORT would let both bind
- * and split the clients between them). */
-#define LISTEN_UDP_KIND (CONF_LISTEN_UDP | CONF_LISTEN_DTLS)
-#define LISTEN_TCP_KIND (CONF_LISTEN_TCP | CONF_LISTEN_TLS)
-
-static unsigned listen_kinds(unsigned transports)
-{
-	return (transports & LISTEN_UDP_KIND ? 1u : 0u) | (transports & LISTEN_TCP_KIND ? 2u : 0u);
-}
-
-static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned n = cfg_opt_size(opt);
-	struct conf_listener a, b;
-
-	if (n == 0)
-		return 0;
-	if (check_listener_value(cfg, opt) < 0)
-		return -1;
-	conf_value_listener(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
-	if ((a.transports & LISTEN_UDP_KIND) == LISTEN_UDP_KIND ||
-	    (a.transports & LISTEN_TCP_KIND) == LISTEN_TCP_KIND)
-		return opt_error(cfg, opt, "'%s': udp and dtls (or tcp and tls) would need one "
-				 "socket each on one port; use two ports",
-				 cfg_opt_getnstr(opt, n - 1));
-	for (unsigned i = 0; i + 1 < n; i++)
-		if (conf_value_listener(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
-		    turn_addr_eq(&a.addr, &b.addr) &&
-		    (listen_kinds(a.transports) & listen_kinds(b.transports)))
-			return opt_error(cfg, opt, "'%s' listens where '%s' already does",
-					 cfg_opt_getnstr(opt, n - 1), cfg_opt_getnstr(opt, i));
-	return 0;
-}
-
-/* Two sockets on one address and port cannot both bind: refuse the
- * duplicate here, where the line is known, not at bind time. */
-static int check_listen(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned n = cfg_opt_size(opt);
-	struct turn_addr a, b;
-
-	if (n == 0)
-		return 0;
-	if (check_ip(cfg, opt) < 0)
-		return -1;
-	conf_value_ip(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
-	for (unsigned i = 0; i + 1 < n; i++) {
-		if (conf_value_ip(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
-		    turn_addr_ip_eq(&a, &b))
-			return opt_error(cfg, opt, "'%s' is given twice",
-					 cfg_opt_getnstr(opt, n - 1));
-	}
-	return 0;
-}
-
-/* RFC 5780 discovery answers from a second address of the server's own:
- * not a wildcard, and one per family so that the other address of each
- * pair is known. */
-static int check_alt_listen(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned n = cfg_opt_size(opt);
-	struct turn_addr a, b;
-
-	if (n == 0)
-		return 0;
-	if (check_ip(cfg, opt) < 0)
-		return -1;
-	conf_value_ip(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
-	if (turn_addr_is_any(&a))
-		return opt_error(cfg, opt, "'%s' is a wildcard, not a second address",
-				 cfg_opt_getnstr(opt, n - 1));
-	for (unsigned i = 0; i + 1 < n; i++)
-		if (conf_value_ip(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
-		    b.family == a.family)
-			return opt_error(cfg, opt, "'%s' is a second IPv%u address (one per family)",
-					 cfg_opt_getnstr(opt, n - 1), a.family == TURN_AF_INET ? 4 : 6);
-	return 0;
-}
-
-/* A second entry for one name would leave it to chance which key is used.
- * Earlier entries have passed, so only their names are compared: parsing
- * them again would run SASLprep n^2 times for n users. */
-static int check_user(cfg_t *cfg, cfg_opt_t *opt)
-{
-	unsigned n = cfg_opt_size(opt);
-	struct conf_user_entry u;
-	char why[WHY_MAX];
-
-	if (n == 0)
-		return 0;
-	if (conf_value_user(cfg_opt_getnstr(opt, n - 1), &u, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	for (unsigned i = 0; i + 1 < n; i++) {
-		const char *other = cfg_opt_getnstr(opt, i);
-
-		if (strncmp(other, u.name, u.name_len) == 0 && other[u.name_len] == ':')
-			return opt_error(cfg, opt, "user '%.*s' is given twice", (int)u.name_len,
-					 u.name);
-	}
-	return 0;
-}
-
-static int check_secret(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = last_str(opt);
-
-	if (text && text[0] == '\0')
-		return opt_error(cfg, opt, "a secret is empty");
-	return 0;
-}
-
-static int check_realm(cfg_t *cfg, cfg_opt_t *opt)
-{
-	char why[WHY_MAX];
-
-	if (conf_value_text(cfg_opt_getnstr(opt, 0), false, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	return 0;
-}
-
-static int check_software(cfg_t *cfg, cfg_opt_t *opt)
-{
-	char why[WHY_MAX];
-
-	if (conf_value_text(cfg_opt_getnstr(opt, 0), true, why, sizeof(why)) < 0)
-		return opt_error(cfg, opt, "%s", why);
-	return 0;
-}
-
-static int check_path(cfg_t *cfg, cfg_opt_t *opt)
-{
-	if (cfg_opt_getnstr(opt, 0)[0] == '\0')
-		return opt_error(cfg, opt, "the path is empty");
-	return 0;
-}
-
-/* A build without hiredis has no Redis backend: say so instead of
- * starting without the users the operator expects. */
-static int check_redis(cfg_t *cfg, cfg_opt_t *opt)
-{
-#ifndef HAVE_HIREDIS
-	if (cfg_opt_getnbool(opt, 0))
-		return opt_error(cfg, opt,
-				 "this turnd was built without Redis support (--without-hiredis)");
-#else
-	(void)cfg;
-	(void)opt;
-#endif
-	return 0;
-}
-
-/* hiredis resolves a host name with a blocking getaddrinfo on the event
- * loop, so only an address is taken. */
-static int check_redis_host(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = cfg_opt_getnstr(opt, 0);
-	struct turn_addr a;
-
-	if (conf_value_ip(text, &a, NULL, 0) < 0)
-		return opt_error(cfg, opt, "'%s' is not an IP address (host names are not taken)",
-				 text);
-	return 0;
-}
-
-/* What the Redis server's certificate must name: an IP address or a DNS
- * name (letters, digits, '-', '.'; RFC 1123 section 2.1). */
-static int check_server_name(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = cfg_opt_getnstr(opt, 0);
-	size_t n = strlen(text);
-	struct turn_addr a;
-
-	if (conf_value_ip(text, &a, NULL, 0) == 0)
-		return 0;
-	if (n == 0 || n > 253 || text[0] == '.' || text[0] == '-' ||
-	    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != n)
-		return opt_error(cfg, opt, "'%.80s' is not an IP address or a DNS name", text);
-	return 0;
-}
-
-/* Never echoes the value: it may be the password. */
-static int check_not_empty(cfg_t *cfg, cfg_opt_t *opt)
-{
-	if (cfg_opt_getnstr(opt, 0)[0] == '\0')
-		return opt_error(cfg, opt, "the value is empty");
-	return 0;
-}
-
-/* A node id names this server in Redis (hash fields, a key): short, and
- * of characters that read the same in any log or key. */
-static int check_node_id(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = cfg_opt_getnstr(opt, 0);
-	size_t n = strlen(text);
-
-	if (n == 0 || n > CONF_NODE_ID_MAX ||
-	    strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") != n)
-		return opt_error(cfg, opt,
-				 "'%.80s' is not a node id (1-%d letters, digits, '.', '_', ':', '-')",
-				 text, CONF_NODE_ID_MAX);
-	return 0;
-}
-
-static int check_log_level(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *text = cfg_opt_getnstr(opt, 0);
-
-	if (log_level_parse(text) < 0)
-		return opt_error(cfg, opt,
-				 "'%s' is not a log level (error, warn, notice, info, debug)",
-				 text);
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	cfg_validate_callback_t check;
-} validators[] = {
-	{"listening-ip", check_listen},
-	{"listening-port", check_int},
-	{"tls-listening-port", check_int},
-	{"listener", check_listener},
-	{"alt-listening-ip", check_alt_listen},
-	{"alt-listening-port", check_int},
-	{"relay-ip", check_ip},
-	{"alternate-server", check_server},
-	{"shed-allocations", check_int},
-	{"shed-bps", check_int},
-	{"metrics-port", check_int},
-	{"drain-timeout", check_int},
-	{"pid-file", check_path},
-	{"proc-user", check_not_empty},
-	{"proc-group", check_not_empty},
-	{"metrics-ip", check_ip},
-	{"external-ip", check_external},
-	{"min-port", check_int},
-	{"max-port", check_int},
-	{"realm", check_realm},
-	{"user", check_user},
-	{"static-auth-secret", check_secret},
-	{"allowed-peer-ip", check_range},
-	{"denied-peer-ip", check_range},
-	{"user-quota", check_int},
-	{"total-quota", check_int},
-	{"relay-port-quarantine", check_int},
-	{"max-bps", check_int},
-	{"cert", check_path},
-	{"pkey", check_path},
-	{"relay-threads", check_int},
-	{"rx-coalesce-us", check_int},
-	{"max-connections-per-ip", check_int},
-	{"max-connections", check_int},
-	{"first-message-timeout", check_int},
-	{"max-allocate-timeout", check_int},
-	{"preauth-buffer", check_int},
-	{"max-allocate-lifetime", check_int},
-	{"max-permissions", check_int},
-	{"max-channels", check_int},
-	{"max-tcp-connections", check_int},
-	{"unauth-rate", check_int},
-	{"unauth-burst", check_int},
-	{"software", check_software},
-	{"log-level", check_log_level},
-	{"redis", check_redis},
-	{"redis-host", check_redis_host},
-	{"redis-port", check_int},
-	{"redis-socket", check_path},
-	{"redis-db", check_int},
-	{"redis-user", check_not_empty},
-	{"redis-password", check_not_empty},
-	{"redis-tls-ca", check_path},
-	{"redis-tls-cert", check_path},
-	{"redis-tls-key", check_path},
-	{"redis-tls-server-name", check_server_name},
-	{"redis-connect-timeout", check_int},
-	{"redis-timeout", check_int},
-	{"redis-cache-size", check_int},
-	{"redis-cache-ttl", check_int},
-	{"redis-negative-ttl", check_int},
-	{"redis-cache-stale", check_int},
-	{"redis-poll-interval", check_int},
-	{"redis-events-max", check_int},
-	{"node-id", check_node_id},
-};
 
 /* ------------------------------------------------------------------------
  * The option table.
@@ -622,8 +184,7 @@ static cfg_t *conf_cfg_new(void)
 	if (!cfg)
 		return NULL;
 	cfg_set_error_function(cfg, conf_errfunc);
-	for (size_t i = 0; i < sizeof(validators) / sizeof(validators[0]); i++)
-		cfg_set_validate_func(cfg, validators[i].name, validators[i].check);
+	conf_check_install(cfg);
 	return cfg;
 }
 
@@ -695,7 +256,8 @@ static int override_listen(cfg_t *cfg, const char *const *list)
 
 	cfg_free_value(opt);
 	for (unsigned i = 0; list[i]; i++) {
-		if (override_str(cfg, "listening-ip", list[i], i) < 0 || check_listen(cfg, opt) < 0)
+		if (override_str(cfg, "listening-ip", list[i], i) < 0 ||
+		    conf_check_listen(cfg, opt) < 0)
 			return -1;
 	}
 	return 0;
@@ -713,7 +275,7 @@ static int apply_overrides(cfg_t *cfg, const struct conf_overrides *ov, const st
 	if (ov->listening_port) {
 		rc = cfg_setint(cfg, "listening-port", ov->listening_port) == CFG_SUCCESS ? 0 : -1;
 		if (rc == 0)
-			rc = check_int(cfg, cfg_getopt(cfg, "listening-port"));
+			rc = conf_check_int(cfg, cfg_getopt(cfg, "listening-port"));
 	}
 	if (rc == 0 && ov->log_level != -1) {
 		if (ov->log_level < LOG_LVL_ERROR || ov->log_level > LOG_LVL_DEBUG)
@@ -754,7 +316,7 @@ static void *alloc_list(size_t n, size_t size)
 			const struct conf_build *b)                                     \
 	{                                                                               \
 		unsigned n = cfg_size(cfg, opt);                                        \
-		char why[WHY_MAX];                                                      \
+		char why[CONF_WHY_MAX];                                                 \
 											\
 		*out = alloc_list(n, sizeof(**out));                                    \
 		if (n && !*out)                                                         \
@@ -852,7 +414,7 @@ static int build_users(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	unsigned n = cfg_size(cfg, "user");
 	struct conf_user_entry e;
-	char why[WHY_MAX];
+	char why[CONF_WHY_MAX];
 
 	for (unsigned i = 0; i < n; i++) {
 		if (conf_value_user(cfg_getnstr(cfg, "user", i), &e, why, sizeof(why)) < 0)
@@ -945,7 +507,7 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 
 static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
-	char why[WHY_MAX];
+	char why[CONF_WHY_MAX];
 
 	if (conf_value_ip(cfg_getstr(cfg, "metrics-ip"), &c->metrics, why, sizeof(why)) < 0)
 		return build_bad(b, "metrics-ip", why);
@@ -1027,7 +589,7 @@ static int check_listeners(const struct conf *c, const struct conf_build *b)
 				       "%s: option 'listener' (%s) asks for TLS or DTLS without "
 				       "options 'cert' and 'pkey'",
 				       b->name, text);
-		if (default_listens(c, &l->addr, listen_kinds(l->transports)))
+		if (default_listens(c, &l->addr, conf_listen_kinds(l->transports)))
 			return set_err(b->err, b->errlen,
 				       "%s: option 'listener' (%s) is a port that option "
 				       "'listening-ip' with 'listening-port' or 'tls-listening-port' "
@@ -1087,7 +649,7 @@ static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return build_oom(b);
-	char why[WHY_MAX];
+	char why[CONF_WHY_MAX];
 	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
 	    cross_check(c, b) < 0 ||
 	    (conf_nat_finish(c, why, sizeof(why)) < 0 &&

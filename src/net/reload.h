@@ -63,7 +63,7 @@ struct net_reload_ctx {
  */
 struct net_snapshot *net_reload(const struct net_reload_ctx *rc);
 
-/* worker.c: hand w its new snapshot (taking one reference of snap),
+/* worker_reload.c: hand w its new snapshot (taking one reference of snap),
  * credential chain and listener change (NULL: none), both owned by w from
  * here on. Main thread. */
 void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,

@@ -2,7 +2,8 @@
  * Workers and their lifecycle. net_new binds every socket of every worker
  * in the main thread (so bind errors surface at start-up, before privileges
  * are dropped); net_run starts one thread per worker, each running its own
- * event base, while the main thread's base waits for signals.
+ * event base, while the main thread's base waits for signals. New
+ * settings reach a running worker through worker_reload.c.
  */
 #include "net/worker.h"
 
@@ -33,6 +34,7 @@
 #include "net/reload.h"
 #include "net/sockaddr.h"
 #include "net/tls.h"
+#include "net/worker_reload.h"
 #include "stun/attr.h"
 #include "stun/channel.h"
 #include "stun/msg.h"
@@ -103,23 +105,6 @@ uint64_t worker_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* A reload posted to one worker (reload.h). */
-struct worker_reload {
-	struct net_snapshot *snap; /* one reference, the worker's */
-	struct auth *auth;         /* static users and secrets of snap */
-	struct listen_change *listen; /* sockets to attach, close, retire */
-};
-
-static void worker_reload_discard(struct worker_reload *r)
-{
-	if (!r)
-		return;
-	net_snapshot_release(r->snap);
-	auth_free(r->auth);
-	listen_change_free(r->listen);
-	free(r);
 }
 
 /* One message, with may_park telling what it may still be parked for
@@ -339,34 +324,6 @@ static void worker_snapshot_take(struct worker *w, uint64_t now)
 	pthread_mutex_unlock(&w->snap_lock);
 }
 
-/* The realm's settings from Redis changed: this worker's policy and
- * bandwidth cap follow (the quotas are shared and already set). */
-static void worker_apply_settings(struct worker *w)
-{
-	struct fleet_shared *fs = w->fleet.shared;
-
-	pthread_mutex_lock(&fs->lock);
-	uint64_t gen = fs->generation;
-	uint64_t bps = fs->has_max_bps ? fs->max_bps : w->conf->max_bps;
-	struct turn_policy *p = peer_policy_new(w->conf, fs, w->relay_shared);
-	pthread_mutex_unlock(&fs->lock);
-	if (!p) {
-		log_warn("worker %u: cannot build the peer policy from Redis's ranges; the "
-			 "previous one stays",
-			 w->id);
-		return;
-	}
-	turn_server_set_policy(w->srv, p);
-	turn_server_set_max_bps(w->srv, bps);
-	if (bps != w->pipe_bps) {
-		w->pipe_bps = bps;
-		tcp_pipes_set_max_bps(w, bps);
-	}
-	turn_policy_free(w->policy);
-	w->policy = p;
-	fleet_settings_applied(w, gen);
-}
-
 /* Relayed datagrams a second above which rx-coalesce-us applies. */
 #define COALESCE_MIN_PPS 5000
 
@@ -404,97 +361,6 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	if (fleet_tick(w, now))
 		worker_apply_settings(w);
 	worker_snapshot_take(w, now);
-}
-
-/* Worker 0 sets the shared quotas, as it does for Redis's (fleet.c), so
- * the two never race: the realm's values from Redis win over the file's. */
-static void worker_apply_quotas(struct worker *w)
-{
-	struct fleet_shared *fs = w->fleet.shared;
-
-	pthread_mutex_lock(&fs->lock);
-	unsigned uq = fs->has_user_quota ? fs->user_quota : w->conf->user_quota;
-	unsigned tq = fs->has_total_quota ? fs->total_quota : w->conf->total_quota;
-	pthread_mutex_unlock(&fs->lock);
-	relay_set_quotas(w->relay_shared, uq, tq);
-}
-
-/* A new snapshot, between two events of this worker's loop: nothing of
- * the old one is in use on the stack. Allocations, their permissions and
- * channels stay; new requests meet the new users, ranges and limits. */
-static void worker_reload_apply(struct worker *w, struct worker_reload *r)
-{
-	const struct conf *c = r->snap->conf;
-	struct net_snapshot *old = w->conf_snap;
-
-	/* The Redis backend (connection, cache, lookups in flight) moves to
-	 * the new chain; the old static users and secrets go. */
-	if (auth_move_backend(r->auth, w->auth, "redis") < 0) {
-		log_warn("worker %u: cannot move the Redis backend; the previous users and "
-			 "secrets stay",
-			 w->id);
-		auth_free(r->auth);
-	} else {
-		auth_free(w->auth);
-		w->auth = r->auth;
-	}
-	w->conf_snap = r->snap;
-	w->conf = c;
-	/* Between two events: no socket's callback is on the stack. */
-	listen_change_apply(w, r->listen);
-	free(r);
-	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels,
-			       c->max_tcp_connections);
-	worker_apply_settings(w); /* peer policy and max-bps, with Redis's */
-	if (w->id == 0)
-		worker_apply_quotas(w);
-	if (atomic_fetch_add(&w->conf_snap->applied, 1) + 1 == w->conf_snap->n_workers)
-		log_notice("SIGHUP: every worker runs the new configuration");
-	net_snapshot_release(old);
-}
-
-static void on_reload(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-
-	(void)fd;
-	(void)what;
-	pthread_mutex_lock(&w->reload_lock);
-	struct worker_reload *r = w->reload_next;
-	w->reload_next = NULL;
-	pthread_mutex_unlock(&w->reload_lock);
-	if (r)
-		worker_reload_apply(w, r);
-}
-
-void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,
-			struct listen_change *listen)
-{
-	struct worker_reload *r = malloc(sizeof(*r));
-
-	if (!r) {
-		log_error("SIGHUP: worker %u: out of memory; it keeps the previous configuration",
-			  w->id);
-		auth_free(auth);
-		listen_change_free(listen);
-		return;
-	}
-	net_snapshot_hold(snap);
-	*r = (struct worker_reload){ snap, auth, listen };
-	pthread_mutex_lock(&w->reload_lock);
-	/* Two SIGHUPs before the worker ran: the later configuration wins,
-	 * but the listener changes of both are made, in order (the second
-	 * was planned from the first). */
-	struct worker_reload *stale = w->reload_next;
-	if (stale) {
-		r->listen = listen_change_chain(stale->listen, r->listen);
-		stale->listen = NULL;
-	}
-	w->reload_next = r;
-	pthread_mutex_unlock(&w->reload_lock);
-	worker_reload_discard(stale);
-	/* Thread-safe: the base was made after evthread_use_pthreads. */
-	event_active(w->reload_ev, EV_READ, 0);
 }
 
 static struct turn_server *worker_server(struct worker *w, const struct net *n)
@@ -603,7 +469,7 @@ static struct worker *worker_new(unsigned id, struct net *n, char *err, size_t e
 	}
 	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
 	w->flush_ev = event_new(w->base, -1, 0, on_flush, w);
-	w->reload_ev = event_new(w->base, -1, 0, on_reload, w);
+	w->reload_ev = event_new(w->base, -1, 0, worker_on_reload, w);
 	w->tcp_wake_ev = event_new(w->base, -1, 0, on_tcp_wake, w);
 	if (!w->tick_ev || !w->flush_ev || !w->reload_ev || !w->tcp_wake_ev ||
 	    event_add(w->tick_ev, &second) < 0 ||
