@@ -10,47 +10,22 @@
 set -u
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
+. "$top_srcdir/tests/abuse/abuse_lib.sh"
 
 MAXPERM=4
 ROUNDS=50
 
-# figure WHAT VALUE UNIT OP BOUND: print the figure; fail unless VALUE
-# (a number) is at most (OP le) or at least (OP ge) BOUND.
-figure() {
-	sym="<="; [ "$4" = ge ] && sym=">="
-	echo "figure: $1 = $2 $3 (bound $sym $5)"
-	if awk -v v="$2" -v b="$5" -v op="$4" 'BEGIN {
-		if (v !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
-		exit !(op == "le" ? v + 0 <= b + 0 : v + 0 >= b + 0) }'; then
-		ok "$1: $2 $3"
-	else
-		not_ok "$1: $2 $3, bound $sym $5"
-	fi
-}
-val() { sed -n "s/^$1 //p" "$T_DIR/attack.out"; }
-
 pick_port PORT || { not_ok "no free port"; finish; }
 pick_port PEER_PORT || { not_ok "no free port"; finish; }
 relay_range
-start_turnd "listening-ip = { \"127.0.0.1\" }
-listening-port = $PORT
-relay-ip = { \"127.0.0.1\" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = \"$TURN_REALM\"
-user = { \"$TURN_USER:$TURN_PASS\", \"mallory:evil\" }
-allowed-peer-ip = { \"127.0.0.0/8\" }
-allow-own-peers = true
-legacy-channel-numbers = true
+start_turnd "$(abuse_conf "\"$TURN_USER:$TURN_PASS\", \"mallory:evil\"" '"127.0.0.0/8"')
 max-permissions = $MAXPERM" || { not_ok "start turnd"; finish; }
 
 spawn turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$T_DIR/peer.log" 2>&1
 sleep 0.3
-spawn uclient_run legit -p "$PORT" -e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1
-UC=$BG_PID
+legit_start legit -p "$PORT" -e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1
 
-timeout -k 5 60 python3 "$top_srcdir/tests/abuse/channel_bind_508.py" "$PORT" mallory evil \
+timeout -k 5 60 "$PYTHON3" "$top_srcdir/tests/abuse/channel_bind_508.py" "$PORT" mallory evil \
 	"$MAXPERM" "$ROUNDS" >"$T_DIR/attack.out" 2>&1
 rc=$?
 sed 's/^/  | /' "$T_DIR/attack.out"
@@ -61,7 +36,6 @@ figure "ChannelBinds past max-permissions answered 508" "$(val bind_508)" binds 
 figure "ChannelData datagrams that reached the permitted peer (control)" "$(val control)" \
 	datagrams ge 1
 
-reap "$UC"
-check "uclient relayed across the attack with 0 loss" uclient_lossless legit $?
+legit_check legit "uclient relayed across the attack with 0 loss"
 check "turnd stops cleanly" stop_turnd
 finish

@@ -19,8 +19,8 @@
 # 127.0.0.1, and must lose nothing.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
+. "$top_srcdir/tests/abuse/abuse_lib.sh"
 
-PY=${PYTHON3:-python3}
 FLOOD="$top_srcdir/tests/abuse/auth_flood.py"
 COUNT=10000
 REALM=$TURN_REALM
@@ -28,15 +28,9 @@ REDIS_PID=""
 pick_port PORT || exit 1
 pick_port PEER_PORT || exit 1
 pick_port RPORT || exit 1
-pick_port MPORT || exit 1
+pick_port METRICS_PORT || exit 1
 relay_range
 . "$top_srcdir/tests/interop/redis_lib.sh"
-
-# figure WHAT VALUE UNIT BOUND: print the figure line; true when VALUE <= BOUND.
-figure() {
-	echo "figure: $1 = $2 $3 (bound $4)"
-	[ -n "$2" ] && awk -v v="$2" -v b="$4" 'BEGIN { exit !(v + 0 <= b + 0) }'
-}
 
 # Redis commands executed so far, but for INFO and CONFIG (the test's own).
 redis_commands() {
@@ -46,30 +40,14 @@ redis_commands() {
 }
 
 conf_common() {
-	printf '%s\n' "listening-ip = { \"127.0.0.1\" }
-listening-port = $PORT
-relay-ip = { \"127.0.0.1\" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = \"$REALM\"
-user = { \"$TURN_USER:$TURN_PASS\" }
-allowed-peer-ip = { \"127.0.0.1\" }
-allow-own-peers = true
-legacy-channel-numbers = true
-user-quota = 0
+	abuse_conf
+	printf '%s\n' "user-quota = 0
 total-quota = 0"
-}
-
-probe() { # probe USER PASS: an allocation through turnd to the peer
-	timeout 20 "$TURNPROBE" turn "127.0.0.1:$PORT" -u "$1" -w "$2" \
-		--peer "127.0.0.1:$PEER_PORT" -n 2 >"$T_DIR/probe.out" 2>&1 ||
-		{ tail -n 5 "$T_DIR/probe.out"; return 1; }
 }
 
 # flood NAME MODE COUNT: the flood, its summary in $T_DIR/flood-NAME.out.
 flood() {
-	timeout 120 "$PY" "$FLOOD" --port "$PORT" --realm "$REALM" --mode "$2" --count "$3" \
+	timeout 120 "$PYTHON3" "$FLOOD" --port "$PORT" --realm "$REALM" --mode "$2" --count "$3" \
 		--pid "$TURND_PID" >"$T_DIR/flood-$1.out" 2>&1
 	rc=$?
 	sed 's/^/  /' "$T_DIR/flood-$1.out"
@@ -83,14 +61,8 @@ answered_of() { sed -n 's/^sent [0-9]* answered \([0-9]*\) .*/\1/p' "$T_DIR/floo
 spawn "$TURNPEER" -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" --max-seconds 300 -q
 M=2
 N=300
-legit_start() {
-	uclient_run "$1" -z 20 -e 127.0.0.1 -r "$PEER_PORT" -p "$PORT" 127.0.0.1 &
-	LEGIT_PID=$!
-	T_BG_PIDS="$T_BG_PIDS $LEGIT_PID"
-}
-legit_check() { # legit_check NAME WHEN
-	reap "$LEGIT_PID"
-	check "legitimate client relayed $2 with 0 loss" uclient_lossless "$1" $?
+legit() { # legit NAME: the legitimate client, paced
+	legit_start "$1" -z 20 -e 127.0.0.1 -r "$PEER_PORT" -p "$PORT" 127.0.0.1
 }
 
 # ---- A: Redis --------------------------------------------------------------
@@ -106,7 +78,7 @@ redis-port = $RPORT
 redis-cache-size = 16
 redis-poll-interval = 3600
 redis-shared-quota = false
-metrics-port = $MPORT" || exit 1
+metrics-port = $METRICS_PORT" || exit 1
 check "alice (a key in Redis) allocates while Redis is up" probe alice pass
 # turnd's own first poll of the realm's settings and heartbeat (then one
 # an hour) must be over: wait until the count holds still for 1 s.
@@ -121,20 +93,14 @@ settle() {
 }
 settle
 before=$(redis_commands)
-legit_start redis
+legit redis
 flood redis forged "$COUNT"
 check "forged flood: answered (mostly 438)" grep -q "438" "$T_DIR/flood-redis.out"
 sleep 0.3
 after=$(redis_commands)
-check "$COUNT forged Allocates (REST names, made-up nonce) cost Redis nothing" \
-	figure "new Redis commands for $COUNT forged requests" "$((after - before))" commands 0
-legit_check redis "during the Redis flood"
-early=$("$PY" -c "
-import urllib.request
-for line in urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3).read().decode().splitlines():
-    if line.startswith('turnd_auth_refused_before_lookup_total '):
-        print(int(float(line.split()[1])))
-" 2>/dev/null)
+figure "new Redis commands for $COUNT forged requests" "$((after - before))" commands le 0
+legit_check redis "legitimate client relayed during the Redis flood with 0 loss"
+early=$(metric turnd_auth_refused_before_lookup_total)
 echo "  turnd_auth_refused_before_lookup_total ${early:-absent}"
 check "  ... counted in turnd_auth_refused_before_lookup_total" [ "${early:-0}" -ge "$COUNT" ]
 kill -KILL "$REDIS_PID"
@@ -149,7 +115,7 @@ secrets="$secrets, \"s5-eeeeeeeeeeeeeeee\", \"s6-ffffffffffffffff\", \"s7-gggggg
 start_turnd "$(conf_common)
 relay-threads = 1
 static-auth-secret = { $secrets }" || exit 1
-legit_start secrets
+legit secrets
 # The bound: a forged request costs one nonce check (base64 and one
 # HMAC) and a longer message more than a plain one. Under ASan and UBSan
 # the parser is instrumented and OpenSSL is not, which weighs on the
@@ -176,9 +142,8 @@ for pass in 1 2; do
 	ratio=$(awk -v f="$forged" -v p="$plain" 'BEGIN { printf "%.2f", (p > 0) ? f / p : 99 }')
 	awk -v r="$ratio" -v b="$BOUND" 'BEGIN { exit !(r <= b) }' && break
 done
-legit_check secrets "during the CPU floods"
+legit_check secrets "legitimate client relayed during the CPU floods with 0 loss"
 echo "  CPU per answered request: plain $plain us, forged $forged us (8 secrets)"
-check "a forged request costs about what a plain one does" \
-	figure "CPU per forged request / per plain request, 8 secrets" "$ratio" x "$BOUND"
+figure "CPU per forged request / per plain request, 8 secrets" "$ratio" x le "$BOUND"
 check "turnd stops cleanly" stop_turnd
 finish

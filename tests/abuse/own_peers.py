@@ -19,7 +19,9 @@ true and checks the services are reached (so the counting is shown to
 work), and reloads back to check that Send, ChannelData and Connect are
 refused again with the permission and channel still in place. NS is the
 server's network namespace, where an address is added while turnd runs.
-Prints "ok - ", "not ok - " and "figure: " lines for the shell test.
+Prints "ok - " and "not ok - " lines for the shell test, and a
+"measure<TAB>WHAT<TAB>VALUE<TAB>UNIT<TAB>le<TAB>BOUND" line for each figure,
+which the shell test prints and checks (abuse_lib.sh's figure).
 """
 import argparse
 import os
@@ -49,9 +51,15 @@ def check(cond, what):
 
 
 def figure(what, value, unit, bound):
-    """One measured figure and its bound (value must not exceed it)."""
-    print("figure: %s = %s %s (bound %s)" % (what, value, unit, bound), flush=True)
-    return check(value <= bound, "%s: %s %s, bound %s" % (what, value, unit, bound))
+    """One measured figure and its bound (value must not exceed it), for the
+    shell test to print and check."""
+    global passed, failed
+    print("measure\t%s\t%s\t%s\tle\t%s" % (what, value, unit, bound), flush=True)
+    if value <= bound:
+        passed += 1
+    else:
+        failed += 1
+    return value <= bound
 
 
 # ------------------------------------------------------------ services

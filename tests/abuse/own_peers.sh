@@ -24,8 +24,8 @@
 # client to client through two relays (the hairpin), meanwhile: 0 loss.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
+. "$top_srcdir/tests/abuse/abuse_lib.sh"
 
-PYTHON3=${PYTHON3:-python3}
 TAG=$$
 NS_S="turnd-ops-$TAG" NS_C="turnd-opc-$TAG"
 A=203.0.113.1 C=203.0.113.2
@@ -94,25 +94,34 @@ UNUSED=$(ins ss -Huan | awk '{print $4}' | sed -n "s/^$A://p" | sort -n |
 
 # The legitimate clients, during the whole attack.
 UCLIENT="ip netns exec $NS_C stdbuf -oL -eL turnutils_uclient"
-spawn uclient_run peer -p "$PORT" -e "$C" -r "$PEER_PORT" "$A"
-UC_PEER=$BG_PID
-spawn uclient_run c2c -p "$PORT" -y "$A"
-UC_C2C=$BG_PID
+legit_start peer -p "$PORT" -e "$C" -r "$PEER_PORT" "$A"
+legit_start c2c -p "$PORT" -y "$A"
 
 inc "$PYTHON3" "$top_srcdir/tests/abuse/own_peers.py" attack --host "$A" --port "$PORT" \
 	--count "$T_DIR/count" --conf "$T_DIR/turnd.conf" --pid "$TURND_PID" \
 	--log "$T_DIR/turnd.log" --ns "$NS_S" --unused-port "$UNUSED" \
 	--user "$TURN_USER" --password "$TURN_PASS" >"$T_DIR/attack.out" 2>&1
 echo "  (relay port without an allocation: $A:$UNUSED)"
-cat "$T_DIR/attack.out"
-T_PASS=$((T_PASS + $(grep -c '^ok - ' "$T_DIR/attack.out")))
-T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$T_DIR/attack.out")))
-grep -q '^ok - ' "$T_DIR/attack.out" || not_ok "the attack client ran (see above)"
+# The attack client's lines, in order: its ok / not ok counted, its
+# measures (TAB-separated) printed and checked by figure.
+tab=$(printf '\t')
+passed_before=$T_PASS
+while IFS= read -r line; do
+	case $line in
+	"measure$tab"*)
+		IFS=$tab read -r _ what value unit op bound <<EOF
+$line
+EOF
+		figure "$what" "$value" "$unit" "$op" "$bound"
+		;;
+	"ok - "*) T_PASS=$((T_PASS + 1)); printf '%s\n' "$line" ;;
+	"not ok - "*) T_FAIL=$((T_FAIL + 1)); printf '%s\n' "$line" ;;
+	*) printf '%s\n' "$line" ;;
+	esac
+done <"$T_DIR/attack.out"
+[ "$T_PASS" -gt "$passed_before" ] || not_ok "the attack client ran (see above)"
 
-reap "$UC_PEER"
-check "uclient to a peer on the client's side during the attack: 0 loss" uclient_lossless peer $?
-reap "$UC_C2C"
-check "uclient client to client through two relays (hairpin) during the attack: 0 loss" \
-	uclient_lossless c2c $?
+legit_check peer "uclient to a peer on the client's side during the attack: 0 loss"
+legit_check c2c "uclient client to client through two relays (hairpin) during the attack: 0 loss"
 check "turnd stops cleanly" stop_turnd
 finish

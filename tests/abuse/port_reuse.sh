@@ -16,6 +16,7 @@
 set -u
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
+. "$top_srcdir/tests/abuse/abuse_lib.sh"
 
 QUARANTINE=1 # seconds; small, so that 1,000 cycles see ports come back
 PACE_MS=3    # between cycles: about 300 a second, well under the range
@@ -23,52 +24,26 @@ CYCLES=1000
 TRIALS=20
 SPAN=1000
 
-# figure WHAT VALUE UNIT OP BOUND: print the figure; fail unless VALUE
-# (a number) is at most (OP le) or at least (OP ge) BOUND.
-figure() {
-	sym="<="; [ "$4" = ge ] && sym=">="
-	echo "figure: $1 = $2 $3 (bound $sym $5)"
-	if awk -v v="$2" -v b="$5" -v op="$4" 'BEGIN {
-		if (v !~ /^[0-9]+(\.[0-9]+)?$/) exit 1
-		exit !(op == "le" ? v + 0 <= b + 0 : v + 0 >= b + 0) }'; then
-		ok "$1: $2 $3"
-	else
-		not_ok "$1: $2 $3, bound $sym $5"
-	fi
-}
-val() { sed -n "s/^$1 //p" "$T_DIR/reuse.out"; }
-
 pick_port PORT || { not_ok "no free port"; finish; }
 pick_port PEER_PORT || { not_ok "no free port"; finish; }
-pick_port MPORT || { not_ok "no free port"; finish; }
+pick_port METRICS_PORT || { not_ok "no free port"; finish; }
 # 1,000 ports in 10000-19999, as relay_range (turn_lib.sh) but wider.
 MINPORT=$(( 10000 + ($(od -An -N2 -tu2 /dev/urandom) % 9) * SPAN ))
 MAXPORT=$((MINPORT + SPAN - 1))
-start_turnd "listening-ip = { \"127.0.0.1\" }
-listening-port = $PORT
-relay-ip = { \"127.0.0.1\" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = \"$TURN_REALM\"
-user = { \"$TURN_USER:$TURN_PASS\", \"alice:wonderland\", \"bob:builder\" }
-allowed-peer-ip = { \"127.0.0.1\" }
-allow-own-peers = true
-legacy-channel-numbers = true
+start_turnd "$(abuse_conf "\"$TURN_USER:$TURN_PASS\", \"alice:wonderland\", \"bob:builder\"")
 relay-port-quarantine = $QUARANTINE
 metrics-ip = 127.0.0.1
-metrics-port = $MPORT" || { not_ok "start turnd"; finish; }
+metrics-port = $METRICS_PORT" || { not_ok "start turnd"; finish; }
 
 spawn turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$T_DIR/peer.log" 2>&1
 sleep 0.3
 # The legitimate client, across the attack (about 12 s).
-spawn uclient_run legit -p "$PORT" -e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1
-UC=$BG_PID
+legit_start legit -p "$PORT" -e 127.0.0.1 -r "$PEER_PORT" 127.0.0.1
 
-timeout -k 5 120 python3 "$top_srcdir/tests/abuse/port_reuse.py" "$PORT" "$MINPORT" "$MAXPORT" \
-	"$CYCLES" "$TRIALS" "$PACE_MS" >"$T_DIR/reuse.out" 2>&1
+timeout -k 5 120 "$PYTHON3" "$top_srcdir/tests/abuse/port_reuse.py" "$PORT" "$MINPORT" "$MAXPORT" \
+	"$CYCLES" "$TRIALS" "$PACE_MS" >"$T_DIR/attack.out" 2>&1
 rc=$?
-sed 's/^/  | /' "$T_DIR/reuse.out"
+sed 's/^/  | /' "$T_DIR/attack.out"
 check "port_reuse.py ran to the end" [ "$rc" -eq 0 ]
 
 figure "datagrams bob received that a peer sent to alice's freed address" \
@@ -86,11 +61,9 @@ figure "distinct ports in $CYCLES allocations over $SPAN" "$(val churn_distinct)
 figure "spread of the ports over 10 equal buckets" "$(val churn_chi_square)" chi-square le 27.9
 figure "allocations in the fullest of 10 buckets (100 expected)" "$(val churn_max_bucket)" \
 	allocations le 140
-early=$(curl -s "http://127.0.0.1:$MPORT/metrics" |
-	sed -n 's/^turnd_relay_port_quarantine_early_total \([0-9]*\)$/\1/p')
+early=$(metric turnd_relay_port_quarantine_early_total)
 figure "ports handed out inside their quarantine (metric)" "${early:-none}" ports le 0
 
-reap "$UC"
-check "uclient relayed across the attack with 0 loss" uclient_lossless legit $?
+legit_check legit "uclient relayed across the attack with 0 loss"
 check "turnd stops cleanly" stop_turnd
 finish

@@ -8,28 +8,21 @@
 # turnd_relay_oversize_dropped_total. Bounded: every client under timeout.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
+. "$top_srcdir/tests/abuse/abuse_lib.sh"
 
 pick_port PORT || { not_ok "no free port"; finish; }
-pick_port MPORT || { not_ok "no free port"; finish; }
+pick_port METRICS_PORT || { not_ok "no free port"; finish; }
 relay_range
-start_turnd "listening-ip = { \"127.0.0.1\" }
-listening-port = $PORT
-relay-ip = { \"127.0.0.1\" }
-min-port = $MINPORT
-max-port = $MAXPORT
-tls-listening-port = 0
-realm = \"$TURN_REALM\"
-user = { \"alice:wonderland\" }
-allowed-peer-ip = { \"127.0.0.1\" }
-allow-own-peers = true
+# Channel numbers as RFC 8656 has them, the default (big_datagrams.py binds 0x4000).
+start_turnd "$(LEGACY_CHANNELS=false abuse_conf '"alice:wonderland"')
 metrics-ip = 127.0.0.1
-metrics-port = $MPORT" || { not_ok "start turnd"; finish; }
+metrics-port = $METRICS_PORT" || { not_ok "start turnd"; finish; }
 
 for t in udp tcp; do
 	tcp=""
 	[ "$t" = tcp ] && tcp=--tcp
-	timeout -k 5 60 python3 "$top_srcdir/tests/interop/big_datagrams.py" --port "$PORT" $tcp \
-		--metrics "$MPORT" alice wonderland >"$T_DIR/$t.out" 2>&1
+	timeout -k 5 60 "$PYTHON3" "$top_srcdir/tests/interop/big_datagrams.py" --port "$PORT" $tcp \
+		--metrics "$METRICS_PORT" alice wonderland >"$T_DIR/$t.out" 2>&1
 	rc=$?
 	sed 's/^/  | /' "$T_DIR/$t.out"
 	check "big datagrams over a $t client: every check held" [ "$rc" -eq 0 ]
