@@ -15,8 +15,10 @@ int port_pool_init(struct port_pool *p, uint16_t min_port, uint16_t max_port)
 	p->head = p->n_ring = p->n_quarantined = 0;
 	p->in_use = calloc((p->span + 7) / 8, 1);
 	p->free_at = calloc(p->span, sizeof(*p->free_at));
+	p->seq = calloc(p->span, sizeof(*p->seq));
+	p->next_seq = 0;
 	p->ring = calloc(p->span, sizeof(*p->ring));
-	if (!p->in_use || !p->free_at || !p->ring) {
+	if (!p->in_use || !p->free_at || !p->seq || !p->ring) {
 		port_pool_fini(p);
 		return -1;
 	}
@@ -27,9 +29,11 @@ void port_pool_fini(struct port_pool *p)
 {
 	free(p->in_use);
 	free(p->free_at);
+	free(p->seq);
 	free(p->ring);
 	p->in_use = NULL;
 	p->free_at = NULL;
+	p->seq = NULL;
 	p->ring = NULL;
 }
 
@@ -99,12 +103,16 @@ static struct port_quarantined *ring_at(const struct port_pool *p, size_t k)
 	return &p->ring[(p->head + k) % p->span];
 }
 
-/* A port's free_at is non-zero while the ring tracks its quarantine (one
- * entry with that free_at); taking the port or ending the quarantine sets
- * it to zero, which makes the entry stale. */
+/* A port's free_at is non-zero while the ring tracks its quarantine;
+ * taking the port or ending the quarantine sets it to zero, which makes
+ * the entry stale, and so does a later release of the port (its seq
+ * moves on). free_at alone would not do: a port taken and released again
+ * within one second gets the same free_at, and its old entry, earlier in
+ * the ring, would pass for the new one (the port then comes back as the
+ * oldest, again and again, when its bind keeps failing). */
 static bool ring_valid(const struct port_pool *p, const struct port_quarantined *e)
 {
-	return p->free_at[e->off] == e->free_at;
+	return p->free_at[e->off] != 0 && p->seq[e->off] == e->seq;
 }
 
 static void untrack(struct port_pool *p, size_t off)
@@ -191,12 +199,16 @@ void port_pool_release(struct port_pool *p, uint16_t port, uint64_t now_ms,
 		return;
 	size_t off = port - p->min_port;
 	mark(p, off, false);
+	/* A new release number first: entries of the port's earlier
+	 * quarantines are stale from here on, for ring_compact too. */
+	p->seq[off] = ++p->next_seq;
 	p->free_at[off] = quarantine_ms ? to_second(now_ms + quarantine_ms) : 0;
 	if (!quarantine_ms)
 		return;
 	if (p->n_ring == p->span)
 		ring_compact(p);
-	*ring_at(p, p->n_ring) = (struct port_quarantined){ (uint16_t)off, p->free_at[off] };
+	*ring_at(p, p->n_ring) =
+		(struct port_quarantined){ (uint16_t)off, p->free_at[off], p->seq[off] };
 	p->n_ring++;
 	p->n_quarantined++;
 }

@@ -22,6 +22,7 @@
 struct port_quarantined {
 	uint16_t off;
 	uint32_t free_at;
+	uint32_t seq; /* the release it records (stale once seq[off] moved on) */
 };
 
 struct port_pool {
@@ -29,6 +30,8 @@ struct port_pool {
 	size_t span;        /* ports in [min_port, max_port] */
 	uint8_t *in_use;    /* bitmap over the span */
 	uint32_t *free_at;  /* per port: second (pool clock) it leaves quarantine */
+	uint32_t *seq;      /* per port: the number of its latest release */
+	uint32_t next_seq;
 	size_t n_used;
 	/* Ring of span entries, oldest first; an entry is stale once its
 	 * port was taken (free_at no longer its). n_quarantined counts the

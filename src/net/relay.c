@@ -737,7 +737,11 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment, req->tcp);
 		if (r->fd < 0) {
 			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
-			release_port(rs, r->addr_index, r->port, 0);
+			/* Quarantined, not free at once: another process holds
+			 * it, and when every other free port is in quarantine a
+			 * port free at once would be picked again for each of
+			 * the tries left (a 508 under churn). */
+			release_port(rs, r->addr_index, r->port, worker_now_ms());
 			/* Out of descriptors while spares hold some: close them. */
 			if ((errno == EMFILE || errno == ENFILE) && w->n_spares > 0) {
 				relay_spares_free(w);

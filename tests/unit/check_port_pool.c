@@ -125,6 +125,37 @@ END_TEST
 /* 10,000 picks, each freed without quarantine: every port is used, and
  * no tenth of the range gets far more than its share (chi-square over ten
  * buckets under 27.9: 9 degrees of freedom, p = 0.001). */
+/* A port taken early and released again within the same second (a bind
+ * that failed: net/relay.c quarantines such a port) goes to the back of
+ * the line: its first, now stale, entry at the ring's head must not pass
+ * for the new one, or it would be picked again at once, every time. */
+START_TEST(released_again_goes_to_the_back)
+{
+	struct port_pool p;
+	struct port_pick k = pick_at(1000000);
+	uint16_t order[4];
+	bool early;
+
+	ck_assert_int_eq(port_pool_init(&p, MIN, MIN + 3), 0);
+	for (int i = 0; i < 4; i++)
+		order[i] = port_pool_take(&p, &k, &early);
+	for (int i = 0; i < 4; i++)
+		port_pool_release(&p, order[i], k.now_ms, k.quarantine_ms);
+	/* All four in quarantine: the oldest, order[0], is taken early; its
+	 * bind fails and it is released again in the same millisecond. */
+	ck_assert_uint_eq(port_pool_take(&p, &k, &early), order[0]);
+	ck_assert(early);
+	port_pool_release(&p, order[0], k.now_ms, k.quarantine_ms);
+	/* The next tries get the others, oldest first, then order[0]. */
+	for (int i = 1; i < 4; i++) {
+		ck_assert_uint_eq(port_pool_take(&p, &k, &early), order[i]);
+		port_pool_release(&p, order[i], k.now_ms, k.quarantine_ms);
+	}
+	ck_assert_uint_eq(port_pool_take(&p, &k, &early), order[0]);
+	port_pool_fini(&p);
+}
+END_TEST
+
 START_TEST(picks_spread_over_the_range)
 {
 	struct port_pool p;
@@ -179,6 +210,7 @@ int main(void)
 	tcase_add_test(tc, freed_port_waits_out_its_quarantine);
 	tcase_add_test(tc, quarantine_ends_and_oldest_goes_first);
 	tcase_add_test(tc, churn_takes_the_oldest_in_order);
+	tcase_add_test(tc, released_again_goes_to_the_back);
 	tcase_add_test(tc, picks_spread_over_the_range);
 	tcase_add_test(tc, even_pair);
 	suite_add_tcase(s, tc);
