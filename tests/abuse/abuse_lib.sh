@@ -120,3 +120,23 @@ allow-own-peers = true
 legacy-channel-numbers = ${LEGACY_CHANNELS:-true}
 EOF
 }
+
+# start_hold_turnd OFF: the turnd of the connection-hold tests (tcp_hold,
+# dtls_hold): a throwaway certificate, TCP/UDP on PORT and TLS/DTLS on
+# TLS_PORT with OFF ("no-tls" or "no-dtls") turned off, metrics on
+# METRICS_PORT, the test's deadlines FIRST and ALLOC, PEER_PORT picked.
+start_hold_turnd() {
+	check "throwaway CA and server certificate" tls_certs
+	pick_port PORT && pick_port TLS_PORT && pick_port METRICS_PORT && pick_port PEER_PORT ||
+		{ not_ok "free ports"; finish; }
+	relay_range
+	start_turnd "$(abuse_conf)
+$1 = true
+cert = \"$T_DIR/cert.pem\"
+pkey = \"$T_DIR/key.pem\"
+user-quota = 100
+total-quota = 200
+metrics-port = $METRICS_PORT
+first-message-timeout = $FIRST
+max-allocate-timeout = $ALLOC" || { not_ok "start turnd"; finish; }
+}

@@ -43,19 +43,7 @@ ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 now_ms() { date +%s%3N; }
 
-check "throwaway CA and server certificate" tls_certs
-pick_port PORT && pick_port TLS_PORT && pick_port METRICS_PORT && pick_port PEER_PORT ||
-	{ not_ok "free ports"; finish; }
-relay_range
-start_turnd "$(abuse_conf)
-no-tls = true
-cert = \"$T_DIR/cert.pem\"
-pkey = \"$T_DIR/key.pem\"
-user-quota = 100
-total-quota = 200
-metrics-port = $METRICS_PORT
-first-message-timeout = $FIRST
-max-allocate-timeout = $ALLOC" || { not_ok "start turnd"; finish; }
+start_hold_turnd no-tls
 ok "turnd up: UDP $PORT, DTLS $TLS_PORT"
 spawn "$TURNPEER" -q -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" \
 	>"$T_DIR/peer.log" 2>&1

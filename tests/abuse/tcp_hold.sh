@@ -60,19 +60,7 @@ status_field() { # status_field FILE FIELD: a number from conn_hold.py's status
 	sed -n "s/.*$2 \([0-9]*\).*/\1/p" "$1" 2>/dev/null
 }
 
-check "throwaway CA and server certificate" tls_certs
-pick_port PORT && pick_port TLS_PORT && pick_port METRICS_PORT && pick_port PEER_PORT ||
-	{ not_ok "free ports"; finish; }
-relay_range
-start_turnd "$(abuse_conf)
-no-dtls = true
-cert = \"$T_DIR/cert.pem\"
-pkey = \"$T_DIR/key.pem\"
-user-quota = 100
-total-quota = 200
-metrics-port = $METRICS_PORT
-first-message-timeout = $FIRST
-max-allocate-timeout = $ALLOC" || { not_ok "start turnd"; finish; }
+start_hold_turnd no-dtls
 ok "turnd up: TCP $PORT, TLS $TLS_PORT"
 fds=$(awk '/^Max open files/ { print $4 }' "/proc/$TURND_PID/limits")
 check "turnd may open $fds descriptors (enough for the attack: 4096)" [ "$fds" -ge 4096 ]
