@@ -138,3 +138,18 @@ bool turn_addr_is_v4mapped(const struct turn_addr *a)
 
 	return a->family == TURN_AF_INET6 && memcmp(a->ip, prefix, sizeof(prefix)) == 0;
 }
+
+struct turn_addr turn_addr_source(const struct turn_addr *src)
+{
+	struct turn_addr s = { .family = src->family };
+
+	if (turn_addr_is_v4mapped(src)) {
+		s.family = TURN_AF_INET;
+		memcpy(s.ip, &src->ip[12], 4);
+	} else if (src->family == TURN_AF_INET6) {
+		memcpy(s.ip, src->ip, 8); /* the /64 */
+	} else {
+		memcpy(s.ip, src->ip, turn_addr_iplen(src));
+	}
+	return s;
+}

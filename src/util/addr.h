@@ -54,4 +54,10 @@ bool turn_addr_is_any(const struct turn_addr *a);
 /* True for an IPv6 address of the form ::ffff:a.b.c.d. */
 bool turn_addr_is_v4mapped(const struct turn_addr *a);
 
+/* The source a counts as wherever limits are kept per source (connection
+ * caps, answers to unauthenticated requests): port 0, IPv4-mapped as the
+ * IPv4 address, IPv6 cut to its /64 (a host may take any address of its
+ * /64, so counting single IPv6 addresses would bound nothing). */
+struct turn_addr turn_addr_source(const struct turn_addr *a);
+
 #endif

@@ -25,21 +25,6 @@ struct conn_limit {
 	struct conn_entry *buckets[CONN_LIMIT_BUCKETS];
 };
 
-struct turn_addr conn_limit_source(const struct turn_addr *src)
-{
-	struct turn_addr s = { .family = src->family };
-
-	if (turn_addr_is_v4mapped(src)) {
-		s.family = TURN_AF_INET;
-		memcpy(s.ip, &src->ip[12], 4);
-	} else if (src->family == TURN_AF_INET6) {
-		memcpy(s.ip, src->ip, 8); /* the /64 */
-	} else {
-		memcpy(s.ip, src->ip, turn_addr_iplen(src));
-	}
-	return s;
-}
-
 struct conn_limit *conn_limit_new(uint32_t seed)
 {
 	struct conn_limit *t = calloc(1, sizeof(*t));
@@ -77,7 +62,7 @@ static struct conn_entry **find(const struct conn_limit *t, const struct turn_ad
 enum conn_limit_result conn_limit_take(struct conn_limit *t, const struct turn_addr *src,
 				       unsigned per_source, unsigned total)
 {
-	struct turn_addr source = conn_limit_source(src);
+	struct turn_addr source = turn_addr_source(src);
 	struct conn_entry **p = find(t, &source);
 
 	if (total && t->total >= total)
@@ -99,7 +84,7 @@ enum conn_limit_result conn_limit_take(struct conn_limit *t, const struct turn_a
 
 void conn_limit_put(struct conn_limit *t, const struct turn_addr *src)
 {
-	struct turn_addr source = conn_limit_source(src);
+	struct turn_addr source = turn_addr_source(src);
 	struct conn_entry **p = find(t, &source);
 	struct conn_entry *e = *p;
 
@@ -115,7 +100,7 @@ void conn_limit_put(struct conn_limit *t, const struct turn_addr *src)
 
 unsigned conn_limit_count(const struct conn_limit *t, const struct turn_addr *src)
 {
-	struct turn_addr source = conn_limit_source(src);
+	struct turn_addr source = turn_addr_source(src);
 	struct conn_entry *const *p = find(t, &source);
 
 	return *p ? (*p)->count : 0;

@@ -49,8 +49,4 @@ unsigned conn_limit_total(const struct conn_limit *t);
 /* Sources with at least one connection (entries in the table). */
 size_t conn_limit_sources(const struct conn_limit *t);
 
-/* The source src counts as: port 0, IPv6 cut to its /64, IPv4-mapped as
- * IPv4. */
-struct turn_addr conn_limit_source(const struct turn_addr *src);
-
 #endif

@@ -32,9 +32,8 @@ void rate_table_free(struct rate_table *t)
 
 static uint32_t source_slot(const struct rate_table *t, const struct turn_addr *src)
 {
-	struct turn_addr key = { .family = src->family };
+	struct turn_addr key = turn_addr_source(src);
 
-	memcpy(key.ip, src->ip, src->family == TURN_AF_INET6 ? 8 : 4);
 	return turn_addr_hash(&key, t->seed) & t->mask;
 }
 

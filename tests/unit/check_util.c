@@ -218,7 +218,7 @@ START_TEST(conn_limit_sources_ipv6_prefix_and_mapped)
 	/* ::ffff:a.b.c.d is the IPv4 source a.b.c.d. */
 	ck_assert_int_eq(conn_limit_take(t, &v4, 1, 0), CONN_LIMIT_OK);
 	ck_assert_int_eq(conn_limit_take(t, &mapped, 1, 0), CONN_LIMIT_PER_SOURCE);
-	struct turn_addr s = conn_limit_source(&mapped);
+	struct turn_addr s = turn_addr_source(&mapped);
 	ck_assert_uint_eq(s.family, TURN_AF_INET);
 	ck_assert_uint_eq(s.port, 0);
 	ck_assert(turn_addr_ip_eq(&s, &v4));
