@@ -15,8 +15,8 @@
 
 #include "config.h"
 #include "conf/conf.h"
-#include "net/net.h"
-#include "pidfile.h"
+#include "daemon/daemon.h"
+#include "daemon/pidfile.h"
 #include "util/log.h"
 
 #define MAX_CLI_LISTEN 16

@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "load.h"
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 
 #define RUN_EVENTS 256
 #define RUN_SOCKBUF (4 * 1024 * 1024)

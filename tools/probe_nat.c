@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 #include "stun/attr.h"
 #include "stun/integrity.h"
 #include "stun/msg.h"

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 #include "util/addr.h"
 
 #define PEER_DEFAULT_ADDR "127.0.0.1"

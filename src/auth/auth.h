@@ -291,7 +291,7 @@ struct auth_backend *auth_redis_new(const struct auth_redis_options *o, struct e
 
 /*
  * The backend's connection, for the other things a fleet of servers keeps
- * in the same Redis (net/fleet.c: shared quotas, realm settings, events).
+ * in the same Redis (daemon/fleet.c: shared quotas, realm settings, events).
  * Same thread rules as the lookups.
  */
 struct redisReply;

@@ -55,7 +55,7 @@
 /* Fetches in flight per worker, and lookups waiting on one fetch: beyond
  * them a lookup fails closed rather than grow without bound. One user's
  * many requests may all wait on one fetch, as many as the worker parks
- * (net/credential.c). */
+ * (daemon/park.c). */
 #define FETCH_MAX 1024
 #define FETCH_BUCKETS 256
 #define WAITERS_MAX 4096

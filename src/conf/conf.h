@@ -82,7 +82,7 @@ struct conf_redis {
 	unsigned cache_ttl_s;
 	unsigned negative_ttl_s;
 	unsigned cache_stale_s;
-	/* A fleet of servers on one Redis (net/fleet.c). */
+	/* A fleet of servers on one Redis (daemon/fleet.c). */
 	bool shared_quota; /* redis-shared-quota: user-quota counts every node's allocations */
 	unsigned poll_interval_s; /* how often the realm's settings are read */
 	bool events; /* redis-events: allocation events to a stream */

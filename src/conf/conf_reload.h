@@ -1,14 +1,14 @@
 /*
  * What a configuration reload (SIGHUP) may change. A reload builds a new
  * struct conf from the file and hands it to every worker as the new
- * snapshot (net/reload.c). Some options cannot change without binding
+ * snapshot (daemon/reload.c). Some options cannot change without binding
  * sockets or starting threads again (listening-ip and its ports, relay
  * addresses and port range, worker count, Redis, ...): for those the new
  * snapshot keeps the running values, and the reload says which ones
  * changed in the file and need a restart. The rest (users, secrets, peer
  * ranges, quotas, limits, log level, certificate files) take effect, and
  * so do 'listener' entries: their sockets are opened or retired live
- * (net/listen.c).
+ * (daemon/listen.c).
  */
 #ifndef TURND_CONF_CONF_RELOAD_H
 #define TURND_CONF_CONF_RELOAD_H

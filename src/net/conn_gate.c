@@ -4,7 +4,7 @@
  */
 #include "net/conn_gate.h"
 
-#include "net/worker.h"
+#include "daemon/worker.h"
 #include "util/conn_limit.h"
 #include "util/log.h"
 

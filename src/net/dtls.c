@@ -27,7 +27,7 @@
 #include <sys/queue.h>
 
 #include "net/conn_gate.h"
-#include "net/worker.h"
+#include "daemon/worker.h"
 #include "util/log.h"
 
 /* Sessions count against max-connections-per-ip and max-connections,

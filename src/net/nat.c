@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "net/listen.h"
-#include "net/worker.h"
+#include "daemon/listen.h"
+#include "daemon/worker.h"
 #include "util/log.h"
 
 void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES])

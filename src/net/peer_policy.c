@@ -11,9 +11,9 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "net/fleet.h"
+#include "daemon/fleet.h"
 #include "net/relay.h"
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 
 /* A growable list of the host's own addresses. */
 struct own_list {

@@ -16,11 +16,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/listen.h"
-#include "net/sockaddr.h"
+#include "daemon/listen.h"
+#include "io/sockaddr.h"
 #include "net/tls.h"
-#include "net/udp_send.h"
-#include "net/worker.h"
+#include "io/udp_send.h"
+#include "daemon/worker.h"
 #include "stun/stun.h"
 #include "turn/alloc.h"
 #include "turn/server.h"
@@ -373,7 +373,7 @@ static int quota_take(void *ctx, const char *user)
 	uint64_t seq = 0;
 	int rc = 0;
 	/* A listener a reload removed takes no new allocation: answered as
-	 * draining is (net/listen.c). */
+	 * draining is (daemon/listen.c). */
 	bool retired = listen_path_retired(&w->current_path);
 
 	pthread_mutex_lock(&rs->lock);

@@ -86,7 +86,7 @@ struct relay_shared {
 	/* Quotas: the configuration's, or the realm's from Redis. */
 	unsigned user_quota, total_quota;
 	unsigned total;
-	/* Orders this server's count updates in Redis (net/fleet.c): every
+	/* Orders this server's count updates in Redis (daemon/fleet.c): every
 	 * count read for Redis takes the next number. */
 	uint64_t quota_seq;
 	struct quota_entry **users;
@@ -105,7 +105,7 @@ void relay_shared_fini(struct relay_shared *rs);
 /* The struct turn_io a worker gives its protocol core (ctx = worker). */
 void relay_io_init(struct turn_io *io, struct worker *w);
 
-/* Quotas, for net/fleet.c: user's allocations on this server (and the
+/* Quotas, for daemon/fleet.c: user's allocations on this server (and the
  * sequence number of that reading); the user-quota in force; setting both
  * quotas (the realm's from Redis); each user with allocations, with a
  * sequence number, under the lock (fn must not take it). */

@@ -4,7 +4,7 @@
  * connection carries STUN and ChannelData frames back to back (RFC 8656
  * section 12.5); stun/channel.h tells where each frame ends.
  */
-#include "net/worker.h"
+#include "daemon/worker.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "net/conn_gate.h"
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 #include "net/tls.h"
 #include "stun/channel.h"
 #include "stun/stun.h"

@@ -34,8 +34,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/sockaddr.h"
-#include "net/worker.h"
+#include "io/sockaddr.h"
+#include "daemon/worker.h"
 #include "stun/stun.h"
 #include "turn/alloc.h"
 #include "turn/server.h"

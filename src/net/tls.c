@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/listen.h"
-#include "net/worker.h"
+#include "daemon/listen.h"
+#include "daemon/worker.h"
 #include "util/log.h"
 
 /* RFC 7443 section 4: the ALPN labels of STUN usages, in our preference. */
@@ -229,7 +229,7 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 	SSL_CTX *tls, *dtls, *old_tls, *old_dtls;
 	char cert[160];
 
-	/* A reload may add or remove TLS and DTLS listeners (net/listen.c):
+	/* A reload may add or remove TLS and DTLS listeners (daemon/listen.c):
 	 * the contexts follow what c asks for. */
 	if (!ts->tls && !ts->dtls && !tls_enabled(c) && !dtls_enabled(c))
 		return 0;

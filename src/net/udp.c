@@ -4,7 +4,7 @@
  * their 4-tuple (a client always lands on the same worker). Reads and
  * writes are batched with recvmmsg/sendmmsg into per-worker buffers.
  */
-#include "net/worker.h"
+#include "daemon/worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "net/nat.h"
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 #include "net/tls.h"
-#include "net/udp_send.h"
+#include "io/udp_send.h"
 #include "stun/stun.h"
 
 /* Socket buffers of a listening UDP socket. */

@@ -3,7 +3,7 @@
  * form on the worker's Redis connection; a username is one argv element
  * or part of a key, never part of a command line.
  */
-#include "net/fleet.h"
+#include "daemon/fleet.h"
 
 #include <inttypes.h>
 #include <openssl/rand.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
-#include "net/worker.h"
+#include "daemon/worker.h"
 #include "stun/attr.h"
 #include "turn/alloc.h"
 #include "util/log.h"

@@ -33,7 +33,7 @@ int net_after_fork(struct net *n);
 /* Number of worker threads. */
 unsigned net_workers(const struct net *n);
 
-/* For net/metrics.c: worker i, and the state every worker shares. */
+/* For daemon/metrics.c: worker i, and the state every worker shares. */
 struct worker;
 struct relay_shared;
 struct fleet_shared;

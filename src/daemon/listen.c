@@ -1,6 +1,6 @@
 /* A worker's listening sockets, and listeners added or removed on SIGHUP
  * (listen.h). */
-#include "net/listen.h"
+#include "daemon/listen.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -10,7 +10,7 @@
 
 #include "conf/conf_reload.h"
 #include "net/tls.h"
-#include "net/worker.h"
+#include "daemon/worker.h"
 #include "util/log.h"
 
 /* One retired address and transport (UDP or DTLS), shared by the workers

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "conf/conf.h"
-#include "net/fleet.h"
+#include "daemon/fleet.h"
 #include "net/relay.h"
 #include "turn/io.h"
 #include "turn/server.h"
@@ -81,7 +81,7 @@ struct udp_sock {
 	uint8_t (*tx)[WORKER_SLOT];
 	struct dtls_listener *dtls; /* set: a DTLS socket (dtls.c) */
 	bool listener; /* one of a 'listener' entry's: a reload may retire it */
-	/* Set: a reload removed it (net/listen.c). It serves the allocations
+	/* Set: a reload removed it (daemon/listen.c). It serves the allocations
 	 * that use it, refuses new ones, and closes after the last. */
 	struct listen_retire *retire;
 	bool drained; /* retired, and this worker told the others it has none left */
@@ -133,7 +133,7 @@ struct worker_stats {
 #define WORKER_ALLOC_BUCKETS 13
 extern const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS];
 
-/* One worker's counters as of its last tick (net/metrics.c). */
+/* One worker's counters as of its last tick (daemon/metrics.c). */
 struct worker_snapshot {
 	struct worker_stats net;
 	struct turn_server_stats core;
@@ -180,7 +180,7 @@ struct worker {
 	struct event_base *base;
 	const struct conf *conf;           /* conf_snap->conf */
 	struct net_snapshot *conf_snap;    /* the configuration snapshot it runs with */
-	/* A reload (SIGHUP, net/reload.c): the main thread posts the next
+	/* A reload (SIGHUP, daemon/reload.c): the main thread posts the next
 	 * snapshot and credential chain under reload_lock and activates
 	 * reload_ev; the worker swaps them in between two events. */
 	pthread_mutex_t reload_lock;
@@ -208,7 +208,7 @@ struct worker {
 	uint64_t pipe_bps; /* max-bps of RFC 6062 pipes, as the core's (worker_apply_settings) */
 	/* Listening sockets, each allocated on its own: relays and parked
 	 * requests point to them, and a reload adds and removes some
-	 * (net/listen.c). */
+	 * (daemon/listen.c). */
 	struct udp_sock **udp;
 	size_t n_udp, cap_udp;
 	struct tcp_listener **tcp;
@@ -294,7 +294,7 @@ void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d);
 void worker_pending_forget_udp(struct worker *w, const struct udp_sock *s);
 /* Did the message just processed for c wait for an answer (parked)? */
 bool worker_parked_conn(const struct worker *w, const struct tcp_conn *c);
-/* Park a request for another reason (net/fleet.c): a copy is kept until
+/* Park a request for another reason (daemon/fleet.c): a copy is kept until
  * worker_unpark decides it (resuming it) or worker_park_cancel drops it.
  * NULL when it may not wait or too many are parked. */
 struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc);

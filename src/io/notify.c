@@ -4,7 +4,7 @@
  * ("@name" is in the abstract namespace). No libsystemd needed; without
  * the variable every call does nothing.
  */
-#include "net/notify.h"
+#include "io/notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>

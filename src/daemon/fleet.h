@@ -1,5 +1,5 @@
 /*
- * Several turnd servers on one Redis, acting as one service (net/fleet.c):
+ * Several turnd servers on one Redis, acting as one service (daemon/fleet.c):
  *
  *   - per-user allocation quotas counted across every server: each server
  *     keeps its count of a user's allocations in the hash

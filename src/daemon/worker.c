@@ -5,7 +5,7 @@
  * event base, while the main thread's base waits for signals. New
  * settings reach a running worker through worker_reload.c.
  */
-#include "net/worker.h"
+#include "daemon/worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -25,16 +25,16 @@
 #include "auth/auth.h"
 #include "net/conn_gate.h"
 #include "auth/auth_cache.h"
-#include "net/listen.h"
-#include "net/metrics.h"
+#include "daemon/listen.h"
+#include "daemon/metrics.h"
 #include "net/nat.h"
-#include "net/notify.h"
+#include "io/notify.h"
 #include "net/peer_policy.h"
-#include "net/net.h"
-#include "net/reload.h"
-#include "net/sockaddr.h"
+#include "daemon/daemon.h"
+#include "daemon/reload.h"
+#include "io/sockaddr.h"
 #include "net/tls.h"
-#include "net/worker_reload.h"
+#include "daemon/worker_reload.h"
 #include "stun/attr.h"
 #include "stun/channel.h"
 #include "stun/msg.h"
@@ -723,7 +723,7 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* SIGHUP: the whole configuration again (net/reload.c). */
+/* SIGHUP: the whole configuration again (daemon/reload.c). */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct net *n = arg;

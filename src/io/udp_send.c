@@ -6,7 +6,7 @@
  * one per datagram. A relay sees such runs all the time: a client's burst
  * of ChannelData to its peer, and the peer's answers back to the client.
  */
-#include "net/udp_send.h"
+#include "io/udp_send.h"
 
 #include <errno.h>
 #include <netinet/in.h>

@@ -6,7 +6,7 @@
  * decided again when the answer is in the backend's cache. The event loop
  * never waits.
  */
-#include "net/worker.h"
+#include "daemon/worker.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>

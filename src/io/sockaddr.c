@@ -1,4 +1,4 @@
-#include "net/sockaddr.h"
+#include "io/sockaddr.h"
 
 #include <netinet/in.h>
 #include <string.h>

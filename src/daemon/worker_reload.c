@@ -1,11 +1,11 @@
 /*
  * New settings reaching a running worker, applied on its own thread
  * between two events of its loop: the configuration snapshot a SIGHUP
- * posts (net/reload.c plans it, worker_reload_post hands it over), and the
- * realm's settings from Redis (net/fleet.c). Allocations, their
+ * posts (daemon/reload.c plans it, worker_reload_post hands it over), and the
+ * realm's settings from Redis (daemon/fleet.c). Allocations, their
  * permissions and channels stay; new requests meet the new settings.
  */
-#include "net/worker_reload.h"
+#include "daemon/worker_reload.h"
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -13,10 +13,10 @@
 #include <stdlib.h>
 
 #include "auth/auth.h"
-#include "net/listen.h"
+#include "daemon/listen.h"
 #include "net/peer_policy.h"
-#include "net/reload.h"
-#include "net/worker.h"
+#include "daemon/reload.h"
+#include "daemon/worker.h"
 #include "turn/policy.h"
 #include "util/log.h"
 

@@ -1,7 +1,7 @@
 /*
  * /metrics and /healthz (metrics.h).
  */
-#include "net/metrics.h"
+#include "daemon/metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "net/conn_gate.h"
-#include "net/fleet.h"
-#include "net/net.h"
-#include "net/worker.h"
+#include "daemon/fleet.h"
+#include "daemon/daemon.h"
+#include "daemon/worker.h"
 #include "util/addr.h"
 
 struct metrics {

@@ -1,7 +1,7 @@
 /*
  * New settings reaching a running worker (worker_reload.c), for worker.c;
  * private to src/net. The main thread posts a reload with
- * worker_reload_post (net/reload.h); everything here runs on the worker's
+ * worker_reload_post (daemon/reload.h); everything here runs on the worker's
  * own thread.
  */
 #ifndef TURND_NET_WORKER_RELOAD_H

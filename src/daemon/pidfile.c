@@ -8,7 +8,7 @@
  * is refused. At stop, the process (by then the service user) removes the
  * file only if its name still refers to the file it wrote.
  */
-#include "pidfile.h"
+#include "daemon/pidfile.h"
 
 #include <errno.h>
 #include <fcntl.h>

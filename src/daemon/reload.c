@@ -1,12 +1,12 @@
 /* SIGHUP: a new configuration snapshot for every worker (reload.h). */
-#include "net/reload.h"
+#include "daemon/reload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "auth/auth.h"
 #include "conf/conf_reload.h"
-#include "net/listen.h"
+#include "daemon/listen.h"
 #include "net/tls.h"
 #include "util/log.h"
 
