@@ -177,11 +177,12 @@ static struct fz_user *find_user(struct fz_io *f, const char *user)
 	return NULL;
 }
 
-static int fz_quota_take(void *ctx, const char *user)
+static int fz_quota_take(void *ctx, const char *user, void *origin)
 {
 	struct fz_io *f = ctx;
 	struct fz_user *u = find_user(f, user);
 
+	(void)origin; /* the fuzzer's requests carry none */
 	FZ_ASSERT(u != NULL); /* only authenticated users allocate */
 	if (f->shed)
 		return STUN_ERR_TRY_ALTERNATE;
@@ -263,10 +264,11 @@ static int fz_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn
 	return 0;
 }
 
-static int fz_tcp_bind(void *ctx, uint32_t id, const char *user)
+static int fz_tcp_bind(void *ctx, uint32_t id, const char *user, void *origin)
 {
 	struct fz_tcp *t = tcp_find(ctx, id);
 
+	(void)origin;
 	if (!t || !t->open || !t->waiting)
 		return STUN_ERR_BAD_REQUEST;
 	if (strcmp(t->owner->username, user) != 0)

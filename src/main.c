@@ -214,11 +214,11 @@ static void drop_privileges(const struct conf *c)
 		   (long)gid);
 }
 
-static void daemonize(struct net *net)
+static void daemonize(struct daemon *d)
 {
 	if (daemon(0, 0) < 0)
 		fatal("cannot detach: daemon() failed");
-	if (net_after_fork(net) < 0)
+	if (daemon_after_fork(d) < 0)
 		fatal("cannot re-initialise the event loops after detaching");
 }
 
@@ -268,22 +268,22 @@ int main(int argc, char **argv)
 	log_set_json(conf->log_json);
 	raise_fd_limit();
 
-	struct net *net = net_new(conf, err, sizeof(err));
-	if (!net)
+	struct daemon *d = daemon_new(conf, err, sizeof(err));
+	if (!d)
 		fatal("cannot start: %s", err);
 	/* A reload reads the same file, also after daemon() went to /. */
 	char *conf_path = cli.config ? realpath(cli.config, NULL) : NULL;
-	net_set_conf_source(net, conf_path ? conf_path : cli.config, &cli.ov);
+	daemon_set_conf_source(d, conf_path ? conf_path : cli.config, &cli.ov);
 	if (cli.daemonize)
-		daemonize(net);
+		daemonize(d);
 	struct pid_file pf = { .dir_fd = -1, .fd = -1 };
 	if (conf->pid_file)
 		write_pid_file(conf, &pf);
 	if (conf->proc_user)
 		drop_privileges(conf);
-	print_reach(conf, net_workers(net));
-	int rc = net_run(net);
-	net_free(net);
+	print_reach(conf, daemon_workers(d));
+	int rc = daemon_run(d);
+	daemon_free(d);
 	if (conf->pid_file && pid_file_remove(&pf, err, sizeof(err)) < 0)
 		log_warn("%s", err);
 	conf_free(conf);

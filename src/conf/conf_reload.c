@@ -303,7 +303,7 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 static void list_applied(const struct conf *next, const struct conf *running,
 			 struct conf_reload_diff *d)
 {
-	/* Listening sockets are opened and retired live (daemon/listen.c). */
+	/* Listening sockets are opened and retired live (net/listen.c). */
 	APPLIED_IF(!listeners_eq(next, running), "listener");
 	APPLIED_IF(!users_eq(next, running), "user");
 	APPLIED_IF(!secrets_eq(next, running), "static-auth-secret");

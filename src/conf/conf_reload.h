@@ -8,7 +8,7 @@
  * changed in the file and need a restart. The rest (users, secrets, peer
  * ranges, quotas, limits, log level, certificate files) take effect, and
  * so do 'listener' entries: their sockets are opened or retired live
- * (daemon/listen.c).
+ * (net/listen.c).
  */
 #ifndef TURND_CONF_CONF_RELOAD_H
 #define TURND_CONF_CONF_RELOAD_H

@@ -1,48 +1,43 @@
 /*
- * The network layer's face to main.c: bind every listening socket (one per
- * worker and address, SO_REUSEPORT), run one event base per worker thread,
- * and stop cleanly on SIGTERM/SIGINT.
+ * The process, as main.c sees it (daemon.c): bind every listening socket
+ * (one per worker and address, SO_REUSEPORT), run one event base per worker
+ * thread, reload on SIGHUP, drain on SIGUSR1, and stop cleanly on SIGTERM
+ * or SIGINT.
  */
-#ifndef TURND_NET_NET_H
-#define TURND_NET_NET_H
+#ifndef TURND_DAEMON_DAEMON_H
+#define TURND_DAEMON_DAEMON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "conf/conf.h"
 
-struct net;
+struct daemon;
 
 /* Create the workers and bind all their sockets, so that every bind error
- * shows at start-up. Returns an object owned by the caller (net_free), or
+ * shows at start-up. Returns an object owned by the caller (daemon_free), or
  * NULL with a message in err. conf must outlive the result. */
-struct net *net_new(const struct conf *conf, char *err, size_t errlen);
+struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen);
 
 /* Where a reload (SIGHUP) reads the configuration again: path (NULL: the
  * embedded default, which cannot be reloaded) with the same command-line
  * overrides. Both must outlive n. */
-void net_set_conf_source(struct net *n, const char *path, const struct conf_overrides *ov);
+void daemon_set_conf_source(struct daemon *n, const char *path, const struct conf_overrides *ov);
 
 /* Start the worker threads and serve until SIGTERM or SIGINT. Returns 0 on
  * a clean stop, -1 if a thread could not start. */
-int net_run(struct net *n);
+int daemon_run(struct daemon *n);
 
 /* After fork() (daemon mode): re-create the kernel state of every event
  * base. Returns 0 or -1. */
-int net_after_fork(struct net *n);
+int daemon_after_fork(struct daemon *n);
 
 /* Number of worker threads. */
-unsigned net_workers(const struct net *n);
+unsigned daemon_workers(const struct daemon *n);
 
-/* For daemon/metrics.c: worker i, and the state every worker shares. */
-struct worker;
-struct relay_shared;
-struct fleet_shared;
-struct worker *net_worker(const struct net *n, unsigned i);
-struct relay_shared *net_relay(struct net *n);
-struct fleet_shared *net_fleet(struct net *n);
 /* SIGHUP reloads so far: applied, and refused (the file did not load). */
-void net_reloads(struct net *n, uint64_t *applied, uint64_t *refused);
+void daemon_reloads(struct daemon *n, uint64_t *applied, uint64_t *refused);
 
-void net_free(struct net *n);
+void daemon_free(struct daemon *n);
 
 #endif

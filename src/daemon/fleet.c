@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "auth/auth.h"
+#include "daemon/park.h"
+#include "daemon/quota.h"
 #include "daemon/worker.h"
 #include "stun/attr.h"
 #include "turn/alloc.h"
@@ -184,22 +186,18 @@ static void on_reserve(void *arg, struct redisReply *rep)
 		if (rep && rep->type == REDIS_REPLY_ERROR)
 			log_warn("redis: quota script refused: %.120s", rep->str);
 	}
-	w->fleet.verdict = v;
-	w->fleet.verdict_used = false;
-	worker_unpark(res->p);
+	bool used = park_resume(res->p, v);
 	/* Granted, but no allocation took it (the request failed, or its
 	 * connection went): this node's true count goes back. */
-	if (v == FLEET_GRANTED && !w->fleet.verdict_used) {
+	if (v == FLEET_GRANTED && !used) {
 		uint64_t seq;
-		unsigned n = relay_user_count(w->relay_shared, res->user, &seq);
+		unsigned n = quota_user_count(w->quota, res->user, &seq);
 		fleet_quota_changed(w, res->user, n, seq);
 	}
-	w->fleet.verdict = FLEET_NONE;
-	w->fleet.verdict_used = false;
 	free(res);
 }
 
-int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
+int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct worker_msg *pc,
 		  const struct auth_credential *ac)
 {
 	struct fleet_shared *fs = w->fleet.shared;
@@ -207,10 +205,8 @@ int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pendi
 	if (!shared_quota_on(w) || !(pc->may_park & PARK_FLEET) || m->cls != STUN_CLASS_REQUEST ||
 	    m->method != TURN_METHOD_ALLOCATE || ac->username_len == 0)
 		return 0;
-	unsigned quota = relay_user_quota(w->relay_shared);
-	/* Only a request whose MESSAGE-INTEGRITY verifies asks Redis, so a
-	 * forged one costs no round trip. */
-	if (quota == 0 || !worker_integrity_ok(m, ac))
+	unsigned quota = quota_user_limit(w->quota);
+	if (quota == 0)
 		return 0;
 	if (!auth_redis_ready(w->fleet.redis)) {
 		count(fs, &fs->quota_unchecked);
@@ -230,20 +226,20 @@ int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pendi
 
 	char key[FLEET_KEY_MAX], prefix[FLEET_KEY_MAX], q[16], next[16], ttl[16], sq[24];
 	uint64_t seq;
-	unsigned local = relay_user_count(w->relay_shared, res->user, &seq);
+	unsigned local = quota_user_count(w->quota, res->user, &seq);
 	snprintf(q, sizeof(q), "%u", quota);
 	snprintf(sq, sizeof(sq), "%" PRIu64, seq);
 	snprintf(next, sizeof(next), "%u", local + 1);
 	snprintf(ttl, sizeof(ttl), "%u", hash_ttl(w->conf));
 	if (!user_key(w, res->user, key, sizeof(key)) ||
-	    !realm_key(w, "node/", prefix, sizeof(prefix)) || !(res->p = worker_park(w, pc))) {
+	    !realm_key(w, "node/", prefix, sizeof(prefix)) || !(res->p = park_for_fleet(w, pc))) {
 		free(res);
 		return 0;
 	}
 	const char *argv[] = { "EVAL", reserve_script, "1", key, fs->node_id, sq, next, q, prefix,
 			       ttl };
 	if (send_cmd(w, 10, argv, on_reserve, res) < 0) {
-		worker_park_cancel(res->p);
+		park_cancel(res->p);
 		free(res);
 		count(fs, &fs->quota_unchecked);
 		return 0;
@@ -392,7 +388,7 @@ static void poll_apply(struct poll *p)
 		return;
 	unsigned uq = p->has[1] ? (unsigned)p->val[1] : c->user_quota;
 	unsigned tq = p->has[2] ? (unsigned)p->val[2] : c->total_quota;
-	relay_set_quotas(w->relay_shared, uq, tq);
+	quota_set_limits(w->quota, uq, tq);
 	log_notice("redis: realm %s settings now max-bps %" PRIu64 " user-quota %u total-quota %u, "
 		   "%zu allowed and %zu denied peer ranges from Redis",
 		   c->realm, p->has[0] ? p->val[0] : c->max_bps, uq, tq, fs->n_allowed,
@@ -557,7 +553,7 @@ static void heartbeat(struct worker *w)
 	const char *argv[] = { "SET", key, val, "EX", ttl };
 	send_cmd(w, 5, argv, NULL, NULL);
 	if (shared_quota_on(w))
-		relay_quota_foreach(w->relay_shared, resync_one, w);
+		quota_foreach(w->quota, resync_one, w);
 }
 
 bool fleet_tick(struct worker *w, uint64_t now_ms)

@@ -35,14 +35,7 @@
 struct worker;
 struct stun_msg;
 struct auth_credential;
-struct pending_ctx;
-
-/* What a parked Allocate learnt from Redis about the user's quota. */
-enum fleet_verdict {
-	FLEET_NONE = 0, /* not asked (no shared quota, or Redis away) */
-	FLEET_GRANTED,  /* the fleet's count had room; this node's field was raised */
-	FLEET_REFUSED,  /* the user holds user-quota allocations across the fleet */
-};
+struct worker_msg;
 
 /* Shared by every worker of one server. */
 struct fleet_shared {
@@ -63,31 +56,18 @@ struct fleet_shared {
 	uint64_t quota_checked, quota_refused, quota_unchecked;
 };
 
-/* Per worker. */
-struct fleet_worker {
-	struct fleet_shared *shared;
-	struct auth_backend *redis; /* the worker's Redis backend, or NULL */
-	uint64_t generation;        /* of the settings this worker applied */
-	unsigned epoch;             /* of the connection the last resync went on */
-	uint64_t next_poll_ms;
-	bool polling;
-	/* The request being decided (process() in worker.c). */
-	enum fleet_verdict verdict;
-	bool verdict_used;
-};
-
 int fleet_shared_init(struct fleet_shared *fs, const struct conf *c, char *err, size_t errlen);
 void fleet_shared_fini(struct fleet_shared *fs);
 
-/* The shared-quota decision for an Allocate about to be decided: returns
- * 1 when the request was parked until Redis answers (it is resumed with
- * the verdict), 0 to go on now. Only an Allocate whose MESSAGE-INTEGRITY
- * verifies with ac is ever parked. */
-int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
+/* The shared-quota decision for an Allocate about to be decided, whose
+ * MESSAGE-INTEGRITY verified with ac (turn_server_auth: a forged request
+ * costs no round trip): returns 1 when the request was parked until Redis
+ * answers (it is resumed with the verdict), 0 to go on now. */
+int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct worker_msg *pc,
 		  const struct auth_credential *ac);
 
 /* This node holds count allocations of user, as of reading seq
- * (relay_user_count): tell Redis, where a later reading is never
+ * (quota_user_count): tell Redis, where a later reading is never
  * overwritten by an earlier one sent on another worker's connection. */
 void fleet_quota_changed(struct worker *w, const char *user, unsigned count, uint64_t seq);
 

@@ -11,65 +11,46 @@
 #include <string.h>
 
 #include "net/conn_gate.h"
-#include "daemon/fleet.h"
-#include "daemon/daemon.h"
-#include "daemon/worker.h"
 #include "util/addr.h"
 
 struct metrics {
-	struct net *net;
+	struct metrics_source src;
 	struct evhttp *http;
 };
 
-/* add_snapshot adds these up as arrays of counters. */
+/* metrics_view_add adds these up as arrays of counters. */
 _Static_assert(sizeof(struct worker_stats) % sizeof(uint64_t) == 0, "worker_stats: counters only");
+_Static_assert(sizeof(struct net_stats) % sizeof(uint64_t) == 0, "net_stats: counters only");
 _Static_assert(sizeof(struct turn_server_stats) % sizeof(uint64_t) == 0,
 	       "turn_server_stats: counters only");
 
-/* The sum of every worker's snapshot. */
-struct totals {
-	struct worker_snapshot s;
-	unsigned workers, redis_workers, redis_up;
-};
-
-static void add_snapshot(struct totals *t, const struct worker_snapshot *s)
+static void metrics_add_counters(uint64_t *dst, const uint64_t *src, size_t n)
 {
-	const uint64_t *src;
-	uint64_t *dst;
-
-	/* Every field of both stats structs is a uint64_t counter. */
-	src = (const uint64_t *)&s->net;
-	dst = (uint64_t *)&t->s.net;
-	for (size_t i = 0; i < sizeof(s->net) / sizeof(uint64_t); i++)
+	for (size_t i = 0; i < n; i++)
 		dst[i] += src[i];
-	src = (const uint64_t *)&s->core;
-	dst = (uint64_t *)&t->s.core;
-	for (size_t i = 0; i < sizeof(s->core) / sizeof(uint64_t); i++)
-		dst[i] += src[i];
-	t->s.permissions += s->permissions;
-	t->s.channels += s->channels;
-	for (size_t i = 0; i <= WORKER_ALLOC_BUCKETS; i++)
-		t->s.alloc_hist[i] += s->alloc_hist[i];
-	t->s.alloc_sum_us += s->alloc_sum_us;
-	t->s.pending += s->pending;
-	if (s->redis >= 0) {
-		t->redis_workers++;
-		t->redis_up += (unsigned)s->redis;
-	}
-	t->workers++;
 }
 
-static void gather(struct metrics *m, struct totals *t)
+void metrics_view_add(struct metrics_view *v, const struct worker_snapshot *s)
 {
-	memset(t, 0, sizeof(*t));
-	for (unsigned i = 0; i < net_workers(m->net); i++) {
-		struct worker *w = net_worker(m->net, i);
-		struct worker_snapshot s;
-		pthread_mutex_lock(&w->snap_lock);
-		s = w->snap;
-		pthread_mutex_unlock(&w->snap_lock);
-		add_snapshot(t, &s);
+	struct worker_snapshot *t = &v->sum;
+
+	/* Every field of the stats structs is a uint64_t counter. */
+	metrics_add_counters((uint64_t *)&t->net, (const uint64_t *)&s->net,
+			     sizeof(s->net) / sizeof(uint64_t));
+	metrics_add_counters((uint64_t *)&t->daemon, (const uint64_t *)&s->daemon,
+			     sizeof(s->daemon) / sizeof(uint64_t));
+	metrics_add_counters((uint64_t *)&t->core, (const uint64_t *)&s->core,
+			     sizeof(s->core) / sizeof(uint64_t));
+	t->permissions += s->permissions;
+	t->channels += s->channels;
+	metrics_add_counters(t->alloc_hist, s->alloc_hist, WORKER_ALLOC_BUCKETS + 1);
+	t->alloc_sum_us += s->alloc_sum_us;
+	t->pending += s->pending;
+	if (s->redis >= 0) {
+		v->redis_workers++;
+		v->redis_up += (unsigned)s->redis;
 	}
+	v->workers++;
 }
 
 static void head(struct evbuffer *b, const char *name, const char *type, const char *help)
@@ -118,30 +99,30 @@ static void write_relay(struct evbuffer *b, const struct turn_server_stats *c,
 }
 
 /* TCP relay allocations (RFC 6062). */
-static void write_tcp_relay(struct evbuffer *b, const struct totals *t)
+static void write_tcp_relay(struct evbuffer *b, const struct metrics_view *t)
 {
 	one(b, "turnd_tcp_relay_connections", "gauge",
 	    "Peer TCP connections of TCP allocations now: connecting, waiting for a "
 	    "ConnectionBind, or piped.",
-	    t->s.core.tcp_relay_conns);
+	    t->sum.core.tcp_relay_conns);
 	one(b, "turnd_tcp_relay_connections_total", "counter",
 	    "Peer TCP connections made by Connect or accepted from peers.",
-	    t->s.core.tcp_relay_conns_total);
+	    t->sum.core.tcp_relay_conns_total);
 	one(b, "turnd_tcp_relay_pipes", "gauge",
-	    "Client data connections piped to a peer connection now.", t->s.net.tcp_relay_pipes);
+	    "Client data connections piped to a peer connection now.", t->sum.net.tcp_relay_pipes);
 	one(b, "turnd_tcp_relay_refused_total", "counter",
 	    "Peer connections to a relay closed: no permission, refused peer, "
 	    "max-tcp-connections, or no descriptor left.",
-	    t->s.core.tcp_relay_refused + t->s.net.tcp_relay_refused_fds);
+	    t->sum.core.tcp_relay_refused + t->sum.net.tcp_relay_refused_fds);
 	one(b, "turnd_tcp_relay_connect_failures_total", "counter",
 	    "Connect requests answered 447: the connection failed or timed out.",
-	    t->s.net.tcp_relay_connect_failed);
+	    t->sum.net.tcp_relay_connect_failed);
 	head(b, "turnd_tcp_relay_bytes_total", "counter",
 	     "Bytes piped between data connections and peers, by direction.");
 	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_peer\"} %" PRIu64 "\n",
-			    t->s.net.tcp_relay_bytes[0]);
+			    t->sum.net.tcp_relay_bytes[0]);
 	evbuffer_add_printf(b, "turnd_tcp_relay_bytes_total{direction=\"to_client\"} %" PRIu64 "\n",
-			    t->s.net.tcp_relay_bytes[1]);
+			    t->sum.net.tcp_relay_bytes[1]);
 }
 
 static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)
@@ -167,10 +148,11 @@ static void write_answers(struct evbuffer *b, const struct turn_server_stats *c)
 		}
 }
 
-static void write_drops(struct evbuffer *b, const struct totals *t, uint64_t events_dropped)
+static void write_drops(struct evbuffer *b, const struct metrics_view *t)
 {
-	const struct worker_stats *n = &t->s.net;
-	const struct turn_server_stats *c = &t->s.core;
+	const struct net_stats *n = &t->sum.net;
+	const struct worker_stats *d = &t->sum.daemon;
+	const struct turn_server_stats *c = &t->sum.core;
 	const struct {
 		const char *reason;
 		uint64_t v;
@@ -178,13 +160,13 @@ static void write_drops(struct evbuffer *b, const struct totals *t, uint64_t eve
 		{ "malformed", c->dropped },
 		{ "peer_denied", c->peer_denied },
 		{ "bandwidth", c->bandwidth_drops },
-		{ "chandata_unbound", n->chandata_dropped },
+		{ "chandata_unbound", d->chandata_dropped },
 		{ "udp_truncated", n->udp_truncated },
 		{ "udp_send_error", n->udp_send_errors },
 		{ "relay_send_error", n->relay_send_errors },
 		{ "tcp_output_full", n->tcp_output_drops },
 		{ "tcp_bad_frame", n->tcp_closed_bad_frame },
-		{ "redis_event", events_dropped },
+		{ "redis_event", t->events_dropped },
 	};
 
 	head(b, "turnd_drops_total", "counter", "Messages dropped, by reason.");
@@ -195,17 +177,16 @@ static void write_drops(struct evbuffer *b, const struct totals *t, uint64_t eve
 
 /* Client connections against max-connections-per-ip, max-connections,
  * first-message-timeout, max-allocate-timeout and preauth-buffer. */
-static void write_conn_limits(struct evbuffer *b, struct metrics *m, const struct totals *t)
+static void write_conn_limits(struct evbuffer *b, const struct metrics_view *t)
 {
 	static const char *const kind[CONN_KINDS] = { "tcp", "tls", "dtls" };
-	const struct worker_stats *n = &t->s.net;
+	const struct net_stats *n = &t->sum.net;
 
 	_Static_assert(CONN_KINDS == sizeof(n->conn_refused_per_ip) / sizeof(uint64_t),
 		       "one counter per conn_kind");
-	if (net_workers(m->net) > 0)
-		one(b, "turnd_client_connections", "gauge",
-		    "TCP and TLS connections and DTLS sessions counted against max-connections now.",
-		    conn_gate_total(net_worker(m->net, 0)->conn_gate));
+	one(b, "turnd_client_connections", "gauge",
+	    "TCP and TLS connections and DTLS sessions counted against max-connections now.",
+	    t->client_connections);
 	head(b, "turnd_connections_refused_total", "counter",
 	     "Client connections refused, by cap and transport.");
 	for (int k = 0; k < CONN_KINDS; k++) {
@@ -235,38 +216,34 @@ static void write_conn_limits(struct evbuffer *b, struct metrics *m, const struc
 	}
 }
 
-static void write_histogram(struct evbuffer *b, const struct totals *t)
+static void write_histogram(struct evbuffer *b, const struct metrics_view *t)
 {
 	uint64_t cum = 0;
 
 	head(b, "turnd_allocate_seconds", "histogram",
 	     "Time from an Allocate request's arrival to its answer, Redis waits included.");
 	for (size_t i = 0; i < WORKER_ALLOC_BUCKETS; i++) {
-		cum += t->s.alloc_hist[i];
+		cum += t->sum.alloc_hist[i];
 		evbuffer_add_printf(b, "turnd_allocate_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
 				    (double)worker_alloc_bounds_us[i] / 1e6, cum);
 	}
-	cum += t->s.alloc_hist[WORKER_ALLOC_BUCKETS];
+	cum += t->sum.alloc_hist[WORKER_ALLOC_BUCKETS];
 	evbuffer_add_printf(b, "turnd_allocate_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
 	evbuffer_add_printf(b, "turnd_allocate_seconds_sum %.6f\n",
-			    (double)t->s.alloc_sum_us / 1e6);
+			    (double)t->sum.alloc_sum_us / 1e6);
 	evbuffer_add_printf(b, "turnd_allocate_seconds_count %" PRIu64 "\n", cum);
 }
 
-static void write_redis(struct evbuffer *b, struct metrics *m, const struct totals *t)
+static void write_redis(struct evbuffer *b, const struct metrics_view *t)
 {
-	struct fleet_shared *fs = net_fleet(m->net);
-
 	if (t->redis_workers == 0)
 		return;
 	one(b, "turnd_redis_connections", "gauge",
 	    "Worker connections to Redis past their handshake.", t->redis_up);
 	one(b, "turnd_redis_parked_requests", "gauge", "Requests waiting for Redis now.",
-	    t->s.pending);
-	pthread_mutex_lock(&fs->lock);
-	uint64_t ok = fs->quota_checked, refused = fs->quota_refused, unchecked = fs->quota_unchecked;
-	uint64_t sent = fs->events_sent;
-	pthread_mutex_unlock(&fs->lock);
+	    t->sum.pending);
+	uint64_t ok = t->quota_checked, refused = t->quota_refused, unchecked = t->quota_unchecked;
+	uint64_t sent = t->events_sent;
 	head(b, "turnd_redis_quota_checks_total", "counter",
 	     "Allocates checked against the user's quota across servers, by result.");
 	evbuffer_add_printf(b, "turnd_redis_quota_checks_total{result=\"granted\"} %" PRIu64 "\n",
@@ -282,84 +259,79 @@ static void write_redis(struct evbuffer *b, struct metrics *m, const struct tota
 
 /* What the port pool and the datagram sizes turned away (issue 13 items
  * 6 and 9). */
-static void write_pool(struct evbuffer *b, const struct totals *t, struct relay_shared *rs)
+static void write_pool(struct evbuffer *b, const struct metrics_view *t)
 {
 	head(b, "turnd_relay_oversize_dropped_total", "counter",
 	     "Datagrams too large for the transport on: to a peer over the largest UDP payload, "
 	     "to a client over what its transport carries.");
 	evbuffer_add_printf(b, "turnd_relay_oversize_dropped_total{direction=\"to_peer\"} %" PRIu64
-			    "\n", t->s.net.relay_oversize);
+			    "\n", t->sum.net.relay_oversize);
 	evbuffer_add_printf(b, "turnd_relay_oversize_dropped_total{direction=\"to_client\"} %" PRIu64
-			    "\n", t->s.core.oversize_to_client);
+			    "\n", t->sum.core.oversize_to_client);
 	one(b, "turnd_relay_port_quarantine_early_total", "counter",
 	    "Relay ports handed out before their quarantine ended, every free port being in it.",
-	    relay_ports_taken_early(rs));
+	    t->ports_taken_early);
 }
 
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
 	struct evbuffer *b = evbuffer_new();
-	struct totals t;
+	struct metrics_view t = { 0 };
 
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
 		return;
 	}
-	gather(m, &t);
-	struct relay_shared *rs = net_relay(m->net);
-	pthread_mutex_lock(&net_fleet(m->net)->lock);
-	uint64_t events_dropped = net_fleet(m->net)->events_dropped;
-	pthread_mutex_unlock(&net_fleet(m->net)->lock);
+	m->src.snapshot(m->src.ctx, &t);
 
 	one(b, "turnd_workers", "gauge", "Worker threads.", t.workers);
-	one(b, "turnd_allocations", "gauge", "Allocations held now.", t.s.core.allocations);
+	one(b, "turnd_allocations", "gauge", "Allocations held now.", t.sum.core.allocations);
 	one(b, "turnd_allocations_total", "counter", "Allocations made since start.",
-	    t.s.core.allocations_total);
-	one(b, "turnd_permissions", "gauge", "Permissions in force now.", t.s.permissions);
-	one(b, "turnd_channels", "gauge", "Channels bound now.", t.s.channels);
+	    t.sum.core.allocations_total);
+	one(b, "turnd_permissions", "gauge", "Permissions in force now.", t.sum.permissions);
+	one(b, "turnd_channels", "gauge", "Channels bound now.", t.sum.channels);
 	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
-	    relay_ports_in_use(rs));
-	write_pool(b, &t, rs);
-	write_relay(b, &t.s.core, t.s.net.tcp_relay_bytes);
+	    t.ports_in_use);
+	write_pool(b, &t);
+	write_relay(b, &t.sum.core, t.sum.net.tcp_relay_bytes);
 	one(b, "turnd_rx_coalesce_waits_total", "counter",
 	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",
-	    t.s.net.rx_coalesce_waits);
+	    t.sum.daemon.rx_coalesce_waits);
 	one(b, "turnd_icmp_relayed_total", "counter",
 	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
-	    t.s.core.icmp_to_client);
+	    t.sum.core.icmp_to_client);
 	head(b, "turnd_udp_datagrams_total", "counter",
 	     "Datagrams on the listening UDP sockets, by direction.");
 	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"in\"} %" PRIu64 "\n",
-			    t.s.net.udp_in);
+			    t.sum.net.udp_in);
 	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"out\"} %" PRIu64 "\n",
-			    t.s.net.udp_out);
+			    t.sum.net.udp_out);
 	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
-	    t.s.net.tcp_accepted);
-	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.s.net.tcp_open);
+	    t.sum.net.tcp_accepted);
+	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.sum.net.tcp_open);
 	one(b, "turnd_listeners_retired", "gauge",
 	    "Listening UDP and DTLS sockets (one per worker) a reload removed, still carrying "
 	    "their allocations.",
-	    t.s.net.listen_retired);
+	    t.sum.net.listen_retired);
 	write_tcp_relay(b, &t);
-	write_conn_limits(b, m, &t);
-	write_answers(b, &t.s.core);
+	write_conn_limits(b, &t);
+	write_answers(b, &t.sum.core);
 	one(b, "turnd_unauth_answers_suppressed_total", "counter",
 	    "Answers to unauthenticated UDP requests not sent: their source address was over "
 	    "unauth-rate (reflection limit).",
-	    t.s.net.unauth_suppressed);
+	    t.sum.daemon.unauth_suppressed);
 	one(b, "turnd_auth_backend_errors_total", "counter",
 	    "Credential lookups that failed because a backend could not answer.",
-	    t.s.net.auth_errors);
+	    t.sum.daemon.auth_errors);
 	one(b, "turnd_auth_refused_before_lookup_total", "counter",
 	    "Requests with MESSAGE-INTEGRITY answered on their realm and nonce alone (401, 438, "
 	    "400), without a credential lookup: forged or expired nonces among them.",
-	    t.s.net.auth_refused_early);
-	write_drops(b, &t, events_dropped);
+	    t.sum.daemon.auth_refused_early);
+	write_drops(b, &t);
 	write_histogram(b, &t);
-	write_redis(b, m, &t);
-	uint64_t applied, refused;
-	net_reloads(m->net, &applied, &refused);
+	write_redis(b, &t);
+	uint64_t applied = t.reloads_applied, refused = t.reloads_refused;
 	head(b, "turnd_config_reloads_total", "counter",
 	     "Configuration reloads (SIGHUP), by result.");
 	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"applied\"} %" PRIu64 "\n",
@@ -379,7 +351,10 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
 	struct evbuffer *b = evbuffer_new();
-	bool draining = relay_draining(net_relay(m->net));
+	struct metrics_view v = { 0 };
+
+	m->src.snapshot(m->src.ctx, &v);
+	bool draining = v.draining;
 
 	if (!b) {
 		evhttp_send_error(req, HTTP_INTERNAL, NULL);
@@ -392,8 +367,8 @@ static void on_healthz(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-struct metrics *metrics_new(struct net *n, struct event_base *base, const struct turn_addr *addr,
-			    char *err, size_t errlen)
+struct metrics *metrics_new(const struct metrics_source *src, struct event_base *base,
+			    const struct turn_addr *addr, char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	char ip[TURN_ADDR_STRLEN];
@@ -403,7 +378,7 @@ struct metrics *metrics_new(struct net *n, struct event_base *base, const struct
 		free(m);
 		return NULL;
 	}
-	m->net = n;
+	m->src = *src;
 	turn_addr_format(addr, false, ip, sizeof(ip));
 	/* A scraper needs little: GET and HEAD, small headers, no body, and
 	 * a connection that goes quiet is closed. */

@@ -1,24 +1,46 @@
 /*
- * /metrics (Prometheus text format 0.0.4) and /healthz over HTTP, served
- * by libevent's evhttp on the main thread's event base, on their own
- * address (metrics-ip, loopback by default, and metrics-port). Workers
- * copy their counters once a second (struct worker_snapshot); a scrape
- * reads those copies and never touches a worker's live state. Labels take
- * a fixed, small set of values: never a username or an address.
+ * /metrics (Prometheus text) and /healthz over libevent's HTTP server, on
+ * the main thread (metrics.c). What it serves comes from one snapshot
+ * callback per scrape, which the daemon fills (daemon.c): metrics know no
+ * worker, relay or fleet.
  */
-#ifndef TURND_NET_METRICS_H
-#define TURND_NET_METRICS_H
+#ifndef TURND_DAEMON_METRICS_H
+#define TURND_DAEMON_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct net;
+#include "daemon/worker.h"
+
 struct event_base;
 struct turn_addr;
 struct metrics;
 
+/* Everything one scrape shows. */
+struct metrics_view {
+	struct worker_snapshot sum; /* every worker's, added up */
+	unsigned workers, redis_workers, redis_up;
+	uint64_t client_connections; /* counted against max-connections */
+	uint64_t ports_in_use, ports_taken_early;
+	/* The fleet's (Redis) counters. */
+	uint64_t quota_checked, quota_refused, quota_unchecked, events_sent, events_dropped;
+	uint64_t reloads_applied, reloads_refused;
+	bool draining;
+};
+
+/* Add one worker's snapshot into v. */
+void metrics_view_add(struct metrics_view *v, const struct worker_snapshot *s);
+
+struct metrics_source {
+	/* Fill v (zeroed by the caller) for one scrape or health check. */
+	void (*snapshot)(void *ctx, struct metrics_view *v);
+	void *ctx;
+};
+
 /* Bind and serve on base. Returns NULL with a message in err. */
-struct metrics *metrics_new(struct net *n, struct event_base *base, const struct turn_addr *addr,
-			    char *err, size_t errlen);
+struct metrics *metrics_new(const struct metrics_source *src, struct event_base *base,
+			    const struct turn_addr *addr, char *err, size_t errlen);
 void metrics_free(struct metrics *m);
 
 #endif

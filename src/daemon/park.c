@@ -6,7 +6,7 @@
  * decided again when the answer is in the backend's cache. The event loop
  * never waits.
  */
-#include "daemon/worker.h"
+#include "daemon/park.h"
 
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "daemon/worker.h"
 #include "stun/attr.h"
 
 /* Requests one worker may hold while a backend answers; past this, new
@@ -24,8 +25,8 @@ struct pending_req {
 	LIST_ENTRY(pending_req) link;
 	struct worker *w;
 	struct turn_tuple tuple;
-	struct client_path path;
-	bool forgotten; /* its TCP connection closed: do not answer */
+	struct net_path path;
+	bool forgotten; /* its connection, session or socket went: do not answer */
 	uint8_t kind; /* PARK_CREDENTIAL or PARK_FLEET: what it waits for */
 	uint64_t since_us;
 	size_t len;
@@ -33,7 +34,7 @@ struct pending_req {
 	uint8_t buf[];
 };
 
-bool worker_needs_credential(const struct stun_msg *m)
+bool park_needs_credential(const struct stun_msg *m)
 {
 	return m->cls == STUN_CLASS_REQUEST && m->method != STUN_METHOD_BINDING &&
 	       (m->idx_integrity >= 0 || m->idx_integrity_sha256 >= 0);
@@ -54,20 +55,23 @@ static void fill_credential(int rc, const struct auth_credential *ac, struct tur
 	}
 }
 
-void worker_unpark(struct pending_req *p)
+bool park_resume(struct pending_req *p, enum fleet_verdict v)
 {
 	struct worker *w = p->w;
+	/* Past its credential it may still wait for the fleet's quota. */
+	struct worker_msg m = { p->buf, p->len, &p->tuple, &p->path,
+				  p->kind == PARK_CREDENTIAL ? PARK_FLEET : 0, p->since_us, v };
+	bool used = false;
 
 	LIST_REMOVE(p, link);
 	w->n_pending--;
-	/* Past its credential it may still wait for the fleet's quota. */
 	if (!p->forgotten)
-		worker_resume(w, p->buf, p->len, &p->tuple, &p->path,
-			      p->kind == PARK_CREDENTIAL ? PARK_FLEET : 0, p->since_us);
+		w->decide(w, &m, &used);
 	free(p);
+	return used;
 }
 
-void worker_park_cancel(struct pending_req *p)
+void park_cancel(struct pending_req *p)
 {
 	LIST_REMOVE(p, link);
 	p->w->n_pending--;
@@ -77,7 +81,7 @@ void worker_park_cancel(struct pending_req *p)
 static void pending_done(void *arg, int rc)
 {
 	(void)rc; /* the repeated lookup reads the answer from the cache */
-	worker_unpark(arg);
+	park_resume(arg, FLEET_NONE);
 }
 
 /* The copy of a request is made before the backend says whether it must
@@ -107,7 +111,7 @@ static void pending_recycle(struct worker *w, struct pending_req *p)
 		free(p);
 }
 
-static struct pending_req *pending_new(struct worker *w, const struct pending_ctx *pc,
+static struct pending_req *pending_new(struct worker *w, const struct worker_msg *pc,
 				       uint8_t kind)
 {
 	if (!(pc->may_park & kind) || w->n_pending >= PENDING_MAX)
@@ -126,7 +130,7 @@ static struct pending_req *pending_new(struct worker *w, const struct pending_ct
 	return p;
 }
 
-struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc)
+struct pending_req *park_for_fleet(struct worker *w, const struct worker_msg *pc)
 {
 	struct pending_req *p = pending_new(w, pc, PARK_FLEET);
 
@@ -137,32 +141,8 @@ struct pending_req *worker_park(struct worker *w, const struct pending_ctx *pc)
 	return p;
 }
 
-bool worker_integrity_ok(const struct stun_msg *m, const struct auth_credential *ac)
-{
-	const struct stun_attr *pa = stun_msg_find(m, STUN_ATTR_PASSWORD_ALGORITHM);
-	uint16_t alg = STUN_PWALG_MD5;
-	const uint8_t *params;
-	size_t plen, index;
-
-	if (pa && stun_attr_get_pwalg(m, pa, &alg, &params, &plen) < 0)
-		return false;
-	return auth_credential_verify(ac, m, alg, &index) == 1;
-}
-
-/* An answer the backend keeps on probation (a Redis answer no request has
- * verified yet) becomes a user's once this request's MESSAGE-INTEGRITY
- * verifies with it: names made up by a client whose MAC is wrong never
- * push the real users out of the shared cache. The MAC is checked here
- * at most once per answer and TTL, and again by the core. */
-static void confirm_if_verified(struct worker *w, const struct stun_msg *m,
-				const struct auth_credential *ac)
-{
-	if (ac->unconfirmed && worker_integrity_ok(m, ac))
-		auth_confirm(w->auth, ac);
-}
-
-int worker_credential(struct worker *w, const struct stun_msg *m, const struct pending_ctx *pc,
-		      struct turn_credential *tc, struct auth_credential *ac)
+int park_credential(struct worker *w, const struct stun_msg *m, const struct worker_msg *pc,
+		    struct turn_credential *tc, struct auth_credential *ac)
 {
 	const struct stun_attr *u = stun_msg_find(m, STUN_ATTR_USERNAME);
 	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
@@ -188,49 +168,22 @@ int worker_credential(struct worker *w, const struct stun_msg *m, const struct p
 		return 1;
 	}
 	pending_recycle(w, p);
-	if (rc == AUTH_FOUND)
-		confirm_if_verified(w, m, ac);
 	if (rc == AUTH_ERROR || rc == AUTH_PENDING)
 		w->stats.auth_errors++;
 	fill_credential(rc == AUTH_PENDING ? AUTH_ERROR : rc, ac, tc);
 	return 0;
 }
 
-void worker_pending_forget_conn(struct worker *w, const struct tcp_conn *c)
+void park_forget(struct worker *w, const void *t)
 {
 	struct pending_req *p;
 
 	LIST_FOREACH(p, &w->pending, link)
-		if (p->path.conn == c)
+		if (net_path_same(&p->path, t))
 			p->forgotten = true;
 }
 
-bool worker_parked_conn(const struct worker *w, const struct tcp_conn *c)
-{
-	const struct pending_req *p = LIST_FIRST(&w->pending); /* parks go first */
-
-	return p && p->path.conn == c && !p->forgotten;
-}
-
-void worker_pending_forget_dtls(struct worker *w, const struct dtls_session *d)
-{
-	struct pending_req *p;
-
-	LIST_FOREACH(p, &w->pending, link)
-		if (p->path.dtls == d)
-			p->forgotten = true;
-}
-
-void worker_pending_forget_udp(struct worker *w, const struct udp_sock *s)
-{
-	struct pending_req *p;
-
-	LIST_FOREACH(p, &w->pending, link)
-		if (p->path.udp == s)
-			p->forgotten = true;
-}
-
-void worker_pending_free_all(struct worker *w)
+void park_free_all(struct worker *w)
 {
 	while (!LIST_EMPTY(&w->pending)) {
 		struct pending_req *p = LIST_FIRST(&w->pending);

@@ -6,7 +6,7 @@
 
 #include "auth/auth.h"
 #include "conf/conf_reload.h"
-#include "daemon/listen.h"
+#include "net/listen.h"
 #include "net/tls.h"
 #include "util/log.h"
 

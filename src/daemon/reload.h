@@ -4,7 +4,7 @@
  * The main thread loads the file (with the same command-line overrides),
  * keeps the running value of every option that needs a restart
  * (conf_reload_pin), builds each worker's static credentials, binds the
- * sockets of added listeners (daemon/listen.c), loads the certificates, and
+ * sockets of added listeners (net/listen.c), loads the certificates, and
  * posts the result to every worker. Each worker swaps
  * its configuration, credentials, peer policy and limits between two
  * events of its own loop (worker_reload_post), so nothing is shared
@@ -52,7 +52,7 @@ struct net_reload_ctx {
 	struct worker *const *workers;
 	unsigned n_workers;
 	struct tls_shared *tls;
-	struct listen_registry *listen; /* listeners retiring (daemon/listen.c) */
+	struct listen_registry *listen; /* listeners retiring (net/listen.c) */
 };
 
 /*

@@ -13,8 +13,10 @@
 #include <stdlib.h>
 
 #include "auth/auth.h"
-#include "daemon/listen.h"
+#include "net/listen.h"
 #include "net/peer_policy.h"
+#include "daemon/fleet.h"
+#include "daemon/quota.h"
 #include "daemon/reload.h"
 #include "daemon/worker.h"
 #include "turn/policy.h"
@@ -46,7 +48,9 @@ void worker_apply_settings(struct worker *w)
 	pthread_mutex_lock(&fs->lock);
 	uint64_t gen = fs->generation;
 	uint64_t bps = fs->has_max_bps ? fs->max_bps : w->conf->max_bps;
-	struct turn_policy *p = peer_policy_new(w->conf, fs, w->relay_shared);
+	const struct peer_policy_ranges realm = { fs->allowed, fs->denied, fs->n_allowed,
+						  fs->n_denied };
+	struct turn_policy *p = peer_policy_new(w->conf, &realm, w->nw.relay_shared);
 	pthread_mutex_unlock(&fs->lock);
 	if (!p) {
 		log_warn("worker %u: cannot build the peer policy from Redis's ranges; the "
@@ -56,9 +60,9 @@ void worker_apply_settings(struct worker *w)
 	}
 	turn_server_set_policy(w->srv, p);
 	turn_server_set_max_bps(w->srv, bps);
-	if (bps != w->pipe_bps) {
-		w->pipe_bps = bps;
-		tcp_pipes_set_max_bps(w, bps);
+	if (bps != w->nw.pipe_bps) {
+		w->nw.pipe_bps = bps;
+		tcp_pipes_set_max_bps(&w->nw, bps);
 	}
 	turn_policy_free(w->policy);
 	w->policy = p;
@@ -75,7 +79,7 @@ static void worker_apply_quotas(struct worker *w)
 	unsigned uq = fs->has_user_quota ? fs->user_quota : w->conf->user_quota;
 	unsigned tq = fs->has_total_quota ? fs->total_quota : w->conf->total_quota;
 	pthread_mutex_unlock(&fs->lock);
-	relay_set_quotas(w->relay_shared, uq, tq);
+	quota_set_limits(w->quota, uq, tq);
 }
 
 /* A new snapshot, between two events of this worker's loop: nothing of
@@ -99,8 +103,9 @@ static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 	}
 	w->conf_snap = r->snap;
 	w->conf = c;
+	w->nw.conf = c;
 	/* Between two events: no socket's callback is on the stack. */
-	listen_change_apply(w, r->listen);
+	listen_change_apply(&w->nw, r->listen);
 	free(r);
 	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels,
 			       c->max_tcp_connections);

@@ -1,6 +1,6 @@
 /* Telling systemd (Type=notify) what the server is doing (notify.c). */
-#ifndef TURND_NET_NOTIFY_H
-#define TURND_NET_NOTIFY_H
+#ifndef TURND_IO_NOTIFY_H
+#define TURND_IO_NOTIFY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* Conversions between the core's struct turn_addr and socket addresses. */
-#ifndef TURND_NET_SOCKADDR_H
-#define TURND_NET_SOCKADDR_H
+#ifndef TURND_IO_SOCKADDR_H
+#define TURND_IO_SOCKADDR_H
 
 #include <sys/socket.h>
 

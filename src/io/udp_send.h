@@ -1,7 +1,7 @@
 /* One batch of datagrams out of one UDP socket, with UDP GSO for runs to
  * one destination (udp_send.c). */
-#ifndef TURND_NET_UDP_SEND_H
-#define TURND_NET_UDP_SEND_H
+#ifndef TURND_IO_UDP_SEND_H
+#define TURND_IO_UDP_SEND_H
 
 #include <stdint.h>
 #include <sys/socket.h>

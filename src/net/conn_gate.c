@@ -4,7 +4,7 @@
  */
 #include "net/conn_gate.h"
 
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 #include "util/conn_limit.h"
 #include "util/log.h"
 
@@ -28,7 +28,7 @@ void conn_gate_fini(struct conn_gate *g)
 	g->ready = false;
 }
 
-bool conn_gate_enter(struct worker *w, const struct turn_addr *client, enum conn_kind kind)
+bool conn_gate_enter(struct net_worker *w, const struct turn_addr *client, enum conn_kind kind)
 {
 	struct conn_gate *g = w->conn_gate;
 	char a[TURN_ADDR_STRLEN];
@@ -56,7 +56,7 @@ bool conn_gate_enter(struct worker *w, const struct turn_addr *client, enum conn
 	return false;
 }
 
-void conn_gate_leave(struct worker *w, const struct turn_addr *client)
+void conn_gate_leave(struct net_worker *w, const struct turn_addr *client)
 {
 	struct conn_gate *g = w->conn_gate;
 

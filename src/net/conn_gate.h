@@ -20,7 +20,7 @@
 
 #include "util/addr.h"
 
-struct worker;
+struct net_worker;
 struct conn_limit;
 
 /* Which transport a connection uses, for the counters (worker_stats). */
@@ -38,9 +38,9 @@ void conn_gate_fini(struct conn_gate *g);
 
 /* Count a new connection of w's from client, under w's configuration's
  * caps. false: refused (counted in w's stats); the caller closes it. */
-bool conn_gate_enter(struct worker *w, const struct turn_addr *client, enum conn_kind kind);
+bool conn_gate_enter(struct net_worker *w, const struct turn_addr *client, enum conn_kind kind);
 /* A connection conn_gate_enter let in is gone. */
-void conn_gate_leave(struct worker *w, const struct turn_addr *client);
+void conn_gate_leave(struct net_worker *w, const struct turn_addr *client);
 /* Client connections counted now (metrics). */
 unsigned conn_gate_total(struct conn_gate *g);
 

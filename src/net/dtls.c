@@ -26,8 +26,9 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "io/clock.h"
 #include "net/conn_gate.h"
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 #include "util/log.h"
 
 /* Sessions count against max-connections-per-ip and max-connections,
@@ -70,7 +71,7 @@ LIST_HEAD(dtls_list, dtls_session);
 
 struct dtls_listener {
 	struct dtls_link link;
-	struct worker *w;
+	struct net_worker *w;
 	SSL *ssl;            /* DTLSv1_listen's; becomes the next session */
 	unsigned generation; /* of its context: a reload makes a new one */
 	BIO_ADDR *peer;
@@ -168,7 +169,7 @@ static BIO *bio_new(struct tls_shared *ts, struct dtls_link *k)
 
 static uint64_t cookie_period(void)
 {
-	return worker_now_ms() / DTLS_COOKIE_PERIOD_MS;
+	return io_now_ms() / DTLS_COOKIE_PERIOD_MS;
 }
 
 static int cookie_generate(SSL *ssl, unsigned char *cookie, unsigned int *len)
@@ -234,7 +235,7 @@ static int listener_renew(struct dtls_listener *l)
 	return 0;
 }
 
-int dtls_listener_attach(struct worker *w, struct udp_sock *s)
+int dtls_listener_attach(struct net_worker *w, struct udp_sock *s)
 {
 	struct dtls_listener *l = calloc(1, sizeof(*l));
 
@@ -299,13 +300,13 @@ static void log_failure(const struct dtls_session *d, const char *what)
 static void session_close(struct dtls_session *d, bool notify)
 {
 	struct dtls_listener *l = d->l;
-	struct worker *w = l->w;
+	struct net_worker *w = l->w;
 
 	ERR_clear_error();
 	if (notify && d->established)
 		SSL_shutdown(d->ssl);
 	turn_server_client_closed(w->srv, &d->link.tuple);
-	worker_pending_forget_dtls(w, d);
+	net_worker_path_gone(w, d);
 	LIST_REMOVE(d, bucket);
 	LIST_REMOVE(d, all);
 	conn_gate_leave(w, &d->link.tuple.client);
@@ -320,7 +321,7 @@ static void session_close(struct dtls_session *d, bool notify)
 static struct dtls_session *session_adopt(struct dtls_listener *l, const struct turn_tuple *t,
 					  const uint8_t *pkt, size_t len)
 {
-	struct worker *w = l->w;
+	struct net_worker *w = l->w;
 	struct dtls_session *d = NULL;
 	char a[TURN_ADDR_STRLEN];
 
@@ -340,7 +341,7 @@ static struct dtls_session *session_adopt(struct dtls_listener *l, const struct 
 	d->link = (struct dtls_link){ .s = l->link.s, .tuple = *t, .in = pkt, .in_len = len };
 	BIO_set_data(SSL_get_rbio(d->ssl), &d->link);
 	SSL_set_app_data(d->ssl, &d->link);
-	d->created_ms = d->last_ms = d->unheld_ms = worker_now_ms();
+	d->created_ms = d->last_ms = d->unheld_ms = io_now_ms();
 	LIST_INSERT_HEAD(bucket_of(l, t), d, bucket);
 	LIST_INSERT_HEAD(&l->sessions, d, all);
 	w->stats.dtls_sessions++;
@@ -353,18 +354,11 @@ static struct dtls_session *session_adopt(struct dtls_listener *l, const struct 
 /* One decrypted record: a STUN message or ChannelData, as over UDP. */
 static void session_message(struct dtls_session *d, const uint8_t *msg, size_t len)
 {
-	struct worker *w = d->l->w;
-	struct client_path path = { .dtls = d };
-	/* The worker's transmit area is free outside the UDP batches, as
-	 * for TCP frames. */
-	uint8_t *reply = &w->tx[0][0];
+	struct net_path path = { &dtls_path_ops, d };
 
 	if (len > 0 && (msg[0] & 0xC0) == 0) /* STUN, not ChannelData (RFC 8489 section 5) */
 		d->first_message = true;
-	size_t n = worker_process(w, msg, len, &d->link.tuple, &path, reply, WORKER_SLOT);
-
-	if (n > 0)
-		dtls_session_send(d, reply, n);
+	net_worker_message(d->l->w, msg, len, &d->link.tuple, &path);
 }
 
 static bool want_more(SSL *ssl, int rc)
@@ -463,7 +457,7 @@ void dtls_input(struct udp_sock *s, const uint8_t *pkt, size_t len, const struct
 		listen_input(l, pkt, len, t, d);
 		return;
 	}
-	d->last_ms = worker_now_ms();
+	d->last_ms = io_now_ms();
 	d->link.in = pkt;
 	d->link.in_len = len;
 	if (session_drive(d) < 0) {
@@ -475,7 +469,7 @@ void dtls_input(struct udp_sock *s, const uint8_t *pkt, size_t len, const struct
 
 void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len)
 {
-	struct worker *w = d->l->w;
+	struct net_worker *w = d->l->w;
 
 	if (!d->established || len > WORKER_SLOT) {
 		w->stats.udp_send_errors++;
@@ -488,28 +482,82 @@ void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len)
 	}
 }
 
-struct udp_sock *dtls_session_sock(const struct dtls_session *d)
+/* ---- The path to a DTLS client (net/path.h) ---- */
+
+/* The worker's transmit area: free outside the UDP batches, and
+ * SSL_write takes the message at once. */
+static uint8_t *dtls_path_slot(void *t)
 {
-	return d->l->link.s;
+	struct dtls_session *d = t;
+
+	return &d->l->w->tx[0][0];
 }
 
-void dtls_session_hold(struct dtls_session *d)
+static void dtls_path_send(void *t, const uint8_t *buf, size_t len, const struct turn_tuple *to)
 {
+	(void)to;
+	dtls_session_send(t, buf, len);
+}
+
+static void dtls_path_push(void *t, size_t len, const struct turn_tuple *to)
+{
+	dtls_path_send(t, dtls_path_slot(t), len, to);
+}
+
+/* One record of a slot (dtls_session_send). */
+static size_t dtls_path_cap(const void *t, const struct turn_tuple *to)
+{
+	(void)t;
+	(void)to;
+	return WORKER_SLOT;
+}
+
+/* The session stays while a relay sends through it, and so does its
+ * socket when a reload retires it. */
+static void dtls_path_hold(void *t)
+{
+	struct dtls_session *d = t;
+
 	d->holds++;
+	d->l->link.s->allocs++;
 }
 
-void dtls_session_release(struct dtls_session *d)
+static void dtls_path_release(void *t, bool stopping)
 {
+	struct dtls_session *d = t;
+
+	/* At the worker's end its sockets may be gone before its relays. */
+	if (!stopping && d->l->link.s->allocs > 0)
+		d->l->link.s->allocs--;
 	if (d->holds > 0 && --d->holds == 0)
-		d->unheld_ms = worker_now_ms(); /* max-allocate-timeout starts again */
-	d->last_ms = worker_now_ms();
+		d->unheld_ms = io_now_ms(); /* max-allocate-timeout starts again */
+	d->last_ms = io_now_ms();
 }
+
+static bool dtls_path_retired(const void *t)
+{
+	const struct dtls_session *d = t;
+
+	return d->l->link.s->retire != NULL;
+}
+
+const struct net_path_ops dtls_path_ops = {
+	.kind = NET_PATH_DTLS,
+	.slot_len = WORKER_SLOT,
+	.slot = dtls_path_slot,
+	.push = dtls_path_push,
+	.send = dtls_path_send,
+	.cap = dtls_path_cap,
+	.hold = dtls_path_hold,
+	.release = dtls_path_release,
+	.retired = dtls_path_retired,
+};
 
 /* Closes d if it is past a deadline; true when it did. */
 static bool session_overdue(struct dtls_session *d, uint64_t now)
 {
 	const struct conf *c = d->l->w->conf;
-	struct worker_stats *s = &d->l->w->stats;
+	struct net_stats *s = &d->l->w->stats;
 
 	if (d->holds > 0)
 		return false;
@@ -550,7 +598,7 @@ static void listener_tick(struct dtls_listener *l, uint64_t now)
 	}
 }
 
-void dtls_tick(struct worker *w, uint64_t now_ms)
+void dtls_tick(struct net_worker *w, uint64_t now_ms)
 {
 	for (size_t i = 0; i < w->n_udp; i++)
 		if (w->udp[i]->dtls)

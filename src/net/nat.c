@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon/listen.h"
-#include "daemon/worker.h"
+#include "net/listen.h"
+#include "net/net_worker.h"
 #include "util/log.h"
 
 void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES])
@@ -30,7 +30,7 @@ void nat_pairs(const struct conf *c, struct turn_nat_pair out[TURN_NAT_FAMILIES]
 }
 
 /* One address of a pair: UDP and TCP, unless that transport is off. */
-static int bind_one(struct worker *w, const struct conf *c, const struct turn_addr *a, char *err,
+static int bind_one(struct net_worker *w, const struct conf *c, const struct turn_addr *a, char *err,
 		    size_t errlen)
 {
 	if (!c->no_udp && listen_open(w, a, CONF_LISTEN_UDP, err, errlen) < 0)
@@ -61,7 +61,7 @@ static size_t extra_addresses(const struct conf *c, struct turn_addr out[NAT_EXT
 	return n;
 }
 
-int nat_worker_bind(struct worker *w, const struct conf *c, char *err, size_t errlen)
+int nat_worker_bind(struct net_worker *w, const struct conf *c, char *err, size_t errlen)
 {
 	struct turn_addr a[NAT_EXTRA_MAX];
 	size_t n = extra_addresses(c, a);
@@ -86,24 +86,21 @@ void nat_log_addresses(const struct conf *c)
 				   c->no_udp ? " (TCP only: no CHANGE-REQUEST)" : "");
 }
 
-bool nat_send_moved(struct worker *w, const uint8_t *buf, size_t len,
-		    const struct turn_tuple *t)
+void nat_send_from(struct net_worker *w, const struct turn_addr *from, const uint8_t *buf,
+		   size_t len, const struct turn_tuple *t)
 {
-	if (!w->reply_from.family)
-		return false;
 	for (size_t i = 0; i < w->n_udp; i++) {
 		struct udp_sock *s = w->udp[i];
 
-		if (s->dtls || !turn_addr_eq(&s->local, &w->reply_from))
+		if (s->dtls || !turn_addr_eq(&s->local, from))
 			continue;
-		/* A copy: buf is a slot of the socket the request came on. */
+		/* A copy: buf may be a slot of the socket the request came on. */
 		uint8_t *slot = udp_out_slot(s);
 		struct turn_tuple to = *t;
-		to.local = w->reply_from;
+		to.local = *from;
 		memcpy(slot, buf, len);
 		udp_out_push(s, len, &to);
-		return true;
+		return;
 	}
 	w->stats.udp_send_errors++;
-	return true;
 }

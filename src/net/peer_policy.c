@@ -11,7 +11,6 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
-#include "daemon/fleet.h"
 #include "net/relay.h"
 #include "io/sockaddr.h"
 
@@ -112,7 +111,7 @@ static size_t listening_ports(const struct conf *c, uint16_t out[LISTENING_PORTS
 	return n;
 }
 
-struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_shared *fs,
+struct turn_policy *peer_policy_new(const struct conf *c, const struct peer_policy_ranges *fs,
 				    struct relay_shared *rs)
 {
 	struct own_list own = {0};

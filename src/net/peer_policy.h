@@ -14,18 +14,22 @@
 #include "conf/conf.h"
 #include "turn/policy.h"
 
-struct fleet_shared;
 struct relay_shared;
 
+/* Ranges beyond the configuration's (the realm's, from Redis). */
+struct peer_policy_ranges {
+	const struct turn_addr_range *allowed, *denied;
+	size_t n_allowed, n_denied;
+};
+
 /*
- * Build the policy from c, the realm's ranges in fs (NULL: none; the
- * caller holds fs->lock) and the relay addresses and port pool of rs
+ * Build the policy from c, the extra ranges in fs (NULL: none) and the relay addresses and port pool of rs
  * (which must outlive the policy). The own addresses are every interface
  * address (getifaddrs), the listening, alternate (RFC 5780), relay and
  * external-ip addresses. The caller frees the result with
  * turn_policy_free(). Returns NULL (errno set) on failure.
  */
-struct turn_policy *peer_policy_new(const struct conf *c, const struct fleet_shared *fs,
+struct turn_policy *peer_policy_new(const struct conf *c, const struct peer_policy_ranges *fs,
 				    struct relay_shared *rs);
 
 /*

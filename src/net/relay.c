@@ -1,5 +1,5 @@
 /*
- * Relay sockets, the port pool, reservation tokens and quotas.
+ * Relay sockets, the port pool and reservation tokens.
  */
 #include "net/relay.h"
 
@@ -16,24 +16,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "daemon/listen.h"
+#include "io/clock.h"
+#include "net/listen.h"
 #include "io/sockaddr.h"
 #include "net/tls.h"
 #include "io/udp_send.h"
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 #include "stun/stun.h"
 #include "turn/alloc.h"
 #include "turn/server.h"
 #include "util/log.h"
 #include "auth/auth.h"
-
-struct quota_entry {
-	struct quota_entry *next;
-	unsigned count;
-	char name[];
-};
-
-#define QUOTA_BUCKETS 1024
 
 /* ---- Shared state ---- */
 
@@ -106,13 +99,9 @@ int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *er
 
 	memset(rs, 0, sizeof(*rs));
 	rs->conf = conf;
-	rs->user_quota = conf->user_quota;
-	rs->total_quota = conf->total_quota;
 	pthread_mutex_init(&rs->lock, NULL);
-	rs->users = calloc(QUOTA_BUCKETS, sizeof(*rs->users));
-	rs->n_user_buckets = QUOTA_BUCKETS;
 	rs->tcp_table = tcp_relay_table_new();
-	if (!rs->users || !rs->tcp_table) {
+	if (!rs->tcp_table) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -147,14 +136,6 @@ void relay_shared_fini(struct relay_shared *rs)
 	for (size_t i = 0; rs->addrs && i < rs->n_addrs; i++)
 		port_pool_fini(&rs->addrs[i].pool);
 	free(rs->addrs);
-	for (size_t i = 0; rs->users && i < rs->n_user_buckets; i++) {
-		while (rs->users[i]) {
-			struct quota_entry *q = rs->users[i];
-			rs->users[i] = q->next;
-			free(q);
-		}
-	}
-	free(rs->users);
 	tcp_relay_table_free(rs->tcp_table);
 	rs->tcp_table = NULL;
 	pthread_mutex_destroy(&rs->lock);
@@ -339,160 +320,8 @@ static int bind_relay(const struct relay_addr *ra, uint16_t port, bool dont_frag
 	return fd;
 }
 
-/* ---- Quotas ---- */
-
-static struct quota_entry **quota_slot(struct relay_shared *rs, const char *user)
-{
-	uint32_t h = 2166136261u;
-
-	for (const char *p = user; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
-	struct quota_entry **pp = &rs->users[h % rs->n_user_buckets];
-	while (*pp && strcmp((*pp)->name, user) != 0)
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static uint64_t relayed_bps(const struct relay_shared *rs)
-{
-	uint64_t sum = 0;
-
-	for (size_t i = 0; i < RELAY_MAX_WORKERS; i++)
-		sum += rs->worker_bps[i];
-	return sum;
-}
-
-/* Load shedding (300) first, then the server's and the user's quotas; the
- * user's across the fleet is the verdict Redis gave this request. */
-static int quota_take(void *ctx, const char *user)
-{
-	struct worker *w = ctx;
-	struct relay_shared *rs = w->relay_shared;
-	const struct conf *c = w->conf; /* this worker's snapshot: shed-* reload */
-	unsigned count = 0;
-	uint64_t seq = 0;
-	int rc = 0;
-	/* A listener a reload removed takes no new allocation: answered as
-	 * draining is (daemon/listen.c). */
-	bool retired = listen_path_retired(&w->current_path);
-
-	pthread_mutex_lock(&rs->lock);
-	struct quota_entry **pp = quota_slot(rs, user);
-	if (retired || rs->draining || (c->shed_allocations && rs->total >= c->shed_allocations) ||
-	    (c->shed_bps && relayed_bps(rs) >= c->shed_bps))
-		rc = STUN_ERR_TRY_ALTERNATE;
-	else if (rs->total_quota && rs->total >= rs->total_quota)
-		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
-	else if (rs->user_quota && *pp && (*pp)->count >= rs->user_quota)
-		rc = TURN_ERR_ALLOCATION_QUOTA;
-	else if (w->fleet.verdict == FLEET_REFUSED)
-		rc = TURN_ERR_ALLOCATION_QUOTA;
-	else if (!*pp && !(*pp = calloc(1, sizeof(**pp) + strlen(user) + 1)))
-		rc = TURN_ERR_INSUFFICIENT_CAPACITY;
-	if (rc == 0) {
-		if ((*pp)->count == 0)
-			strcpy((*pp)->name, user);
-		count = ++(*pp)->count;
-		rs->total++;
-		seq = ++rs->quota_seq;
-	}
-	pthread_mutex_unlock(&rs->lock);
-	if (rc == 0) {
-		w->fleet.verdict_used = true;
-		fleet_quota_changed(w, user, count, seq);
-	}
-	return rc;
-}
-
-static void quota_give(void *ctx, const char *user)
-{
-	struct worker *w = ctx;
-	struct relay_shared *rs = w->relay_shared;
-	unsigned count = 0;
-	uint64_t seq = 0;
-	bool gave = false;
-
-	pthread_mutex_lock(&rs->lock);
-	struct quota_entry **pp = quota_slot(rs, user);
-	if (*pp && (*pp)->count > 0) {
-		gave = true;
-		count = --(*pp)->count;
-		rs->total--;
-		seq = ++rs->quota_seq;
-		if ((*pp)->count == 0) {
-			struct quota_entry *dead = *pp;
-			*pp = dead->next;
-			free(dead);
-		}
-	}
-	pthread_mutex_unlock(&rs->lock);
-	if (gave)
-		fleet_quota_changed(w, user, count, seq);
-}
-
-unsigned relay_user_count(struct relay_shared *rs, const char *user, uint64_t *seq)
-{
-	pthread_mutex_lock(&rs->lock);
-	struct quota_entry **pp = quota_slot(rs, user);
-	unsigned n = *pp ? (*pp)->count : 0;
-	*seq = ++rs->quota_seq;
-	pthread_mutex_unlock(&rs->lock);
-	return n;
-}
-
-void relay_set_draining(struct relay_shared *rs, bool on)
-{
-	pthread_mutex_lock(&rs->lock);
-	rs->draining = on;
-	pthread_mutex_unlock(&rs->lock);
-}
-
-bool relay_draining(struct relay_shared *rs)
-{
-	pthread_mutex_lock(&rs->lock);
-	bool on = rs->draining;
-	pthread_mutex_unlock(&rs->lock);
-	return on;
-}
-
-unsigned relay_user_quota(struct relay_shared *rs)
-{
-	pthread_mutex_lock(&rs->lock);
-	unsigned q = rs->user_quota;
-	pthread_mutex_unlock(&rs->lock);
-	return q;
-}
-
-void relay_set_quotas(struct relay_shared *rs, unsigned user_quota, unsigned total_quota)
-{
-	pthread_mutex_lock(&rs->lock);
-	rs->user_quota = user_quota;
-	rs->total_quota = total_quota;
-	pthread_mutex_unlock(&rs->lock);
-}
-
-void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps)
-{
-	if (worker >= RELAY_MAX_WORKERS)
-		return;
-	pthread_mutex_lock(&rs->lock);
-	rs->worker_bps[worker] = bps;
-	pthread_mutex_unlock(&rs->lock);
-}
-
-void relay_quota_foreach(struct relay_shared *rs,
-			 void (*fn)(void *, const char *, unsigned, uint64_t), void *arg)
-{
-	pthread_mutex_lock(&rs->lock);
-	for (size_t i = 0; i < rs->n_user_buckets; i++)
-		for (const struct quota_entry *q = rs->users[i]; q; q = q->next)
-			fn(arg, q->name, q->count, ++rs->quota_seq);
-	pthread_mutex_unlock(&rs->lock);
-}
-
 /* ---- Relay endpoints ---- */
 
-static void relay_close(void *ctx, struct turn_relay *r);
 
 /* Datagrams and queued ICMP errors both: an error left on the queue
  * would keep the socket readable (EPOLLERR) for ever. */
@@ -508,57 +337,23 @@ static void spare_discard_input(int fd)
 			break;
 }
 
-/* A message the core built for r's client, on the client's transport. */
-static void relay_deliver(struct turn_relay *r, const struct turn_reply *reply,
-			  const struct turn_tuple *to)
-{
-	if (r->path.udp)
-		udp_out_push(r->path.udp, reply->len, to);
-	else if (r->path.conn)
-		tcp_conn_send(r->path.conn, reply->buf, reply->len);
-	else if (r->path.dtls)
-		dtls_session_send(r->path.dtls, reply->buf, reply->len);
-}
-
-/* Where the reply to r's client is built: in place for UDP. */
-static uint8_t *relay_slot(struct turn_relay *r, int i)
-{
-	return r->path.udp ? udp_out_slot(r->path.udp) : r->w->tx[i];
-}
-
 /* A Data indication's header and attributes around a peer's datagram
  * (20 + XOR-PEER-ADDRESS of IPv6 + DATA header + padding), rounded up. */
 #define RELAY_HEADROOM 64
 
-/* The largest message r's client can be sent, on its transport: a UDP
- * payload (65,535 less the IPv4 and UDP headers; IPv6's payload length
- * leaves out its own header), one STUN message or ChannelData over TCP
- * and TLS (RFC 8656 section 12.5), a slot over DTLS (net/dtls.c). The
- * core counts a message that does not fit as oversize. */
-static size_t relay_client_cap(const struct turn_relay *r)
-{
-	if (r->path.udp)
-		return r->owner->tuple.client.family == TURN_AF_INET6 ? 65527 : 65507;
-	if (r->path.conn)
-		return STUN_HDR_LEN + 65535;
-	return WORKER_SLOT;
-}
-
 /* A peer's datagram too large for a slot, to r's client: built in the
- * worker's big buffer and sent on its own. */
+ * worker's big buffer and sent on its own. The cap is what the client's
+ * transport carries; the core counts a message that does not fit as
+ * oversize. */
 static void relay_big_to_client(struct turn_relay *r, const struct turn_addr *peer,
 				const uint8_t *data, size_t len, uint64_t now)
 {
-	struct worker *w = r->w;
-	struct turn_reply reply = { w->big->out, relay_client_cap(r), 0 };
+	struct net_worker *w = r->w;
+	struct turn_reply reply = { w->big->out, net_path_cap(&r->path, &r->owner->tuple), 0 };
 	const struct turn_tuple *to;
 
-	if (turn_server_peer_data(w->srv, r->owner, peer, data, len, now, &reply, &to) < 0)
-		return;
-	if (r->path.udp)
-		udp_send_big(r->path.udp, reply.buf, reply.len, to);
-	else
-		relay_deliver(r, &reply, to);
+	if (turn_server_peer_data(w->srv, r->owner, peer, data, len, now, &reply, &to) == 0)
+		net_path_send(&r->path, reply.buf, reply.len, to);
 }
 
 /* The ICMP errors queued on r's socket (IP_RECVERR): each one about a
@@ -593,11 +388,11 @@ static void relay_read_errors(struct turn_relay *r, int fd, uint64_t now)
 			/* Errors of the local stack (EMSGSIZE with DF) are not ICMP. */
 			if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6)
 				continue;
-			struct turn_reply reply = { relay_slot(r, 0), WORKER_SLOT, 0 };
+			struct turn_reply reply = { net_path_slot(&r->path), WORKER_SLOT, 0 };
 			const struct turn_tuple *to;
 			if (turn_server_peer_icmp(r->w->srv, r->owner, &peer, ee->ee_type, ee->ee_code,
 						  ee->ee_info, now, &reply, &to) == 0)
-				relay_deliver(r, &reply, to);
+				net_path_push(&r->path, reply.len, to);
 		}
 	}
 }
@@ -608,11 +403,11 @@ static void relay_read_errors(struct turn_relay *r, int fd, uint64_t now)
 static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct turn_relay *r = arg;
-	struct worker *w = r->w;
+	struct net_worker *w = r->w;
 	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (worker_rx_iov) */
+	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (net_worker_rx_iov) */
 	struct sockaddr_storage peers[WORKER_BATCH];
-	uint64_t now = worker_now_ms();
+	uint64_t now = io_now_ms();
 
 	(void)what;
 	if (!r->owner) { /* a spare: nobody to give it to */
@@ -620,7 +415,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	for (int i = 0; i < WORKER_BATCH; i++) {
-		worker_rx_iov(w, i, iov[i]);
+		net_worker_rx_iov(w, i, iov[i]);
 		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
 						   .msg_namelen = sizeof(peers[i]),
 						   .msg_iov = iov[i],
@@ -638,7 +433,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		struct turn_addr peer;
 		/* To a UDP client the message is built where it will be sent
 		 * from, with what other relays gather this loop turn. */
-		struct turn_reply reply = { relay_slot(r, i), WORKER_SLOT, 0 };
+		struct turn_reply reply = { net_path_slot(&r->path), WORKER_SLOT, 0 };
 		const struct turn_tuple *to;
 		size_t len = msgs[i].msg_len;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
@@ -647,13 +442,13 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 		/* Past a slot (with a header's room): the slow way, one by one
 		 * (issue 13 item 9: every size the client's transport carries). */
 		if (len > WORKER_SLOT - RELAY_HEADROOM) {
-			relay_big_to_client(r, &peer, worker_rx_join(w, i, len), len, now);
+			relay_big_to_client(r, &peer, net_worker_rx_join(w, i, len), len, now);
 			continue;
 		}
 		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
 					  &reply, &to) < 0)
 			continue;
-		relay_deliver(r, &reply, to);
+		net_path_push(&r->path, reply.len, to);
 	}
 }
 
@@ -671,7 +466,7 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
  * receive what peers still send to it, and a handful of ports kept for
  * reuse would undo the random pick (port_pool.h). */
 
-static struct turn_relay *spare_take(struct worker *w, const struct turn_relay_request *req)
+static struct turn_relay *spare_take(struct net_worker *w, const struct turn_relay_request *req)
 {
 	struct relay_shared *rs = w->relay_shared;
 
@@ -687,7 +482,7 @@ static struct turn_relay *spare_take(struct worker *w, const struct turn_relay_r
 	return NULL;
 }
 
-static void relay_free(struct worker *w, struct turn_relay *r)
+static void relay_free(struct net_worker *w, struct turn_relay *r)
 {
 	if (r->ev)
 		event_free(r->ev);
@@ -698,16 +493,16 @@ static void relay_free(struct worker *w, struct turn_relay *r)
 	free(r);
 }
 
-void relay_spares_free(struct worker *w)
+void relay_spares_free(struct net_worker *w)
 {
 	while (w->n_spares > 0)
 		relay_free(w, w->spares[--w->n_spares]);
 }
 
-static int relay_open(void *ctx, const struct turn_relay_request *req, struct turn_relay **out,
-		      struct turn_addr *addr, uint64_t *token)
+int relay_open(struct net_worker *w, const struct turn_relay_request *req,
+	       const struct net_path *path, struct turn_relay **out, struct turn_addr *addr,
+	       uint64_t *token)
 {
-	struct worker *w = ctx;
 	struct relay_shared *rs = w->relay_shared;
 	struct turn_relay *r = spare_take(w, req);
 	int rc = TURN_ERR_INSUFFICIENT_CAPACITY;
@@ -724,7 +519,7 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 	 * run at once may share a block of ports, so try more than a few. */
 	for (int attempt = 0; attempt < 32 && r->fd < 0; attempt++) {
 		pthread_mutex_lock(&rs->lock);
-		rc = pick_port(rs, req, worker_now_ms(), &r->addr_index, &r->port, token);
+		rc = pick_port(rs, req, io_now_ms(), &r->addr_index, &r->port, token);
 		pthread_mutex_unlock(&rs->lock);
 		/* Out of ports while spares hold some: give those back. */
 		if (rc == TURN_ERR_INSUFFICIENT_CAPACITY && w->n_spares > 0) {
@@ -741,7 +536,7 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 			 * it, and when every other free port is in quarantine a
 			 * port free at once would be picked again for each of
 			 * the tries left (a 508 under churn). */
-			release_port(rs, r->addr_index, r->port, worker_now_ms());
+			release_port(rs, r->addr_index, r->port, io_now_ms());
 			/* Out of descriptors while spares hold some: close them. */
 			if ((errno == EMFILE || errno == ENFILE) && w->n_spares > 0) {
 				relay_spares_free(w);
@@ -765,12 +560,11 @@ static int relay_open(void *ctx, const struct turn_relay_request *req, struct tu
 	}
 attach:
 	r->owner = req->owner;
-	r->path = w->current_path;
-	if (r->path.dtls) /* the session stays while the relay sends through it */
-		dtls_session_hold(r->path.dtls);
-	if (r->path.conn) /* the connection is past its pre-allocation limits */
-		tcp_conn_hold(r->path.conn);
-	listen_path_hold(&r->path); /* a retired listening socket waits for it */
+	/* The client's transport stays while the relay sends through it:
+	 * past its pre-allocation limits, and a retired listening socket
+	 * waits for it. */
+	r->path = *path;
+	net_path_hold(&r->path);
 	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
 		w->stats.relays_open++;
 		relay_close(w, r);
@@ -783,15 +577,9 @@ attach:
 	return 0;
 }
 
-static void relay_close(void *ctx, struct turn_relay *r)
+void relay_close(struct net_worker *w, struct turn_relay *r)
 {
-	struct worker *w = ctx;
-
-	listen_path_release(w, &r->path);
-	if (r->path.dtls)
-		dtls_session_release(r->path.dtls);
-	if (r->path.conn)
-		tcp_conn_release(r->path.conn);
+	net_path_release(&r->path, w->stopping);
 	/* What it still has to send goes now: a spare's next owner, or after
 	 * close another relay's socket, must not send it. */
 	for (int i = 0; i < w->relay_out.n; i++)
@@ -800,11 +588,11 @@ static void relay_close(void *ctx, struct turn_relay *r)
 			break;
 		}
 	w->stats.relays_open--;
-	r->freed_ms = worker_now_ms(); /* its quarantine starts (port_pool.h) */
+	r->freed_ms = io_now_ms(); /* its quarantine starts (port_pool.h) */
 	if (r->fd >= 0 && r->ev && !r->dont_fragment && !r->tcp && !w->stopping &&
 	    w->n_spares < RELAY_SPARES && quarantine_ms(w->relay_shared) == 0) {
 		r->owner = NULL;
-		r->path = (struct client_path){ 0 };
+		r->path = (struct net_path){ 0 };
 		w->spares[w->n_spares++] = r;
 		return;
 	}
@@ -815,7 +603,7 @@ static void relay_close(void *ctx, struct turn_relay *r)
  * (a client's burst to its peer). ECONNREFUSED (an ICMP error from an
  * earlier datagram), ENOBUFS, EMSGSIZE: counted and skipped, never fatal
  * to the allocation. */
-void relay_out_flush(struct worker *w)
+void relay_out_flush(struct net_worker *w)
 {
 	struct relay_out *o = &w->relay_out;
 	int i = 0;
@@ -831,10 +619,9 @@ void relay_out_flush(struct worker *w)
 	o->n = 0;
 }
 
-static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *peer,
-		       const uint8_t *data, size_t len)
+void relay_send(struct net_worker *w, struct turn_relay *r, const struct turn_addr *peer,
+		const uint8_t *data, size_t len)
 {
-	struct worker *w = ctx;
 	struct relay_out *o = &w->relay_out;
 
 	if (len > WORKER_SLOT) { /* a large Send or ChannelData: on its own */
@@ -865,79 +652,5 @@ static void relay_send(void *ctx, struct turn_relay *r, const struct turn_addr *
 		.msg_iovlen = 1,
 	};
 	if (i == 0)
-		worker_flush_soon(w);
-}
-
-/* ---- Allocation log ---- */
-
-/* "a" or "a,b" for a dual allocation (RFC 8656 section 7.2). */
-static void relay_addrs(const struct turn_alloc *a, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	out[0] = '\0';
-	for (int i = 0; i < 2 && o < cap; i++) {
-		char t[TURN_ADDR_STRLEN];
-		if (!a->relay[i].io)
-			continue;
-		int k = snprintf(out + o, cap - o, "%s%s", o ? "," : "",
-				 turn_addr_format(&a->relay[i].addr, true, t, sizeof(t)));
-		if (k > 0)
-			o += (size_t)k;
-	}
-	if (!out[0])
-		snprintf(out, cap, "-");
-}
-
-/* One info line per allocation created and deleted (by Refresh 0, expiry,
- * its TCP connection closing or the stop), as key=value pairs: the
- * 5-tuple, the user, the relayed address and, at the end, the traffic
- * each way. The username is printed escaped: it is data from the client. */
-static void alloc_log(enum turn_alloc_event ev, const struct turn_alloc *a, uint32_t lifetime)
-{
-	char user[AUTH_PRINTABLE_MAX], client[TURN_ADDR_STRLEN], server[TURN_ADDR_STRLEN];
-	char relay[2 * TURN_ADDR_STRLEN + 2];
-	const char *name = a->username ? a->username : "";
-
-	if (log_get_level() < LOG_LVL_INFO)
-		return;
-	auth_username_printable((const uint8_t *)name, strlen(name), user, sizeof(user));
-	turn_addr_format(&a->tuple.client, true, client, sizeof(client));
-	turn_addr_format(&a->tuple.local, true, server, sizeof(server));
-	relay_addrs(a, relay, sizeof(relay));
-	const char *transport = a->tuple.transport == TURN_TRANSPORT_TCP ? "tcp" : "udp";
-	if (ev == TURN_ALLOC_CREATED)
-		log_info("allocation created: user=%s client=%s server=%s transport=%s relay=%s "
-			 "lifetime=%" PRIu32,
-			 user, client, server, transport, relay, lifetime);
-	else
-		log_info("allocation deleted: user=%s client=%s server=%s transport=%s relay=%s "
-			 "to_peer_bytes=%" PRIu64 " to_peer_packets=%" PRIu64
-			 " to_client_bytes=%" PRIu64 " to_client_packets=%" PRIu64,
-			 user, client, server, transport, relay, a->bytes_out, a->pkts_out,
-			 a->bytes_in, a->pkts_in);
-}
-
-static void alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
-			uint32_t lifetime)
-{
-	if (ev != TURN_ALLOC_REFRESHED)
-		alloc_log(ev, a, lifetime);
-	fleet_alloc_event(ctx, ev, a, lifetime);
-}
-
-void relay_io_init(struct turn_io *io, struct worker *w)
-{
-	*io = (struct turn_io){
-		.ctx = w,
-		.relay_open = relay_open,
-		.relay_close = relay_close,
-		.relay_send = relay_send,
-		.quota_take = quota_take,
-		.quota_give = quota_give,
-		.alloc_event = alloc_event,
-		.tcp_connect = tcp_relay_connect,
-		.tcp_bind = tcp_relay_bind,
-		.tcp_close = tcp_relay_close,
-	};
+		net_worker_flush_soon(w);
 }

@@ -2,8 +2,8 @@
  * Relay endpoints (RFC 8656 section 2.2): one UDP socket per allocation
  * and family, bound to a relay address and a port from the shared pool,
  * read by the owning worker's event base. Also the state every worker
- * shares: the port pool, reservation tokens and allocation quotas, each
- * behind a mutex taken once per Allocate, never per packet.
+ * shares: the port pool and reservation tokens, behind a mutex taken once
+ * per Allocate, never per packet. Quotas are the daemon's (daemon/quota.c).
  */
 #ifndef TURND_NET_RELAY_H
 #define TURND_NET_RELAY_H
@@ -14,22 +14,12 @@
 #include <stdint.h>
 
 #include "conf/conf.h"
+#include "net/path.h"
 #include "net/port_pool.h"
 #include "turn/io.h"
 #include "util/addr.h"
 
-struct worker;
-struct udp_sock;
-struct tcp_conn;
-struct dtls_session;
-
-/* How a worker reaches a client: its listening UDP socket, its TCP (or
- * TLS) connection, or its DTLS session. */
-struct client_path {
-	struct udp_sock *udp;
-	struct tcp_conn *conn;
-	struct dtls_session *dtls;
-};
+struct net_worker;
 
 struct relay_addr {
 	struct turn_addr addr;     /* bound address (port 0) */
@@ -47,7 +37,6 @@ struct relay_token {
 #define RELAY_MAX_TOKENS 256
 #define RELAY_TOKEN_LIFETIME_MS 30000 /* RFC 8656 section 14.9: about 30 s */
 
-struct quota_entry;
 struct tcp_relay_table;
 
 /* A relay endpoint: a UDP socket, or for a TCP allocation (RFC 6062) a
@@ -55,18 +44,15 @@ struct tcp_relay_table;
 struct turn_relay {
 	int fd;
 	struct event *ev;
-	struct worker *w;
+	struct net_worker *w;
 	struct turn_alloc *owner;
-	struct client_path path;
+	struct net_path path; /* the way to its client (net/path.h) */
 	size_t addr_index;
 	uint16_t port;
 	bool dont_fragment; /* DF set on the socket: never kept as a spare */
 	bool tcp;           /* a listening TCP socket: never kept as a spare */
 	uint64_t freed_ms;  /* when its owner let it go (0: never had one) */
 };
-
-/* Workers a server may run (relay-threads), for per-worker tables. */
-#define RELAY_MAX_WORKERS 64
 
 /* Shared by every worker. */
 struct relay_shared {
@@ -83,17 +69,6 @@ struct relay_shared {
 	 * (turnd_relay_port_quarantine_early_total). */
 	uint64_t ports_taken_early;
 	struct relay_token tokens[RELAY_MAX_TOKENS];
-	/* Quotas: the configuration's, or the realm's from Redis. */
-	unsigned user_quota, total_quota;
-	unsigned total;
-	/* Orders this server's count updates in Redis (daemon/fleet.c): every
-	 * count read for Redis takes the next number. */
-	uint64_t quota_seq;
-	struct quota_entry **users;
-	size_t n_user_buckets;
-	bool draining; /* SIGUSR1: no new allocations */
-	/* Bytes per second each worker relayed over its last tick (shed-bps). */
-	uint64_t worker_bps[RELAY_MAX_WORKERS];
 	/* TCP relay connections of every worker (net/tcp_relay.c), with a
 	 * lock of their own. */
 	struct tcp_relay_table *tcp_table;
@@ -102,24 +77,20 @@ struct relay_shared {
 int relay_shared_init(struct relay_shared *rs, const struct conf *conf, char *err, size_t errlen);
 void relay_shared_fini(struct relay_shared *rs);
 
-/* The struct turn_io a worker gives its protocol core (ctx = worker). */
-void relay_io_init(struct turn_io *io, struct worker *w);
-
-/* Quotas, for daemon/fleet.c: user's allocations on this server (and the
- * sequence number of that reading); the user-quota in force; setting both
- * quotas (the realm's from Redis); each user with allocations, with a
- * sequence number, under the lock (fn must not take it). */
-unsigned relay_user_count(struct relay_shared *rs, const char *user, uint64_t *seq);
-unsigned relay_user_quota(struct relay_shared *rs);
-void relay_set_quotas(struct relay_shared *rs, unsigned user_quota, unsigned total_quota);
-void relay_quota_foreach(struct relay_shared *rs,
-			 void (*fn)(void *, const char *, unsigned, uint64_t), void *arg);
-/* Draining (SIGUSR1): Allocate answers 300 (or 508 without alternates). */
-void relay_set_draining(struct relay_shared *rs, bool on);
-bool relay_draining(struct relay_shared *rs);
-
-/* The bytes per second worker relayed over its last tick. */
-void relay_set_worker_bps(struct relay_shared *rs, unsigned worker, uint64_t bps);
+/*
+ * The relay side of the core's struct turn_io (daemon/turn_io.c wraps
+ * them). relay_open: a relay socket for req, sending to its client
+ * through path (held until relay_close); 0 with *out, *addr (as told to
+ * clients) and, with req->reserve_next, *token; else the error code to
+ * answer (440, 508, 400). relay_send: a datagram to a peer, gathered for
+ * one sendmmsg at the end of the loop turn.
+ */
+int relay_open(struct net_worker *w, const struct turn_relay_request *req,
+	       const struct net_path *path, struct turn_relay **out, struct turn_addr *addr,
+	       uint64_t *token);
+void relay_close(struct net_worker *w, struct turn_relay *r);
+void relay_send(struct net_worker *w, struct turn_relay *r, const struct turn_addr *peer,
+		const uint8_t *data, size_t len);
 
 /* TCP relays (net/tcp_relay.c, RFC 6062). The table of every worker's
  * TCP relay connections, by CONNECTION-ID; a listening relay socket; the
@@ -131,10 +102,12 @@ void tcp_relay_table_free(struct tcp_relay_table *t);
 void tcp_relay_table_stopping(struct tcp_relay_table *t);
 int tcp_relay_listen(const struct turn_addr *addr);
 void tcp_relay_on_accept(int fd, short what, void *arg);
-int tcp_relay_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+int tcp_relay_connect(struct net_worker *w, struct turn_relay *relay, const struct turn_addr *peer,
 		      uint32_t *id);
-int tcp_relay_bind(void *ctx, uint32_t id, const char *user);
-void tcp_relay_close(void *ctx, uint32_t id);
+/* A ConnectionBind for id from user on the TCP connection path. */
+int tcp_relay_bind(struct net_worker *w, uint32_t id, const char *user,
+		   const struct net_path *path);
+void tcp_relay_close(struct net_worker *w, uint32_t id);
 
 /* Ports in use across every relay address (for tests and metrics). */
 size_t relay_ports_in_use(struct relay_shared *rs);

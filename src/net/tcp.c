@@ -4,7 +4,7 @@
  * connection carries STUN and ChannelData frames back to back (RFC 8656
  * section 12.5); stun/channel.h tells where each frame ends.
  */
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/clock.h"
 #include "net/conn_gate.h"
 #include "io/sockaddr.h"
 #include "net/tls.h"
@@ -40,7 +41,7 @@
  * TURN its transport is TCP either way (RFC 8656 section 3). */
 struct tcp_conn {
 	struct bufferevent *bev;
-	struct worker *w;
+	struct net_worker *w;
 	struct turn_tuple tuple;
 	bool tls;
 	bool handshaking; /* TLS, until the handshake is done */
@@ -114,7 +115,7 @@ static void conn_free(struct tcp_conn *c)
 	/* The allocation of a TCP client ends with its connection
 	 * (RFC 8656 section 3.1), and with it the relay pointing here. */
 	turn_server_client_closed(c->w->srv, &c->tuple);
-	worker_pending_forget_conn(c->w, c);
+	net_worker_path_gone(c->w, c);
 	if (c->pipe_id)
 		tcp_relay_pipe_closed(c->w, c->pipe_id);
 	pipe_limit(c, 0);
@@ -255,7 +256,7 @@ static void pipe_limit(struct tcp_conn *c, uint64_t bps)
 	ev_token_bucket_cfg_free(cfg);
 }
 
-void tcp_pipes_set_max_bps(struct worker *w, uint64_t bps)
+void tcp_pipes_set_max_bps(struct net_worker *w, uint64_t bps)
 {
 	struct tcp_conn *c;
 
@@ -266,7 +267,7 @@ void tcp_pipes_set_max_bps(struct worker *w, uint64_t bps)
 
 static int pipe_start(struct tcp_conn *c)
 {
-	struct worker *w = c->w;
+	struct net_worker *w = c->w;
 	int fd = c->pipe_fd;
 
 	c->pipe_fd = -1;
@@ -336,7 +337,7 @@ static void conn_watermark(struct tcp_conn *c, size_t want)
 static int conn_drain_frames(struct tcp_conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
-	struct worker *w = c->w;
+	struct net_worker *w = c->w;
 	const uint16_t bind_type = stun_msg_type(TURN_METHOD_CONNECTION_BIND, STUN_CLASS_REQUEST);
 
 	if (c->bind_wait) {
@@ -370,18 +371,15 @@ static int conn_drain_frames(struct tcp_conn *c)
 		/* The worker's receive area is free between UDP batches and
 		 * large enough for the biggest frame (64 KiB + 4). */
 		uint8_t *frame = &w->rx[0][0];
-		uint8_t *reply = &w->tx[0][0];
 		evbuffer_remove(in, frame, frame_len);
 		if ((frame[0] & 0xC0) == 0) /* STUN, not ChannelData (RFC 8489 section 5) */
 			c->first_message = true;
-		struct client_path path = { .conn = c };
-		size_t n = worker_process(w, frame, frame_len, &c->tuple, &path, reply, sizeof(w->tx));
-		if (n > 0)
-			conn_write(c, reply, n);
+		struct net_path path = { &tcp_path_ops, c };
+		enum net_msg_result rc = net_worker_message(w, frame, frame_len, &c->tuple, &path);
 		if (c->pipe_fd >= 0) /* a ConnectionBind succeeded */
 			return pipe_start(c);
-		if (n == 0 && frame_len >= STUN_HDR_LEN &&
-		    (uint16_t)(frame[0] << 8 | frame[1]) == bind_type && worker_parked_conn(w, c)) {
+		if (rc == NET_MSG_PARKED && frame_len >= STUN_HDR_LEN &&
+		    (uint16_t)(frame[0] << 8 | frame[1]) == bind_type) {
 			c->bind_wait = true; /* tcp_conn_send goes on */
 			return 0;
 		}
@@ -487,7 +485,7 @@ static void conn_refuse(int fd)
 /* c's bufferevent on fd, plain or TLS. 0, or -1 with fd closed. */
 static int conn_bufferevent(struct tcp_conn *c, int fd)
 {
-	struct worker *w = c->w;
+	struct net_worker *w = c->w;
 
 	if (!c->tls) {
 		c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -514,7 +512,7 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 			       struct sockaddr *sa, int salen, void *arg)
 {
 	struct tcp_listener *l = arg;
-	struct worker *w = l->w;
+	struct net_worker *w = l->w;
 	struct turn_addr client;
 	struct timeval idle = { l->tls ? TLS_HANDSHAKE_SECONDS : TCP_IDLE_SECONDS, 0 };
 	int one = 1;
@@ -540,7 +538,7 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->tuple.transport = TURN_TRANSPORT_TCP;
 	c->tuple.local = l->local;
 	c->tuple.client = client;
-	c->opened_ms = c->unheld_ms = worker_now_ms();
+	c->opened_ms = c->unheld_ms = io_now_ms();
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
 	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
@@ -583,7 +581,7 @@ static void listener_on_error(struct evconnlistener *lev, void *arg)
 	}
 }
 
-int tcp_listener_attach(struct worker *w, struct tcp_listener *l)
+int tcp_listener_attach(struct net_worker *w, struct tcp_listener *l)
 {
 	l->w = w;
 	l->retry_ev = evtimer_new(w->base, listener_retry, l);
@@ -610,22 +608,77 @@ void tcp_listener_close(struct tcp_listener *l)
 	l->fd = -1;
 }
 
-void tcp_conn_hold(struct tcp_conn *c)
+/* ---- The path to a TCP or TLS client (net/path.h) ---- */
+
+/* The worker's transmit area: free outside the UDP batches, and the
+ * message is copied into the connection's output at once. */
+static uint8_t *tcp_path_slot(void *t)
 {
+	struct tcp_conn *c = t;
+
+	return &c->w->tx[0][0];
+}
+
+static void tcp_path_send(void *t, const uint8_t *buf, size_t len, const struct turn_tuple *to)
+{
+	(void)to;
+	tcp_conn_send(t, buf, len);
+}
+
+static void tcp_path_push(void *t, size_t len, const struct turn_tuple *to)
+{
+	tcp_path_send(t, tcp_path_slot(t), len, to);
+}
+
+/* One STUN message or ChannelData (RFC 8656 section 12.5). */
+static size_t tcp_path_cap(const void *t, const struct turn_tuple *to)
+{
+	(void)t;
+	(void)to;
+	return STUN_HDR_LEN + 65535;
+}
+
+/* A relay of an allocation sends through c: while one does, c is no
+ * longer held to max-allocate-timeout and preauth-buffer. */
+static void tcp_path_hold(void *t)
+{
+	struct tcp_conn *c = t;
+
 	c->holds++;
 }
 
-void tcp_conn_release(struct tcp_conn *c)
+static void tcp_path_release(void *t, bool stopping)
 {
+	struct tcp_conn *c = t;
+
+	(void)stopping; /* connections close before the relays */
 	if (c->holds > 0 && --c->holds == 0)
-		c->unheld_ms = worker_now_ms(); /* max-allocate-timeout starts again */
+		c->unheld_ms = io_now_ms(); /* max-allocate-timeout starts again */
 }
+
+static bool tcp_path_retired(const void *t)
+{
+	(void)t;
+	return false; /* a removed TCP listener closes; its connections stay */
+}
+
+const struct net_path_ops tcp_path_ops = {
+	.kind = NET_PATH_TCP,
+	.slot_len = WORKER_BATCH * WORKER_SLOT, /* the whole transmit area */
+	.slot = tcp_path_slot,
+	.push = tcp_path_push,
+	.send = tcp_path_send,
+	.cap = tcp_path_cap,
+	.hold = tcp_path_hold,
+	.release = tcp_path_release,
+	.retired = tcp_path_retired,
+};
 
 /* Why c is past its deadline at now (a conn_kind counter), or NULL. */
 static uint64_t *conn_overdue(struct tcp_conn *c, uint64_t now)
 {
 	const struct conf *conf = c->w->conf;
-	struct worker_stats *s = &c->w->stats;
+	struct net_stats *s = &c->w->stats;
 
 	/* Data connections are the allocation's (RFC 6062 section 5.4). */
 	if (c->peer || c->pipe_fd >= 0 || c->bind_wait)
@@ -637,7 +690,7 @@ static uint64_t *conn_overdue(struct tcp_conn *c, uint64_t now)
 	return NULL;
 }
 
-void tcp_tick(struct worker *w, uint64_t now_ms)
+void tcp_tick(struct net_worker *w, uint64_t now_ms)
 {
 	LIST_HEAD(, tcp_conn) overdue = LIST_HEAD_INITIALIZER(overdue);
 	struct tcp_conn *c, *next;
@@ -661,7 +714,7 @@ void tcp_tick(struct worker *w, uint64_t now_ms)
 	}
 }
 
-void tcp_conns_close_all(struct worker *w)
+void tcp_conns_close_all(struct net_worker *w)
 {
 	while (!LIST_EMPTY(&w->conns))
 		conn_free(LIST_FIRST(&w->conns));

@@ -34,8 +34,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "io/clock.h"
 #include "io/sockaddr.h"
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 #include "stun/stun.h"
 #include "turn/alloc.h"
 #include "turn/server.h"
@@ -56,14 +57,14 @@ struct tcp_entry {
 	struct tcp_entry *next;
 	uint32_t id;
 	enum tcp_entry_state state;
-	struct worker *owner;     /* the allocation's worker */
+	struct net_worker *owner;     /* the allocation's worker */
 	struct turn_alloc *alloc; /* used by owner only */
 	struct turn_relay *relay; /* the allocation's relay: answers go on its path */
 	char *user;               /* the allocation's, for ConnectionBind (441) */
 	int fd;                   /* CONNECTING, WAITING: the peer socket */
 	uint64_t deadline_ms;     /* WAITING */
 	struct event *connect_ev; /* CONNECTING, on owner's base */
-	struct worker *piper;     /* PIPED: the data connection's worker */
+	struct net_worker *piper;     /* PIPED: the data connection's worker */
 	struct tcp_conn *conn;    /* PIPED, ORPHAN: on piper */
 	/* Bytes piped to the peer, to the client: added by the piper, read
 	 * by the owner into the allocation's totals when either side ends. */
@@ -140,7 +141,7 @@ static struct tcp_entry *entry_unlink(struct tcp_relay_table *t, uint32_t id)
 
 /* A new entry with a fresh random id (unguessable: a ConnectionBind must
  * also authenticate as the allocation's user), under the lock. */
-static struct tcp_entry *entry_new(struct tcp_relay_table *t, struct worker *w,
+static struct tcp_entry *entry_new(struct tcp_relay_table *t, struct net_worker *w,
 				   struct turn_relay *relay, int fd)
 {
 	struct tcp_entry *e = calloc(1, sizeof(*e));
@@ -169,7 +170,7 @@ static struct tcp_entry *entry_new(struct tcp_relay_table *t, struct worker *w,
 	return e;
 }
 
-static void wake(struct tcp_relay_table *t, struct worker *w)
+static void wake(struct tcp_relay_table *t, struct net_worker *w)
 {
 	if (!t->stopping && w->tcp_wake_ev)
 		event_active(w->tcp_wake_ev, EV_READ, 0);
@@ -201,8 +202,10 @@ int tcp_relay_listen(const struct turn_addr *addr)
 /* Send a message the core built to the allocation's client. */
 static void to_client(struct turn_relay *relay, const struct turn_reply *reply)
 {
-	if (reply->len && relay->path.conn)
-		tcp_conn_send(relay->path.conn, reply->buf, reply->len);
+	/* RFC 6062 section 4.1: a TCP allocation's control connection is TCP,
+	 * which needs no destination. */
+	if (reply->len && relay->path.ops == &tcp_path_ops)
+		net_path_send(&relay->path, reply->buf, reply->len, NULL);
 }
 
 /* ---- Connect (RFC 6062 section 5.2) ---- */
@@ -210,7 +213,7 @@ static void to_client(struct turn_relay *relay, const struct turn_reply *reply)
 static void on_connected(evutil_socket_t fd, short what, void *arg)
 {
 	struct tcp_entry *e = arg;
-	struct worker *w = e->owner;
+	struct net_worker *w = e->owner;
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 	int err = 0;
 	socklen_t el = sizeof(err);
@@ -220,7 +223,7 @@ static void on_connected(evutil_socket_t fd, short what, void *arg)
 	/* Only this worker touches a CONNECTING entry: e is alive. */
 	pthread_mutex_lock(&t->lock);
 	struct turn_tcp_event ev = { e->alloc, e->id, NULL, err ? TURN_ERR_CONNECTION_TIMEOUT : 0,
-				     worker_now_ms() };
+				     io_now_ms() };
 	struct turn_relay *relay = e->relay;
 	event_free(e->connect_ev);
 	e->connect_ev = NULL;
@@ -279,10 +282,9 @@ static int connect_from(const struct turn_relay *relay, const struct turn_addr *
 	return fd;
 }
 
-int tcp_relay_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+int tcp_relay_connect(struct net_worker *w, struct turn_relay *relay, const struct turn_addr *peer,
 		      uint32_t *id)
 {
-	struct worker *w = ctx;
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 	struct timeval limit = { TCP_RELAY_CONNECT_MS / 1000, 0 };
 	int fd = connect_from(relay, peer);
@@ -311,11 +313,11 @@ int tcp_relay_connect(void *ctx, struct turn_relay *relay, const struct turn_add
 
 /* ---- A peer connects to the relay (RFC 6062 section 5.3) ---- */
 
-static void incoming(struct worker *w, struct turn_relay *relay, int fd,
+static void incoming(struct net_worker *w, struct turn_relay *relay, int fd,
 		     const struct turn_addr *peer)
 {
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
-	uint64_t now = worker_now_ms();
+	uint64_t now = io_now_ms();
 
 	pthread_mutex_lock(&t->lock);
 	struct tcp_entry *e = entry_new(t, w, relay, fd);
@@ -346,7 +348,7 @@ static void incoming(struct worker *w, struct turn_relay *relay, int fd,
 void tcp_relay_on_accept(int fd, short what, void *arg)
 {
 	struct turn_relay *relay = arg;
-	struct worker *w = relay->w;
+	struct net_worker *w = relay->w;
 
 	(void)what;
 	for (int i = 0; i < 16; i++) {
@@ -382,11 +384,11 @@ void tcp_relay_on_accept(int fd, short what, void *arg)
 
 /* ---- ConnectionBind (RFC 6062 section 5.4) and the end of it all ---- */
 
-int tcp_relay_bind(void *ctx, uint32_t id, const char *user)
+int tcp_relay_bind(struct net_worker *w, uint32_t id, const char *user,
+		   const struct net_path *path)
 {
-	struct worker *w = ctx;
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
-	struct tcp_conn *conn = w->current_path.conn;
+	struct tcp_conn *conn = path && path->ops == &tcp_path_ops ? path->t : NULL;
 	_Atomic uint64_t *counters = NULL;
 	int rc = 0, fd = -1;
 
@@ -414,9 +416,8 @@ int tcp_relay_bind(void *ctx, uint32_t id, const char *user)
 	return rc;
 }
 
-void tcp_relay_close(void *ctx, uint32_t id)
+void tcp_relay_close(struct net_worker *w, uint32_t id)
 {
-	struct worker *w = ctx;
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 
 	pthread_mutex_lock(&t->lock);
@@ -436,7 +437,7 @@ void tcp_relay_close(void *ctx, uint32_t id)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void tcp_relay_pipe_closed(struct worker *w, uint32_t id)
+void tcp_relay_pipe_closed(struct net_worker *w, uint32_t id)
 {
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 	struct tcp_entry *e = NULL;
@@ -467,7 +468,7 @@ struct tcp_relay_todo {
 
 /* What the table holds for w (under the lock): connections its
  * allocations lost, and pipes whose allocation is gone. */
-static void collect(struct tcp_relay_table *t, struct worker *w, uint64_t now,
+static void collect(struct tcp_relay_table *t, struct net_worker *w, uint64_t now,
 		    struct tcp_relay_todo *todo)
 {
 	for (size_t i = 0; i < TCP_RELAY_BUCKETS; i++) {
@@ -500,7 +501,7 @@ static void collect(struct tcp_relay_table *t, struct worker *w, uint64_t now,
 	}
 }
 
-void tcp_relay_service(struct worker *w, uint64_t now)
+void tcp_relay_service(struct net_worker *w, uint64_t now)
 {
 	struct tcp_relay_table *t = w->relay_shared->tcp_table;
 	struct tcp_relay_todo todo = { .n_closed = 0 };

@@ -19,8 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/listen.h"
-#include "daemon/worker.h"
+#include "net/listen.h"
+#include "net/net_worker.h"
 #include "util/log.h"
 
 /* RFC 7443 section 4: the ALPN labels of STUN usages, in our preference. */
@@ -229,7 +229,7 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 	SSL_CTX *tls, *dtls, *old_tls, *old_dtls;
 	char cert[160];
 
-	/* A reload may add or remove TLS and DTLS listeners (daemon/listen.c):
+	/* A reload may add or remove TLS and DTLS listeners (net/listen.c):
 	 * the contexts follow what c asks for. */
 	if (!ts->tls && !ts->dtls && !tls_enabled(c) && !dtls_enabled(c))
 		return 0;
@@ -296,7 +296,7 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 		memset(out, 0, TLS_COOKIE_KEY_LEN); /* verifies nothing: 0 is never made */
 }
 
-int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen)
+int tls_worker_bind(struct net_worker *w, const struct turn_addr *addr, char *err, size_t errlen)
 {
 	const struct conf *c = w->conf;
 	struct turn_addr a = *addr;
@@ -309,7 +309,7 @@ int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, s
 	return 0;
 }
 
-struct bufferevent *tls_bufferevent_new(struct worker *w, int fd)
+struct bufferevent *tls_bufferevent_new(struct net_worker *w, int fd)
 {
 	SSL_CTX *ctx = tls_shared_ctx(w->tls, false, NULL);
 	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
@@ -347,26 +347,14 @@ const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len
 	return buf;
 }
 
-void tls_log_totals(struct worker *const *workers, unsigned n)
+void tls_log_totals(const struct conf *c, const struct net_stats *t)
 {
-	struct worker_stats t = { 0 };
-
-	if (n == 0 || (!tls_enabled(workers[0]->conf) && !dtls_enabled(workers[0]->conf)))
+	if (!tls_enabled(c) && !dtls_enabled(c))
 		return;
-	for (unsigned i = 0; i < n; i++) {
-		const struct worker_stats *s = &workers[i]->stats;
-		t.tls_accepted += s->tls_accepted;
-		t.tls_failed += s->tls_failed;
-		t.dtls_hello_verify += s->dtls_hello_verify;
-		t.dtls_sessions += s->dtls_sessions;
-		t.dtls_open += s->dtls_open;
-		t.dtls_refused += s->dtls_refused;
-		t.dtls_failed += s->dtls_failed;
-	}
 	log_notice("tls: connections %llu (handshake failed %llu); dtls: cookies sent %llu, "
 		   "sessions %llu (failed %llu, refused for the limit %llu), open at stop %llu",
-		   (unsigned long long)t.tls_accepted, (unsigned long long)t.tls_failed,
-		   (unsigned long long)t.dtls_hello_verify, (unsigned long long)t.dtls_sessions,
-		   (unsigned long long)t.dtls_failed, (unsigned long long)t.dtls_refused,
-		   (unsigned long long)t.dtls_open);
+		   (unsigned long long)t->tls_accepted, (unsigned long long)t->tls_failed,
+		   (unsigned long long)t->dtls_hello_verify, (unsigned long long)t->dtls_sessions,
+		   (unsigned long long)t->dtls_failed, (unsigned long long)t->dtls_refused,
+		   (unsigned long long)t->dtls_open);
 }

@@ -17,9 +17,10 @@
 #include <openssl/ssl.h>
 
 #include "conf/conf.h"
+#include "net/path.h"
 #include "util/addr.h"
 
-struct worker;
+struct net_worker;
 struct udp_sock;
 struct bufferevent;
 struct event_base;
@@ -74,16 +75,17 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 
 /* Open and attach this worker's TLS listener and DTLS socket on the TLS
  * port of addr, as the configuration asks. Returns 0 or -1 with err. */
-int tls_worker_bind(struct worker *w, const struct turn_addr *addr, char *err, size_t errlen);
+int tls_worker_bind(struct net_worker *w, const struct turn_addr *addr, char *err, size_t errlen);
 
 /* A server-side TLS bufferevent on an accepted socket, handshake started;
  * NULL on failure (fd is then closed). */
-struct bufferevent *tls_bufferevent_new(struct worker *w, int fd);
+struct bufferevent *tls_bufferevent_new(struct net_worker *w, int fd);
 /* Why the TLS handshake or the connection failed, for a log line. */
 const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len);
 
 /* Log what TLS and DTLS did, summed over the workers (at stop). */
-void tls_log_totals(struct worker *const *workers, unsigned n);
+struct net_stats;
+void tls_log_totals(const struct conf *c, const struct net_stats *sum);
 
 /* ---- DTLS (dtls.c) ---- */
 
@@ -91,7 +93,7 @@ void tls_log_totals(struct worker *const *workers, unsigned n);
 void dtls_ctx_init(SSL_CTX *ctx);
 
 /* Make s (already open on the TLS port) a DTLS socket. 0 or -1. */
-int dtls_listener_attach(struct worker *w, struct udp_sock *s);
+int dtls_listener_attach(struct net_worker *w, struct udp_sock *s);
 /* Free every session (their allocations go with them) and the listener. */
 void dtls_listener_free(struct udp_sock *s);
 /* One datagram that arrived on the DTLS socket s from tuple->client. */
@@ -99,13 +101,9 @@ void dtls_input(struct udp_sock *s, const uint8_t *pkt, size_t len, const struct
 /* Encrypt buf as one record to the session's client; dropped and counted
  * when the session cannot send. */
 void dtls_session_send(struct dtls_session *d, const uint8_t *buf, size_t len);
-/* A relay (of an allocation) holds the session: it is not closed for
- * being idle while held. */
-void dtls_session_hold(struct dtls_session *d);
-/* The DTLS socket a session's datagrams go through. */
-struct udp_sock *dtls_session_sock(const struct dtls_session *d);
-void dtls_session_release(struct dtls_session *d);
+/* The way back to a DTLS client (net/path.h): t is its session. */
+extern const struct net_path_ops dtls_path_ops;
 /* Once a second: retransmit handshakes, close the stale. */
-void dtls_tick(struct worker *w, uint64_t now_ms);
+void dtls_tick(struct net_worker *w, uint64_t now_ms);
 
 #endif

@@ -4,7 +4,7 @@
  * their 4-tuple (a client always lands on the same worker). Reads and
  * writes are batched with recvmmsg/sendmmsg into per-worker buffers.
  */
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/nat.h"
 #include "io/sockaddr.h"
 #include "net/tls.h"
 #include "io/udp_send.h"
@@ -104,7 +103,7 @@ void udp_sock_close(struct udp_sock *s)
 
 struct udp_batch {
 	struct mmsghdr msgs[WORKER_BATCH];
-	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (worker_rx_iov) */
+	struct iovec iov[WORKER_BATCH][2]; /* slot and tail (net_worker_rx_iov) */
 	struct sockaddr_storage peers[WORKER_BATCH];
 	union pktinfo_cmsg ctl[WORKER_BATCH];
 };
@@ -155,10 +154,10 @@ static socklen_t source_cmsg(const struct turn_addr *local, union pktinfo_cmsg *
 
 static int udp_recv_batch(struct udp_sock *s, struct udp_batch *in)
 {
-	struct worker *w = s->w;
+	struct net_worker *w = s->w;
 
 	for (int i = 0; i < WORKER_BATCH; i++) {
-		worker_rx_iov(w, i, in->iov[i]);
+		net_worker_rx_iov(w, i, in->iov[i]);
 		in->msgs[i].msg_hdr = (struct msghdr){
 			.msg_name = &in->peers[i],
 			.msg_namelen = sizeof(in->peers[i]),
@@ -211,7 +210,7 @@ void udp_out_push(struct udp_sock *s, size_t len, const struct turn_tuple *to)
 {
 	out_set(s, s->out->n, s->tx[s->out->n], len, to);
 	if (++s->out->n == 1)
-		worker_flush_soon(s->w);
+		net_worker_flush_soon(s->w);
 }
 
 /* On its own, for it is not in a slot of the batch: what was gathered
@@ -225,20 +224,80 @@ void udp_send_big(struct udp_sock *s, const uint8_t *buf, size_t len,
 	udp_out_flush(s);
 }
 
-bool udp_unauth_answer_ok(struct worker *w, const struct turn_tuple *tuple, uint64_t now_ms)
-{
-	struct rate_limits lim = { w->conf->unauth_rate, w->conf->unauth_burst };
+/* ---- The path to a UDP client (net/path.h) ---- */
 
-	if (rate_table_take(&w->unauth, &tuple->client, &lim, now_ms))
-		return true;
-	w->stats.unauth_suppressed++;
-	return false;
+static uint8_t *udp_path_slot(void *t)
+{
+	return udp_out_slot(t);
 }
+
+static void udp_path_push(void *t, size_t len, const struct turn_tuple *to)
+{
+	udp_out_push(t, len, to);
+}
+
+/* A message built elsewhere: copied into a slot, or on its own when it is
+ * larger than one. */
+static void udp_path_send(void *t, const uint8_t *buf, size_t len, const struct turn_tuple *to)
+{
+	struct udp_sock *s = t;
+
+	if (len > WORKER_SLOT) {
+		udp_send_big(s, buf, len, to);
+		return;
+	}
+	memcpy(udp_out_slot(s), buf, len);
+	udp_out_push(s, len, to);
+}
+
+/* A UDP payload: 65,535 less the IPv4 and UDP headers; IPv6's payload
+ * length leaves out its own header. */
+static size_t udp_path_cap(const void *t, const struct turn_tuple *to)
+{
+	(void)t;
+	return to->client.family == TURN_AF_INET6 ? 65527 : 65507;
+}
+
+/* A retired listening socket waits for the allocations that use it. */
+static void udp_path_hold(void *t)
+{
+	struct udp_sock *s = t;
+
+	s->allocs++;
+}
+
+static void udp_path_release(void *t, bool stopping)
+{
+	struct udp_sock *s = t;
+
+	/* At the worker's end its sockets may be gone before its relays. */
+	if (!stopping && s->allocs > 0)
+		s->allocs--;
+}
+
+static bool udp_path_retired(const void *t)
+{
+	const struct udp_sock *s = t;
+
+	return s->retire != NULL;
+}
+
+const struct net_path_ops udp_path_ops = {
+	.kind = NET_PATH_UDP,
+	.slot_len = WORKER_SLOT,
+	.slot = udp_path_slot,
+	.push = udp_path_push,
+	.send = udp_path_send,
+	.cap = udp_path_cap,
+	.hold = udp_path_hold,
+	.release = udp_path_release,
+	.retired = udp_path_retired,
+};
 
 static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 {
-	struct worker *w = s->w;
-	struct client_path path = { .udp = s };
+	struct net_worker *w = s->w;
+	struct net_path path = { &udp_path_ops, s };
 
 	for (int i = 0; i < n; i++) {
 		struct msghdr *mh = &in->msgs[i].msg_hdr;
@@ -253,17 +312,12 @@ static void udp_handle_batch(struct udp_sock *s, struct udp_batch *in, int n)
 			continue;
 		local_from_cmsg(s, mh, &t.local);
 		/* Up to 64 KiB: a ChannelData or Send for the peer. */
-		const uint8_t *pkt = worker_rx_join(w, i, in->msgs[i].msg_len);
+		const uint8_t *pkt = net_worker_rx_join(w, i, in->msgs[i].msg_len);
 		if (s->dtls) {
 			dtls_input(s, pkt, in->msgs[i].msg_len, &t);
 			continue;
 		}
-		uint8_t *slot = udp_out_slot(s);
-		size_t len = worker_process(w, pkt, in->msgs[i].msg_len, &t, &path, slot,
-					    WORKER_SLOT);
-		/* RFC 5780 CHANGE-REQUEST: the core may pick another origin. */
-		if (len > 0 && !nat_send_moved(w, slot, len, &t))
-			udp_out_push(s, len, &t);
+		net_worker_message(w, pkt, in->msgs[i].msg_len, &t, &path);
 	}
 }
 
@@ -288,7 +342,7 @@ static void udp_on_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-int udp_sock_attach(struct worker *w, struct udp_sock *s)
+int udp_sock_attach(struct net_worker *w, struct udp_sock *s)
 {
 	s->w = w;
 	s->ev = event_new(w->base, s->fd, EV_READ | EV_PERSIST, udp_on_read, s);

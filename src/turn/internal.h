@@ -53,6 +53,11 @@ struct turn_request {
 	size_t key_len;
 	bool mi_sha256;
 	const char *username;
+	void *origin; /* turn_input.origin */
+	int answer; /* the response's code, recorded when it is built: 0 success */
+	/* turn_input.mac_checked/mac_key: the caller verified the MAC. */
+	bool mac_checked;
+	int mac_key;
 };
 
 /* server.c: building responses. Each returns 0 when a response was
@@ -100,7 +105,7 @@ struct turn_alloc *turn_existing_alloc(struct turn_request *req);
 /* server.c: tell net/ what happened to a (turn_io.alloc_event). */
 void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a);
 /* Count an answer the core built (metrics: by method and code). */
-void turn_count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf, size_t len);
+void turn_count_answer(struct turn_server *srv, uint16_t method, int code);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 

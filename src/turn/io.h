@@ -31,6 +31,7 @@ struct turn_relay_request {
 	bool dont_fragment;   /* set DF on what the relay sends */
 	bool tcp;             /* a listening TCP relay (RFC 6062), not a UDP one */
 	struct turn_alloc *owner; /* for net to hand peer data back */
+	void *origin;         /* the request's turn_input.origin */
 };
 
 struct turn_io {
@@ -51,8 +52,9 @@ struct turn_io {
 			   const uint8_t *data, size_t len);
 	/* Allocation quotas shared by every worker: take one for user (0, or
 	 * 486 user quota / 508 total quota reached, or 300 when this server is
-	 * over its load-shedding threshold), and give it back. */
-	int (*quota_take)(void *ctx, const char *user);
+	 * over its load-shedding threshold), and give it back. origin: the
+	 * request's turn_input.origin. */
+	int (*quota_take)(void *ctx, const char *user, void *origin);
 	void (*quota_give)(void *ctx, const char *user);
 	/* An allocation was created, refreshed (lifetime is the new one) or
 	 * is about to be deleted (its traffic counters are final). Optional;
@@ -73,8 +75,9 @@ struct turn_io {
 	/* tcp_bind: the connection id named by a ConnectionBind from user on
 	 * the current client connection. Returns 0 (net pipes the two once the
 	 * answer is sent), 400 (no such connection waiting for a bind) or 441
-	 * (it belongs to another user's allocation). */
-	int (*tcp_bind)(void *ctx, uint32_t id, const char *user);
+	 * (it belongs to another user's allocation). origin: the request's
+	 * turn_input.origin, which tells the client connection. */
+	int (*tcp_bind)(void *ctx, uint32_t id, const char *user, void *origin);
 	/* tcp_close: the allocation is going: close the connection id, whatever
 	 * its state. */
 	void (*tcp_close)(void *ctx, uint32_t id);

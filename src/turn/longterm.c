@@ -23,6 +23,7 @@ static int challenge(struct turn_request *req, int code)
 		return turn_send_error(req, STUN_ERR_SERVER_ERROR);
 	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
 	stun_build_error(&b, code, stun_error_reason(code));
+	req->answer = code;
 	stun_build_text(&b, STUN_ATTR_REALM, req->srv->realm);
 	stun_build_text(&b, STUN_ATTR_NONCE, nonce);
 	stun_build_pwalgs(&b, our_algs, N_ALGS);
@@ -67,30 +68,40 @@ static int chosen_algorithm(const struct stun_msg *m)
 	return -1;
 }
 
-/* Try every candidate key against the MAC the request carries; constant
- * time per key. Sets req->key on success. */
-static bool verify_mac(struct turn_request *req, int alg)
+/* Which of c's keys (for alg) the MAC m carries verifies with, or -1;
+ * constant time per key. */
+static int mac_key_index(const struct turn_credential *c, const struct stun_msg *m, int alg)
 {
-	const struct turn_credential *c = req->cred;
-	const struct stun_msg *m = req->msg;
 	bool sha = alg == STUN_PWALG_SHA256;
 
-	if (sha && !c->has_sha256)
-		return false;
+	if (!c || c->status != 1 || (sha && !c->has_sha256))
+		return -1;
 	for (uint8_t i = 0; i < c->n_keys && i < TURN_MAX_KEYS; i++) {
 		const uint8_t *key = sha ? c->key_sha256[i] : c->key_md5[i];
 		size_t len = sha ? STUN_KEY_SHA256_LEN : STUN_KEY_MD5_LEN;
 		int ok = m->idx_integrity_sha256 >= 0 ? stun_msg_check_integrity_sha256(m, key, len)
 						      : stun_msg_check_integrity(m, key, len);
-		if (ok == 1) {
-			req->key = key;
-			req->key_len = len;
-			req->mi_sha256 = m->idx_integrity_sha256 >= 0;
-			return true;
-		}
+		if (ok == 1)
+			return i;
 	}
-	return false;
+	return -1;
 }
+
+/* The request's MAC, verified here or already by the caller
+ * (turn_server_verify_mac): sets req->key on success. */
+static bool verify_mac(struct turn_request *req, int alg)
+{
+	int i = req->mac_checked ? req->mac_key : mac_key_index(req->cred, req->msg, alg);
+	bool sha = alg == STUN_PWALG_SHA256;
+
+	if (i < 0)
+		return false;
+	req->key = sha ? req->cred->key_sha256[i] : req->cred->key_md5[i];
+	req->key_len = sha ? STUN_KEY_SHA256_LEN : STUN_KEY_MD5_LEN;
+	req->mi_sha256 = req->msg->idx_integrity_sha256 >= 0;
+	return true;
+}
+
 
 /*
  * The checks that need no credential (RFC 8489 section 9.2.4, in its
@@ -156,6 +167,29 @@ static int auth_decide(struct turn_request *req)
 	if (m->n_unknown > 0)
 		return STUN_ERR_UNKNOWN_ATTRIBUTE;
 	return 0;
+}
+
+static bool turn_server_verify_mac(struct turn_input *in)
+{
+	int alg = chosen_algorithm(in->msg);
+
+	in->mac_checked = true;
+	in->mac_key = alg < 0 ? -1 : mac_key_index(in->cred, in->msg, alg);
+	return in->mac_key >= 0;
+}
+
+int turn_server_auth(const struct turn_server *srv, struct turn_input *in)
+{
+	if (!in->cred) {
+		in->precheck = turn_server_auth_precheck(srv, in);
+		in->prechecked = in->precheck >= 0;
+		return in->precheck;
+	}
+	if (!in->prechecked || in->precheck != 0)
+		return in->prechecked ? in->precheck : -1;
+	if (in->cred->status <= 0) /* unknown user, or the store did not answer */
+		return in->cred->status == 0 ? STUN_ERR_UNAUTHORIZED : STUN_ERR_SERVER_ERROR;
+	return turn_server_verify_mac(in) ? 0 : STUN_ERR_UNAUTHORIZED;
 }
 
 int turn_authenticate(struct turn_request *req)

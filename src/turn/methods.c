@@ -97,6 +97,7 @@ static int plan_allocate(struct turn_request *req, struct alloc_plan *p)
 	uint8_t proto;
 
 	memset(p, 0, sizeof(*p));
+	p->relay.origin = req->origin;
 	p->family = TURN_AF_INET; /* RFC 8656 section 7.2: IPv4 unless asked */
 	if (!rt || stun_attr_get_transport(m, rt, &proto) < 0)
 		return STUN_ERR_BAD_REQUEST;
@@ -191,6 +192,7 @@ static int try_alternate(struct turn_request *req)
 	const struct turn_addr *alt = &srv->alternates[srv->next_alternate++ % srv->n_alternates];
 	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
 	stun_build_error(&b, STUN_ERR_TRY_ALTERNATE, stun_error_reason(STUN_ERR_TRY_ALTERNATE));
+	req->answer = STUN_ERR_TRY_ALTERNATE;
 	stun_build_addr(&b, STUN_ATTR_ALTERNATE_SERVER, alt);
 	srv->stats.errors_sent++;
 	return turn_finish_response(req, &b);
@@ -211,7 +213,7 @@ int turn_allocate(struct turn_request *req)
 	rc = plan_allocate(req, &plan);
 	if (rc)
 		return turn_send_error(req, rc);
-	rc = srv->io->quota_take ? srv->io->quota_take(srv->io->ctx, req->username) : 0;
+	rc = srv->io->quota_take ? srv->io->quota_take(srv->io->ctx, req->username, req->origin) : 0;
 	if (rc == STUN_ERR_TRY_ALTERNATE)
 		return try_alternate(req);
 	if (rc)

@@ -201,6 +201,7 @@ static int send_error(struct turn_request *req, int code, const char *reason,
 
 	stun_build_response(&b, req->reply->buf, req->reply->cap, req->msg, STUN_CLASS_ERROR);
 	stun_build_error(&b, code, reason ? reason : stun_error_reason(code));
+	req->answer = code;
 	if (code == STUN_ERR_UNKNOWN_ATTRIBUTE)
 		stun_build_unknown(&b, unknown, n);
 	req->srv->stats.errors_sent++;
@@ -296,26 +297,11 @@ int turn_stats_code(unsigned i)
 	return i < TURN_STATS_CODES ? stats_codes[i] : -1;
 }
 
-/* The code of a response the core just built: 0 for a success, else its
- * ERROR-CODE (our own, well-formed message). */
-static int answer_code(const uint8_t *buf, size_t len)
-{
-	if (!(buf[0] & 0x01) || !(buf[1] & 0x10))
-		return 0; /* class bits C1 C0 = 1 1 is an error response */
-	for (size_t off = STUN_HDR_LEN; off + 4 <= len;) {
-		uint16_t type = (uint16_t)(buf[off] << 8 | buf[off + 1]);
-		uint16_t alen = (uint16_t)(buf[off + 2] << 8 | buf[off + 3]);
-		if (type == STUN_ATTR_ERROR_CODE && alen >= 4 && off + 8 <= len)
-			return (buf[off + 6] & 0x07) * 100 + buf[off + 7];
-		off += 4 + (size_t)((alen + 3) & ~3u);
-	}
-	return -1;
-}
-
-void turn_count_answer(struct turn_server *srv, uint16_t method, const uint8_t *buf, size_t len)
+/* One answer of method with code (0: a success), counted by the code the
+ * core recorded when it built the answer. */
+void turn_count_answer(struct turn_server *srv, uint16_t method, int code)
 {
 	unsigned mi = 0, ci = 0;
-	int code = answer_code(buf, len);
 
 	while (mi < TURN_STATS_METHODS - 1 && stats_methods[mi] != method)
 		mi++;
@@ -375,7 +361,8 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 		.srv = srv, .msg = msg, .tuple = in->tuple, .cred = in->cred,
 		.stateless = in->prechecked && in->precheck >= 0 ? in->precheck : -1,
 		.now_ms = in->now_ms, .now = (uint32_t)(in->now_ms / 1000), .reply = reply,
-		.from = from,
+		.from = from, .origin = in->origin,
+		.mac_checked = in->mac_checked, .mac_key = in->mac_key,
 	};
 	const struct turn_method *m = find_method(srv, msg->method);
 	int rc = -1;
@@ -403,6 +390,6 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 	if (rc < 0)
 		srv->stats.dropped++;
 	else if (reply->len >= STUN_HDR_LEN)
-		turn_count_answer(srv, msg->method, reply->buf, reply->len);
+		turn_count_answer(srv, msg->method, req.answer);
 	return rc;
 }

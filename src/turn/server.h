@@ -131,6 +131,16 @@ struct turn_input {
 	 * core runs the checks itself. */
 	bool prechecked;
 	int precheck;
+	/* The caller's facts about this request (the way back to its client,
+	 * the fleet's verdict), opaque to the core and handed back to the
+	 * turn_io callbacks the request causes (relay_open, quota_take,
+	 * tcp_bind): nothing of the request is parked on the caller's side. */
+	void *origin;
+	/* Set by turn_server_verify_mac: the MAC was checked against cred's
+	 * keys (mac_key: the one that verified, or -1), so the core does not
+	 * check it again. */
+	bool mac_checked;
+	int mac_key;
 };
 
 /* Where a message goes. The core fills buf and sets len (0: nothing to
@@ -155,6 +165,21 @@ void turn_server_free(struct turn_server *srv);
  */
 int turn_server_handle(struct turn_server *srv, const struct turn_input *in,
 		       struct turn_reply *reply);
+
+/*
+ * The long-term credential check (RFC 8489 section 9.2.4) for a caller
+ * that must know before the core decides: the one entry point, called
+ * twice. Without in->cred: the checks that need no credential (realm,
+ * nonce MAC and age, the attributes, the password algorithm), so that a
+ * request failing them costs no backend lookup; with in->cred (after the
+ * lookup): whether one of its keys verifies the MESSAGE-INTEGRITY(-SHA256),
+ * so that a request that may cost a Redis round trip is sent only when it
+ * authenticates. Each answer is kept in in, and turn_server_handle_from
+ * uses it instead of deciding again. Returns -1 (no credential involved:
+ * not a request that authenticates), 0 (passes so far), or the error
+ * code the core will answer.
+ */
+int turn_server_auth(const struct turn_server *srv, struct turn_input *in);
 
 /*
  * Whether the core needs a credential to decide on in->msg (in->cred is

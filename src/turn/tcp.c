@@ -137,7 +137,7 @@ int turn_connection_bind(struct turn_request *req)
 	    req->tuple->transport != TURN_TRANSPORT_TCP || !srv->io->tcp_bind ||
 	    turn_alloc_find(&srv->allocs, req->tuple))
 		return turn_send_error(req, STUN_ERR_BAD_REQUEST);
-	int rc = srv->io->tcp_bind(srv->io->ctx, id, req->username ? req->username : "");
+	int rc = srv->io->tcp_bind(srv->io->ctx, id, req->username ? req->username : "", req->origin);
 	if (rc)
 		return turn_send_error(req, rc);
 	struct stun_builder b;
@@ -182,7 +182,7 @@ int turn_server_tcp_connected(struct turn_server *srv, const struct turn_tcp_eve
 		return -1;
 	int rc = build_connect_answer(srv, c, ev->code, reply);
 	if (rc == 0) /* the Connect's answer, at last */
-		turn_count_answer(srv, TURN_METHOD_CONNECT, reply->buf, reply->len);
+		turn_count_answer(srv, TURN_METHOD_CONNECT, ev->code);
 	/* The key is not needed any more. */
 	memset(c->key, 0, sizeof(c->key));
 	c->key_len = 0;

@@ -50,6 +50,7 @@ static int fake_relay_open(void *ctx, const struct turn_relay_request *req,
 	struct fake_io *f = ctx;
 	struct turn_addr a;
 
+	f->origin_relay_open = req->origin;
 	if (f->fail_code)
 		return f->fail_code;
 	if (f->n_relays >= FAKE_MAX_RELAYS)
@@ -138,10 +139,11 @@ static int fake_tcp_connect(void *ctx, struct turn_relay *relay, const struct tu
 	return 0;
 }
 
-static int fake_tcp_bind(void *ctx, uint32_t id, const char *user)
+static int fake_tcp_bind(void *ctx, uint32_t id, const char *user, void *origin)
 {
 	struct fake_tcp *t = fake_tcp_find(ctx, id);
 
+	((struct fake_io *)ctx)->origin_tcp_bind = origin;
 	if (!t || !t->open || !t->waiting)
 		return STUN_ERR_BAD_REQUEST;
 	if (strcmp(t->user, user) != 0)
@@ -177,11 +179,12 @@ static struct fake_user *find_user(struct fake_io *f, const char *user, bool add
 	return NULL;
 }
 
-static int fake_quota_take(void *ctx, const char *user)
+static int fake_quota_take(void *ctx, const char *user, void *origin)
 {
 	struct fake_io *f = ctx;
 	struct fake_user *u = find_user(f, user, true);
 
+	f->origin_quota_take = origin;
 	ck_assert_ptr_nonnull(u);
 	if (f->user_limit && u->n >= f->user_limit)
 		return TURN_ERR_ALLOCATION_QUOTA;

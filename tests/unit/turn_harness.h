@@ -89,6 +89,9 @@ struct fake_io {
 	unsigned user_limit, total_limit;
 	unsigned total, quota_underflows;
 	struct fake_user users[FAKE_MAX_USERS];
+	/* The turn_input.origin each callback was last given (the caller's
+	 * facts about the request, handed back by the core). */
+	void *origin_relay_open, *origin_quota_take, *origin_tcp_bind;
 };
 
 void fake_io_init(struct fake_io *f);

@@ -1,6 +1,6 @@
 /* A worker's listening sockets, and listeners added or removed on SIGHUP
  * (listen.h). */
-#include "daemon/listen.h"
+#include "net/listen.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -10,7 +10,7 @@
 
 #include "conf/conf_reload.h"
 #include "net/tls.h"
-#include "daemon/worker.h"
+#include "net/net_worker.h"
 #include "util/log.h"
 
 /* One retired address and transport (UDP or DTLS), shared by the workers
@@ -132,7 +132,7 @@ static void sock_free(struct listen_sock *ls)
 
 /* Attach ls to w's loop and take it into w's set; on failure it is left
  * to sock_free. */
-static int sock_attach(struct worker *w, struct listen_sock *ls)
+static int sock_attach(struct net_worker *w, struct listen_sock *ls)
 {
 	if (ls->udp) {
 		if (((ls->kind & CONF_LISTEN_DTLS) && dtls_listener_attach(w, ls->udp) < 0) ||
@@ -150,7 +150,7 @@ static int sock_attach(struct worker *w, struct listen_sock *ls)
 	return 0;
 }
 
-int listen_open(struct worker *w, const struct turn_addr *a, unsigned kind, char *err,
+int listen_open(struct net_worker *w, const struct turn_addr *a, unsigned kind, char *err,
 		size_t errlen)
 {
 	struct listen_sock ls;
@@ -165,7 +165,7 @@ int listen_open(struct worker *w, const struct turn_addr *a, unsigned kind, char
 	return 0;
 }
 
-void listen_close_all(struct worker *w)
+void listen_close_all(struct net_worker *w)
 {
 	for (size_t i = 0; i < w->n_udp; i++)
 		udp_free(w->udp[i]);
@@ -178,48 +178,15 @@ void listen_close_all(struct worker *w)
 	w->n_udp = w->n_tcp = w->cap_udp = w->cap_tcp = 0;
 }
 
-/* ---- Allocations on a socket ---- */
-
-struct udp_sock *listen_path_sock(const struct client_path *p)
-{
-	if (p->udp)
-		return p->udp;
-	return p->dtls ? dtls_session_sock(p->dtls) : NULL;
-}
-
-bool listen_path_retired(const struct client_path *p)
-{
-	struct udp_sock *s = listen_path_sock(p);
-
-	return s && s->retire;
-}
-
-void listen_path_hold(const struct client_path *p)
-{
-	struct udp_sock *s = listen_path_sock(p);
-
-	if (s)
-		s->allocs++;
-}
-
-void listen_path_release(struct worker *w, const struct client_path *p)
-{
-	/* At the worker's end its sockets may be gone before its relays. */
-	struct udp_sock *s = w->stopping ? NULL : listen_path_sock(p);
-
-	if (s && s->allocs > 0)
-		s->allocs--;
-}
-
 /* ---- Retiring, in the worker ---- */
 
-static void udp_remove(struct worker *w, size_t i)
+static void udp_remove(struct net_worker *w, size_t i)
 {
 	struct udp_sock *s = w->udp[i];
 
 	/* Order does not matter: everyone holds pointers, not indexes. */
 	w->udp[i] = w->udp[--w->n_udp];
-	worker_pending_forget_udp(w, s);
+	net_worker_path_gone(w, s);
 	if (s->out && s->out->n)
 		udp_out_flush(s); /* the answers of this loop turn */
 	udp_free(s);
@@ -244,7 +211,7 @@ static bool retire_step(struct udp_sock *s)
 	return atomic_load(&g->state) == RETIRE_CLOSING;
 }
 
-void listen_service(struct worker *w)
+void listen_service(struct net_worker *w)
 {
 	unsigned retired = 0;
 
@@ -267,7 +234,7 @@ static bool matches(const struct turn_addr *a, unsigned kind, const struct turn_
 	       tls_or_dtls == ((kind & (CONF_LISTEN_TLS | CONF_LISTEN_DTLS)) != 0);
 }
 
-static void close_tcp(struct worker *w, const struct conf_listener *e)
+static void close_tcp(struct net_worker *w, const struct conf_listener *e)
 {
 	for (size_t i = w->n_tcp; i-- > 0;) {
 		struct tcp_listener *l = w->tcp[i];
@@ -280,7 +247,7 @@ static void close_tcp(struct worker *w, const struct conf_listener *e)
 	}
 }
 
-static void retire_udp(struct worker *w, struct listen_retire *g)
+static void retire_udp(struct net_worker *w, struct listen_retire *g)
 {
 	for (size_t i = 0; i < w->n_udp; i++) {
 		struct udp_sock *s = w->udp[i];
@@ -296,7 +263,7 @@ static void retire_udp(struct worker *w, struct listen_retire *g)
 	retire_release(g);
 }
 
-static void keep_udp(struct worker *w, struct listen_retire *g)
+static void keep_udp(struct net_worker *w, struct listen_retire *g)
 {
 	for (size_t i = 0; i < w->n_udp; i++) {
 		struct udp_sock *s = w->udp[i];
@@ -308,7 +275,7 @@ static void keep_udp(struct worker *w, struct listen_retire *g)
 	retire_release(g); /* the change's */
 }
 
-static void change_apply_one(struct worker *w, struct listen_change *c)
+static void change_apply_one(struct net_worker *w, struct listen_change *c)
 {
 	char a[TURN_ADDR_STRLEN];
 
@@ -331,7 +298,7 @@ static void change_apply_one(struct worker *w, struct listen_change *c)
 	c->n_add = c->n_retire = c->n_keep = 0; /* taken */
 }
 
-void listen_change_apply(struct worker *w, struct listen_change *c)
+void listen_change_apply(struct net_worker *w, struct listen_change *c)
 {
 	for (struct listen_change *k = c; k; k = k->next)
 		change_apply_one(w, k);

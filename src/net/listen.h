@@ -27,8 +27,7 @@
 #include "conf/conf.h"
 #include "util/addr.h"
 
-struct worker;
-struct client_path;
+struct net_worker;
 struct listen_retire;
 struct listen_change;
 
@@ -39,24 +38,15 @@ struct listen_change;
 /* Open one socket of kind (one CONF_LISTEN_* bit, maybe | LISTEN_ENTRY)
  * on a and attach it to w's loop. Start-up, main thread, before the
  * worker runs. Returns 0, or -1 with err. */
-int listen_open(struct worker *w, const struct turn_addr *a, unsigned kind, char *err,
+int listen_open(struct net_worker *w, const struct turn_addr *a, unsigned kind, char *err,
 		size_t errlen);
 
 /* Close and free every listening socket of w (at its end). */
-void listen_close_all(struct worker *w);
-
-/* The UDP or DTLS listening socket a client path goes through, if any. */
-struct udp_sock *listen_path_sock(const struct client_path *p);
-/* Whether p comes through a retired socket: Allocate is refused there. */
-bool listen_path_retired(const struct client_path *p);
-/* A relay of an allocation starts or stops using p (counted per socket,
- * so that a retired one is closed after its last allocation). */
-void listen_path_hold(const struct client_path *p);
-void listen_path_release(struct worker *w, const struct client_path *p);
+void listen_close_all(struct net_worker *w);
 
 /* Once a second (worker thread): retired sockets whose address has no
  * allocation left on any worker are closed. */
-void listen_service(struct worker *w);
+void listen_service(struct net_worker *w);
 
 /* The retiring addresses, seen from the main thread. */
 struct listen_registry {
@@ -91,7 +81,7 @@ void listen_plan_log(const struct conf *running, const struct conf *next);
  * both are applied, in order. Returns the chain (first, then later). */
 struct listen_change *listen_change_chain(struct listen_change *first, struct listen_change *later);
 /* Worker thread: apply c (and the changes chained after it); takes c. */
-void listen_change_apply(struct worker *w, struct listen_change *c);
+void listen_change_apply(struct net_worker *w, struct listen_change *c);
 /* Free c (and its chain) unapplied: its sockets are closed. NULL: no-op. */
 void listen_change_free(struct listen_change *c);
 

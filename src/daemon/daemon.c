@@ -1,0 +1,458 @@
+/*
+ * The process (daemon.h): the state every worker shares, the workers, and
+ * the main thread's loop: signals (stop, reload, drain), the watchdog and
+ * the metrics. The workers live in worker_thread.c.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "auth/auth_cache.h"
+#include "daemon/fleet.h"
+#include "daemon/metrics.h"
+#include "daemon/quota.h"
+#include "daemon/reload.h"
+#include "daemon/worker.h"
+#include "daemon/worker_thread.h"
+#include "io/clock.h"
+#include "io/notify.h"
+#include "net/conn_gate.h"
+#include "net/listen.h"
+#include "net/nat.h"
+#include "net/peer_policy.h"
+#include "net/relay.h"
+#include "net/tls.h"
+#include "turn/nonce.h"
+#include "turn/policy.h"
+#include "util/log.h"
+
+#define DAEMON_MAX_WORKERS QUOTA_MAX_WORKERS
+
+struct daemon {
+	const struct conf *conf; /* the start-up one: sockets, threads, Redis */
+	struct net_snapshot *current; /* the one in force (main thread) */
+	const char *conf_path; /* where a reload reads it again */
+	const struct conf_overrides *conf_ov;
+	struct event_base *main_base;
+	unsigned n_workers;
+	struct worker **workers;
+	struct relay_shared relay;
+	bool relay_ready;
+	struct quota_table quota; /* allocation quotas, draining, shedding */
+	bool quota_ready;
+	struct turn_policy *policy;
+	struct fleet_shared fleet;
+	bool fleet_ready;
+	struct tls_shared tls; /* TLS and DTLS contexts, replaced on SIGHUP */
+	struct listen_registry listen; /* listeners retired by SIGHUP, still serving */
+	struct conn_gate conn_gate; /* client connections per source, over every worker */
+	bool tls_ready;
+	struct metrics *metrics;
+	/* The main thread's once-a-second check: the watchdog and draining. */
+	struct event *service_ev;
+	uint64_t watchdog_usec;
+	uint64_t *last_ticks; /* each worker's tick count at the last check */
+	uint64_t *last_advance_ms; /* and when it last moved */
+	uint64_t drain_deadline_ms; /* 0: not draining */
+	_Atomic uint64_t reloads[2]; /* SIGHUP: [0] applied, [1] refused */
+	uint8_t nonce_secret[TURN_NONCE_SECRET_LEN];
+	uint32_t hash_seed;
+	/* The Redis credential cache every worker's backend shares (each
+	 * holds a reference): a user cached by one worker is known to all
+	 * (issue 13, item 3). NULL without Redis. */
+	struct auth_cache *auth_cache;
+};
+
+static unsigned worker_count(const struct conf *conf)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = conf->workers ? conf->workers : (cores > 0 ? (unsigned)cores : 1);
+
+	return n > DAEMON_MAX_WORKERS ? DAEMON_MAX_WORKERS : n;
+}
+
+/* What one scrape of /metrics or /healthz shows (metrics.h). */
+static void daemon_metrics_view(void *ctx, struct metrics_view *v)
+{
+	struct daemon *n = ctx;
+	struct fleet_shared *fs = &n->fleet;
+
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		struct worker_snapshot s;
+		worker_snapshot_read(n->workers[i], &s);
+		metrics_view_add(v, &s);
+	}
+	v->client_connections = conn_gate_total(&n->conn_gate);
+	v->ports_in_use = relay_ports_in_use(&n->relay);
+	v->ports_taken_early = relay_ports_taken_early(&n->relay);
+	pthread_mutex_lock(&fs->lock);
+	v->quota_checked = fs->quota_checked;
+	v->quota_refused = fs->quota_refused;
+	v->quota_unchecked = fs->quota_unchecked;
+	v->events_sent = fs->events_sent;
+	v->events_dropped = fs->events_dropped;
+	pthread_mutex_unlock(&fs->lock);
+	daemon_reloads(n, &v->reloads_applied, &v->reloads_refused);
+	v->draining = quota_draining(&n->quota);
+}
+
+struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
+{
+	struct daemon *n = calloc(1, sizeof(*n));
+
+	if (!n || evthread_use_pthreads() < 0) {
+		snprintf(err, errlen, "cannot initialise libevent threads");
+		free(n);
+		return NULL;
+	}
+	n->conf = conf;
+	n->n_workers = worker_count(conf);
+	/* main.c owns the start-up configuration; the snapshot only points
+	 * to it. */
+	n->current = net_snapshot_new((struct conf *)conf, false, n->n_workers);
+	if (!n->current) {
+		snprintf(err, errlen, "out of memory");
+		free(n);
+		return NULL;
+	}
+	if (relay_shared_init(&n->relay, conf, err, errlen) < 0) {
+		net_snapshot_release(n->current);
+		free(n);
+		return NULL;
+	}
+	n->relay_ready = true;
+	if (quota_init(&n->quota, conf) < 0) {
+		snprintf(err, errlen, "out of memory");
+		daemon_free(n);
+		return NULL;
+	}
+	n->quota_ready = true;
+	for (size_t i = 0; i < n->relay.n_addrs; i++) {
+		char a[TURN_ADDR_STRLEN], e[TURN_ADDR_STRLEN];
+		log_notice("relay address %s (told to clients as %s), ports %u-%u",
+			   turn_addr_format(&n->relay.addrs[i].addr, false, a, sizeof(a)),
+			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
+			   (unsigned)conf->min_port, (unsigned)conf->max_port);
+	}
+	nat_log_addresses(conf);
+	if (n->relay.n_addrs == 0 && !conf->stun_only)
+		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
+	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0) {
+		daemon_free(n);
+		return NULL;
+	}
+	n->fleet_ready = true;
+	if (conf->redis.enabled)
+		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
+			   conf->realm, n->fleet.node_id);
+	n->policy = peer_policy_new(conf, NULL, &n->relay);
+	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
+	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1 ||
+	    conn_gate_init(&n->conn_gate, n->hash_seed ^ 0x9e3779b9u) < 0) {
+		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
+		daemon_free(n);
+		return NULL;
+	}
+	n->tls_ready = true;
+	if (tls_shared_init(&n->tls, conf, err, errlen) < 0) {
+		daemon_free(n);
+		return NULL;
+	}
+	n->workers = calloc(n->n_workers, sizeof(*n->workers));
+	n->main_base = event_base_new();
+	if (conf->redis.enabled)
+		n->auth_cache = auth_cache_new(conf->redis.cache_size);
+	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
+		snprintf(err, errlen, "out of memory");
+		daemon_free(n);
+		return NULL;
+	}
+	const struct worker_env env = {
+		.conf = conf, .snap = n->current, .relay = &n->relay, .tls = &n->tls,
+		.conn_gate = &n->conn_gate, .fleet = &n->fleet, .quota = &n->quota,
+		.auth_cache = n->auth_cache, .policy = n->policy,
+		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
+	};
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		n->workers[i] = worker_new(i, &env, err, errlen);
+		if (!n->workers[i]) {
+			daemon_free(n);
+			return NULL;
+		}
+	}
+	if (conf->metrics.port) {
+		const struct metrics_source src = { daemon_metrics_view, n };
+		n->metrics = metrics_new(&src, n->main_base, &conf->metrics, err, errlen);
+		if (!n->metrics) {
+			daemon_free(n);
+			return NULL;
+		}
+		char a[TURN_ADDR_STRLEN];
+		log_notice("metrics on http://%s/metrics",
+			   turn_addr_format(&conf->metrics, true, a, sizeof(a)));
+	}
+	return n;
+}
+
+void daemon_set_conf_source(struct daemon *n, const char *path, const struct conf_overrides *ov)
+{
+	n->conf_path = path;
+	n->conf_ov = ov;
+}
+
+int daemon_after_fork(struct daemon *n)
+{
+	if (event_reinit(n->main_base) < 0)
+		return -1;
+	for (unsigned i = 0; i < n->n_workers; i++)
+		if (event_reinit(n->workers[i]->nw.base) < 0)
+			return -1;
+	return 0;
+}
+
+unsigned daemon_workers(const struct daemon *n)
+{
+	return n->n_workers;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *n = arg;
+
+	(void)what;
+	notify_send("STOPPING=1");
+	if (sig)
+		log_notice("signal %d: stopping", (int)sig);
+	for (unsigned i = 0; i < n->n_workers; i++)
+		event_base_loopexit(n->workers[i]->nw.base, NULL);
+	event_base_loopexit(n->main_base, NULL);
+}
+
+/* SIGUSR1: no new allocations (Allocate gets 300 with an alternate server,
+ * or 508); the process exits when the last allocation is gone or after
+ * drain-timeout seconds. /healthz says 503 meanwhile. */
+static void on_drain(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *n = arg;
+
+	(void)sig;
+	(void)what;
+	if (n->drain_deadline_ms)
+		return;
+	n->drain_deadline_ms = io_now_ms() + 1000u * n->current->conf->drain_timeout_s;
+	quota_set_draining(&n->quota, true);
+	notify_send("STATUS=draining: no new allocations");
+	log_notice("SIGUSR1: draining: no new allocations; stopping when the last allocation "
+		   "is gone, or in %u s",
+		   n->current->conf->drain_timeout_s);
+}
+
+/* Once a second on the main thread. The watchdog is fed only while every
+ * worker's tick still runs: a worker stuck in a loop stops the pings and
+ * systemd restarts the service. */
+static void on_service(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *n = arg;
+	bool alive = true;
+	uint64_t now = io_now_ms();
+
+	(void)fd;
+	(void)what;
+	/* A worker ticks once a second: one whose count has not moved for
+	 * three is stuck. */
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		uint64_t t = atomic_load_explicit(&n->workers[i]->ticks, memory_order_relaxed);
+		if (t != n->last_ticks[i] || n->last_advance_ms[i] == 0) {
+			n->last_ticks[i] = t;
+			n->last_advance_ms[i] = now;
+		} else if (now - n->last_advance_ms[i] > 3000) {
+			alive = false;
+		}
+	}
+	if (n->watchdog_usec && alive)
+		notify_send("WATCHDOG=1");
+	if (!n->drain_deadline_ms)
+		return;
+	unsigned left = quota_total(&n->quota);
+	if (left == 0 || io_now_ms() >= n->drain_deadline_ms) {
+		log_notice("drained: %u allocation%s left; stopping", left, left == 1 ? "" : "s");
+		on_stop_signal(0, 0, n);
+	}
+}
+
+/* SIGHUP: the whole configuration again (daemon/reload.c). */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *n = arg;
+	const struct net_reload_ctx rc = {
+		.path = n->conf_path,
+		.ov = n->conf_ov,
+		.running = n->current,
+		.workers = n->workers,
+		.n_workers = n->n_workers,
+		.tls = &n->tls,
+		.listen = &n->listen,
+	};
+
+	(void)sig;
+	(void)what;
+	/* systemd (Type=notify) shows the unit "reloading" until READY=1. */
+	char state[64];
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)io_now_us());
+	notify_send(state);
+	struct net_snapshot *s = net_reload(&rc);
+	if (s) {
+		net_snapshot_release(n->current);
+		n->current = s;
+	}
+	atomic_fetch_add(&n->reloads[s ? 0 : 1], 1);
+	notify_send(s ? "READY=1\nSTATUS=configuration reloaded"
+		      : "READY=1\nSTATUS=configuration reload refused; the running one is kept");
+}
+
+void daemon_reloads(struct daemon *n, uint64_t *applied, uint64_t *refused)
+{
+	*applied = atomic_load(&n->reloads[0]);
+	*refused = atomic_load(&n->reloads[1]);
+}
+
+static void log_totals(struct daemon *n)
+{
+	uint64_t allocs = 0;
+	struct net_stats sum = { 0 };
+
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		const struct worker *w = n->workers[i];
+		const struct turn_server_stats *s = turn_server_stats(w->srv);
+		log_info("worker %u: udp in %llu out %llu, tcp accepted %llu, requests %llu, "
+			 "dropped %llu, allocations %llu (total %llu), relayed to peers %llu, "
+			 "to clients %llu, TCP relay connections piped %llu",
+			 w->id, (unsigned long long)w->nw.stats.udp_in,
+			 (unsigned long long)w->nw.stats.udp_out,
+			 (unsigned long long)w->nw.stats.tcp_accepted,
+			 (unsigned long long)s->requests, (unsigned long long)s->dropped,
+			 (unsigned long long)s->allocations,
+			 (unsigned long long)s->allocations_total,
+			 (unsigned long long)s->relayed_to_peer,
+			 (unsigned long long)s->relayed_to_client,
+			 (unsigned long long)w->nw.stats.tcp_relay_pipes_total);
+		net_stats_add(&sum, &w->nw.stats);
+		allocs += s->allocations;
+	}
+	/* What a stop leaves behind: with every allocation gone, the port
+	 * pool and the quota counters must be back at zero. */
+	unsigned quota = quota_total(&n->quota);
+	log_notice("at stop: allocations %llu, relay ports in use %zu, quota in use %u",
+		   (unsigned long long)allocs, relay_ports_in_use(&n->relay), quota);
+	tls_log_totals(n->conf, &sum);
+	if (n->conf->redis.enabled) {
+		struct fleet_shared *fs = &n->fleet;
+		pthread_mutex_lock(&fs->lock);
+		log_notice("redis: quota checks %llu (refused %llu, unchecked %llu), events sent "
+			   "%llu, dropped %llu",
+			   (unsigned long long)(fs->quota_checked + fs->quota_refused),
+			   (unsigned long long)fs->quota_refused,
+			   (unsigned long long)fs->quota_unchecked,
+			   (unsigned long long)fs->events_sent,
+			   (unsigned long long)fs->events_dropped);
+		pthread_mutex_unlock(&fs->lock);
+	}
+}
+
+int daemon_run(struct daemon *n)
+{
+	struct event *sigs[4];
+	int rc = 0;
+	/* The watchdog is fed twice per interval, and draining checked once a
+	 * second. */
+	uint64_t period_us = 1000000;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigs[0] = evsignal_new(n->main_base, SIGTERM, on_stop_signal, n);
+	sigs[1] = evsignal_new(n->main_base, SIGINT, on_stop_signal, n);
+	sigs[2] = evsignal_new(n->main_base, SIGHUP, on_hup, n);
+	sigs[3] = evsignal_new(n->main_base, SIGUSR1, on_drain, n);
+	for (int i = 0; i < 4; i++)
+		if (sigs[i])
+			event_add(sigs[i], NULL);
+	n->watchdog_usec = notify_watchdog_usec();
+	if (n->watchdog_usec && n->watchdog_usec / 2 < period_us)
+		period_us = n->watchdog_usec / 2;
+	struct timeval period = { (time_t)(period_us / 1000000), (suseconds_t)(period_us % 1000000) };
+	n->last_ticks = calloc(n->n_workers, sizeof(*n->last_ticks));
+	n->last_advance_ms = calloc(n->n_workers, sizeof(*n->last_advance_ms));
+	n->service_ev = event_new(n->main_base, -1, EV_PERSIST, on_service, n);
+	if (!n->last_ticks || !n->last_advance_ms || !n->service_ev || event_add(n->service_ev, &period) < 0) {
+		log_error("cannot start the service timer");
+		rc = -1;
+	}
+	for (unsigned i = 0; rc == 0 && i < n->n_workers; i++) {
+		struct worker *w = n->workers[i];
+		if (worker_start(w) < 0) {
+			log_error("cannot start worker %u: %s", i, strerror(errno));
+			on_stop_signal(0, 0, n);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0) {
+		notify_send("READY=1\nSTATUS=serving");
+		event_base_loop(n->main_base, EVLOOP_NO_EXIT_ON_EMPTY);
+	}
+	for (unsigned i = 0; i < n->n_workers; i++)
+		worker_join(n->workers[i]);
+	log_totals(n);
+	for (int i = 0; i < 4; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	if (n->service_ev)
+		event_free(n->service_ev);
+	n->service_ev = NULL;
+	free(n->last_ticks);
+	free(n->last_advance_ms);
+	n->last_ticks = NULL;
+	n->last_advance_ms = NULL;
+	return rc;
+}
+
+void daemon_free(struct daemon *n)
+{
+	if (!n)
+		return;
+	metrics_free(n->metrics);
+	/* Workers go one by one: none may wake another any more. */
+	if (n->relay_ready)
+		tcp_relay_table_stopping(n->relay.tcp_table);
+	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
+		worker_free(n->workers[i]);
+	free(n->workers);
+	if (n->main_base)
+		event_base_free(n->main_base);
+	turn_policy_free(n->policy);
+	auth_cache_free(n->auth_cache); /* the workers' references went with them */
+	listen_registry_fini(&n->listen); /* after the workers' sockets */
+	net_snapshot_release(n->current);
+	if (n->fleet_ready)
+		fleet_shared_fini(&n->fleet);
+	if (n->tls_ready)
+		tls_shared_fini(&n->tls);
+	if (n->relay_ready)
+		relay_shared_fini(&n->relay);
+	if (n->quota_ready)
+		quota_fini(&n->quota);
+	conn_gate_fini(&n->conn_gate); /* after the workers' connections */
+	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));
+	free(n);
+}

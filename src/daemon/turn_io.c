@@ -1,0 +1,169 @@
+/*
+ * The core's struct turn_io for one worker (turn_io.h): what an Allocate,
+ * a deletion or a datagram asks of the process.
+ */
+#include "daemon/turn_io.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "daemon/fleet.h"
+#include "daemon/quota.h"
+#include "daemon/worker.h"
+#include "net/relay.h"
+#include "turn/alloc.h"
+#include "util/log.h"
+
+static int turn_io_relay_open(void *ctx, const struct turn_relay_request *req,
+			      struct turn_relay **relay, struct turn_addr *addr, uint64_t *token)
+{
+	struct worker *w = ctx;
+	const struct worker_origin *o = req->origin;
+
+	return relay_open(&w->nw, req, o->path, relay, addr, token);
+}
+
+static void turn_io_relay_close(void *ctx, struct turn_relay *relay)
+{
+	struct worker *w = ctx;
+
+	relay_close(&w->nw, relay);
+}
+
+static void turn_io_relay_send(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			       const uint8_t *data, size_t len)
+{
+	struct worker *w = ctx;
+
+	relay_send(&w->nw, relay, peer, data, len);
+}
+
+/* Load shedding, the server's and the user's quotas, and the user's
+ * across the fleet (the verdict Redis gave this very request). A listener
+ * a reload removed takes no new allocation: answered as draining is. */
+static int turn_io_quota_take(void *ctx, const char *user, void *origin)
+{
+	struct worker *w = ctx;
+	struct worker_origin *o = origin;
+	const struct quota_ask ask = {
+		.conf = w->conf, /* this worker's snapshot: shed-* reload */
+		.retired = net_path_retired(o->path),
+		.fleet_refused = o->verdict == FLEET_REFUSED,
+	};
+	unsigned count = 0;
+	uint64_t seq = 0;
+	int rc = quota_take(w->quota, user, &ask, &count, &seq);
+
+	if (rc == 0) {
+		o->verdict_used = true;
+		fleet_quota_changed(w, user, count, seq);
+	}
+	return rc;
+}
+
+static void turn_io_quota_give(void *ctx, const char *user)
+{
+	struct worker *w = ctx;
+	unsigned count = 0;
+	uint64_t seq = 0;
+
+	if (quota_give(w->quota, user, &count, &seq))
+		fleet_quota_changed(w, user, count, seq);
+}
+
+/* "a" or "a,b" for a dual allocation (RFC 8656 section 7.2). */
+static void turn_io_relay_addrs(const struct turn_alloc *a, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < 2 && o < cap; i++) {
+		char t[TURN_ADDR_STRLEN];
+		if (!a->relay[i].io)
+			continue;
+		int k = snprintf(out + o, cap - o, "%s%s", o ? "," : "",
+				 turn_addr_format(&a->relay[i].addr, true, t, sizeof(t)));
+		if (k > 0)
+			o += (size_t)k;
+	}
+	if (!out[0])
+		snprintf(out, cap, "-");
+}
+
+/* One info line per allocation created and deleted (by Refresh 0, expiry,
+ * its TCP connection closing or the stop), as key=value pairs: the
+ * 5-tuple, the user, the relayed address and, at the end, the traffic
+ * each way. The username is printed escaped: it is data from the client. */
+static void turn_io_alloc_log(enum turn_alloc_event ev, const struct turn_alloc *a, uint32_t lifetime)
+{
+	char user[AUTH_PRINTABLE_MAX], client[TURN_ADDR_STRLEN], server[TURN_ADDR_STRLEN];
+	char relay[2 * TURN_ADDR_STRLEN + 2];
+	const char *name = a->username ? a->username : "";
+
+	if (log_get_level() < LOG_LVL_INFO)
+		return;
+	auth_username_printable((const uint8_t *)name, strlen(name), user, sizeof(user));
+	turn_addr_format(&a->tuple.client, true, client, sizeof(client));
+	turn_addr_format(&a->tuple.local, true, server, sizeof(server));
+	turn_io_relay_addrs(a, relay, sizeof(relay));
+	const char *transport = a->tuple.transport == TURN_TRANSPORT_TCP ? "tcp" : "udp";
+	if (ev == TURN_ALLOC_CREATED)
+		log_info("allocation created: user=%s client=%s server=%s transport=%s relay=%s "
+			 "lifetime=%" PRIu32,
+			 user, client, server, transport, relay, lifetime);
+	else
+		log_info("allocation deleted: user=%s client=%s server=%s transport=%s relay=%s "
+			 "to_peer_bytes=%" PRIu64 " to_peer_packets=%" PRIu64
+			 " to_client_bytes=%" PRIu64 " to_client_packets=%" PRIu64,
+			 user, client, server, transport, relay, a->bytes_out, a->pkts_out,
+			 a->bytes_in, a->pkts_in);
+}
+
+static void turn_io_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
+				uint32_t lifetime)
+{
+	if (ev != TURN_ALLOC_REFRESHED)
+		turn_io_alloc_log(ev, a, lifetime);
+	fleet_alloc_event(ctx, ev, a, lifetime);
+}
+
+static int turn_io_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
+			       uint32_t *id)
+{
+	struct worker *w = ctx;
+
+	return tcp_relay_connect(&w->nw, relay, peer, id);
+}
+
+static int turn_io_tcp_bind(void *ctx, uint32_t id, const char *user, void *origin)
+{
+	struct worker *w = ctx;
+	const struct worker_origin *o = origin;
+
+	return tcp_relay_bind(&w->nw, id, user, o->path);
+}
+
+static void turn_io_tcp_close(void *ctx, uint32_t id)
+{
+	struct worker *w = ctx;
+
+	tcp_relay_close(&w->nw, id);
+}
+
+void turn_io_init(struct turn_io *io, struct worker *w)
+{
+	*io = (struct turn_io){
+		.ctx = w,
+		.relay_open = turn_io_relay_open,
+		.relay_close = turn_io_relay_close,
+		.relay_send = turn_io_relay_send,
+		.quota_take = turn_io_quota_take,
+		.quota_give = turn_io_quota_give,
+		.alloc_event = turn_io_alloc_event,
+		.tcp_connect = turn_io_tcp_connect,
+		.tcp_bind = turn_io_tcp_bind,
+		.tcp_close = turn_io_tcp_close,
+	};
+}

@@ -1,0 +1,97 @@
+/* A worker thread's transport state (net_worker.h). */
+#include "net/net_worker.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "io/clock.h"
+#include "net/listen.h"
+#include "net/tls.h"
+
+/* The loop turn's other events have run: send what they gathered. */
+static void net_worker_on_flush(void *arg)
+{
+	struct net_worker *w = arg;
+
+	relay_out_flush(w);
+	for (size_t i = 0; i < w->n_udp; i++)
+		if (w->udp[i]->out && w->udp[i]->out->n)
+			udp_out_flush(w->udp[i]);
+}
+
+/* Another worker changed a TCP relay connection of ours (tcp_relay.c). */
+static void net_worker_on_tcp_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tcp_relay_service(arg, io_now_ms());
+}
+
+int net_worker_init(struct net_worker *w, const struct net_worker_init *in)
+{
+	w->id = in->id;
+	w->base = in->base;
+	w->conf = in->conf;
+	w->up = in->up;
+	w->up_ctx = in->up_ctx;
+	w->relay_shared = in->relay_shared;
+	w->tls = in->tls;
+	w->conn_gate = in->conn_gate;
+	w->pipe_bps = in->conf->max_bps;
+	LIST_INIT(&w->conns);
+	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
+	w->tcp_wake_ev = event_new(w->base, -1, 0, net_worker_on_tcp_wake, w);
+	if (!w->big || !w->tcp_wake_ev ||
+	    io_flush_init(&w->flush, w->base, net_worker_on_flush, w) < 0)
+		return -1;
+	return 0;
+}
+
+void net_worker_close_clients(struct net_worker *w)
+{
+	io_flush_fini(&w->flush);
+	/* From here relays that close are freed, and no longer counted on
+	 * their listening socket (which may go first). */
+	w->stopping = true;
+	tcp_conns_close_all(w);
+	listen_close_all(w);
+}
+
+void net_worker_fini(struct net_worker *w)
+{
+	relay_spares_free(w);
+	if (w->tcp_wake_ev)
+		event_free(w->tcp_wake_ev);
+	w->tcp_wake_ev = NULL;
+	if (w->reserve_fd >= 0)
+		close(w->reserve_fd);
+	w->reserve_fd = -1;
+	free(w->big);
+	w->big = NULL;
+}
+
+void net_worker_flush_soon(struct net_worker *w)
+{
+	io_flush_soon(&w->flush);
+}
+
+void net_worker_tick(struct net_worker *w, uint64_t now_ms)
+{
+	dtls_tick(w, now_ms);
+	tcp_tick(w, now_ms);       /* first-message-timeout, max-allocate-timeout */
+	listen_service(w);         /* retired listening sockets whose allocations ended */
+	tcp_relay_service(w, now_ms); /* connections nobody bound in 30 s */
+}
+
+void net_stats_add(struct net_stats *sum, const struct net_stats *s)
+{
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)s;
+
+	/* Every member is a uint64_t or an array of them. */
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		d[i] += v[i];
+}
