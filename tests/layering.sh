@@ -223,7 +223,7 @@ layering_rules() {
 	report "includes go down the layers only" "$(pick dir)" "$(pick known-dir)"
 	report "tools/ includes only $LAYERING_TOOLS_MAY and tools/" "$(pick tools)" "$(pick known-tools)"
 	report "no two modules of a folder include each other both ways" "$(pick mutual)" "$(pick known-mutual)"
-	stale=$(pick stale)
+	stale=$(pick stale | sort)
 	[ -z "$stale" ] || echo "$stale" | sed 's/^/# known offence gone, remove it from the list: /'
 
 	hdrs=$(cd "$top_srcdir" && for d in src/util src/stun src/turn; do
