@@ -547,13 +547,9 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
-/* Checks that involve two options, on the final values (overrides
+/* ---- Checks that involve two options, on the final values (overrides
  * included): no single line is at fault, so the file and both options are
- * named. */
-bool conf_tls_port_used(const struct conf *c)
-{
-	return c->cert && c->tls_listening_port && !(c->no_tls && c->no_dtls);
-}
+ * named. ---- */
 
 /* Whether the sockets of listening-ip and the TLS port take a's address
  * and port for the kinds (1 UDP, 2 TCP) in kinds. */

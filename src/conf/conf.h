@@ -237,6 +237,9 @@ int conf_listeners_check(const struct conf *c, char *err, size_t errlen);
 
 /* Whether anything listens on tls-listening-port (a certificate, the port,
  * and TLS or DTLS not both turned off). */
-bool conf_tls_port_used(const struct conf *c);
+static inline bool conf_tls_port_used(const struct conf *c)
+{
+	return c->cert && c->tls_listening_port && !(c->no_tls && c->no_dtls);
+}
 
 #endif

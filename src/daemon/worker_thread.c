@@ -25,6 +25,7 @@
 #include "daemon/turn_io.h"
 #include "daemon/worker.h"
 #include "daemon/worker_reload.h"
+#include "net/net_loop.h"
 #include "io/clock.h"
 #include "net/listen.h"
 #include "net/nat.h"
@@ -40,9 +41,9 @@ void worker_free(struct worker *w)
 	pthread_mutex_destroy(&w->snap_lock);
 	/* Client connections and listening sockets first: their allocations
 	 * end in the core, whose relays the transports still hold. */
-	net_worker_close_clients(&w->nw);
+	net_loop_close_clients(&w->nw);
 	turn_server_free(w->srv);
-	net_worker_fini(&w->nw);
+	net_loop_fini(&w->nw);
 	turn_policy_free(w->policy);
 	auth_free(w->auth); /* no callback can come after this */
 	park_free_all(w);
@@ -88,7 +89,7 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 			return -1;
 		if (!conf->no_tcp && listen_open(&w->nw, &conf->listen[i], CONF_LISTEN_TCP, err, errlen) < 0)
 			return -1;
-		if (tls_worker_bind(&w->nw, &conf->listen[i], err, errlen) < 0)
+		if (listen_open_tls_port(&w->nw, &conf->listen[i], err, errlen) < 0)
 			return -1;
 	}
 	if (worker_bind_listeners(w, conf, err, errlen) < 0)
@@ -138,7 +139,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
-	net_worker_tick(&w->nw, now);
+	net_loop_tick(&w->nw, now);
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
 		quota_set_worker_bps(w->quota, w->id,
@@ -215,13 +216,13 @@ static void worker_watch_addresses(struct worker *w)
 static int worker_init_parts(struct worker *w, const struct worker_env *n, char *err,
 			     size_t errlen)
 {
-	const struct net_worker_init ni = {
+	const struct net_loop_params ni = {
 		.id = w->id, .base = event_base_new(), .conf = n->conf,
 		.relay_shared = n->relay, .tls = n->tls, .conn_gate = n->conn_gate,
 		.up = &dispatch_up, .up_ctx = w,
 	};
 
-	if (!ni.base || net_worker_init(&w->nw, &ni) < 0) {
+	if (!ni.base || net_loop_init(&w->nw, &ni) < 0) {
 		if (ni.base && !w->nw.base)
 			event_base_free(ni.base);
 		snprintf(err, errlen, "cannot create worker %u", w->id);

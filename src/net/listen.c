@@ -165,6 +165,20 @@ int listen_open(struct net_worker *w, const struct turn_addr *a, unsigned kind, 
 	return 0;
 }
 
+int listen_open_tls_port(struct net_worker *w, const struct turn_addr *addr, char *err,
+			 size_t errlen)
+{
+	const struct conf *c = w->conf;
+	struct turn_addr a = *addr;
+
+	a.port = c->tls_listening_port;
+	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS, err, errlen) < 0)
+		return -1;
+	if (dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
 void listen_close_all(struct net_worker *w)
 {
 	for (size_t i = 0; i < w->n_udp; i++)

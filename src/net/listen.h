@@ -41,6 +41,12 @@ struct listen_change;
 int listen_open(struct net_worker *w, const struct turn_addr *a, unsigned kind, char *err,
 		size_t errlen);
 
+/* This worker's TLS listener and DTLS socket on the TLS port of addr's
+ * address (when TLS and DTLS are on). Returns 0, or -1 with a message in
+ * err. */
+int listen_open_tls_port(struct net_worker *w, const struct turn_addr *addr, char *err,
+			 size_t errlen);
+
 /* Close and free every listening socket of w (at its end). */
 void listen_close_all(struct net_worker *w);
 

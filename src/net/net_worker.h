@@ -119,8 +119,16 @@ struct net_stats {
 	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
 };
 
-/* sum += s, counter by counter. */
-void net_stats_add(struct net_stats *sum, const struct net_stats *s);
+/* sum += s, counter by counter: every member is a uint64_t or an array
+ * of them. */
+static inline void net_stats_add(struct net_stats *sum, const struct net_stats *s)
+{
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)s;
+
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		d[i] += v[i];
+}
 
 union pktinfo_cmsg {
 	struct cmsghdr align;
@@ -200,30 +208,12 @@ struct net_worker {
 	struct worker_big *big;
 };
 
-/* What net_worker_init needs from the daemon. */
-struct net_worker_init {
-	unsigned id;
-	struct event_base *base;
-	const struct conf *conf;
-	struct relay_shared *relay_shared;
-	struct tls_shared *tls;
-	struct conn_gate *conn_gate;
-	const struct net_up *up;
-	void *up_ctx;
-};
-
-/* 0, or -1 (out of memory, or libevent). srv is set later (net_worker.srv). */
-int net_worker_init(struct net_worker *w, const struct net_worker_init *in);
-/* The worker stops: client connections and listening sockets close (their
- * allocations end in the core, which must still be there). */
-void net_worker_close_clients(struct net_worker *w);
-/* After the core is gone: spares, events, buffers. */
-void net_worker_fini(struct net_worker *w);
 /* Make the worker send what it gathered once the events already due in
  * this loop turn have run. */
-void net_worker_flush_soon(struct net_worker *w);
-/* Once a second: the transports' deadlines. */
-void net_worker_tick(struct net_worker *w, uint64_t now_ms);
+static inline void net_worker_flush_soon(struct net_worker *w)
+{
+	io_flush_soon(&w->flush);
+}
 
 /* Datagram i of a batch read: its slot, then its tail (struct worker_big). */
 static inline void net_worker_rx_iov(struct net_worker *w, int i, struct iovec iov[2])

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/listen.h"
 #include "net/net_worker.h"
 #include "util/log.h"
 
@@ -294,19 +293,6 @@ void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client
 	if (!HMAC(EVP_sha256(), ts->cookie_key, sizeof(ts->cookie_key), msg, sizeof(msg), out,
 		  &len))
 		memset(out, 0, TLS_COOKIE_KEY_LEN); /* verifies nothing: 0 is never made */
-}
-
-int tls_worker_bind(struct net_worker *w, const struct turn_addr *addr, char *err, size_t errlen)
-{
-	const struct conf *c = w->conf;
-	struct turn_addr a = *addr;
-
-	a.port = c->tls_listening_port;
-	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS, err, errlen) < 0)
-		return -1;
-	if (dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
-		return -1;
-	return 0;
 }
 
 struct bufferevent *tls_bufferevent_new(struct net_worker *w, int fd)

@@ -73,9 +73,6 @@ void tls_shared_fini(struct tls_shared *ts);
 void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client,
 		     uint64_t period, uint8_t out[TLS_COOKIE_KEY_LEN]);
 
-/* Open and attach this worker's TLS listener and DTLS socket on the TLS
- * port of addr, as the configuration asks. Returns 0 or -1 with err. */
-int tls_worker_bind(struct net_worker *w, const struct turn_addr *addr, char *err, size_t errlen);
 
 /* A server-side TLS bufferevent on an accepted socket, handshake started;
  * NULL on failure (fd is then closed). */

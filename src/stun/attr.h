@@ -12,14 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stun/attr_names.h"
 #include "stun/msg.h"
 #include "util/addr.h"
 
-/* True if this codec understands the attribute type. */
-bool stun_attr_known(uint16_t type);
-
-/* Name for logs ("XOR-MAPPED-ADDRESS"), or "UNKNOWN". */
-const char *stun_attr_name(uint16_t type);
 
 /* ---- Decoders ---- */
 

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "stun/attr.h"
+#include "stun/attr_names.h"
 #include "util/rbuf.h"
 
 static size_t pad4(size_t n)

@@ -1,5 +1,6 @@
-/* A worker thread's transport state (net_worker.h). */
-#include "net/net_worker.h"
+/* A worker thread's transports, as one (net_loop.h): set up, ticked,
+ * flushed at the end of each loop turn, closed. */
+#include "net/net_loop.h"
 
 #include <event2/event.h>
 #include <fcntl.h>
@@ -7,11 +8,12 @@
 #include <unistd.h>
 
 #include "io/clock.h"
+#include "net/net_worker.h"
 #include "net/listen.h"
 #include "net/tls.h"
 
 /* The loop turn's other events have run: send what they gathered. */
-static void net_worker_on_flush(void *arg)
+static void net_loop_on_flush(void *arg)
 {
 	struct net_worker *w = arg;
 
@@ -22,14 +24,14 @@ static void net_worker_on_flush(void *arg)
 }
 
 /* Another worker changed a TCP relay connection of ours (tcp_relay.c). */
-static void net_worker_on_tcp_wake(evutil_socket_t fd, short what, void *arg)
+static void net_loop_on_tcp_wake(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	tcp_relay_service(arg, io_now_ms());
 }
 
-int net_worker_init(struct net_worker *w, const struct net_worker_init *in)
+int net_loop_init(struct net_worker *w, const struct net_loop_params *in)
 {
 	w->id = in->id;
 	w->base = in->base;
@@ -43,14 +45,14 @@ int net_worker_init(struct net_worker *w, const struct net_worker_init *in)
 	LIST_INIT(&w->conns);
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
-	w->tcp_wake_ev = event_new(w->base, -1, 0, net_worker_on_tcp_wake, w);
+	w->tcp_wake_ev = event_new(w->base, -1, 0, net_loop_on_tcp_wake, w);
 	if (!w->big || !w->tcp_wake_ev ||
-	    io_flush_init(&w->flush, w->base, net_worker_on_flush, w) < 0)
+	    io_flush_init(&w->flush, w->base, net_loop_on_flush, w) < 0)
 		return -1;
 	return 0;
 }
 
-void net_worker_close_clients(struct net_worker *w)
+void net_loop_close_clients(struct net_worker *w)
 {
 	io_flush_fini(&w->flush);
 	/* From here relays that close are freed, and no longer counted on
@@ -60,7 +62,7 @@ void net_worker_close_clients(struct net_worker *w)
 	listen_close_all(w);
 }
 
-void net_worker_fini(struct net_worker *w)
+void net_loop_fini(struct net_worker *w)
 {
 	relay_spares_free(w);
 	if (w->tcp_wake_ev)
@@ -73,25 +75,10 @@ void net_worker_fini(struct net_worker *w)
 	w->big = NULL;
 }
 
-void net_worker_flush_soon(struct net_worker *w)
-{
-	io_flush_soon(&w->flush);
-}
-
-void net_worker_tick(struct net_worker *w, uint64_t now_ms)
+void net_loop_tick(struct net_worker *w, uint64_t now_ms)
 {
 	dtls_tick(w, now_ms);
 	tcp_tick(w, now_ms);       /* first-message-timeout, max-allocate-timeout */
 	listen_service(w);         /* retired listening sockets whose allocations ended */
 	tcp_relay_service(w, now_ms); /* connections nobody bound in 30 s */
-}
-
-void net_stats_add(struct net_stats *sum, const struct net_stats *s)
-{
-	uint64_t *d = (uint64_t *)sum;
-	const uint64_t *v = (const uint64_t *)s;
-
-	/* Every member is a uint64_t or an array of them. */
-	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-		d[i] += v[i];
 }
