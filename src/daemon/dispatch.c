@@ -28,7 +28,7 @@ const uint64_t worker_alloc_bounds_us[WORKER_ALLOC_BUCKETS] = {
 
 static void dispatch_count_latency(struct worker *w, uint64_t since_us)
 {
-	uint64_t us = io_now_us() - since_us;
+	uint64_t us = io_clock_us(w->clock) - since_us;
 	unsigned i = 0;
 
 	while (i < WORKER_ALLOC_BUCKETS && us > worker_alloc_bounds_us[i])
@@ -114,7 +114,7 @@ static bool dispatch_stun(struct worker *w, const struct worker_msg *m,
 	struct worker_origin origin = { m->path, m->verdict, false };
 	struct turn_input in = { .msg = msg, .tuple = m->tuple, .now_ms = now,
 				 .authenticated = &authenticated, .origin = &origin };
-	uint64_t since_us = m->since_us ? m->since_us : io_now_us();
+	uint64_t since_us = m->since_us ? m->since_us : io_clock_us(w->clock);
 	struct worker_msg here = *m;
 
 	here.since_us = since_us; /* it arrived now; a resumed one carries its time */
@@ -143,7 +143,7 @@ static bool dispatch_stun(struct worker *w, const struct worker_msg *m,
 bool dispatch_decide(struct worker *w, const struct worker_msg *m, bool *verdict_used)
 {
 	struct stun_msg msg;
-	uint64_t now = io_now_ms();
+	uint64_t now = io_clock_ms(w->clock);
 
 	*verdict_used = false;
 	if (turn_chandata_is_chandata(m->pkt, m->len)) {

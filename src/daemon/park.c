@@ -11,10 +11,10 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "auth/auth.h"
 #include "daemon/worker.h"
+#include "io/clock.h"
 #include "stun/attr.h"
 
 /* Requests one worker may hold while a backend answers; past this, new
@@ -148,7 +148,7 @@ int park_credential(struct worker *w, const struct stun_msg *m, const struct wor
 	const struct stun_attr *h = stun_msg_find(m, STUN_ATTR_USERHASH);
 	struct pending_req *p = pending_new(w, pc, PARK_CREDENTIAL);
 	struct auth_query q = {
-		.now_s = (uint64_t)time(NULL),
+		.now_s = io_clock_wall_s(w->clock),
 		.done = p ? pending_done : NULL,
 		.arg = p,
 	};

@@ -30,6 +30,7 @@ struct net_snapshot;
 struct daemon;
 struct worker_reload;
 struct quota_table;
+struct io_clock;
 struct fleet_shared;
 struct auth_backend;
 struct worker;
@@ -123,6 +124,7 @@ struct worker {
 	struct turn_server *srv;
 	struct turn_io turn_io;            /* what the core calls (daemon/turn_io.c) */
 	struct quota_table *quota;         /* the daemon's, shared by every worker */
+	const struct io_clock *clock;      /* what "now" is (io/clock.h) */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */
 	struct turn_policy *policy;        /* this worker's, once Redis changed the ranges */

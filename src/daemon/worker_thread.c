@@ -130,7 +130,7 @@ void worker_snapshot_read(struct worker *w, struct worker_snapshot *out)
 static void worker_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	uint64_t now = io_now_ms();
+	uint64_t now = io_clock_ms(w->clock);
 	const struct turn_server_stats *s = turn_server_stats(w->srv);
 	uint64_t bytes = s->bytes_to_peer + s->bytes_to_client + w->nw.stats.tcp_relay_bytes[0] +
 			 w->nw.stats.tcp_relay_bytes[1];
@@ -259,6 +259,7 @@ struct worker *worker_new(unsigned id, const struct worker_env *n, char *err, si
 	w->conf_snap = n->snap;
 	net_snapshot_hold(w->conf_snap);
 	w->quota = n->quota;
+	w->clock = n->clock ? n->clock : &io_clock_system;
 	w->fleet.shared = n->fleet;
 	w->decide = dispatch_decide;
 	LIST_INIT(&w->pending);

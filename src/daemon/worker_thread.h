@@ -18,6 +18,7 @@ struct fleet_shared;
 struct quota_table;
 struct auth_cache;
 struct turn_policy;
+struct io_clock;
 
 /* What the process shares with each worker it creates (daemon.c). */
 struct worker_env {
@@ -32,6 +33,7 @@ struct worker_env {
 	struct turn_policy *policy;   /* the peer policy */
 	const uint8_t *nonce_secret;  /* TURN_NONCE_SECRET_LEN bytes */
 	uint32_t hash_seed;
+	const struct io_clock *clock; /* NULL: the system's (io/clock.h) */
 };
 
 /* Worker id, with every socket bound, or NULL with a message in err. */

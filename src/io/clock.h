@@ -9,4 +9,31 @@
 uint64_t io_now_ms(void);
 uint64_t io_now_us(void);
 
+/* A clock a component reads through, so that a test can run it on a
+ * scripted one (tests/unit/daemon_harness.c): monotonic microseconds, and
+ * the wall clock's seconds (TURN REST expiry times are UNIX times). */
+struct io_clock {
+	uint64_t (*now_us)(void *ctx);
+	uint64_t (*wall_s)(void *ctx);
+	void *ctx;
+};
+
+/* CLOCK_MONOTONIC and time(). */
+extern const struct io_clock io_clock_system;
+
+static inline uint64_t io_clock_us(const struct io_clock *c)
+{
+	return c->now_us(c->ctx);
+}
+
+static inline uint64_t io_clock_ms(const struct io_clock *c)
+{
+	return c->now_us(c->ctx) / 1000u;
+}
+
+static inline uint64_t io_clock_wall_s(const struct io_clock *c)
+{
+	return c->wall_s(c->ctx);
+}
+
 #endif
