@@ -186,6 +186,8 @@ static int fake_quota_take(void *ctx, const char *user, void *origin)
 
 	f->origin_quota_take = origin;
 	ck_assert_ptr_nonnull(u);
+	if (f->shed)
+		return STUN_ERR_TRY_ALTERNATE;
 	if (f->user_limit && u->n >= f->user_limit)
 		return TURN_ERR_ALLOCATION_QUOTA;
 	if (f->total_limit && f->total >= f->total_limit)
@@ -460,7 +462,7 @@ int client_read_answer(struct client *c, uint16_t method)
 	return code;
 }
 
-int client_deliver(struct client *c, int auth)
+int client_deliver_as(struct client *c, int auth, const struct client_delivery *how)
 {
 	struct turn_credential cred;
 	struct stun_msg in;
@@ -472,13 +474,31 @@ int client_deliver(struct client *c, int auth)
 	struct turn_input input = {
 		.msg = &in,
 		.tuple = &c->tuple,
-		.cred = auth ? &cred : NULL,
 		.now_ms = c->h->now_ms,
 		.authenticated = &c->authenticated,
+		.origin = how ? how->origin : NULL,
 	};
+	/* As the daemon does: the entry point before the lookup, then again
+	 * with the credential found. */
+	if (how && how->pre_auth) {
+		c->auth_stages[0] = turn_server_auth(c->h->srv, &input);
+		c->auth_stages[1] = -2; /* not asked: no credential needed */
+		if (c->auth_stages[0] == 0 && auth) {
+			input.cred = &cred;
+			c->auth_stages[1] = turn_server_auth(c->h->srv, &input);
+		}
+		if (how->forget_mac)
+			input.mac_key = -1; /* a MAC the caller found wrong */
+	}
+	input.cred = auth ? &cred : NULL;
 	c->reply = (struct turn_reply){ c->resp, sizeof(c->resp), 0 };
 	c->rc = turn_server_handle(c->h->srv, &input, &c->reply);
 	return client_read_answer(c, in.method);
+}
+
+int client_deliver(struct client *c, int auth)
+{
+	return client_deliver_as(c, auth, NULL);
 }
 
 int client_send(struct client *c, int auth)

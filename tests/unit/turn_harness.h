@@ -92,6 +92,7 @@ struct fake_io {
 	/* The turn_input.origin each callback was last given (the caller's
 	 * facts about the request, handed back by the core). */
 	void *origin_relay_open, *origin_quota_take, *origin_tcp_bind;
+	bool shed; /* quota_take answers 300: over a load-shedding threshold */
 };
 
 void fake_io_init(struct fake_io *f);
@@ -157,6 +158,17 @@ struct client {
 	bool authenticated; /* the core's turn_input.authenticated for it */
 	/* The relayed addresses of its allocation (IPv4, IPv6). */
 	struct turn_addr relayed[2];
+	/* turn_server_auth's answers for the last client_deliver_as with
+	 * pre_auth: before the lookup, and with the credential (-2: not
+	 * asked). */
+	int auth_stages[2];
+};
+
+/* How client_deliver_as hands the request over, as the daemon does. */
+struct client_delivery {
+	void *origin;  /* turn_input.origin */
+	bool pre_auth; /* ask turn_server_auth before and after the lookup */
+	bool forget_mac; /* then say the MAC did not verify, whatever it is */
 };
 
 /* A UDP client at 192.0.2.<host>:<port> talking to 192.0.2.1:3478. */
@@ -177,6 +189,8 @@ void client_sign(struct client *c, int auth);
  * NONCE it carries). Returns the answer's code: 0 success, the
  * ERROR-CODE, or -1 when there was no answer. */
 int client_deliver(struct client *c, int auth);
+/* client_deliver, handed over as how says. */
+int client_deliver_as(struct client *c, int auth, const struct client_delivery *how);
 /* Parse an answer the core wrote into c->resp (c->reply.len) for method,
  * as client_deliver does. */
 int client_read_answer(struct client *c, uint16_t method);
