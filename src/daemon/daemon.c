@@ -107,6 +107,94 @@ static void daemon_metrics_view(void *ctx, struct metrics_view *v)
 	v->draining = quota_draining(&n->quota);
 }
 
+/* Say at start-up where allocations are relayed from. */
+static void daemon_log_relays(const struct daemon *n, const struct conf *conf)
+{
+	for (size_t i = 0; i < n->relay.n_addrs; i++) {
+		char a[TURN_ADDR_STRLEN], e[TURN_ADDR_STRLEN];
+		log_notice("relay address %s (told to clients as %s), ports %u-%u",
+			   turn_addr_format(&n->relay.addrs[i].addr, false, a, sizeof(a)),
+			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
+			   (unsigned)conf->min_port, (unsigned)conf->max_port);
+	}
+	nat_log_addresses(conf);
+	if (n->relay.n_addrs == 0 && !conf->stun_only)
+		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
+}
+
+/* What every worker shares: relay addresses and ports, quotas, the fleet,
+ * the peer policy, the nonce key, the connection counts, TLS. */
+static int daemon_shared_init(struct daemon *n, const struct conf *conf, char *err,
+			      size_t errlen)
+{
+	if (relay_shared_init(&n->relay, conf, err, errlen) < 0)
+		return -1;
+	n->relay_ready = true;
+	if (quota_init(&n->quota, conf) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n->quota_ready = true;
+	daemon_log_relays(n, conf);
+	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0)
+		return -1;
+	n->fleet_ready = true;
+	if (conf->redis.enabled)
+		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
+			   conf->realm, n->fleet.node_id);
+	n->policy = peer_policy_new(conf, NULL, &n->relay);
+	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
+	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1 ||
+	    conn_gate_init(&n->conn_gate, n->hash_seed ^ 0x9e3779b9u) < 0) {
+		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
+		return -1;
+	}
+	n->tls_ready = true;
+	return tls_shared_init(&n->tls, conf, err, errlen);
+}
+
+/* The workers, each with its sockets bound, and the main thread's base. */
+static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *err,
+			       size_t errlen)
+{
+	n->workers = calloc(n->n_workers, sizeof(*n->workers));
+	n->main_base = event_base_new();
+	if (conf->redis.enabled)
+		n->auth_cache = auth_cache_new(conf->redis.cache_size);
+	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	const struct worker_env env = {
+		.conf = conf, .snap = n->current, .relay = &n->relay, .tls = &n->tls,
+		.conn_gate = &n->conn_gate, .fleet = &n->fleet, .quota = &n->quota,
+		.auth_cache = n->auth_cache, .policy = n->policy,
+		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
+	};
+	for (unsigned i = 0; i < n->n_workers; i++) {
+		n->workers[i] = worker_new(i, &env, err, errlen);
+		if (!n->workers[i])
+			return -1;
+	}
+	return 0;
+}
+
+static int daemon_metrics_init(struct daemon *n, const struct conf *conf, char *err,
+			       size_t errlen)
+{
+	const struct metrics_source src = { daemon_metrics_view, n };
+	char a[TURN_ADDR_STRLEN];
+
+	if (!conf->metrics.port)
+		return 0;
+	n->metrics = metrics_new(&src, n->main_base, &conf->metrics, err, errlen);
+	if (!n->metrics)
+		return -1;
+	log_notice("metrics on http://%s/metrics",
+		   turn_addr_format(&conf->metrics, true, a, sizeof(a)));
+	return 0;
+}
+
 struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 {
 	struct daemon *n = calloc(1, sizeof(*n));
@@ -126,81 +214,11 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 		free(n);
 		return NULL;
 	}
-	if (relay_shared_init(&n->relay, conf, err, errlen) < 0) {
-		net_snapshot_release(n->current);
-		free(n);
-		return NULL;
-	}
-	n->relay_ready = true;
-	if (quota_init(&n->quota, conf) < 0) {
-		snprintf(err, errlen, "out of memory");
+	if (daemon_shared_init(n, conf, err, errlen) < 0 ||
+	    daemon_workers_init(n, conf, err, errlen) < 0 ||
+	    daemon_metrics_init(n, conf, err, errlen) < 0) {
 		daemon_free(n);
 		return NULL;
-	}
-	n->quota_ready = true;
-	for (size_t i = 0; i < n->relay.n_addrs; i++) {
-		char a[TURN_ADDR_STRLEN], e[TURN_ADDR_STRLEN];
-		log_notice("relay address %s (told to clients as %s), ports %u-%u",
-			   turn_addr_format(&n->relay.addrs[i].addr, false, a, sizeof(a)),
-			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
-			   (unsigned)conf->min_port, (unsigned)conf->max_port);
-	}
-	nat_log_addresses(conf);
-	if (n->relay.n_addrs == 0 && !conf->stun_only)
-		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
-	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0) {
-		daemon_free(n);
-		return NULL;
-	}
-	n->fleet_ready = true;
-	if (conf->redis.enabled)
-		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
-			   conf->realm, n->fleet.node_id);
-	n->policy = peer_policy_new(conf, NULL, &n->relay);
-	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
-	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1 ||
-	    conn_gate_init(&n->conn_gate, n->hash_seed ^ 0x9e3779b9u) < 0) {
-		snprintf(err, errlen, "cannot set up the peer policy or the nonce key");
-		daemon_free(n);
-		return NULL;
-	}
-	n->tls_ready = true;
-	if (tls_shared_init(&n->tls, conf, err, errlen) < 0) {
-		daemon_free(n);
-		return NULL;
-	}
-	n->workers = calloc(n->n_workers, sizeof(*n->workers));
-	n->main_base = event_base_new();
-	if (conf->redis.enabled)
-		n->auth_cache = auth_cache_new(conf->redis.cache_size);
-	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
-		snprintf(err, errlen, "out of memory");
-		daemon_free(n);
-		return NULL;
-	}
-	const struct worker_env env = {
-		.conf = conf, .snap = n->current, .relay = &n->relay, .tls = &n->tls,
-		.conn_gate = &n->conn_gate, .fleet = &n->fleet, .quota = &n->quota,
-		.auth_cache = n->auth_cache, .policy = n->policy,
-		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
-	};
-	for (unsigned i = 0; i < n->n_workers; i++) {
-		n->workers[i] = worker_new(i, &env, err, errlen);
-		if (!n->workers[i]) {
-			daemon_free(n);
-			return NULL;
-		}
-	}
-	if (conf->metrics.port) {
-		const struct metrics_source src = { daemon_metrics_view, n };
-		n->metrics = metrics_new(&src, n->main_base, &conf->metrics, err, errlen);
-		if (!n->metrics) {
-			daemon_free(n);
-			return NULL;
-		}
-		char a[TURN_ADDR_STRLEN];
-		log_notice("metrics on http://%s/metrics",
-			   turn_addr_format(&conf->metrics, true, a, sizeof(a)));
 	}
 	return n;
 }

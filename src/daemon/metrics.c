@@ -273,6 +273,71 @@ static void write_pool(struct evbuffer *b, const struct metrics_view *t)
 	    t->ports_taken_early);
 }
 
+/* Allocations, permissions, channels, relay ports and traffic. */
+static void write_allocations(struct evbuffer *b, const struct metrics_view *t)
+{
+	one(b, "turnd_workers", "gauge", "Worker threads.", t->workers);
+	one(b, "turnd_allocations", "gauge", "Allocations held now.", t->sum.core.allocations);
+	one(b, "turnd_allocations_total", "counter", "Allocations made since start.",
+	    t->sum.core.allocations_total);
+	one(b, "turnd_permissions", "gauge", "Permissions in force now.", t->sum.permissions);
+	one(b, "turnd_channels", "gauge", "Channels bound now.", t->sum.channels);
+	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
+	    t->ports_in_use);
+	write_pool(b, t);
+	write_relay(b, &t->sum.core, t->sum.net.tcp_relay_bytes);
+	one(b, "turnd_rx_coalesce_waits_total", "counter",
+	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",
+	    t->sum.daemon.rx_coalesce_waits);
+	one(b, "turnd_icmp_relayed_total", "counter",
+	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
+	    t->sum.core.icmp_to_client);
+}
+
+/* The listening sockets and client connections. */
+static void write_listeners(struct evbuffer *b, const struct metrics_view *t)
+{
+	head(b, "turnd_udp_datagrams_total", "counter",
+	     "Datagrams on the listening UDP sockets, by direction.");
+	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"in\"} %" PRIu64 "\n",
+			    t->sum.net.udp_in);
+	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"out\"} %" PRIu64 "\n",
+			    t->sum.net.udp_out);
+	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
+	    t->sum.net.tcp_accepted);
+	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t->sum.net.tcp_open);
+	one(b, "turnd_listeners_retired", "gauge",
+	    "Listening UDP and DTLS sockets (one per worker) a reload removed, still carrying "
+	    "their allocations.",
+	    t->sum.net.listen_retired);
+}
+
+/* Answers not sent, and credentials. */
+static void write_auth(struct evbuffer *b, const struct metrics_view *t)
+{
+	one(b, "turnd_unauth_answers_suppressed_total", "counter",
+	    "Answers to unauthenticated UDP requests not sent: their source address was over "
+	    "unauth-rate (reflection limit).",
+	    t->sum.daemon.unauth_suppressed);
+	one(b, "turnd_auth_backend_errors_total", "counter",
+	    "Credential lookups that failed because a backend could not answer.",
+	    t->sum.daemon.auth_errors);
+	one(b, "turnd_auth_refused_before_lookup_total", "counter",
+	    "Requests with MESSAGE-INTEGRITY answered on their realm and nonce alone (401, 438, "
+	    "400), without a credential lookup: forged or expired nonces among them.",
+	    t->sum.daemon.auth_refused_early);
+}
+
+static void write_reloads(struct evbuffer *b, const struct metrics_view *t)
+{
+	head(b, "turnd_config_reloads_total", "counter",
+	     "Configuration reloads (SIGHUP), by result.");
+	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"applied\"} %" PRIu64 "\n",
+			    t->reloads_applied);
+	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"refused\"} %" PRIu64 "\n",
+			    t->reloads_refused);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -284,61 +349,16 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 		return;
 	}
 	m->src.snapshot(m->src.ctx, &t);
-
-	one(b, "turnd_workers", "gauge", "Worker threads.", t.workers);
-	one(b, "turnd_allocations", "gauge", "Allocations held now.", t.sum.core.allocations);
-	one(b, "turnd_allocations_total", "counter", "Allocations made since start.",
-	    t.sum.core.allocations_total);
-	one(b, "turnd_permissions", "gauge", "Permissions in force now.", t.sum.permissions);
-	one(b, "turnd_channels", "gauge", "Channels bound now.", t.sum.channels);
-	one(b, "turnd_relay_ports_in_use", "gauge", "Relay ports taken from the pool.",
-	    t.ports_in_use);
-	write_pool(b, &t);
-	write_relay(b, &t.sum.core, t.sum.net.tcp_relay_bytes);
-	one(b, "turnd_rx_coalesce_waits_total", "counter",
-	    "Loop turns after which a busy worker waited rx-coalesce-us for more datagrams.",
-	    t.sum.daemon.rx_coalesce_waits);
-	one(b, "turnd_icmp_relayed_total", "counter",
-	    "ICMP errors about relayed datagrams passed to clients in Data indications.",
-	    t.sum.core.icmp_to_client);
-	head(b, "turnd_udp_datagrams_total", "counter",
-	     "Datagrams on the listening UDP sockets, by direction.");
-	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"in\"} %" PRIu64 "\n",
-			    t.sum.net.udp_in);
-	evbuffer_add_printf(b, "turnd_udp_datagrams_total{direction=\"out\"} %" PRIu64 "\n",
-			    t.sum.net.udp_out);
-	one(b, "turnd_tcp_connections_total", "counter", "TCP connections accepted.",
-	    t.sum.net.tcp_accepted);
-	one(b, "turnd_tcp_connections", "gauge", "TCP connections open now.", t.sum.net.tcp_open);
-	one(b, "turnd_listeners_retired", "gauge",
-	    "Listening UDP and DTLS sockets (one per worker) a reload removed, still carrying "
-	    "their allocations.",
-	    t.sum.net.listen_retired);
+	write_allocations(b, &t);
+	write_listeners(b, &t);
 	write_tcp_relay(b, &t);
 	write_conn_limits(b, &t);
 	write_answers(b, &t.sum.core);
-	one(b, "turnd_unauth_answers_suppressed_total", "counter",
-	    "Answers to unauthenticated UDP requests not sent: their source address was over "
-	    "unauth-rate (reflection limit).",
-	    t.sum.daemon.unauth_suppressed);
-	one(b, "turnd_auth_backend_errors_total", "counter",
-	    "Credential lookups that failed because a backend could not answer.",
-	    t.sum.daemon.auth_errors);
-	one(b, "turnd_auth_refused_before_lookup_total", "counter",
-	    "Requests with MESSAGE-INTEGRITY answered on their realm and nonce alone (401, 438, "
-	    "400), without a credential lookup: forged or expired nonces among them.",
-	    t.sum.daemon.auth_refused_early);
+	write_auth(b, &t);
 	write_drops(b, &t);
 	write_histogram(b, &t);
 	write_redis(b, &t);
-	uint64_t applied = t.reloads_applied, refused = t.reloads_refused;
-	head(b, "turnd_config_reloads_total", "counter",
-	     "Configuration reloads (SIGHUP), by result.");
-	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"applied\"} %" PRIu64 "\n",
-			    applied);
-	evbuffer_add_printf(b, "turnd_config_reloads_total{result=\"refused\"} %" PRIu64 "\n",
-			    refused);
-
+	write_reloads(b, &t);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

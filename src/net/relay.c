@@ -499,24 +499,15 @@ void relay_spares_free(struct net_worker *w)
 		relay_free(w, w->spares[--w->n_spares]);
 }
 
-int relay_open(struct net_worker *w, const struct turn_relay_request *req,
-	       const struct net_path *path, struct turn_relay **out, struct turn_addr *addr,
-	       uint64_t *token)
+/* Bind r (a new relay) on a port of the pool: 0, or the error code to
+ * answer. A port another process holds fails to bind: try others. Tests
+ * that run at once may share a block of ports, so try more than a few. */
+static int relay_bind_port(struct net_worker *w, const struct turn_relay_request *req,
+			   struct turn_relay *r, uint64_t *token)
 {
 	struct relay_shared *rs = w->relay_shared;
-	struct turn_relay *r = spare_take(w, req);
 	int rc = TURN_ERR_INSUFFICIENT_CAPACITY;
 
-	if (r)
-		goto attach;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return rc;
-	r->fd = -1;
-	r->dont_fragment = req->dont_fragment;
-	r->tcp = req->tcp;
-	/* A port another process holds fails to bind: try others. Tests that
-	 * run at once may share a block of ports, so try more than a few. */
 	for (int attempt = 0; attempt < 32 && r->fd < 0; attempt++) {
 		pthread_mutex_lock(&rs->lock);
 		rc = pick_port(rs, req, io_now_ms(), &r->addr_index, &r->port, token);
@@ -530,50 +521,79 @@ int relay_open(struct net_worker *w, const struct turn_relay_request *req,
 		if (rc)
 			break;
 		r->fd = bind_relay(&rs->addrs[r->addr_index], r->port, req->dont_fragment, req->tcp);
-		if (r->fd < 0) {
-			rc = errno == EMFILE || errno == ENFILE ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
-			/* Quarantined, not free at once: another process holds
-			 * it, and when every other free port is in quarantine a
-			 * port free at once would be picked again for each of
-			 * the tries left (a 508 under churn). */
-			release_port(rs, r->addr_index, r->port, io_now_ms());
-			/* Out of descriptors while spares hold some: close them. */
-			if ((errno == EMFILE || errno == ENFILE) && w->n_spares > 0) {
-				relay_spares_free(w);
-				attempt--;
-				continue;
-			}
-			if (errno == EMFILE || errno == ENFILE || req->token)
-				break;
+		if (r->fd >= 0)
+			break;
+		bool no_fds = errno == EMFILE || errno == ENFILE;
+		rc = no_fds ? TURN_ERR_INSUFFICIENT_CAPACITY : rc;
+		/* Quarantined, not free at once: another process holds it, and
+		 * when every other free port is in quarantine a port free at
+		 * once would be picked again for each of the tries left (a 508
+		 * under churn). */
+		release_port(rs, r->addr_index, r->port, io_now_ms());
+		/* Out of descriptors while spares hold some: close them. */
+		if (no_fds && w->n_spares > 0) {
+			relay_spares_free(w);
+			attempt--;
+			continue;
 		}
+		if (no_fds || req->token)
+			break;
 	}
-	if (r->fd < 0) {
+	return r->fd >= 0 ? 0 : rc ? rc : TURN_ERR_INSUFFICIENT_CAPACITY;
+}
+
+/* A new relay socket for req, watched by w's loop; NULL with *rc. */
+static struct turn_relay *relay_new(struct net_worker *w, const struct turn_relay_request *req,
+				    uint64_t *token, int *rc)
+{
+	struct turn_relay *r = calloc(1, sizeof(*r));
+
+	*rc = TURN_ERR_INSUFFICIENT_CAPACITY;
+	if (!r)
+		return NULL;
+	r->fd = -1;
+	r->dont_fragment = req->dont_fragment;
+	r->tcp = req->tcp;
+	*rc = relay_bind_port(w, req, r, token);
+	if (*rc) {
 		free(r);
-		return rc ? rc : TURN_ERR_INSUFFICIENT_CAPACITY;
+		return NULL;
 	}
 	r->w = w;
 	r->ev = event_new(w->base, r->fd, EV_READ | EV_PERSIST,
 			  r->tcp ? tcp_relay_on_accept : relay_on_read, r);
 	if (!r->ev) {
 		relay_free(w, r);
-		return TURN_ERR_INSUFFICIENT_CAPACITY;
+		*rc = TURN_ERR_INSUFFICIENT_CAPACITY;
+		return NULL;
 	}
-attach:
+	return r;
+}
+
+int relay_open(struct net_worker *w, const struct turn_relay_request *req,
+	       const struct net_path *path, struct turn_relay **out, struct turn_addr *addr,
+	       uint64_t *token)
+{
+	struct relay_shared *rs = w->relay_shared;
+	struct turn_relay *r = spare_take(w, req);
+	int rc = 0;
+
+	if (!r && !(r = relay_new(w, req, token, &rc)))
+		return rc;
 	r->owner = req->owner;
 	/* The client's transport stays while the relay sends through it:
 	 * past its pre-allocation limits, and a retired listening socket
 	 * waits for it. */
 	r->path = *path;
 	net_path_hold(&r->path);
+	w->stats.relays_open++;
 	if (!event_pending(r->ev, EV_READ, NULL) && event_add(r->ev, NULL) < 0) {
-		w->stats.relays_open++;
 		relay_close(w, r);
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
 	*addr = rs->addrs[r->addr_index].external;
 	addr->port = r->port;
 	*out = r;
-	w->stats.relays_open++;
 	return 0;
 }
 
