@@ -78,7 +78,7 @@ static int redis_lookup(struct auth_backend *b, const struct auth_query *q,
 	if (age == AGE_FRESH)
 		rc = auth_redis_fetch_answer(r, &e, q, out);
 	/* A caller that cannot wait still gets the answer fetched for its
-	 * next try (fetch_start without done). */
+	 * next try (auth_redis_fetch_start without done). */
 	else if (r->state == AUTH_REDIS_READY && auth_redis_fetch_start(r, q) == 0 && q->done)
 		rc = AUTH_PENDING;
 	/* Redis cannot answer now: a confirmed user keeps working for a
