@@ -18,17 +18,17 @@
 
 #include "stun/integrity.h"
 #include "turn/policy.h"
+#include "util/redis_keys.h"
 
 enum { ADMIN_OK = 0, ADMIN_FAIL = 1, ADMIN_USAGE = 2 };
 
 /* coturn's STUN_MAX_USERNAME_SIZE; turnd.conf's realm limit; turnd.conf's
  * limit on a static user's name (the `key` command writes such a line). */
 #define ADMIN_NAME_MAX 513
-#define ADMIN_REALM_MAX 763
+#define ADMIN_REALM_MAX REDIS_KEYS_REALM_MAX
 #define ADMIN_CONF_NAME_MAX 508
-#define ADMIN_PATH_MAX (sizeof("turn/realm//user//key-sha256") + ADMIN_REALM_MAX + ADMIN_NAME_MAX)
-/* The longest SCAN pattern: every realm byte may be escaped. */
-#define ADMIN_PATTERN_MAX (sizeof("turn/realm//user/*/allocations") + 2 * ADMIN_REALM_MAX)
+#define ADMIN_PATH_MAX REDIS_KEYS_MAX(ADMIN_REALM_MAX, ADMIN_NAME_MAX)
+#define ADMIN_PATTERN_MAX REDIS_KEYS_PATTERN_MAX(ADMIN_REALM_MAX)
 #define ADMIN_TIMEOUT_S 5
 /* events: the default and the largest -c. */
 #define ADMIN_EVENTS_DEFAULT 20
@@ -117,12 +117,13 @@ struct entry_list {
 
 struct scan_spec {
 	char pattern[ADMIN_PATTERN_MAX];
+	char prefix[ADMIN_PATH_MAX]; /* turn/realm/<realm>/<dir>/, before a name */
 	size_t prefix_len;
 	const char *const *suffixes;
 	size_t n_suffixes;
 };
 
-/* Name suffixes for scan_spec_init. */
+/* Name suffixes for scan_spec_init: "/<leaf>", or "" for none. */
 extern const char *const user_key_leaves[2];
 extern const char *const no_suffix[1];
 extern const char *const allocations_leaf[1];
@@ -147,8 +148,8 @@ int user_path(char *out, size_t cap, const struct admin_opts *o, const char *lea
 int realm_path(char *out, size_t cap, const struct admin_opts *o, const char *leaf);
 int secret_path(char *out, size_t cap, const struct admin_opts *o);
 char *key_with(const char *prefix, const struct entry *e, const char *suffix, size_t *len);
-void scan_spec_init(struct scan_spec *sp, const char *realm, const char *dir,
-		    const char *const *suffixes, size_t n_suffixes);
+int scan_spec_init(struct scan_spec *sp, const char *realm, const char *dir,
+		   const char *const *suffixes, size_t n_suffixes);
 int scan_names(redisContext *redis, const struct scan_spec *sp, struct entry_list *names);
 
 /* admin_report.c */

@@ -85,20 +85,18 @@ static int show_ranges(redisContext *redis, const struct admin_opts *o, const ch
  * its time to live in seconds and its value; live gets their ids. */
 static int show_nodes(redisContext *redis, const struct admin_opts *o, struct entry_list *live)
 {
-	char prefix[ADMIN_PATH_MAX];
 	struct scan_spec sp;
 	struct entry_list found = {0};
 	int status = 0;
 
-	scan_spec_init(&sp, o->realm, "node", no_suffix, 1);
-	if (realm_path(prefix, sizeof(prefix), o, "node/") < 0 ||
+	if (scan_spec_init(&sp, o->realm, REDIS_KEYS_DIR_NODE, no_suffix, 1) < 0 ||
 	    scan_names(redis, &sp, &found) < 0) {
 		entry_list_free(&found);
 		return -1;
 	}
 	for (size_t i = 0; status == 0 && i < found.n; i++) {
 		size_t klen;
-		char *key = key_with(prefix, &found.v[i], "", &klen);
+		char *key = key_with(sp.prefix, &found.v[i], "", &klen);
 		if (!key) {
 			status = -1;
 			break;
@@ -242,20 +240,18 @@ static int show_user(redisContext *redis, const char *key, size_t klen, const st
 static int show_users(redisContext *redis, const struct admin_opts *o,
 		      const struct entry_list *live)
 {
-	char prefix[ADMIN_PATH_MAX];
 	struct scan_spec sp;
 	struct entry_list users = {0};
 	int status = 0;
 
-	scan_spec_init(&sp, o->realm, "user", allocations_leaf, 1);
-	if (realm_path(prefix, sizeof(prefix), o, "user/") < 0 ||
+	if (scan_spec_init(&sp, o->realm, REDIS_KEYS_DIR_USER, allocations_leaf, 1) < 0 ||
 	    scan_names(redis, &sp, &users) < 0) {
 		entry_list_free(&users);
 		return -1;
 	}
 	for (size_t i = 0; i < users.n; i++) {
 		size_t klen;
-		char *key = key_with(prefix, &users.v[i], "/allocations", &klen);
+		char *key = key_with(sp.prefix, &users.v[i], allocations_leaf[0], &klen);
 		/* A key of the wrong type is reported, and the others shown. */
 		if (!key || show_user(redis, key, klen, &users.v[i], live) < 0)
 			status = -1;
@@ -275,8 +271,8 @@ int cmd_show_realm(redisContext *redis, const struct admin_opts *o)
 	fputs("realm ", stdout);
 	print_text(o->realm, strlen(o->realm), true);
 	putchar('\n');
-	if (show_limits(redis, o) < 0 || show_ranges(redis, o, "allowed-peer-ip") < 0 ||
-	    show_ranges(redis, o, "denied-peer-ip") < 0 || show_nodes(redis, o, &live) < 0)
+	if (show_limits(redis, o) < 0 || show_ranges(redis, o, REDIS_KEYS_LEAF_ALLOWED_PEER_IP) < 0 ||
+	    show_ranges(redis, o, REDIS_KEYS_LEAF_DENIED_PEER_IP) < 0 || show_nodes(redis, o, &live) < 0)
 		status = ADMIN_FAIL;
 	else if (show_users(redis, o, &live) < 0)
 		status = ADMIN_FAIL;
@@ -349,7 +345,7 @@ int cmd_events(redisContext *redis, const struct admin_opts *o)
 {
 	char key[ADMIN_PATH_MAX], count[24];
 
-	if (realm_path(key, sizeof(key), o, "events") < 0)
+	if (realm_path(key, sizeof(key), o, REDIS_KEYS_LEAF_EVENTS) < 0)
 		return ADMIN_FAIL;
 	snprintf(count, sizeof(count), "%lu", o->count);
 	const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", count};

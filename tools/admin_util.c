@@ -1,9 +1,9 @@
 /* turnadmin: output, entry lists, Redis and key names (admin.h). */
 #include "admin.h"
 
-const char *const user_key_leaves[2] = {"/key", "/key-sha256"};
+const char *const user_key_leaves[2] = {"/" REDIS_KEYS_LEAF_KEY, "/" REDIS_KEYS_LEAF_KEY_SHA256};
 const char *const no_suffix[1] = {""};
-const char *const allocations_leaf[1] = {"/allocations"};
+const char *const allocations_leaf[1] = {"/" REDIS_KEYS_LEAF_ALLOCATIONS};
 
 /* Bytes as they are, control characters as \xHH, so that a name stored by
  * another tool cannot break the listing or the terminal. A word, one of
@@ -240,24 +240,24 @@ redisContext *redis_open(const struct admin_opts *o)
 
 /* ---- key names ---- */
 
+/* The schema is util/redis_keys.h's. */
+
 /* turn/realm/<realm>/user/<name>/<leaf>. Returns 0, or -1 if it does not
  * fit (the length checks make that impossible). */
 int user_path(char *out, size_t cap, const struct admin_opts *o, const char *leaf)
 {
-	int n = snprintf(out, cap, "turn/realm/%s/user/%s/%s", o->realm, o->user, leaf);
-	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+	return redis_keys_user(out, cap, o->realm, o->user, strlen(o->user), leaf) < 0 ? -1 : 0;
 }
 
 /* turn/realm/<realm>/<leaf>. */
 int realm_path(char *out, size_t cap, const struct admin_opts *o, const char *leaf)
 {
-	int n = snprintf(out, cap, "turn/realm/%s/%s", o->realm, leaf);
-	return (n < 0 || (size_t)n >= cap) ? -1 : 0;
+	return redis_keys_realm(out, cap, o->realm, leaf) < 0 ? -1 : 0;
 }
 
 int secret_path(char *out, size_t cap, const struct admin_opts *o)
 {
-	return realm_path(out, cap, o, "secret");
+	return realm_path(out, cap, o, REDIS_KEYS_LEAF_SECRET);
 }
 
 /* prefix, the bytes of e, then suffix: a key holding a name that SCAN
@@ -278,34 +278,26 @@ char *key_with(const char *prefix, const struct entry *e, const char *suffix, si
 	return k;
 }
 
-/* The SCAN pattern turn/realm/<realm><tail>, the realm's glob characters
- * escaped so that a realm such as "a*" matches only itself. */
-static void realm_pattern(char *out, size_t cap, const char *realm, const char *tail)
-{
-	size_t n = (size_t)snprintf(out, cap, "turn/realm/");
-
-	for (const char *p = realm; *p && n + 2 < cap; p++) {
-		if (strchr("*?[]\\", *p))
-			out[n++] = '\\';
-		out[n++] = *p;
-	}
-	snprintf(out + n, cap - n, "%s", tail);
-}
-
 /* What a SCAN looks for: keys matching pattern, each prefix_len bytes of
  * prefix, a name of at least one byte, then one of the suffixes. */
 
-/* Keys turn/realm/<realm>/<dir>/<name><suffix>, for one of suffixes. */
-void scan_spec_init(struct scan_spec *sp, const char *realm, const char *dir,
-		    const char *const *suffixes, size_t n_suffixes)
+/* Keys turn/realm/<realm>/<dir>/<name><suffix>, for one of suffixes; the
+ * SCAN pattern names the suffix when there is one, and escapes the
+ * realm's glob characters. Returns 0, or -1 if the realm is too long. */
+int scan_spec_init(struct scan_spec *sp, const char *realm, const char *dir,
+		   const char *const *suffixes, size_t n_suffixes)
 {
-	char tail[64];
+	const char *leaf = n_suffixes == 1 && suffixes[0][0] == '/' ? suffixes[0] + 1 : NULL;
+	int n = redis_keys_dir(sp->prefix, sizeof(sp->prefix), realm, dir);
 
-	snprintf(tail, sizeof(tail), "/%s/*%s", dir, n_suffixes == 1 ? suffixes[0] : "");
-	realm_pattern(sp->pattern, sizeof(sp->pattern), realm, tail);
-	sp->prefix_len = strlen("turn/realm/") + strlen(realm) + 1 + strlen(dir) + 1;
+	if (n < 0 || redis_keys_pattern(sp->pattern, sizeof(sp->pattern), realm, dir, leaf) < 0) {
+		fprintf(stderr, "turnadmin: the realm is too long for a key\n");
+		return -1;
+	}
+	sp->prefix_len = (size_t)n;
 	sp->suffixes = suffixes;
 	sp->n_suffixes = n_suffixes;
+	return 0;
 }
 
 /* The name in key k, as sp describes it, or NULL. */

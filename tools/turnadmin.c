@@ -1,18 +1,10 @@
 /*
  * turnadmin: manage turnd's long-term credentials, TURN REST secrets and
  * realm settings in Redis, in coturn's key schema plus a SHA-256 key, and
- * show what the servers sharing that Redis report:
- *
- *   turn/realm/<realm>/user/<name>/key         hex MD5(name:realm:password)
- *   turn/realm/<realm>/user/<name>/key-sha256  hex SHA-256(name:realm:password)
- *   turn/realm/<realm>/secret                  SET of shared secrets
- *   turn/realm/<realm>/user-quota, total-quota, max-bps
- *                                              decimal strings overriding turnd.conf
- *   turn/realm/<realm>/allowed-peer-ip, denied-peer-ip
- *                                              SETs of peer ranges added to turnd.conf's
- *   turn/realm/<realm>/node/<id>               a running server's liveness key (read only)
- *   turn/realm/<realm>/user/<name>/allocations HASH node id -> "seq:count" (read only)
- *   turn/realm/<realm>/events                  STREAM of allocation events (read only)
+ * show what the servers sharing that Redis report. The keys are listed,
+ * and built, in util/redis_keys.h, the one home of the schema turnd reads:
+ * this tool writes the credentials, secrets and realm settings there, and
+ * only reads the servers' liveness keys, allocation counts and events.
  *
  *   turnadmin add-user|key -r REALM -u NAME -p PASSWORD
  *   turnadmin del-user -r REALM -u NAME
@@ -37,9 +29,9 @@
 #include "admin.h"
 
 const struct limit limits[N_LIMITS] = {
-	{"max-bps", OPT_MAX_BPS, LONG_MAX, 9999999999999999999ull},
-	{"user-quota", OPT_USER_QUOTA, INT_MAX, 0xFFFFFFFFull},
-	{"total-quota", OPT_TOTAL_QUOTA, INT_MAX, 0xFFFFFFFFull},
+	{REDIS_KEYS_LEAF_MAX_BPS, OPT_MAX_BPS, LONG_MAX, 9999999999999999999ull},
+	{REDIS_KEYS_LEAF_USER_QUOTA, OPT_USER_QUOTA, INT_MAX, 0xFFFFFFFFull},
+	{REDIS_KEYS_LEAF_TOTAL_QUOTA, OPT_TOTAL_QUOTA, INT_MAX, 0xFFFFFFFFull},
 };
 
 /* ---- usage ---- */
@@ -72,8 +64,8 @@ static int cmd_add_user(redisContext *redis, const struct admin_opts *o)
 	char k_md5[ADMIN_PATH_MAX], k_sha[ADMIN_PATH_MAX];
 	redisReply *r;
 
-	if (user_path(k_md5, sizeof(k_md5), o, "key") < 0 ||
-	    user_path(k_sha, sizeof(k_sha), o, "key-sha256") < 0)
+	if (user_path(k_md5, sizeof(k_md5), o, REDIS_KEYS_LEAF_KEY) < 0 ||
+	    user_path(k_sha, sizeof(k_sha), o, REDIS_KEYS_LEAF_KEY_SHA256) < 0)
 		return ADMIN_FAIL;
 	/* One MSET: both keys change together or neither does. */
 	const char *argv[] = {"MSET", k_md5, o->md5_hex, k_sha, o->sha256_hex};
@@ -89,8 +81,8 @@ static int cmd_del_user(redisContext *redis, const struct admin_opts *o)
 	char k_md5[ADMIN_PATH_MAX], k_sha[ADMIN_PATH_MAX];
 	long long n;
 
-	if (user_path(k_md5, sizeof(k_md5), o, "key") < 0 ||
-	    user_path(k_sha, sizeof(k_sha), o, "key-sha256") < 0)
+	if (user_path(k_md5, sizeof(k_md5), o, REDIS_KEYS_LEAF_KEY) < 0 ||
+	    user_path(k_sha, sizeof(k_sha), o, REDIS_KEYS_LEAF_KEY_SHA256) < 0)
 		return ADMIN_FAIL;
 	const char *argv[] = {"DEL", k_md5, k_sha};
 	n = redis_integer(redis, 3, argv);
@@ -109,8 +101,8 @@ static int cmd_list_users(redisContext *redis, const struct admin_opts *o)
 	struct entry_list names = {0};
 	int status = ADMIN_OK;
 
-	scan_spec_init(&sp, o->realm, "user", user_key_leaves, 2);
-	if (scan_names(redis, &sp, &names) < 0)
+	if (scan_spec_init(&sp, o->realm, REDIS_KEYS_DIR_USER, user_key_leaves, 2) < 0 ||
+	    scan_names(redis, &sp, &names) < 0)
 		status = ADMIN_FAIL;
 	else
 		entry_list_print(&names);
@@ -249,7 +241,8 @@ static int cmd_set_limit(redisContext *redis, const struct admin_opts *o)
 
 static const char *range_leaf(const struct admin_opts *o)
 {
-	return (o->given & OPT_ALLOWED) ? "allowed-peer-ip" : "denied-peer-ip";
+	return (o->given & OPT_ALLOWED) ? REDIS_KEYS_LEAF_ALLOWED_PEER_IP
+					: REDIS_KEYS_LEAF_DENIED_PEER_IP;
 }
 
 /* Adding a range that is already there is not an error. */
@@ -315,7 +308,7 @@ static int cmd_del_peer_range(redisContext *redis, const struct admin_opts *o)
 		}
 	}
 	if (status == ADMIN_OK && argc == 2) {
-		fprintf(stderr, "turnadmin: no range %s in turn/realm/%s/%s\n", o->range, o->realm,
+		fprintf(stderr, "turnadmin: no range %s in " REDIS_KEYS_PREFIX "%s/%s\n", o->range, o->realm,
 			range_leaf(o));
 		status = ADMIN_FAIL;
 	} else if (status == ADMIN_OK) {

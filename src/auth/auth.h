@@ -263,10 +263,10 @@ struct auth_redis_options {
 #define AUTH_REDIS_CACHE_MIN 16
 
 /*
- * Credentials in Redis, in coturn's key schema:
- *   turn/realm/<realm>/user/<name>/key         hex MD5 long-term key (32 digits)
- *   turn/realm/<realm>/user/<name>/key-sha256  hex SHA-256 key (64 digits), ours
- *   turn/realm/<realm>/secret                  SET of TURN REST shared secrets
+ * Credentials in Redis, in coturn's key schema (util/redis_keys.h): a
+ * user's key, the hex MD5 long-term key (32 digits), and key-sha256, the
+ * hex SHA-256 one (64 digits, ours); the realm's secret, a SET of TURN
+ * REST shared secrets.
  * A name without a key that has the TURN REST form is checked against the
  * secrets as auth_secret_new does. USERHASH is not found (the schema has
  * no index by hash).

@@ -1,9 +1,9 @@
 /*
- * Configuration: the libconfuse option table, command-line overrides,
- * and the conversion of the parsed cfg_t into an immutable struct conf.
- * The value checks that run while the file is parsed (so errors carry the
- * line) live in conf_check.c, the grammar of single values in
- * conf_value.c.
+ * Configuration: command-line overrides, and the conversion of the
+ * parsed cfg_t into an immutable struct conf. The libconfuse option table
+ * is conf_opts.c's; the value checks that run while the file is parsed
+ * (so errors carry the line) live in conf_check.c, the grammar of single
+ * values in conf_value.c.
  */
 #include "conf/conf.h"
 
@@ -18,15 +18,13 @@
 
 #include "conf/conf_check.h"
 #include "conf/conf_nat.h"
+#include "conf/conf_opts.h"
 #include "conf/conf_text.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
-#define MSG_MAX 640
-
 /* Names used in messages when there is no file. */
 #define DEFAULT_NAME "(built-in defaults)"
-#define STRING_NAME "(string)"
 #define OVERRIDE_NAME "command line"
 
 /* Where errors go while a cfg_t becomes a struct conf. */
@@ -56,139 +54,6 @@ static int build_oom(const struct conf_build *b)
 }
 
 /* ------------------------------------------------------------------------
- * Error capture.
- */
-
-/*
- * libconfuse hands its error callback the cfg_t but no pointer of ours,
- * and there are no mutable globals (STYLE.md rule 2), so the message is
- * kept in the cfg_t itself: the root section's comment field. The parser
- * writes comments only under CFGF_COMMENTS, which we never set, and
- * cfg_free frees the field. Only the first message is kept: it is the
- * cause, and what follows (if anything) is a consequence.
- */
-__attribute__((format(printf, 2, 0))) static void conf_errfunc(cfg_t *cfg, const char *fmt,
-							       va_list ap)
-{
-	char msg[MSG_MAX];
-	const char *file = cfg->filename ? cfg->filename : STRING_NAME;
-	int n;
-
-	if (cfg->comment)
-		return;
-	/* Line 0: a value that came from the command line, not the file. */
-	if (cfg->line > 0)
-		n = snprintf(msg, sizeof(msg), "%s:%d: ", file, cfg->line);
-	else
-		n = snprintf(msg, sizeof(msg), "%s: ", file);
-	if (n > 0 && (size_t)n < sizeof(msg))
-		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
-	/* On ENOMEM the caller falls back to a message without detail. */
-	cfg->comment = strdup(msg);
-}
-
-/* ------------------------------------------------------------------------
- * The option table.
- */
-
-/* Built on the stack for each load: cfg_init copies it, and a static table
- * would be a mutable global (libconfuse takes it non-const). Unknown
- * options stay errors: no CFGF_IGNORE_UNKNOWN. */
-static cfg_t *conf_cfg_new(void)
-{
-	cfg_opt_t opts[] = {
-		CFG_STR_LIST("listening-ip", NULL, CFGF_NONE),
-		CFG_INT_CB("listening-port", CONF_DEFAULT_PORT, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("no-udp", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_BOOL_CB("no-tcp", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("tls-listening-port", 5349, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("no-tls", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_BOOL_CB("no-dtls", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_STR_LIST("listener", NULL, CFGF_NONE),
-		CFG_STR_LIST("alt-listening-ip", NULL, CFGF_NONE),
-		CFG_INT_CB("alt-listening-port", 0, CFGF_NONE, conf_cb_int),
-		CFG_STR_LIST("relay-ip", NULL, CFGF_NONE),
-		CFG_STR_LIST("alternate-server", NULL, CFGF_NONE),
-		CFG_INT_CB("shed-allocations", 0, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("shed-bps", 0, CFGF_NONE, conf_cb_int),
-		CFG_STR("metrics-ip", "127.0.0.1", CFGF_NONE),
-		CFG_INT_CB("metrics-port", 0, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("drain-timeout", 3600, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("log-json", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_STR("pid-file", NULL, CFGF_NONE),
-		CFG_STR("proc-user", NULL, CFGF_NONE),
-		CFG_STR("proc-group", NULL, CFGF_NONE),
-		CFG_STR_LIST("external-ip", NULL, CFGF_NONE),
-		CFG_INT_CB("min-port", 49152, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-port", 65535, CFGF_NONE, conf_cb_int),
-		CFG_STR("realm", "turnd", CFGF_NONE),
-		CFG_STR_LIST("user", NULL, CFGF_NONE),
-		CFG_STR_LIST("static-auth-secret", NULL, CFGF_NONE),
-		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
-		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
-		CFG_BOOL_CB("allow-own-peers", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("user-quota", CONF_DEFAULT_USER_QUOTA, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("total-quota", CONF_DEFAULT_TOTAL_QUOTA, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("relay-port-quarantine", CONF_DEFAULT_PORT_QUARANTINE, CFGF_NONE,
-			   conf_cb_int),
-		CFG_INT_CB("max-bps", 0, CFGF_NONE, conf_cb_int),
-		CFG_STR("cert", NULL, CFGF_NONE),
-		CFG_STR("pkey", NULL, CFGF_NONE),
-		CFG_INT_CB("relay-threads", 0, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("rx-coalesce-us", 0, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("stun-only", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_BOOL_CB("stun-backward-compatibility", cfg_true, CFGF_NONE, conf_cb_bool),
-		/* Defaults and their reasons: turnd.conf(5). */
-		CFG_INT_CB("max-connections-per-ip", 500, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-connections", 10000, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("first-message-timeout", 10, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-allocate-timeout", 60, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("preauth-buffer", 2048, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-allocate-lifetime", 3600, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-permissions", 64, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-channels", 64, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("max-tcp-connections", 64, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("legacy-channel-numbers", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("unauth-rate", CONF_UNAUTH_RATE, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("unauth-burst", CONF_UNAUTH_BURST, CFGF_NONE, conf_cb_int),
-		CFG_STR("software", NULL, CFGF_NONE),
-		CFG_STR("log-level", "notice", CFGF_NONE),
-		CFG_BOOL_CB("syslog", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_BOOL_CB("redis", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_STR("redis-host", "127.0.0.1", CFGF_NONE),
-		CFG_INT_CB("redis-port", 6379, CFGF_NONE, conf_cb_int),
-		CFG_STR("redis-socket", NULL, CFGF_NONE),
-		CFG_INT_CB("redis-db", 0, CFGF_NONE, conf_cb_int),
-		CFG_STR("redis-user", NULL, CFGF_NONE),
-		CFG_STR("redis-password", NULL, CFGF_NONE),
-		CFG_BOOL_CB("redis-tls", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_STR("redis-tls-ca", NULL, CFGF_NONE),
-		CFG_STR("redis-tls-cert", NULL, CFGF_NONE),
-		CFG_STR("redis-tls-key", NULL, CFGF_NONE),
-		CFG_STR("redis-tls-server-name", NULL, CFGF_NONE),
-		CFG_INT_CB("redis-connect-timeout", 1000, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("redis-timeout", 1000, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("redis-cache-size", 10000, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("redis-cache-ttl", 60, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("redis-negative-ttl", 5, CFGF_NONE, conf_cb_int),
-		CFG_INT_CB("redis-cache-stale", 300, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("redis-shared-quota", cfg_true, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("redis-poll-interval", 5, CFGF_NONE, conf_cb_int),
-		CFG_BOOL_CB("redis-events", cfg_false, CFGF_NONE, conf_cb_bool),
-		CFG_INT_CB("redis-events-max", 100000, CFGF_NONE, conf_cb_int),
-		CFG_STR("node-id", NULL, CFGF_NONE),
-		CFG_END(),
-	};
-	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
-
-	if (!cfg)
-		return NULL;
-	cfg_set_error_function(cfg, conf_errfunc);
-	conf_check_install(cfg);
-	return cfg;
-}
-
-/* ------------------------------------------------------------------------
  * libconfuse on the comment-free text (conf_text.c).
  */
 
@@ -196,7 +61,7 @@ static cfg_t *conf_cfg_new(void)
  * the cfg_t (caller frees with cfg_free) or NULL with the error set. */
 static cfg_t *conf_cfg_parse(const char *text, size_t len, const struct conf_build *b)
 {
-	cfg_t *cfg = conf_cfg_new();
+	cfg_t *cfg = conf_opts_cfg_new();
 	FILE *fp = NULL;
 	int rc = CFG_SUCCESS;
 
@@ -708,7 +573,7 @@ int conf_load(const char *path, const struct conf_overrides *ov, struct conf **o
 int conf_load_string(const char *text, const char *name, const struct conf_overrides *ov,
 		     struct conf **out, char *err, size_t errlen)
 {
-	struct conf_build b = {name ? name : STRING_NAME, name, err, errlen};
+	struct conf_build b = {name ? name : CONF_STRING_NAME, name, err, errlen};
 
 	*out = NULL;
 	if (!text)

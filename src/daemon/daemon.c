@@ -36,6 +36,7 @@
 #include "turn/nonce.h"
 #include "turn/policy.h"
 #include "util/log.h"
+#include "util/redis_keys.h"
 
 #define DAEMON_MAX_WORKERS QUOTA_MAX_WORKERS
 
@@ -139,9 +140,10 @@ static int daemon_shared_init(struct daemon *n, const struct conf *conf, char *e
 	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0)
 		return -1;
 	n->fleet_ready = true;
-	if (conf->redis.enabled)
-		log_notice("node id %s (in Redis: turn/realm/%s/node/%s)", n->fleet.node_id,
-			   conf->realm, n->fleet.node_id);
+	char key[REDIS_KEYS_MAX(REDIS_KEYS_REALM_MAX, CONF_NODE_ID_MAX)];
+	if (conf->redis.enabled &&
+	    redis_keys_node(key, sizeof(key), conf->realm, n->fleet.node_id) >= 0)
+		log_notice("node id %s (in Redis: %s)", n->fleet.node_id, key);
 	n->policy = peer_policy_new(conf, NULL, &n->relay);
 	if (!n->policy || RAND_bytes(n->nonce_secret, sizeof(n->nonce_secret)) != 1 ||
 	    RAND_bytes((unsigned char *)&n->hash_seed, sizeof(n->hash_seed)) != 1 ||

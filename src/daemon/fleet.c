@@ -19,6 +19,7 @@
 #include "stun/attr.h"
 #include "turn/alloc.h"
 #include "util/log.h"
+#include "util/redis_keys.h"
 
 #ifdef HAVE_HIREDIS
 #include <hiredis/hiredis.h>
@@ -28,9 +29,10 @@
 #define FLEET_INFLIGHT_MAX 1024
 /* Peer ranges taken from one Redis set. */
 #define FLEET_RANGES_MAX 4096
-/* "turn/realm/<realm>/user/<name>/allocations": REALM at most 763 bytes
- * (RFC 8489 section 14.9), a username at most AUTH_USERNAME_MAX. */
-#define FLEET_KEY_MAX 2048
+/* Any key of the realm (conf holds it to 763 bytes, RFC 8489 section
+ * 14.9): a user's, a username at most AUTH_USERNAME_MAX, or a node's. */
+_Static_assert(CONF_NODE_ID_MAX <= AUTH_USERNAME_MAX, "a node id longer than a username");
+#define FLEET_KEY_MAX REDIS_KEYS_MAX(REDIS_KEYS_REALM_MAX, AUTH_USERNAME_MAX)
 
 int fleet_shared_init(struct fleet_shared *fs, const struct conf *c, char *err, size_t errlen)
 {
@@ -83,16 +85,23 @@ static unsigned hash_ttl(const struct conf *c)
 	return t < 60 ? 60 : t;
 }
 
-static size_t realm_key(const struct worker *w, const char *leaf, char *buf, size_t cap)
+/* turn/realm/<realm>/<leaf> (util/redis_keys.h): true if it fits. */
+static bool realm_key(const struct worker *w, const char *leaf, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "turn/realm/%s/%s", w->conf->realm, leaf);
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	return redis_keys_realm(buf, cap, w->conf->realm, leaf) >= 0;
 }
 
-static size_t user_key(const struct worker *w, const char *user, char *buf, size_t cap)
+/* The user's count hash, turn/realm/<realm>/user/<name>/allocations. */
+static bool user_key(const struct worker *w, const char *user, char *buf, size_t cap)
 {
-	int n = snprintf(buf, cap, "turn/realm/%s/user/%s/allocations", w->conf->realm, user);
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+	return redis_keys_user(buf, cap, w->conf->realm, user, strlen(user),
+			       REDIS_KEYS_LEAF_ALLOCATIONS) >= 0;
+}
+
+/* turn/realm/<realm>/node/: a node id after it names its liveness key. */
+static bool node_prefix(const struct worker *w, char *buf, size_t cap)
+{
+	return redis_keys_dir(buf, cap, w->conf->realm, REDIS_KEYS_DIR_NODE) >= 0;
 }
 
 static void count(struct fleet_shared *fs, uint64_t *counter)
@@ -232,7 +241,7 @@ int fleet_reserve(struct worker *w, const struct stun_msg *m, const struct worke
 	snprintf(next, sizeof(next), "%u", local + 1);
 	snprintf(ttl, sizeof(ttl), "%u", hash_ttl(w->conf));
 	if (!user_key(w, res->user, key, sizeof(key)) ||
-	    !realm_key(w, "node/", prefix, sizeof(prefix)) || !(res->p = park_for_fleet(w, pc))) {
+	    !node_prefix(w, prefix, sizeof(prefix)) || !(res->p = park_for_fleet(w, pc))) {
 		free(res);
 		return 0;
 	}
@@ -287,7 +296,7 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 		return;
 	if (!auth_redis_ready(w->fleet.redis) ||
 	    auth_redis_in_flight(w->fleet.redis) >= FLEET_INFLIGHT_MAX ||
-	    !realm_key(w, "events", key, sizeof(key))) {
+	    !realm_key(w, REDIS_KEYS_LEAF_EVENTS, key, sizeof(key))) {
 		count(fs, &fs->events_dropped);
 		return;
 	}
@@ -339,7 +348,10 @@ struct poll {
 	size_t n_ranges[2];
 };
 
-static const char *const limit_names[3] = { "max-bps", "user-quota", "total-quota" };
+static const char *const limit_names[3] = { REDIS_KEYS_LEAF_MAX_BPS, REDIS_KEYS_LEAF_USER_QUOTA,
+					    REDIS_KEYS_LEAF_TOTAL_QUOTA };
+static const char *const range_names[2] = { REDIS_KEYS_LEAF_ALLOWED_PEER_IP,
+					    REDIS_KEYS_LEAF_DENIED_PEER_IP };
 
 static void poll_free(struct poll *p)
 {
@@ -436,7 +448,7 @@ static void on_limits(void *arg, struct redisReply *rep)
 			if (parse_u64(e->str, e->len, &p->val[i]) && p->val[i] <= max)
 				p->has[i] = true;
 			else
-				log_warn("redis: turn/realm/%s/%s is not a number; the configured "
+				log_warn("redis: " REDIS_KEYS_PREFIX "%s/%s is not a number; the configured "
 					 "value stays",
 					 p->w->conf->realm, limit_names[i]);
 		}
@@ -462,16 +474,16 @@ static void on_ranges(struct poll *p, size_t which, const redisReply *rep)
 		const redisReply *e = rep->element[i];
 		char text[128];
 		if (e->type != REDIS_REPLY_STRING || e->len >= sizeof(text)) {
-			log_warn("redis: an entry of turn/realm/%s/%s is not a range; skipped",
-				 p->w->conf->realm, which ? "denied-peer-ip" : "allowed-peer-ip");
+			log_warn("redis: an entry of " REDIS_KEYS_PREFIX "%s/%s is not a range; skipped",
+				 p->w->conf->realm, range_names[which]);
 			continue;
 		}
 		memcpy(text, e->str, e->len);
 		text[e->len] = '\0';
 		if (turn_addr_range_parse(text, &p->ranges[which][p->n_ranges[which]]) < 0)
-			log_warn("redis: '%s' in turn/realm/%s/%s is not an address range; skipped",
-				 text, p->w->conf->realm,
-				 which ? "denied-peer-ip" : "allowed-peer-ip");
+			log_warn("redis: '%s' in " REDIS_KEYS_PREFIX "%s/%s is not an address range; "
+				 "skipped",
+				 text, p->w->conf->realm, range_names[which]);
 		else
 			p->n_ranges[which]++;
 	}
@@ -512,11 +524,11 @@ static void poll_start(struct worker *w)
 	if (!p)
 		return;
 	p->w = w;
-	if (!realm_key(w, "max-bps", k[0], sizeof(k[0])) ||
-	    !realm_key(w, "user-quota", k[1], sizeof(k[1])) ||
-	    !realm_key(w, "total-quota", k[2], sizeof(k[2])) ||
-	    !realm_key(w, "allowed-peer-ip", k[3], sizeof(k[3])) ||
-	    !realm_key(w, "denied-peer-ip", k[4], sizeof(k[4]))) {
+	if (!realm_key(w, limit_names[0], k[0], sizeof(k[0])) ||
+	    !realm_key(w, limit_names[1], k[1], sizeof(k[1])) ||
+	    !realm_key(w, limit_names[2], k[2], sizeof(k[2])) ||
+	    !realm_key(w, range_names[0], k[3], sizeof(k[3])) ||
+	    !realm_key(w, range_names[1], k[4], sizeof(k[4]))) {
 		free(p);
 		return;
 	}
@@ -544,10 +556,8 @@ static void heartbeat(struct worker *w)
 {
 	char key[FLEET_KEY_MAX], ttl[16], val[64];
 
-	if (!realm_key(w, "node/", key, sizeof(key)) ||
-	    strlen(key) + strlen(w->fleet.shared->node_id) >= sizeof(key))
+	if (redis_keys_node(key, sizeof(key), w->conf->realm, w->fleet.shared->node_id) < 0)
 		return;
-	strcat(key, w->fleet.shared->node_id);
 	snprintf(ttl, sizeof(ttl), "%u", node_ttl(w->conf));
 	snprintf(val, sizeof(val), "pid %ld", (long)getpid());
 	const char *argv[] = { "SET", key, val, "EX", ttl };
