@@ -119,11 +119,9 @@ static size_t process(struct worker *w, const uint8_t *pkt, size_t len,
 
 	w->reply_from = (struct turn_addr){ 0 };
 	if (turn_chandata_is_chandata(pkt, len)) {
-		struct turn_chandata cd;
-		uint16_t max = w->conf->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
-		/* RFC 8656 section 12.4: malformed or unbound: dropped. */
-		if (turn_chandata_parse_upto(pkt, len, max, &cd) < 0 ||
-		    turn_server_client_chandata(w->srv, tuple, &cd, now) < 0)
+		/* RFC 8656 section 12.4: malformed, out of the server's
+		 * channel range or unbound: dropped. */
+		if (turn_server_chandata(w->srv, tuple, pkt, len, now) < 0)
 			w->stats.chandata_dropped++;
 		return 0;
 	}

@@ -54,7 +54,7 @@ void worker_apply_settings(struct worker *w)
 			 w->id);
 		return;
 	}
-	turn_server_set_policy(w->srv, p);
+	turn_server_set_policy(w->srv, p, worker_now_ms());
 	turn_server_set_max_bps(w->srv, bps);
 	if (bps != w->pipe_bps) {
 		w->pipe_bps = bps;
