@@ -256,9 +256,8 @@ static void deliver_bytes(struct fz *z, struct fz_client *c, const uint8_t *buf,
 	struct turn_addr from;
 
 	if (stun_msg_parse(&m, buf, len) < 0) {
-		struct turn_chandata cd;
-		if (turn_chandata_parse(buf, len, &cd) == 0)
-			turn_server_client_chandata(z->srv, &c->tuple, &cd, z->now_ms);
+		if (turn_chandata_is_chandata(buf, len))
+			turn_server_chandata(z->srv, &c->tuple, buf, len, z->now_ms);
 		return;
 	}
 	const struct turn_credential *cred = lookup(z, &m, &cred_buf);
@@ -369,13 +368,20 @@ static void op_send(struct fz *z, struct fz_client *c)
 	deliver(z, c);
 }
 
+/* ChannelData as it arrives: any number, so the server's own channel
+ * range (legacy_channels) decides. */
 static void op_chandata(struct fz *z, struct fz_client *c)
 {
-	struct turn_chandata cd = { .channel = rd_channel(z) };
+	uint8_t pkt[TURN_CHANDATA_HDR_LEN + FZ_PAYLOAD];
+	uint16_t channel = rd_channel(z);
+	size_t len = rd16(z) % FZ_PAYLOAD;
 
-	cd.len = (uint16_t)(rd16(z) % FZ_PAYLOAD);
-	cd.data = z->payload;
-	turn_server_client_chandata(z->srv, &c->tuple, &cd, z->now_ms);
+	pkt[0] = (uint8_t)(channel >> 8);
+	pkt[1] = (uint8_t)channel;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	memcpy(pkt + TURN_CHANDATA_HDR_LEN, z->payload, len);
+	turn_server_chandata(z->srv, &c->tuple, pkt, TURN_CHANDATA_HDR_LEN + len, z->now_ms);
 }
 
 static struct turn_alloc *client_alloc(struct fz *z, const struct fz_client *c)
@@ -566,7 +572,7 @@ static void op_client_closed(struct fz *z, struct fz_client *c)
 			       (r >> 2) % 4);
 	fz_io_limits(&z->io, z->srv);
 	const struct turn_policy *p = r & 0x80 ? z->strict : z->policy;
-	turn_server_set_policy(z->srv, p);
+	turn_server_set_policy(z->srv, p, z->now_ms);
 	z->io.policy = p;
 }
 

@@ -60,14 +60,11 @@ static void dispatch_answer(struct worker *w, const struct worker_msg *m,
 		net_path_push(m->path, reply->len, m->tuple);
 }
 
-/* RFC 8656 section 12.4: malformed or unbound ChannelData is dropped. */
+/* RFC 8656 section 12.4: malformed or unbound ChannelData is dropped; the
+ * core knows the channel range (legacy-channels). */
 static void dispatch_chandata(struct worker *w, const struct worker_msg *m, uint64_t now)
 {
-	struct turn_chandata cd;
-	uint16_t max = w->conf->legacy_channels ? TURN_CHANNEL_MAX_RFC5766 : TURN_CHANNEL_MAX;
-
-	if (turn_chandata_parse_upto(m->pkt, m->len, max, &cd) < 0 ||
-	    turn_server_client_chandata(w->srv, m->tuple, &cd, now) < 0)
+	if (turn_server_chandata(w->srv, m->tuple, m->pkt, m->len, now) < 0)
 		w->stats.chandata_dropped++;
 }
 

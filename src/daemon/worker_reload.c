@@ -19,6 +19,7 @@
 #include "daemon/quota.h"
 #include "daemon/reload.h"
 #include "daemon/worker.h"
+#include "io/clock.h"
 #include "turn/policy.h"
 #include "util/log.h"
 
@@ -58,7 +59,7 @@ void worker_apply_settings(struct worker *w)
 			 w->id);
 		return;
 	}
-	turn_server_set_policy(w->srv, p);
+	turn_server_set_policy(w->srv, p, io_clock_ms(w->clock));
 	turn_server_set_max_bps(w->srv, bps);
 	if (bps != w->nw.pipe_bps) {
 		w->nw.pipe_bps = bps;

@@ -290,6 +290,14 @@ size_t turn_channel_count(const struct turn_alloc *a, uint32_t now)
 	return n;
 }
 
+struct turn_channel *turn_channel_slot(struct turn_alloc *a, uint16_t number)
+{
+	for (uint16_t i = 0; i < a->n_channels; i++)
+		if (a->channels[i].number == number)
+			return &a->channels[i];
+	return NULL;
+}
+
 int turn_channel_bind(struct turn_alloc *a, uint16_t number, const struct turn_addr *peer,
 		      uint32_t now, unsigned max)
 {
@@ -322,6 +330,7 @@ int turn_channel_bind(struct turn_alloc *a, uint16_t number, const struct turn_a
 		slot = &a->channels[a->n_channels++];
 	}
 	slot->number = number;
+	slot->recheck = false;
 	slot->peer = *peer;
 	slot->expires = now + TURN_CHANNEL_LIFETIME;
 	return 0;

@@ -42,6 +42,10 @@ struct turn_perm {
 
 struct turn_channel {
 	uint16_t number;
+	/* The policy's verdict on peer rests on live state (the hairpin,
+	 * turn_policy_live): each ChannelData asks the policy again. Others
+	 * were judged at ChannelBind and by the sweep of a policy change. */
+	bool recheck;
 	struct turn_addr peer;
 	uint32_t expires; /* the binding; the number stays reserved until expires + QUIET */
 };
@@ -156,6 +160,9 @@ const struct turn_channel *turn_channel_by_peer(const struct turn_alloc *a,
 int turn_channel_bind(struct turn_alloc *a, uint16_t number, const struct turn_addr *peer,
 		      uint32_t now, unsigned max);
 size_t turn_channel_count(const struct turn_alloc *a, uint32_t now);
+/* The binding of number, expired or not, for the core to annotate; NULL
+ * when there is none. */
+struct turn_channel *turn_channel_slot(struct turn_alloc *a, uint16_t number);
 
 /* Drop expired permissions and channels past their quiet period. */
 void turn_alloc_prune(struct turn_alloc *a, uint32_t now);

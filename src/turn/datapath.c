@@ -5,11 +5,65 @@
  */
 #include "turn/internal.h"
 
+#include <string.h>
+
 #include "turn/policy.h"
 
 bool turn_peer_allowed(const struct turn_server *srv, const struct turn_addr *peer)
 {
 	return !srv->policy || turn_policy_check(srv->policy, peer) == TURN_PEER_ALLOW;
+}
+
+/*
+ * Apply a new policy to what allocations already hold (SECURITY.md: a
+ * reload applies a changed policy to permissions and channels already
+ * made). A permission names an IP (RFC 8656 section 9), so it goes when
+ * the policy refuses that IP on every port; a Send indication still asks
+ * about its port. A channel and an RFC 6062 connection name IP and port,
+ * and go when the policy refuses those: the channel's binding ends now
+ * (its number stays reserved for the quiet period, RFC 8656 section 12),
+ * the connection is closed. A channel's recheck follows the new policy.
+ */
+static void sweep_alloc(struct turn_server *srv, struct turn_alloc *a, uint32_t now)
+{
+	for (uint16_t i = 0; i < a->n_perms; i++) {
+		struct turn_perm *p = &a->perms[i];
+		struct turn_addr ip = { .family = p->family };
+		memcpy(ip.ip, p->ip, sizeof(ip.ip));
+		if (turn_policy_check_ip(srv->policy, &ip) != TURN_PEER_ALLOW)
+			p->expires = 0;
+	}
+	for (uint16_t i = 0; i < a->n_channels; i++) {
+		struct turn_channel *ch = &a->channels[i];
+		if (!turn_peer_allowed(srv, &ch->peer) && ch->expires > now)
+			ch->expires = now;
+		ch->recheck = turn_policy_live(srv->policy, &ch->peer);
+	}
+	turn_tcp_sweep(srv, a);
+}
+
+void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy,
+			    uint64_t now_ms)
+{
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	srv->policy = policy;
+	if (!policy)
+		return; /* every peer allowed */
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next)
+			if (!a->dead)
+				sweep_alloc(srv, a, (uint32_t)(now_ms / 1000));
+}
+
+/* A channel bound or refreshed now: whether its ChannelData asks the
+ * policy again (turn_policy_live). */
+void turn_channel_judged(struct turn_server *srv, struct turn_alloc *a, uint16_t number)
+{
+	struct turn_channel *ch = turn_channel_slot(a, number);
+
+	if (ch)
+		ch->recheck = turn_policy_live(srv->policy, &ch->peer);
 }
 
 /*
@@ -43,32 +97,68 @@ bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t l
 	return true;
 }
 
-int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
-				const struct turn_chandata *cd, uint64_t now_ms)
+/*
+ * Application data from the client to peer, for both ways a client sends
+ * it (RFC 8656 sections 10.2 and 12.4), once the caller has found what
+ * lets it through. What follows is the same for both: the relay of the
+ * peer's family (a channel's peer always has one: ChannelBind answers 443
+ * otherwise), the bandwidth cap, the send and the counters.
+ */
+int turn_relay_to_peer(struct turn_server *srv, struct turn_alloc *a, const struct turn_addr *peer,
+		       const uint8_t *data, size_t len, uint64_t now_ms)
 {
-	uint32_t now = (uint32_t)(now_ms / 1000);
-	struct turn_alloc *a = srv->io ? turn_alloc_find(&srv->allocs, tuple) : NULL;
-	const struct turn_channel *ch = a ? turn_channel_by_number(a, cd->channel, now) : NULL;
+	int slot = peer->family == TURN_AF_INET6 ? 1 : 0;
 
-	/* RFC 8656 section 12.4: data on an unbound channel is dropped; so is
-	 * data for a peer the policy has since refused (a reload). */
-	if (!ch || !turn_peer_allowed(srv, &ch->peer)) {
+	if (!a->relay[slot].io) {
 		srv->stats.peer_denied++;
 		return -1;
 	}
-	int slot = ch->peer.family == TURN_AF_INET6 ? 1 : 0;
-	if (!a->relay[slot].io || !turn_bandwidth_take(srv, a, cd->len, now_ms))
+	if (!turn_bandwidth_take(srv, a, len, now_ms))
 		return -1;
-	srv->io->relay_send(srv->io->ctx, a->relay[slot].io, &ch->peer, cd->data, cd->len);
+	srv->io->relay_send(srv->io->ctx, a->relay[slot].io, peer, data, len);
 	a->pkts_out++;
-	a->bytes_out += cd->len;
+	a->bytes_out += len;
 	srv->stats.relayed_to_peer++;
-	srv->stats.bytes_to_peer += cd->len;
+	srv->stats.bytes_to_peer += len;
 	if (a->tuple.transport == TURN_TRANSPORT_TCP) {
 		srv->stats.tcp_packets[0]++;
-		srv->stats.tcp_bytes[0] += cd->len;
+		srv->stats.tcp_bytes[0] += len;
 	}
 	return 0;
+}
+
+/*
+ * RFC 8656 section 12.4: data on an unbound channel is dropped. The
+ * channel's peer (IP and port, fixed by its ChannelBind) was judged by the
+ * policy at ChannelBind and again by every policy change since
+ * (turn_server_set_policy sweeps), so it is not asked again here, but for
+ * a hairpin peer, whose verdict follows the relay ports in use. A TCP
+ * allocation has no channels (ChannelBind answers 400, RFC 6062).
+ */
+static int client_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
+			   const struct turn_chandata *cd, uint64_t now_ms)
+{
+	uint32_t now = (uint32_t)(now_ms / 1000);
+	struct turn_alloc *a = turn_alloc_find(&srv->allocs, tuple);
+	const struct turn_channel *ch = a ? turn_channel_by_number(a, cd->channel, now) : NULL;
+
+	if (!ch || (ch->recheck && !turn_peer_allowed(srv, &ch->peer))) {
+		srv->stats.peer_denied++;
+		return -1;
+	}
+	return turn_relay_to_peer(srv, a, &ch->peer, cd->data, cd->len, now_ms);
+}
+
+int turn_server_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
+			 const uint8_t *pkt, size_t len, uint64_t now_ms)
+{
+	struct turn_chandata cd;
+
+	/* RFC 8656 section 12: channels 0x4000-0x4FFF; RFC 5766's up to
+	 * 0x7FFF with legacy-channel-numbers. A malformed one is dropped. */
+	if (!srv->io || turn_chandata_parse_upto(pkt, len, srv->max_channel_number, &cd) < 0)
+		return -1;
+	return client_chandata(srv, tuple, &cd, now_ms);
 }
 
 /* ICMP attribute of a Data indication; type 0xff: none (no ICMP type a

@@ -109,9 +109,18 @@ void turn_count_answer(struct turn_server *srv, uint16_t method, int code);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 
-/* datapath.c: whether policy and permissions let this peer be reached. */
+/* datapath.c: whether the policy lets this peer (IP and port) be reached. */
 bool turn_peer_allowed(const struct turn_server *srv, const struct turn_addr *peer);
 bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
 			 uint64_t now_ms);
+/* Relay client data to peer, for Send and ChannelData alike, once the
+ * caller has checked what is theirs (a permission and the policy, or a
+ * bound channel). Returns 0 sent, -1 dropped (counted). */
+int turn_relay_to_peer(struct turn_server *srv, struct turn_alloc *a, const struct turn_addr *peer,
+		       const uint8_t *data, size_t len, uint64_t now_ms);
+/* Set channel number's recheck for the current policy (after a bind). */
+void turn_channel_judged(struct turn_server *srv, struct turn_alloc *a, uint16_t number);
+/* tcp.c: close the connections whose peer the current policy refuses. */
+void turn_tcp_sweep(struct turn_server *srv, struct turn_alloc *a);
 
 #endif

@@ -385,13 +385,21 @@ int turn_channel_bind_request(struct turn_request *req)
 	int rc = turn_channel_bind(a, number, &peer, req->now, req->srv->max_channels);
 	if (rc)
 		return turn_send_error(req, rc);
+	turn_channel_judged(req->srv, a, number);
 	turn_perm_install(a, &peer, req->now, req->srv->max_permissions);
 	turn_begin_success(req, &b);
 	return turn_finish_response(req, &b);
 }
 
-/* RFC 8656 section 10.2: a Send indication without a permission, with a
- * refused peer, or malformed, is silently dropped. */
+/*
+ * RFC 8656 section 10.2: a Send indication that is malformed, or without a
+ * permission for the peer's IP, is silently dropped; so is one to a peer
+ * the policy refuses (the server MAY restrict the address and port). The
+ * permission was judged by IP alone (its CreatePermission's port says
+ * nothing about this one), so the policy is asked about this IP and port,
+ * for each Send: the rules on ports (listening ports, the hairpin) apply.
+ * A TCP allocation relays only on its connections (RFC 6062 section 5.1).
+ */
 int turn_send_indication(struct turn_request *req)
 {
 	struct turn_server *srv = req->srv;
@@ -401,26 +409,12 @@ int turn_send_indication(struct turn_request *req)
 	const struct stun_attr *data = stun_msg_find(m, TURN_ATTR_DATA);
 	struct turn_addr peer;
 
-	/* A TCP allocation relays only on its connections (RFC 6062). */
 	if (!a || a->tcp || !pa || !data || stun_attr_get_xor_addr(m, pa, &peer) < 0)
 		return -1;
-	int slot = peer.family == TURN_AF_INET6 ? 1 : 0;
-	if (!a->relay[slot].io || !turn_perm_valid(a, &peer, req->now) ||
-	    !turn_peer_allowed(srv, &peer)) {
+	if (!turn_perm_valid(a, &peer, req->now) || !turn_peer_allowed(srv, &peer)) {
 		srv->stats.peer_denied++;
 		return -1;
 	}
-	if (!turn_bandwidth_take(srv, a, data->len, req->now_ms))
-		return -1;
-	srv->io->relay_send(srv->io->ctx, a->relay[slot].io, &peer, stun_attr_value(m, data),
-			    data->len);
-	a->pkts_out++;
-	a->bytes_out += data->len;
-	srv->stats.relayed_to_peer++;
-	srv->stats.bytes_to_peer += data->len;
-	if (a->tuple.transport == TURN_TRANSPORT_TCP) {
-		srv->stats.tcp_packets[0]++;
-		srv->stats.tcp_bytes[0] += data->len;
-	}
-	return 0;
+	return turn_relay_to_peer(srv, a, &peer, stun_attr_value(m, data), data->len,
+				  req->now_ms);
 }

@@ -251,23 +251,60 @@ static bool deny_match(const struct turn_policy *p, const struct peer_forms *f)
 	       (f->has_nat64 && in_ranges(p->denied, p->n_denied, &f->nat64));
 }
 
+static void peer_forms_fill(struct peer_forms *f, const struct turn_addr *peer)
+{
+	*f = (struct peer_forms){.direct = peer};
+	f->has_mapped = embedded_v4(peer, mapped_prefix, &f->mapped);
+	f->has_nat64 = embedded_v4(peer, nat64_prefix, &f->nat64);
+}
+
+/* Rules 2-5, after rule 1 let the peer through. */
+static enum turn_peer_verdict ranges_verdict(const struct turn_policy *p,
+					     const struct peer_forms *f)
+{
+	if (p && allow_match(p, f))
+		return TURN_PEER_ALLOW;
+	if (p && deny_match(p, f))
+		return TURN_PEER_DENY_CONFIG;
+	return turn_policy_default_class(f->direct) ? TURN_PEER_DENY_DEFAULT : TURN_PEER_ALLOW;
+}
+
 enum turn_peer_verdict turn_policy_check(const struct turn_policy *p, const struct turn_addr *peer)
 {
-	struct peer_forms f = {.direct = peer};
+	struct peer_forms f;
 
 	if (turn_addr_iplen(peer) == 0)
 		return TURN_PEER_DENY_DEFAULT;
-	if (p) {
-		f.has_mapped = embedded_v4(peer, mapped_prefix, &f.mapped);
-		f.has_nat64 = embedded_v4(peer, nat64_prefix, &f.nat64);
-		if (self_denied(p, &f))
-			return TURN_PEER_DENY_SELF;
-		if (allow_match(p, &f))
-			return TURN_PEER_ALLOW;
-		if (deny_match(p, &f))
-			return TURN_PEER_DENY_CONFIG;
-	}
-	return turn_policy_default_class(peer) ? TURN_PEER_DENY_DEFAULT : TURN_PEER_ALLOW;
+	peer_forms_fill(&f, peer);
+	if (p && self_denied(p, &f))
+		return TURN_PEER_DENY_SELF;
+	return ranges_verdict(p, &f);
+}
+
+/* Rule 1 by IP alone: an own address is refused on every port only when
+ * neither exception can open one (allow-own-peers opens all but the
+ * listening ports; relay_live may find a live relay port). */
+enum turn_peer_verdict turn_policy_check_ip(const struct turn_policy *p,
+					    const struct turn_addr *peer)
+{
+	struct peer_forms f;
+
+	if (turn_addr_iplen(peer) == 0)
+		return TURN_PEER_DENY_DEFAULT;
+	peer_forms_fill(&f, peer);
+	if (p && !p->allow_own && !p->relay_live && own_form(p, &f))
+		return TURN_PEER_DENY_SELF;
+	return ranges_verdict(p, &f);
+}
+
+bool turn_policy_live(const struct turn_policy *p, const struct turn_addr *peer)
+{
+	struct peer_forms f;
+
+	if (!p || p->allow_own || !p->relay_live || turn_addr_iplen(peer) == 0)
+		return false;
+	peer_forms_fill(&f, peer);
+	return own_form(p, &f) != NULL;
 }
 
 /* Store a mapped address as the IPv4 address it is (policy.h). */

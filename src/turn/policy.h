@@ -140,6 +140,23 @@ void turn_policy_free(struct turn_policy *p);
 enum turn_peer_verdict turn_policy_check(const struct turn_policy *p, const struct turn_addr *peer);
 
 /*
+ * The verdict on peer's IP whatever the port, for a permission (RFC 8656
+ * section 9: it names an IP only): ALLOW when some port may be allowed.
+ * Rule 1 refuses an own address here only when no exception can open a
+ * port of it (no allow-own-peers, no relay_live); rules 2-5 ignore ports.
+ */
+enum turn_peer_verdict turn_policy_check_ip(const struct turn_policy *p,
+					    const struct turn_addr *peer);
+
+/*
+ * Whether turn_policy_check's verdict on peer rests on relay_live (rule
+ * 1's hairpin): an own address, without allow-own-peers. That verdict
+ * changes with the relay ports in use, not only with the policy, so a
+ * caller that keeps a verdict (a channel) asks again for each packet.
+ */
+bool turn_policy_live(const struct turn_policy *p, const struct turn_addr *peer);
+
+/*
  * The name of the default-deny class peer falls in ("loopback", "rfc1918",
  * "metadata", "reserved", ...; see the table above), "invalid" for an
  * unknown family, or NULL when the default table allows it. Mapped and

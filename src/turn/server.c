@@ -107,11 +107,6 @@ const struct turn_server_stats *turn_server_stats(const struct turn_server *srv)
 	return &srv->stats;
 }
 
-void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy)
-{
-	srv->policy = policy;
-}
-
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps)
 {
 	srv->max_bps = max_bps;

@@ -203,10 +203,13 @@ int turn_server_auth_precheck(const struct turn_server *srv, const struct turn_i
 int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in,
 			    struct turn_reply *reply, struct turn_addr *from);
 
-/* ChannelData from a client (RFC 8656 section 12.4): relayed to the
- * channel's peer, or dropped. Returns 0 relayed, -1 dropped. */
-int turn_server_client_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
-				const struct turn_chandata *cd, uint64_t now_ms);
+/* A ChannelData message from a client, as it came (pkt, len: one message,
+ * padding allowed): parsed with the server's channel range (RFC 8656
+ * section 12; legacy_channels: RFC 5766's) and relayed to the channel's
+ * peer (section 12.4). Returns 0 relayed, -1 dropped (malformed, a number
+ * out of range or unbound, a refused peer, over max-bps). */
+int turn_server_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
+			 const uint8_t *pkt, size_t len, uint64_t now_ms);
 
 /*
  * Data from a peer arriving on alloc's relay (RFC 8656 sections 10.3 and
@@ -270,8 +273,14 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
 
 /* Settings that may change while running (the realm's limits and peer
  * ranges from Redis). policy must outlive its use, as in the options;
- * max_bps applies to every allocation from the next packet on. */
-void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy);
+ * max_bps applies to every allocation from the next packet on.
+ * set_policy also sweeps what allocations hold against the new policy:
+ * permissions for an IP it refuses on every port, channels and RFC 6062
+ * connections to a peer it refuses end at now_ms (turn_io.tcp_close is
+ * called for those), so the data path need not ask it for every packet. Call it
+ * whenever the policy or what it reads (the own addresses) changes. */
+void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy,
+			    uint64_t now_ms);
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
 /* The per-allocation limits of the options (a configuration reload): they
  * apply to the next request; what allocations already hold stays. */

@@ -65,6 +65,20 @@ void turn_tcp_close_all(struct turn_server *srv, struct turn_alloc *a)
 	}
 }
 
+void turn_tcp_sweep(struct turn_server *srv, struct turn_alloc *a)
+{
+	for (uint16_t i = 0; i < a->n_tcp;) {
+		uint32_t id = a->tcp_conns[i].id;
+		if (turn_peer_allowed(srv, &a->tcp_conns[i].peer)) {
+			i++;
+			continue;
+		}
+		conn_remove(srv, a, &a->tcp_conns[i]); /* the last one moves to i */
+		if (srv->io && srv->io->tcp_close)
+			srv->io->tcp_close(srv->io->ctx, id);
+	}
+}
+
 /* Read and check a Connect's peer (RFC 6062 section 5.2) before anything
  * is attempted: 400 malformed, 443 family, 403 policy or no permission,
  * 446 a connection to that peer exists, 508 max-tcp-connections. */

@@ -894,8 +894,9 @@ START_TEST(err_403_peer_policy)
 }
 END_TEST
 
-/* Even with a permission or channel in place (installed before a policy
- * reload, say), nothing is sent to a refused peer. */
+/* Even with a permission or channel in place, installed before a policy
+ * reload, nothing is sent to a refused peer once the policy is set again
+ * (turn_server_set_policy sweeps them). */
 START_TEST(send_to_refused_peer_is_dropped)
 {
 	struct harness h;
@@ -908,6 +909,9 @@ START_TEST(send_to_refused_peer_is_dropped)
 		struct turn_addr p = addr_of(denied_peers[i]);
 		ck_assert_int_eq(turn_perm_install(a, &p, now, 0), 0);
 		ck_assert_int_eq(turn_channel_bind(a, (uint16_t)(0x4000 + i), &p, now, 0), 0);
+	}
+	turn_server_set_policy(h.srv, h.policy, h.now_ms); /* the reload */
+	for (unsigned i = 0; i < N_DENIED; i++) {
 		ck_assert_int_eq(client_send_ind(&c, denied_peers[i], "leak", 4), -1);
 		ck_assert_int_eq(client_chandata(&c, (uint16_t)(0x4000 + i), "leak", 4), -1);
 	}

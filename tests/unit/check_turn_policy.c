@@ -549,6 +549,56 @@ START_TEST(allow_own_opens_self_only)
 }
 END_TEST
 
+static void expect_ip(const struct turn_policy *p, const char *peer, enum turn_peer_verdict v,
+		      bool live)
+{
+	struct turn_addr a = addr(peer);
+
+	ck_assert_msg(turn_policy_check_ip(p, &a) == v, "%s: IP verdict %d, expected %d", peer,
+		      (int)turn_policy_check_ip(p, &a), (int)v);
+	ck_assert_msg(turn_policy_live(p, &a) == live, "%s: live %d", peer, !live);
+}
+
+/* A permission's verdict (the IP on any port) and whether a verdict rests
+ * on the relay ports in use: an own address is refused outright only
+ * when neither the hairpin nor allow-own-peers can open a port of it. */
+START_TEST(ip_verdict_and_live_dependence)
+{
+	struct fake_pool pool = {.live = {"203.0.113.5:50000"}};
+	const struct policy_spec base = {
+		.allowed = {"127.0.0.1"}, .denied = {"198.51.100.7"}, .own = {"203.0.113.5"},
+	};
+	struct policy_spec spec = base;
+	struct turn_policy *p = policy(&spec);
+
+	expect_ip(p, "203.0.113.5:50000", TURN_PEER_DENY_SELF, false);
+	expect_ip(p, "[::ffff:203.0.113.5]:1", TURN_PEER_DENY_SELF, false);
+	expect_ip(p, "127.0.0.1:1", TURN_PEER_DENY_SELF, false);
+	expect_ip(p, "198.51.100.7:1", TURN_PEER_DENY_CONFIG, false);
+	expect_ip(p, "10.0.0.1:1", TURN_PEER_DENY_DEFAULT, false);
+	expect_ip(p, "198.51.100.8:1", TURN_PEER_ALLOW, false);
+	turn_policy_free(p);
+	spec.pool = &pool; /* the hairpin may open any port of an own address */
+	p = policy(&spec);
+	expect_ip(p, "203.0.113.5:5555", TURN_PEER_ALLOW, true);
+	expect_ip(p, "[64:ff9b::203.0.113.5]:1", TURN_PEER_ALLOW, true);
+	expect_ip(p, "127.0.0.1:1", TURN_PEER_ALLOW, true);
+	expect_ip(p, "127.0.0.2:1", TURN_PEER_DENY_DEFAULT, true);
+	expect_ip(p, "198.51.100.8:1", TURN_PEER_ALLOW, false);
+	turn_policy_free(p);
+	spec = base;
+	spec.allow_own = true; /* all but the listening ports: no live state */
+	spec.listening[0] = 3478;
+	spec.pool = &pool;
+	p = policy(&spec);
+	expect_ip(p, "203.0.113.5:3478", TURN_PEER_ALLOW, false);
+	expect_ip(p, "198.51.100.7:1", TURN_PEER_DENY_CONFIG, false);
+	turn_policy_free(p);
+	expect_ip(NULL, "203.0.113.5:1", TURN_PEER_ALLOW, false);
+	expect_ip(NULL, "127.0.0.1:1", TURN_PEER_DENY_DEFAULT, false);
+}
+END_TEST
+
 START_TEST(denied_public_range)
 {
 	struct turn_policy *p = policy(&(struct policy_spec){
@@ -820,6 +870,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(rules, public_self_on_every_port_and_spelling);
 	tcase_add_test(rules, hairpin_through_the_predicate);
 	tcase_add_test(rules, allow_own_opens_self_only);
+	tcase_add_test(rules, ip_verdict_and_live_dependence);
 	tcase_add_test(rules, denied_public_range);
 	tcase_add_test(rules, allow_beats_deny_and_default);
 	tcase_add_test(rules, ipv6_range_and_mapped_peer);

@@ -377,6 +377,36 @@ END_TEST
 
 /* Refresh 0 (or the control connection closing) closes every connection
  * of the allocation. */
+/* A policy change closes the connections to peers it now refuses (the
+ * core tells net/ through tcp_close) and keeps the others. */
+START_TEST(policy_change_closes_refused_connections)
+{
+	struct harness h;
+	struct client c;
+	const char *other = "198.51.100.2:5000";
+
+	tcp_client(&h, &c);
+	ck_assert_int_eq(client_permit(&c, PUBLIC_PEER), 0);
+	ck_assert_int_eq(client_permit(&c, other), 0);
+	ck_assert_int_eq(connect_to(&c, PUBLIC_PEER), -1);
+	ck_assert_int_eq(connect_outcome(&c, h.io.tcp[0].id, 0), 0);
+	ck_assert_int_eq(connect_to(&c, other), -1);
+	ck_assert_int_eq(connect_outcome(&c, h.io.tcp[1].id, 0), 0);
+	ck_assert_uint_eq(turn_server_stats(h.srv)->tcp_relay_conns, 2);
+	harness_deny(&h, "198.51.100.2");
+	ck_assert_uint_eq(h.io.tcp_closes, 1);
+	ck_assert(h.io.tcp[0].open);
+	ck_assert(!h.io.tcp[1].open);
+	ck_assert_uint_eq(turn_server_stats(h.srv)->tcp_relay_conns, 1);
+	/* The connection net/ would report closed is no longer known. */
+	turn_server_tcp_closed(h.srv, &(struct turn_tcp_event){ client_alloc(&c), h.io.tcp[1].id,
+								  NULL, 0, h.now_ms });
+	ck_assert_uint_eq(turn_server_stats(h.srv)->tcp_relay_conns, 1);
+	harness_down(&h);
+	ck_assert_uint_eq(h.io.tcp_closes, 2);
+}
+END_TEST
+
 START_TEST(deleting_the_allocation_closes_its_connections)
 {
 	struct harness h;
@@ -411,6 +441,7 @@ int main(void)
 	tcase_add_test(tc, connection_bind_codes);
 	tcase_add_test(tc, connection_attempt_needs_a_permission);
 	tcase_add_test(tc, deleting_the_allocation_closes_its_connections);
+	tcase_add_test(tc, policy_change_closes_refused_connections);
 	suite_add_tcase(s, tc);
 	return run_suite(s);
 }

@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- The fake struct turn_io ---- */
@@ -286,6 +287,24 @@ void harness_up(struct harness *h)
 {
 	harness_init(h);
 	harness_start(h);
+}
+
+void harness_reload_policy(struct harness *h, const struct turn_policy_options *opt)
+{
+	struct turn_policy *p = turn_policy_new(opt);
+
+	ck_assert_ptr_nonnull(p);
+	turn_server_set_policy(h->srv, p, h->now_ms);
+	turn_policy_free(h->policy);
+	h->policy = p;
+}
+
+void harness_deny(struct harness *h, const char *range)
+{
+	struct turn_addr_range r;
+
+	ck_assert_int_eq(turn_addr_range_parse(range, &r), 0);
+	harness_reload_policy(h, &(struct turn_policy_options){ .denied = &r, .n_denied = 1 });
 }
 
 void harness_down(struct harness *h)
@@ -583,9 +602,22 @@ int client_send_ind(struct client *c, const char *peer, const void *data, size_t
 
 int client_chandata(struct client *c, uint16_t channel, const void *data, size_t len)
 {
-	struct turn_chandata cd = { .channel = channel, .len = (uint16_t)len, .data = data };
+	/* The header by hand, so any number can be sent (one out of range
+	 * too); unpadded, as over UDP. */
+	uint8_t *pkt = malloc(TURN_CHANDATA_HDR_LEN + len);
 
-	return turn_server_client_chandata(c->h->srv, &c->tuple, &cd, c->h->now_ms);
+	ck_assert_ptr_nonnull(pkt);
+	ck_assert_uint_le(len, 0xFFFF);
+	pkt[0] = (uint8_t)(channel >> 8);
+	pkt[1] = (uint8_t)channel;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	if (len)
+		memcpy(pkt + TURN_CHANDATA_HDR_LEN, data, len);
+	int rc = turn_server_chandata(c->h->srv, &c->tuple, pkt, TURN_CHANDATA_HDR_LEN + len,
+				      c->h->now_ms);
+	free(pkt);
+	return rc;
 }
 
 struct turn_alloc *client_alloc(struct client *c)

@@ -122,6 +122,11 @@ void harness_up(struct harness *h);
 /* Free the server and check that everything it took was given back:
  * every relay opened was closed once, and every quota counter is 0. */
 void harness_down(struct harness *h);
+/* A reload: the server's policy becomes one built from opt (the old one
+ * freed once the server has the new one, as the daemon does). */
+void harness_reload_policy(struct harness *h, const struct turn_policy_options *opt);
+/* The same with denied-peer-ip range (text) and nothing else. */
+void harness_deny(struct harness *h, const char *range);
 /* Move the clock forward and let the server expire what is due. */
 void harness_advance(struct harness *h, uint64_t ms);
 /* The server's count of answers to method ("allocate", ...) with code (0:
@@ -214,7 +219,8 @@ int client_bind(struct client *c, uint16_t channel, const char *peer);
 int client_refresh(struct client *c, uint32_t lifetime);
 /* A Send indication; returns turn_server_handle's result. */
 int client_send_ind(struct client *c, const char *peer, const void *data, size_t len);
-/* ChannelData from the client; returns turn_server_client_chandata's. */
+/* ChannelData on channel from the client, as raw bytes; returns
+ * turn_server_chandata's. */
 int client_chandata(struct client *c, uint16_t channel, const void *data, size_t len);
 /* The allocation that owns the client's IPv4 (or else IPv6) relay. */
 struct turn_alloc *client_alloc(struct client *c);
