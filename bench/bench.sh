@@ -1048,7 +1048,12 @@ for fig, label, unit in ([row[:3] for row in rows] if "turnd_base" in impls else
     t, tt = median(fig, "turnd")
     b, bt = median(fig, "turnd_base")
     rt, rb = by_round.get((fig, "turnd"), {}), by_round.get((fig, "turnd_base"), {})
-    per = " ".join(ratio(rt[r], rb[r]) or "-" for r in sorted(set(rt) & set(rb), key=int))
+    paired = sorted(set(rt) & set(rb), key=int)
+    per = " ".join(ratio(rt[r], rb[r]) or "-" for r in paired)
+    # a round's two runs saw the same machine: their ratio drifts less
+    per_r = [rt[r] / rb[r] for r in paired if ratio(rt[r], rb[r])]
+    if len(per_r) > 1:
+        per += "; median %.2fx" % statistics.median(per_r)
     verdict = "no figure to compare"
     if ratio(t, b):
         worse = t / b - 1 if unit in ("us", "B", "MiB") else 1 - t / b
