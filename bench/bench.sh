@@ -6,6 +6,12 @@
 #
 # Each round runs every figure against turnd, then coturn, then the bare
 # forwarder (A B C A B C ...); the table quotes the median over the rounds.
+# The same alternation compares two builds of turnd: with
+# BENCH_SERVERS="turnd turnd_base" and TURND_BASE=/path/to/other/turnd, the
+# second one runs as turnd_base (same configuration, same pinning) after
+# turnd in every round, gets its own column, and a list under the table
+# gives turnd/turnd_base for each figure (make bench-ab does that for the
+# figures (a) and (c)).
 # Servers run on core 1 with one relay thread, turnload and the echo peer
 # (turnpeer) on core 0. Everything is on loopback, every command has a
 # timeout, and whatever was started is stopped on exit.
@@ -15,8 +21,11 @@
 #
 # Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (5, per measurement),
 # BENCH_SMOKE=1 (one short round, small N: proves every step runs),
-# BENCH_OUT (table file; default bench/out/latest.md), and the others
-# listed under "Knobs" below.
+# BENCH_OUT (table file; default bench/out/latest.md),
+# BENCH_SERVERS ("turnd coturn fwd"; any of turnd, turnd_base, coturn, fwd,
+# in the order they run each round), TURND_BASE (the turnd_base binary),
+# BENCH_FIGURES ("a b c d e f g h"; only those figures are measured and
+# shown), and the others listed under "Knobs" below.
 set -u
 
 # ---------------------------------------------------------------------------
@@ -51,7 +60,9 @@ RELAY_IPS=${BENCH_RELAY_IPS:-4}               # relay addresses 127.0.0.2 ...
 UC_M=${BENCH_UCLIENT_M:-$d_uc_m}              # figure (h): turnutils_uclient -m, -n
 UC_N=${BENCH_UCLIENT_N:-$d_uc_n}
 PIN=${BENCH_PIN:-1}                           # 0: unpinned, servers on every core
-SERVERS=${BENCH_SERVERS:-"turnd coturn"}
+SERVERS=${BENCH_SERVERS:-"turnd coturn fwd"} # fwd: the bare forwarder
+TURND_BASE=${TURND_BASE:-}                    # the build that runs as turnd_base
+FIGURES=${BENCH_FIGURES:-"a b c d e f g h"}   # which figures to measure
 TOTAL_TIMEOUT=${BENCH_TIMEOUT:-$d_timeout}    # the whole run
 
 MIN_PORT=10000 # relay ports, per relay address; below the ephemeral range
@@ -74,7 +85,7 @@ if [ -z "${BENCH_BOUNDED:-}" ]; then
 	BENCH_BOUNDED=1 exec timeout --foreground -k 20 "$TOTAL_TIMEOUT" sh "$0" "$@"
 fi
 
-for p in "$TURND" "$TURNPEER" "$TURNPROBE" "$TURNLOAD" "$BENCH_FWD"; do
+for p in "$TURND" "$TURNPEER" "$TURNPROBE" "$TURNLOAD" "$BENCH_FWD" ${TURND_BASE:+"$TURND_BASE"}; do
 	if [ ! -x "$p" ]; then
 		echo "bench: $p is not built (make turnd turnpeer turnprobe turnload bench/fwd)" >&2
 		exit 2
@@ -87,14 +98,36 @@ HAVE_COTURN=""
 command -v turnserver >/dev/null && HAVE_COTURN=1
 HAVE_UCLIENT=""
 command -v turnutils_uclient >/dev/null && HAVE_UCLIENT=1
-IMPLS=""
+IMPLS="" RUN_FWD=""
 for s in $SERVERS; do
 	case "$s" in
 	turnd) IMPLS="$IMPLS turnd" ;;
+	turnd_base)
+		if [ -z "$TURND_BASE" ]; then
+			echo "bench: BENCH_SERVERS has turnd_base: set TURND_BASE to its turnd binary" >&2
+			exit 2
+		fi
+		IMPLS="$IMPLS turnd_base" ;;
 	coturn) [ -n "$HAVE_COTURN" ] && IMPLS="$IMPLS coturn" ;;
+	fwd) RUN_FWD=1 ;;
 	*) echo "bench: BENCH_SERVERS: unknown server '$s'" >&2; exit 2 ;;
 	esac
 done
+for f in $FIGURES; do
+	case "$f" in
+	[a-h]) ;;
+	*) echo "bench: BENCH_FIGURES: unknown figure '$f' (a to h)" >&2; exit 2 ;;
+	esac
+done
+# want FIGURE...: one of these figures was asked for.
+want() {
+	for _w in "$@"; do
+		case " $FIGURES " in *" $_w "*) return 0 ;; esac
+	done
+	return 1
+}
+# The forwarder measures only the relay figures: (a), (c) and (f).
+want a c f || RUN_FWD=""
 
 if [ "$PIN" = 1 ]; then
 	PIN_LOAD="taskset -c 0" PIN_SRV="taskset -c 1" THREADS=1
@@ -115,6 +148,11 @@ META=$W/meta         # machine facts
 # not change the binary between rounds.
 mkdir "$W/bin"
 cp "$TURND" "$TURNPEER" "$TURNPROBE" "$TURNLOAD" "$BENCH_FWD" "$W/bin/" || exit 1
+if [ -n "$TURND_BASE" ]; then
+	TURND_BASE_SRC=$TURND_BASE # for the record
+	cp "$TURND_BASE" "$W/bin/turnd_base" || exit 1
+	TURND_BASE=$W/bin/turnd_base
+fi
 TURND=$W/bin/$(basename "$TURND") TURNPEER=$W/bin/$(basename "$TURNPEER")
 TURNPROBE=$W/bin/$(basename "$TURNPROBE") TURNLOAD=$W/bin/$(basename "$TURNLOAD")
 BENCH_FWD=$W/bin/$(basename "$BENCH_FWD")
@@ -274,8 +312,8 @@ while [ "$i" -le $((RELAY_IPS + 1)) ]; do
 	i=$((i + 1))
 done
 
-start_turnd() {
-	conf=$W/turnd.conf
+start_turnd() { # BINARY; configuration and log named after SRV_KIND
+	conf=$W/$SRV_KIND.conf
 	{
 		echo "listening-ip = { \"127.0.0.1\" }"
 		echo "listening-port = $SRV_PORT"
@@ -300,8 +338,8 @@ start_turnd() {
 		# second: the reflection limit would measure itself, not turnd.
 		echo "unauth-rate = 0"
 	} >"$conf"
-	echo "\$ $PIN_SRV $TURND -c $conf   # $(tr '\n' ' ' <"$conf")" >>"$RAW"
-	spawn "$TOTAL_TIMEOUT" "$W/turnd.log" $PIN_SRV "$TURND" -c "$conf"
+	echo "\$ $PIN_SRV $1 -c $conf   # $(tr '\n' ' ' <"$conf")" >>"$RAW"
+	spawn "$TOTAL_TIMEOUT" "$W/$SRV_KIND.log" $PIN_SRV "$1" -c "$conf"
 }
 
 start_coturn() {
@@ -325,7 +363,8 @@ start_server() {
 	SRV_KIND=$1
 	SRV_PORT=$(free_port) || { note "no free port"; return 1; }
 	case "$1" in
-	turnd) start_turnd ;;
+	turnd) start_turnd "$TURND" ;;
+	turnd_base) start_turnd "$TURND_BASE" ;;
 	coturn) start_coturn ;;
 	esac
 	SRV_PID=$SPAWN_PID SRV_CHILD=$SPAWN_CHILD
@@ -371,7 +410,7 @@ start_fwd() {
 # earlier run left behind would get 437 (Allocation Mismatch).
 target_args() {
 	case "$SRV_KIND" in
-	turnd | coturn)
+	turnd | turnd_base | coturn)
 		echo "-u $USER_NAME -w $USER_PASS -e 127.0.0.1:$PEER_PORT $1" \
 			"-b ${2:-127.0.2.$((RUN_NO % 250 + 1))} 127.0.0.1:$SRV_PORT" ;;
 	fwd) echo "--raw 127.0.0.1:$SRV_PORT" ;;
@@ -487,17 +526,18 @@ fig_paced_max() { # FIGURE SESSIONS MODE SATURATED_RT
 }
 
 # (c) server CPU per relayed packet at each CPU_RATE round trips/s, 4
-# sessions; for turnd, then again with rx-coalesce-us = COALESCE_US, set
-# and unset by reloads (SIGHUP) of the running server.
+# sessions; for turnd (either build), then again with rx-coalesce-us =
+# COALESCE_US, set and unset by reloads (SIGHUP) of the running server.
 fig_cpu() {
 	fig_cpu_rates cpu
-	[ "$SRV_KIND" = turnd ] && [ "$COALESCE_US" -gt 0 ] || return 0
-	echo "rx-coalesce-us = $COALESCE_US" >>"$W/turnd.conf"
-	echo "\$ echo 'rx-coalesce-us = $COALESCE_US' >>turnd.conf; kill -HUP turnd" >>"$RAW"
+	case "$SRV_KIND" in turnd | turnd_base) ;; *) return 0 ;; esac
+	[ "$COALESCE_US" -gt 0 ] || return 0
+	echo "rx-coalesce-us = $COALESCE_US" >>"$W/$SRV_KIND.conf"
+	echo "\$ echo 'rx-coalesce-us = $COALESCE_US' >>$SRV_KIND.conf; kill -HUP $SRV_KIND" >>"$RAW"
 	kill -HUP "$SRV_CHILD"
 	sleep 1.5 # the reload, and a tick to see the worker busy
 	fig_cpu_rates cpu_co
-	sed -i '/^rx-coalesce-us/d' "$W/turnd.conf"
+	sed -i '/^rx-coalesce-us/d' "$W/$SRV_KIND.conf"
 	kill -HUP "$SRV_CHILD"
 	sleep 0.5
 }
@@ -728,10 +768,36 @@ EOF
 	fi
 }
 
-# Every per-round figure of one server.
+# (a) or (b), saturated then paced, for each of SESSIONS. FIRST_SAT keeps
+# the round trips/s of the first saturated run, for (f).
+fig_rates() { # MODE FLAG
+	for s in $SESSIONS; do
+		fig_saturated "${1}_sat_$s" "$s" "$2"
+		[ -z "$FIRST_SAT" ] && FIRST_SAT=${SAT_RT:-none}
+		fig_paced_max "${1}_max_$s" "$s" "$2" "$SAT_RT"
+	done
+}
+
+# (f) at LAT_RATE, else at half of FIRST_SAT; when (a) was not asked for,
+# that first saturated run is made here (its row is not shown). Returns 1
+# when there is no rate to measure at.
+fig_latency_auto() {
+	rate=$LAT_RATE
+	if [ -z "$rate" ] && [ -z "$FIRST_SAT" ]; then
+		set -- $SESSIONS
+		fig_saturated "relay_sat_$1" "$1" ""
+		FIRST_SAT=${SAT_RT:-none}
+	fi
+	[ -z "$rate" ] && num "$FIRST_SAT" && rate=$(calc_int "$FIRST_SAT / 2")
+	[ -n "$rate" ] || return 1
+	fig_latency "$rate"
+}
+
+# Every per-round figure of one server, those of BENCH_FIGURES.
 run_server_round() { # IMPL
 	SRV_KIND=$1
-	for n in $MEM_N; do fig_memory "$n"; done
+	if want e; then for n in $MEM_N; do fig_memory "$n"; done; fi
+	want a b c d f h || return 0
 	start_server "$1" || {
 		for f in relay ind; do
 			for s in $SESSIONS; do rec "${f}_sat_$s" "$1" fail; rec "${f}_max_$s" "$1" fail; done
@@ -739,24 +805,15 @@ run_server_round() { # IMPL
 		for f in cpu alloc lat_p50 lat_p99 lat_p999 uclient; do rec "$f" "$1" fail; done
 		return
 	}
-	first_sat=""
-	for mode in relay ind; do
-		flag=""
-		[ "$mode" = ind ] && flag=-s
-		for s in $SESSIONS; do
-			fig_saturated "${mode}_sat_$s" "$s" "$flag"
-			[ -z "$first_sat" ] && first_sat=${SAT_RT:-none}
-			fig_paced_max "${mode}_max_$s" "$s" "$flag" "$SAT_RT"
-		done
-	done
-	fig_cpu
-	rate=$LAT_RATE
-	[ -z "$rate" ] && num "$first_sat" && rate=$(calc_int "$first_sat / 2")
-	if [ -n "$rate" ]; then fig_latency "$rate"; else
+	FIRST_SAT=""
+	want a && fig_rates relay ""
+	want b && fig_rates ind -s
+	want c && fig_cpu
+	if want f && ! fig_latency_auto; then
 		for f in lat_p50 lat_p99 lat_p999; do rec "$f" "$1" fail; done
 	fi
-	fig_uclient
-	fig_alloc # last: it churns the heap
+	want h && fig_uclient
+	want d && fig_alloc # last: it churns the heap
 	stop_server
 }
 
@@ -766,16 +823,10 @@ run_fwd_round() {
 		for s in $SESSIONS; do rec "relay_sat_$s" fwd fail; rec "relay_max_$s" fwd fail; done
 		return
 	}
-	first_sat=""
-	for s in $SESSIONS; do
-		fig_saturated "relay_sat_$s" "$s" ""
-		[ -z "$first_sat" ] && first_sat=${SAT_RT:-none}
-		fig_paced_max "relay_max_$s" "$s" "" "$SAT_RT"
-	done
-	fig_cpu
-	rate=$LAT_RATE
-	[ -z "$rate" ] && num "$first_sat" && rate=$(calc_int "$first_sat / 2")
-	[ -n "$rate" ] && fig_latency "$rate"
+	FIRST_SAT=""
+	want a && fig_rates relay ""
+	want c && fig_cpu
+	want f && fig_latency_auto
 	stop_server
 	grep '^fwd:' "$W/fwd.log" | tail -n 1 >>"$RAW"
 }
@@ -803,6 +854,9 @@ HOLD_PER_PROC=${BENCH_HOLD_PER_PROC:-15000}
 	echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores"
 	echo "kernel: $(uname -sr)"
 	echo "turnd: $("$TURND" --version 2>&1 | head -n 1), source $(git -C "$here/.." describe --always --dirty 2>/dev/null || echo unknown)"
+	if [ -n "$TURND_BASE" ]; then
+		echo "turnd_base: $("$TURND_BASE" --version 2>&1 | head -n 1), $TURND_BASE_SRC$(cmp -s "$TURND" "$TURND_BASE" && echo " (the same binary as turnd)")"
+	fi
 	if [ -n "$HAVE_COTURN" ]; then
 		echo "coturn: $(dpkg-query -W -f='${Version}' coturn 2>/dev/null || turnserver --version 2>&1 | head -n 1)"
 	else
@@ -812,6 +866,7 @@ HOLD_PER_PROC=${BENCH_HOLD_PER_PROC:-15000}
 	echo "net.core.wmem_max: $(cat /proc/sys/net/core/wmem_max)"
 	echo "ulimit -n: $nofile (hard $(ulimit -Hn)$([ "$nofile" -lt "$want_fds" ] && echo ", could not raise it to $want_fds"))"
 	echo "pinning: $([ "$PIN" = 1 ] && echo "servers on core 1 (taskset -c 1, one relay thread), turnload and turnpeer on core 0" || echo "none, servers on every core")"
+	echo "servers:$IMPLS${RUN_FWD:+ fwd}, in that order each round; figures: $FIGURES"
 	echo "rounds: $ROUNDS; $SECS s per measurement, $STEPS bisection steps of $PROBE_SECS s; payload $PAYLOAD B"
 	echo "relay addresses: $(echo $RELAY_LIST | tr ' ' ','), ports $MIN_PORT-$MAX_PORT each"
 	echo "udp drops before: $(udp_drops)"
@@ -828,8 +883,10 @@ PEER_PID=$SPAWN_PID PEER_CHILD=$SPAWN_CHILD
 sleep 0.2
 alive "$PEER_PID" || { echo "bench: turnpeer did not start: $(cat "$W/peer.log")" >&2; exit 1; }
 
-say "servers:$IMPLS + bare forwarder; $ROUNDS round(s) of $SECS s measurements; work files in $W"
-[ -n "$HAVE_COTURN" ] || note "coturn is not installed: no coturn column (apt-get install coturn)"
+say "servers:$IMPLS${RUN_FWD:+ + bare forwarder}; figures: $FIGURES; $ROUNDS round(s) of $SECS s measurements; work files in $W"
+case " $SERVERS " in *" coturn "*)
+	[ -n "$HAVE_COTURN" ] || note "coturn is not installed: no coturn column (apt-get install coturn)" ;;
+esac
 start_s=$(date +%s)
 ROUND=1
 while [ "$ROUND" -le "$ROUNDS" ]; do
@@ -837,12 +894,15 @@ while [ "$ROUND" -le "$ROUNDS" ]; do
 		say "round $ROUND/$ROUNDS: $impl ($(($(date +%s) - start_s)) s)"
 		run_server_round "$impl"
 	done
-	say "round $ROUND/$ROUNDS: bare forwarder ($(($(date +%s) - start_s)) s)"
-	run_fwd_round
+	if [ -n "$RUN_FWD" ]; then
+		say "round $ROUND/$ROUNDS: bare forwarder ($(($(date +%s) - start_s)) s)"
+		run_fwd_round
+	fi
 	ROUND=$((ROUND + 1))
 done
 ROUND=0
 for impl in $IMPLS; do
+	want g || break
 	say "concurrent allocations: $impl holds $HOLD ($(($(date +%s) - start_s)) s)"
 	SRV_KIND=$impl
 	fig_concurrent
@@ -858,13 +918,17 @@ echo "duration: $(($(date +%s) - start_s)) s" >>"$META"
 
 mkdir -p "$(dirname "$OUT")"
 python3 - "$RESULTS" "$META" "$NOTES" "$SESSIONS" "$MEM_N" "$HOLD" "$CPU_RATE" \
-	"$ALLOC_SESSIONS" "$UC_M" "$UC_N" "$COALESCE_US" >"$OUT.tmp" <<'EOF'
+	"$ALLOC_SESSIONS" "$UC_M" "$UC_N" "$COALESCE_US" "$SERVERS" "$IMPLS" "$FIGURES" \
+	"${TURND_BASE_SRC:-}" >"$OUT.tmp" <<'EOF'
 import statistics, sys
 results, meta, notes = sys.argv[1:4]
 sessions, mem_n = sys.argv[4].split(), sys.argv[5].split()
 hold, cpu_rate, alloc_sessions, uc_m, uc_n, coalesce_us = sys.argv[6:12]
+servers, impls, figures = sys.argv[12].split(), sys.argv[13].split(), sys.argv[14].split()
+base_src = sys.argv[15]
 
 vals = {}  # (figure, impl) -> list of values or "fail"
+by_round = {}  # (figure, impl) -> {round: value or "fail"}
 for line in open(results):
     fig, impl, rnd, v = line.rstrip("\n").split("\t")
     try:
@@ -872,6 +936,7 @@ for line in open(results):
     except ValueError:
         v = "fail"
     vals.setdefault((fig, impl), []).append(v)
+    by_round.setdefault((fig, impl), {})[rnd] = v
 
 def median(fig, impl):
     vs = vals.get((fig, impl))
@@ -925,6 +990,8 @@ rows.append(("hold_rss", "(g) server RSS holding them", "MiB", False, ""))
 rows.append(("hold_per", "(g) memory per held allocation", "B", False, "mem"))
 rows.append(("uclient", "(h) relayed pkt/s under turnutils_uclient -m %s -n %s -z 0" % (uc_m, uc_n),
              "pkt/s", False, ""))
+# Only the figures of BENCH_FIGURES: each label starts with "(letter)".
+rows = [row for row in rows if row[1][1] in figures]
 
 target_text = {"hi2fwd": ">= 2x coturn; >= fwd/1.5", "hi2": ">= 2x coturn", "lo_half": "<= 0.5x coturn",
                "hi5": ">= 5x coturn", "mem": "<= 2048 B", "lat": "< 100 us", "hold": ">= 50,000", "": ""}
@@ -952,23 +1019,55 @@ def ratio(a, b):
         return "%.2fx" % (a / b)
     return ""
 
+# A column and a ratio for each server of BENCH_SERVERS besides turnd.
+cols = [impl for impl in ("coturn", "fwd", "turnd_base") if impl in servers]
 out = []
-out.append("| figure | unit | turnd | coturn | turnd/coturn | fwd | turnd/fwd | target | met |")
-out.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+out.append("| " + " | ".join(["figure", "unit", "turnd"] + [h for impl in cols
+           for h in (impl, "turnd/" + impl)] + ["target", "met"]) + " |")
+out.append("| --- | --- | ---: | " + "---: | " * (2 * len(cols)) + "--- | --- |")
 for row in rows:
     fig, label, unit, fwd, kind = row[:5]
     other = row[5] if len(row) > 5 else fig
     t, tt = median(fig, "turnd")
-    c, ct = median(other, "coturn")
-    f, ft = median(other, "fwd") if fwd else (None, "")
-    out.append("| %s | %s | %s%s | %s%s | %s | %s%s | %s | %s | %s |" % (
-        label, unit.replace("us", "µs"), fmt(t, unit), tt, fmt(c, unit), ct, ratio(t, c),
-        fmt(f, unit) if fwd else "", ft, ratio(t, f) if fwd else "", target_text[kind],
-        met(kind, t, c, f)))
+    cells = [label, unit.replace("us", "µs"), fmt(t, unit) + tt]
+    got = {}
+    for impl in cols:
+        if impl == "fwd" and not fwd:
+            cells += ["", ""]
+            continue
+        # turnd_base has rows of its own with rx-coalesce-us, as turnd
+        got[impl], tag = median(fig if impl == "turnd_base" else other, impl)
+        cells += [fmt(got[impl], unit) + tag, ratio(t, got[impl])]
+    cells += [target_text[kind], met(kind, t, got.get("coturn"), got.get("fwd"))]
+    out.append("| " + " | ".join(cells) + " |")
+
+# turnd against turnd_base, figure by figure: the ratio of the medians, how
+# much worse in the figure's own sense, and the ratio in each round.
+ab = []
+for fig, label, unit in ([row[:3] for row in rows] if "turnd_base" in impls else []):
+    t, tt = median(fig, "turnd")
+    b, bt = median(fig, "turnd_base")
+    rt, rb = by_round.get((fig, "turnd"), {}), by_round.get((fig, "turnd_base"), {})
+    paired = sorted(set(rt) & set(rb), key=int)
+    per = " ".join(ratio(rt[r], rb[r]) or "-" for r in paired)
+    # a round's two runs saw the same machine: their ratio drifts less
+    per_r = [rt[r] / rb[r] for r in paired if ratio(rt[r], rb[r])]
+    if len(per_r) > 1:
+        per += "; median %.2fx" % statistics.median(per_r)
+    verdict = "no figure to compare"
+    if ratio(t, b):
+        worse = t / b - 1 if unit in ("us", "B", "MiB") else 1 - t / b
+        verdict = "turnd %.1f%% %s; within 5%%: %s" % (
+            100 * abs(worse), "worse" if worse > 0 else "better", "yes" if worse <= 0.05 else "no")
+    ab.append("- %s: turnd %s%s%s, turnd_base %s%s: %s, %s (rounds: %s)" % (
+        label, fmt(t, unit), tt, " " + unit.replace("us", "µs") if unit else "", fmt(b, unit), bt,
+        ratio(t, b) or "n/a", verdict, per or "none"))
 
 checks = []
 for fig in ["%s_sat_%s" % (m, s) for m in ("relay", "ind") for s in sessions]:
-    for impl in ("turnd", "coturn", "fwd"):
+    if {"relay": "a", "ind": "b"}[fig.split("_")[0]] not in figures:
+        continue
+    for impl in ("turnd", "turnd_base", "coturn", "fwd"):
         b, _ = median(fig + ".busy_srv", impl)
         l, _ = median(fig + ".busy_load", impl)
         sp, _ = median(fig + ".send_pps", impl)
@@ -978,7 +1077,7 @@ for fig in ["%s_sat_%s" % (m, s) for m in ("relay", "ind") for s in sessions]:
             checks.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 fig, impl, pct(cs), pct(cl), pct(cp), pct(b), pct(l), fmt(sp, "")))
 lat_abs = []
-for impl in ("turnd", "coturn", "fwd"):
+for impl in ("turnd", "turnd_base", "coturn", "fwd"):
     r, _ = median("lat_rate", impl)
     p = [median("lat_%s.abs" % q, impl)[0] for q in ("p50", "p99", "p999")]
     if isinstance(r, float):
@@ -986,6 +1085,13 @@ for impl in ("turnd", "coturn", "fwd"):
                        % (impl, fmt(r, ""), " / ".join(fmt(x, "us") for x in p)))
 
 print("\n".join(out))
+if ab:
+    print()
+    print("turnd against turnd_base (%s), medians of the alternated rounds; worse is in the" % base_src)
+    print("figure's own sense (fewer packets/s, more CPU, memory or latency), and within 5% means")
+    print("turnd is at most 5% worse:")
+    print()
+    print("\n".join(ab))
 print()
 print("Machine and set-up:")
 print()

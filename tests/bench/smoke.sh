@@ -2,8 +2,10 @@
 # make bench, shortened: bench/bench.sh with BENCH_SMOKE=1 (one round,
 # 1-second measurements, small N) must run every step and print the whole
 # table, with a number for turnd in every row, and for coturn too when
-# Debian's turnserver is installed. It proves that the benchmark works; the
-# numbers themselves mean nothing here (docs/BENCHMARKS.md).
+# Debian's turnserver is installed. Then the A/B form: turnd against a
+# second build as turnd_base (here the same binary), figure (c) only. It
+# proves that the benchmark works; the numbers themselves mean nothing here
+# (docs/BENCHMARKS.md).
 . "$top_srcdir/tests/interop/lib.sh"
 
 : "${top_builddir:=.}"
@@ -16,27 +18,30 @@ built() { [ -x "$1" ]; }
 check "turnload is built ($TURNLOAD)" built "$TURNLOAD"
 check "bench/fwd is built ($BENCH_FWD)" built "$BENCH_FWD"
 
-run_bench() {
-	TURND=$TURND TURNPEER=$TURNPEER TURNPROBE=$TURNPROBE TURNLOAD=$TURNLOAD \
-		BENCH_FWD=$BENCH_FWD BENCH_SMOKE=1 BENCH_OUT=$OUT \
-		timeout -k 10 170 sh "$top_srcdir/bench/bench.sh" >"$T_DIR/bench.out" 2>&1
+run_bench() { # TABLE [VAR=VALUE...]
+	table=$1
+	shift
+	env TURND="$TURND" TURNPEER="$TURNPEER" TURNPROBE="$TURNPROBE" TURNLOAD="$TURNLOAD" \
+		BENCH_FWD="$BENCH_FWD" BENCH_SMOKE=1 BENCH_OUT="$table" "$@" \
+		timeout -k 10 170 sh "$top_srcdir/bench/bench.sh" >"${table%.md}.out" 2>&1
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "  bench.sh exited $rc:"
-		tail -n 30 "$T_DIR/bench.out" | sed 's/^/  | /'
+		tail -n 30 "${table%.md}.out" | sed 's/^/  | /'
 		return 1
 	fi
 }
 start=$(date +%s)
-check "BENCH_SMOKE=1 bench/bench.sh runs to the end" run_bench
+check "BENCH_SMOKE=1 bench/bench.sh runs to the end" run_bench "$OUT"
 echo "  bench.sh took $(($(date +%s) - start)) s"
 
 has_table() { [ -s "$OUT" ] && grep -q '^| figure | unit | turnd | coturn |' "$OUT"; }
 check "the table is written to BENCH_OUT" has_table
 
-# column N of the table row whose figure starts with LABEL
+# column N of the table row whose figure starts with LABEL [in TABLE]
 cell() {
-	awk -F' *[|] *' -v label="$1" -v col="$2" 'index($2, label) == 1 { print $(col + 1); exit }' "$OUT"
+	awk -F' *[|] *' -v label="$1" -v col="$2" 'index($2, label) == 1 { print $(col + 1); exit }' \
+		"${3:-$OUT}"
 }
 is_number() {
 	case "$1" in
@@ -67,5 +72,57 @@ for f in a b c d e f g h; do
 done
 if [ "$T_FAIL" -ne 0 ] && [ -s "$OUT" ]; then
 	sed 's/^/  | /' "$OUT"
+fi
+
+# The A/B form: BENCH_SERVERS="turnd turnd_base", BENCH_FIGURES=c. The
+# table has the two builds' columns and their ratio, no coturn or fwd
+# column, no row but (c)'s, and a line per row under it giving the ratio;
+# the rounds ran turnd then turnd_base, and the forwarder did not run.
+# TURND_BASE is turnd behind a script that notes how it was started, to
+# tell that turnd_base is that program and not TURND again.
+AB=$T_DIR/ab.md
+BASE_RAN=$T_DIR/base.ran
+printf '#!/bin/sh\necho "$*" >>"%s"\nexec "%s" "$@"\n' "$BASE_RAN" "$TURND" >"$T_DIR/turnd_base"
+chmod +x "$T_DIR/turnd_base"
+fails0=$T_FAIL
+start=$(date +%s)
+check "bench/bench.sh runs with turnd_base and figure (c) only" run_bench "$AB" \
+	BENCH_SERVERS="turnd turnd_base" TURND_BASE="$T_DIR/turnd_base" BENCH_FIGURES=c \
+	BENCH_CPU_RATE="20000 50000"
+echo "  bench.sh took $(($(date +%s) - start)) s"
+check "turnd_base ran TURND_BASE with its own configuration" \
+	grep -q '^-c .*/turnd_base[.]conf$' "$BASE_RAN"
+check "the A/B table's columns are turnd, turnd_base and their ratio" \
+	grep -qx '| figure | unit | turnd | turnd_base | turnd/turnd_base | target | met |' "$AB"
+lacks() { ! grep -q "$@"; }
+check "the A/B table has no row but figure (c)'s" lacks '^| ([abd-h]) ' "$AB"
+c_rows=0
+while IFS= read -r label; do
+	[ -n "$label" ] || continue
+	c_rows=$((c_rows + 1))
+	t=$(cell "$label" 3 "$AB") b=$(cell "$label" 4 "$AB") r=$(cell "$label" 5 "$AB")
+	if is_number "$t" && is_number "$b" && is_number "${r%x}"; then
+		ok "A/B: $label: turnd $t, turnd_base $b, $r"
+	else
+		not_ok "A/B: $label: turnd '$t', turnd_base '$b', ratio '$r'"
+	fi
+	check "A/B: a ratio line for $label" grep -qF -- "- $label: turnd $t µs, turnd_base $b: $r, " "$AB"
+done <<ROWS
+$(sed -n 's/^| \((c) [^|]*[^ |]\) *|.*/\1/p' "$AB")
+ROWS
+# two CPU rates, each also with rx-coalesce-us
+check "the A/B table has the four rows of (c) (found $c_rows)" test "$c_rows" -eq 4
+rounds() { sed -n 's/^## round \([^(]*\) (.*/\1/p' "${AB%.md}.raw.log" | tr '\n' ';'; }
+check "each round ran turnd then turnd_base, and no forwarder ($(rounds))" \
+	test "$(rounds)" = "1/1: turnd;1/1: turnd_base;"
+# Every load that ran was one of (c)'s, at 20000 or 50000 round trips/s.
+only_c_loads() {
+	grep '^[$] .*\(turnload\|turnutils_uclient\)' "${AB%.md}.raw.log" >"$T_DIR/ab.loads"
+	echo "  $(wc -l <"$T_DIR/ab.loads") loads; others: $(grep -v -e '-r 20000 ' -e '-r 50000 ' "$T_DIR/ab.loads" | head -n 3)"
+	[ -s "$T_DIR/ab.loads" ] && ! grep -q -v -e '-r 20000 ' -e '-r 50000 ' "$T_DIR/ab.loads"
+}
+check "only the loads of figure (c) ran" only_c_loads
+if [ "$T_FAIL" -ne "$fails0" ] && [ -s "$AB" ]; then
+	sed 's/^/  | /' "$AB"
 fi
 finish
