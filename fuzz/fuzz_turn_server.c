@@ -423,7 +423,9 @@ static void op_peer_data(struct fz *z, struct fz_client *c)
 
 	if (!a || a->tcp)
 		return; /* a TCP relay has no datagrams */
-	if (turn_server_peer_data(z->srv, a, &p, z->payload, len, z->now_ms, &reply, &to) < 0) {
+	const struct turn_peer_event ev = { .alloc = a, .peer = &p, .data = z->payload, .len = len,
+					    .now_ms = z->now_ms };
+	if (turn_server_peer_data(z->srv, &ev, &reply, &to) < 0) {
 		FZ_ASSERT(reply.len == 0);
 		return;
 	}
@@ -444,7 +446,9 @@ static void op_icmp(struct fz *z, struct fz_client *c)
 
 	if (!a || a->tcp)
 		return;
-	if (turn_server_peer_icmp(z->srv, a, &p, type, code, 1280, z->now_ms, &reply, &to) < 0)
+	const struct turn_peer_event ev = { .alloc = a, .peer = &p, .type = type, .code = code,
+					    .info = 1280, .now_ms = z->now_ms };
+	if (turn_server_peer_icmp(z->srv, &ev, &reply, &to) < 0)
 		return;
 	FZ_ASSERT(turn_perm_valid(a, &p, (uint32_t)(z->now_ms / 1000)));
 	FZ_ASSERT(to == &a->tuple && stun_msg_parse(&m, z->reply, reply.len) == 0);

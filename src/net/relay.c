@@ -351,8 +351,10 @@ static void relay_big_to_client(struct turn_relay *r, const struct turn_addr *pe
 	struct net_worker *w = r->w;
 	struct turn_reply reply = { w->big->out, net_path_cap(&r->path, &r->owner->tuple), 0 };
 	const struct turn_tuple *to;
+	const struct turn_peer_event ev = { .alloc = r->owner, .peer = peer, .data = data,
+					    .len = len, .now_ms = now };
 
-	if (turn_server_peer_data(w->srv, r->owner, peer, data, len, now, &reply, &to) == 0)
+	if (turn_server_peer_data(w->srv, &ev, &reply, &to) == 0)
 		net_path_send(&r->path, reply.buf, reply.len, to);
 }
 
@@ -390,8 +392,11 @@ static void relay_read_errors(struct turn_relay *r, int fd, uint64_t now)
 				continue;
 			struct turn_reply reply = { net_path_slot(&r->path), WORKER_SLOT, 0 };
 			const struct turn_tuple *to;
-			if (turn_server_peer_icmp(r->w->srv, r->owner, &peer, ee->ee_type, ee->ee_code,
-						  ee->ee_info, now, &reply, &to) == 0)
+			const struct turn_peer_event ev = {
+				.alloc = r->owner, .peer = &peer, .type = ee->ee_type,
+				.code = ee->ee_code, .info = ee->ee_info, .now_ms = now,
+			};
+			if (turn_server_peer_icmp(r->w->srv, &ev, &reply, &to) == 0)
 				net_path_push(&r->path, reply.len, to);
 		}
 	}
@@ -445,8 +450,9 @@ static void relay_on_read(evutil_socket_t fd, short what, void *arg)
 			relay_big_to_client(r, &peer, net_worker_rx_join(w, i, len), len, now);
 			continue;
 		}
-		if (turn_server_peer_data(w->srv, r->owner, &peer, w->rx[i], msgs[i].msg_len, now,
-					  &reply, &to) < 0)
+		const struct turn_peer_event ev = { .alloc = r->owner, .peer = &peer,
+						    .data = w->rx[i], .len = len, .now_ms = now };
+		if (turn_server_peer_data(w->srv, &ev, &reply, &to) < 0)
 			continue;
 		net_path_push(&r->path, reply.len, to);
 	}

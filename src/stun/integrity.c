@@ -212,8 +212,16 @@ static int covered_of(const struct stun_msg *m, const struct stun_attr *a, struc
 
 /* HMAC (RFC 2104) with the named digest over hdr || body. Returns the MAC
  * length, or -1. */
-static int hmac_covered(const char *digest, const uint8_t *key, size_t key_len, const uint8_t *hdr,
-			const uint8_t *body, size_t body_len, uint8_t out[EVP_MAX_MD_SIZE])
+/* What a MAC is computed over: the header (its length patched) and the
+ * attributes before the MAC. */
+struct mac_span {
+	const uint8_t *hdr; /* STUN_HDR_LEN bytes */
+	const uint8_t *body;
+	size_t body_len;
+};
+
+static int hmac_covered(const char *digest, const uint8_t *key, size_t key_len,
+			const struct mac_span *span, uint8_t out[EVP_MAX_MD_SIZE])
 {
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
@@ -227,8 +235,8 @@ static int hmac_covered(const char *digest, const uint8_t *key, size_t key_len, 
 	/* A NULL key would mean "reuse the previous key" to OpenSSL: an
 	 * empty key is passed as a zero-length non-NULL one. */
 	ok = ok && EVP_MAC_init(ctx, key_len ? key : (const uint8_t *)"", key_len, params);
-	ok = ok && EVP_MAC_update(ctx, hdr, STUN_HDR_LEN);
-	ok = ok && EVP_MAC_update(ctx, body, body_len);
+	ok = ok && EVP_MAC_update(ctx, span->hdr, STUN_HDR_LEN);
+	ok = ok && EVP_MAC_update(ctx, span->body, span->body_len);
 	ok = ok && EVP_MAC_final(ctx, out, &out_len, EVP_MAX_MD_SIZE);
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
@@ -257,8 +265,17 @@ int stun_msg_check_fingerprint(const struct stun_msg *m)
 	return rbuf_u32(&r) == (crc ^ STUN_FINGERPRINT_XOR) ? 1 : -1;
 }
 
-static int check_mac(const struct stun_msg *m, int idx, const char *digest, size_t min_len,
-		     size_t max_len, const uint8_t *key, size_t key_len)
+/* A MAC attribute's algorithm and the lengths it may have. */
+struct mac_kind {
+	const char *digest;
+	size_t min_len, max_len;
+};
+
+static const struct mac_kind mac_sha1 = { "SHA1", STUN_HMAC_SHA1_LEN, STUN_HMAC_SHA1_LEN };
+static const struct mac_kind mac_sha256 = { "SHA256", STUN_HMAC_SHA256_MIN, STUN_HMAC_SHA256_LEN };
+
+static int check_mac(const struct stun_msg *m, int idx, const struct mac_kind *k,
+		     const uint8_t *key, size_t key_len)
 {
 	uint8_t mac[EVP_MAX_MD_SIZE];
 	const struct stun_attr *a;
@@ -270,9 +287,10 @@ static int check_mac(const struct stun_msg *m, int idx, const char *digest, size
 	a = &m->attrs[idx];
 	/* RFC 8489 section 14.6: a truncated SHA-256 MAC keeps a multiple of
 	 * 4 bytes and at least 16. */
-	if (a->len < min_len || a->len > max_len || a->len % 4 || covered_of(m, a, &c) < 0)
+	if (a->len < k->min_len || a->len > k->max_len || a->len % 4 || covered_of(m, a, &c) < 0)
 		return 0;
-	n = hmac_covered(digest, key, key_len, c.hdr, c.body, c.body_len, mac);
+	const struct mac_span span = { c.hdr, c.body, c.body_len };
+	n = hmac_covered(k->digest, key, key_len, &span, mac);
 	if (n < (int)a->len)
 		return 0;
 	return stun_mac_equal(mac, c.value, a->len) ? 1 : 0;
@@ -280,14 +298,12 @@ static int check_mac(const struct stun_msg *m, int idx, const char *digest, size
 
 int stun_msg_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t key_len)
 {
-	return check_mac(m, m->idx_integrity, "SHA1", STUN_HMAC_SHA1_LEN, STUN_HMAC_SHA1_LEN, key,
-			 key_len);
+	return check_mac(m, m->idx_integrity, &mac_sha1, key, key_len);
 }
 
 int stun_msg_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t key_len)
 {
-	return check_mac(m, m->idx_integrity_sha256, "SHA256", STUN_HMAC_SHA256_MIN,
-			 STUN_HMAC_SHA256_LEN, key, key_len);
+	return check_mac(m, m->idx_integrity_sha256, &mac_sha256, key, key_len);
 }
 
 /* ---- Building ---- */
@@ -314,8 +330,8 @@ static void build_mac(struct stun_builder *b, uint16_t type, const char *digest,
 
 	if (builder_expect(b, 4 + mac_len) < 0)
 		return;
-	if (hmac_covered(digest, key, key_len, b->buf, b->buf + STUN_HDR_LEN, b->len - STUN_HDR_LEN,
-			 mac) < (int)mac_len) {
+	const struct mac_span span = { b->buf, b->buf + STUN_HDR_LEN, b->len - STUN_HDR_LEN };
+	if (hmac_covered(digest, key, key_len, &span, mac) < (int)mac_len) {
 		b->err = true;
 		return;
 	}

@@ -168,25 +168,25 @@ struct icmp_info {
 	uint32_t data;
 };
 
-static int build_data_indication(struct turn_alloc *a, const struct turn_addr *peer,
-				 const uint8_t *data, size_t len, uint64_t now_ms,
-				 const struct icmp_info *icmp, struct turn_reply *reply)
+static int build_data_indication(const struct turn_peer_event *ev, const struct icmp_info *icmp,
+				 struct turn_reply *reply)
 {
+	uint64_t now_ms = ev->now_ms;
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN];
 
 	/* An indication's transaction ID need not be random (RFC 8489
 	 * section 6: only requests' must be unpredictable); a counter keeps
 	 * the core free of randomness. */
-	uint64_t seq = a->pkts_in;
+	uint64_t seq = ev->alloc->pkts_in;
 	for (int i = 0; i < STUN_TID_LEN; i++)
 		tid[i] = (uint8_t)((i < 8 ? seq >> (8 * i) : now_ms >> (8 * (i - 8))) & 0xff);
 	stun_build_begin(&b, reply->buf, reply->cap, TURN_METHOD_DATA, STUN_CLASS_INDICATION, tid);
-	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, peer);
+	stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, ev->peer);
 	if (icmp)
 		stun_build_icmp(&b, icmp->type, icmp->code, icmp->data);
 	else
-		stun_build_attr(&b, TURN_ATTR_DATA, data, len);
+		stun_build_attr(&b, TURN_ATTR_DATA, ev->data, ev->len);
 	long n = stun_build_end(&b);
 	if (n < 0)
 		return -1;
@@ -194,10 +194,13 @@ static int build_data_indication(struct turn_alloc *a, const struct turn_addr *p
 	return 0;
 }
 
-int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
-			  const struct turn_addr *peer, const uint8_t *data, size_t len,
-			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to)
+int turn_server_peer_data(struct turn_server *srv, const struct turn_peer_event *ev,
+			  struct turn_reply *reply, const struct turn_tuple **to)
 {
+	struct turn_alloc *a = ev->alloc;
+	const struct turn_addr *peer = ev->peer;
+	size_t len = ev->len;
+	uint64_t now_ms = ev->now_ms;
 	uint32_t now = (uint32_t)(now_ms / 1000);
 
 	reply->len = 0;
@@ -212,13 +215,13 @@ int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *a,
 	const struct turn_channel *ch = turn_channel_by_peer(a, peer, now);
 	if (ch) {
 		bool pad = a->tuple.transport == TURN_TRANSPORT_TCP;
-		long n = turn_chandata_build(reply->buf, reply->cap, ch->number, data, len, pad);
+		long n = turn_chandata_build(reply->buf, reply->cap, ch->number, ev->data, len, pad);
 		if (n < 0) {
 			srv->stats.oversize_to_client++;
 			return -1;
 		}
 		reply->len = (size_t)n;
-	} else if (build_data_indication(a, peer, data, len, now_ms, NULL, reply) < 0) {
+	} else if (build_data_indication(ev, NULL, reply) < 0) {
 		/* The cap is what the client's transport carries (a Data
 		 * indication is one STUN message: 65,535 bytes after its
 		 * header at most). */
@@ -245,24 +248,25 @@ static bool icmp_relayed(bool v6, uint8_t type)
 	return v6 ? type >= 1 && type <= 3 : type == 3 || type == 11;
 }
 
-int turn_server_peer_icmp(struct turn_server *srv, struct turn_alloc *a,
-			  const struct turn_addr *peer, uint8_t type, uint8_t code, uint32_t info,
-			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to)
+int turn_server_peer_icmp(struct turn_server *srv, const struct turn_peer_event *ev,
+			  struct turn_reply *reply, const struct turn_tuple **to)
 {
-	bool v6 = peer->family == TURN_AF_INET6;
-	struct icmp_info icmp = { type, code, 0 };
+	struct turn_alloc *a = ev->alloc;
+	bool v6 = ev->peer->family == TURN_AF_INET6;
+	uint8_t type = ev->type;
+	struct icmp_info icmp = { type, ev->code, 0 };
 
 	reply->len = 0;
 	/* Only the encapsulated destination's IP is checked against the
 	 * permissions, never the ICMP packet's source nor the port. */
 	if (a->dead || !icmp_relayed(v6, type) ||
-	    !turn_perm_valid(a, peer, (uint32_t)(now_ms / 1000)))
+	    !turn_perm_valid(a, ev->peer, (uint32_t)(ev->now_ms / 1000)))
 		return -1;
 	/* RFC 8656 section 18.13: the next hop's MTU for "fragmentation
 	 * needed" and "packet too big", zero otherwise. */
-	if ((v6 && type == 2) || (!v6 && type == 3 && code == 4))
-		icmp.data = info;
-	if (build_data_indication(a, peer, NULL, 0, now_ms, &icmp, reply) < 0)
+	if ((v6 && type == 2) || (!v6 && type == 3 && ev->code == 4))
+		icmp.data = ev->info;
+	if (build_data_indication(ev, &icmp, reply) < 0)
 		return -1;
 	srv->stats.icmp_to_client++;
 	*to = &a->tuple;

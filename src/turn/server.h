@@ -211,25 +211,35 @@ int turn_server_handle_from(struct turn_server *srv, const struct turn_input *in
 int turn_server_chandata(struct turn_server *srv, const struct turn_tuple *tuple,
 			 const uint8_t *pkt, size_t len, uint64_t now_ms);
 
-/*
- * Data from a peer arriving on alloc's relay (RFC 8656 sections 10.3 and
- * 12.5): with a permission, builds a ChannelData (padded over TCP) or a
- * Data indication into reply and sets *to to the client's tuple. Returns 0
- * when reply holds a message to send, -1 when dropped.
- */
-int turn_server_peer_data(struct turn_server *srv, struct turn_alloc *alloc,
-			  const struct turn_addr *peer, const uint8_t *data, size_t len,
-			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
+/* What arrived on an allocation's relay from a peer: a datagram (data,
+ * len) or an ICMP error about one the relay sent (type, code and info of
+ * the ICMP or ICMPv6 message, by peer's family; info the MTU it reports
+ * where there is one). */
+struct turn_peer_event {
+	struct turn_alloc *alloc;
+	const struct turn_addr *peer;
+	const uint8_t *data;
+	size_t len;
+	uint8_t type, code;
+	uint32_t info;
+	uint64_t now_ms;
+};
 
-/* An ICMP error about a datagram the allocation's relay sent to peer
- * (RFC 8656 section 11.5): type and code of the ICMP or ICMPv6 message
- * (by peer's family), info the MTU it reports where there is one. Fills
- * reply with a Data indication carrying XOR-PEER-ADDRESS and ICMP for the
- * client at *to and returns 0; -1: not relayed (a type the RFC leaves
- * out, or no permission for peer's IP). */
-int turn_server_peer_icmp(struct turn_server *srv, struct turn_alloc *alloc,
-			  const struct turn_addr *peer, uint8_t type, uint8_t code, uint32_t info,
-			  uint64_t now_ms, struct turn_reply *reply, const struct turn_tuple **to);
+/*
+ * A peer's datagram (RFC 8656 sections 10.3 and 12.5): with a permission,
+ * builds a ChannelData (padded over TCP) or a Data indication into reply
+ * and sets *to to the client's tuple. Returns 0 when reply holds a message
+ * to send, -1 when dropped.
+ */
+int turn_server_peer_data(struct turn_server *srv, const struct turn_peer_event *ev,
+			  struct turn_reply *reply, const struct turn_tuple **to);
+
+/* An ICMP error (RFC 8656 section 11.5): fills reply with a Data
+ * indication carrying XOR-PEER-ADDRESS and ICMP for the client at *to and
+ * returns 0; -1: not relayed (a type the RFC leaves out, or no permission
+ * for the peer's IP). */
+int turn_server_peer_icmp(struct turn_server *srv, const struct turn_peer_event *ev,
+			  struct turn_reply *reply, const struct turn_tuple **to);
 
 /* The outcome of a TCP connection on a TCP allocation (RFC 6062), for
  * the turn_server_tcp_* calls below. */

@@ -422,8 +422,9 @@ static int icmp_from(struct client *c, const char *peer, uint8_t type, uint8_t c
 	struct turn_addr p = addr_of(peer);
 	struct turn_reply r = { buf, cap, 0 };
 	const struct turn_tuple *to = NULL;
-	int rc = turn_server_peer_icmp(c->h->srv, client_alloc(c), &p, type, code, info,
-				       c->h->now_ms, &r, &to);
+	const struct turn_peer_event ev = { .alloc = client_alloc(c), .peer = &p, .type = type,
+					    .code = code, .info = info, .now_ms = c->h->now_ms };
+	int rc = turn_server_peer_icmp(c->h->srv, &ev, &r, &to);
 
 	if (rc < 0) {
 		ck_assert_uint_eq(r.len, 0);

@@ -635,8 +635,9 @@ int peer_send(struct client *c, const char *peer, const void *data, size_t len,
 {
 	struct turn_addr p = addr_of(peer);
 	const struct turn_tuple *to = NULL;
-	int rc = turn_server_peer_data(c->h->srv, client_alloc(c), &p, data, len, c->h->now_ms,
-				       reply, &to);
+	const struct turn_peer_event ev = { .alloc = client_alloc(c), .peer = &p, .data = data,
+					    .len = len, .now_ms = c->h->now_ms };
+	int rc = turn_server_peer_data(c->h->srv, &ev, reply, &to);
 
 	if (rc == 0) {
 		ck_assert_ptr_nonnull(to);
