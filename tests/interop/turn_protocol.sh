@@ -107,16 +107,10 @@ batch() {
 	[ "$got" -eq "$want" ] || not_ok "$prefix: $((want - got)) scenarios did not report"
 }
 
-# probe NAME ARGS...: turnprobe turn ARGS; its output in $T_DIR/NAME.out
-# (stdout) and $T_DIR/NAME.err (stderr), and shown indented.
-probe() {
-	alive || return 1
-	name=$1; shift
-	timeout 40 "$TURNPROBE" turn "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-	rc=$?
-	sed 's/^/  /' "$T_DIR/$name.out" "$T_DIR/$name.err"
-	return $rc
-}
+# lib.sh's probe NAME ARGS... (turnprobe turn ARGS) shows what it printed,
+# and so does probe_fails NAME LINE ARGS... (turnprobe exits 1 and prints
+# LINE).
+PROBE_SHOW=1
 
 # probe_echoes NAME RELAY_PREFIX ARGS...: every echo back, the relayed
 # address in the family asked for, the allocation deleted.
@@ -127,14 +121,6 @@ probe_echoes() {
 		grep -q "^mapped address: " "$T_DIR/$name.out" &&
 		grep -q "^5/5 echoed over" "$T_DIR/$name.out" &&
 		grep -q "^allocation deleted" "$T_DIR/$name.out"
-}
-
-# probe_fails NAME LINE ARGS...: turnprobe exits 1 and prints LINE.
-probe_fails() {
-	name=$1 line=$2; shift 2
-	probe "$name" "$@"
-	rc=$?
-	[ "$rc" -eq 1 ] && grep -qxF "$line" "$T_DIR/$name.err"
 }
 
 start_peer() {

@@ -384,27 +384,23 @@ $line2
 log-level = \"info\"" || { not_ok "turnd with the key lines"; finish; }
 ok "turnd accepts the lines of turnadmin key"
 
-# probe NAME ARGS...: turnprobe turn through turnpeer, 5 echoes back.
-probe() {
+# lib.sh's probe and probe_fails show what turnprobe printed.
+PROBE_SHOW=1
+# echoed NAME ARGS...: turnprobe turn through turnpeer, 5 echoes back.
+echoed() {
 	name=$1; shift
-	timeout 40 "$TURNPROBE" turn "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" \
-		>"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-	rc=$?
-	sed 's/^/  /' "$T_DIR/$name.out" "$T_DIR/$name.err"
-	[ "$rc" -eq 0 ] && grep -q '^5/5 echoed over' "$T_DIR/$name.out"
+	probe "$name" "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" &&
+		grep -q '^5/5 echoed over' "$T_DIR/$name.out"
 }
 
 # probe_refused ARGS...: turnprobe turn exits 1 on a 401.
 probe_refused() {
-	timeout 40 "$TURNPROBE" turn "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" \
-		>"$T_DIR/refused.out" 2>&1
-	rc=$?
-	sed 's/^/  /' "$T_DIR/refused.out"
-	[ "$rc" -eq 1 ] && grep -q 'Allocate: 401 Unauthorized' "$T_DIR/refused.out"
+	probe_fails refused "turnprobe: Allocate: 401 Unauthorized" "127.0.0.1:$PORT" \
+		--peer "127.0.0.1:$PEER_PORT" "$@"
 }
-check "turnprobe turn as alice, with the key line" probe alice -u alice -w pass
+check "turnprobe turn as alice, with the key line" echoed alice -u alice -w pass
 check "turnprobe turn as '$weird' (quotes, backslash, \${...} kept literally)" \
-	probe weird -u "$weird" -w 'pa ss'
+	echoed weird -u "$weird" -w 'pa ss'
 check "turnprobe turn as alice, wrong password: 401" probe_refused -u alice -w nope
 check "turnd stops cleanly" stop_turnd
 
@@ -439,7 +435,7 @@ wait_node() {
 	return 1
 }
 check "turnd wrote its liveness key turn/realm/$REALM/node/t1" wait_node
-check "turnprobe turn as alice, her key in Redis" probe redis_alice -u alice -w pass
+check "turnprobe turn as alice, her key in Redis" echoed redis_alice -u alice -w pass
 
 # wait_events: up to 5 s for turnd's deleted event to be in the stream.
 wait_events() {
