@@ -89,8 +89,8 @@ static int show_node(redisContext *redis, const char *key, size_t klen, const st
 {
 	const char *ttl_argv[] = {"TTL", key}, *get_argv[] = {"GET", key};
 	const size_t lens[] = {3, klen};
-	redisReply *ttl = redis_expect(redis_runv(redis, 2, ttl_argv, lens), REDIS_REPLY_INTEGER,
-				       "TTL");
+	redisReply *ttl =
+		redis_expect(redis_runv(redis, 2, ttl_argv, lens), REDIS_REPLY_INTEGER, "TTL");
 	redisReply *val = NULL;
 	int status = 0;
 
@@ -101,7 +101,8 @@ static int show_node(redisContext *redis, const char *key, size_t klen, const st
 		return ttl ? 0 : -1;
 	}
 	if (!(val = redisCommandArgv(redis, 2, get_argv, lens))) {
-		fprintf(stderr, "turnadmin: redis GET: %s\n", redis->err ? redis->errstr : "no reply");
+		fprintf(stderr, "turnadmin: redis GET: %s\n",
+			redis->err ? redis->errstr : "no reply");
 		freeReplyObject(ttl);
 		return -1;
 	}

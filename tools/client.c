@@ -116,8 +116,7 @@ long client_build_binding(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_L
 
 /* ---- responses ---- */
 
-bool client_is_response(const struct stun_msg *m, const uint8_t tid[STUN_TID_LEN],
-			uint16_t method)
+bool client_is_response(const struct stun_msg *m, const uint8_t tid[STUN_TID_LEN], uint16_t method)
 {
 	if (m->method != method || memcmp(m->tid, tid, STUN_TID_LEN) != 0 ||
 	    (m->cls != STUN_CLASS_SUCCESS && m->cls != STUN_CLASS_ERROR))

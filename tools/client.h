@@ -49,10 +49,10 @@ double client_now_s(void);
  * and 11). */
 struct client_request {
 	uint16_t method;
-	uint8_t family;               /* Allocate: REQUESTED-ADDRESS-FAMILY, or 0 */
-	uint16_t channel;             /* CHANNEL-NUMBER, or 0 */
+	uint8_t family; /* Allocate: REQUESTED-ADDRESS-FAMILY, or 0 */
+	uint16_t channel; /* CHANNEL-NUMBER, or 0 */
 	const struct turn_addr *peer; /* XOR-PEER-ADDRESS, or NULL */
-	int64_t lifetime;             /* LIFETIME, or -1 to leave it out */
+	int64_t lifetime; /* LIFETIME, or -1 to leave it out */
 };
 
 /* "Allocate", "Refresh", ...: the method as messages name it. */
@@ -74,8 +74,7 @@ long client_build_binding(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_L
 
 /* Whether m answers the transaction tid of method: a success or error
  * response with a FINGERPRINT, if any, that holds. */
-bool client_is_response(const struct stun_msg *m, const uint8_t tid[STUN_TID_LEN],
-			uint16_t method);
+bool client_is_response(const struct stun_msg *m, const uint8_t tid[STUN_TID_LEN], uint16_t method);
 
 /* The error code of a response, 0 for a success, 500 for an error
  * response without a readable ERROR-CODE. */
