@@ -136,6 +136,19 @@ probe_nat() {
 	return $rc
 }
 
+# natdiscovery ADDR: coturn's turnutils_natdiscovery -m -f (mapping and
+# filtering) against ADDR:$PORT, in PROBE_NS if set, at most 60 s; its
+# output in $T_DIR/nd.out, the verdicts and addresses shown. Returns its
+# status.
+natdiscovery() {
+	# shellcheck disable=SC2086 # the prefix is a command with arguments
+	timeout 60 ${PROBE_NS:+ip netns exec $PROBE_NS} turnutils_natdiscovery -m -f -p "$PORT" \
+		"$1" >"$T_DIR/nd.out" 2>&1
+	rc=$?
+	sed -n '/NAT with\|Response origin\|Other addr\|reflexive/p' "$T_DIR/nd.out" | sed 's/^/  /'
+	return $rc
+}
+
 # metric NAME-AND-LABELS: its value in turnd's /metrics on
 # 127.0.0.1:$METRICS_PORT, 0 when absent; nothing (and false) when the
 # page cannot be read.
@@ -155,6 +168,35 @@ config_refused() {
 	grep -qF -- "$1" "$T_DIR/bad.out" && return 0
 	echo "  wanted '$1':"; sed 's/^/  | /' "$T_DIR/bad.out"
 	return 1
+}
+
+# ---- turnpeer, the echo peer ----
+#
+# A test starts "$TURNPEER" in the background with its pid in PEER_PID,
+# its output in $T_DIR/peer.out and peer.err.
+
+# stop_peer: SIGTERM, and turnpeer must exit 0 (a sanitizer report makes
+# it non-zero); what it printed is shown indented when PEER_SHOW is set.
+stop_peer() {
+	kill -TERM "$PEER_PID"
+	wait "$PEER_PID"
+	rc=$?
+	PEER_PID=""
+	[ -z "${PEER_SHOW:-}" ] || sed 's/^/  /' "$T_DIR/peer.out"
+	[ "$rc" -eq 0 ] && return 0
+	echo "turnpeer exited with status $rc:"; tail -n 60 "$T_DIR/peer.err"
+	return 1
+}
+
+# peer_cleanup: the exit trap of a test with a turnpeer: kill it, then
+# cleanup (turnd, $T_DIR).
+peer_cleanup() {
+	if [ -n "${PEER_PID:-}" ]; then
+		kill -KILL "$PEER_PID" 2>/dev/null
+		wait "$PEER_PID" 2>/dev/null
+		PEER_PID=""
+	fi
+	cleanup
 }
 
 # ---- network namespaces (tests run as root) ----

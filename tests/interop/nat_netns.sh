@@ -63,18 +63,13 @@ check "turnd in the server namespace answers the client through the NAT" \
 check "start-up hint names the listening address" \
 	grep -q "try: turnprobe stun 10.57.2.2:$PORT" "$T_DIR/turnd.log"
 
-# natdiscovery WHAT: run coturn's client from the client namespace.
-natdiscovery() {
-	timeout 60 ip netns exec "$NS_C" turnutils_natdiscovery -m -f -p "$PORT" 10.57.2.2 \
-		>"$T_DIR/nd.out" 2>&1
-	sed -n '/NAT with\|reflexive/p' "$T_DIR/nd.out" | sed 's/^/  /'
-	return 0
-}
+# lib.sh's natdiscovery (coturn's client) and probe_nat (turnprobe nat)
+# run from the client's namespace.
 PROBE_NS=$NS_C
 
 # Linux NAT as it comes: endpoint-independent mapping, address and
 # port-dependent filtering.
-natdiscovery
+natdiscovery 10.57.2.2
 check "natdiscovery: the reflexive address is the router's" \
 	grep -q "UDP reflexive addr: 10.57.2.1:" "$T_DIR/nd.out"
 check "natdiscovery: endpoint-independent mapping" \
@@ -91,7 +86,7 @@ check "turnprobe nat: filtering address and port-dependent" \
 
 # A NAT that picks a new random port for every new destination.
 check "router masquerades fully-random" nat_rule "fully-random"
-natdiscovery
+natdiscovery 10.57.2.2
 check "natdiscovery, fully-random: address and port-dependent mapping" \
 	grep -q "NAT with Address and Port Dependent Mapping" "$T_DIR/nd.out"
 probe_nat "10.57.2.2:$PORT" --timeout 500

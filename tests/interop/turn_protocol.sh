@@ -35,14 +35,6 @@ SECRET=s3cret
 MAX_LIFETIME=900
 PEER_PID=""
 
-peer_cleanup() {
-	if [ -n "$PEER_PID" ]; then
-		kill -TERM "$PEER_PID" 2>/dev/null
-		wait "$PEER_PID" 2>/dev/null
-		PEER_PID=""
-	fi
-	cleanup
-}
 trap peer_cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
@@ -135,15 +127,8 @@ start_peer() {
 	return 1
 }
 
-# stop_peer: turnpeer exits 0 on SIGTERM (a sanitizer report would not).
-stop_peer() {
-	kill -TERM "$PEER_PID"
-	wait "$PEER_PID"
-	rc=$?
-	PEER_PID=""
-	sed 's/^/  /' "$T_DIR/peer.out"
-	[ "$rc" -eq 0 ] || { cat "$T_DIR/peer.err"; return 1; }
-}
+# lib.sh's stop_peer: turnpeer exits 0 on SIGTERM; its totals shown.
+PEER_SHOW=1
 
 # stop_clean: turnd exits 0 and left nothing in use.
 stop_clean() {

@@ -30,12 +30,6 @@ while [ "$((PEER_PORT + 1))" = "$PORT" ] || [ "$((PEER_PORT + 1))" = "$RPORT" ];
 done
 . "$top_srcdir/tests/interop/redis_lib.sh"
 
-stop_redis() {
-	kill -TERM "$REDIS_PID"
-	wait "$REDIS_PID" 2>/dev/null
-	REDIS_PID=""
-}
-
 check "redis-server on 127.0.0.1:$RPORT" start_redis
 add_user alice pass
 rcli sadd "turn/realm/$REALM/secret" rsecret >/dev/null
@@ -185,21 +179,14 @@ else
 fi
 
 RPORT=$(free_port)
-rcli() {
-	timeout 10 redis-cli --tls --cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key" \
-		-h 127.0.0.1 -p "$RPORT" "$@"
-}
+# redis_lib.sh's rcli, over TLS with the client certificate.
+RCLI_OPTS="--tls --cacert $P/ca.pem --cert $P/client.pem --key $P/client.key"
 start_tls_redis() { # TLS only (--port 0), and a client certificate required
 	redis-server --port 0 --tls-port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
 		--tls-cert-file "$P/server.pem" --tls-key-file "$P/server.key" \
 		--tls-ca-cert-file "$P/ca.pem" --tls-auth-clients yes >"$T_DIR/redis.log" 2>&1 &
 	REDIS_PID=$!
-	for _ in $(seq 1 50); do
-		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.1
-	done
-	cat "$T_DIR/redis.log"
-	return 1
+	redis_wait
 }
 check "redis-server with TLS alone on 127.0.0.1:$RPORT (tls-auth-clients yes)" start_tls_redis
 add_user dave tlspass
