@@ -81,8 +81,53 @@ static int show_ranges(redisContext *redis, const struct admin_opts *o, const ch
 	return status;
 }
 
-/* "node ID ttl 57 pid 1234": the servers whose liveness key exists, with
- * its time to live in seconds and its value; live gets their ids. */
+/* "node ID ttl 57 pid 1234" for the node whose liveness key is key, and
+ * its id added to live; nothing if the key expired since the SCAN.
+ * Returns 0 or -1. */
+static int show_node(redisContext *redis, const char *key, size_t klen, const struct entry *node,
+		     struct entry_list *live)
+{
+	const char *ttl_argv[] = {"TTL", key}, *get_argv[] = {"GET", key};
+	const size_t lens[] = {3, klen};
+	redisReply *ttl =
+		redis_expect(redis_runv(redis, 2, ttl_argv, lens), REDIS_REPLY_INTEGER, "TTL");
+	redisReply *val = NULL;
+	int status = 0;
+
+	/* TTL -2: the key expired since the SCAN. The value is turnd's
+	 * "pid N"; a key that is not a string has none, and is still there. */
+	if (!ttl || ttl->integer == -2) {
+		freeReplyObject(ttl);
+		return ttl ? 0 : -1;
+	}
+	if (!(val = redisCommandArgv(redis, 2, get_argv, lens))) {
+		fprintf(stderr, "turnadmin: redis GET: %s\n",
+			redis->err ? redis->errstr : "no reply");
+		freeReplyObject(ttl);
+		return -1;
+	}
+	fputs("node ", stdout);
+	print_text(node->s, node->len, true);
+	if (ttl->integer >= 0)
+		printf(" ttl %lld", ttl->integer);
+	else
+		fputs(" ttl none", stdout);
+	if (val->type == REDIS_REPLY_STRING) {
+		putchar(' ');
+		print_text(val->str, val->len, false);
+	}
+	putchar('\n');
+	if (entry_add(live, node->s, node->len) < 0) {
+		fprintf(stderr, "turnadmin: out of memory\n");
+		status = -1;
+	}
+	freeReplyObject(ttl);
+	freeReplyObject(val);
+	return status;
+}
+
+/* Every server whose liveness key exists, with its time to live in
+ * seconds and its value; live gets their ids, sorted. */
 static int show_nodes(redisContext *redis, const struct admin_opts *o, struct entry_list *live)
 {
 	struct scan_spec sp;
@@ -97,45 +142,9 @@ static int show_nodes(redisContext *redis, const struct admin_opts *o, struct en
 	for (size_t i = 0; status == 0 && i < found.n; i++) {
 		size_t klen;
 		char *key = key_with(sp.prefix, &found.v[i], "", &klen);
-		if (!key) {
+		if (!key || show_node(redis, key, klen, &found.v[i], live) < 0)
 			status = -1;
-			break;
-		}
-		const char *ttl_argv[] = {"TTL", key}, *get_argv[] = {"GET", key};
-		const size_t lens[] = {3, klen};
-		redisReply *ttl = redis_expect(redis_runv(redis, 2, ttl_argv, lens),
-					       REDIS_REPLY_INTEGER, "TTL");
-		redisReply *val = NULL;
-		/* TTL -2: the key expired since the SCAN. The value is turnd's
-		 * "pid N"; a key that is not a string has none, and is still there. */
-		if (ttl && ttl->integer != -2 &&
-		    !(val = redisCommandArgv(redis, 2, get_argv, lens))) {
-			fprintf(stderr, "turnadmin: redis GET: %s\n",
-				redis->err ? redis->errstr : "no reply");
-			status = -1;
-		}
 		free(key);
-		if (!ttl)
-			status = -1;
-		if (status == 0 && ttl->integer != -2) {
-			fputs("node ", stdout);
-			print_text(found.v[i].s, found.v[i].len, true);
-			if (ttl->integer >= 0)
-				printf(" ttl %lld", ttl->integer);
-			else
-				fputs(" ttl none", stdout);
-			if (val && val->type == REDIS_REPLY_STRING) {
-				putchar(' ');
-				print_text(val->str, val->len, false);
-			}
-			putchar('\n');
-			if (entry_add(live, found.v[i].s, found.v[i].len) < 0) {
-				fprintf(stderr, "turnadmin: out of memory\n");
-				status = -1;
-			}
-		}
-		freeReplyObject(ttl);
-		freeReplyObject(val);
 	}
 	if (status == 0 && live->n == 0)
 		fputs("node (none)\n", stdout);

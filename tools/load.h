@@ -5,7 +5,9 @@
  *   load_run.c      sockets, the epoll loop
  *   load_phase.c    the phases of a run, flood and paced sending
  *   load_session.c  the TURN client state machine (RFC 8656 sections 7-11)
- *   load_auth.c     long-term credentials (RFC 8489 section 9.2), TURN REST
+ *   load_auth.c     TURN REST credentials, digests warmed up before timing
+ *   client.c        (shared with the other tools) requests, responses and
+ *                   the long-term credential (RFC 8489 section 9.2)
  *   load_data.c     the data path: stamped payloads out, and back in
  *                   (ChannelData, Data indications, raw UDP, TCP framing)
  *   load_stats.c    sequence tracking, latency histograms, progress, report
@@ -22,14 +24,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "client.h"
 #include "stun/integrity.h"
 #include "stun/msg.h"
 #include "stun/stun.h"
 #include "util/addr.h"
 
-#define LOAD_DEFAULT_PORT 3478
-/* Where turnpeer listens by default (turnpeer(1)). */
-#define LOAD_DEFAULT_PEER "127.0.0.1:3480"
 /* Every allocation binds one channel: the first number (RFC 8656
  * section 12). Channel numbers are per allocation, so all may share it. */
 #define LOAD_CHANNEL TURN_CHANNEL_MIN
@@ -123,16 +123,6 @@ enum load_state {
 	LOAD_S_CLOSED,       /* done */
 };
 
-/* The long-term credential as the last 401 or 438 set it up. Heap
- * strings, replaced at each challenge (never per packet). */
-struct load_cred {
-	bool have_key;
-	uint8_t key[STUN_KEY_MD5_LEN];
-	char *realm, *nonce;
-	uint8_t *pwalgs; /* PASSWORD-ALGORITHMS to echo back, raw */
-	uint16_t pwalgs_len;
-};
-
 /* A session's one transaction in flight (or its TCP connect, method 0). */
 struct load_txn {
 	bool active;
@@ -166,7 +156,7 @@ struct load_session {
 	bool reopen;     /* a new socket, then go on */
 	struct turn_addr peer, relayed;
 	uint32_t lifetime_s;
-	struct load_cred cred;
+	struct client_cred cred;
 	struct load_txn txn;
 	uint64_t alloc_start_ns, next_refresh_ns, next_perm_ns;
 	uint64_t allocs; /* allocations made (-a: by this slot) */
@@ -318,19 +308,6 @@ void load_session_free(struct load_session *s);
 
 /* Run the digests once before anything is timed. */
 void load_cred_warm_up(void);
-
-/* Forget the credential (every -a round meets a fresh 401). */
-void load_cred_clear(struct load_cred *c);
-
-/* Take REALM, NONCE and PASSWORD-ALGORITHMS from a 401 or 438 and derive
- * the key MD5(user:realm:password). Returns 0, or -1 with *why set. */
-int load_cred_take(struct load_cred *c, const struct load_opts *o, const struct stun_msg *m,
-		   const char **why);
-
-/* Sign a request: the credential's attributes and MESSAGE-INTEGRITY, if
- * there is a key yet. FINGERPRINT, if any, goes after. */
-void load_cred_append(struct stun_builder *b, const struct load_opts *o,
-		      const struct load_cred *c);
 
 /* TURN REST: name = "expiry" or "expiry:user", pass = base64(HMAC-SHA1(
  * secret, name)), both NUL-terminated into the caller's buffers. Returns 0,

@@ -364,10 +364,10 @@ static int stream_frames(struct load_run *r, struct load_session *s, uint64_t no
 	size_t off = 0, flen;
 
 	while (!s->reopen && !s->close) {
-		enum turn_frame_result fr = turn_frame_length(t->in + off, t->in_len - off, &flen);
-		if (fr == TURN_FRAME_INVALID || (fr == TURN_FRAME_READY && flen > t->in_cap))
+		int ready = client_frame_next(t->in + off, t->in_len - off, t->in_cap, &flen);
+		if (ready < 0)
 			return -1;
-		if (fr == TURN_FRAME_NEED_MORE || t->in_len - off < flen)
+		if (ready == 0)
 			break;
 		on_datagram(r, s, t->in + off, flen, now);
 		off += flen;

@@ -340,6 +340,7 @@ static struct load_run *run_new(const struct load_opts *o)
 		r->sess[i].id = (uint32_t)i;
 		r->sess[i].fd = -1;
 		r->sess[i].peer = o->peer; /* -y: the partner's relay, once known */
+		client_cred_init(&r->sess[i].cred, o->user, o->pass);
 	}
 	for (unsigned i = 0; i < LOAD_BATCH_MAX; i++) {
 		r->b.rx_iov[i] = (struct iovec){ r->b.rx_buf + i * r->b.rx_slot, r->b.rx_slot };

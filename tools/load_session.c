@@ -46,16 +46,10 @@ static uint64_t rng_next(struct load_run *r)
 	return z ^ (z >> 31);
 }
 
+/* A transaction's name in messages; method 0 is a TCP connect. */
 static const char *method_name(uint16_t method)
 {
-	switch (method) {
-	case 0: return "connect";
-	case TURN_METHOD_ALLOCATE: return "Allocate";
-	case TURN_METHOD_REFRESH: return "Refresh";
-	case TURN_METHOD_CREATE_PERMISSION: return "CreatePermission";
-	case TURN_METHOD_CHANNEL_BIND: return "ChannelBind";
-	default: return "request";
-	}
+	return method == 0 ? "connect" : client_method_name(method);
 }
 
 /* ---- the pending list: every transaction (and TCP connect) in flight ---- */
@@ -89,7 +83,7 @@ static void txn_done(struct load_run *r, struct load_session *s)
 
 void load_session_free(struct load_session *s)
 {
-	load_cred_clear(&s->cred);
+	client_cred_forget(&s->cred);
 	free(s->frame);
 	s->frame = NULL;
 	load_stream_free(s->tcp);
@@ -102,24 +96,17 @@ static long build_request(const struct load_run *r, const struct load_session *s
 			  size_t cap)
 {
 	const struct load_txn *t = &s->txn;
-	struct stun_builder b;
+	bool to_peer =
+		t->method == TURN_METHOD_CHANNEL_BIND || t->method == TURN_METHOD_CREATE_PERMISSION;
+	struct client_request req = {
+		.method = t->method,
+		.family = t->method == TURN_METHOD_ALLOCATE ? r->relay_family : 0,
+		.channel = t->method == TURN_METHOD_CHANNEL_BIND ? LOAD_CHANNEL : 0,
+		.peer = to_peer ? &s->peer : NULL,
+		.lifetime = t->method == TURN_METHOD_REFRESH ? t->lifetime : -1,
+	};
 
-	stun_build_begin(&b, buf, cap, t->method, STUN_CLASS_REQUEST, t->tid);
-	if (t->method == TURN_METHOD_ALLOCATE) {
-		stun_build_transport(&b, TURN_TRANSPORT_UDP);
-		if (r->relay_family == STUN_FAMILY_IPV6)
-			stun_build_family(&b, TURN_ATTR_REQUESTED_ADDRESS_FAMILY,
-					  STUN_FAMILY_IPV6);
-	}
-	if (t->method == TURN_METHOD_CHANNEL_BIND)
-		stun_build_channel(&b, LOAD_CHANNEL);
-	if (t->method == TURN_METHOD_CHANNEL_BIND || t->method == TURN_METHOD_CREATE_PERMISSION)
-		stun_build_xor_addr(&b, TURN_ATTR_XOR_PEER_ADDRESS, &s->peer);
-	if (t->method == TURN_METHOD_REFRESH && t->lifetime >= 0)
-		stun_build_u32(&b, TURN_ATTR_LIFETIME, (uint32_t)t->lifetime);
-	load_cred_append(&b, r->o, &s->cred);
-	stun_build_fingerprint(&b);
-	return stun_build_end(&b);
+	return client_build_request(&req, t->tid, &s->cred, buf, cap);
 }
 
 static void txn_send(struct load_run *r, struct load_session *s, uint64_t now)
@@ -249,7 +236,7 @@ static void pair(struct load_run *r, struct load_session *s, uint64_t now)
 
 void load_session_alloc_round(struct load_run *r, struct load_session *s, uint64_t now)
 {
-	load_cred_clear(&s->cred); /* every round meets the 401 */
+	client_cred_forget(&s->cred); /* every round meets the 401 */
 	s->state = LOAD_S_ALLOCATING;
 	s->alloc_start_ns = now;
 	s->rounds++;
@@ -454,39 +441,13 @@ bool load_session_delete(struct load_run *r, struct load_session *s, uint64_t no
 
 /* ---- responses ---- */
 
-/* The error code of a response, 0 for a success. */
-static int response_code(const struct stun_msg *m)
-{
-	const struct stun_attr *a = stun_msg_find(m, STUN_ATTR_ERROR_CODE);
-	const uint8_t *reason;
-	size_t rlen;
-	int code = 0;
-
-	if (m->cls == STUN_CLASS_SUCCESS)
-		return 0;
-	if (!a || stun_attr_get_error(m, a, NULL, &code, &reason, &rlen) < 0)
-		return STUN_ERR_SERVER_ERROR;
-	return code;
-}
-
 /* "Allocate: 401 Unauthorized", the reason made printable. */
 static void report_error(struct load_run *r, const struct load_session *s, uint16_t method,
 			 const struct stun_msg *m, int code)
 {
-	const struct stun_attr *a = stun_msg_find(m, STUN_ATTR_ERROR_CODE);
-	const uint8_t *reason = NULL;
-	size_t rlen = 0, n = 0;
 	char text[160];
 
-	if (a)
-		stun_attr_get_error(m, a, NULL, &code, &reason, &rlen);
-	n = (size_t)snprintf(text, sizeof(text), "%d ", code);
-	for (size_t i = 0; i < rlen && n < sizeof(text) - 1; i++)
-		text[n++] = reason[i] >= 0x20 && reason[i] < 0x7F ? (char)reason[i] : '?';
-	text[n] = '\0';
-	if (rlen == 0)
-		snprintf(text, sizeof(text), "%d %s", code, stun_error_reason(code));
-	load_run_error(r, s, method_name(method), text);
+	load_run_error(r, s, method_name(method), client_error_text(m, code, text, sizeof(text)));
 }
 
 /* XOR-RELAYED-ADDRESS of the family asked for, and LIFETIME. */
@@ -495,16 +456,8 @@ static int read_allocation(const struct load_run *r, struct load_session *s,
 {
 	uint8_t want = r->relay_family == STUN_FAMILY_IPV6 ? TURN_AF_INET6 : TURN_AF_INET;
 	const struct stun_attr *lt = stun_msg_find(m, TURN_ATTR_LIFETIME);
-	bool found = false;
+	bool found = client_relayed_address(m, want, &s->relayed) == 0;
 
-	for (uint8_t i = 0; i < m->n_attrs && !found; i++) {
-		struct turn_addr a;
-		if (m->attrs[i].type == TURN_ATTR_XOR_RELAYED_ADDRESS &&
-		    stun_attr_get_xor_addr(m, &m->attrs[i], &a) == 0 && a.family == want) {
-			s->relayed = a;
-			found = true;
-		}
-	}
 	s->lifetime_s = 600; /* RFC 8656 section 7.2's default, if left out */
 	if (lt)
 		stun_attr_get_u32(m, lt, &s->lifetime_s);
@@ -605,16 +558,13 @@ void load_session_on_stun(struct load_run *r, struct load_session *s, const uint
 	}
 	/* Anything else is an answer to the transaction in flight, or a late
 	 * one to a retransmission: ignored. */
-	if (!t->active || t->method == 0 || m.method != t->method ||
-	    (m.cls != STUN_CLASS_SUCCESS && m.cls != STUN_CLASS_ERROR) ||
-	    memcmp(m.tid, t->tid, STUN_TID_LEN) != 0 ||
-	    (m.idx_fingerprint >= 0 && stun_msg_check_fingerprint(&m) != 1))
+	if (!t->active || t->method == 0 || !client_is_response(&m, t->tid, t->method))
 		return;
-	int code = response_code(&m);
-	if ((code == STUN_ERR_UNAUTHORIZED && !s->cred.have_key) || code == STUN_ERR_STALE_NONCE) {
+	int code = client_response_code(&m);
+	if (client_is_challenge(code, s->cred.have_key)) {
 		const char *why = NULL;
 		if (t->challenges < SESSION_CHALLENGES &&
-		    load_cred_take(&s->cred, r->o, &m, &why) == 0) {
+		    client_cred_take(&s->cred, &m, &why) == 0) {
 			t->challenges++;
 			txn_renew(r, s, now);
 			return;
@@ -623,11 +573,9 @@ void load_session_on_stun(struct load_run *r, struct load_session *s, const uint
 			load_run_error(r, s, method_name(t->method), why);
 		code = -1;
 	}
-	/* Responses to an authenticated request carry MESSAGE-INTEGRITY
-	 * (RFC 8489 section 9.2.4); one without a valid one is not from the
-	 * server we share the key with. */
-	if (code >= 0 && s->cred.have_key && (code == 0 || m.idx_integrity >= 0) &&
-	    stun_msg_check_integrity(&m, s->cred.key, sizeof(s->cred.key)) != 1) {
+	/* One without a valid MESSAGE-INTEGRITY is not from the server we
+	 * share the key with. */
+	if (code >= 0 && !client_cred_trusts(&s->cred, &m, code)) {
 		load_run_error(r, s, method_name(t->method), "the response fails MESSAGE-INTEGRITY");
 		code = -1;
 	}

@@ -1,7 +1,8 @@
 /*
  * turnprobe's commands and the helpers they share. turnprobe.c parses the
- * command line and holds the helpers; probe_stun.c has "stun" and
- * "stun-load", probe_turn.c has "turn", probe_nat.c has "nat".
+ * command line and opens the socket; probe_stun.c has "stun" and
+ * "stun-load", probe_turn.c has "turn", probe_nat.c has "nat"; what they
+ * share with the other tools is in client.c.
  */
 #ifndef TURND_TOOLS_PROBE_H
 #define TURND_TOOLS_PROBE_H
@@ -10,10 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROBE_DEFAULT_PORT 3478
-/* Where turnpeer listens by default (turnpeer(1)). */
-#define PROBE_DEFAULT_PEER "127.0.0.1:3480"
-#define PROBE_DEFAULT_PEER6 "[::1]:3480"
+/* stun-load -s: at most 30 days. */
+#define PROBE_SECONDS_MAX (30 * 86400.0)
 
 struct probe_opts {
 	const char *target; /* HOST[:PORT] of the server */
@@ -27,9 +26,6 @@ struct probe_opts {
 	const char *peer; /* turn: ADDR:PORT of the echo peer, or NULL */
 	bool ipv6_relay; /* turn: REQUESTED-ADDRESS-FAMILY IPv6 */
 };
-
-/* Seconds on the monotonic clock. */
-double probe_now_s(void);
 
 /* A socket connected to o->target over o->tcp's transport, or -1 after
  * printing why. The caller closes it. */

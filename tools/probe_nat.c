@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "io/sockaddr.h"
 #include "stun/attr.h"
 #include "stun/integrity.h"
@@ -64,18 +65,6 @@ static int open_socket(const struct probe_opts *o, struct turn_addr *server,
 	return -1;
 }
 
-static long build_request(uint8_t *buf, size_t cap, const uint8_t tid[STUN_TID_LEN],
-			  uint32_t change)
-{
-	struct stun_builder b;
-
-	stun_build_begin(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	if (change)
-		stun_build_u32(&b, STUN_ATTR_CHANGE_REQUEST, change);
-	stun_build_fingerprint(&b);
-	return stun_build_end(&b);
-}
-
 static void get_addr(const struct stun_msg *m, uint16_t type, bool xor, struct turn_addr *out)
 {
 	const struct stun_attr *a = stun_msg_find(m, type);
@@ -90,22 +79,13 @@ static int read_answer(const uint8_t *buf, size_t len, const uint8_t tid[STUN_TI
 		       struct nat_answer *r)
 {
 	struct stun_msg m;
-	const struct stun_attr *e;
-	const uint8_t *reason;
-	size_t rlen;
 
-	if (stun_msg_parse(&m, buf, len) < 0 || m.method != STUN_METHOD_BINDING ||
-	    memcmp(m.tid, tid, STUN_TID_LEN) != 0 ||
-	    (m.idx_fingerprint >= 0 && stun_msg_check_fingerprint(&m) != 1))
+	if (stun_msg_parse(&m, buf, len) < 0 || !client_is_response(&m, tid, STUN_METHOD_BINDING))
 		return -1;
 	if (m.cls == STUN_CLASS_ERROR) {
-		e = stun_msg_find(&m, STUN_ATTR_ERROR_CODE);
-		if (!e || stun_attr_get_error(&m, e, NULL, &r->code, &reason, &rlen) < 0)
-			r->code = -1;
+		r->code = client_response_code(&m);
 		return 0;
 	}
-	if (m.cls != STUN_CLASS_SUCCESS)
-		return -1;
 	get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, true, &r->mapped);
 	if (!r->mapped.family)
 		get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, false, &r->mapped);
@@ -127,7 +107,7 @@ static void transact(int fd, const struct turn_addr *to, uint32_t change, int ti
 
 	memset(r, 0, sizeof(*r));
 	RAND_bytes(tid, sizeof(tid));
-	len = build_request(req, sizeof(req), tid, change);
+	len = client_build_binding(req, sizeof(req), tid, change);
 	for (int waited = 0, rto = 500; waited < timeout_ms; waited += rto, rto *= 2) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		sendto(fd, req, (size_t)len, 0, (struct sockaddr *)&dst, dl);

@@ -9,21 +9,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "io/sockaddr.h"
 #include "stun/attr.h"
 #include "stun/integrity.h"
 #include "stun/msg.h"
 #include "probe.h"
 #include "util/addr.h"
-
-static long build_binding(uint8_t *buf, size_t cap, uint8_t tid[STUN_TID_LEN])
-{
-	struct stun_builder b;
-
-	stun_build_begin(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, tid);
-	stun_build_fingerprint(&b);
-	return stun_build_end(&b);
-}
 
 /* Check a response and extract the mapped address. Returns 0 or -1. */
 static int read_mapped(const uint8_t *buf, size_t len, const uint8_t tid[STUN_TID_LEN],
@@ -32,19 +24,10 @@ static int read_mapped(const uint8_t *buf, size_t len, const uint8_t tid[STUN_TI
 	struct stun_msg m;
 	const struct stun_attr *a;
 
-	if (stun_msg_parse(&m, buf, len) < 0 || m.method != STUN_METHOD_BINDING ||
-	    memcmp(m.tid, tid, STUN_TID_LEN) != 0)
-		return -1;
-	if (m.idx_fingerprint >= 0 && stun_msg_check_fingerprint(&m) != 1)
+	if (stun_msg_parse(&m, buf, len) < 0 || !client_is_response(&m, tid, STUN_METHOD_BINDING))
 		return -1;
 	if (m.cls == STUN_CLASS_ERROR) {
-		int code = 0;
-		const uint8_t *reason;
-		size_t rlen = 0;
-		a = stun_msg_find(&m, STUN_ATTR_ERROR_CODE);
-		if (a)
-			stun_attr_get_error(&m, a, NULL, &code, &reason, &rlen);
-		fprintf(stderr, "turnprobe: error response %d\n", code);
+		fprintf(stderr, "turnprobe: error response %d\n", client_response_code(&m));
 		return -1;
 	}
 	a = stun_msg_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS);
@@ -85,13 +68,13 @@ static int binding_once(int fd, bool tcp, int timeout_ms, struct turn_addr *mapp
 	int rto = 500;
 
 	RAND_bytes(tid, sizeof(tid));
-	len = build_binding(req, sizeof(req), tid);
-	double start = probe_now_s();
+	len = client_build_binding(req, sizeof(req), tid, 0);
+	double start = client_now_s();
 	if (tcp) {
 		if (send(fd, req, (size_t)len, 0) != len)
 			return -1;
 		long n = tcp_read_msg(fd, resp, sizeof(resp), timeout_ms);
-		*rtt = probe_now_s() - start;
+		*rtt = client_now_s() - start;
 		return n > 0 ? read_mapped(resp, (size_t)n, tid, mapped) : -1;
 	}
 	for (int waited = 0; waited < timeout_ms; waited += rto, rto *= 2) {
@@ -100,7 +83,7 @@ static int binding_once(int fd, bool tcp, int timeout_ms, struct turn_addr *mapp
 		while (poll(&p, 1, rto) > 0) {
 			ssize_t n = recv(fd, resp, sizeof(resp), 0);
 			if (n > 0 && read_mapped(resp, (size_t)n, tid, mapped) == 0) {
-				*rtt = probe_now_s() - start;
+				*rtt = client_now_s() - start;
 				return 0;
 			}
 		}
@@ -146,14 +129,14 @@ int probe_cmd_stun_load(const struct probe_opts *o)
 	unsigned long sent = 0, answered = 0, lost = 0;
 	unsigned inflight = 0;
 	int fd = probe_connect(o);
-	double start = probe_now_s();
+	double start = client_now_s();
 
 	if (fd < 0)
 		return 1;
-	while (answered < o->count && probe_now_s() - start < o->seconds) {
+	while (answered < o->count && client_now_s() - start < o->seconds) {
 		for (; inflight < o->window; inflight++, sent++) {
 			memcpy(tid, &sent, sizeof(sent));
-			long len = build_binding(req, sizeof(req), tid);
+			long len = client_build_binding(req, sizeof(req), tid, 0);
 			if (send(fd, req, (size_t)len, 0) < 0)
 				break;
 		}
@@ -174,7 +157,7 @@ int probe_cmd_stun_load(const struct probe_opts *o)
 			}
 		}
 	}
-	double elapsed = probe_now_s() - start;
+	double elapsed = client_now_s() - start;
 	printf("stun-load: %lu answered, %lu lost in %.2f s: %.0f requests/s (window %u)\n",
 	       answered, lost, elapsed, (double)answered / elapsed, o->window);
 	close(fd);

@@ -27,6 +27,7 @@
  * Exit status: 0 done, 1 Redis or operation error, 2 usage error.
  */
 #include "admin.h"
+#include "client.h"
 
 const struct limit limits[N_LIMITS] = {
 	{REDIS_KEYS_LEAF_MAX_BPS, OPT_MAX_BPS, LONG_MAX, 9999999999999999999ull},
@@ -382,18 +383,6 @@ static const struct admin_cmd commands[] = {
 
 /* ---- command line ---- */
 
-/* A whole decimal number in [min, max]. Returns 0 or -1. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno != 0 || *end != '\0' || *out < min || *out > max) ? -1 : 0;
-}
-
 /* --user-quota, --total-quota, --max-bps: a decimal number in range,
  * stored as written back without leading zeros, or "unset" (stored as "").
  * Returns the limit's OPT_* bit, or 0. */
@@ -405,7 +394,7 @@ static unsigned take_limit(struct admin_opts *o, size_t i, const char *arg)
 		o->limit[i][0] = '\0';
 		return limits[i].bit;
 	}
-	if (parse_ulong(arg, 0, limits[i].max, &v) < 0) {
+	if (client_parse_ulong(arg, 0, limits[i].max, &v) < 0) {
 		fprintf(stderr,
 			"turnadmin: --%s: '%s' is neither a number from 0 to %lu nor unset\n",
 			limits[i].leaf, arg, limits[i].max);
@@ -434,17 +423,17 @@ static unsigned take_option(struct admin_opts *o, int c, const char *arg)
 	case LONG_ALLOWED: return OPT_ALLOWED;
 	case LONG_DENIED: return OPT_DENIED;
 	case 'P':
-		if (parse_ulong(arg, 1, 65535, &v) < 0)
+		if (client_parse_ulong(arg, 1, 65535, &v) < 0)
 			break;
 		o->port = (int)v;
 		return OPT_TCP;
 	case 'n':
-		if (parse_ulong(arg, 0, 1000000, &v) < 0)
+		if (client_parse_ulong(arg, 0, 1000000, &v) < 0)
 			break;
 		o->db = (long)v;
 		return OPT_DB;
 	case 'c':
-		if (parse_ulong(arg, 1, ADMIN_EVENTS_MAX, &v) < 0)
+		if (client_parse_ulong(arg, 1, ADMIN_EVENTS_MAX, &v) < 0)
 			break;
 		o->count = v;
 		return OPT_COUNT;

@@ -11,7 +11,6 @@
  *
  * This file reads the command line and the credential; load_run.c runs.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +52,7 @@ static void usage(FILE *to, bool full)
 		"  -W SECRET         TURN REST credential (username \"expiry[:USER]\")\n"
 		"  -t                TCP to the server (default UDP)\n"
 		"  -n N              sessions, each its own socket and allocation (default 1)\n"
-		"  -e ADDR:PORT      echo peer (default " LOAD_DEFAULT_PEER ")\n"
+		"  -e ADDR:PORT      echo peer (default " CLIENT_PEER_DEFAULT ")\n"
 		"  -y                client to client: sessions send to each other in pairs\n"
 		"  -s                Send/Data indications instead of ChannelData\n"
 		"  -l BYTES          payload size (default 120, at least 24)\n"
@@ -74,62 +73,29 @@ static void usage(FILE *to, bool full)
 		"  -h, --help        show this help\n");
 }
 
-/* A whole decimal number in [min, max]. Returns 0 or -1. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno != 0 || *end != '\0' || *out < min || *out > max) ? -1 : 0;
-}
-
-static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	unsigned long v;
-
-	if (parse_ulong(s, min, max, &v) < 0)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-/* A non-negative number, fractions allowed, below max. */
-static int parse_number(const char *s, double max, double *out)
-{
-	char *end;
-
-	if ((*s < '0' || *s > '9') && *s != '.')
-		return -1;
-	*out = strtod(s, &end);
-	return (*end != '\0' || !(*out >= 0 && *out <= max)) ? -1 : 0;
-}
-
 /* Options that take a number. Returns 0, or -1 for a bad value. */
 static int parse_numeric(struct cli *c, int opt, const char *arg)
 {
 	struct load_opts *o = &c->o;
 
 	switch (opt) {
-	case 'n': return parse_ulong(arg, 1, LOAD_MAX_SESSIONS, &o->sessions);
-	case 'm': return parse_ulong(arg, 1, LOAD_MAX_SESSIONS, &c->hold);
-	case 'c': return parse_ulong(arg, 1, 1000000000000UL, &o->count);
-	case 'l': return parse_unsigned(arg, LOAD_HDR_LEN, LOAD_PAYLOAD_MAX, &o->payload_len);
-	case 'r': return parse_number(arg, 1e9, &o->rate);
-	case 'T': return parse_unsigned(arg, 1, 600000, &o->timeout_ms);
+	case 'n': return client_parse_ulong(arg, 1, LOAD_MAX_SESSIONS, &o->sessions);
+	case 'm': return client_parse_ulong(arg, 1, LOAD_MAX_SESSIONS, &c->hold);
+	case 'c': return client_parse_ulong(arg, 1, 1000000000000UL, &o->count);
+	case 'l': return client_parse_uint(arg, LOAD_HDR_LEN, LOAD_PAYLOAD_MAX, &o->payload_len);
+	case 'r': return client_parse_double(arg, 1e9, &o->rate);
+	case 'T': return client_parse_uint(arg, 1, 600000, &o->timeout_ms);
 	case 'd':
 		o->duration_given = true;
-		if (parse_number(arg, 30 * 86400.0, &o->duration_s) < 0 || o->duration_s <= 0)
+		if (client_parse_double(arg, 30 * 86400.0, &o->duration_s) < 0 || o->duration_s <= 0)
 			return -1;
 		return 0;
 	case 'W' + 256:
 		c->window_given = true;
-		return parse_unsigned(arg, 1, 1000000, &o->window);
+		return client_parse_uint(arg, 1, 1000000, &o->window);
 	case 'B' + 256:
 		c->batch_given = true;
-		return parse_unsigned(arg, 1, LOAD_BATCH_MAX, &o->batch);
+		return client_parse_uint(arg, 1, LOAD_BATCH_MAX, &o->batch);
 	default: return -1;
 	}
 }
@@ -244,13 +210,13 @@ static int check_credential(struct cli *c)
 static int finish_options(struct cli *c, const char *server)
 {
 	struct load_opts *o = &c->o;
-	const char *peer = c->peer ? c->peer : LOAD_DEFAULT_PEER;
+	const char *peer = c->peer ? c->peer : CLIENT_PEER_DEFAULT;
 
-	if (turn_addr_parse(server, LOAD_DEFAULT_PORT, &o->server) < 0 || o->server.port == 0) {
+	if (client_parse_endpoint(server, CLIENT_SERVER_PORT, &o->server) < 0) {
 		fprintf(stderr, "turnload: SERVER[:PORT] wants an IP address, not '%s'\n", server);
 		return -1;
 	}
-	if (turn_addr_parse(peer, 0, &o->peer) < 0 || o->peer.port == 0) {
+	if (client_parse_endpoint(peer, 0, &o->peer) < 0) {
 		fprintf(stderr, "turnload: -e wants ADDR:PORT (\"[::1]:3480\" for IPv6), not '%s'\n",
 			peer);
 		return -1;

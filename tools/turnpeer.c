@@ -23,14 +23,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "io/sockaddr.h"
 #include "util/addr.h"
 
 #define PEER_DEFAULT_ADDR "127.0.0.1"
-#define PEER_DEFAULT_PORT 3480
 #define PEER_MAX_LISTEN 16
 #define PEER_MAX_THREADS 64
 #define PEER_BATCH 64
@@ -40,6 +39,8 @@
 #define PEER_DRAIN_BATCHES 16
 #define PEER_WAKE_MS 200
 #define PEER_SOCKBUF (4 * 1024 * 1024)
+/* -s and --max-seconds: a sanity bound (30 years). */
+#define PEER_SECONDS_MAX 1e9
 
 struct peer_opts {
 	const char *listen[PEER_MAX_LISTEN];
@@ -81,13 +82,6 @@ static void on_signal(int sig)
 	atomic_store(&got_signal, true);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void usage(FILE *to, bool full)
 {
 	fprintf(to, "usage: turnpeer [-L ADDR[:PORT]]... [-p PORT] [-t THREADS] [-s SECONDS]\n"
@@ -107,33 +101,10 @@ static void usage(FILE *to, bool full)
 		"  -h, --help           show this help\n");
 }
 
-/* A whole decimal number in [min, max]. Returns 0 or -1. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno != 0 || *end != '\0' || *out < min || *out > max) ? -1 : 0;
-}
-
-/* A non-negative number of seconds, fractions allowed. Returns 0 or -1. */
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-
-	if ((*s < '0' || *s > '9') && *s != '.')
-		return -1;
-	*out = strtod(s, &end);
-	return (*end != '\0' || !(*out >= 0 && *out < 1e9)) ? -1 : 0;
-}
-
 /* Handle one option; returns 0 to go on, -1 for a usage error. */
 static int parse_opt(int c, const char *arg, struct peer_opts *o)
 {
-	unsigned long v;
+	unsigned v;
 
 	switch (c) {
 	case 'L':
@@ -142,18 +113,14 @@ static int parse_opt(int c, const char *arg, struct peer_opts *o)
 		o->listen[o->nlisten++] = arg;
 		return 0;
 	case 'p':
-		if (parse_ulong(arg, 0, 65535, &v) < 0)
+		if (client_parse_uint(arg, 0, 65535, &v) < 0)
 			return -1;
 		o->port = (uint16_t)v;
 		return 0;
-	case 't':
-		if (parse_ulong(arg, 1, PEER_MAX_THREADS, &v) < 0)
-			return -1;
-		o->threads = (unsigned)v;
-		return 0;
+	case 't': return client_parse_uint(arg, 1, PEER_MAX_THREADS, &o->threads);
 	case 'q': o->quiet = true; return 0;
-	case 's': return parse_seconds(arg, &o->stats_s);
-	case 'M': return parse_seconds(arg, &o->max_s);
+	case 's': return client_parse_double(arg, PEER_SECONDS_MAX, &o->stats_s);
+	case 'M': return client_parse_double(arg, PEER_SECONDS_MAX, &o->max_s);
 	default: return -1;
 	}
 }
@@ -438,11 +405,11 @@ static int wait_ms(double when, double now)
 /* Sleep in short steps until a signal or the deadline; print the stats. */
 static void supervise(const struct peer *p, const struct peer_opts *o)
 {
-	double start = now_s(), next_stats = o->stats_s > 0 ? start + o->stats_s : 0;
+	double start = client_now_s(), next_stats = o->stats_s > 0 ? start + o->stats_s : 0;
 	double deadline = o->max_s > 0 ? start + o->max_s : 0;
 
 	while (!atomic_load(&got_signal)) {
-		double now = now_s();
+		double now = client_now_s();
 		if (deadline > 0 && now >= deadline)
 			return;
 		if (next_stats > 0 && now >= next_stats) {
@@ -478,7 +445,7 @@ static int run(struct peer *p, const struct peer_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct peer_opts o = { .port = PEER_DEFAULT_PORT, .threads = 1 };
+	struct peer_opts o = { .port = CLIENT_PEER_PORT, .threads = 1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct peer p = { .workers = NULL };
 	int status = parse_args(argc, argv, &o);

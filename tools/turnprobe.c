@@ -20,25 +20,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "probe.h"
-
-double probe_now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* HOST[:PORT], HOST being a name or an address ("[::1]:3478" for IPv6). */
 static int resolve(const char *target, bool tcp, struct sockaddr_storage *ss, socklen_t *sl)
 {
-	char host[256], port[8] = "3478";
+	char host[256], port[8];
 	const char *colon = strrchr(target, ':');
 	struct addrinfo hints = { .ai_socktype = tcp ? SOCK_STREAM : SOCK_DGRAM }, *res;
 
+	snprintf(port, sizeof(port), "%d", CLIENT_SERVER_PORT);
 	snprintf(host, sizeof(host), "%s", target);
 	if (target[0] == '[') {
 		char *close = strchr(host, ']');
@@ -89,44 +83,29 @@ static void usage(FILE *to)
 		    "       turnprobe nat HOST[:PORT] [--timeout MS]\n");
 }
 
-/* A whole decimal number in [min, max]. Returns 0 or -1. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return (errno != 0 || *end != '\0' || *out < min || *out > max) ? -1 : 0;
-}
-
 /* One option of command cmd. -w is the window of stun-load and the
  * password of turn. Returns 0, or -1 for a bad option or value. */
 static int take_option(struct probe_opts *o, bool turn, int c, const char *arg)
 {
-	unsigned long v;
+	unsigned ms;
 
 	switch (c) {
 	case 't': o->tcp = true; return 0;
 	case '6': o->ipv6_relay = true; return turn ? 0 : -1;
 	case 'u': o->user = arg; return turn ? 0 : -1;
 	case 'p': o->peer = arg; return turn ? 0 : -1;
-	case 's': o->seconds = atof(arg); return turn ? -1 : 0;
+	case 's': return turn ? -1 : client_parse_double(arg, PROBE_SECONDS_MAX, &o->seconds);
 	case 'w':
 		if (turn) {
 			o->pass = arg;
 			return 0;
 		}
-		if (parse_ulong(arg, 1, 1000000, &v) < 0)
-			return -1;
-		o->window = (unsigned)v;
-		return 0;
-	case 'n': return parse_ulong(arg, 1, (unsigned long)-1 >> 1, &o->count);
+		return client_parse_uint(arg, 1, 1000000, &o->window);
+	case 'n': return client_parse_ulong(arg, 1, (unsigned long)-1 >> 1, &o->count);
 	case 'T':
-		if (parse_ulong(arg, 1, 3600000, &v) < 0)
+		if (client_parse_uint(arg, 1, 3600000, &ms) < 0)
 			return -1;
-		o->timeout_ms = (int)v;
+		o->timeout_ms = (int)ms;
 		return 0;
 	default: return -1;
 	}

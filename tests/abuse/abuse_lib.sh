@@ -30,10 +30,9 @@ figure() {
 	fi
 }
 
-# rss_kb: turnd's ($TURND_PID) resident memory now, in KiB (VmRSS);
-# rss_mib: the same in MiB, one decimal. kb_to_mib KB [DECIMALS]: KiB to
+# turn_lib.sh's rss_kb: turnd's ($TURND_PID) resident memory now, in KiB
+# (VmRSS); rss_mib: the same in MiB, one decimal. kb_to_mib KB [DECIMALS]: KiB to
 # MiB, one decimal unless told.
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TURND_PID/status"; }
 kb_to_mib() { awk -v k="$1" -v d="${2:-1}" 'BEGIN { printf "%.*f", d, k / 1024 }'; }
 rss_mib() { kb_to_mib "$(rss_kb)"; }
 
@@ -48,13 +47,8 @@ san_kb() {
 	fi
 }
 
-# metric NAME-AND-LABELS: its value in turnd's /metrics on
-# 127.0.0.1:$METRICS_PORT, 0 when absent; nothing (and false) when
-# /metrics does not answer.
-metric() {
-	metrics_page=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || return 1
-	printf '%s\n' "$metrics_page" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
-}
+# lib.sh's metric NAME-AND-LABELS: its value in turnd's /metrics on
+# 127.0.0.1:$METRICS_PORT.
 
 # val KEY [FILE]: the value of a "KEY VALUE" line of an attack client's
 # output ($T_DIR/attack.out unless told).
@@ -75,6 +69,7 @@ need_tools() {
 #   legit_running NAME         true while it runs
 #   legit_check NAME WHAT      after the attack: wait for it, and check
 #                              "WHAT" with uclient_lossless (0 loss)
+#   legit NAME                 legit_start, paced, to 127.0.0.1:$PEER_PORT
 legit_start() {
 	spawn uclient_run "$@"
 	eval "LEGIT_PID_$1=\$BG_PID"
@@ -86,14 +81,17 @@ legit_check() {
 	eval "reap \"\$LEGIT_PID_$1\""
 	check "$2" uclient_lossless "$1" $?
 }
-
-# probe USER PASS: one allocation through turnd on 127.0.0.1:$PORT that
-# relays to the peer on 127.0.0.1:$PEER_PORT (turnprobe turn).
-probe() {
-	timeout 20 "$TURNPROBE" turn "127.0.0.1:$PORT" -u "$1" -w "$2" \
-		--peer "127.0.0.1:$PEER_PORT" -n 2 >"$T_DIR/probe.out" 2>&1 ||
-		{ tail -n 5 "$T_DIR/probe.out" | sed 's/^/  | /'; return 1; }
+# legit NAME: legit_start NAME paced (-z 20 ms) to the peer on
+# 127.0.0.1:$PEER_PORT through turnd on 127.0.0.1:$PORT.
+legit() {
+	legit_start "$1" -z 20 -e 127.0.0.1 -r "$PEER_PORT" -p "$PORT" 127.0.0.1
 }
+
+# lib.sh's probe_user USER PASS: one allocation through turnd on
+# 127.0.0.1:$PORT that relays 2 echoes to the peer on 127.0.0.1:$PEER_PORT
+# (turnprobe turn), the tail of its output shown when it fails.
+PROBE_COUNT=2
+PROBE_TAIL=1
 
 # abuse_conf [USERS [PEERS]]: the configuration lines every attack test
 # starts from (the test adds its own after them): turnd on

@@ -61,9 +61,6 @@ answered_of() { sed -n 's/^sent [0-9]* answered \([0-9]*\) .*/\1/p' "$T_DIR/floo
 spawn "$TURNPEER" -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" --max-seconds 300 -q
 M=2
 N=300
-legit() { # legit NAME: the legitimate client, paced
-	legit_start "$1" -z 20 -e 127.0.0.1 -r "$PEER_PORT" -p "$PORT" 127.0.0.1
-}
 
 # ---- A: Redis --------------------------------------------------------------
 
@@ -79,7 +76,7 @@ redis-cache-size = 16
 redis-poll-interval = 3600
 redis-shared-quota = false
 metrics-port = $METRICS_PORT" || exit 1
-check "alice (a key in Redis) allocates while Redis is up" probe alice pass
+check "alice (a key in Redis) allocates while Redis is up" probe_user alice pass
 # turnd's own first poll of the realm's settings and heartbeat (then one
 # an hour) must be over: wait until the count holds still for 1 s.
 settle() {
@@ -105,7 +102,7 @@ echo "  turnd_auth_refused_before_lookup_total ${early:-absent}"
 check "  ... counted in turnd_auth_refused_before_lookup_total" [ "${early:-0}" -ge "$COUNT" ]
 kill -KILL "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
-check "Redis killed after the flood: alice still allocates from the cache" probe alice pass
+check "Redis killed after the flood: alice still allocates from the cache" probe_user alice pass
 check "turnd stops cleanly" stop_turnd
 
 # ---- B: eight static-auth-secret values: CPU ---------------------------------

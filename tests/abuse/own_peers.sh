@@ -30,12 +30,7 @@ TAG=$$
 NS_S="turnd-ops-$TAG" NS_C="turnd-opc-$TAG"
 A=203.0.113.1 C=203.0.113.2
 PORT=3478 MINPORT=40000 MAXPORT=49999 PEER_PORT=7000
-netns_cleanup() {
-	for ns in "$NS_S" "$NS_C"; do ip netns del "$ns" 2>/dev/null; done
-}
 trap 'turn_cleanup; netns_cleanup' EXIT
-ins() { ip netns exec "$NS_S" "$@"; }
-inc() { ip netns exec "$NS_C" "$@"; }
 
 setup() {
 	ip netns add "$NS_S" && ip netns add "$NS_C" || return 1
@@ -63,16 +58,7 @@ relay-threads = 2" >"$T_DIR/turnd.conf"
 # Not through ins(): $! must be turnd itself (ip netns exec execs it).
 ip netns exec "$NS_S" "$TURND" -c "$T_DIR/turnd.conf" >"$T_DIR/turnd.out" 2>"$T_DIR/turnd.log" &
 TURND_PID=$!
-up() {
-	for _ in $(seq 1 50); do
-		inc "$TURNPROBE" stun "$A:$PORT" --timeout 200 >/dev/null 2>&1 && return 0
-		kill -0 "$TURND_PID" 2>/dev/null || { cat "$T_DIR/turnd.log"; return 1; }
-		sleep 0.1
-	done
-	cat "$T_DIR/turnd.log"
-	return 1
-}
-check "turnd answers on $A:$PORT from the client's namespace" up || finish
+check "turnd answers on $A:$PORT from the client's namespace" netns_up "$A" || finish
 
 spawn ip netns exec "$NS_S" "$PYTHON3" "$top_srcdir/tests/abuse/own_peers.py" services 5555 6380 \
 	"$T_DIR/count"

@@ -26,9 +26,6 @@ relay_range
 M=2
 N=300
 spawn "$TURNPEER" -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" --max-seconds 300 -q
-legit() { # legit NAME: the legitimate client, paced
-	legit_start "$1" -z 20 -e 127.0.0.1 -r "$PEER_PORT" -p "$PORT" 127.0.0.1
-}
 
 # run CACHE-SIZE FLOOD: one round, the figure for it.
 run() {
@@ -45,7 +42,7 @@ redis-port = $RPORT
 redis-cache-size = $1
 redis-poll-interval = 3600
 redis-shared-quota = false" || exit 1
-	check "alice allocates once while Redis is up (cache size $1)" probe alice pass
+	check "alice allocates once while Redis is up (cache size $1)" probe_user alice pass
 	if [ "$2" = badmac ]; then
 		# A valid nonce for 127.0.0.1 (turnd binds it to the address),
 		# then made-up REST users with a wrong password from there.
@@ -76,7 +73,7 @@ EOF
 	legit "cache$1"
 	refused=0
 	for i in $(seq 1 "$TRIES"); do
-		probe alice pass || refused=$((refused + 1))
+		probe_user alice pass || refused=$((refused + 1))
 	done
 	legit_check "cache$1" "legitimate client relayed while Redis was down with 0 loss"
 	# relay-threads = 4, Redis killed: alice allocates from $TRIES fresh source ports.

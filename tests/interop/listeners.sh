@@ -21,28 +21,24 @@ check "throwaway CA and server certificate" tls_certs
 
 # ---- Refused configurations ------------------------------------------------
 
-# refused "description" "text the error must contain" CONFIG-LINES
-refused() {
-	printf 'listening-ip = 127.0.0.1\nlistening-port = 3478\n%s\n' "$3" >"$T_DIR/bad.conf"
-	if "$TURND" --check-config -c "$T_DIR/bad.conf" >"$T_DIR/bad.out" 2>&1; then
-		not_ok "$1 (accepted)"
-	elif grep -qF -- "$2" "$T_DIR/bad.out"; then
-		ok "$1"
-	else
-		not_ok "$1 (wanted '$2')"; sed 's/^/  | /' "$T_DIR/bad.out"
-	fi
+# listener_refused "description" "text the error must contain" CONFIG-LINES: after
+# listening-ip and listening-port (lines 1 and 2), lib.sh's config_refused.
+listener_refused() {
+	check "$1" config_refused "$2" "listening-ip = 127.0.0.1
+listening-port = 3478
+$3"
 }
-refused "unknown transport named, with file and line" "bad.conf:3" \
+listener_refused "unknown transport named, with file and line" "bad.conf:3" \
 	'listener = { "127.0.0.1:4000/sctp" }'
-refused "listener without a port" "is not an address with a port" \
+listener_refused "listener without a port" "is not an address with a port" \
 	'listener = { "127.0.0.1/udp" }'
-refused "udp and dtls on one port" "use two ports" \
+listener_refused "udp and dtls on one port" "use two ports" \
 	'listener = { "127.0.0.1:4000/udp,dtls" }'
-refused "two listeners on one socket" "already does" \
+listener_refused "two listeners on one socket" "already does" \
 	'listener = { "127.0.0.1:4000/tcp", "127.0.0.1:4000/tls" }'
-refused "a listener on listening-ip:listening-port" "already listens on" \
+listener_refused "a listener on listening-ip:listening-port" "already listens on" \
 	'listener = { "127.0.0.1:3478/udp" }'
-refused "TLS without a certificate" "without options 'cert' and 'pkey'" \
+listener_refused "TLS without a certificate" "without options 'cert' and 'pkey'" \
 	'listener = { "127.0.0.1:4000/tls" }'
 
 # ---- The server ------------------------------------------------------------

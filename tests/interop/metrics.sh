@@ -6,11 +6,7 @@
 . "$top_srcdir/tests/interop/lib.sh"
 
 PEER_PID=""
-metrics_cleanup() {
-	[ -n "$PEER_PID" ] && kill -KILL "$PEER_PID" 2>/dev/null
-	cleanup
-}
-trap metrics_cleanup EXIT
+trap peer_cleanup EXIT
 
 PORT=$(free_port)
 MPORT=$(free_port)

@@ -15,13 +15,8 @@
 
 TAG=$$
 NS_C="turnd-c-$TAG" NS_R="turnd-r-$TAG" NS_S="turnd-s-$TAG"
-netns_cleanup() {
-	for ns in "$NS_C" "$NS_R" "$NS_S"; do ip netns del "$ns" 2>/dev/null; done
-}
 trap 'netns_cleanup; cleanup' EXIT
-inc() { ip netns exec "$NS_C" "$@"; }
 inr() { ip netns exec "$NS_R" "$@"; }
-ins() { ip netns exec "$NS_S" "$@"; }
 
 setup() {
 	ip netns add "$NS_C" && ip netns add "$NS_R" && ip netns add "$NS_S" || return 1
@@ -63,42 +58,25 @@ log-level = \"info\"" >"$T_DIR/turnd.conf"
 # subshell; ip netns exec execs turnd itself.
 ip netns exec "$NS_S" "$TURND" -c "$T_DIR/turnd.conf" >"$T_DIR/turnd.out" 2>"$T_DIR/turnd.log" &
 TURND_PID=$!
-up() {
-	for _ in $(seq 1 50); do
-		inc "$TURNPROBE" stun "10.57.2.2:$PORT" --timeout 200 >/dev/null 2>&1 && return 0
-		kill -0 "$TURND_PID" 2>/dev/null || { cat "$T_DIR/turnd.log"; return 1; }
-		sleep 0.1
-	done
-	cat "$T_DIR/turnd.log"
-	return 1
-}
-check "turnd in the server namespace answers the client through the NAT" up || finish
+check "turnd in the server namespace answers the client through the NAT" \
+	netns_up 10.57.2.2 || finish
 check "start-up hint names the listening address" \
 	grep -q "try: turnprobe stun 10.57.2.2:$PORT" "$T_DIR/turnd.log"
 
-# natdiscovery WHAT: run coturn's client from the client namespace.
-natdiscovery() {
-	timeout 60 ip netns exec "$NS_C" turnutils_natdiscovery -m -f -p "$PORT" 10.57.2.2 \
-		>"$T_DIR/nd.out" 2>&1
-	sed -n '/NAT with\|reflexive/p' "$T_DIR/nd.out" | sed 's/^/  /'
-	return 0
-}
-probe() {
-	inc "$TURNPROBE" nat "10.57.2.2:$PORT" --timeout 500 >"$T_DIR/probe.out" 2>&1
-	sed 's/^/  /' "$T_DIR/probe.out"
-	return 0
-}
+# lib.sh's natdiscovery (coturn's client) and probe_nat (turnprobe nat)
+# run from the client's namespace.
+PROBE_NS=$NS_C
 
 # Linux NAT as it comes: endpoint-independent mapping, address and
 # port-dependent filtering.
-natdiscovery
+natdiscovery 10.57.2.2
 check "natdiscovery: the reflexive address is the router's" \
 	grep -q "UDP reflexive addr: 10.57.2.1:" "$T_DIR/nd.out"
 check "natdiscovery: endpoint-independent mapping" \
 	grep -q "NAT with Endpoint Independent Mapping" "$T_DIR/nd.out"
 check "natdiscovery: address and port-dependent filtering" \
 	grep -q "NAT with Address and Port Dependent Filtering" "$T_DIR/nd.out"
-probe
+probe_nat "10.57.2.2:$PORT" --timeout 500
 check "turnprobe nat: mapped address is the router's, not local" \
 	grep -q "^mapped address: 10.57.2.1:" "$T_DIR/probe.out"
 check "turnprobe nat: mapping endpoint-independent" \
@@ -108,10 +86,10 @@ check "turnprobe nat: filtering address and port-dependent" \
 
 # A NAT that picks a new random port for every new destination.
 check "router masquerades fully-random" nat_rule "fully-random"
-natdiscovery
+natdiscovery 10.57.2.2
 check "natdiscovery, fully-random: address and port-dependent mapping" \
 	grep -q "NAT with Address and Port Dependent Mapping" "$T_DIR/nd.out"
-probe
+probe_nat "10.57.2.2:$PORT" --timeout 500
 check "turnprobe nat, fully-random: mapping address and port-dependent" \
 	grep -q "^mapping: address and port-dependent" "$T_DIR/probe.out"
 

@@ -50,41 +50,21 @@ start_turnd "$(conf '"alice:wonderland"' 198.51.100.0/24 notice 2)" ||
 ok "turnd up on 127.0.0.1:$PORT, relay ports $MINPORT-$MAXPORT"
 
 spawn turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$T_DIR/peer.log" 2>&1
-peer_up() {
-	for _ in $(seq 1 50); do
-		ss -Hlun 2>/dev/null | awk '{print $4}' | grep -qx "127.0.0.1:$PEER_PORT" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "turnutils_peer listening on 127.0.0.1:$PEER_PORT" peer_up
+check "turnutils_peer listening on 127.0.0.1:$PEER_PORT" udp_bound "127.0.0.1:$PEER_PORT"
 
-# probe NAME ARGS...: turnprobe turn against turnd; output in NAME.out/.err.
-probe() {
-	name=$1; shift
-	timeout 20 "$TURNPROBE" turn "127.0.0.1:$PORT" --timeout 1000 "$@" \
-		>"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-}
+# lib.sh's probe NAME ARGS... and probe_fails NAME LINE ARGS... against
+# turnd, with a short transaction timeout.
 # echoes NAME USER PASS: a whole session through the peer, every echo back.
 echoes() {
-	probe "$1" -u "$2" -w "$3" --peer "127.0.0.1:$PEER_PORT" -n 3 &&
+	probe "$1" "127.0.0.1:$PORT" --timeout 1000 -u "$2" -w "$3" --peer "127.0.0.1:$PEER_PORT" -n 3 &&
 		grep -q "^3/3 echoed over" "$T_DIR/$1.out" && return 0
 	sed 's/^/  | /' "$T_DIR/$1.out" "$T_DIR/$1.err"
-	return 1
-}
-# refused NAME LINE ARGS...: turnprobe exits 1 and says LINE.
-refused() {
-	name=$1 line=$2; shift 2
-	probe "$name" "$@"
-	rc=$?
-	[ "$rc" -eq 1 ] && grep -qxF "$line" "$T_DIR/$name.err" && return 0
-	echo "  exit $rc"; sed 's/^/  | /' "$T_DIR/$name.out" "$T_DIR/$name.err"
 	return 1
 }
 # permitted NAME PEER: CreatePermission towards PEER is granted (the peer
 # does not answer: the echo is lost, and that is all).
 permitted() {
-	probe "$1" -u alice -w wonderland --peer "$2" -n 1
+	probe "$1" "127.0.0.1:$PORT" --timeout 1000 -u alice -w wonderland --peer "$2" -n 1
 	! grep -q "CreatePermission" "$T_DIR/$1.err" && grep -q "^relayed address" "$T_DIR/$1.out" &&
 		return 0
 	sed 's/^/  | /' "$T_DIR/$1.out" "$T_DIR/$1.err"
@@ -92,9 +72,9 @@ permitted() {
 }
 
 check "before the reload: bob is unknown (401)" \
-	refused bob0 "turnprobe: Allocate: 401 Unauthorized" -u bob -w builder --peer "127.0.0.1:$PEER_PORT"
+	probe_fails bob0 "turnprobe: Allocate: 401 Unauthorized" "127.0.0.1:$PORT" --timeout 1000 -u bob -w builder --peer "127.0.0.1:$PEER_PORT"
 check "before the reload: 198.51.100.5 is denied (403)" \
-	refused deny0 "turnprobe: CreatePermission: 403 Forbidden" -u alice -w wonderland --peer 198.51.100.5:9
+	probe_fails deny0 "turnprobe: CreatePermission: 403 Forbidden" "127.0.0.1:$PORT" --timeout 1000 -u alice -w wonderland --peer 198.51.100.5:9
 check "before the reload: 203.0.113.5 is permitted" permitted allow0 203.0.113.5:9
 check "at log level notice: no allocation lines" \
 	sh -c "! grep -q 'allocation created' '$TURN_LOG'"
@@ -146,7 +126,7 @@ fi
 check "after the reload: bob authenticates, 3/3 echoed" echoes bob1 bob builder
 check "after the reload: alice still authenticates" echoes alice1 alice wonderland
 check "after the reload: 203.0.113.5 is denied (403)" \
-	refused deny1 "turnprobe: CreatePermission: 403 Forbidden" -u alice -w wonderland --peer 203.0.113.5:9
+	probe_fails deny1 "turnprobe: CreatePermission: 403 Forbidden" "127.0.0.1:$PORT" --timeout 1000 -u alice -w wonderland --peer 203.0.113.5:9
 check "after the reload: 198.51.100.5 is permitted" permitted allow1 198.51.100.5:9
 
 # ---- The allocation log lines (info since the reload) --------------------
@@ -176,7 +156,7 @@ check "after the refused reload: bob still authenticates" echoes bob2 bob builde
 check "after the refused reload: the log level is still info" \
 	sh -c "[ \$(grep -c 'allocation created: user=bob' '$TURN_LOG') -ge 2 ]"
 check "after the refused reload: 203.0.113.5 still denied (403)" \
-	refused deny2 "turnprobe: CreatePermission: 403 Forbidden" -u alice -w wonderland --peer 203.0.113.5:9
+	probe_fails deny2 "turnprobe: CreatePermission: 403 Forbidden" "127.0.0.1:$PORT" --timeout 1000 -u alice -w wonderland --peer 203.0.113.5:9
 
 # ---- A lower quota: new allocations meet it, running ones keep going ---------
 
@@ -199,7 +179,7 @@ quota_applied() {
 }
 check "SIGHUP: user-quota 1 applied by every worker" quota_applied
 check "user-quota 1: alice, holding an allocation, gets 486" \
-	refused quota1 "turnprobe: Allocate: 486 Allocation Quota Reached" -u alice -w wonderland --peer "127.0.0.1:$PEER_PORT"
+	probe_fails quota1 "turnprobe: Allocate: 486 Allocation Quota Reached" "127.0.0.1:$PORT" --timeout 1000 -u alice -w wonderland --peer "127.0.0.1:$PEER_PORT"
 check "user-quota 1: bob, holding none, relays" echoes bob3 bob builder
 uclient_clean() {
 	reap "$UC_PID"

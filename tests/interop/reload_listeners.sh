@@ -30,7 +30,7 @@ THREADS=2
 
 check "throwaway CA and server certificate" tls_certs
 pick_port PORT && pick_port PA && pick_port PB && pick_port PC && pick_port PD &&
-	pick_port PEER_PORT && pick_port METRICS ||
+	pick_port PEER_PORT && pick_port METRICS_PORT ||
 	{ not_ok "free ports"; finish; }
 relay_range
 CONF=$T_DIR/turnd.conf
@@ -47,7 +47,7 @@ legacy-channel-numbers = true
 # more than the default user-quota (32).
 user-quota = 0
 metrics-ip = 127.0.0.1
-metrics-port = $METRICS
+metrics-port = $METRICS_PORT
 listener = { $1 }
 ${2:-cert = "$T_DIR/cert.pem"
 pkey = "$T_DIR/key.pem"}
@@ -137,10 +137,7 @@ check "  and B still relays" relays "$PB"
 
 # ---- b. Removed under load ----------------------------------------------------------
 
-# metric NAME: its value from /metrics.
-metric() {
-	curl -s "http://127.0.0.1:$METRICS/metrics" | awk -v n="$1" '$1 == n { print $2 }'
-}
+# lib.sh's metric NAME: its value from /metrics.
 until_metric() { # until_metric NAME VALUE: within 5 s
 	for _ in $(seq 1 50); do
 		[ "$(metric "$1")" = "$2" ] && return 0

@@ -240,6 +240,111 @@ uclient() {
 	uclient_lossless "$1" $?
 }
 
+# udp_bound ADDR:PORT...: every one of them has a UDP socket bound (ss),
+# within 5 s ("[::1]:3480" for IPv6).
+udp_bound() {
+	for _ in $(seq 1 50); do
+		b=$(ss -Hlun 2>/dev/null | awk '{print $4}')
+		missing=0
+		for a in "$@"; do
+			echo "$b" | grep -qxF "$a" || missing=1
+		done
+		[ "$missing" -eq 0 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# udp_drops: kernel UDP receive-buffer drops (IPv4 + IPv6, the whole
+# machine) so far. When packets are lost, the difference over a run tells
+# an overloaded machine (drops counted here) from a server that lost them
+# itself (no drops).
+udp_drops() {
+	a=$(awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp 2>/dev/null)
+	b=$(awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6 2>/dev/null)
+	echo $(( ${a:-0} + ${b:-0} ))
+}
+
+# rss_kb: turnd's resident memory in KiB.
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TURND_PID/status"; }
+
+# uclient_cmd MODE: the turnutils_uclient arguments of one mode, as TURN_USER
+# with M clients of N messages of L bytes, to the echo peer on PEER_PORT:
+#   channels, send (-s), c2c (-y), tcp (-t), ipv6 (-x), rest (-W on
+#   REST_PORT), badpass, badsecret: on PORT (turn_uclient.sh);
+#   tls (-t -S), dtls (-S), tls6, dtls6: on TLS_PORT (turn_tls.sh);
+#   relay_tcp, relay_tcp6 (-T: TCP relay, RFC 6062, no peer),
+#   relay_tls (-T -S on TLS_PORT) (turn_tcp_relay.sh).
+uclient_cmd() {
+	common="-m $M -n $N -l $L"
+	lt="-u $TURN_USER -w $TURN_PASS"
+	peer4="-e 127.0.0.1 -r ${PEER_PORT:-} 127.0.0.1" peer6="-e ::1 -r ${PEER_PORT:-} ::1"
+	case "$1" in
+	channels) echo "-p $PORT $lt $common $peer4" ;;
+	send)     echo "-p $PORT $lt $common -s $peer4" ;;
+	c2c)      echo "-p $PORT $lt $common -y 127.0.0.1" ;;
+	tcp)      echo "-p $PORT $lt $common -t $peer4" ;;
+	ipv6)     echo "-p $PORT $lt $common -x $peer6" ;;
+	rest)     echo "-p $REST_PORT -W $TURN_SECRET -u $TURN_USER $common $peer4" ;;
+	badpass)  echo "-p $PORT -u $TURN_USER -w wrong -m 1 -n 5 $peer4" ;;
+	badsecret) echo "-p $REST_PORT -W wrong -u $TURN_USER -m 1 -n 5 $peer4" ;;
+	tls)      echo "-p $TLS_PORT $lt $common -t -S $peer4" ;;
+	dtls)     echo "-p $TLS_PORT $lt $common -S $peer4" ;;
+	dtls6)    echo "-p $TLS_PORT $lt $common -S -x $peer6" ;;
+	tls6)     echo "-p $TLS_PORT $lt $common -t -S -x $peer6" ;;
+	relay_tcp) echo "-p $PORT $lt $common -T 127.0.0.1" ;;
+	relay_tcp6) echo "-p $PORT $lt $common -T -x ::1" ;;
+	relay_tls) echo "-p $TLS_PORT $lt $common -T -S 127.0.0.1" ;;
+	esac
+}
+
+# uclient_launch MODE: uclient_cmd MODE in the background (spawn), at most
+# CLIENT_TIMEOUT s, output in $T_DIR/uc-MODE.out, its pid in UC_PID_MODE.
+uclient_launch() {
+	# shellcheck disable=SC2046 # word splitting of the argument list
+	spawn timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT $(uclient_cmd "$1") \
+		>"$T_DIR/uc-$1.out" 2>&1
+	eval "UC_PID_$1=\$BG_PID"
+}
+
+# uclient_verify MODE LABEL: wait for uclient_launch MODE; ok "LABEL: R/S
+# echoed, 0 lost, 0 send dropped" when it exited 0 and every message it
+# sent (at least M x N) came back, else not ok with the command, its
+# output's tail and the server log's (TURN_LOG, or REST_LOG for rest; each
+# log once).
+uclient_verify() {
+	eval "pid=\$UC_PID_$1"
+	reap "$pid"
+	rc=$?
+	mode=$1 label=$2 out=$T_DIR/uc-$1.out
+	# shellcheck disable=SC2046 # the fields of the last report line
+	set -- $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' "$out" | tail -n 1)
+	sent=${1:-none} recv=${2:-none}
+	# shellcheck disable=SC2046
+	set -- $(sed -n 's/.*Total lost packets \([0-9]*\) .*total send dropped \([0-9]*\) .*/\1 \2/p' "$out" | tail -n 1)
+	lost=${1:-none} dropped=${2:-none}
+	desc="$label: $recv/$sent echoed, $lost lost, $dropped send dropped"
+	[ "$rc" -eq 124 ] && desc="$desc (timed out after ${CLIENT_TIMEOUT}s)"
+	if [ "$rc" -eq 0 ] && [ "$lost" = 0 ] && [ "$dropped" = 0 ] &&
+		[ "$sent" != none ] && [ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ]; then
+		ok "$desc"
+		return
+	fi
+	not_ok "$desc (exit $rc)"
+	echo "  turnutils_uclient $(uclient_cmd "$mode")"
+	sed 's/^/  | /' "$out" | tail -n 25
+	log=$TURN_LOG
+	[ "$mode" = rest ] && log=${REST_LOG:-$TURN_LOG}
+	case " ${LOGS_SHOWN:-} " in
+	*" $log "*) ;; # once is enough
+	*)
+		LOGS_SHOWN="${LOGS_SHOWN:-} $log"
+		echo "  server log ($log), last lines:"
+		tail -n 25 "$log" | sed 's/^/  | /'
+		;;
+	esac
+}
+
 # loopback_conf REALM USERS: the start of a configuration file for reload
 # tests: 127.0.0.1:$PORT, relay ports $MINPORT-$MAXPORT on 127.0.0.1, no
 # TLS port, USERS ('"name:password", ...'), relaying to loopback peers.

@@ -35,14 +35,6 @@ SECRET=s3cret
 MAX_LIFETIME=900
 PEER_PID=""
 
-peer_cleanup() {
-	if [ -n "$PEER_PID" ]; then
-		kill -TERM "$PEER_PID" 2>/dev/null
-		wait "$PEER_PID" 2>/dev/null
-		PEER_PID=""
-	fi
-	cleanup
-}
 trap peer_cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
@@ -107,16 +99,10 @@ batch() {
 	[ "$got" -eq "$want" ] || not_ok "$prefix: $((want - got)) scenarios did not report"
 }
 
-# probe NAME ARGS...: turnprobe turn ARGS; its output in $T_DIR/NAME.out
-# (stdout) and $T_DIR/NAME.err (stderr), and shown indented.
-probe() {
-	alive || return 1
-	name=$1; shift
-	timeout 40 "$TURNPROBE" turn "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-	rc=$?
-	sed 's/^/  /' "$T_DIR/$name.out" "$T_DIR/$name.err"
-	return $rc
-}
+# lib.sh's probe NAME ARGS... (turnprobe turn ARGS) shows what it printed,
+# and so does probe_fails NAME LINE ARGS... (turnprobe exits 1 and prints
+# LINE).
+PROBE_SHOW=1
 
 # probe_echoes NAME RELAY_PREFIX ARGS...: every echo back, the relayed
 # address in the family asked for, the allocation deleted.
@@ -127,14 +113,6 @@ probe_echoes() {
 		grep -q "^mapped address: " "$T_DIR/$name.out" &&
 		grep -q "^5/5 echoed over" "$T_DIR/$name.out" &&
 		grep -q "^allocation deleted" "$T_DIR/$name.out"
-}
-
-# probe_fails NAME LINE ARGS...: turnprobe exits 1 and prints LINE.
-probe_fails() {
-	name=$1 line=$2; shift 2
-	probe "$name" "$@"
-	rc=$?
-	[ "$rc" -eq 1 ] && grep -qxF "$line" "$T_DIR/$name.err"
 }
 
 start_peer() {
@@ -149,15 +127,8 @@ start_peer() {
 	return 1
 }
 
-# stop_peer: turnpeer exits 0 on SIGTERM (a sanitizer report would not).
-stop_peer() {
-	kill -TERM "$PEER_PID"
-	wait "$PEER_PID"
-	rc=$?
-	PEER_PID=""
-	sed 's/^/  /' "$T_DIR/peer.out"
-	[ "$rc" -eq 0 ] || { cat "$T_DIR/peer.err"; return 1; }
-}
+# lib.sh's stop_peer: turnpeer exits 0 on SIGTERM; its totals shown.
+PEER_SHOW=1
 
 # stop_clean: turnd exits 0 and left nothing in use.
 stop_clean() {

@@ -30,12 +30,6 @@ while [ "$((PEER_PORT + 1))" = "$PORT" ] || [ "$((PEER_PORT + 1))" = "$RPORT" ];
 done
 . "$top_srcdir/tests/interop/redis_lib.sh"
 
-stop_redis() {
-	kill -TERM "$REDIS_PID"
-	wait "$REDIS_PID" 2>/dev/null
-	REDIS_PID=""
-}
-
 check "redis-server on 127.0.0.1:$RPORT" start_redis
 add_user alice pass
 rcli sadd "turn/realm/$REALM/secret" rsecret >/dev/null
@@ -70,10 +64,6 @@ check "uclient -W (secret from the Redis set): 0 lost" uclient -W rsecret -u ali
 check "uclient with a wrong password gets no allocation" sh -c \
 	"! timeout 20 turnutils_uclient -m 1 -n 5 -e 127.0.0.1 -r $PEER_PORT -p $PORT -u alice -w nope 127.0.0.1 2>&1 | grep -q 'Total lost'"
 
-probe() { # probe USER PASS: a TURN session through turnd to turnpeer
-	timeout 20 "$TURNPROBE" turn "127.0.0.1:$PORT" -u "$1" -w "$2" \
-		--peer "127.0.0.1:$PEER_PORT" -n 3 >"$T_DIR/probe.out" 2>&1
-}
 check "hostile username a%s%n%x%p refused" sh -c "! '$TURNPROBE' turn 127.0.0.1:$PORT -u 'a%s%n%x%p' -w x --peer 127.0.0.1:$PEER_PORT -n 1"
 long=$(head -c 600 /dev/zero | tr '\0' 'u')
 check "600-byte username refused" sh -c "! '$TURNPROBE' turn 127.0.0.1:$PORT -u '$long' -w x --peer 127.0.0.1:$PEER_PORT -n 1"
@@ -88,8 +78,8 @@ wait "$UC"
 sed -n 's/.*Total transmit time is /  uclient ran for (s): /p' "$T_DIR/during.out"
 check "Redis stopped mid-run: the running allocations relayed with 0 loss" \
 	grep -q "Total lost packets 0 (" "$T_DIR/during.out"
-check "Redis down: cached user alice still allocates" probe alice pass
-probe bob pass
+check "Redis down: cached user alice still allocates" probe_user alice pass
+probe_user bob pass
 rc=$?
 check "Redis down: unknown user bob gets no allocation (exit $rc)" [ "$rc" -ne 0 ]
 check "  ... answered 500, a code the client may retry" grep -q "500" "$T_DIR/probe.out"
@@ -99,7 +89,7 @@ check "redis-server restarted on the same port" start_redis
 add_user carol secret2
 recovered() {
 	for _ in $(seq 1 30); do
-		probe carol secret2 && return 0
+		probe_user carol secret2 && return 0
 		sleep 0.5
 	done
 	cat "$T_DIR/probe.out"
@@ -122,10 +112,10 @@ reloaded() {
 check "SIGHUP: reloaded by every worker" reloaded
 check "  ... redis options reported as needing a restart" \
 	grep -q "SIGHUP: option 'redis' changed in .*, but it takes effect only at a restart" "$T_DIR/turnd.log"
-check "after SIGHUP: static user dan authenticates" probe dan static
-check "after SIGHUP: Redis user carol still authenticates" probe carol secret2
+check "after SIGHUP: static user dan authenticates" probe_user dan static
+check "after SIGHUP: Redis user carol still authenticates" probe_user carol secret2
 add_user erin secret3
-check "after SIGHUP: a user new in Redis (erin) authenticates" probe erin secret3
+check "after SIGHUP: a user new in Redis (erin) authenticates" probe_user erin secret3
 check "turnd stops cleanly" stop_turnd
 
 # RFC 6062: a ConnectionBind that waits for Redis (erin's cached key has
@@ -189,21 +179,14 @@ else
 fi
 
 RPORT=$(free_port)
-rcli() {
-	timeout 10 redis-cli --tls --cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key" \
-		-h 127.0.0.1 -p "$RPORT" "$@"
-}
+# redis_lib.sh's rcli, over TLS with the client certificate.
+RCLI_OPTS="--tls --cacert $P/ca.pem --cert $P/client.pem --key $P/client.key"
 start_tls_redis() { # TLS only (--port 0), and a client certificate required
 	redis-server --port 0 --tls-port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
 		--tls-cert-file "$P/server.pem" --tls-key-file "$P/server.key" \
 		--tls-ca-cert-file "$P/ca.pem" --tls-auth-clients yes >"$T_DIR/redis.log" 2>&1 &
 	REDIS_PID=$!
-	for _ in $(seq 1 50); do
-		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
-		sleep 0.1
-	done
-	cat "$T_DIR/redis.log"
-	return 1
+	redis_wait
 }
 check "redis-server with TLS alone on 127.0.0.1:$RPORT (tls-auth-clients yes)" start_tls_redis
 add_user dave tlspass
@@ -218,7 +201,7 @@ redis-tls-key = \"$P/client.key\""
 }
 tls_found() { # the first connection may still be under way
 	for _ in $(seq 1 20); do
-		probe dave tlspass && return 0
+		probe_user dave tlspass && return 0
 		sleep 0.25
 	done
 	cat "$T_DIR/probe.out"
@@ -233,7 +216,7 @@ rcli CONFIG RESETSTAT >/dev/null
 no_mget() { ! rcli INFO commandstats | grep -q cmdstat_mget; }
 start_turnd "$(tls_conf "$P/other.pem")" || exit 1
 sleep 1.5
-probe dave tlspass
+probe_user dave tlspass
 rc=$?
 check "Redis's certificate from another CA: dave gets no allocation (exit $rc)" [ "$rc" -ne 0 ]
 check "  ... answered 500, a code the client may retry" grep -q "500" "$T_DIR/probe.out"

@@ -30,8 +30,8 @@ fi
 
 check "throwaway CA and server certificate made with openssl" tls_certs
 pick_port TLS_PORT || { not_ok "no free port for TLS"; finish; }
-pick_port MPORT || { not_ok "no free port for metrics"; finish; }
-TURND_EXTRA_CONF="metrics-port = $MPORT
+pick_port METRICS_PORT || { not_ok "no free port for metrics"; finish; }
+TURND_EXTRA_CONF="metrics-port = $METRICS_PORT
 # Every uclient session is one allocation of the one user: more at once
 # than the default user-quota (32) lets a user hold.
 user-quota = 0
@@ -42,38 +42,9 @@ log-level = info"
 start_turn_server || { not_ok "start turnd"; finish; }
 ok "turnd up on 127.0.0.1/[::1], port $PORT, TLS port $TLS_PORT, relay ports $MINPORT-$MAXPORT"
 
-uclient_cmd() {
-	common="-u $TURN_USER -w $TURN_PASS -m $M -n $N -l $L -T"
-	case "$1" in
-	tcp) echo "-p $PORT $common 127.0.0.1" ;;
-	tcp6) echo "-p $PORT $common -x ::1" ;;
-	tls) echo "-p $TLS_PORT $common -S 127.0.0.1" ;;
-	esac
-}
-
-# run MODE: one uclient run; every message sent must have arrived.
-run() {
-	out=$T_DIR/uc-$1.out
-	# shellcheck disable=SC2046 # word splitting of the argument list
-	timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT $(uclient_cmd "$1") >"$out" 2>&1
-	rc=$?
-	set -- "$1" $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' "$out" | tail -n 1)
-	mode=$1 sent=${2:-none} recv=${3:-none}
-	set -- $(sed -n 's/.*Total lost packets \([0-9]*\) .*total send dropped \([0-9]*\) .*/\1 \2/p' "$out" | tail -n 1)
-	lost=${1:-none} dropped=${2:-none}
-	desc="uclient -T over $mode: $recv/$sent received, $lost lost, $dropped send dropped"
-	[ "$rc" -eq 124 ] && desc="$desc (timed out after ${CLIENT_TIMEOUT}s)"
-	if [ "$rc" -eq 0 ] && [ "$lost" = 0 ] && [ "$dropped" = 0 ] &&
-		[ "$sent" != none ] && [ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc (exit $rc)"
-		echo "  turnutils_uclient $(uclient_cmd "$mode")"
-		sed 's/^/  | /' "$out" | tail -n 25
-		echo "  server log, last lines:"
-		tail -n 25 "$TURN_LOG" | sed 's/^/  | /'
-	fi
-}
+# turn_lib.sh's uclient_cmd relay_tcp, relay_tcp6, relay_tls: uclient -T
+# (RFC 6062 TCP relay) over TCP, TCP on ::1 and TLS; uclient_launch and
+# uclient_verify run one and check that every message sent arrived.
 
 # Meanwhile (it takes 30 s): connections nobody binds are closed.
 spawn timeout 60 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/turn_client.py" --tcp \
@@ -81,9 +52,10 @@ spawn timeout 60 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/turn_client.py
 	>"$T_DIR/bind-timeout.out" 2>&1
 BIND_TIMEOUT_PID=$BG_PID
 
-run tcp
-run tcp6
-run tls
+for m in tcp tcp6 tls; do
+	uclient_launch "relay_$m"
+	uclient_verify "relay_$m" "uclient -T over $m"
+done
 
 bind_timeout() {
 	reap "$BIND_TIMEOUT_PID"
@@ -94,16 +66,6 @@ bind_timeout() {
 check "connections not bound within 30 s are closed (RFC 6062), the allocation lives on" \
 	bind_timeout
 
-# metric SERIES: its value now, from /metrics.
-metric() {
-	timeout 5 "${PYTHON3:-python3}" -c "
-import sys, urllib.request
-r = urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics', timeout=3)
-for line in r.read().decode().splitlines():
-    f = line.split()
-    if len(f) == 2 and f[0] == sys.argv[1]:
-        print(f[1])" "$1"
-}
 # Counters are copied once a second: wait for the clients' allocations
 # to be gone (uclient closes its connections as it exits).
 all_closed() {
@@ -143,7 +105,6 @@ relayed_counts_pipes() {
 check "piped bytes counted as relayed: in /metrics and the allocation log lines" \
 	relayed_counts_pipes
 
-stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "turnd still answers STUN after the runs" stun_ok
 
 # Out of descriptors (SECURITY.md): with turnd's limit lowered to what it

@@ -113,7 +113,6 @@ check "ALPN stun.turn selected (DTLS)" alpn stun.turn "ALPN protocol: stun.turn"
 # ---- The flood -------------------------------------------------------------
 
 sessions() { grep -c "dtls: new session" "$TURN_LOG"; }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TURND_PID/status"; }
 before=$(sessions)
 "${PYTHON3:-python3}" "$top_srcdir/tests/interop/dtls_flood.py" 127.0.0.1 "$TLS_PORT" \
 	"$FLOOD" >"$T_DIR/flood1.out" 2>&1
@@ -147,64 +146,16 @@ pick_port PEER_PORT || { not_ok "no free port for the peer"; finish; }
 # uclient's RTCP streams go to the peer port + 1.
 spawn "$TURNPEER" -q -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" \
 	-L "[::1]:$PEER_PORT" -L "[::1]:$((PEER_PORT + 1))" >"$T_DIR/peer.log" 2>&1
-peers_up() {
-	for _ in $(seq 1 50); do
-		n=$(ss -Hlun 2>/dev/null | awk '{print $4}' |
-			grep -cE "^(127\.0\.0\.1|\[::1\]):($PEER_PORT|$((PEER_PORT + 1)))\$")
-		[ "$n" -eq 4 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check "turnpeer echoing on 127.0.0.1 and [::1], ports $PEER_PORT and $((PEER_PORT + 1))" peers_up
+check "turnpeer echoing on 127.0.0.1 and [::1], ports $PEER_PORT and $((PEER_PORT + 1))" \
+	udp_bound "127.0.0.1:$PEER_PORT" "127.0.0.1:$((PEER_PORT + 1))" "[::1]:$PEER_PORT" \
+	"[::1]:$((PEER_PORT + 1))"
 
-uclient_cmd() {
-	common="-p $TLS_PORT -u $TURN_USER -w $TURN_PASS -m $M -n $N -l $L"
-	case "$1" in
-	tls) echo "$common -t -S -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	dtls) echo "$common -S -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	dtls6) echo "$common -S -x -e ::1 -r $PEER_PORT ::1" ;;
-	tls6) echo "$common -t -S -x -e ::1 -r $PEER_PORT ::1" ;;
-	esac
-}
-launch() {
-	# shellcheck disable=SC2046 # word splitting of the argument list
-	spawn timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT $(uclient_cmd "$1") >"$T_DIR/uc-$1.out" 2>&1
-	eval "UC_PID_$1=\$BG_PID"
-}
-verify() {
-	eval "pid=\$UC_PID_$1"
-	reap "$pid"
-	rc=$?
-	out=$T_DIR/uc-$1.out
-	set -- "$1" $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' "$out" | tail -n 1)
-	mode=$1 sent=${2:-none} recv=${3:-none}
-	set -- $(sed -n 's/.*Total lost packets \([0-9]*\) .*total send dropped \([0-9]*\) .*/\1 \2/p' "$out" | tail -n 1)
-	lost=${1:-none} dropped=${2:-none}
-	desc="uclient over $mode: $recv/$sent echoed, $lost lost, $dropped send dropped"
-	if [ "$rc" -eq 0 ] && [ "$lost" = 0 ] && [ "$dropped" = 0 ] &&
-		[ "$sent" != none ] && [ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc (exit $rc)"
-		echo "  turnutils_uclient $(uclient_cmd "$mode")"
-		sed 's/^/  | /' "$out" | tail -n 20
-		echo "  server log, last lines:"
-		tail -n 20 "$TURN_LOG" | sed 's/^/  | /'
-	fi
-}
-# Kernel UDP receive-buffer drops, machine-wide (relay <-> peer is UDP):
-# tells a loaded machine from a server that lost packets itself.
-udp_drops() {
-	a=$(awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp 2>/dev/null)
-	b=$(awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6 2>/dev/null)
-	echo $(( ${a:-0} + ${b:-0} ))
-}
+# turn_lib.sh: uclient_cmd, uclient_launch, uclient_verify, udp_drops.
 MODES="tls dtls tls6 dtls6"
 drops0=$(udp_drops)
 start=$(date +%s)
-for m in $MODES; do launch "$m"; done
-for m in $MODES; do verify "$m"; done
+for m in $MODES; do uclient_launch "$m"; done
+for m in $MODES; do uclient_verify "$m" "uclient over $m"; done
 echo "  uclient runs took $(( $(date +%s) - start )) s; kernel UDP receive-buffer drops meanwhile (machine-wide): $(( $(udp_drops) - drops0 ))"
 established() { grep -q "dtls: session with .* established (DTLSv1.2, .*, ALPN stun.turn)" "$TURN_LOG"; }
 check "log: DTLS sessions established with DTLS 1.2 and ALPN stun.turn" established
@@ -234,7 +185,6 @@ check "SIGHUP with a broken certificate: refused, the reason logged" \
 check "after the refused reload: still serial 2002" [ "$(serial)" = "serial=2002" ]
 check "after the refused reload: TLS 1.3 still served" handshake -tls1_3 TLSv1.3
 
-stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "plain STUN still answered" stun_ok
 check "turnd stops cleanly on SIGTERM" stop_turn_server
 totals() { grep -q "tls: connections [1-9][0-9]* .*dtls: cookies sent [1-9]" "$TURN_LOG"; }

@@ -39,34 +39,10 @@ ok "$TURN_SERVER_IMPL up on 127.0.0.1/[::1] port $PORT (REST port $REST_PORT), r
 pick_port PEER_PORT || { not_ok "no free port for the peers"; finish; }
 spawn turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >"$T_DIR/peer4.log" 2>&1
 spawn turnutils_peer -L ::1 -p "$PEER_PORT" >"$T_DIR/peer6.log" 2>&1
-peers_up() {
-	for _ in $(seq 1 50); do
-		b=$(ss -Hlun 2>/dev/null | awk '{print $4}')
-		if echo "$b" | grep -qx "127.0.0.1:$PEER_PORT" &&
-			echo "$b" | grep -qx "\[::1\]:$PEER_PORT"; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-check "turnutils_peer listening on 127.0.0.1:$PEER_PORT and [::1]:$PEER_PORT" peers_up
+check "turnutils_peer listening on 127.0.0.1:$PEER_PORT and [::1]:$PEER_PORT" \
+	udp_bound "127.0.0.1:$PEER_PORT" "[::1]:$PEER_PORT"
 
-# uclient_cmd MODE: the turnutils_uclient arguments of one mode.
-uclient_cmd() {
-	common="-m $M -n $N -l $L"
-	lt="-u $TURN_USER -w $TURN_PASS"
-	case "$1" in
-	channels) echo "-p $PORT $lt $common -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	send)     echo "-p $PORT $lt $common -s -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	c2c)      echo "-p $PORT $lt $common -y 127.0.0.1" ;;
-	tcp)      echo "-p $PORT $lt $common -t -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	ipv6)     echo "-p $PORT $lt $common -x -e ::1 -r $PEER_PORT ::1" ;;
-	rest)     echo "-p $REST_PORT -W $TURN_SECRET -u $TURN_USER $common -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	badpass)  echo "-p $PORT -u $TURN_USER -w wrong -m 1 -n 5 -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	badsecret) echo "-p $REST_PORT -W wrong -u $TURN_USER -m 1 -n 5 -e 127.0.0.1 -r $PEER_PORT 127.0.0.1" ;;
-	esac
-}
+# turn_lib.sh's uclient_cmd MODE: the turnutils_uclient arguments of a mode.
 uclient_desc() {
 	case "$1" in
 	channels) echo "channels, UDP to 127.0.0.1, IPv4 relay" ;;
@@ -78,48 +54,11 @@ uclient_desc() {
 	esac
 }
 
-# launch MODE: start one uclient in the background, output in uc-MODE.out.
-launch() {
-	# shellcheck disable=SC2046 # word splitting of the argument list
-	spawn timeout -k 5 "$CLIENT_TIMEOUT" $UCLIENT $(uclient_cmd "$1") \
-		>"$T_DIR/uc-$1.out" 2>&1
-	eval "UC_PID_$1=\$BG_PID"
-}
-
 # verify MODE: wait for it; every packet sent must have come back.
-verify() {
-	eval "pid=\$UC_PID_$1"
-	reap "$pid"
-	rc=$?
-	out=$T_DIR/uc-$1.out
-	set -- "$1" $(sed -n 's/.*start_mclient: tot_send_msgs=\([0-9]*\), tot_recv_msgs=\([0-9]*\).*/\1 \2/p' "$out" | tail -n 1)
-	mode=$1 sent=${2:-none} recv=${3:-none}
-	set -- $(sed -n 's/.*Total lost packets \([0-9]*\) .*total send dropped \([0-9]*\) .*/\1 \2/p' "$out" | tail -n 1)
-	lost=${1:-none} dropped=${2:-none}
-	desc="uclient $(uclient_desc "$mode"): $recv/$sent echoed, $lost lost, $dropped send dropped"
-	[ "$rc" -eq 124 ] && desc="$desc (timed out after ${CLIENT_TIMEOUT}s)"
-	if [ "$rc" -eq 0 ] && [ "$lost" = 0 ] && [ "$dropped" = 0 ] &&
-		[ "$sent" != none ] && [ "$sent" -ge $((M * N)) ] && [ "$recv" = "$sent" ]; then
-		ok "$desc"
-	else
-		not_ok "$desc (exit $rc)"
-		echo "  turnutils_uclient $(uclient_cmd "$mode")"
-		sed 's/^/  | /' "$out" | tail -n 25
-		log=$TURN_LOG
-		[ "$mode" = rest ] && log=${REST_LOG:-$TURN_LOG}
-		case " ${LOGS_SHOWN:-} " in
-		*" $log "*) ;; # once is enough
-		*)
-			LOGS_SHOWN="${LOGS_SHOWN:-} $log"
-			echo "  server log ($log), last lines:"
-			tail -n 25 "$log" | sed 's/^/  | /'
-			;;
-		esac
-	fi
-}
+verify() { uclient_verify "$1" "uclient $(uclient_desc "$1")"; }
 
-# refused MODE: the allocation must fail, fast, with nothing relayed.
-refused() {
+# uclient_refused MODE: the allocation must fail, fast, with nothing relayed.
+uclient_refused() {
 	timeout -k 2 5 $UCLIENT $(uclient_cmd "$1") >"$T_DIR/uc-$1.out" 2>&1
 	rc=$?
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] &&
@@ -130,30 +69,20 @@ refused() {
 	echo "  exit $rc:"; sed 's/^/  | /' "$T_DIR/uc-$1.out" | tail -n 10
 	return 1
 }
-check "wrong password refused (uclient: Cannot complete Allocation)" refused badpass
-check "wrong REST secret refused (uclient: Cannot complete Allocation)" refused badsecret
-
-# Kernel UDP receive-buffer drops (IPv4 + IPv6, the whole machine): when
-# packets are lost, this tells an overloaded machine (drops counted here)
-# from a server that lost them itself (no drops).
-udp_drops() {
-	a=$(awk '/^Udp:/ { if (h) print $6; h = 1 }' /proc/net/snmp 2>/dev/null)
-	b=$(awk '$1 == "Udp6RcvbufErrors" { print $2 }' /proc/net/snmp6 2>/dev/null)
-	echo $(( ${a:-0} + ${b:-0} ))
-}
+check "wrong password refused (uclient: Cannot complete Allocation)" uclient_refused badpass
+check "wrong REST secret refused (uclient: Cannot complete Allocation)" uclient_refused badsecret
 
 MODES="channels send c2c tcp ipv6 rest"
 drops0=$(udp_drops)
 start=$(date +%s)
 if [ -n "${TURN_UCLIENT_SERIAL:-}" ]; then
-	for m in $MODES; do launch "$m"; verify "$m"; done
+	for m in $MODES; do uclient_launch "$m"; verify "$m"; done
 else
-	for m in $MODES; do launch "$m"; done
+	for m in $MODES; do uclient_launch "$m"; done
 	for m in $MODES; do verify "$m"; done
 fi
 echo "  uclient runs took $(( $(date +%s) - start )) s; kernel UDP receive-buffer drops meanwhile (machine-wide): $(( $(udp_drops) - drops0 ))"
 
-stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 check "$TURN_SERVER_IMPL still answers STUN after the runs" stun_ok
 check "$TURN_SERVER_IMPL stops cleanly on SIGTERM" stop_turn_server
 finish

@@ -51,27 +51,16 @@ trap 'exit 143' TERM
 
 RPORT=$(free_port) || { not_ok "a free port"; finish; }
 
-# rcli ARGS...: redis-cli on the test's server, as the ACL user.
-rcli() {
-	timeout 10 "$REDIS_CLI" -h 127.0.0.1 -p "$RPORT" --user admin --pass "$ACL_PASS" \
-		--no-auth-warning --raw "$@"
-}
+. "$top_srcdir/tests/interop/redis_lib.sh"
+# redis_lib.sh's rcli ARGS...: redis-cli on the test's server, as the ACL
+# user.
+RCLI_OPTS="--user admin --pass $ACL_PASS --no-auth-warning --raw"
 
 # The default user is off: every command must log in as "admin" (Redis 6
 # ACL), which also checks --redis-user, -a and REDISCLI_AUTH.
-start_redis() {
-	"$REDIS_SERVER" --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
-		--dir "$T_DIR" --unixsocket "$T_DIR/redis.sock" --unixsocketperm 700 \
-		--user default off --user admin on ">$ACL_PASS" "~*" "+@all" \
-		>"$T_DIR/redis.log" 2>&1 &
-	REDIS_PID=$!
-	for _ in $(seq 1 50); do
-		[ "$(rcli PING 2>/dev/null)" = PONG ] && return 0
-		kill -0 "$REDIS_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "redis-server did not start:"; cat "$T_DIR/redis.log"
-	return 1
+start_acl_redis() {
+	start_redis --dir "$T_DIR" --unixsocket "$T_DIR/redis.sock" --unixsocketperm 700 \
+		--user default off --user admin on ">$ACL_PASS" "~*" "+@all"
 }
 
 # admin COMMAND ARGS...: turnadmin over TCP as the ACL user; stdout in
@@ -112,15 +101,6 @@ bare_grep() {
 	return $rc
 }
 
-stop_redis() {
-	kill -TERM "$REDIS_PID"
-	wait "$REDIS_PID"
-	rc=$?
-	REDIS_PID=""
-	[ "$rc" -eq 0 ] || { echo "  redis-server exited with $rc"; tail -n 5 "$T_DIR/redis.log"; }
-	[ "$rc" -eq 0 ]
-}
-
 # status WANT COMMAND...: COMMAND exits with WANT and, for WANT != 0,
 # says something on stderr.
 status() {
@@ -142,7 +122,7 @@ md5_of() { printf '%s' "$1" | md5sum | cut -d' ' -f1; }
 sha256_of() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 ukey() { printf 'turn/realm/%s/user/%s/%s' "$1" "$2" "$3"; }
 
-start_redis || { not_ok "redis-server on 127.0.0.1:$RPORT"; finish; }
+start_acl_redis || { not_ok "redis-server on 127.0.0.1:$RPORT"; finish; }
 ok "redis-server on 127.0.0.1:$RPORT"
 
 # ------------------------------------------------------------------ users
@@ -384,27 +364,23 @@ $line2
 log-level = \"info\"" || { not_ok "turnd with the key lines"; finish; }
 ok "turnd accepts the lines of turnadmin key"
 
-# probe NAME ARGS...: turnprobe turn through turnpeer, 5 echoes back.
-probe() {
+# lib.sh's probe and probe_fails show what turnprobe printed.
+PROBE_SHOW=1
+# echoed NAME ARGS...: turnprobe turn through turnpeer, 5 echoes back.
+echoed() {
 	name=$1; shift
-	timeout 40 "$TURNPROBE" turn "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" \
-		>"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-	rc=$?
-	sed 's/^/  /' "$T_DIR/$name.out" "$T_DIR/$name.err"
-	[ "$rc" -eq 0 ] && grep -q '^5/5 echoed over' "$T_DIR/$name.out"
+	probe "$name" "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" &&
+		grep -q '^5/5 echoed over' "$T_DIR/$name.out"
 }
 
 # probe_refused ARGS...: turnprobe turn exits 1 on a 401.
 probe_refused() {
-	timeout 40 "$TURNPROBE" turn "127.0.0.1:$PORT" --peer "127.0.0.1:$PEER_PORT" "$@" \
-		>"$T_DIR/refused.out" 2>&1
-	rc=$?
-	sed 's/^/  /' "$T_DIR/refused.out"
-	[ "$rc" -eq 1 ] && grep -q 'Allocate: 401 Unauthorized' "$T_DIR/refused.out"
+	probe_fails refused "turnprobe: Allocate: 401 Unauthorized" "127.0.0.1:$PORT" \
+		--peer "127.0.0.1:$PEER_PORT" "$@"
 }
-check "turnprobe turn as alice, with the key line" probe alice -u alice -w pass
+check "turnprobe turn as alice, with the key line" echoed alice -u alice -w pass
 check "turnprobe turn as '$weird' (quotes, backslash, \${...} kept literally)" \
-	probe weird -u "$weird" -w 'pa ss'
+	echoed weird -u "$weird" -w 'pa ss'
 check "turnprobe turn as alice, wrong password: 401" probe_refused -u alice -w nope
 check "turnd stops cleanly" stop_turnd
 
@@ -439,7 +415,7 @@ wait_node() {
 	return 1
 }
 check "turnd wrote its liveness key turn/realm/$REALM/node/t1" wait_node
-check "turnprobe turn as alice, her key in Redis" probe redis_alice -u alice -w pass
+check "turnprobe turn as alice, her key in Redis" echoed redis_alice -u alice -w pass
 
 # wait_events: up to 5 s for turnd's deleted event to be in the stream.
 wait_events() {

@@ -8,13 +8,6 @@
 TURNPEER=${TURNPEER:-${top_builddir:-.}/turnpeer}
 PEER_PID=""
 
-peer_cleanup() {
-	if [ -n "$PEER_PID" ]; then
-		kill -KILL "$PEER_PID" 2>/dev/null
-		wait "$PEER_PID" 2>/dev/null
-	fi
-	cleanup
-}
 trap peer_cleanup EXIT
 
 # wait_listening N: until turnpeer has announced N addresses.
@@ -71,18 +64,7 @@ except socket.timeout:
 EOF
 }
 
-# stop_peer: SIGTERM, and the exit status must be 0.
-stop_peer() {
-	kill -TERM "$PEER_PID"
-	wait "$PEER_PID"
-	rc=$?
-	PEER_PID=""
-	if [ "$rc" -ne 0 ]; then
-		echo "turnpeer exited with status $rc:"; tail -n 60 "$T_DIR/peer.err"
-		return 1
-	fi
-	return 0
-}
+# lib.sh's stop_peer: SIGTERM, and the exit status must be 0.
 
 PORT=$(free_port)
 "$TURNPEER" -L 127.0.0.1 -L ::1 -p "$PORT" --max-seconds 20 \
