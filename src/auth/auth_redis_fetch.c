@@ -85,25 +85,14 @@ int auth_redis_fetch_answer(const struct auth_redis *r, const struct auth_cache_
 	return rc;
 }
 
-static int hex_nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A key value: exactly 2 * len hex digits. Returns 0 or -1. */
 static int hex_key(const redisReply *rep, uint8_t *key, size_t len)
 {
 	if (rep->type != REDIS_REPLY_STRING || rep->len != 2 * len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hex_nibble(rep->str[2 * i]);
-		int lo = hex_nibble(rep->str[2 * i + 1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)rep->str[2 * i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)rep->str[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

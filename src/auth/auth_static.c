@@ -52,43 +52,42 @@ static int hash_cmp(const void *pa, const void *pb)
 	return memcmp((*a)->userhash, (*b)->userhash, STUN_USERHASH_LEN);
 }
 
+/* The key of a search: a name and its length, or a USERHASH. */
+struct static_key {
+	const uint8_t *name;
+	size_t len;
+};
+
+static int key_user_cmp(const void *pk, const void *pu)
+{
+	const struct static_key *k = pk;
+	const struct static_user *u = pu;
+
+	return name_cmp((const char *)k->name, k->len, u->name, u->name_len);
+}
+
+static int key_hash_cmp(const void *pk, const void *pu)
+{
+	const struct static_user *const *u = pu;
+
+	return memcmp(pk, (*u)->userhash, STUN_USERHASH_LEN);
+}
+
+/* Both tables are sorted once at build (user_cmp, hash_cmp). */
 static const struct static_user *find_name(const struct auth_static *s, const uint8_t *name,
 					   size_t len)
 {
-	size_t lo = 0, hi = s->n;
+	const struct static_key k = { name, len };
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct static_user *u = &s->users[mid];
-		int c = name_cmp((const char *)name, len, u->name, u->name_len);
-
-		if (c == 0)
-			return u;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return s->n ? bsearch(&k, s->users, s->n, sizeof(s->users[0]), key_user_cmp) : NULL;
 }
 
 static const struct static_user *find_hash(const struct auth_static *s, const uint8_t *hash)
 {
-	size_t lo = 0, hi = s->n;
+	const struct static_user *const *u =
+		s->n ? bsearch(hash, s->by_hash, s->n, sizeof(s->by_hash[0]), key_hash_cmp) : NULL;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct static_user *u = s->by_hash[mid];
-		int c = memcmp(hash, u->userhash, STUN_USERHASH_LEN);
-
-		if (c == 0)
-			return u;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return u ? *u : NULL;
 }
 
 static int static_lookup(struct auth_backend *b, const struct auth_query *q,

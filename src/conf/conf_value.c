@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "stun/integrity.h"
@@ -211,17 +212,6 @@ int conf_value_range(const char *text, struct conf_range *out, char *why, size_t
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "0x" + 32 hex digits: the MD5 long-term key itself, so the file need not
  * hold the password (coturn's form). The reason never echoes the key. */
 static int parse_key(const char *hex, const struct conf_user_entry *u, uint8_t *key, char *why,
@@ -234,8 +224,8 @@ static int parse_key(const char *hex, const struct conf_user_entry *u, uint8_t *
 			    "user '%.*s': a key is 0x and exactly %d hex digits, not %zu",
 			    (int)u->name_len, u->name, 2 * STUN_KEY_MD5_LEN, n);
 	for (size_t i = 0; i < STUN_KEY_MD5_LEN; i++) {
-		int hi = hex_digit(hex[2 * i]);
-		int lo = hex_digit(hex[2 * i + 1]);
+		int hi = OPENSSL_hexchar2int((unsigned char)hex[2 * i]);
+		int lo = OPENSSL_hexchar2int((unsigned char)hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return fail(why, whylen,

@@ -55,9 +55,10 @@ bool dtls_enabled(const struct conf *c)
 
 /* The oldest error on OpenSSL's queue, the one that tells the cause
  * ("No such file or directory", "key values mismatch"), then clear it. */
-static const char *ssl_reason(char *buf, size_t len)
+/* The text of OpenSSL error e, or of errno (fallback when there is
+ * none) when e is 0. */
+static const char *tls_error_text(unsigned long e, const char *fallback, char *buf, size_t len)
 {
-	unsigned long e = ERR_peek_error();
 	const char *r = e ? ERR_reason_error_string(e) : NULL;
 
 	if (r)
@@ -65,7 +66,13 @@ static const char *ssl_reason(char *buf, size_t len)
 	else if (e)
 		ERR_error_string_n(e, buf, len);
 	else
-		snprintf(buf, len, "%s", errno ? strerror(errno) : "unknown error");
+		snprintf(buf, len, "%s", errno ? strerror(errno) : fallback);
+	return buf;
+}
+
+static const char *ssl_reason(char *buf, size_t len)
+{
+	tls_error_text(ERR_peek_error(), "unknown error", buf, len);
 	ERR_clear_error();
 	return buf;
 }
@@ -319,15 +326,7 @@ struct bufferevent *tls_bufferevent_new(struct net_worker *w, int fd)
 
 const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len)
 {
-	unsigned long e = bufferevent_get_openssl_error(bev);
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	if (r)
-		snprintf(buf, len, "%s", r);
-	else if (e)
-		ERR_error_string_n(e, buf, len);
-	else
-		snprintf(buf, len, "%s", errno ? strerror(errno) : "closed");
+	tls_error_text(bufferevent_get_openssl_error(bev), "closed", buf, len);
 	while (bufferevent_get_openssl_error(bev))
 		;
 	return buf;
