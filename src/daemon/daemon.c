@@ -42,7 +42,7 @@
 
 struct daemon {
 	const struct conf *conf; /* the start-up one: sockets, threads, Redis */
-	struct net_snapshot *current; /* the one in force (main thread) */
+	struct reload_snapshot *current; /* the one in force (main thread) */
 	const char *conf_path; /* where a reload reads it again */
 	const struct conf_overrides *conf_ov;
 	struct event_base *main_base;
@@ -91,7 +91,7 @@ static void daemon_metrics_view(void *ctx, struct metrics_view *v)
 
 	for (unsigned i = 0; i < n->n_workers; i++) {
 		struct worker_snapshot s;
-		worker_snapshot_read(n->workers[i], &s);
+		worker_thread_snapshot_read(n->workers[i], &s);
 		metrics_view_add(v, &s);
 	}
 	v->client_connections = conn_gate_total(&n->conn_gate);
@@ -174,7 +174,7 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
 	};
 	for (unsigned i = 0; i < n->n_workers; i++) {
-		n->workers[i] = worker_new(i, &env, err, errlen);
+		n->workers[i] = worker_thread_new(i, &env, err, errlen);
 		if (!n->workers[i])
 			return -1;
 	}
@@ -210,7 +210,7 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 	n->n_workers = worker_count(conf);
 	/* main.c owns the start-up configuration; the snapshot only points
 	 * to it. */
-	n->current = net_snapshot_new((struct conf *)conf, false, n->n_workers);
+	n->current = reload_snapshot_new((struct conf *)conf, false, n->n_workers);
 	if (!n->current) {
 		snprintf(err, errlen, "out of memory");
 		free(n);
@@ -315,7 +315,7 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *n = arg;
-	const struct net_reload_ctx rc = {
+	const struct reload_ctx rc = {
 		.path = n->conf_path,
 		.ov = n->conf_ov,
 		.running = n->current,
@@ -332,9 +332,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)io_now_us());
 	notify_send(state);
-	struct net_snapshot *s = net_reload(&rc);
+	struct reload_snapshot *s = reload_run(&rc);
 	if (s) {
-		net_snapshot_release(n->current);
+		reload_snapshot_release(n->current);
 		n->current = s;
 	}
 	atomic_fetch_add(&n->reloads[s ? 0 : 1], 1);
@@ -420,7 +420,7 @@ int daemon_run(struct daemon *n)
 	}
 	for (unsigned i = 0; rc == 0 && i < n->n_workers; i++) {
 		struct worker *w = n->workers[i];
-		if (worker_start(w) < 0) {
+		if (worker_thread_start(w) < 0) {
 			log_error("cannot start worker %u: %s", i, strerror(errno));
 			on_stop_signal(0, 0, n);
 			rc = -1;
@@ -432,7 +432,7 @@ int daemon_run(struct daemon *n)
 		event_base_loop(n->main_base, EVLOOP_NO_EXIT_ON_EMPTY);
 	}
 	for (unsigned i = 0; i < n->n_workers; i++)
-		worker_join(n->workers[i]);
+		worker_thread_join(n->workers[i]);
 	log_totals(n);
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
@@ -456,14 +456,14 @@ void daemon_free(struct daemon *n)
 	if (n->relay_ready)
 		tcp_relay_table_stopping(n->relay.tcp_table);
 	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
-		worker_free(n->workers[i]);
+		worker_thread_free(n->workers[i]);
 	free(n->workers);
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
 	auth_cache_free(n->auth_cache); /* the workers' references went with them */
 	listen_registry_fini(&n->listen); /* after the workers' sockets */
-	net_snapshot_release(n->current);
+	reload_snapshot_release(n->current);
 	if (n->fleet_ready)
 		fleet_shared_fini(&n->fleet);
 	if (n->tls_ready)

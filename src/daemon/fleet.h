@@ -20,8 +20,8 @@
  * counted on this server alone, the last settings read stay in force, and
  * events are dropped.
  */
-#ifndef TURND_NET_FLEET_H
-#define TURND_NET_FLEET_H
+#ifndef TURND_DAEMON_FLEET_H
+#define TURND_DAEMON_FLEET_H
 
 #include <pthread.h>
 #include <stdbool.h>

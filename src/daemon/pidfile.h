@@ -2,8 +2,8 @@
  * The pid file (pid-file), written while turnd may still be root and
  * removed by the process after the privilege drop (pidfile.c).
  */
-#ifndef TURND_PIDFILE_H
-#define TURND_PIDFILE_H
+#ifndef TURND_DAEMON_PIDFILE_H
+#define TURND_DAEMON_PIDFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -10,9 +10,9 @@
 #include "net/tls.h"
 #include "util/log.h"
 
-struct net_snapshot *net_snapshot_new(struct conf *c, bool owns_conf, unsigned n_workers)
+struct reload_snapshot *reload_snapshot_new(struct conf *c, bool owns_conf, unsigned n_workers)
 {
-	struct net_snapshot *s = calloc(1, sizeof(*s));
+	struct reload_snapshot *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
@@ -24,12 +24,12 @@ struct net_snapshot *net_snapshot_new(struct conf *c, bool owns_conf, unsigned n
 	return s;
 }
 
-void net_snapshot_hold(struct net_snapshot *s)
+void reload_snapshot_hold(struct reload_snapshot *s)
 {
 	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
-void net_snapshot_release(struct net_snapshot *s)
+void reload_snapshot_release(struct reload_snapshot *s)
 {
 	if (!s)
 		return;
@@ -88,7 +88,7 @@ struct reload_parts {
 };
 
 /* A refused reload: everything built goes, and why is logged. */
-static struct net_snapshot *refuse(const struct net_reload_ctx *rc, struct reload_parts *p,
+static struct reload_snapshot *refuse(const struct reload_ctx *rc, struct reload_parts *p,
 				   const char *why)
 {
 	for (unsigned i = 0; p->chains && i < rc->n_workers; i++)
@@ -105,7 +105,7 @@ static struct net_snapshot *refuse(const struct net_reload_ctx *rc, struct reloa
 /* The loaded and pinned configuration, its chains built and its new
  * listeners bound: the certificates, then the hand-over. Returns the
  * snapshot or NULL. */
-static struct net_snapshot *install(const struct net_reload_ctx *rc, struct reload_parts *p,
+static struct reload_snapshot *install(const struct reload_ctx *rc, struct reload_parts *p,
 				    const struct conf_reload_diff *d)
 {
 	char msg[512], why[640];
@@ -115,7 +115,7 @@ static struct net_snapshot *install(const struct net_reload_ctx *rc, struct relo
 		snprintf(why, sizeof(why), "certificate: %s", msg);
 		return refuse(rc, p, why);
 	}
-	struct net_snapshot *s = net_snapshot_new(p->next, true, rc->n_workers);
+	struct reload_snapshot *s = reload_snapshot_new(p->next, true, rc->n_workers);
 	if (!s)
 		return refuse(rc, p, "out of memory");
 	if (tls > 0)
@@ -133,7 +133,7 @@ static struct net_snapshot *install(const struct net_reload_ctx *rc, struct relo
 /* Pinned next: its checks, each worker's credentials, the sockets of its
  * new listeners (bound here, where start-up binds, so that an error
  * refuses the reload before any worker sees it). */
-static struct net_snapshot *prepare(const struct net_reload_ctx *rc, struct reload_parts *p,
+static struct reload_snapshot *prepare(const struct reload_ctx *rc, struct reload_parts *p,
 				    const struct conf_reload_diff *d)
 {
 	char err[640], why[700];
@@ -157,7 +157,7 @@ static struct net_snapshot *prepare(const struct net_reload_ctx *rc, struct relo
 	return install(rc, p, d);
 }
 
-struct net_snapshot *net_reload(const struct net_reload_ctx *rc)
+struct reload_snapshot *reload_run(const struct reload_ctx *rc)
 {
 	struct reload_parts p = { 0 };
 	struct conf_reload_diff d;

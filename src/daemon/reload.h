@@ -13,8 +13,8 @@
  * does not load, or a listener that cannot bind, is refused with the
  * reason, and nothing changes.
  */
-#ifndef TURND_NET_RELOAD_H
-#define TURND_NET_RELOAD_H
+#ifndef TURND_DAEMON_RELOAD_H
+#define TURND_DAEMON_RELOAD_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -28,7 +28,7 @@ struct listen_change;
 struct listen_registry;
 
 /* One configuration, shared read-only by the workers that run with it. */
-struct net_snapshot {
+struct reload_snapshot {
 	struct conf *conf;
 	bool owns_conf; /* false for the start-up one, which main.c frees */
 	atomic_uint refs; /* the net's current one, and each worker's */
@@ -38,17 +38,17 @@ struct net_snapshot {
 
 /* A snapshot holding one reference (the caller's). NULL on out-of-memory
  * (then c is not taken). */
-struct net_snapshot *net_snapshot_new(struct conf *c, bool owns_conf, unsigned n_workers);
-void net_snapshot_hold(struct net_snapshot *s);
+struct reload_snapshot *reload_snapshot_new(struct conf *c, bool owns_conf, unsigned n_workers);
+void reload_snapshot_hold(struct reload_snapshot *s);
 /* Drop one reference; the last one frees s (and its conf when owned).
  * Any thread. NULL is a no-op. */
-void net_snapshot_release(struct net_snapshot *s);
+void reload_snapshot_release(struct reload_snapshot *s);
 
 /* What the main thread needs for a reload. */
-struct net_reload_ctx {
+struct reload_ctx {
 	const char *path; /* the file given with -c; NULL: the embedded default */
 	const struct conf_overrides *ov;
-	struct net_snapshot *running;
+	struct reload_snapshot *running;
 	struct worker *const *workers;
 	unsigned n_workers;
 	struct tls_shared *tls;
@@ -61,12 +61,12 @@ struct net_reload_ctx {
  * reload was refused or there was nothing to load (logged either way),
  * and everything stays as it was.
  */
-struct net_snapshot *net_reload(const struct net_reload_ctx *rc);
+struct reload_snapshot *reload_run(const struct reload_ctx *rc);
 
 /* worker_reload.c: hand w its new snapshot (taking one reference of snap),
  * credential chain and listener change (NULL: none), both owned by w from
  * here on. Main thread. */
-void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,
+void worker_reload_post(struct worker *w, struct reload_snapshot *snap, struct auth *auth,
 			struct listen_change *listen);
 
 #endif

@@ -26,7 +26,7 @@ struct auth;
 struct auth_credential;
 struct pending_req;
 struct stun_msg;
-struct net_snapshot;
+struct reload_snapshot;
 struct daemon;
 struct worker_reload;
 struct quota_table;
@@ -113,7 +113,7 @@ struct worker {
 	pthread_t thread;
 	bool started;
 	const struct conf *conf;           /* conf_snap->conf */
-	struct net_snapshot *conf_snap;    /* the configuration snapshot it runs with */
+	struct reload_snapshot *conf_snap;    /* the configuration snapshot it runs with */
 	/* A reload (SIGHUP, daemon/reload.c): the main thread posts the next
 	 * snapshot and credential chain under reload_lock and activates
 	 * reload_ev; the worker swaps them in between two events. */

@@ -25,7 +25,7 @@
 
 /* A reload posted to one worker (reload.h). */
 struct worker_reload {
-	struct net_snapshot *snap; /* one reference, the worker's */
+	struct reload_snapshot *snap; /* one reference, the worker's */
 	struct auth *auth;         /* static users and secrets of snap */
 	struct listen_change *listen; /* sockets to attach, close, retire */
 };
@@ -34,7 +34,7 @@ void worker_reload_discard(struct worker_reload *r)
 {
 	if (!r)
 		return;
-	net_snapshot_release(r->snap);
+	reload_snapshot_release(r->snap);
 	auth_free(r->auth);
 	listen_change_free(r->listen);
 	free(r);
@@ -42,7 +42,7 @@ void worker_reload_discard(struct worker_reload *r)
 
 /* The realm's settings from Redis changed: this worker's policy and
  * bandwidth cap follow (the quotas are shared and already set). */
-void worker_apply_settings(struct worker *w)
+void worker_reload_settings(struct worker *w)
 {
 	struct fleet_shared *fs = w->fleet.shared;
 
@@ -89,7 +89,7 @@ static void worker_apply_quotas(struct worker *w)
 static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 {
 	const struct conf *c = r->snap->conf;
-	struct net_snapshot *old = w->conf_snap;
+	struct reload_snapshot *old = w->conf_snap;
 
 	/* The Redis backend (connection, cache, lookups in flight) moves to
 	 * the new chain; the old static users and secrets go. */
@@ -110,15 +110,15 @@ static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 	free(r);
 	turn_server_set_limits(w->srv, c->max_lifetime, c->max_permissions, c->max_channels,
 			       c->max_tcp_connections);
-	worker_apply_settings(w); /* peer policy and max-bps, with Redis's */
+	worker_reload_settings(w); /* peer policy and max-bps, with Redis's */
 	if (w->id == 0)
 		worker_apply_quotas(w);
 	if (atomic_fetch_add(&w->conf_snap->applied, 1) + 1 == w->conf_snap->n_workers)
 		log_notice("SIGHUP: every worker runs the new configuration");
-	net_snapshot_release(old);
+	reload_snapshot_release(old);
 }
 
-void worker_on_reload(evutil_socket_t fd, short what, void *arg)
+void worker_reload_on_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 
@@ -132,7 +132,7 @@ void worker_on_reload(evutil_socket_t fd, short what, void *arg)
 		worker_reload_apply(w, r);
 }
 
-void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth *auth,
+void worker_reload_post(struct worker *w, struct reload_snapshot *snap, struct auth *auth,
 			struct listen_change *listen)
 {
 	struct worker_reload *r = malloc(sizeof(*r));
@@ -144,7 +144,7 @@ void worker_reload_post(struct worker *w, struct net_snapshot *snap, struct auth
 		listen_change_free(listen);
 		return;
 	}
-	net_snapshot_hold(snap);
+	reload_snapshot_hold(snap);
 	*r = (struct worker_reload){ snap, auth, listen };
 	pthread_mutex_lock(&w->reload_lock);
 	/* Two SIGHUPs before the worker ran: the later configuration wins,

@@ -34,7 +34,7 @@
 #include "turn/policy.h"
 #include "util/log.h"
 
-void worker_free(struct worker *w)
+void worker_thread_free(struct worker *w)
 {
 	if (!w)
 		return;
@@ -59,7 +59,7 @@ void worker_free(struct worker *w)
 	/* A reload posted after the loop had stopped. */
 	worker_reload_discard(w->reload_next);
 	pthread_mutex_destroy(&w->reload_lock);
-	net_snapshot_release(w->conf_snap);
+	reload_snapshot_release(w->conf_snap);
 	if (w->nw.base)
 		event_base_free(w->nw.base);
 	free(w);
@@ -117,7 +117,7 @@ static void worker_snapshot_take(struct worker *w, uint64_t now)
 	pthread_mutex_unlock(&w->snap_lock);
 }
 
-void worker_snapshot_read(struct worker *w, struct worker_snapshot *out)
+void worker_thread_snapshot_read(struct worker *w, struct worker_snapshot *out)
 {
 	pthread_mutex_lock(&w->snap_lock);
 	*out = w->snap;
@@ -156,7 +156,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	w->last_tick_ms = now;
 	w->last_relayed_bytes = bytes;
 	if (fleet_tick(w, now))
-		worker_apply_settings(w);
+		worker_reload_settings(w);
 	worker_snapshot_take(w, now);
 }
 
@@ -193,7 +193,7 @@ static void on_ifaddr_change(evutil_socket_t fd, short what, void *arg)
 {
 	(void)what;
 	if (peer_policy_watch_drain(fd))
-		worker_apply_settings(arg);
+		worker_reload_settings(arg);
 }
 
 /* Watch address changes; without netlink the policy is still re-read on
@@ -241,7 +241,7 @@ static int worker_init_parts(struct worker *w, const struct worker_env *n, char 
 	return 0;
 }
 
-struct worker *worker_new(unsigned id, const struct worker_env *n, char *err, size_t errlen)
+struct worker *worker_thread_new(unsigned id, const struct worker_env *n, char *err, size_t errlen)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 	struct timeval second = { 1, 0 };
@@ -257,21 +257,21 @@ struct worker *worker_new(unsigned id, const struct worker_env *n, char *err, si
 	pthread_mutex_init(&w->reload_lock, NULL);
 	w->conf = n->conf;
 	w->conf_snap = n->snap;
-	net_snapshot_hold(w->conf_snap);
+	reload_snapshot_hold(w->conf_snap);
 	w->quota = n->quota;
 	w->clock = n->clock ? n->clock : &io_clock_system;
 	w->fleet.shared = n->fleet;
 	w->decide = dispatch_decide;
 	LIST_INIT(&w->pending);
 	if (worker_init_parts(w, n, err, errlen) < 0) {
-		worker_free(w);
+		worker_thread_free(w);
 		return NULL;
 	}
 	w->tick_ev = event_new(w->nw.base, -1, EV_PERSIST, worker_tick, w);
-	w->reload_ev = event_new(w->nw.base, -1, 0, worker_on_reload, w);
+	w->reload_ev = event_new(w->nw.base, -1, 0, worker_reload_on_event, w);
 	if (!w->tick_ev || !w->reload_ev || event_add(w->tick_ev, &second) < 0 ||
 	    worker_bind(w, n->conf, err, errlen) < 0) {
-		worker_free(w);
+		worker_thread_free(w);
 		return NULL;
 	}
 	worker_watch_addresses(w);
@@ -332,7 +332,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int worker_start(struct worker *w)
+int worker_thread_start(struct worker *w)
 {
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
 		return -1;
@@ -340,7 +340,7 @@ int worker_start(struct worker *w)
 	return 0;
 }
 
-void worker_join(struct worker *w)
+void worker_thread_join(struct worker *w)
 {
 	if (w->started)
 		pthread_join(w->thread, NULL);

@@ -10,7 +10,7 @@
 
 struct worker;
 struct worker_snapshot;
-struct net_snapshot;
+struct reload_snapshot;
 struct relay_shared;
 struct tls_shared;
 struct conn_gate;
@@ -23,7 +23,7 @@ struct io_clock;
 /* What the process shares with each worker it creates (daemon.c). */
 struct worker_env {
 	const struct conf *conf;      /* the start-up configuration */
-	struct net_snapshot *snap;    /* the configuration in force */
+	struct reload_snapshot *snap;    /* the configuration in force */
 	struct relay_shared *relay;   /* relay addresses, ports, tokens */
 	struct tls_shared *tls;       /* TLS and DTLS contexts */
 	struct conn_gate *conn_gate;  /* client connections per source */
@@ -37,13 +37,13 @@ struct worker_env {
 };
 
 /* Worker id, with every socket bound, or NULL with a message in err. */
-struct worker *worker_new(unsigned id, const struct worker_env *env, char *err, size_t errlen);
+struct worker *worker_thread_new(unsigned id, const struct worker_env *env, char *err, size_t errlen);
 /* Start its thread: 0, or -1. */
-int worker_start(struct worker *w);
+int worker_thread_start(struct worker *w);
 /* Wait for its thread (after event_base_loopexit on its base). */
-void worker_join(struct worker *w);
-void worker_free(struct worker *w);
+void worker_thread_join(struct worker *w);
+void worker_thread_free(struct worker *w);
 /* A copy of the worker's counters, as of its last tick. */
-void worker_snapshot_read(struct worker *w, struct worker_snapshot *out);
+void worker_thread_snapshot_read(struct worker *w, struct worker_snapshot *out);
 
 #endif

@@ -174,7 +174,7 @@ int listen_open_tls_port(struct net_worker *w, const struct turn_addr *addr, cha
 	a.port = c->tls_listening_port;
 	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS, err, errlen) < 0)
 		return -1;
-	if (dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
+	if (tls_dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
 		return -1;
 	return 0;
 }

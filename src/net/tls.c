@@ -38,7 +38,7 @@ bool tls_on_port(const struct conf *c)
 	return c->cert && c->pkey && c->tls_listening_port && !c->no_tls;
 }
 
-bool dtls_on_port(const struct conf *c)
+bool tls_dtls_on_port(const struct conf *c)
 {
 	return c->cert && c->pkey && c->tls_listening_port && !c->no_dtls;
 }
@@ -48,9 +48,9 @@ bool tls_enabled(const struct conf *c)
 	return tls_on_port(c) || (c->cert && c->pkey && listeners_want(c, CONF_LISTEN_TLS));
 }
 
-bool dtls_enabled(const struct conf *c)
+bool tls_dtls_enabled(const struct conf *c)
 {
-	return dtls_on_port(c) || (c->cert && c->pkey && listeners_want(c, CONF_LISTEN_DTLS));
+	return tls_dtls_on_port(c) || (c->cert && c->pkey && listeners_want(c, CONF_LISTEN_DTLS));
 }
 
 /* The oldest error on OpenSSL's queue, the one that tells the cause
@@ -160,8 +160,8 @@ static int ctx_pair(const struct conf *c, SSL_CTX **tls, SSL_CTX **dtls, char *e
 	*tls = tls_enabled(c) ? ctx_new(c, false, err, errlen) : NULL;
 	if (tls_enabled(c) && !*tls)
 		return -1;
-	*dtls = dtls_enabled(c) ? ctx_new(c, true, err, errlen) : NULL;
-	if (dtls_enabled(c) && !*dtls) {
+	*dtls = tls_dtls_enabled(c) ? ctx_new(c, true, err, errlen) : NULL;
+	if (tls_dtls_enabled(c) && !*dtls) {
 		SSL_CTX_free(*tls);
 		*tls = NULL;
 		return -1;
@@ -196,7 +196,7 @@ static void log_state(const struct tls_shared *ts, const struct conf *c)
 		log_notice("TLS and DTLS: off (no cert and pkey)");
 		return;
 	}
-	if (!tls_enabled(c) && !dtls_enabled(c)) {
+	if (!tls_enabled(c) && !tls_dtls_enabled(c)) {
 		log_notice("TLS and DTLS: off (%s)", c->tls_listening_port == 0
 							   ? "tls-listening-port = 0"
 							   : "no-tls and no-dtls");
@@ -205,7 +205,7 @@ static void log_state(const struct tls_shared *ts, const struct conf *c)
 	describe_cert(ts->tls ? ts->tls : ts->dtls, cert, sizeof(cert));
 	char port[64] = "listener only";
 
-	if (tls_on_port(c) || dtls_on_port(c))
+	if (tls_on_port(c) || tls_dtls_on_port(c))
 		snprintf(port, sizeof(port), "%u", (unsigned)c->tls_listening_port);
 	log_notice("TLS (1.2, 1.3): %s; DTLS (1.2; 1.3 is not in %s): %s; port %s; "
 		   "certificate %s (%s)",
@@ -237,7 +237,7 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 
 	/* A reload may add or remove TLS and DTLS listeners (net/listen.c):
 	 * the contexts follow what c asks for. */
-	if (!ts->tls && !ts->dtls && !tls_enabled(c) && !dtls_enabled(c))
+	if (!ts->tls && !ts->dtls && !tls_enabled(c) && !tls_dtls_enabled(c))
 		return 0;
 	if (ctx_pair(c, &tls, &dtls, msg, msglen) < 0)
 		return -1;
@@ -334,7 +334,7 @@ const char *tls_bufferevent_error(struct bufferevent *bev, char *buf, size_t len
 
 void tls_log_totals(const struct conf *c, const struct net_stats *t)
 {
-	if (!tls_enabled(c) && !dtls_enabled(c))
+	if (!tls_enabled(c) && !tls_dtls_enabled(c))
 		return;
 	log_notice("tls: connections %llu (handshake failed %llu); dtls: cookies sent %llu, "
 		   "sessions %llu (failed %llu, refused for the limit %llu), open at stop %llu",

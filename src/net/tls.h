@@ -47,10 +47,10 @@ struct tls_shared {
 /* Whether the configuration turns TLS / DTLS on anywhere (cert, pkey, and
  * tls-listening-port with no-tls / no-dtls, or a listener asking for it). */
 bool tls_enabled(const struct conf *c);
-bool dtls_enabled(const struct conf *c);
+bool tls_dtls_enabled(const struct conf *c);
 /* Whether TLS / DTLS listen on tls-listening-port. */
 bool tls_on_port(const struct conf *c);
-bool dtls_on_port(const struct conf *c);
+bool tls_dtls_on_port(const struct conf *c);
 
 /* Load cert and pkey into new contexts and say, once, what listens.
  * Returns 0, or -1 with a message naming the file in err. ts is ready

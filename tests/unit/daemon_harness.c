@@ -229,7 +229,7 @@ static void dh_env(struct dh *h)
 {
 	char err[256] = "";
 
-	h->snap = net_snapshot_new(h->conf, false, 1);
+	h->snap = reload_snapshot_new(h->conf, false, 1);
 	ck_assert_ptr_nonnull(h->snap);
 	ck_assert_msg(relay_shared_init(&h->relay, h->conf, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_int_eq(quota_init(&h->quota, h->conf), 0);
@@ -264,8 +264,8 @@ void dh_up(struct dh *h, const char *extra, bool listener)
 		.policy = h->policy, .nonce_secret = h->nonce_secret, .hash_seed = 0x1234,
 		.clock = &h->clock.io,
 	};
-	h->w = worker_new(0, &env, err, sizeof(err));
-	ck_assert_msg(h->w != NULL, "worker_new: %s", err);
+	h->w = worker_thread_new(0, &env, err, sizeof(err));
+	ck_assert_msg(h->w != NULL, "worker_thread_new: %s", err);
 	/* The worker's chain: the fake backend alone. */
 	struct auth *chain = auth_new();
 	h->backend = dh_backend_new();
@@ -277,10 +277,10 @@ void dh_up(struct dh *h, const char *extra, bool listener)
 
 void dh_down(struct dh *h)
 {
-	worker_free(h->w);
+	worker_thread_free(h->w);
 	turn_policy_free(h->policy);
 	listen_registry_fini(&h->listen);
-	net_snapshot_release(h->snap);
+	reload_snapshot_release(h->snap);
 	fleet_shared_fini(&h->fleet);
 	tls_shared_fini(&h->tls);
 	relay_shared_fini(&h->relay);

@@ -83,7 +83,7 @@ struct dh_backend {
 
 struct dh {
 	struct conf *conf;
-	struct net_snapshot *snap;
+	struct reload_snapshot *snap;
 	struct relay_shared relay;
 	struct quota_table quota;
 	struct fleet_shared fleet;
