@@ -1,6 +1,6 @@
 /*
- * New settings reaching a running worker (worker_reload.c), for worker.c;
- * private to src/net. The main thread posts a reload with
+ * New settings reaching a running worker (worker_reload.c), for
+ * worker_thread.c; private to src/daemon. The main thread posts a reload with
  * worker_reload_post (daemon/reload.h); everything here runs on the worker's
  * own thread.
  */

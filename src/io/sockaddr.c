@@ -1,3 +1,4 @@
+/* Conversions between struct turn_addr and socket addresses (sockaddr.h). */
 #include "io/sockaddr.h"
 
 #include <netinet/in.h>

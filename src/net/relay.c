@@ -17,16 +17,13 @@
 #include <unistd.h>
 
 #include "io/clock.h"
-#include "net/listen.h"
 #include "io/sockaddr.h"
-#include "net/tls.h"
 #include "io/udp_send.h"
 #include "net/net_worker.h"
 #include "stun/stun.h"
 #include "turn/alloc.h"
 #include "turn/server.h"
 #include "util/log.h"
-#include "auth/auth.h"
 
 /* ---- Shared state ---- */
 
