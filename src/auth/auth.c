@@ -288,48 +288,6 @@ int auth_lookup_userhash(struct auth *a, const uint8_t hash[STUN_USERHASH_LEN], 
 	return auth_query_lookup(a, &q, out);
 }
 
-/* The candidate's key for pwalg, or NULL when it has none. */
-static const uint8_t *key_for(const struct auth_key *k, uint16_t pwalg, size_t *len)
-{
-	if (pwalg == STUN_PWALG_SHA256) {
-		*len = STUN_KEY_SHA256_LEN;
-		return k->has_sha256 ? k->sha256 : NULL;
-	}
-	*len = STUN_KEY_MD5_LEN;
-	return k->md5;
-}
-
-int auth_credential_verify(const struct auth_credential *c, const struct stun_msg *m,
-			   uint16_t pwalg, size_t *index)
-{
-	bool use_sha256_mac;
-	int found = 0;
-	size_t which = 0;
-
-	if (!c || !m || c->n_keys > AUTH_MAX_KEYS ||
-	    (pwalg != STUN_PWALG_MD5 && pwalg != STUN_PWALG_SHA256))
-		return -1;
-	use_sha256_mac = m->idx_integrity_sha256 >= 0;
-	for (size_t i = 0; i < c->n_keys; i++) {
-		size_t key_len;
-		const uint8_t *key = key_for(&c->keys[i], pwalg, &key_len);
-		int ok;
-
-		if (!key)
-			continue;
-		ok = use_sha256_mac ? stun_msg_check_integrity_sha256(m, key, key_len)
-				    : stun_msg_check_integrity(m, key, key_len);
-		/* No early exit: the time taken does not depend on which
-		 * secret the client's password came from. */
-		if (ok == 1 && !found) {
-			found = 1;
-			which = i;
-		}
-	}
-	if (found && index)
-		*index = which;
-	return found;
-}
 
 void auth_credential_clear(struct auth_credential *c)
 {

@@ -16,10 +16,10 @@
  * from the username with a shared secret, and operators rotate secrets by
  * listing the new and the old one together. The request does not say
  * which secret the client's password came from, so a credential carries
- * one candidate key per secret (AUTH_MAX_KEYS at most) and the caller
- * checks MESSAGE-INTEGRITY against each with auth_credential_verify(),
- * which tries every candidate, each in constant time, without stopping at
- * the first match. Static users have exactly one key.
+ * one candidate key per secret (AUTH_MAX_KEYS at most) and the core
+ * checks MESSAGE-INTEGRITY against each (turn_server_auth), every
+ * candidate, each in constant time, without stopping at the first match.
+ * Static users have exactly one key.
  *
  * Asynchronous backends (Redis) answer from what they already hold or
  * return AUTH_PENDING and call back once the answer is in; the caller then
@@ -349,15 +349,6 @@ int auth_rest_lookup(const struct auth_rest *s, const struct auth_query *q,
  * none) and so without NUL. */
 bool auth_username_valid(const uint8_t *name, size_t len);
 
-/*
- * Which candidate key of c authenticates m (RFC 8489 section 9.2.4):
- * MESSAGE-INTEGRITY-SHA256 when m has one, else MESSAGE-INTEGRITY, with
- * the key of pwalg (STUN_PWALG_MD5, or STUN_PWALG_SHA256 from
- * PASSWORD-ALGORITHM). Every candidate is tried, whatever matches first.
- * Returns 1 and *index, 0 if none does, -1 for a bad pwalg or credential.
- */
-int auth_credential_verify(const struct auth_credential *c, const struct stun_msg *m,
-			   uint16_t pwalg, size_t *index);
 
 /* Zero a credential in a way the compiler keeps (key material). */
 void auth_credential_clear(struct auth_credential *c);

@@ -68,11 +68,14 @@ static int chosen_algorithm(const struct stun_msg *m)
 	return -1;
 }
 
-/* Which of c's keys (for alg) the MAC m carries verifies with, or -1;
- * constant time per key. */
+/* Which of c's keys (for alg) the MAC m carries verifies with, or -1.
+ * Each key is tried in constant time, and every key is tried: the time
+ * taken does not tell which shared secret the client's password came
+ * from (TURN REST secret rotation). */
 static int mac_key_index(const struct turn_credential *c, const struct stun_msg *m, int alg)
 {
 	bool sha = alg == STUN_PWALG_SHA256;
+	int found = -1;
 
 	if (!c || c->status != 1 || (sha && !c->has_sha256))
 		return -1;
@@ -81,10 +84,10 @@ static int mac_key_index(const struct turn_credential *c, const struct stun_msg 
 		size_t len = sha ? STUN_KEY_SHA256_LEN : STUN_KEY_MD5_LEN;
 		int ok = m->idx_integrity_sha256 >= 0 ? stun_msg_check_integrity_sha256(m, key, len)
 						      : stun_msg_check_integrity(m, key, len);
-		if (ok == 1)
-			return i;
+		if (ok == 1 && found < 0)
+			found = i;
 	}
-	return -1;
+	return found;
 }
 
 /* The request's MAC, verified here or already by the caller

@@ -87,6 +87,50 @@ START_TEST(auth_entry_point_refuses_what_the_core_would)
 }
 END_TEST
 
+/* TURN REST secret rotation: a credential holds one key per secret, and
+ * the request verifies with the one its password came from. */
+START_TEST(auth_entry_point_tries_every_key)
+{
+	struct harness h;
+	struct client c;
+	struct turn_credential cred = { .status = 1, .username = "alice", .n_keys = 2,
+					.has_sha256 = true };
+	struct stun_msg in;
+
+	harness_up(&h);
+	client_init(&c, &h, "alice", "secret", 7, 40000);
+	client_challenge(&c);
+	for (int which = 0; which < 2; which++) {
+		const char *pw[2] = { which ? "old" : "secret", which ? "secret" : "old" };
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(stun_key_md5("alice", h.opt.realm, pw[i], cred.key_md5[i]), 0);
+			ck_assert_int_eq(stun_key_sha256("alice", h.opt.realm, pw[i],
+							 cred.key_sha256[i]), 0);
+		}
+		begin_allocate(&c);
+		client_sign(&c, AUTH_MI);
+		long n = stun_build_end(&c.b);
+		ck_assert_int_eq(stun_msg_parse(&in, c.req, (size_t)n), 0);
+		struct turn_input input = { .msg = &in, .tuple = &c.tuple, .now_ms = h.now_ms };
+		ck_assert_int_eq(turn_server_auth(h.srv, &input), 0);
+		input.cred = &cred;
+		ck_assert_int_eq(turn_server_auth(h.srv, &input), 0);
+		ck_assert_int_eq(input.mac_key, which);
+	}
+	/* Neither key: 401. */
+	strcpy(c.pass, "guess");
+	begin_allocate(&c);
+	client_sign(&c, AUTH_MI);
+	ck_assert_int_eq(stun_msg_parse(&in, c.req, (size_t)stun_build_end(&c.b)), 0);
+	struct turn_input input = { .msg = &in, .tuple = &c.tuple, .now_ms = h.now_ms };
+	ck_assert_int_eq(turn_server_auth(h.srv, &input), 0);
+	input.cred = &cred;
+	ck_assert_int_eq(turn_server_auth(h.srv, &input), 401);
+	ck_assert_int_eq(input.mac_key, -1);
+	harness_down(&h);
+}
+END_TEST
+
 /* The core takes the entry point's answer about the MAC instead of
  * checking it a second time: told it failed, a request signed with the
  * right password is refused. */
@@ -206,6 +250,7 @@ int main(void)
 	tcase_add_test(auth, auth_entry_point_passes_a_good_mac);
 	tcase_add_test(auth, auth_entry_point_refuses_what_the_core_would);
 	tcase_add_test(auth, core_uses_the_mac_answer_it_was_given);
+	tcase_add_test(auth, auth_entry_point_tries_every_key);
 	tcase_add_test(origin, origin_reaches_the_callbacks_it_causes);
 	tcase_add_test(origin, origin_reaches_tcp_bind);
 	tcase_add_test(count, try_alternate_is_counted_as_300);
