@@ -8,8 +8,9 @@
 # forwarder (A B C A B C ...); the table quotes the median over the rounds.
 # The same alternation compares two builds of turnd: with
 # BENCH_SERVERS="turnd turnd_base" and TURND_BASE=/path/to/other/turnd, the
-# second one runs as turnd_base (same configuration, same pinning) after
-# turnd in every round, gets its own column, and a list under the table
+# second one runs as turnd_base (same configuration, same pinning) next to
+# turnd in every round (the order flips every other round: a fixed order
+# biases the ratio), gets its own column, and a list under the table
 # gives turnd/turnd_base for each figure (make bench-ab does that for the
 # figures (a) and (c)).
 # Servers run on core 1 with one relay thread, turnload and the echo peer
@@ -866,7 +867,7 @@ HOLD_PER_PROC=${BENCH_HOLD_PER_PROC:-15000}
 	echo "net.core.wmem_max: $(cat /proc/sys/net/core/wmem_max)"
 	echo "ulimit -n: $nofile (hard $(ulimit -Hn)$([ "$nofile" -lt "$want_fds" ] && echo ", could not raise it to $want_fds"))"
 	echo "pinning: $([ "$PIN" = 1 ] && echo "servers on core 1 (taskset -c 1, one relay thread), turnload and turnpeer on core 0" || echo "none, servers on every core")"
-	echo "servers:$IMPLS${RUN_FWD:+ fwd}, in that order each round; figures: $FIGURES"
+	echo "servers:$IMPLS${RUN_FWD:+ fwd}, in that order in odd rounds, reversed in even ones; figures: $FIGURES"
 	echo "rounds: $ROUNDS; $SECS s per measurement, $STEPS bisection steps of $PROBE_SECS s; payload $PAYLOAD B"
 	echo "relay addresses: $(echo $RELAY_LIST | tr ' ' ','), ports $MIN_PORT-$MAX_PORT each"
 	echo "udp drops before: $(udp_drops)"
@@ -889,8 +890,14 @@ case " $SERVERS " in *" coturn "*)
 esac
 start_s=$(date +%s)
 ROUND=1
+# The servers' order flips every other round (A B, B A, ...): a server
+# measured second in a round was seen to show up to ~7% less CPU per
+# packet than the same binary measured first (two runs of figure (c) with
+# the order swapped), so a fixed order biases every ratio.
 while [ "$ROUND" -le "$ROUNDS" ]; do
-	for impl in $IMPLS; do
+	order=$IMPLS
+	[ $((ROUND % 2)) -eq 0 ] && order=$(echo "$IMPLS" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+	for impl in $order; do
 		say "round $ROUND/$ROUNDS: $impl ($(($(date +%s) - start_s)) s)"
 		run_server_round "$impl"
 	done
