@@ -45,8 +45,11 @@ int net_loop_init(struct net_worker *w, const struct net_loop_params *in)
 	LIST_INIT(&w->conns);
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
+	w->rx = calloc(WORKER_BATCH, sizeof(*w->rx));
+	w->tx = calloc(WORKER_BATCH, sizeof(*w->tx));
+	w->relay_out = calloc(1, sizeof(*w->relay_out));
 	w->tcp_wake_ev = event_new(w->base, -1, 0, net_loop_on_tcp_wake, w);
-	if (!w->big || !w->tcp_wake_ev ||
+	if (!w->big || !w->rx || !w->tx || !w->relay_out || !w->tcp_wake_ev ||
 	    io_flush_init(&w->flush, w->base, net_loop_on_flush, w) < 0)
 		return -1;
 	return 0;
@@ -72,7 +75,12 @@ void net_loop_fini(struct net_worker *w)
 		close(w->reserve_fd);
 	w->reserve_fd = -1;
 	free(w->big);
+	free(w->rx);
+	free(w->tx);
+	free(w->relay_out);
 	w->big = NULL;
+	w->rx = w->tx = NULL;
+	w->relay_out = NULL;
 }
 
 void net_loop_tick(struct net_worker *w, uint64_t now_ms)

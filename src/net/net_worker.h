@@ -197,14 +197,18 @@ struct net_worker {
 	/* Output gathered during one loop turn (udp_sock.out, relay_out),
 	 * sent at its end. */
 	struct io_flush flush;
-	struct relay_out relay_out;
+	struct relay_out *relay_out;
 	/* Relay sockets kept open for the next Allocate (relay.c). */
 	struct turn_relay *spares[RELAY_SPARES];
 	unsigned n_spares;
 	bool stopping; /* the loop has ended: relays are closed, not kept */
-	/* Per-worker buffers, reused for every batch (STYLE.md rule 8). */
-	uint8_t rx[WORKER_BATCH][WORKER_SLOT];
-	uint8_t tx[WORKER_BATCH][WORKER_SLOT];
+	/* Per-worker buffers, reused for every batch (STYLE.md rule 8): rx and
+	 * tx are WORKER_BATCH slots each. Each is a block of its own
+	 * (net_loop_init), so that the fields above, and the daemon's after
+	 * them in struct worker, share a few cache lines and one page instead
+	 * of lying 400 KiB apart. */
+	uint8_t (*rx)[WORKER_SLOT];
+	uint8_t (*tx)[WORKER_SLOT];
 	struct worker_big *big;
 };
 

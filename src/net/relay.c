@@ -605,8 +605,8 @@ void relay_close(struct net_worker *w, struct turn_relay *r)
 	net_path_release(&r->path, w->stopping);
 	/* What it still has to send goes now: a spare's next owner, or after
 	 * close another relay's socket, must not send it. */
-	for (int i = 0; i < w->relay_out.n; i++)
-		if (w->relay_out.fd[i] == r->fd) {
+	for (int i = 0; i < w->relay_out->n; i++)
+		if (w->relay_out->fd[i] == r->fd) {
 			relay_out_flush(w);
 			break;
 		}
@@ -628,7 +628,7 @@ void relay_close(struct net_worker *w, struct turn_relay *r)
  * to the allocation. */
 void relay_out_flush(struct net_worker *w)
 {
-	struct relay_out *o = &w->relay_out;
+	struct relay_out *o = w->relay_out;
 	int i = 0;
 
 	while (i < o->n) {
@@ -645,7 +645,7 @@ void relay_out_flush(struct net_worker *w)
 void relay_send(struct net_worker *w, struct turn_relay *r, const struct turn_addr *peer,
 		const uint8_t *data, size_t len)
 {
-	struct relay_out *o = &w->relay_out;
+	struct relay_out *o = w->relay_out;
 
 	if (len > WORKER_SLOT) { /* a large Send or ChannelData: on its own */
 		struct sockaddr_storage ss;
