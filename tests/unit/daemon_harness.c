@@ -19,6 +19,8 @@
 #include "stun/integrity.h"
 #include "turn/policy.h"
 
+#include "testutil.h"
+
 /* ---- The scripted clock ---- */
 
 static uint64_t dh_clock_us(void *ctx)
@@ -360,27 +362,8 @@ enum net_msg_result dh_deliver(struct dh_client *c, struct dh_path *p)
 
 int dh_read(struct dh_client *c, size_t len)
 {
-	const struct stun_attr *a;
-	const uint8_t *reason;
-	size_t rlen;
-	int code = 0;
-
 	c->resp_len = len;
-	ck_assert_int_eq(stun_msg_parse(&c->out, c->resp, len), 0);
-	ck_assert_mem_eq(c->out.tid, c->tid, STUN_TID_LEN);
-	a = stun_msg_find(&c->out, STUN_ATTR_NONCE);
-	if (a) {
-		ck_assert_uint_lt(a->len, sizeof(c->nonce));
-		memcpy(c->nonce, stun_attr_value(&c->out, a), a->len);
-		c->nonce[a->len] = '\0';
-	}
-	if (c->out.cls == STUN_CLASS_SUCCESS)
-		return 0;
-	ck_assert_uint_eq(c->out.cls, STUN_CLASS_ERROR);
-	a = stun_msg_find(&c->out, STUN_ATTR_ERROR_CODE);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(stun_attr_get_error(&c->out, a, NULL, &code, &reason, &rlen), 0);
-	return code;
+	return test_read_answer(&c->out, c->resp, len, c->tid, c->nonce, sizeof(c->nonce));
 }
 
 int dh_answer(struct dh_client *c, struct dh_path *p)

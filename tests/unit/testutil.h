@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "stun/attr.h"
 
 /* RFC 5769 section 2: short-term password of 2.1-2.3. */
 #define VEC_SHORT_TERM_PASSWORD "VOkJxbRl1RmTxUk/WvJxBt"
@@ -89,6 +92,37 @@ static inline size_t hex_decode(const char *hex, uint8_t *out, size_t cap)
 		hex += 2;
 	}
 	return n;
+}
+
+/*
+ * The answer in out (parsed from resp, len bytes) to the request with
+ * transaction ID tid: its NONCE kept in nonce (cap bytes, NUL-terminated),
+ * and its code returned: 0 for a success, else its ERROR-CODE. Fails the
+ * test for anything else.
+ */
+static inline int test_read_answer(struct stun_msg *out, const uint8_t *resp, size_t len,
+				   const uint8_t tid[STUN_TID_LEN], char *nonce, size_t cap)
+{
+	const struct stun_attr *a;
+	const uint8_t *reason;
+	size_t rlen;
+	int code = 0;
+
+	ck_assert_int_eq(stun_msg_parse(out, resp, len), 0);
+	ck_assert_mem_eq(out->tid, tid, STUN_TID_LEN);
+	a = stun_msg_find(out, STUN_ATTR_NONCE);
+	if (a) {
+		ck_assert_uint_lt(a->len, cap);
+		memcpy(nonce, stun_attr_value(out, a), a->len);
+		nonce[a->len] = '\0';
+	}
+	if (out->cls == STUN_CLASS_SUCCESS)
+		return 0;
+	ck_assert_uint_eq(out->cls, STUN_CLASS_ERROR);
+	a = stun_msg_find(out, STUN_ATTR_ERROR_CODE);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(stun_attr_get_error(out, a, NULL, &code, &reason, &rlen), 0);
+	return code;
 }
 
 /* Run one suite and turn its result into an exit status. */

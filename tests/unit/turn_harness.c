@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
+
 /* ---- The fake struct turn_io ---- */
 
 static struct fake_reservation *find_reservation(struct fake_io *f, uint64_t token)
@@ -454,30 +456,13 @@ static void fill_credential(const struct client *c, struct turn_credential *cred
 /* The answer's code, and its NONCE kept for the next request. */
 int client_read_answer(struct client *c, uint16_t method)
 {
-	const struct stun_attr *a;
-	const uint8_t *reason;
-	size_t rlen;
-	int code = 0;
-
 	if (c->reply.len == 0) {
 		memset(&c->out, 0, sizeof(c->out));
 		return -1;
 	}
-	ck_assert_int_eq(stun_msg_parse(&c->out, c->resp, c->reply.len), 0);
+	int code = test_read_answer(&c->out, c->resp, c->reply.len, c->tid, c->nonce,
+				    sizeof(c->nonce));
 	ck_assert_uint_eq(c->out.method, method);
-	ck_assert_mem_eq(c->out.tid, c->tid, STUN_TID_LEN);
-	a = stun_msg_find(&c->out, STUN_ATTR_NONCE);
-	if (a) {
-		ck_assert_uint_lt(a->len, sizeof(c->nonce));
-		memcpy(c->nonce, stun_attr_value(&c->out, a), a->len);
-		c->nonce[a->len] = '\0';
-	}
-	if (c->out.cls == STUN_CLASS_SUCCESS)
-		return 0;
-	ck_assert_uint_eq(c->out.cls, STUN_CLASS_ERROR);
-	a = stun_msg_find(&c->out, STUN_ATTR_ERROR_CODE);
-	ck_assert_ptr_nonnull(a);
-	ck_assert_int_eq(stun_attr_get_error(&c->out, a, NULL, &code, &reason, &rlen), 0);
 	return code;
 }
 
