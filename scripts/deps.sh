@@ -5,12 +5,14 @@
 set -eu
 
 what=${1:-check}
-build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check"
+build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check clang libbpf-dev bpftool"
+# The kernel fast path (kernel-offload) is built with clang, libbpf-dev and
+# bpftool; its test topology turns checksum offload off with ethtool.
 # Tests: coturn ships the turnutils_* clients; python3 drives the bad-input tests;
 # check_auth_redis starts its own redis-server; the TLS test makes its
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
-check="$build coturn openssl python3 iproute2 nftables procps strace chromium redis-server"
+check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

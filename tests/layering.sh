@@ -17,6 +17,7 @@ set -u
 # "." is the top of src/ (main.c, pidfile.c). A folder that does not exist
 # is skipped; a folder of src/ missing here fails ("unknown layer").
 LAYERING_LEVELS='
+bpf     1
 util    1
 stun    2
 turn    3

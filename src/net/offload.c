@@ -1,0 +1,47 @@
+/*
+ * The kernel fast path, user space's side (offload.h). In progress: the
+ * skeleton loads; attaching and the maps' upkeep follow.
+ */
+#include "net/offload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpf/offload.skel.h"
+
+struct offload {
+	struct turnd_offload *skel;
+};
+
+int offload_open(const struct offload_params *p, struct offload **out, char *why, size_t cap)
+{
+	*out = NULL;
+	if (p->mode == OFFLOAD_OFF) {
+		snprintf(why, cap, "kernel-offload = off");
+		return 0;
+	}
+	struct turnd_offload *skel = turnd_offload__open_and_load();
+	if (!skel) {
+		snprintf(why, cap, "the eBPF program did not load");
+		return p->mode == OFFLOAD_ON ? -1 : 0;
+	}
+	turnd_offload__destroy(skel);
+	snprintf(why, cap, "not finished");
+	return p->mode == OFFLOAD_ON ? -1 : 0;
+}
+
+void offload_close(struct offload *o) { free(o); }
+void offload_heartbeat(struct offload *o, uint64_t now_ns, uint64_t ttl_ns) { (void)o; (void)now_ns; (void)ttl_ns; }
+uint32_t offload_new_id(struct offload *o) { (void)o; return 0; }
+int offload_put(struct offload *o, const struct offload_chan *c) { (void)o; (void)c; return -1; }
+void offload_del(struct offload *o, const struct offload_chan *c) { (void)o; (void)c; }
+int offload_bucket_set(struct offload *o, uint32_t id, uint64_t rate) { (void)o; (void)id; (void)rate; return -1; }
+int offload_traffic_read(struct offload *o, uint32_t id, struct offload_count *c) { (void)o; (void)id; (void)c; return -1; }
+void offload_alloc_forget(struct offload *o, uint32_t id) { (void)o; (void)id; }
+
+void offload_totals(const struct offload *o, struct offload_totals *t)
+{
+	(void)o;
+	memset(t, 0, sizeof(*t));
+}
