@@ -48,6 +48,12 @@ void offload_close(struct offload *o);
 /* The heartbeat: the program forwards until now_ns + ttl_ns only. */
 void offload_heartbeat(struct offload *o, uint64_t now_ns, uint64_t ttl_ns);
 
+/* Resolve again the way out of every installed entry (egress interface
+ * and MTU): call when routes may have changed, and now and then (the
+ * daemon: every 10 s). Entries whose destination has no route through an
+ * attached interface any more are removed (user space relays them). */
+void offload_refresh_routes(struct offload *o);
+
 /* A new allocation id (never 0), for the maps keyed by allocation. */
 uint32_t offload_new_id(struct offload *o);
 
