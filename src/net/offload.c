@@ -34,21 +34,21 @@
 #include "util/log.h"
 
 #define OFFLOAD_TCX_INGRESS 46 /* BPF_TCX_INGRESS: not in Debian 12's uapi headers */
-#define OFFLOAD_TC_HANDLE 0x7475u  /* "tu": ours, on every interface */
-#define OFFLOAD_TC_PRIORITY 0x15u  /* issue 15 */
 
 /* libbpf's messages go to our log: warnings as warnings, the rest (its
- * chatter about every map and relocation) at debug level. */
+ * chatter about every map and relocation) at debug level, and so do the
+ * kernel's netlink messages it relays for an error it returns to us (a
+ * qdisc or filter not there yet is expected; we report what fails). */
 static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[512];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	line[strcspn(line, "\n")] = '\0';
-	if (level == LIBBPF_WARN)
-		log_warn("libbpf: %s", line);
+	if (level == LIBBPF_WARN && !strstr(line, "Kernel error message"))
+		log_warn("%s", line);
 	else
-		log_debug("libbpf: %s", line);
+		log_debug("%s", line);
 	return 0;
 }
 

@@ -14,6 +14,11 @@
 
 struct turnd_offload;
 
+/* Where our clsact filter sits on every interface (the fallback from
+ * tcx): fixed, so a crashed turnd's filter is found and replaced. */
+#define OFFLOAD_TC_HANDLE 0x7475u /* "tu" */
+#define OFFLOAD_TC_PRIORITY 0x15u /* issue 15 */
+
 /* One interface the program is attached to. */
 struct offload_iface {
 	int ifindex;
