@@ -98,6 +98,10 @@ int offload_put(struct offload *o, const struct offload_chan *c)
 	struct offload_p2c_key pk;
 	struct offload_way to_peer, to_client;
 
+	uint8_t fam = c->client.family;
+	if ((fam != TURN_AF_INET && fam != TURN_AF_INET6) || c->peer.family != fam ||
+	    c->listen.family != fam || c->relay.family != fam)
+		return -1; /* not offloadable (the daemon offers same-family UDP only) */
 	offload_keys(c, &ck, &pk);
 	if (offload_way(o, ck.family, c->peer.ip, c->relay.ip, &to_peer) < 0 ||
 	    offload_way(o, ck.family, c->client.ip, c->listen.ip, &to_client) < 0) {

@@ -17,6 +17,7 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/types.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,72 @@ START_TEST(put_writes_the_abi_bytes)
 }
 END_TEST
 
+START_TEST(put_ipv6_fills_all_16_bytes)
+{
+	netns();
+	sh("ip addr add fd99::1/64 dev v0 nodad && ip addr add fd99:1::1/64 dev v1 nodad");
+	sh("ip -6 route add fd99:7::/64 dev v1 mtu 1320");
+	struct turn_addr a[] = { v4("fd99::1", 3478), v4("fd99:1::1", 0) };
+	struct offload *o = open_on(a, 2, 16);
+	struct offload_chan c = {
+		.client = v4("fd99::2", 40000), .listen = a[0], .relay = v4("fd99:1::1", 50000),
+		.peer = v4("fd99:7::9", 6000), .channel = 0x7ffe, .alloc_id = 9,
+		.to_peer_expires_ns = 5, .to_client_expires_ns = 6,
+	};
+	struct offload_c2p_key ck = { .family = 6 };
+	struct offload_p2c_key pk = { .family = 6 };
+	struct offload_c2p cv;
+	struct offload_p2c pv;
+
+	ck_assert_int_eq(offload_put(o, &c), 0);
+	memcpy(&ck.channel, "\x7f\xfe", 2);
+	memcpy(&ck.client_port, "\x9c\x40", 2);
+	memcpy(&ck.listen_port, "\x0d\x96", 2);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99::2", ck.client_ip), 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99::1", ck.listen_ip), 1);
+	ck_assert_int_eq(bpf_map_lookup_elem(offload_map_fd(o, "offload_c2p"), &ck, &cv), 0);
+	ck_assert_uint_eq(cv.ifindex, if_nametoindex("v1"));
+	ck_assert_uint_eq(cv.mtu, 1320);
+	uint8_t peer[16];
+	ck_assert_int_eq(inet_pton(AF_INET6, "fd99:7::9", peer), 1);
+	ck_assert_int_eq(memcmp(cv.peer_ip, peer, 16), 0);
+	memcpy(&pk.relay_port, "\xc3\x50", 2);
+	memcpy(&pk.peer_port, "\x17\x70", 2);
+	memcpy(pk.relay_ip, cv.relay_ip, 16);
+	memcpy(pk.peer_ip, peer, 16);
+	ck_assert_int_eq(bpf_map_lookup_elem(offload_map_fd(o, "offload_p2c"), &pk, &pv), 0);
+	ck_assert_uint_eq(pv.ifindex, if_nametoindex("v0"));
+	ck_assert_uint_eq(pv.mtu, 1450);
+	ck_assert_int_eq(memcmp(pv.client_ip, ck.client_ip, 16), 0);
+	c.peer = v4("10.99.7.3", 6000); /* mixed families: never offloaded */
+	ck_assert_int_eq(offload_put(o, &c), -1);
+	offload_close(o);
+}
+END_TEST
+
+START_TEST(open_without_privileges_says_which)
+{
+	netns();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct turn_addr a = { .family = TURN_AF_INET }; /* any */
+		struct offload_params p = { .mode = OFFLOAD_AUTO, .addrs = &a, .n_addrs = 1,
+					    .max_entries = 4 };
+		struct offload *o = NULL;
+		char why[256] = "";
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		int rc = offload_open(&p, &o, why, sizeof(why));
+		_exit(rc == 0 && !o && strstr(why, "CAP_BPF") && strstr(why, "CAP_NET_ADMIN") ? 0 : 1);
+	}
+	int st = 0;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 START_TEST(put_refuses_ways_out_not_attached)
 {
 	netns();
@@ -650,6 +717,8 @@ int main(void)
 	tcase_add_test(tc, tc_fallback_attaches_and_close_removes);
 	tcase_add_test(tc, tc_fallback_replaces_a_stale_filter);
 	tcase_add_test(tc, put_writes_the_abi_bytes);
+	tcase_add_test(tc, put_ipv6_fills_all_16_bytes);
+	tcase_add_test(tc, open_without_privileges_says_which);
 	tcase_add_test(tc, put_refuses_ways_out_not_attached);
 	tcase_add_test(tc, del_removes_both_directions);
 	tcase_add_test(tc, full_map_falls_back_whole);
