@@ -12,6 +12,7 @@
  * forces the clsact filter (the tests use it to cover the fallback on a
  * kernel that has tcx); =tcx forbids the fallback.
  */
+#include "net/offload.h"
 #include "net/offload_int.h"
 
 #include <errno.h>
@@ -51,6 +52,8 @@ static int offload_libbpf_print(enum libbpf_print_level level, const char *fmt, 
 		log_debug("%s", line);
 	return 0;
 }
+
+_Static_assert(OFFLOAD_FB__COUNT <= OFFLOAD_INT_FB_SLOTS, "struct offload counts every fallback");
 
 bool offload_attached(const struct offload *o, uint32_t ifindex)
 {

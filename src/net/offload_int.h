@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "net/offload.h"
+/* Not offload.h: it is the interface offload.c implements, and a header of
+ * net/ includes no module that includes it back (tests/layering.sh). */
+#define OFFLOAD_INT_FB_SLOTS 4 /* >= OFFLOAD_FB__COUNT (checked in offload.c) */
 
 struct turnd_offload;
 
@@ -36,7 +38,7 @@ struct offload {
 	unsigned n_ifs;
 	atomic_uint next_id;
 	atomic_ullong entries;
-	atomic_ullong fallbacks[OFFLOAD_FB__COUNT];
+	atomic_ullong fallbacks[OFFLOAD_INT_FB_SLOTS]; /* by enum offload_fallback */
 };
 
 /* The way out towards dst (from src, the local address the packet leaves

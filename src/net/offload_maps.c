@@ -5,6 +5,7 @@
  * token buckets. Every call is a map system call or an atomic: the
  * workers call them concurrently.
  */
+#include "net/offload.h"
 #include "net/offload_int.h"
 
 #include <arpa/inet.h>

@@ -6,6 +6,7 @@
  * whose destination is no longer reached through an attached interface
  * (user space relays those).
  */
+#include "net/offload.h"
 #include "net/offload_int.h"
 
 #include <errno.h>

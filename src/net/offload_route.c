@@ -5,6 +5,7 @@
  * on, which a TURN server must not need. One netlink socket per call, so
  * the workers call it concurrently without a lock.
  */
+#include "net/offload.h"
 #include "net/offload_int.h"
 
 #include <errno.h>
