@@ -285,6 +285,51 @@ END_TEST
 static const uint8_t ip_client[4] = { 10, 99, 0, 2 }, ip_listen[4] = { 10, 99, 0, 1 },
 		     ip_relay[4] = { 10, 99, 1, 1 }, ip_peer3[4] = { 10, 99, 7, 3 };
 
+/* Built byte by byte from offload_abi.h: network order, IPv4 in the first
+ * 4 of 16 bytes, the rest zero; the ways out: the peer behind v1 by the
+ * route's mtu metric, the client on v0 by the device's MTU. */
+static void want_c2p(struct offload_c2p_key *k, struct offload_c2p *v)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = 4;
+	memcpy(&k->channel, "\x40\x03", 2);
+	memcpy(&k->client_port, "\x9c\x40", 2); /* 40000 */
+	memcpy(&k->listen_port, "\x0d\x96", 2); /* 3478 */
+	memcpy(k->client_ip, ip_client, 4);
+	memcpy(k->listen_ip, ip_listen, 4);
+	memset(v, 0, sizeof(*v));
+	memcpy(v->relay_ip, ip_relay, 4);
+	memcpy(v->peer_ip, ip_peer3, 4);
+	memcpy(&v->relay_port, "\xc3\x50", 2); /* 50000 */
+	memcpy(&v->peer_port, "\x17\x70", 2);  /* 6000 */
+	v->alloc_id = 7;
+	v->expires_ns = 111;
+	v->ifindex = if_nametoindex("v1");
+	v->mtu = 1300;
+	v->flags = OFFLOAD_F_BUCKET;
+}
+
+static void want_p2c(struct offload_p2c_key *k, struct offload_p2c *v)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = 4;
+	memcpy(&k->relay_port, "\xc3\x50", 2);
+	memcpy(&k->peer_port, "\x17\x70", 2);
+	memcpy(k->relay_ip, ip_relay, 4);
+	memcpy(k->peer_ip, ip_peer3, 4);
+	memset(v, 0, sizeof(*v));
+	memcpy(v->client_ip, ip_client, 4);
+	memcpy(v->listen_ip, ip_listen, 4);
+	memcpy(&v->client_port, "\x9c\x40", 2);
+	memcpy(&v->listen_port, "\x0d\x96", 2);
+	memcpy(&v->channel, "\x40\x03", 2);
+	v->alloc_id = 7;
+	v->expires_ns = 222;
+	v->ifindex = if_nametoindex("v0");
+	v->mtu = 1450;
+	v->flags = OFFLOAD_F_BUCKET;
+}
+
 START_TEST(put_writes_the_abi_bytes)
 {
 	netns();
@@ -294,53 +339,17 @@ START_TEST(put_writes_the_abi_bytes)
 	struct offload_p2c_key pk;
 	struct offload_c2p cv, want_cv;
 	struct offload_p2c pv, want_pv;
+	struct offload_totals t;
 
 	ck_assert_int_eq(offload_put(o, &c), 0);
-	/* Built byte by byte from offload_abi.h: network order, IPv4 in the
-	 * first 4 of 16 bytes, the rest zero. */
-	memset(&ck, 0, sizeof(ck));
-	ck.family = 4;
-	memcpy(&ck.channel, "\x40\x03", 2);
-	memcpy(&ck.client_port, "\x9c\x40", 2);  /* 40000 */
-	memcpy(&ck.listen_port, "\x0d\x96", 2);  /* 3478 */
-	memcpy(ck.client_ip, ip_client, 4);
-	memcpy(ck.listen_ip, ip_listen, 4);
-	memset(&want_cv, 0, sizeof(want_cv));
-	memcpy(want_cv.relay_ip, ip_relay, 4);
-	memcpy(want_cv.peer_ip, ip_peer3, 4);
-	memcpy(&want_cv.relay_port, "\xc3\x50", 2); /* 50000 */
-	memcpy(&want_cv.peer_port, "\x17\x70", 2);  /* 6000 */
-	want_cv.alloc_id = 7;
-	want_cv.expires_ns = 111;
-	want_cv.ifindex = if_nametoindex("v1");
-	want_cv.mtu = 1300; /* the route's mtu metric */
-	want_cv.flags = OFFLOAD_F_BUCKET;
+	want_c2p(&ck, &want_cv);
 	memset(&cv, 0xee, sizeof(cv));
 	ck_assert_int_eq(bpf_map_lookup_elem(offload_map_fd(o, "offload_c2p"), &ck, &cv), 0);
 	ck_assert_int_eq(memcmp(&cv, &want_cv, sizeof(cv)), 0);
-
-	memset(&pk, 0, sizeof(pk));
-	pk.family = 4;
-	memcpy(&pk.relay_port, "\xc3\x50", 2);
-	memcpy(&pk.peer_port, "\x17\x70", 2);
-	memcpy(pk.relay_ip, ip_relay, 4);
-	memcpy(pk.peer_ip, ip_peer3, 4);
-	memset(&want_pv, 0, sizeof(want_pv));
-	memcpy(want_pv.client_ip, ip_client, 4);
-	memcpy(want_pv.listen_ip, ip_listen, 4);
-	memcpy(&want_pv.client_port, "\x9c\x40", 2);
-	memcpy(&want_pv.listen_port, "\x0d\x96", 2);
-	memcpy(&want_pv.channel, "\x40\x03", 2);
-	want_pv.alloc_id = 7;
-	want_pv.expires_ns = 222;
-	want_pv.ifindex = if_nametoindex("v0");
-	want_pv.mtu = 1450; /* no mtu metric: the device's */
-	want_pv.flags = OFFLOAD_F_BUCKET;
+	want_p2c(&pk, &want_pv);
 	memset(&pv, 0xee, sizeof(pv));
 	ck_assert_int_eq(bpf_map_lookup_elem(offload_map_fd(o, "offload_p2c"), &pk, &pv), 0);
 	ck_assert_int_eq(memcmp(&pv, &want_pv, sizeof(pv)), 0);
-
-	struct offload_totals t;
 	offload_totals(o, &t);
 	ck_assert_uint_eq(t.entries, 1);
 	ck_assert_uint_eq(t.fallbacks[OFFLOAD_FB_ROUTE] + t.fallbacks[OFFLOAD_FB_MAP_FULL], 0);
