@@ -63,10 +63,16 @@ bool offload_attached(const struct offload *o, uint32_t ifindex)
 	return false;
 }
 
-static int offload_add_if(struct offload *o, int ifindex, unsigned cap)
+static int offload_add_if(struct offload *o, int ifindex)
 {
-	if (offload_attached(o, (uint32_t)ifindex) || o->n_ifs >= cap)
+	if (offload_attached(o, (uint32_t)ifindex))
 		return 0;
+	if ((o->n_ifs & (o->n_ifs + 1)) == 0) { /* 0, 1, 3, 7...: full, double */
+		struct offload_iface *more = realloc(o->ifs, (2 * o->n_ifs + 1) * sizeof(*more));
+		if (!more)
+			return -1;
+		o->ifs = more;
+	}
 	o->ifs[o->n_ifs++] = (struct offload_iface){ .ifindex = ifindex, .link_fd = -1 };
 	return 0;
 }
@@ -104,9 +110,10 @@ static bool offload_if_usable(const struct ifaddrs *all, const char *name)
 	return false;
 }
 
-static int offload_pick_by_addr(struct offload *o, const struct offload_params *p, unsigned cap)
+static int offload_pick_by_addr(struct offload *o, const struct offload_params *p)
 {
 	struct ifaddrs *all;
+	int rc = 0;
 
 	if (getifaddrs(&all) < 0)
 		return -1;
@@ -115,31 +122,28 @@ static int offload_pick_by_addr(struct offload *o, const struct offload_params *
 				     i->ifa_addr->sa_family != AF_PACKET))
 			continue;
 		const struct sockaddr *sa = i->ifa_addr->sa_family == AF_PACKET ? NULL : i->ifa_addr;
-		if (offload_if_holds(p, sa) && offload_if_usable(all, i->ifa_name))
-			offload_add_if(o, (int)if_nametoindex(i->ifa_name), cap);
+		if (offload_if_holds(p, sa) && offload_if_usable(all, i->ifa_name) &&
+		    offload_add_if(o, (int)if_nametoindex(i->ifa_name)) < 0)
+			rc = -1;
 	}
 	freeifaddrs(all);
-	return 0;
+	return rc;
 }
 
 static int offload_pick(struct offload *o, const struct offload_params *p, char *why, size_t cap)
 {
-	unsigned n = 64 + (unsigned)p->n_ifnames;
-
-	o->ifs = calloc(n, sizeof(*o->ifs));
-	if (!o->ifs) {
-		snprintf(why, cap, "out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < p->n_ifnames; i++) {
 		unsigned idx = if_nametoindex(p->ifnames[i]);
 		if (idx == 0) {
 			snprintf(why, cap, "no interface %s", p->ifnames[i]);
 			return -1;
 		}
-		offload_add_if(o, (int)idx, n);
+		if (offload_add_if(o, (int)idx) < 0) {
+			snprintf(why, cap, "out of memory");
+			return -1;
+		}
 	}
-	if (p->n_ifnames == 0 && offload_pick_by_addr(o, p, n) < 0) {
+	if (p->n_ifnames == 0 && offload_pick_by_addr(o, p) < 0) {
 		snprintf(why, cap, "getifaddrs: %s", strerror(errno));
 		return -1;
 	}

@@ -58,19 +58,24 @@ static int offload_way(struct offload *o, uint8_t family, const uint8_t *dst, co
 	return offload_attached(o, w->ifindex) ? 0 : -1;
 }
 
-/* NOEXIST first, so an update of an entry already there is told apart. */
+/* NOEXIST first, so an update of an entry already there is told apart;
+ * a delete racing in between (another worker) makes it try again. */
 static int offload_upsert(int fd, const void *key, const void *val, bool *created)
 {
-	*created = false;
-	if (bpf_map_update_elem(fd, key, val, BPF_NOEXIST) == 0) {
-		*created = true;
-		return 0;
+	for (int tries = 0; tries < 4; tries++) {
+		*created = false;
+		if (bpf_map_update_elem(fd, key, val, BPF_NOEXIST) == 0) {
+			*created = true;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+		if (bpf_map_update_elem(fd, key, val, BPF_EXIST) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
 	}
-	if (errno != EEXIST)
-		return -errno;
-	if (bpf_map_update_elem(fd, key, val, BPF_EXIST) == 0)
-		return 0;
-	return errno == ENOENT ? offload_upsert(fd, key, val, created) : -errno;
+	return -EAGAIN;
 }
 
 /* The allocation's counter, zeroed, if it has none yet. */
@@ -167,7 +172,8 @@ int offload_bucket_set(struct offload *o, uint32_t alloc_id, uint64_t rate)
 	}
 	/* Full at the start, as turn_bandwidth_take's bucket: one second's
 	 * worth, in thousandths of a byte. */
-	struct offload_bucket b = { .rate = rate, .tokens = rate * 1000, .last_ns = offload_now_ns() };
+	uint64_t full = rate > UINT64_MAX / 1000 ? UINT64_MAX : rate * 1000;
+	struct offload_bucket b = { .rate = rate, .tokens = full, .last_ns = offload_now_ns() };
 	if (bpf_map_update_elem(o->fd_buckets, &alloc_id, &b, BPF_F_LOCK) == 0)
 		return 0;
 	if (offload_full(errno))
