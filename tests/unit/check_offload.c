@@ -430,17 +430,20 @@ START_TEST(put_refuses_ways_out_not_attached)
 	struct offload *o = open_pair(16);
 	struct offload_chan c = chan(o, 3);
 	struct offload_totals t;
-	const char *peers[] = { "10.99.2.5", "10.99.8.8", "10.99.1.1", "127.0.0.5", "10.200.0.1" };
+	/* d0, d0 by route, local x2, no route, v1's broadcast (leaves by v1,
+	 * but not a unicast route). */
+	const char *peers[] = { "10.99.2.5", "10.99.8.8", "10.99.1.1", "127.0.0.5", "10.200.0.1",
+				"10.99.1.255" };
 
 	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
-		c.peer = v4(peers[i], 6000); /* d0, d0 by route, local x2, no route */
+		c.peer = v4(peers[i], 6000);
 		ck_assert_msg(offload_put(o, &c) == -1, "peer %s", peers[i]);
 	}
 	c = chan(o, 3);
 	c.client = v4("10.99.2.9", 40000); /* the client's side counts too */
 	ck_assert_int_eq(offload_put(o, &c), -1);
 	offload_totals(o, &t);
-	ck_assert_uint_eq(t.fallbacks[OFFLOAD_FB_ROUTE], 6);
+	ck_assert_uint_eq(t.fallbacks[OFFLOAD_FB_ROUTE], 7);
 	ck_assert_uint_eq(t.fallbacks[OFFLOAD_FB_MAP_FULL], 0);
 	ck_assert_uint_eq(t.entries, 0);
 	ck_assert_uint_eq(map_keys(o, "offload_c2p", sizeof(struct offload_c2p_key)), 0);
