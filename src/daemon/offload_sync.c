@@ -25,6 +25,7 @@ struct offload_rec {
 	struct offload_count folded; /* what was handed to the core so far */
 	struct offload_chan *chans;  /* installed */
 	size_t n, cap;
+	bool unread; /* entries went since the last read: traffic may be left */
 };
 
 /* ---- net/offload.h behind the table ---- */
@@ -234,6 +235,7 @@ static void chan_remove(struct offload_sync *s, struct offload_rec *rec, size_t 
 {
 	s->ops->del(s->ctx, &rec->chans[i]);
 	rec->chans[i] = rec->chans[--rec->n];
+	rec->unread = true;
 	s->entries--;
 }
 
@@ -293,6 +295,7 @@ static void traffic_delta(struct offload_sync *s, struct offload_rec *rec, struc
 	struct offload_count now, *f = &rec->folded;
 
 	*t = (struct turn_traffic){ 0 };
+	rec->unread = false;
 	if (s->ops->traffic_read(s->ctx, rec->id, &now) < 0)
 		return;
 	/* A counter made again (it was missing) starts from 0. */
@@ -370,6 +373,10 @@ void offload_sync_tick(struct offload_sync *s, struct turn_server *srv,
 	for (size_t b = 0; b < s->n_buckets; b++)
 		for (struct offload_rec *rec = s->buckets[b]; rec; rec = rec->next) {
 			struct turn_traffic t;
+			/* Without entries the kernel relays nothing: one
+			 * last read after the last one went, then none. */
+			if (rec->n == 0 && !rec->unread)
+				continue;
 			traffic_delta(s, rec, &t);
 			if (t.pkts_to_peer || t.pkts_to_client || t.bw_drops)
 				/* The worker owns the allocation; the record

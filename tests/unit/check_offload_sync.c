@@ -307,6 +307,12 @@ START_TEST(tick_drops_expired_and_drain_empties)
 	dh_tick(&f.h);
 	ck_assert_uint_eq(f.k.n_live, 0);
 	ck_assert_uint_eq(f.h.w->offload.entries, 0);
+	/* What the kernel relayed until its entries went is still folded. */
+	const struct turn_server_stats *st = turn_server_stats(f.h.w->srv);
+	uint64_t before = st->relayed_to_peer;
+	f.k.traffic = (struct offload_count){ 1, 10, 0, 0, 0 };
+	dh_tick(&f.h);
+	ck_assert_uint_eq(st->relayed_to_peer, before + 1);
 	unsigned puts = f.k.puts;
 	ck_assert_int_eq(chan_bind(&f, 0x4001, PEER2), 0);
 	ck_assert_uint_eq(f.k.puts, puts);
