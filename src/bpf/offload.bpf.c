@@ -80,8 +80,8 @@ struct {
 #define OFFLOAD_IP4_HLEN 20 /* ihl 5: bpf_skb_adjust_room assumes it */
 #define OFFLOAD_IP6_HLEN 40 /* no extension headers, for the same reason */
 #define OFFLOAD_UDP_HLEN 8
-#define OFFLOAD_CD_HLEN 4  /* channel number, length: RFC 8656 section 12.4 */
-#define OFFLOAD_MAX_PAD 3  /* RFC 8656 section 12.5: to a multiple of four */
+#define OFFLOAD_CD_HLEN 4 /* channel number, length: RFC 8656 section 12.4 */
+#define OFFLOAD_MAX_PAD 3 /* RFC 8656 section 12.5: to a multiple of four */
 #define OFFLOAD_TTL 64
 #define OFFLOAD_NSEC_PER_SEC 1000000000ull
 
@@ -126,10 +126,10 @@ struct offload_plan {
 	__u8 family;
 	__u8 ip_hlen;
 	__u8 to_peer;
-	__u8 trim;     /* padding to drop, client -> peer */
+	__u8 trim; /* padding to drop, client -> peer */
 	__u16 udp_len; /* the datagram as received, host order */
 	__u16 data_len; /* application data: what the core counts */
-	__be16 check;  /* the datagram's UDP checksum */
+	__be16 check; /* the datagram's UDP checksum */
 	__be16 channel;
 	__u32 alloc_id;
 	__u32 ifindex;
