@@ -32,6 +32,14 @@ OFL_LAT_RATE=${BENCH_OFFLOAD_LAT_RATE:-20000}
 OFL_NS=${BENCH_NETNS:-turnd-bench-$$}
 OFL_NET_C=10.199.1 OFL_NET_P=10.199.2
 OFL_MADE="" OFL_STATS_OLD=""
+# 1 when the kernel counts softirq time apart from the tasks it interrupts
+# (CONFIG_IRQ_TIME_ACCOUNTING, not disabled by tsc=noirqtime); else, with
+# tick accounting, a softirq tick is also the interrupted task's stime.
+OFL_IRQTIME=0
+if { zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } |
+	grep -q '^CONFIG_IRQ_TIME_ACCOUNTING=y' && ! grep -q noirqtime /proc/cmdline; then
+	OFL_IRQTIME=1
+fi
 
 for s in $OFL_SERVERS; do
 	case "$s" in
@@ -176,8 +184,12 @@ ofl_load() {
 	s1=$(ofl_stat_snap)
 	b1=$(ofl_bpf_snap "${SRV_CHILD:-0}")
 	set -- $(jvals "$LOAD_OUT" received recv_pps)
+	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB FLOOR_PCT BUSY0 BUSY1 PPS RELAYED \
+		BPF BPF_RUNS KSHARE CSUM; do
+		eval "OFL_$v=nan" # none stale if the python below fails
+	done
 	eval "$(python3 - "$f0" "$f1" "$OFL_FLOOR" "$s0" "$s1" "$b0" "$b1" "$1" "$2" \
-		"$TICKS" "$LOAD_S" "$PEER_TICKS" "$WALL_S" "$CLK_TCK" "$PIN" <<'EOF'
+		"$TICKS" "$LOAD_S" "$PEER_TICKS" "$WALL_S" "$CLK_TCK" "$PIN" "$OFL_IRQTIME" <<'EOF'
 import sys
 a = sys.argv[1:]
 f0, f1 = [list(map(float, x.split())) for x in a[0:2]]
@@ -185,7 +197,7 @@ floor_s = float(a[2])
 s0, s1 = [list(map(float, x.split())) for x in a[3:5]]
 b0, b1 = [x.split() for x in a[5:7]]
 recv, recv_pps, srv_ticks, load_s, peer_ticks, wall, hz = map(float, a[7:14])
-pinned = a[14] == "1"
+pinned, irqtime = a[14] == "1", a[15] == "1"
 d = [y - x for x, y in zip(s0, s1)]  # busy, si, busy0, tot0, si0, busy1, tot1, si1
 relayed = 2 * recv
 # the machine's own load, per second of the idle sample, over the run
@@ -195,9 +207,10 @@ load_peer = load_s * hz + peer_ticks
 # Tick accounting charges a softirq to the task it interrupted: the
 # server's receive work (and all of the fast path) runs in the softirq of
 # the sender's veth transmit, on the load core, inside turnload's and
-# turnpeer's system time. Those ticks go back to the server.
+# turnpeer's system time. Those ticks go back to the server. (With IRQ
+# time accounting they were never in the tasks' time.)
 si_load = d[4] if pinned else d[1]
-si_back = min(si_load, load_peer)
+si_back = 0 if irqtime else min(si_load, load_peer)
 out = {}
 def per_pkt(ticks):
     return "%.4f" % (ticks / hz * 1e6 / relayed) if relayed > 0 else "nan"
@@ -396,6 +409,8 @@ ofl_run() {
 	stop "$PEER_PID"
 	echo "figures (i)-(k): servers$impls; kernel.bpf_stats_enabled during the runs:" \
 		"$(sysctl -n kernel.bpf_stats_enabled); idle sample ${OFL_FLOOR} s before each CPU run;" \
+		"softirq time $([ "$OFL_IRQTIME" = 1 ] && echo "apart from tasks (IRQ time accounting)" ||
+			echo "in the interrupted task's time (tick accounting): the load core's goes back to the server");" \
 		"(k) at $OFL_LAT_RATE round trips/s" >>"$META"
 	PIN_LOAD=$ofl_load_pin PIN_SRV=$ofl_srv_pin IN_CLIENT=""
 }
