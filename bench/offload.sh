@@ -31,7 +31,7 @@ OFL_FLOOR=${BENCH_OFFLOAD_FLOOR:-1}
 OFL_LAT_RATE=${BENCH_OFFLOAD_LAT_RATE:-20000}
 OFL_NS=${BENCH_NETNS:-turnd-bench-$$}
 OFL_NET_C=10.199.1 OFL_NET_P=10.199.2
-OFL_MADE="" OFL_STATS_OLD=""
+OFL_MADE="" OFL_STATS_OLD="" OFL_KSOFTIRQD=""
 # 1 when the kernel counts softirq time apart from the tasks it interrupts
 # (CONFIG_IRQ_TIME_ACCOUNTING, not disabled by tsc=noirqtime); else, with
 # tick accounting, a softirq tick is also the interrupted task's stime.
@@ -58,6 +58,13 @@ ofl_ns() {
 # The three namespaces and their links. Returns 1 (with a note) when the
 # kernel or the privileges do not allow it.
 ofl_setup() {
+	# The kernel threads that run softirqs deferred on the load core(s).
+	OFL_KSOFTIRQD=$(for c in /proc/[0-9]*/comm; do
+		case "$(cat "$c" 2>/dev/null)" in ksoftirqd/0 | ksoftirqd/[0-9]*)
+			[ "$PIN" = 1 ] && [ "$(cat "$c")" != ksoftirqd/0 ] && continue
+			p=${c#/proc/}; echo "${p%/comm}" ;;
+		esac
+	done)
 	for t in ip ethtool; do
 		command -v "$t" >/dev/null || { note "(i)-(k): $t is missing"; return 1; }
 	done
@@ -110,6 +117,12 @@ ofl_stat_snap() {
 	awk '$1 == "cpu" { printf "%d %d ", $2 + $3 + $4 + $7 + $8, $8 }
 		$1 == "cpu0" || $1 == "cpu1" { b = $2 + $3 + $4 + $7 + $8
 			printf "%d %d %d ", b, b + $5 + $6 + $9, $8 }' /proc/stat
+}
+
+ofl_ksoftirqd_ticks() {
+	t=0
+	for p in $OFL_KSOFTIRQD; do t=$((t + $(proc_ticks "$p"))); done
+	echo "$t"
 }
 
 # ofl_bpf_snap PID: the BPF programs PID holds (by descriptor, or by a
@@ -178,10 +191,12 @@ ofl_load() {
 	[ "$OFL_FLOOR" -gt 0 ] && sleep "$OFL_FLOOR"
 	f1=$(ofl_stat_snap)
 	s0=$(ofl_stat_snap)
+	k0=$(ofl_ksoftirqd_ticks)
 	b0=$(ofl_bpf_snap "${SRV_CHILD:-0}")
 	load "$1" "$2" -n 4 -l "$PAYLOAD" -r "$3" -d "$2" $(target_args "")
 	rc=$?
 	s1=$(ofl_stat_snap)
+	k1=$(ofl_ksoftirqd_ticks)
 	b1=$(ofl_bpf_snap "${SRV_CHILD:-0}")
 	set -- $(jvals "$LOAD_OUT" received recv_pps)
 	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB FLOOR_PCT BUSY0 BUSY1 PPS RELAYED \
@@ -189,7 +204,8 @@ ofl_load() {
 		eval "OFL_$v=nan" # none stale if the python below fails
 	done
 	eval "$(python3 - "$f0" "$f1" "$OFL_FLOOR" "$s0" "$s1" "$b0" "$b1" "$1" "$2" \
-		"$TICKS" "$LOAD_S" "$PEER_TICKS" "$WALL_S" "$CLK_TCK" "$PIN" "$OFL_IRQTIME" <<'EOF'
+		"$TICKS" "$LOAD_S" "$PEER_TICKS" "$WALL_S" "$CLK_TCK" "$PIN" "$OFL_IRQTIME" \
+		$((k1 - k0)) <<'EOF'
 import sys
 a = sys.argv[1:]
 f0, f1 = [list(map(float, x.split())) for x in a[0:2]]
@@ -198,6 +214,7 @@ s0, s1 = [list(map(float, x.split())) for x in a[3:5]]
 b0, b1 = [x.split() for x in a[5:7]]
 recv, recv_pps, srv_ticks, load_s, peer_ticks, wall, hz = map(float, a[7:14])
 pinned, irqtime = a[14] == "1", a[15] == "1"
+ksoftirqd = float(a[16])  # softirq deferred to ksoftirqd: never in turnload's or turnpeer's time
 d = [y - x for x, y in zip(s0, s1)]  # busy, si, busy0, tot0, si0, busy1, tot1, si1
 relayed = 2 * recv
 # the machine's own load, per second of the idle sample, over the run
@@ -210,7 +227,7 @@ load_peer = load_s * hz + peer_ticks
 # turnpeer's system time. Those ticks go back to the server. (With IRQ
 # time accounting they were never in the tasks' time.)
 si_load = d[4] if pinned else d[1]
-si_back = 0 if irqtime else min(si_load, load_peer)
+si_back = 0 if irqtime else min(max(si_load - ksoftirqd, 0), load_peer)
 out = {}
 def per_pkt(ticks):
     return "%.4f" % (ticks / hz * 1e6 / relayed) if relayed > 0 else "nan"
