@@ -199,7 +199,7 @@ ofl_load() {
 	k1=$(ofl_ksoftirqd_ticks)
 	b1=$(ofl_bpf_snap "${SRV_CHILD:-0}")
 	set -- $(jvals "$LOAD_OUT" received recv_pps)
-	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB FLOOR_PCT BUSY0 BUSY1 PPS RELAYED \
+	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB FLOOR_PCT BUSY0 SI0_PCT BUSY1 PPS RELAYED \
 		BPF BPF_RUNS KSHARE CSUM; do
 		eval "OFL_$v=nan" # none stale if the python below fails
 	done
@@ -241,6 +241,7 @@ out["ATTRIB"] = per_pkt(srv_ticks + si_load)
 ncpu = max(1, len([1 for x in open("/proc/stat") if x[:3] == "cpu" and x[3].isdigit()]))
 out["FLOOR_PCT"] = "%.0f" % (100 * (f1[0] - f0[0]) / hz / floor_s / ncpu) if floor_s > 0 else "nan"
 out["BUSY0"] = "%.1f" % (100 * d[2] / d[3]) if d[3] > 0 else "nan"
+out["SI0_PCT"] = "%.1f" % (100 * d[4] / d[3]) if d[3] > 0 else "nan"
 out["BUSY1"] = "%.1f" % (100 * d[5] / d[6]) if d[6] > 0 else "nan"
 out["PPS"] = "%.1f" % (2 * recv_pps) if recv_pps == recv_pps else "nan"
 out["RELAYED"] = "%d" % relayed if relayed == relayed else "nan"
@@ -264,7 +265,7 @@ EOF
 		"softirq on the load core $OFL_SI_LOAD, floor subtracted $OFL_FLOOR_US (machine" \
 		"$OFL_FLOOR_PCT% busy before), BPF program" \
 		"$OFL_BPF ($OFL_BPF_RUNS runs per packet); kernel carried $OFL_KSHARE%, checksum" \
-		"passes $OFL_CSUM; core 0 busy $OFL_BUSY0%, core 1 busy $OFL_BUSY1%)" >>"$RAW"
+		"passes $OFL_CSUM; core 0 busy $OFL_BUSY0% ($OFL_SI0_PCT% softirq), core 1 busy $OFL_BUSY1%)" >>"$RAW"
 	return "$rc"
 }
 
@@ -307,6 +308,7 @@ fig_ofl_saturated() {
 	rec_ofl ko_sat_pps "$OFL_PPS"
 	rec_ofl ko_sat_busy1 "$OFL_BUSY1"
 	rec_ofl ko_sat_busy0 "$OFL_BUSY0"
+	rec_ofl ko_sat_si0 "$OFL_SI0_PCT"
 	rec_ofl ko_sat_cpu "$OFL_MACHINE"
 	rec_ofl ko_sat_cpu_attr "$OFL_ATTRIB"
 	rec_ofl ko_sat_cpu_proc "$OFL_PROC"
@@ -487,6 +489,7 @@ for r in rates:
 rows += [("ko_sat_pps", "(j) relayed pkt/s, flood, 4 sessions", "pkt/s", None),
          ("ko_sat_busy1", "(j) server core (core 1) busy, flood", "%", None),
          ("ko_sat_busy0", "(j) load core (core 0) busy, flood", "%", None),
+         ("ko_sat_si0", "(j) load core (core 0) in softirq, flood", "%", None),
          ("ko_sat_cpu", "(j) server CPU per relayed packet, flood, whole machine", "us", ("turnd_off", 0.3)),
          ("ko_sat_cpu_attr", "(j) the same, server process + softirq on the load core, flood", "us",
           ("turnd_off", 0.3)),
