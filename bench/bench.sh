@@ -25,8 +25,10 @@
 # BENCH_OUT (table file; default bench/out/latest.md),
 # BENCH_SERVERS ("turnd coturn fwd"; any of turnd, turnd_base, coturn, fwd,
 # in the order they run each round), TURND_BASE (the turnd_base binary),
-# BENCH_FIGURES ("a b c d e f g h"; only those figures are measured and
-# shown), and the others listed under "Knobs" below.
+# BENCH_FIGURES ("a b c d e f g h i j k"; only those figures are measured
+# and shown; (i) to (k), the kernel fast path's, run in network namespaces
+# after the others: bench/offload.sh and its knobs), and the others listed
+# under "Knobs" below.
 set -u
 
 # ---------------------------------------------------------------------------
