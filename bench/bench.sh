@@ -25,8 +25,10 @@
 # BENCH_OUT (table file; default bench/out/latest.md),
 # BENCH_SERVERS ("turnd coturn fwd"; any of turnd, turnd_base, coturn, fwd,
 # in the order they run each round), TURND_BASE (the turnd_base binary),
-# BENCH_FIGURES ("a b c d e f g h"; only those figures are measured and
-# shown), and the others listed under "Knobs" below.
+# BENCH_FIGURES ("a b c d e f g h i j k"; only those figures are measured
+# and shown; (i) to (k), the kernel fast path's, run in network namespaces
+# after the others: bench/offload.sh and its knobs), and the others listed
+# under "Knobs" below.
 set -u
 
 # ---------------------------------------------------------------------------
@@ -63,7 +65,7 @@ UC_N=${BENCH_UCLIENT_N:-$d_uc_n}
 PIN=${BENCH_PIN:-1}                           # 0: unpinned, servers on every core
 SERVERS=${BENCH_SERVERS:-"turnd coturn fwd"} # fwd: the bare forwarder
 TURND_BASE=${TURND_BASE:-}                    # the build that runs as turnd_base
-FIGURES=${BENCH_FIGURES:-"a b c d e f g h"}   # which figures to measure
+FIGURES=${BENCH_FIGURES:-"a b c d e f g h i j k"} # which figures to measure
 TOTAL_TIMEOUT=${BENCH_TIMEOUT:-$d_timeout}    # the whole run
 
 MIN_PORT=10000 # relay ports, per relay address; below the ephemeral range
@@ -116,10 +118,12 @@ for s in $SERVERS; do
 done
 for f in $FIGURES; do
 	case "$f" in
-	[a-h]) ;;
-	*) echo "bench: BENCH_FIGURES: unknown figure '$f' (a to h)" >&2; exit 2 ;;
+	[a-k]) ;;
+	*) echo "bench: BENCH_FIGURES: unknown figure '$f' (a to k)" >&2; exit 2 ;;
 	esac
 done
+# Figures (i), (j), (k), the kernel fast path's, in namespaces of their own.
+. "$here/offload.sh"
 # want FIGURE...: one of these figures was asked for.
 want() {
 	for _w in "$@"; do
@@ -178,6 +182,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	PIDS=""
+	ofl_teardown # bench/offload.sh: its namespaces, bpf_stats_enabled
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "bench: work files kept in $W" >&2
 	else
@@ -313,10 +318,18 @@ while [ "$i" -le $((RELAY_IPS + 1)) ]; do
 	i=$((i + 1))
 done
 
+# Where the servers listen, where the echo peer is, and the client source
+# addresses turnload rotates through (CLIENT_NET + CLIENT_HOST0 and up):
+# loopback here; bench/offload.sh sets them for its namespaces, with
+# IN_CLIENT, the prefix that runs a command in the client's namespace.
+LISTEN_IP=127.0.0.1 PEER_IP=127.0.0.1
+CLIENT_NET=127.0.2. CLIENT_HOST0=1 CLIENT_HOSTS=250
+IN_CLIENT="" TURND_EXTRA=""
+
 start_turnd() { # BINARY; configuration and log named after SRV_KIND
 	conf=$W/$SRV_KIND.conf
 	{
-		echo "listening-ip = { \"127.0.0.1\" }"
+		echo "listening-ip = { \"$LISTEN_IP\" }"
 		echo "listening-port = $SRV_PORT"
 		printf 'relay-ip = {'
 		sep=" "
@@ -326,7 +339,7 @@ start_turnd() { # BINARY; configuration and log named after SRV_KIND
 		echo "max-port = $MAX_PORT"
 		echo "realm = \"$REALM\""
 		echo "user = { \"$USER_NAME:$USER_PASS\" }"
-		echo "allowed-peer-ip = { \"127.0.0.1\" }"
+		echo "allowed-peer-ip = { \"$PEER_IP\" }"
 		echo "allow-own-peers = true"
 		echo "legacy-channel-numbers = true"
 		# A load of one user: no quota (the defaults, 32 per user
@@ -338,13 +351,14 @@ start_turnd() { # BINARY; configuration and log named after SRV_KIND
 		# turnload is one source address making thousands of 401s a
 		# second: the reflection limit would measure itself, not turnd.
 		echo "unauth-rate = 0"
+		[ -z "$TURND_EXTRA" ] || echo "$TURND_EXTRA"
 	} >"$conf"
 	echo "\$ $PIN_SRV $1 -c $conf   # $(tr '\n' ' ' <"$conf")" >>"$RAW"
 	spawn "$TOTAL_TIMEOUT" "$W/$SRV_KIND.log" $PIN_SRV "$1" -c "$conf"
 }
 
 start_coturn() {
-	set -- -n --listening-ip 127.0.0.1 -p "$SRV_PORT"
+	set -- -n --listening-ip "$LISTEN_IP" -p "$SRV_PORT"
 	for a in $RELAY_LIST; do set -- "$@" --relay-ip "$a"; done
 	set -- "$@" --min-port "$MIN_PORT" --max-port "$MAX_PORT" \
 		--allow-loopback-peers --lt-cred-mech --user "$USER_NAME:$USER_PASS" -r "$REALM" \
@@ -365,18 +379,19 @@ start_server() {
 	SRV_PORT=$(free_port) || { note "no free port"; return 1; }
 	case "$1" in
 	turnd) start_turnd "$TURND" ;;
+	turnd_on | turnd_off) start_turnd "$TURND" ;; # bench/offload.sh sets TURND_EXTRA
 	turnd_base) start_turnd "$TURND_BASE" ;;
 	coturn) start_coturn ;;
 	esac
 	SRV_PID=$SPAWN_PID SRV_CHILD=$SPAWN_CHILD
 	for _ in $(seq 1 50); do
-		if "$TURNPROBE" stun "127.0.0.1:$SRV_PORT" --timeout 200 >/dev/null 2>&1; then
+		if $IN_CLIENT "$TURNPROBE" stun "$LISTEN_IP:$SRV_PORT" --timeout 200 >/dev/null 2>&1; then
 			return 0
 		fi
 		alive "$SRV_PID" || break
 		sleep 0.1
 	done
-	note "$1 did not start on 127.0.0.1:$SRV_PORT: $(tail -n 3 "$W/$1.log" | tr '\n' ' ')"
+	note "$1 did not start on $LISTEN_IP:$SRV_PORT: $(tail -n 3 "$W/$1.log" | tr '\n' ' ')"
 	stop "$SRV_PID"
 	SRV_PID="" SRV_CHILD=""
 	return 1
@@ -390,9 +405,9 @@ stop_server() {
 start_fwd() {
 	SRV_KIND=fwd
 	SRV_PORT=$(free_port) || return 1
-	echo "\$ $PIN_SRV $BENCH_FWD -L 127.0.0.1:$SRV_PORT -e 127.0.0.1:$PEER_PORT" >>"$RAW"
+	echo "\$ $PIN_SRV $BENCH_FWD -L $LISTEN_IP:$SRV_PORT -e $PEER_IP:$PEER_PORT" >>"$RAW"
 	spawn "$TOTAL_TIMEOUT" "$W/fwd.log" $PIN_SRV "$BENCH_FWD" \
-		-L "127.0.0.1:$SRV_PORT" -e "127.0.0.1:$PEER_PORT"
+		-L "$LISTEN_IP:$SRV_PORT" -e "$PEER_IP:$PEER_PORT"
 	SRV_PID=$SPAWN_PID SRV_CHILD=$SPAWN_CHILD
 	for _ in $(seq 1 50); do
 		grep -q listening "$W/fwd.log" && return 0
@@ -406,16 +421,17 @@ start_fwd() {
 # ---------------------------------------------------------------------------
 # Load. target_args MODE [BIND]: turnload's arguments that name the server
 # (or the forwarder, or the peer itself for the no-relay baseline). Each
-# run against a server sends from its own source address 127.0.2.x unless
-# BIND says otherwise: a run that reused the 5-tuple of an allocation an
+# run against a server sends from its own source address 127.0.2.x (in
+# the namespaces of bench/offload.sh, another client address) unless BIND
+# says otherwise: a run that reused the 5-tuple of an allocation an
 # earlier run left behind would get 437 (Allocation Mismatch).
 target_args() {
 	case "$SRV_KIND" in
-	turnd | turnd_base | coturn)
-		echo "-u $USER_NAME -w $USER_PASS -e 127.0.0.1:$PEER_PORT $1" \
-			"-b ${2:-127.0.2.$((RUN_NO % 250 + 1))} 127.0.0.1:$SRV_PORT" ;;
-	fwd) echo "--raw 127.0.0.1:$SRV_PORT" ;;
-	base) echo "--raw 127.0.0.1:$PEER_PORT" ;;
+	turnd | turnd_base | turnd_on | turnd_off | coturn)
+		echo "-u $USER_NAME -w $USER_PASS -e $PEER_IP:$PEER_PORT $1" \
+			"-b ${2:-$CLIENT_NET$((RUN_NO % CLIENT_HOSTS + CLIENT_HOST0))} $LISTEN_IP:$SRV_PORT" ;;
+	fwd) echo "--raw $LISTEN_IP:$SRV_PORT" ;;
+	base) echo "--raw $PEER_IP:$PEER_PORT" ;;
 	esac
 }
 
@@ -460,6 +476,8 @@ load() {
 	CPU_SRV=$(calc "100 * $TICKS / $CLK_TCK / ($w1 - $w0)")
 	CPU_PEER=$(calc "100 * (${p1:-0} - ${p0:-0}) / $CLK_TCK / ($w1 - $w0)")
 	CPU_LOAD=$(calc "100 * ($l1 - $l0) / ($w1 - $w0)")
+	# For bench/offload.sh: turnload's CPU seconds, turnpeer's ticks, the wall time.
+	LOAD_S=$(calc "$l1 - $l0") PEER_TICKS=$((${p1:-0} - ${p0:-0})) WALL_S=$(calc "$w1 - $w0")
 	{
 		cat "$LOAD_OUT"
 		tail -n 5 "$LOAD_OUT.err"
@@ -894,6 +912,7 @@ ROUND=1
 # measured second in a round was seen to show up to ~7% less CPU per
 # packet than the same binary measured first (two runs of figure (c) with
 # the order swapped), so a fixed order biases every ratio.
+want a b c d e f h || ROUND=$((ROUNDS + 1)) # only (g) or (i)-(k)
 while [ "$ROUND" -le "$ROUNDS" ]; do
 	order=$IMPLS
 	[ $((ROUND % 2)) -eq 0 ] && order=$(echo "$IMPLS" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
@@ -915,6 +934,7 @@ for impl in $IMPLS; do
 	fig_concurrent
 done
 stop "$PEER_PID"
+ofl_run
 echo "udp drops after: $(udp_drops)" >>"$META"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 echo "duration: $(($(date +%s) - start_s)) s" >>"$META"
@@ -1091,7 +1111,8 @@ for impl in ("turnd", "turnd_base", "coturn", "fwd"):
         lat_abs.append("- %s: paced at %s round trips/s; through the relay p50/p99/p99.9 = %s µs"
                        % (impl, fmt(r, ""), " / ".join(fmt(x, "us") for x in p)))
 
-print("\n".join(out))
+if rows:
+    print("\n".join(out))
 if ab:
     print()
     print("turnd against turnd_base (%s), medians of the alternated rounds; worse is in the" % base_src)
@@ -1124,6 +1145,13 @@ if note_lines:
     print()
     print("\n".join(note_lines))
 EOF
+ofl_table >"$OUT.ofl"
+if [ -s "$OUT.ofl" ]; then
+	# before the machine's facts, after the table of (a) to (h)
+	awk -v f="$OUT.ofl" '/^Machine and set-up:/ && !done { while ((getline l < f) > 0) print l; print ""; done = 1 } { print }' \
+		"$OUT.tmp" >"$OUT.tmp2" && mv "$OUT.tmp2" "$OUT.tmp"
+fi
+rm -f "$OUT.ofl"
 mv "$OUT.tmp" "$OUT"
 cp "$RAW" "${OUT%.md}.raw.log"
 echo

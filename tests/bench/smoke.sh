@@ -3,8 +3,10 @@
 # 1-second measurements, small N) must run every step and print the whole
 # table, with a number for turnd in every row, and for coturn too when
 # Debian's turnserver is installed. Then the A/B form: turnd against a
-# second build as turnd_base (here the same binary), figure (c) only. It
-# proves that the benchmark works; the numbers themselves mean nothing here
+# second build as turnd_base (here the same binary), figure (c) only. Then
+# figure (i) alone, the kernel fast path's CPU figure, with the offload
+# off: its network namespaces are made, used and deleted. It proves that
+# the benchmark works; the numbers themselves mean nothing here
 # (docs/BENCHMARKS.md).
 . "$top_srcdir/tests/interop/lib.sh"
 
@@ -32,7 +34,8 @@ run_bench() { # TABLE [VAR=VALUE...]
 	fi
 }
 start=$(date +%s)
-check "BENCH_SMOKE=1 bench/bench.sh runs to the end" run_bench "$OUT"
+check "BENCH_SMOKE=1 bench/bench.sh runs to the end" run_bench "$OUT" \
+	BENCH_FIGURES="a b c d e f g h"
 echo "  bench.sh took $(($(date +%s) - start)) s"
 
 has_table() { [ -s "$OUT" ] && grep -q '^| figure | unit | turnd | coturn |' "$OUT"; }
@@ -124,5 +127,37 @@ only_c_loads() {
 check "only the loads of figure (c) ran" only_c_loads
 if [ "$T_FAIL" -ne "$fails0" ] && [ -s "$AB" ]; then
 	sed 's/^/  | /' "$AB"
+fi
+
+# Figure (i) with turnd's user-space path only (kernel-offload = off), one
+# rate, in namespaces named after this test: a row with numbers, the loads
+# and the server in their namespaces, nothing left behind afterwards.
+KO=$T_DIR/offload.md
+NS=turnd-smoke-$$
+stats0=$(sysctl -n kernel.bpf_stats_enabled)
+fails0=$T_FAIL
+start=$(date +%s)
+check "bench/bench.sh runs figure (i) with the offload off" run_bench "$KO" \
+	BENCH_FIGURES=i BENCH_OFFLOAD_SERVERS=turnd_off BENCH_CPU_RATE=20000 BENCH_NETNS="$NS"
+echo "  bench.sh took $(($(date +%s) - start)) s"
+check "the table of (i) to (k) has the columns offload on, off, coturn, fwd" \
+	grep -q '^| figure | unit | offload on | offload off | on/off | coturn | on/coturn | fwd | on/fwd |' "$KO"
+check "no row of (a) to (h) nor of (j), (k)" lacks '^| ([a-hjk]) ' "$KO"
+for label in "(i) server CPU per relayed packet at 20000 round trips/s, whole machine" \
+	"(i) the same, server process + softirq on the load core, at 20000" \
+	"(i) the server process's CPU per relayed packet at 20000"; do
+	v=$(cell "$label" 4 "$KO")
+	if is_number "$v"; then ok "offload off: $label = $v"; else not_ok "offload off: $label = '$v'"; fi
+done
+# turnload ran in the client namespace, turnd in the server one with
+# kernel-offload = off when the build knows the option
+check "turnload ran in $NS-c" grep -q "^[$] ip netns exec $NS-c .*turnload .*-r 20000 " "${KO%.md}.raw.log"
+check "turnd ran in $NS-s" grep -q "^[$] ip netns exec $NS-s .*turnd -c .*turnd_off[.]conf" "${KO%.md}.raw.log"
+check "the check line of the method is printed" grep -q '^- (i) check, offload off at 20000/s: ' "$KO"
+no_netns() { ! ip netns list | grep -q "^$NS-"; }
+check "the namespaces $NS-* are gone" no_netns
+check "kernel.bpf_stats_enabled is as it was ($stats0)" test "$(sysctl -n kernel.bpf_stats_enabled)" = "$stats0"
+if [ "$T_FAIL" -ne "$fails0" ] && [ -s "$KO" ]; then
+	sed 's/^/  | /' "$KO"
 fi
 finish
