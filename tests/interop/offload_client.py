@@ -127,6 +127,14 @@ def kernel_carried(before, after, to_peer, to_client, nbytes=None):
                        % (to_peer, d["user_cd"]))
 
 
+def entries(what, want_on):
+    """turnd_kernel_offload_entries: want_on channels installed with the
+    offload on, none off."""
+    got = snap(False)["entries"]
+    want = want_on if A.kernel == "on" else 0
+    return expect(got == want, "%s: turnd_kernel_offload_entries %d (got %d)" % (what, want, got))
+
+
 def kernel_still(before, after, what):
     """The kernel forwarded nothing in either direction."""
     dp, dc = moved(before, after, "kp_peer"), moved(before, after, "kp_client")
@@ -263,10 +271,12 @@ def s_refresh0(peer, v6=False):
     s = Session(v6)
     if not s.ok:
         return
+    entries("after ChannelBind", 1)
     before = snap(False)
     ok, nbytes = both_ways(peer, s)
     kernel_carried(before, snap(), 3, 3, nbytes)
     s.delete()
+    entries("after Refresh 0", 0)
     before = snap(False)
     nothing_relayed(peer, s, "after Refresh 0")
     kernel_still(before, snap(), "after Refresh 0")
@@ -393,6 +403,7 @@ def s_reload_deny(peer):
     ok = expect(denied != conf and signal_and_wait(signal.SIGHUP, "configuration reloaded"),
                 "SIGHUP with denied-peer-ip %s: reloaded" % A.peer4)
     if ok:
+        entries("after the reload refused the peer", 0)
         before = snap(False)
         nothing_relayed(peer, s, "after the reload refused the peer", to_client=False)
         kernel_still(before, snap(), "after the reload refused the peer")
@@ -410,6 +421,7 @@ def s_drain(peer):
     both_ways(peer, s, 1)
     if not expect(signal_and_wait(signal.SIGUSR1, "SIGUSR1: draining"), "SIGUSR1: draining"):
         return
+    entries("draining", 0)
     before = snap(False)
     ok, _ = both_ways(peer, s, 2)
     after = snap()
@@ -433,7 +445,7 @@ def s_expiry(peer):
     expect(not [d for d in s.inbox(1.0) if t in d], "permission expired: nothing from the "
            "peer reached the client")
     kernel_still(before, snap(), "after the permission expired")
-    time.sleep(300)
+    time.sleep(310)  # 615 s after the Allocate: its 600 s, and the reaper's tick
     before = snap(False)
     nothing_relayed(peer, s, "after the allocation expired", to_client=False)
     kernel_still(before, snap(), "after the allocation expired")

@@ -126,7 +126,10 @@ turnd_kernel_offload_packets_total{direction=\"to_client\"} kp_client
 turnd_kernel_offload_bytes_total{direction=\"to_peer\"} kb_peer
 turnd_kernel_offload_bytes_total{direction=\"to_client\"} kb_client
 turnd_user_channeldata_total uc
-turnd_kernel_offload_loaded loaded"
+turnd_kernel_offload_loaded loaded
+turnd_kernel_offload_interfaces ifs
+turnd_kernel_offload_fallbacks_total{reason=\"map_full\"} fb_full
+turnd_kernel_offload_fallbacks_total{reason=\"route\"} fb_route"
 snap() {
 	page=$(ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || return 1
 	while read -r series short; do
@@ -139,6 +142,16 @@ EOF
 
 # delta SHORT: after_SHORT - before_SHORT (snap before; snap after).
 delta() { eval "echo \$((after_$1 - before_$1))"; }
+
+# must DESCRIPTION COMMAND...: lib.sh's check, returning the command's
+# status (a test stops or skips what depends on it).
+must() {
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; return 0; fi
+	not_ok "$desc"
+	return 1
+}
 
 # between WHAT V LO HI: LO <= V <= HI, else say so.
 between() {
