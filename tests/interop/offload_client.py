@@ -451,6 +451,26 @@ def s_expiry(peer):
     kernel_still(before, snap(), "after the allocation expired")
 
 
+def wait_dead(pid, seconds=2.0):
+    """True once every thread of pid has exited (the shell, its parent,
+    reaps it): kill(2) only starts that, and the descriptors, a tcx link's
+    among them, close as the last thread goes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            states = []
+            for t in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                    states.append(f.read().rpartition(")")[2].split()[0])
+        except FileNotFoundError:
+            return True
+        if all(st in ("Z", "X") for st in states):
+            time.sleep(0.1)
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def s_sigkill(peer):
     s = Session()
     if not s.ok:
@@ -459,6 +479,7 @@ def s_sigkill(peer):
     ok, _ = both_ways(peer, s, 2)
     kernel_carried(before, snap(), 2, 2)
     os.kill(A.pid, signal.SIGKILL)
+    expect(wait_dead(A.pid), "turnd's threads are gone (zombies at most) within 2 s")
     if A.stale:
         time.sleep(3.5)  # the heartbeat's 3 s, and a little
     nothing_relayed(peer, s, "after SIGKILL" + (" and 3.5 s" if A.stale else ""))
