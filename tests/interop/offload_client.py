@@ -127,12 +127,19 @@ def kernel_carried(before, after, to_peer, to_client, nbytes=None):
                        % (to_peer, d["user_cd"]))
 
 
-def entries(what, want_on):
+def entries(what, want_on, within=0.0):
     """turnd_kernel_offload_entries: want_on channels installed with the
-    offload on, none off."""
-    got = snap(False)["entries"]
+    offload on, none off; polled for up to within seconds (what a signal
+    changes, the workers apply on their next once-a-second tick)."""
     want = want_on if A.kernel == "on" else 0
-    return expect(got == want, "%s: turnd_kernel_offload_entries %d (got %d)" % (what, want, got))
+    deadline = time.monotonic() + within
+    while True:
+        got = snap(False)["entries"]
+        if got == want or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    return expect(got == want, "%s: turnd_kernel_offload_entries %d%s (got %d)"
+                  % (what, want, " within %.1f s" % within if within else "", got))
 
 
 def kernel_still(before, after, what):
@@ -403,7 +410,7 @@ def s_reload_deny(peer):
     ok = expect(denied != conf and signal_and_wait(signal.SIGHUP, "configuration reloaded"),
                 "SIGHUP with denied-peer-ip %s: reloaded" % A.peer4)
     if ok:
-        entries("after the reload refused the peer", 0)
+        entries("after the reload refused the peer", 0, 1.5)
         before = snap(False)
         nothing_relayed(peer, s, "after the reload refused the peer", to_client=False)
         kernel_still(before, snap(), "after the reload refused the peer")
@@ -421,7 +428,7 @@ def s_drain(peer):
     both_ways(peer, s, 1)
     if not expect(signal_and_wait(signal.SIGUSR1, "SIGUSR1: draining"), "SIGUSR1: draining"):
         return
-    entries("draining", 0)
+    entries("draining", 0, 1.5)
     before = snap(False)
     ok, _ = both_ways(peer, s, 2)
     after = snap()
