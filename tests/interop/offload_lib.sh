@@ -143,6 +143,12 @@ EOF
 # delta SHORT: after_SHORT - before_SHORT (snap before; snap after).
 delta() { eval "echo \$((after_$1 - before_$1))"; }
 
+# moved: the deltas a run made, on one line for the log.
+moved() {
+	echo "  moved: relayed $(delta rp_peer)/$(delta rp_client) packets to peer/client," \
+		"kernel $(delta kp_peer)/$(delta kp_client), user-space ChannelData $(delta uc)"
+}
+
 # must DESCRIPTION COMMAND...: lib.sh's check, returning the command's
 # status (a test stops or skips what depends on it).
 must() {

@@ -97,6 +97,7 @@ uclient_counted() {
 	uclient_verify "$2" "$3"
 	sleep 1.5 # turnd folds the kernel's counters in once a second
 	snap after || { not_ok "$3: /metrics"; return; }
+	moved
 	check "$3: turnd's counters agree with uclient's $sent sent, $recv back" \
 		agree "$1" "$sent" "$recv" "$L" "$M"
 	check "$3: the allocations' log lines count $sent packets to the peer, $recv to the client" \
@@ -137,6 +138,7 @@ print(j["sent"], j["received"], j["lost"], j["duplicates"])' "$T_DIR/load.out" 2
 	fi
 	sleep 1.5
 	snap after || { not_ok "$2: /metrics"; return; }
+	moved
 	check "$2: turnd's counters agree with turnload's 1200 sent, 1200 back" \
 		agree "$1" 1200 1200 120 4
 }
@@ -264,6 +266,7 @@ chromium_relay() {
 	[ "$n" -gt 0 ] && [ "$rc" -le 1 ] || not_ok "chromium: browser_test.py ended with status $rc"
 	sleep 1.5
 	snap after || return 1
+	moved
 	check "chromium, offload on: the kernel carried relay traffic both ways" kernel_both_ways
 }
 if must "chromium: routes through the server, a second turnd in the peer namespace, turnd (offload on)" \
