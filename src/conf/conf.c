@@ -217,17 +217,19 @@ static int build_listen(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
-static int build_secrets(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+/* A list of strings, copied. */
+static int build_strs(cfg_t *cfg, const char *name, char ***out, size_t *n_out,
+		      const struct conf_build *b)
 {
-	unsigned n = cfg_size(cfg, "static-auth-secret");
+	unsigned n = cfg_size(cfg, name);
 
-	c->secrets = alloc_list(n, sizeof(*c->secrets));
-	if (n && !c->secrets)
+	*out = alloc_list(n, sizeof(**out));
+	if (n && !*out)
 		return build_oom(b);
-	c->n_secrets = n;
+	*n_out = n;
 	for (unsigned i = 0; i < n; i++) {
-		c->secrets[i] = strdup(cfg_getnstr(cfg, "static-auth-secret", i));
-		if (!c->secrets[i])
+		(*out)[i] = strdup(cfg_getnstr(cfg, name, i));
+		if (!(*out)[i])
 			return build_oom(b);
 	}
 	return 0;
@@ -349,6 +351,8 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->max_bps = (uint64_t)cfg_getint(cfg, "max-bps");
 	c->workers = (unsigned)cfg_getint(cfg, "relay-threads");
 	c->rx_coalesce_us = (unsigned)cfg_getint(cfg, "rx-coalesce-us");
+	c->kernel_offload = (enum conf_offload)conf_value_offload(cfg_getstr(cfg, "kernel-offload"));
+	c->offload_max_entries = (unsigned)cfg_getint(cfg, "kernel-offload-max-entries");
 	c->stun_only = cfg_getbool(cfg, "stun-only");
 	c->stun_backward_compat = cfg_getbool(cfg, "stun-backward-compatibility");
 	c->max_connections_per_ip = (unsigned)cfg_getint(cfg, "max-connections-per-ip");
@@ -397,7 +401,9 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_service(cfg, c, b) < 0 ||
 	    build_externals(cfg, "external-ip", &c->external, &c->n_external, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "realm"), false, &c->realm, b) < 0 ||
-	    build_users(cfg, c, b) < 0 || build_secrets(cfg, c, b) < 0 ||
+	    build_users(cfg, c, b) < 0 || build_strs(cfg, "static-auth-secret", &c->secrets, &c->n_secrets, b) < 0 ||
+	    build_strs(cfg, "kernel-offload-interfaces", &c->offload_ifnames,
+		       &c->n_offload_ifnames, b) < 0 ||
 	    build_ranges(cfg, "allowed-peer-ip", &c->allowed_peers, &c->n_allowed_peers, b) < 0 ||
 	    build_ranges(cfg, "denied-peer-ip", &c->denied_peers, &c->n_denied_peers, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
@@ -610,6 +616,9 @@ void conf_free(struct conf *c)
 		free(c->secrets[i]);
 	free(c->users);
 	free(c->secrets);
+	for (size_t i = 0; i < c->n_offload_ifnames; i++)
+		free(c->offload_ifnames[i]);
+	free(c->offload_ifnames);
 	free(c->path);
 	free(c->listen);
 	free(c->listeners);

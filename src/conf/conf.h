@@ -93,6 +93,11 @@ struct conf_redis {
 /* node-id: at most this many characters. */
 #define CONF_NODE_ID_MAX 64
 
+/* kernel-offload (docs/OFFLOAD.md). */
+enum conf_offload { CONF_OFFLOAD_AUTO, CONF_OFFLOAD_ON, CONF_OFFLOAD_OFF };
+#define CONF_OFFLOAD_MAX_ENTRIES 65536
+#define CONF_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+
 struct conf {
 	char *path; /* the file it came from; NULL for the embedded default */
 
@@ -183,6 +188,11 @@ struct conf {
 	unsigned user_quota;
 	unsigned total_quota;
 	uint64_t max_bps;
+	/* The kernel fast path (docs/OFFLOAD.md), read at start only. */
+	enum conf_offload kernel_offload;
+	char **offload_ifnames;        /* kernel-offload-interfaces; none: from the addresses */
+	size_t n_offload_ifnames;
+	unsigned offload_max_entries;  /* channels offloaded at once */
 
 	/* TLS material. */
 	char *cert;

@@ -91,6 +91,7 @@ static const struct int_limit {
 	{"relay-port-quarantine", "a time in seconds (0-3600)", 0, 3600},
 	{"max-bps", "a rate in bytes per second", 0, LONG_MAX},
 	{"relay-threads", "a thread count", 0, MAX_RELAY_THREADS},
+	{"kernel-offload-max-entries", "a channel count", 1, 16777216},
 	{"rx-coalesce-us", "a time in microseconds", 0, 1000},
 	{"max-allocate-lifetime", "a lifetime in seconds (600-86400)", 600, 86400},
 	{"max-permissions", "a count", 0, 65535},
@@ -374,6 +375,29 @@ static int check_log_level(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int check_offload(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = cfg_opt_getnstr(opt, 0);
+
+	if (conf_value_offload(text) < 0)
+		return opt_error(cfg, opt, "'%.80s' is not auto, on or off", text);
+	return 0;
+}
+
+/* An interface name as the kernel takes it (IFNAMSIZ, no '/' nor blank). */
+static int check_ifname(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *text = last_str(opt);
+	size_t n = text ? strlen(text) : 0;
+
+	if (!text)
+		return 0; /* an empty list */
+	if (n == 0 || n > CONF_IFNAME_MAX || strcspn(text, "/: \t") != n)
+		return opt_error(cfg, opt, "'%.80s' is not an interface name (1-%d characters, "
+				 "no '/', ':' or blank)", text, CONF_IFNAME_MAX);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	cfg_validate_callback_t check;
@@ -409,6 +433,9 @@ static const struct {
 	{"cert", check_path},
 	{"pkey", check_path},
 	{"relay-threads", conf_check_int},
+	{"kernel-offload", check_offload},
+	{"kernel-offload-interfaces", check_ifname},
+	{"kernel-offload-max-entries", conf_check_int},
 	{"rx-coalesce-us", conf_check_int},
 	{"max-connections-per-ip", conf_check_int},
 	{"max-connections", conf_check_int},

@@ -106,14 +106,19 @@ static bool users_eq(const struct conf *a, const struct conf *b)
 	return true;
 }
 
-static bool secrets_eq(const struct conf *a, const struct conf *b)
+static bool strs_eq(char *const *a, size_t na, char *const *b, size_t nb)
 {
-	if (a->n_secrets != b->n_secrets)
+	if (na != nb)
 		return false;
-	for (size_t i = 0; i < a->n_secrets; i++)
-		if (!str_eq(a->secrets[i], b->secrets[i]))
+	for (size_t i = 0; i < na; i++)
+		if (!str_eq(a[i], b[i]))
 			return false;
 	return true;
+}
+
+static bool secrets_eq(const struct conf *a, const struct conf *b)
+{
+	return strs_eq(a->secrets, a->n_secrets, b->secrets, b->n_secrets);
 }
 
 static bool redis_eq(const struct conf_redis *a, const struct conf_redis *b)
@@ -247,6 +252,36 @@ static int pin_network(struct conf *next, const struct conf *running, struct con
 	return 0;
 }
 
+/* The kernel fast path is loaded and attached at start, before the
+ * privileges that load it are dropped: none of its options can change. */
+static int pin_offload(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
+{
+	PIN_SCALAR(kernel_offload, "kernel-offload");
+	PIN_SCALAR(offload_max_entries, "kernel-offload-max-entries");
+	if (strs_eq(next->offload_ifnames, next->n_offload_ifnames, running->offload_ifnames,
+		    running->n_offload_ifnames))
+		return 0;
+	note(d->restart, &d->n_restart, "kernel-offload-interfaces");
+	char **copy = running->n_offload_ifnames
+			      ? calloc(running->n_offload_ifnames, sizeof(*copy))
+			      : NULL;
+	if (running->n_offload_ifnames && !copy)
+		return -1;
+	for (size_t i = 0; i < running->n_offload_ifnames; i++)
+		if (pin_str(&copy[i], running->offload_ifnames[i]) < 0) {
+			while (i--)
+				free(copy[i]);
+			free(copy);
+			return -1;
+		}
+	for (size_t i = 0; i < next->n_offload_ifnames; i++)
+		free(next->offload_ifnames[i]);
+	free(next->offload_ifnames);
+	next->offload_ifnames = copy;
+	next->n_offload_ifnames = running->n_offload_ifnames;
+	return 0;
+}
+
 /* The process: files written at start, identity, where logs go. */
 static int pin_process(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
 {
@@ -347,7 +382,8 @@ static void list_applied(const struct conf *next, const struct conf *running,
 int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
 {
 	memset(d, 0, sizeof(*d));
-	if (pin_network(next, running, d) < 0 || pin_process(next, running, d) < 0)
+	if (pin_network(next, running, d) < 0 || pin_process(next, running, d) < 0 ||
+	    pin_offload(next, running, d) < 0)
 		return -1;
 	list_applied(next, running, d);
 	return 0;

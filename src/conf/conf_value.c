@@ -306,3 +306,13 @@ int conf_value_text(const char *text, bool allow_empty, char *why, size_t whylen
 			chars, bytes, CONF_TEXT_MAX_CHARS, CONF_TEXT_MAX_BYTES);
 	return 0;
 }
+
+int conf_value_offload(const char *text)
+{
+	static const char *const words[] = { "auto", "on", "off" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(text, words[i]) == 0)
+			return i; /* CONF_OFFLOAD_AUTO, _ON, _OFF in this order */
+	return -1;
+}

@@ -68,6 +68,8 @@ int conf_value_password(const char *password, char *why, size_t whylen);
 
 /* REALM / SOFTWARE text: at most 127 UTF-8 characters and 763 bytes.
  * allow_empty: SOFTWARE may be "" (send none), REALM may not. */
+/* kernel-offload: "auto", "on" or "off" as enum conf_offload, or -1. */
+int conf_value_offload(const char *text);
 int conf_value_text(const char *text, bool allow_empty, char *why, size_t whylen);
 
 #endif

@@ -21,6 +21,7 @@
 #include "auth/auth_cache.h"
 #include "daemon/fleet.h"
 #include "daemon/metrics.h"
+#include "daemon/offload_sync.h"
 #include "daemon/quota.h"
 #include "daemon/reload.h"
 #include "daemon/worker.h"
@@ -30,6 +31,7 @@
 #include "net/conn_gate.h"
 #include "net/listen.h"
 #include "net/nat.h"
+#include "net/offload.h"
 #include "net/peer_policy.h"
 #include "net/relay.h"
 #include "net/tls.h"
@@ -39,6 +41,10 @@
 #include "util/redis_keys.h"
 
 #define DAEMON_MAX_WORKERS QUOTA_MAX_WORKERS
+/* The kernel fast path forwards only this long past the last heartbeat
+ * (once a second): a daemon that stopped or hangs stops it within 3 s. */
+#define DAEMON_OFFLOAD_TTL_NS 3000000000ull
+#define DAEMON_ROUTES_MS 10000 /* the fast path's ways out, resolved again */
 
 struct daemon {
 	const struct conf *conf; /* the start-up one: sockets, threads, Redis */
@@ -73,6 +79,9 @@ struct daemon {
 	 * holds a reference): a user cached by one worker is known to all
 	 * (issue 13, item 3). NULL without Redis. */
 	struct auth_cache *auth_cache;
+	/* The kernel fast path (docs/OFFLOAD.md), or NULL: user space alone. */
+	struct offload *offload;
+	uint64_t routes_ms; /* when its ways out were last resolved */
 };
 
 static unsigned worker_count(const struct conf *conf)
@@ -106,6 +115,8 @@ static void daemon_metrics_view(void *ctx, struct metrics_view *v)
 	pthread_mutex_unlock(&fs->lock);
 	daemon_reloads(n, &v->reloads_applied, &v->reloads_refused);
 	v->draining = quota_draining(&n->quota);
+	if (n->offload)
+		offload_totals(n->offload, &v->offload);
 }
 
 /* Say at start-up where allocations are relayed from. */
@@ -181,6 +192,85 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 	return 0;
 }
 
+static enum offload_mode daemon_offload_mode(enum conf_offload m)
+{
+	return m == CONF_OFFLOAD_ON ? OFFLOAD_ON : m == CONF_OFFLOAD_OFF ? OFFLOAD_OFF : OFFLOAD_AUTO;
+}
+
+/* The addresses the fast path sees traffic on: every listening address
+ * (clients) and relay address (peers). The caller frees it. */
+static struct turn_addr *daemon_offload_addrs(const struct daemon *n, const struct conf *conf,
+					      size_t *count)
+{
+	size_t k = 0, max = conf->n_listen + conf->n_listeners + n->relay.n_addrs;
+	struct turn_addr *v = calloc(max ? max : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < conf->n_listen; i++)
+		v[k++] = conf->listen[i];
+	for (size_t i = 0; v && i < conf->n_listeners; i++)
+		v[k++] = conf->listeners[i].addr;
+	for (size_t i = 0; v && i < n->relay.n_addrs; i++)
+		v[k++] = n->relay.addrs[i].addr;
+	*count = k;
+	return v;
+}
+
+/* Load and attach the kernel fast path: after the workers' sockets are
+ * bound, before main.c drops the privileges that loading needs. With
+ * kernel-offload = on a failure stops the start; with auto it says why
+ * in one line and user space relays everything, as with off. */
+static int daemon_offload_init(struct daemon *n, const struct conf *conf, char *err,
+			       size_t errlen)
+{
+	struct offload_params p = {
+		.mode = daemon_offload_mode(conf->kernel_offload),
+		.ifnames = (const char *const *)conf->offload_ifnames,
+		.n_ifnames = conf->n_offload_ifnames,
+		.max_entries = conf->offload_max_entries,
+	};
+	char why[256] = "";
+	struct turn_addr *addrs = daemon_offload_addrs(n, conf, &p.n_addrs);
+
+	if (!addrs) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	p.addrs = addrs;
+	int rc = offload_open(&p, &n->offload, why, sizeof(why));
+	free(addrs);
+	if (rc < 0) {
+		snprintf(err, errlen, "kernel-offload = on: %s", why);
+		return -1;
+	}
+	if (!n->offload) {
+		log_notice("kernel-offload: off: %s; relaying in user space", why);
+		return 0;
+	}
+	struct offload_totals t;
+	offload_totals(n->offload, &t);
+	log_notice("kernel-offload: loaded on %u interface%s (TC ingress): bound UDP channels "
+		   "are relayed in the kernel",
+		   t.interfaces, t.interfaces == 1 ? "" : "s");
+	offload_heartbeat(n->offload, io_now_us() * 1000u, DAEMON_OFFLOAD_TTL_NS);
+	n->routes_ms = io_now_ms();
+	for (unsigned i = 0; i < n->n_workers; i++)
+		offload_sync_init(&n->workers[i]->offload, &offload_sync_kernel, n->offload);
+	return 0;
+}
+
+/* Once a second: the fast path goes on only while the main thread runs,
+ * and follows route changes every DAEMON_ROUTES_MS. */
+static void daemon_offload_service(struct daemon *n, uint64_t now_ms)
+{
+	if (!n->offload)
+		return;
+	offload_heartbeat(n->offload, io_now_us() * 1000u, DAEMON_OFFLOAD_TTL_NS);
+	if (now_ms - n->routes_ms >= DAEMON_ROUTES_MS) {
+		n->routes_ms = now_ms;
+		offload_refresh_routes(n->offload);
+	}
+}
+
 static int daemon_metrics_init(struct daemon *n, const struct conf *conf, char *err,
 			       size_t errlen)
 {
@@ -218,6 +308,7 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	if (daemon_shared_init(n, conf, err, errlen) < 0 ||
 	    daemon_workers_init(n, conf, err, errlen) < 0 ||
+	    daemon_offload_init(n, conf, err, errlen) < 0 ||
 	    daemon_metrics_init(n, conf, err, errlen) < 0) {
 		daemon_free(n);
 		return NULL;
@@ -302,6 +393,7 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n->watchdog_usec && alive)
 		notify_send("WATCHDOG=1");
+	daemon_offload_service(n, now);
 	if (!n->drain_deadline_ms)
 		return;
 	unsigned left = quota_total(&n->quota);
@@ -458,6 +550,8 @@ void daemon_free(struct daemon *n)
 	for (unsigned i = 0; n->workers && i < n->n_workers; i++)
 		worker_thread_free(n->workers[i]);
 	free(n->workers);
+	/* Every allocation's entries went with its worker's core. */
+	offload_close(n->offload);
 	if (n->main_base)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);

@@ -64,6 +64,8 @@ static void dispatch_answer(struct worker *w, const struct worker_msg *m,
  * core knows the channel range (legacy-channels). */
 static void dispatch_chandata(struct worker *w, const struct worker_msg *m, uint64_t now)
 {
+	/* What the kernel fast path did not take (docs/OFFLOAD.md). */
+	w->stats.user_channeldata++;
 	if (turn_server_chandata(w->srv, m->tuple, m->pkt, m->len, now) < 0)
 		w->stats.chandata_dropped++;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bpf/offload_abi.h"
 #include "net/conn_gate.h"
 #include "util/addr.h"
 
@@ -338,6 +339,58 @@ static void write_reloads(struct evbuffer *b, const struct metrics_view *t)
 			    t->reloads_refused);
 }
 
+/* One family with a label of n values (name{label="values[i]"} v[i]). */
+static void labelled(struct evbuffer *b, const char *name, const char *help, const char *label,
+		     const char *const *values, const uint64_t *v, size_t n)
+{
+	head(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++)
+		evbuffer_add_printf(b, "%s{%s=\"%s\"} %" PRIu64 "\n", name, label, values[i], v[i]);
+}
+
+/* The kernel fast path (docs/OFFLOAD.md); its traffic is also in the
+ * relayed counters above, folded in once a second. */
+static void write_offload(struct evbuffer *b, const struct metrics_view *t)
+{
+	static const char *const dir[2] = { "to_peer", "to_client" };
+	static const char *const passed[] = { "expired", "stale", "malformed", "padding",
+					      "mtu", "checksum", "gso" };
+	static const char *const fb[OFFLOAD_FB__COUNT] = { "map_full", "route" };
+	const struct offload_totals *o = &t->offload;
+	const uint64_t *st = o->stats;
+	const uint64_t pkts[2] = { st[OFFLOAD_ST_TO_PEER_PKTS], st[OFFLOAD_ST_TO_CLIENT_PKTS] };
+	const uint64_t bytes[2] = { st[OFFLOAD_ST_TO_PEER_BYTES], st[OFFLOAD_ST_TO_CLIENT_BYTES] };
+
+	_Static_assert(OFFLOAD_ST__COUNT <= sizeof(o->stats) / sizeof(o->stats[0]), "stats fit");
+	_Static_assert(OFFLOAD_ST_PASS_GSO - OFFLOAD_ST_PASS_EXPIRED + 1 ==
+			       sizeof(passed) / sizeof(passed[0]), "one label per reason");
+	one(b, "turnd_kernel_offload_loaded", "gauge",
+	    "1 when the kernel fast path is loaded and attached, 0 when user space relays all.",
+	    o->loaded);
+	one(b, "turnd_kernel_offload_interfaces", "gauge",
+	    "Interfaces the fast path's program is attached to.", o->interfaces);
+	one(b, "turnd_kernel_offload_entries", "gauge",
+	    "Bound channels the kernel relays now (both directions each).", o->entries);
+	labelled(b, "turnd_kernel_offload_packets_total", "Datagrams relayed in the kernel.",
+		 "direction", dir, pkts, 2);
+	labelled(b, "turnd_kernel_offload_bytes_total",
+		 "Application data bytes relayed in the kernel.", "direction", dir, bytes, 2);
+	labelled(b, "turnd_kernel_offload_passed_total",
+		 "Datagrams of an offloaded flow the kernel left to user space, by reason.",
+		 "reason", passed, st + OFFLOAD_ST_PASS_EXPIRED, sizeof(passed) / sizeof(passed[0]));
+	one(b, "turnd_kernel_offload_bandwidth_drops_total", "counter",
+	    "Datagrams the kernel dropped over max-bps.", st[OFFLOAD_ST_BW_DROPS]);
+	one(b, "turnd_kernel_offload_errors_total", "counter",
+	    "Datagrams dropped because a kernel helper failed after the packet was rewritten.",
+	    st[OFFLOAD_ST_ERRORS]);
+	labelled(b, "turnd_kernel_offload_fallbacks_total",
+		 "Channels left to user space when they were bound, by reason.", "reason", fb,
+		 o->fallbacks, OFFLOAD_FB__COUNT);
+	one(b, "turnd_user_channeldata_total", "counter",
+	    "ChannelData messages from clients handled in user space.",
+	    t->sum.daemon.user_channeldata);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -359,6 +412,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	write_histogram(b, &t);
 	write_redis(b, &t);
 	write_reloads(b, &t);
+	write_offload(b, &t);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "daemon/worker.h"
+#include "net/offload.h"
 
 struct event_base;
 struct turn_addr;
@@ -27,6 +28,7 @@ struct metrics_view {
 	uint64_t quota_checked, quota_refused, quota_unchecked, events_sent, events_dropped;
 	uint64_t reloads_applied, reloads_refused;
 	bool draining;
+	struct offload_totals offload; /* the kernel fast path; zero when not loaded */
 };
 
 /* Add one worker's snapshot into v. */

@@ -12,6 +12,7 @@
 #include "daemon/fleet.h"
 #include "daemon/quota.h"
 #include "daemon/worker.h"
+#include "io/clock.h"
 #include "net/relay.h"
 #include "turn/alloc.h"
 #include "util/log.h"
@@ -129,6 +130,36 @@ static void turn_io_alloc_event(void *ctx, enum turn_alloc_event ev, const struc
 	fleet_alloc_event(ctx, ev, a, lifetime);
 }
 
+static struct offload_sync_now turn_io_offload_now(struct worker *w, uint64_t now_ms)
+{
+	return (struct offload_sync_now){
+		.now_ms = now_ms,
+		.draining = quota_draining(w->quota),
+		.max_bps = turn_server_max_bps(w->srv),
+	};
+}
+
+/* What the kernel fast path may relay for a (daemon/offload_sync.c).
+ * Without a fast path nothing is done. */
+static void turn_io_alloc_sync(void *ctx, const struct turn_alloc *a, enum turn_sync why,
+			       struct turn_traffic *carried)
+{
+	struct worker *w = ctx;
+
+	if (!w->offload.ops)
+		return;
+	const struct offload_sync_now now = turn_io_offload_now(w, io_clock_ms(w->clock));
+	offload_sync_alloc(&w->offload, &now, a, why, carried);
+}
+
+void turn_io_offload_tick(struct worker *w, uint64_t now_ms)
+{
+	if (!w->offload.ops)
+		return;
+	const struct offload_sync_now now = turn_io_offload_now(w, now_ms);
+	offload_sync_tick(&w->offload, w->srv, &now);
+}
+
 static int turn_io_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
 			       uint32_t *id)
 {
@@ -162,6 +193,7 @@ void turn_io_init(struct turn_io *io, struct worker *w)
 		.quota_take = turn_io_quota_take,
 		.quota_give = turn_io_quota_give,
 		.alloc_event = turn_io_alloc_event,
+		.alloc_sync = turn_io_alloc_sync,
 		.tcp_connect = turn_io_tcp_connect,
 		.tcp_bind = turn_io_tcp_bind,
 		.tcp_close = turn_io_tcp_close,

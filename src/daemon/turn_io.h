@@ -5,10 +5,15 @@
 #ifndef TURND_DAEMON_TURN_IO_H
 #define TURND_DAEMON_TURN_IO_H
 
+#include <stdint.h>
+
 #include "turn/io.h"
 
 struct worker;
 
 void turn_io_init(struct turn_io *io, struct worker *w);
+/* The worker's tick for the kernel fast path (daemon/offload_sync.h):
+ * fold what it relayed, drop expired entries, all of them when draining. */
+void turn_io_offload_tick(struct worker *w, uint64_t now_ms);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "conf/conf.h"
+#include "daemon/offload_sync.h"
 #include "daemon/quota.h"
 #include "net/net_worker.h"
 #include "net/path.h"
@@ -42,6 +43,7 @@ struct worker;
 
 /* The daemon's counters of one worker (the transports' are net_stats). */
 struct worker_stats {
+	uint64_t user_channeldata; /* ChannelData from clients, handled here */
 	uint64_t chandata_dropped;
 	uint64_t auth_errors;
 	/* Requests with MESSAGE-INTEGRITY answered on the realm and nonce
@@ -123,6 +125,9 @@ struct worker {
 	worker_decide_fn decide;
 	struct turn_server *srv;
 	struct turn_io turn_io;            /* what the core calls (daemon/turn_io.c) */
+	/* The kernel fast path's entries (daemon/offload_sync.h); no ops
+	 * until the daemon loaded it (daemon.c), before the thread starts. */
+	struct offload_sync offload;
 	struct quota_table *quota;         /* the daemon's, shared by every worker */
 	const struct io_clock *clock;      /* what "now" is (io/clock.h) */
 	struct auth *auth;                 /* this worker's credential chain */

@@ -43,6 +43,7 @@ void worker_thread_free(struct worker *w)
 	 * end in the core, whose relays the transports still hold. */
 	net_loop_close_clients(&w->nw);
 	turn_server_free(w->srv);
+	offload_sync_fini(&w->offload); /* after every allocation's CLOSING */
 	net_loop_fini(&w->nw);
 	turn_policy_free(w->policy);
 	auth_free(w->auth); /* no callback can come after this */
@@ -139,6 +140,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
+	turn_io_offload_tick(w, now);
 	net_loop_tick(&w->nw, now);
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)

@@ -98,4 +98,9 @@ struct offload_totals {
 };
 void offload_totals(const struct offload *o, struct offload_totals *t);
 
+/* For tests and diagnostics: a map's descriptor by its name in
+ * offload_abi.h (or -1), and the loaded program's id (or 0). */
+int offload_map_fd(const struct offload *o, const char *name);
+uint32_t offload_prog_id(const struct offload *o);
+
 #endif

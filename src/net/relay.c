@@ -600,6 +600,17 @@ int relay_open(struct net_worker *w, const struct turn_relay_request *req,
 	return 0;
 }
 
+bool relay_client_plain_udp(const struct turn_relay *r)
+{
+	return !r->tcp && r->path.ops && r->path.ops->kind == NET_PATH_UDP;
+}
+
+void relay_bound_addr(const struct turn_relay *r, struct turn_addr *out)
+{
+	*out = r->w->relay_shared->addrs[r->addr_index].addr;
+	out->port = r->port;
+}
+
 void relay_close(struct net_worker *w, struct turn_relay *r)
 {
 	net_path_release(&r->path, w->stopping);

@@ -92,6 +92,13 @@ void relay_close(struct net_worker *w, struct turn_relay *r);
 void relay_send(struct net_worker *w, struct turn_relay *r, const struct turn_addr *peer,
 		const uint8_t *data, size_t len);
 
+/* For the kernel fast path (daemon/offload_sync.c): whether r's client
+ * is a plain UDP client (not DTLS, not TCP or TLS), and the address and
+ * port r is bound to (what peers' datagrams arrive at, not what clients
+ * are told with external-ip). */
+bool relay_client_plain_udp(const struct turn_relay *r);
+void relay_bound_addr(const struct turn_relay *r, struct turn_addr *out);
+
 /* TCP relays (net/tcp_relay.c, RFC 6062). The table of every worker's
  * TCP relay connections, by CONNECTION-ID; a listening relay socket; the
  * turn_io callbacks (ctx = worker). */

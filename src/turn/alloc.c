@@ -182,6 +182,14 @@ bool turn_perm_valid(const struct turn_alloc *a, const struct turn_addr *peer, u
 	return false;
 }
 
+uint32_t turn_perm_expires(const struct turn_alloc *a, const struct turn_addr *peer)
+{
+	for (uint16_t i = 0; i < a->n_perms; i++)
+		if (perm_matches(&a->perms[i], peer))
+			return a->perms[i].expires;
+	return 0;
+}
+
 size_t turn_perm_count(const struct turn_alloc *a, uint32_t now)
 {
 	size_t n = 0;

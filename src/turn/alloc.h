@@ -146,6 +146,9 @@ int turn_perm_install(struct turn_alloc *a, const struct turn_addr *peer, uint32
 int turn_perm_reserve(struct turn_alloc *a, const struct turn_addr *peer, uint32_t now,
 		      unsigned max);
 size_t turn_perm_count(const struct turn_alloc *a, uint32_t now);
+/* When the permission for peer's IP expires (seconds), or 0 when there is
+ * none. */
+uint32_t turn_perm_expires(const struct turn_alloc *a, const struct turn_addr *peer);
 
 /* Channels. */
 const struct turn_channel *turn_channel_by_number(const struct turn_alloc *a, uint16_t number,

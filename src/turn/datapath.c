@@ -40,6 +40,7 @@ static void sweep_alloc(struct turn_server *srv, struct turn_alloc *a, uint32_t 
 		ch->recheck = turn_policy_live(srv->policy, &ch->peer);
 	}
 	turn_tcp_sweep(srv, a);
+	turn_alloc_sync(srv, a, TURN_SYNC_CHANGED);
 }
 
 void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy,

@@ -104,6 +104,9 @@ void turn_tcp_close_all(struct turn_server *srv, struct turn_alloc *a);
 struct turn_alloc *turn_existing_alloc(struct turn_request *req);
 /* server.c: tell net/ what happened to a (turn_io.alloc_event). */
 void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const struct turn_alloc *a);
+/* server.c: tell net/ what a lets through changed, or that it is closing
+ * (turn_io.alloc_sync; CLOSING folds what net/ carried into its counters). */
+void turn_alloc_sync(struct turn_server *srv, struct turn_alloc *a, enum turn_sync why);
 /* Count an answer the core built (metrics: by method and code). */
 void turn_count_answer(struct turn_server *srv, uint16_t method, int code);
 /* Delete an allocation: close its relays, give its quota back, free it. */

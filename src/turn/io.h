@@ -23,6 +23,23 @@ enum turn_alloc_event {
 	TURN_ALLOC_DELETED, /* by Refresh 0, expiry, its TCP connection closing, or shutdown */
 };
 
+/* Why the core calls turn_io.alloc_sync. */
+enum turn_sync {
+	/* What the allocation lets through changed: a ChannelBind or a
+	 * CreatePermission succeeded, a Refresh changed its lifetime, a
+	 * policy change swept it, max-bps changed. */
+	TURN_SYNC_CHANGED,
+	/* It is going (any way: Refresh 0, expiry, its TCP connection
+	 * closing, the server freed), before its DELETED alloc_event. */
+	TURN_SYNC_CLOSING,
+};
+
+/* Traffic relayed for an allocation outside the core (the kernel's fast
+ * path, docs/OFFLOAD.md), counted as the core's data path counts it. */
+struct turn_traffic {
+	uint64_t pkts_to_peer, bytes_to_peer, pkts_to_client, bytes_to_client, bw_drops;
+};
+
 struct turn_relay_request {
 	uint8_t family;       /* TURN_AF_INET or TURN_AF_INET6 */
 	bool even_port;       /* EVEN-PORT (RFC 8656 section 14.6) */
@@ -61,6 +78,14 @@ struct turn_io {
 	 * must not call back into the core. */
 	void (*alloc_event)(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
 			    uint32_t lifetime);
+	/* What the allocation lets through changed, or it is closing
+	 * (enum turn_sync). Optional; must not call back into the core. With
+	 * CLOSING the callee fills *carried (zeroed by the core) with what
+	 * it relayed since it last handed traffic over
+	 * (turn_server_add_traffic); the core adds it to the allocation and
+	 * the server's stats before the DELETED event. */
+	void (*alloc_sync)(void *ctx, const struct turn_alloc *a, enum turn_sync why,
+			   struct turn_traffic *carried);
 	/*
 	 * TCP relays (RFC 6062). Optional: without tcp_connect an Allocate for
 	 * TCP gets 442.

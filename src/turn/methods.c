@@ -270,6 +270,7 @@ int turn_refresh(struct turn_request *req)
 	a->lifetime = lifetime;
 	turn_alloc_prune(a, req->now);
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + lifetime);
+	turn_alloc_sync(srv, a, TURN_SYNC_CHANGED);
 	turn_alloc_event(srv, TURN_ALLOC_REFRESHED, a);
 	return 0;
 }
@@ -348,6 +349,7 @@ int turn_create_permission(struct turn_request *req)
 		if (turn_perm_install(a, &peer, req->now, req->srv->max_permissions) < 0)
 			return turn_send_error(req, TURN_ERR_INSUFFICIENT_CAPACITY);
 	}
+	turn_alloc_sync(req->srv, a, TURN_SYNC_CHANGED);
 	turn_begin_success(req, &b);
 	return turn_finish_response(req, &b);
 }
@@ -387,6 +389,7 @@ int turn_channel_bind_request(struct turn_request *req)
 		return turn_send_error(req, rc);
 	turn_channel_judged(req->srv, a, number);
 	turn_perm_install(a, &peer, req->now, req->srv->max_permissions);
+	turn_alloc_sync(req->srv, a, TURN_SYNC_CHANGED);
 	turn_begin_success(req, &b);
 	return turn_finish_response(req, &b);
 }

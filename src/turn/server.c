@@ -81,8 +81,13 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 	/* Its TCP connections first: closing them adds what they piped to
 	 * the totals the event reports. */
 	turn_tcp_close_all(srv, a);
-	if (a->lifetime) /* it was granted: not one whose relay failed to open */
+	/* It was granted: not one whose relay failed to open. What net/
+	 * relayed for it outside the core is folded in first, so that the
+	 * event's totals hold it too. */
+	if (a->lifetime) {
+		turn_alloc_sync(srv, a, TURN_SYNC_CLOSING);
 		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
+	}
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)
 			srv->io->relay_close(srv->io->ctx, a->relay[i].io);
@@ -107,9 +112,53 @@ const struct turn_server_stats *turn_server_stats(const struct turn_server *srv)
 	return &srv->stats;
 }
 
+/* Every live allocation's data path changed (max-bps): net/ is told. */
+static void sync_all(struct turn_server *srv)
+{
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next)
+			if (!a->dead)
+				turn_alloc_sync(srv, a, TURN_SYNC_CHANGED);
+}
+
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps)
 {
+	if (srv->max_bps == max_bps)
+		return;
 	srv->max_bps = max_bps;
+	sync_all(srv);
+}
+
+uint64_t turn_server_max_bps(const struct turn_server *srv)
+{
+	return srv->max_bps;
+}
+
+void turn_server_add_traffic(struct turn_server *srv, struct turn_alloc *a,
+			     const struct turn_traffic *t)
+{
+	a->pkts_out += t->pkts_to_peer;
+	a->bytes_out += t->bytes_to_peer;
+	a->pkts_in += t->pkts_to_client;
+	a->bytes_in += t->bytes_to_client;
+	srv->stats.relayed_to_peer += t->pkts_to_peer;
+	srv->stats.bytes_to_peer += t->bytes_to_peer;
+	srv->stats.relayed_to_client += t->pkts_to_client;
+	srv->stats.bytes_to_client += t->bytes_to_client;
+	srv->stats.bandwidth_drops += t->bw_drops;
+}
+
+void turn_alloc_sync(struct turn_server *srv, struct turn_alloc *a, enum turn_sync why)
+{
+	struct turn_traffic carried = { 0 };
+
+	if (!srv->io || !srv->io->alloc_sync)
+		return;
+	srv->io->alloc_sync(srv->io->ctx, a, why, &carried);
+	if (why == TURN_SYNC_CLOSING)
+		turn_server_add_traffic(srv, a, &carried);
 }
 
 void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,

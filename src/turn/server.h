@@ -292,6 +292,13 @@ void turn_server_gauges(const struct turn_server *srv, uint64_t now_ms, uint64_t
 void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *policy,
 			    uint64_t now_ms);
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
+/* The cap in force (bytes per second per allocation, 0: none). */
+uint64_t turn_server_max_bps(const struct turn_server *srv);
+struct turn_traffic;
+/* Traffic relayed for a outside the core (turn_io.alloc_sync): added to
+ * its counters and the server's as the core's data path adds its own. */
+void turn_server_add_traffic(struct turn_server *srv, struct turn_alloc *a,
+			     const struct turn_traffic *t);
 /* The per-allocation limits of the options (a configuration reload): they
  * apply to the next request; what allocations already hold stays. */
 void turn_server_set_limits(struct turn_server *srv, uint32_t max_lifetime,

@@ -47,6 +47,13 @@ PORT=$(free_port)
 expect_fail "an address this host does not have: bind error at start" "192.0.2.1" \
 	-L 192.0.2.1 -p "$PORT"
 
+# kernel-offload = on that cannot load (an interface this host does not
+# have) refuses to start, saying why, as other start-up failures do.
+printf 'listening-ip = { "127.0.0.1" }\nlistening-port = %s\nrelay-ip = { "127.0.0.1" }\nkernel-offload = on\nkernel-offload-interfaces = { "offsyncnone0" }\n' \
+	"$PORT" >"$T_DIR/offload.conf"
+expect_fail "kernel-offload = on that cannot load: refused at start" \
+	"cannot start: kernel-offload = on:" -c "$T_DIR/offload.conf"
+
 # The embedded default (no -c): runs and prints the demo user.
 "$TURND" -L 127.0.0.1 -p "$PORT" >"$T_DIR/turnd.out" 2>"$T_DIR/turnd.log" &
 TURND_PID=$!
@@ -56,6 +63,8 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 check "embedded default answers Binding" [ "$answered" = yes ]
+check "kernel-offload (auto): one line says whether it loaded" \
+	grep -Eq "kernel-offload: (off: .*; relaying in user space|loaded on )" "$T_DIR/turnd.log"
 check "embedded default prints the demo user" grep -q "demo user: demo  password: [A-Za-z0-9]\{16\}" "$T_DIR/turnd.out"
 kill -HUP "$TURND_PID"
 sleep 0.3

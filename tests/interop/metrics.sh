@@ -21,6 +21,7 @@ user = { \"user:pass\" }
 allowed-peer-ip = { \"127.0.0.1\" }
 allow-own-peers = true
 relay-threads = 1
+kernel-offload = off
 metrics-port = $MPORT" || exit 1
 
 scrape() { # scrape FILE: GET /metrics into FILE
@@ -89,8 +90,35 @@ check "  ... and its +Inf bucket equals the count" is "$T_DIR/m1" \
 	'turnd_allocate_seconds_bucket{le="+Inf"}' 6
 check "one TCP connection accepted" is "$T_DIR/m1" 'turnd_tcp_connections_total' 1
 check "no Redis series without Redis" sh -c "! grep -q '^turnd_redis' $T_DIR/m1"
+# (The labels: a family may be named for users, turnd_user_channeldata_total.)
 check "no label carries a username or an address" sh -c \
-	"! grep -v '^#' $T_DIR/m1 | grep -Eq 'user|127\\.0\\.0\\.1'"
+	"! grep -v '^#' $T_DIR/m1 | grep -o '{[^}]*}' | grep -Eq 'user|127\\.0\\.0\\.1'"
+# The kernel fast path's families are there with it off (docs/OFFLOAD.md),
+# and user space saw the UDP session's ChannelData.
+check "kernel-offload = off: one line says so" \
+	grep -q 'kernel-offload: off: kernel-offload = off; relaying in user space' "$T_DIR/turnd.log"
+check "turnd_kernel_offload_loaded 0" is "$T_DIR/m1" turnd_kernel_offload_loaded 0
+check "every kernel-offload family present, all 0" sh -c "
+	for s in turnd_kernel_offload_interfaces turnd_kernel_offload_entries \
+		'turnd_kernel_offload_packets_total{direction=\"to_peer\"}' \
+		'turnd_kernel_offload_packets_total{direction=\"to_client\"}' \
+		'turnd_kernel_offload_bytes_total{direction=\"to_peer\"}' \
+		'turnd_kernel_offload_bytes_total{direction=\"to_client\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"expired\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"stale\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"malformed\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"padding\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"mtu\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"checksum\"}' \
+		'turnd_kernel_offload_passed_total{reason=\"gso\"}' \
+		turnd_kernel_offload_bandwidth_drops_total turnd_kernel_offload_errors_total \
+		'turnd_kernel_offload_fallbacks_total{reason=\"map_full\"}' \
+		'turnd_kernel_offload_fallbacks_total{reason=\"route\"}'; do
+		[ \"\$(awk -v s=\"\$s\" '\$1 == s {print \$2}' $T_DIR/m1)\" = 0 ] ||
+			{ echo \"  \$s: not 0\"; exit 1; }
+	done"
+check "user space handled the ChannelData (turnd_user_channeldata_total > 0)" sh -c \
+	"[ \"\$(awk '\$1 == \"turnd_user_channeldata_total\" {print \$2}' $T_DIR/m1)\" -gt 0 ]"
 check "no reload yet" sh -c "grep -q '^turnd_config_reloads_total{result=\"applied\"} 0\$' $T_DIR/m1 &&
 	grep -q '^turnd_config_reloads_total{result=\"refused\"} 0\$' $T_DIR/m1"
 # SIGHUP with the same file, then with a broken one: counted by result.

@@ -90,6 +90,9 @@ START_TEST(defaults_without_file)
 	ck_assert_uint_eq(c->port_quarantine_s, 60);
 	ck_assert_uint_eq(c->max_bps, 0);
 	ck_assert_uint_eq(c->max_tcp_connections, 64);
+	ck_assert_int_eq(c->kernel_offload, CONF_OFFLOAD_AUTO);
+	ck_assert_uint_eq(c->n_offload_ifnames, 0);
+	ck_assert_uint_eq(c->offload_max_entries, 65536);
 	ck_assert_ptr_null(c->cert);
 	ck_assert_ptr_null(c->pkey);
 	ck_assert_uint_eq(c->workers, 0);
@@ -150,6 +153,9 @@ static const char full_file[] =
 	"total-quota = 1000\n"
 	"relay-port-quarantine = 5\n"
 	"max-bps = 125000\n"
+	"kernel-offload = on\n"
+	"kernel-offload-interfaces = { eth0, \"veth-a.10\" }\n"
+	"kernel-offload-max-entries = 1024\n"
 	"cert = /etc/turnd/cert.pem\n"
 	"pkey = \"/etc/turnd/key.pem\"\n"
 	"tls-listening-port = 5350\n"
@@ -205,6 +211,11 @@ START_TEST(full_file_sets_every_option)
 	ck_assert_uint_eq(c->user_quota, 10);
 	ck_assert_uint_eq(c->total_quota, 1000);
 	ck_assert_uint_eq(c->max_bps, 125000);
+	ck_assert_int_eq(c->kernel_offload, CONF_OFFLOAD_ON);
+	ck_assert_uint_eq(c->n_offload_ifnames, 2);
+	ck_assert_str_eq(c->offload_ifnames[0], "eth0");
+	ck_assert_str_eq(c->offload_ifnames[1], "veth-a.10");
+	ck_assert_uint_eq(c->offload_max_entries, 1024);
 	ck_assert_str_eq(c->cert, "/etc/turnd/cert.pem");
 	ck_assert_str_eq(c->pkey, "/etc/turnd/key.pem");
 	ck_assert_uint_eq(c->tls_listening_port, 5350);
@@ -473,6 +484,17 @@ START_TEST(number_and_boolean_errors)
 		   "t.conf:1: option 'total-quota': 2147483648 is not a quota (0-2147483647)");
 	load_fails("max-tcp-connections = 65536\n",
 		   "t.conf:1: option 'max-tcp-connections': 65536 is not a count (0-65535)");
+	load_fails("realm = x\nkernel-offload = maybe\n",
+		   "t.conf:2: option 'kernel-offload': 'maybe' is not auto, on or off");
+	load_fails("kernel-offload-interfaces = { eth0,\n \"a/b\" }\n",
+		   "t.conf:2: option 'kernel-offload-interfaces': 'a/b' is not an interface name "
+		   "(1-15 characters, no '/', ':' or blank)");
+	load_fails("kernel-offload-interfaces = \"0123456789abcdef\"\n",
+		   "t.conf:1: option 'kernel-offload-interfaces': '0123456789abcdef' is not an "
+		   "interface name (1-15 characters, no '/', ':' or blank)");
+	load_fails("kernel-offload-max-entries = 0\n",
+		   "t.conf:1: option 'kernel-offload-max-entries': 0 is not a channel count "
+		   "(1-16777216)");
 	load_fails("relay-threads = 65\n",
 		   "t.conf:1: option 'relay-threads': 65 is not a thread count (0-64)");
 	load_fails(

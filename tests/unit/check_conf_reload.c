@@ -155,6 +155,9 @@ START_TEST(restart_options_keep_running_values)
 					   "pid-file = /run/x.pid\n"
 					   "log-json = true\n"
 					   "metrics-port = 9100\n"
+					   "kernel-offload = off\n"
+					   "kernel-offload-interfaces = eth1\n"
+					   "kernel-offload-max-entries = 10\n"
 					   "user-quota = 6\n");
 	struct conf_reload_diff d;
 	char a[TURN_ADDR_STRLEN];
@@ -163,7 +166,8 @@ START_TEST(restart_options_keep_running_values)
 	const char *want[] = {"listening-ip", "relay-ip",	"external-ip", "alternate-server",
 			      "metrics-port", "listening-port", "no-tcp",      "min-port",
 			      "max-port",     "relay-threads",	"stun-only",   "software",
-			      "pid-file",     "log-json"};
+			      "pid-file",     "log-json",	"kernel-offload",
+			      "kernel-offload-interfaces", "kernel-offload-max-entries"};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!listed(d.restart, d.n_restart, want[i]))
 			ck_abort_msg("'%s' not in restart list: %s", want[i],
@@ -176,6 +180,9 @@ START_TEST(restart_options_keep_running_values)
 	ck_assert_uint_eq(next->n_listen, 1);
 	ck_assert_str_eq(turn_addr_format(&next->listen[0], true, a, sizeof(a)), "127.0.0.1:3478");
 	ck_assert_uint_eq(next->listening_port, 3478);
+	ck_assert_int_eq(next->kernel_offload, CONF_OFFLOAD_AUTO);
+	ck_assert_uint_eq(next->n_offload_ifnames, 0);
+	ck_assert_uint_eq(next->offload_max_entries, 65536);
 	ck_assert_uint_eq(next->n_relay, 1);
 	ck_assert_str_eq(turn_addr_format(&next->relay[0], false, a, sizeof(a)), "127.0.0.1");
 	ck_assert_uint_eq(next->n_external, 0);

@@ -4,6 +4,9 @@
  * outcome and counters; the channel range is the server's own
  * (legacy_channels); a policy change sweeps permissions and channels to
  * peers it refuses, and a hairpin peer is still asked for each packet.
+ * turn_io.alloc_sync: net/ is told each change of what an allocation lets
+ * through and its closing, and what net/ relayed itself (the kernel's
+ * fast path) is counted as the core counts its own.
  */
 #include <check.h>
 #include <string.h>
@@ -208,6 +211,131 @@ START_TEST(hairpin_channel_is_asked_per_packet)
 }
 END_TEST
 
+/* Where the first record of (a, why) is in the fake's log, or -1. */
+static int sync_index(const struct fake_io *f, const struct turn_alloc *a, int why)
+{
+	for (unsigned i = 0; i < f->n_syncs && i < FAKE_MAX_SYNCS; i++)
+		if (f->syncs[i].a == a && f->syncs[i].why == why)
+			return (int)i;
+	return -1;
+}
+
+/* Each change of what an allocation lets through is told once, with the
+ * allocation: ChannelBind, CreatePermission, a Refresh, a policy sweep and
+ * a new max-bps; what changes nothing (a refused bind, the same max-bps)
+ * is not. */
+START_TEST(sync_on_each_change)
+{
+	struct harness h;
+	struct client c;
+
+	up_bound(&h, &c);
+	const struct turn_alloc *a = client_alloc(&c);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 1);
+	ck_assert_int_eq(client_bind(&c, 0x4000, OTHER), STUN_ERR_BAD_REQUEST);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 1);
+	ck_assert_int_eq(client_permit(&c, OTHER), 0);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 2);
+	ck_assert_int_eq(client_refresh(&c, 900), 0);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 3);
+	harness_deny(&h, "198.51.100.1");
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 4);
+	turn_server_set_max_bps(h.srv, 5000);
+	ck_assert_uint_eq(turn_server_max_bps(h.srv), 5000);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 5);
+	turn_server_set_max_bps(h.srv, 5000);
+	ck_assert_uint_eq(fake_syncs(&h.io, a, TURN_SYNC_CHANGED), 5);
+	ck_assert_uint_eq(fake_syncs(&h.io, NULL, TURN_SYNC_CLOSING), 0);
+	harness_down(&h);
+}
+END_TEST
+
+/* CLOSING comes once per allocation whatever ends it (Refresh 0, expiry,
+ * the server freed), always before its DELETED event. */
+START_TEST(closing_once_before_deleted)
+{
+	struct harness h;
+	struct client c[3];
+
+	harness_up(&h);
+	for (int i = 0; i < 3; i++) {
+		client_init(&c[i], &h, "alice", "secret", 7 + i, 40000);
+		client_allocate(&c[i], i == 2 ? 3600 : 0);
+	}
+	const struct turn_alloc *a[3] = { client_alloc(&c[0]), client_alloc(&c[1]),
+					  client_alloc(&c[2]) };
+	ck_assert_int_eq(client_refresh(&c[0], 0), 0);
+	harness_advance(&h, 601000);
+	ck_assert_uint_eq(fake_syncs(&h.io, NULL, TURN_SYNC_CLOSING), 2);
+	harness_down(&h);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(fake_syncs(&h.io, a[i], TURN_SYNC_CLOSING), 1);
+		ck_assert_uint_eq(fake_syncs(&h.io, a[i], -1), 1);
+		ck_assert_int_lt(sync_index(&h.io, a[i], TURN_SYNC_CLOSING),
+				 sync_index(&h.io, a[i], -1));
+	}
+}
+END_TEST
+
+/* What net/ relayed itself, handed back at CLOSING, is in the DELETED
+ * event's totals and the server's counters, with what the core relayed. */
+START_TEST(closing_carries_traffic)
+{
+	struct harness h;
+	struct client c;
+	struct turn_reply r = { 0 };
+	uint8_t out[256];
+
+	up_bound(&h, &c);
+	r.buf = out;
+	r.cap = sizeof(out);
+	const struct turn_alloc *a = client_alloc(&c);
+	ck_assert_int_eq(client_chandata(&c, 0x4000, "0123456789", 10), 0);
+	ck_assert_int_eq(peer_send(&c, PEER, "abcde", 5, &r), 0);
+	h.io.carry = (struct turn_traffic){ 3, 300, 2, 200, 1 };
+	ck_assert_int_eq(client_refresh(&c, 0), 0);
+	int ev = sync_index(&h.io, a, -1);
+	ck_assert_int_ge(ev, 0);
+	ck_assert_uint_eq(h.io.syncs[ev].pkts_out, 4);
+	ck_assert_uint_eq(h.io.syncs[ev].bytes_out, 310);
+	ck_assert_uint_eq(h.io.syncs[ev].pkts_in, 3);
+	ck_assert_uint_eq(h.io.syncs[ev].bytes_in, 205);
+	const struct turn_server_stats *s = turn_server_stats(h.srv);
+	ck_assert_uint_eq(s->relayed_to_peer, 4);
+	ck_assert_uint_eq(s->bytes_to_peer, 310);
+	ck_assert_uint_eq(s->relayed_to_client, 3);
+	ck_assert_uint_eq(s->bytes_to_client, 205);
+	ck_assert_uint_eq(s->bandwidth_drops, 1);
+	ck_assert_uint_eq(s->tcp_packets[0] + s->tcp_packets[1], 0);
+	harness_down(&h);
+}
+END_TEST
+
+/* The periodic fold adds to what is there, each time. */
+START_TEST(add_traffic_folds)
+{
+	struct harness h;
+	struct client c;
+	const struct turn_traffic t = { 1, 100, 2, 40, 3 };
+
+	up_bound(&h, &c);
+	struct turn_alloc *a = client_alloc(&c);
+	turn_server_add_traffic(h.srv, a, &t);
+	turn_server_add_traffic(h.srv, a, &t);
+	ck_assert_uint_eq(a->pkts_out, 2);
+	ck_assert_uint_eq(a->bytes_out, 200);
+	ck_assert_uint_eq(a->pkts_in, 4);
+	ck_assert_uint_eq(a->bytes_in, 80);
+	const struct turn_server_stats *s = turn_server_stats(h.srv);
+	ck_assert_uint_eq(s->relayed_to_peer, 2);
+	ck_assert_uint_eq(s->bytes_to_peer, 200);
+	ck_assert_uint_eq(s->relayed_to_client, 4);
+	ck_assert_uint_eq(s->bytes_to_client, 80);
+	ck_assert_uint_eq(s->bandwidth_drops, 6);
+	harness_down(&h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("turn_datapath");
@@ -217,6 +345,10 @@ int main(void)
 	tcase_add_test(t, channel_range_is_the_servers);
 	tcase_add_test(t, policy_change_sweeps_refused_peers);
 	tcase_add_test(t, hairpin_channel_is_asked_per_packet);
+	tcase_add_test(t, sync_on_each_change);
+	tcase_add_test(t, closing_once_before_deleted);
+	tcase_add_test(t, closing_carries_traffic);
+	tcase_add_test(t, add_traffic_folds);
 	suite_add_tcase(s, t);
 	return run_suite(s);
 }

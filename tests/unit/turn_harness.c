@@ -213,6 +213,50 @@ static void fake_quota_give(void *ctx, const char *user)
 	f->total--;
 }
 
+static struct fake_sync *fake_sync_add(struct fake_io *f, const struct turn_alloc *a, int why)
+{
+	unsigned i = f->n_syncs++;
+
+	if (i >= FAKE_MAX_SYNCS)
+		return NULL;
+	f->syncs[i] = (struct fake_sync){ .a = a, .why = why };
+	return &f->syncs[i];
+}
+
+static void fake_alloc_sync(void *ctx, const struct turn_alloc *a, enum turn_sync why,
+			    struct turn_traffic *carried)
+{
+	struct fake_io *f = ctx;
+
+	fake_sync_add(f, a, (int)why);
+	if (why == TURN_SYNC_CLOSING)
+		*carried = f->carry;
+}
+
+static void fake_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
+			     uint32_t lifetime)
+{
+	struct fake_sync *s;
+
+	(void)lifetime;
+	if (ev != TURN_ALLOC_DELETED || !(s = fake_sync_add(ctx, a, -1)))
+		return;
+	s->pkts_out = a->pkts_out;
+	s->bytes_out = a->bytes_out;
+	s->pkts_in = a->pkts_in;
+	s->bytes_in = a->bytes_in;
+}
+
+unsigned fake_syncs(const struct fake_io *f, const struct turn_alloc *a, int why)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->n_syncs && i < FAKE_MAX_SYNCS; i++)
+		if ((!a || f->syncs[i].a == a) && f->syncs[i].why == why)
+			n++;
+	return n;
+}
+
 void fake_io_init(struct fake_io *f)
 {
 	memset(f, 0, sizeof(*f));
@@ -223,6 +267,8 @@ void fake_io_init(struct fake_io *f)
 		.relay_send = fake_relay_send,
 		.quota_take = fake_quota_take,
 		.quota_give = fake_quota_give,
+		.alloc_event = fake_alloc_event,
+		.alloc_sync = fake_alloc_sync,
 		.tcp_connect = fake_tcp_connect,
 		.tcp_bind = fake_tcp_bind,
 		.tcp_close = fake_tcp_close,

@@ -68,8 +68,22 @@ struct fake_tcp {
 	bool open;
 };
 
+/* One alloc_sync or DELETED alloc_event, in the order they came. */
+#define FAKE_MAX_SYNCS 64
+struct fake_sync {
+	const struct turn_alloc *a;
+	int why;  /* enum turn_sync, or -1: the DELETED alloc_event */
+	/* For the event: the allocation's counters as it reported them. */
+	uint64_t pkts_out, bytes_out, pkts_in, bytes_in;
+};
+
 struct fake_io {
 	struct turn_io io;
+	/* alloc_sync and the DELETED alloc_event, the first FAKE_MAX_SYNCS
+	 * kept; each CLOSING hands back carry. */
+	struct fake_sync syncs[FAKE_MAX_SYNCS];
+	unsigned n_syncs;
+	struct turn_traffic carry;
 	int tcp_connect_code; /* tcp_connect answers this when non-zero (447) */
 	unsigned tcp_connects, tcp_closes;
 	struct fake_tcp tcp[FAKE_MAX_TCP];
@@ -102,6 +116,9 @@ struct turn_relay *fake_relay_at(struct fake_io *f, const struct turn_addr *addr
  * it asks the core (turn_server_tcp_incoming). Returns its id. */
 uint32_t fake_tcp_incoming(struct fake_io *f, const struct turn_alloc *a);
 struct fake_tcp *fake_tcp_find(struct fake_io *f, uint32_t id);
+/* How many alloc_sync calls (why) or DELETED events (-1) were recorded for
+ * a (NULL: for any allocation). */
+unsigned fake_syncs(const struct fake_io *f, const struct turn_alloc *a, int why);
 /* Allocations currently counted against user. */
 unsigned fake_user_quota(const struct fake_io *f, const char *user);
 
