@@ -465,12 +465,16 @@ def wait_dead(pid, seconds=2.0):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            states = []
-            for t in os.listdir("/proc/%d/task" % pid):
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except FileNotFoundError:
+            return True  # reaped
+        states = []
+        for t in tasks:
+            try:
                 with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
                     states.append(f.read().rpartition(")")[2].split()[0])
-        except FileNotFoundError:
-            return True
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # that thread is gone
         if all(st in ("Z", "X") for st in states):
             time.sleep(0.1)
             return True
