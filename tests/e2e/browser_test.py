@@ -184,6 +184,8 @@ def main():
         signal.signal(sig, on_signal)
     ap = argparse.ArgumentParser()
     ap.add_argument("--turn", required=True, help="host:port of the TURN server")
+    ap.add_argument("--turn2", default=None,
+                    help="host:port of the second connection's TURN server (default --turn)")
     # tls: a turns: URL (TURN over TLS on TCP).
     ap.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
     ap.add_argument("--user", default="user")
@@ -210,6 +212,7 @@ def main():
     query = urllib.parse.urlencode({
         "turn": args.turn, "transport": args.transport, "user": args.user,
         "pass": args.password, "n": args.messages, "timeout": page_timeout_ms,
+        "turn2": args.turn2 or args.turn,
     })
     url = "http://127.0.0.1:%d/page.html?%s" % (http_port, query)
 

@@ -150,10 +150,12 @@ natdiscovery() {
 }
 
 # metric NAME-AND-LABELS: its value in turnd's /metrics on
-# 127.0.0.1:$METRICS_PORT, 0 when absent; nothing (and false) when the
-# page cannot be read.
+# 127.0.0.1:$METRICS_PORT (in the network namespace METRICS_NS if set), 0
+# when absent; nothing (and false) when the page cannot be read.
 metric() {
-	metrics_page=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || return 1
+	# shellcheck disable=SC2086 # the prefix is a command with arguments
+	metrics_page=$(${METRICS_NS:+ip netns exec $METRICS_NS} curl -sf \
+		"http://127.0.0.1:$METRICS_PORT/metrics") || return 1
 	printf '%s\n' "$metrics_page" | awk -v m="$1" '$1 == m { v = $2 } END { print v + 0 }'
 }
 

@@ -269,7 +269,8 @@ udp_drops() {
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TURND_PID/status"; }
 
 # uclient_cmd MODE: the turnutils_uclient arguments of one mode, as TURN_USER
-# with M clients of N messages of L bytes, to the echo peer on PEER_PORT:
+# with M clients of N messages of L bytes, to the echo peer on PEER_PORT
+# (peer and server on loopback, else UC_PEER4/UC_SERVER4, UC_PEER6/UC_SERVER6):
 #   channels, send (-s), c2c (-y), tcp (-t), ipv6 (-x), rest (-W on
 #   REST_PORT), badpass, badsecret: on PORT (turn_uclient.sh);
 #   tls (-t -S), dtls (-S), tls6, dtls6: on TLS_PORT (turn_tls.sh);
@@ -278,7 +279,8 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$TURND_PID/status"; }
 uclient_cmd() {
 	common="-m $M -n $N -l $L"
 	lt="-u $TURN_USER -w $TURN_PASS"
-	peer4="-e 127.0.0.1 -r ${PEER_PORT:-} 127.0.0.1" peer6="-e ::1 -r ${PEER_PORT:-} ::1"
+	peer4="-e ${UC_PEER4:-127.0.0.1} -r ${PEER_PORT:-} ${UC_SERVER4:-127.0.0.1}"
+	peer6="-e ${UC_PEER6:-::1} -r ${PEER_PORT:-} ${UC_SERVER6:-::1}"
 	case "$1" in
 	channels) echo "-p $PORT $lt $common $peer4" ;;
 	send)     echo "-p $PORT $lt $common -s $peer4" ;;
