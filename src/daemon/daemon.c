@@ -363,6 +363,11 @@ static void on_drain(evutil_socket_t sig, short what, void *arg)
 		return;
 	n->drain_deadline_ms = io_now_ms() + 1000u * n->current->conf->drain_timeout_s;
 	quota_set_draining(&n->quota, true);
+	/* The kernel fast path hands every channel back to user space now,
+	 * not at the workers' next tick (docs/OFFLOAD.md): the flag above
+	 * is set first, so no worker installs one after this. */
+	if (n->offload)
+		offload_clear(n->offload);
 	notify_send("STATUS=draining: no new allocations");
 	log_notice("SIGUSR1: draining: no new allocations; stopping when the last allocation "
 		   "is gone, or in %u s",

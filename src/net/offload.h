@@ -54,6 +54,11 @@ void offload_heartbeat(struct offload *o, uint64_t now_ns, uint64_t ttl_ns);
  * attached interface any more are removed (user space relays them). */
 void offload_refresh_routes(struct offload *o);
 
+/* Remove every channel of every worker now (a drain: user space relays
+ * from the next datagram on; the workers forget their records at their
+ * next tick, deleting what is already gone). */
+void offload_clear(struct offload *o);
+
 /* A new allocation id (never 0), for the maps keyed by allocation. */
 uint32_t offload_new_id(struct offload *o);
 

@@ -22,6 +22,7 @@ int offload_open(const struct offload_params *p, struct offload **out, char *why
 void offload_close(struct offload *o) { (void)o; }
 void offload_heartbeat(struct offload *o, uint64_t now_ns, uint64_t ttl_ns) { (void)o; (void)now_ns; (void)ttl_ns; }
 void offload_refresh_routes(struct offload *o) { (void)o; }
+void offload_clear(struct offload *o) { (void)o; }
 uint32_t offload_new_id(struct offload *o) { (void)o; return 0; }
 int offload_put(struct offload *o, const struct offload_chan *c) { (void)o; (void)c; return -1; }
 void offload_del(struct offload *o, const struct offload_chan *c) { (void)o; (void)c; }

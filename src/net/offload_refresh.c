@@ -133,19 +133,44 @@ void offload_refresh_routes(struct offload *o)
 	size_t cap = o->max_entries, size = 1;
 	struct offload_c2p_key *ck = calloc(cap, sizeof(*ck));
 	struct offload_p2c_key *pk = calloc(cap, sizeof(*pk));
+	struct refresh_cache rc = { 0 };
 
-	while (size < 4 * cap)
+	if (!ck || !pk)
+		goto out;
+	size_t nc = refresh_keys(o->fd_c2p, sizeof(*ck), cap, (uint8_t *)ck);
+	size_t np = refresh_keys(o->fd_p2c, sizeof(*pk), cap, (uint8_t *)pk);
+	/* The cache by what is there: at most one destination per key. */
+	while (size < 2 * (nc + np))
 		size <<= 1;
-	struct refresh_cache rc = { .slots = calloc(size, sizeof(struct refresh_slot)), .mask = size - 1 };
-	if (ck && pk && rc.slots) {
+	rc.slots = calloc(size, sizeof(struct refresh_slot));
+	rc.mask = size - 1;
+	if (!rc.slots)
+		goto out;
+	for (size_t i = 0; i < nc; i++)
+		refresh_c2p(o, &rc, &ck[i]);
+	for (size_t i = 0; i < np; i++)
+		refresh_p2c(o, &rc, &pk[i]);
+out:
+	free(rc.slots);
+	free(ck);
+	free(pk);
+}
+
+void offload_clear(struct offload *o)
+{
+	size_t cap = o->max_entries;
+	struct offload_c2p_key *ck = calloc(cap, sizeof(*ck));
+	struct offload_p2c_key *pk = calloc(cap, sizeof(*pk));
+
+	if (ck && pk) {
 		size_t nc = refresh_keys(o->fd_c2p, sizeof(*ck), cap, (uint8_t *)ck);
 		size_t np = refresh_keys(o->fd_p2c, sizeof(*pk), cap, (uint8_t *)pk);
 		for (size_t i = 0; i < nc; i++)
-			refresh_c2p(o, &rc, &ck[i]);
+			if (bpf_map_delete_elem(o->fd_c2p, &ck[i]) == 0)
+				atomic_fetch_sub(&o->entries, 1);
 		for (size_t i = 0; i < np; i++)
-			refresh_p2c(o, &rc, &pk[i]);
+			bpf_map_delete_elem(o->fd_p2c, &pk[i]);
 	}
-	free(rc.slots);
 	free(ck);
 	free(pk);
 }

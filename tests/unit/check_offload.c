@@ -476,6 +476,32 @@ START_TEST(del_removes_both_directions)
 }
 END_TEST
 
+/* A drain (offload_clear): every channel of every worker goes at once,
+ * and a worker's later offload_del of one is not counted again. */
+START_TEST(clear_removes_every_channel)
+{
+	netns();
+	struct offload *o = open_pair(16);
+	struct offload_chan c = chan(o, 3), d = chan(o, 4);
+	struct offload_totals t;
+
+	ck_assert_int_eq(offload_put(o, &c), 0);
+	ck_assert_int_eq(offload_put(o, &d), 0);
+	offload_clear(o);
+	offload_totals(o, &t);
+	ck_assert_uint_eq(t.entries, 0);
+	ck_assert_uint_eq(map_keys(o, "offload_c2p", sizeof(struct offload_c2p_key)), 0);
+	ck_assert_uint_eq(map_keys(o, "offload_p2c", sizeof(struct offload_p2c_key)), 0);
+	offload_del(o, &c);
+	offload_totals(o, &t);
+	ck_assert_uint_eq(t.entries, 0);
+	ck_assert_int_eq(offload_put(o, &c), 0); /* the maps still work */
+	offload_totals(o, &t);
+	ck_assert_uint_eq(t.entries, 1);
+	offload_close(o);
+}
+END_TEST
+
 START_TEST(full_map_falls_back_whole)
 {
 	netns();
@@ -733,6 +759,7 @@ int main(void)
 	tcase_add_test(tc, open_without_privileges_says_which);
 	tcase_add_test(tc, put_refuses_ways_out_not_attached);
 	tcase_add_test(tc, del_removes_both_directions);
+	tcase_add_test(tc, clear_removes_every_channel);
 	tcase_add_test(tc, full_map_falls_back_whole);
 	tcase_add_test(tc, update_counts_once);
 	tcase_add_test(tc, bucket_set_update_delete);
