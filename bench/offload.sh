@@ -199,8 +199,8 @@ ofl_load() {
 	k1=$(ofl_ksoftirqd_ticks)
 	b1=$(ofl_bpf_snap "${SRV_CHILD:-0}")
 	set -- $(jvals "$LOAD_OUT" received recv_pps)
-	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB FLOOR_PCT BUSY0 SI0_PCT BUSY1 PPS RELAYED \
-		BPF BPF_RUNS KSHARE CSUM; do
+	for v in MACHINE LITERAL PROC SI_LOAD FLOOR_US ATTRIB CORE1 FLOOR_PCT BUSY0 SI0_PCT BUSY1 PPS \
+		RELAYED BPF BPF_RUNS KSHARE CSUM; do
 		eval "OFL_$v=nan" # none stale if the python below fails
 	done
 	eval "$(python3 - "$f0" "$f1" "$OFL_FLOOR" "$s0" "$s1" "$b0" "$b1" "$1" "$2" \
@@ -237,6 +237,7 @@ out["PROC"] = per_pkt(srv_ticks)
 out["SI_LOAD"] = per_pkt(si_load)
 out["FLOOR_US"] = per_pkt(floor)
 out["ATTRIB"] = per_pkt(srv_ticks + si_load)
+out["CORE1"] = per_pkt(d[5])
 # how busy the machine was without us, in percent of all its cores
 ncpu = max(1, len([1 for x in open("/proc/stat") if x[:3] == "cpu" and x[3].isdigit()]))
 out["FLOOR_PCT"] = "%.0f" % (100 * (f1[0] - f0[0]) / hz / floor_s / ncpu) if floor_s > 0 else "nan"
@@ -317,6 +318,40 @@ fig_ofl_saturated() {
 	rec_ofl ko_sat_cpu_peer "$CPU_PEER"
 }
 
+# ofl_rps on|off: steer each veth's receive work (RPS) to the core of the
+# namespace that receives: the server's (sc, sp) to core 1, the load
+# tool's and the peer's (cs, ps) to core 0, as a NIC's queue interrupt on
+# the server's core would. Without it a veth receives on the sender's core
+# (inside its sendmmsg), so the server's kernel work, all of the fast
+# path's among it, lands on the load core.
+ofl_rps() {
+	case "$1" in on) s=2 c=1 ;; *) s=0 c=0 ;; esac
+	ofl_ns s sh -c "echo $s >/sys/class/net/sc/queues/rx-0/rps_cpus &&
+		echo $s >/sys/class/net/sp/queues/rx-0/rps_cpus" &&
+		ofl_ns c sh -c "echo $c >/sys/class/net/cs/queues/rx-0/rps_cpus" &&
+		ofl_ns p sh -c "echo $c >/sys/class/net/ps/queues/rx-0/rps_cpus"
+}
+
+# (j) again with the receive work steered (ofl_rps): everything on core 1
+# is then the server's, so its busy time per relayed packet is the
+# server's CPU per packet, the same formula for every server.
+fig_ofl_steered() {
+	[ "$PIN" = 1 ] || return 0 # the steering names the pinned cores
+	if ! ofl_rps on >>"$RAW" 2>&1; then
+		note "(j) steered: RPS could not be set"
+		return
+	fi
+	echo "\$ (receive work steered: RPS sc, sp -> core 1; cs, ps -> core 0)" >>"$RAW"
+	if ofl_load "$SRV_KIND-offload-flood-steered" "$SECS" 0; then
+		rec_ofl ko_rps_pps "$OFL_PPS"
+		rec_ofl ko_rps_busy1 "$OFL_BUSY1"
+		rec_ofl ko_rps_core1 "$OFL_CORE1"
+	else
+		for k in pps busy1 core1; do rec "ko_rps_$k" "$SRV_KIND" fail; done
+	fi
+	ofl_rps off >>"$RAW" 2>&1
+}
+
 # (k) p50 and p99 at OFL_LAT_RATE, 4 sessions, through the relay and, with
 # the server namespace forwarding for that run only, straight to the peer.
 fig_ofl_latency() {
@@ -376,6 +411,7 @@ ofl_server_round() { # KIND
 	fi
 	want i && fig_ofl_cpu
 	want j && fig_ofl_saturated
+	want j && fig_ofl_steered
 	case "$1" in turnd_on | turnd_off) want k && fig_ofl_latency ;; esac
 	if [ "$1" = fwd ]; then
 		stop_server
@@ -494,7 +530,11 @@ rows += [("ko_sat_pps", "(j) relayed pkt/s, flood, 4 sessions", "pkt/s", None),
          ("ko_sat_cpu_attr", "(j) the same, server process + softirq on the load core, flood", "us",
           ("turnd_off", 0.3)),
          ("ko_sat_bpf", "(j) the BPF program's own run time per relayed packet, flood", "us", None),
-         ("ko_sat_cpu_proc", "(j) the server process's CPU per relayed packet, flood", "us", None)]
+         ("ko_sat_cpu_proc", "(j) the server process's CPU per relayed packet, flood", "us", None),
+         ("ko_rps_pps", "(j) steered (RPS: the server's receive work on core 1): relayed pkt/s, flood", "pkt/s",
+          None),
+         ("ko_rps_busy1", "(j) steered: server core (core 1) busy, flood", "%", None),
+         ("ko_rps_core1", "(j) steered: server core's CPU per relayed packet, flood", "us", ("turnd_off", 0.3))]
 for p in ("p50", "p99"):
     rows += [("ko_lat_" + p, "(k) latency added by the relay, %s, at %s round trips/s" % (p, lat_rate), "us", None),
              ("ko_lat_%s.abs" % p, "(k) latency through the relay, %s, at %s round trips/s" % (p, lat_rate),
