@@ -254,6 +254,14 @@ free_port() {
 }
 
 say() { echo "bench: $*"; echo "## $*" >>"$RAW"; }
+# round_order LIST: LIST as it is in odd rounds ($ROUND), reversed in even ones.
+round_order() {
+	if [ $((ROUND % 2)) -eq 0 ]; then
+		echo "$1" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }'
+	else
+		echo "$1"
+	fi
+}
 note() { echo "- $*" >>"$NOTES"; echo "bench: note: $*"; }
 rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$ROUND" "$3" >>"$RESULTS"; }
 
@@ -914,9 +922,7 @@ ROUND=1
 # the order swapped), so a fixed order biases every ratio.
 want a b c d e f h || ROUND=$((ROUNDS + 1)) # only (g) or (i)-(k)
 while [ "$ROUND" -le "$ROUNDS" ]; do
-	order=$IMPLS
-	[ $((ROUND % 2)) -eq 0 ] && order=$(echo "$IMPLS" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-	for impl in $order; do
+	for impl in $(round_order "$IMPLS"); do
 		say "round $ROUND/$ROUNDS: $impl ($(($(date +%s) - start_s)) s)"
 		run_server_round "$impl"
 	done

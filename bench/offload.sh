@@ -453,9 +453,7 @@ ofl_run() {
 	alive "$PEER_PID" || { note "(i)-(k): turnpeer did not start: $(cat "$W/offload-peer.log")"; return 0; }
 	ROUND=1
 	while [ "$ROUND" -le "$ROUNDS" ]; do
-		order=$impls
-		[ $((ROUND % 2)) -eq 0 ] && order=$(echo "$impls" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-		for impl in $order; do
+		for impl in $(round_order "$impls"); do
 			say "round $ROUND/$ROUNDS, figures (i)-(k) in namespaces: $impl ($(($(date +%s) - start_s)) s)"
 			ofl_server_round "$impl"
 		done
