@@ -129,7 +129,9 @@ turnd_user_channeldata_total uc
 turnd_kernel_offload_loaded loaded
 turnd_kernel_offload_interfaces ifs
 turnd_kernel_offload_fallbacks_total{reason=\"map_full\"} fb_full
-turnd_kernel_offload_fallbacks_total{reason=\"route\"} fb_route"
+turnd_kernel_offload_fallbacks_total{reason=\"route\"} fb_route
+turnd_kernel_offload_bandwidth_drops_total kbw
+turnd_drops_total{reason=\"bandwidth\"} ubw"
 snap() {
 	page=$(ip netns exec "$NS_S" curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || return 1
 	while read -r series short; do

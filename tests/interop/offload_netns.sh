@@ -143,6 +143,50 @@ print(j["sent"], j["received"], j["lost"], j["duplicates"])' "$T_DIR/load.out" 2
 		agree "$1" 1200 1200 120 4
 }
 
+# capped MODE: max-bps with the offload MODE (the kernel's bucket in
+# offload_buckets, or user space's turn_bandwidth_take). One allocation,
+# turnload offering 200 datagrams/s of 200 bytes for 4 s, each echoed: 80,000
+# bytes/s both ways together against a cap of 20,000. Both ways share the
+# allocation's bucket, which starts full (one second's worth), so what is
+# relayed both ways is about CAP x (4 + 1): at most that and 10% (turnload's
+# 4 s are not exact), at least CAP x 4 x 0.9.
+CAP=20000
+capped() {
+	must "offload $1, max-bps = $CAP: turnd up" offload_start "$1" "" "max-bps = $CAP" ||
+		{ killed_turnd; return; }
+	snap before || { not_ok "offload $1, max-bps: /metrics"; return; }
+	inc timeout -k 2 30 "$TURNLOAD" --json -q -u "$TURN_USER" -w "$TURN_PASS" -e "$P4:3481" \
+		-n 1 -l 200 -r 200 -d 4 "$S4:$PORT" >"$T_DIR/capped.out" 2>"$T_DIR/capped.err"
+	sleep 1.5 # the kernel's counters are folded in once a second
+	snap after || { not_ok "offload $1, max-bps: /metrics"; return; }
+	moved
+	sent=$("$PY" -c 'import json, sys
+print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["sent"])' "$T_DIR/capped.out" 2>/dev/null)
+	check "offload $1, max-bps = $CAP: turnload offered about 800 datagrams (${sent:-none})" \
+		between "datagrams turnload sent" "${sent:-0}" 780 820
+	bytes=$(($(delta rb_peer) + $(delta rb_client)))
+	check "offload $1, max-bps = $CAP: $bytes bytes relayed both ways in 4 s, within the cap" \
+		between "bytes relayed both ways" "$bytes" $((CAP * 4 * 9 / 10)) $((CAP * 5 * 11 / 10))
+	if [ "$1" = on ]; then
+		check "offload $1, max-bps: the kernel carried it and dropped the excess" \
+			capped_in_kernel
+	else
+		check "offload $1, max-bps: user space dropped the excess" \
+			between "turnd_drops_total{reason=bandwidth}" "$(delta ubw)" 1 1000
+	fi
+	check "offload $1, max-bps: turnd stops cleanly" stop_turnd
+}
+
+# capped_in_kernel: the datagrams turnd relayed went through the kernel,
+# which dropped what the bucket refused; user space saw at most the 4 a
+# client may send before its entry is in (as agree's slack).
+capped_in_kernel() {
+	between "kernel packets to the peer" "$(delta kp_peer)" $(($(delta rp_peer) - 4)) "$(delta rp_peer)" &&
+		between "kernel packets to the client" "$(delta kp_client)" $(($(delta rp_client) - 4)) "$(delta rp_client)" &&
+		between "turnd_kernel_offload_bandwidth_drops_total" "$(delta kbw)" 1 1000 &&
+		between "user-space ChannelData" "$(delta uc)" 0 4
+}
+
 # driver MODE LABEL [--stale] SCENARIO...: offload_client.py's scenarios
 # against the running turnd, each line ok or not ok.
 driver() {
@@ -205,6 +249,8 @@ killed() {
 # the other sanitized tests do not run, and cost a minute of make check.
 [ -n "${TURND_SANITIZED:-}" ] || one_mode off "$OFF_MODE"
 one_mode on on
+[ -n "${TURND_SANITIZED:-}" ] || capped off
+capped on
 killed on "" "offload on, tcx link, SIGKILL"
 # A clsact filter outlives the process: the heartbeat ends it 3 s later.
 killed on tc "offload on, clsact filter (TURND_OFFLOAD_ATTACH=tc), SIGKILL" --stale
