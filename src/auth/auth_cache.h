@@ -51,6 +51,7 @@ struct auth_cache_answer {
 	uint64_t fetched_s; /* UNIX time of the answer */
 	bool confirmed; /* USER or REST whose key has verified a request */
 	struct auth_key key; /* AUTH_CACHE_USER only */
+	struct auth_limits limits; /* AUTH_CACHE_USER only: the HTTP hook's */
 };
 
 struct auth_cache;
@@ -81,6 +82,10 @@ bool auth_cache_get(struct auth_cache *c, const uint8_t *name, size_t len,
  */
 int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
 		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s);
+
+/* auth_cache_put with the answer's kind, key, limits and fetched_s. */
+int auth_cache_store(struct auth_cache *c, const uint8_t *name, size_t len,
+		     const struct auth_cache_answer *a);
 
 /* A request's MESSAGE-INTEGRITY verified with name's answer: move it to
  * the confirmed share. Returns true when an entry was found. */
