@@ -74,10 +74,11 @@ struct auth_key {
 };
 
 /* Per-user limits a backend may give with a credential (the HTTP hook's
- * "lifetime", "max_bps", "quota"); 0 means none: the server's own apply. */
+ * "lifetime" and "quota"); 0 means none: the server's own apply. (A
+ * per-user bandwidth cap would also have to reach the kernel fast path
+ * and the TCP relay's pipes: not yet.) */
 struct auth_limits {
 	uint32_t lifetime_s; /* a cap on the allocation's lifetime */
-	uint64_t max_bps; /* a cap on each allocation's bandwidth, bytes per second */
 	uint32_t quota; /* this user's allocations on this server at once */
 };
 

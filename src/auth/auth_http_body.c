@@ -96,7 +96,7 @@ static int reply_password(const struct json_member *m, struct auth_http_reply *o
  * skipped. */
 static int reply_member(const struct json_member *m, struct auth_http_reply *out, unsigned *seen)
 {
-	static const char *const names[] = { "key", "password", "lifetime", "max_bps", "quota" };
+	static const char *const names[] = { "key", "password", "lifetime", "quota" };
 	uint64_t v = 0;
 	size_t i = 0;
 
@@ -117,8 +117,6 @@ static int reply_member(const struct json_member *m, struct auth_http_reply *out
 			return -1;
 		out->limits.lifetime_s = (uint32_t)v;
 		return 0;
-	case 3:
-		return json_uint(m, AUTH_HTTP_BPS_MAX, &out->limits.max_bps);
 	default:
 		if (json_uint(m, AUTH_HTTP_QUOTA_MAX, &v) < 0)
 			return -1;

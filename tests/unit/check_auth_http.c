@@ -178,14 +178,13 @@ START_TEST(test_reply_valid)
 	ck_assert_uint_eq(r.md5[0], 0x01);
 	ck_assert_uint_eq(r.md5[15], 0xef);
 	ck_assert_uint_eq(r.limits.lifetime_s, 0);
-	ck_assert_int_eq(parse("{\"password\":\"p\\u00e4ss\",\"lifetime\":600,\"max_bps\":125000,"
+	ck_assert_int_eq(parse("{\"password\":\"p\\u00e4ss\",\"lifetime\":600,\"max_bps\":\"x\","
 			       "\"quota\":3,\"note\":{\"x\":[1]}}",
 			       &r),
 			 0);
 	ck_assert(r.has_password && !r.has_key);
 	ck_assert_str_eq(r.password, "p\xc3\xa4ss");
 	ck_assert_uint_eq(r.limits.lifetime_s, 600);
-	ck_assert_uint_eq(r.limits.max_bps, 125000);
 	ck_assert_uint_eq(r.limits.quota, 3);
 }
 END_TEST
@@ -199,7 +198,7 @@ START_TEST(test_reply_junk)
 		"{\"key\":\"0123456789abcdef0123456789abcdeg\"}", /* not hex */
 		"{\"key\":123}", "{\"password\":true}", "{\"password\":\"\"}", /* wrong types */
 		"{\"password\":\"p\",\"lifetime\":\"600\"}", "{\"password\":\"p\",\"quota\":-1}",
-		"{\"password\":\"p\",\"lifetime\":86401}", "{\"password\":\"p\",\"max_bps\":1.5}",
+		"{\"password\":\"p\",\"lifetime\":86401}", "{\"password\":\"p\",\"quota\":1.5}",
 		"{\"password\":\"p\",\"password\":\"q\"}", /* twice */
 		"{\"password\":\"p\"", "{\"password\":\"p\"} trailing",
 	};
