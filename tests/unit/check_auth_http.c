@@ -19,6 +19,8 @@
 #include "auth/auth.h"
 #include "auth/auth_cache.h"
 #include "auth/auth_http_body.h"
+#include "conf/conf.h"
+#include "conf/conf_reload.h"
 #include "conf/conf_value.h"
 #include "stun/integrity.h"
 #include "util/addr.h"
@@ -237,6 +239,73 @@ START_TEST(test_url)
 			 -1);
 	ck_assert_int_eq(conf_value_http_url("ftp://127.0.0.1/", &a, &path, why, sizeof(why)), -1);
 	ck_assert_int_eq(conf_value_http_url("http:///x", &a, &path, why, sizeof(why)), -1);
+}
+END_TEST
+
+static struct conf *conf_of(const char *text, char *err, size_t errlen)
+{
+	struct conf *c = NULL;
+
+	if (conf_load_string(text, "hook.conf", NULL, &c, err, errlen) < 0)
+		return NULL;
+	return c;
+}
+
+START_TEST(test_conf)
+{
+	char err[512];
+	struct conf *c = conf_of("realm = x\n", err, sizeof(err));
+
+	/* Unset: no hook, the defaults turnd.conf(5) gives. */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_null(c->auth_http.url);
+	ck_assert_uint_eq(c->auth_http.timeout_ms, 2000);
+	ck_assert_uint_eq(c->auth_http.cache_ttl_s, 300);
+	ck_assert_uint_eq(c->auth_http.negative_ttl_s, 30);
+	ck_assert_uint_eq(c->auth_http.max_inflight, 64);
+	conf_free(c);
+	c = conf_of("realm = x\nauth-url = \"http://[::1]:8088/t\"\nauth-timeout = 50\n"
+		    "auth-max-inflight = 1\n",
+		    err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->auth_http.host, "::1");
+	ck_assert_uint_eq(c->auth_http.port, 8088);
+	ck_assert_str_eq(c->auth_http.path, "/t");
+	ck_assert_uint_eq(c->auth_http.timeout_ms, 50);
+	conf_free(c);
+	/* Errors name the file, the line and the option. */
+	ck_assert_ptr_null(conf_of("realm = x\n\nauth-url = \"http://turn.example/\"\n", err,
+				   sizeof(err)));
+	ck_assert_msg(strstr(err, "hook.conf:3") && strstr(err, "auth-url"), "%s", err);
+	ck_assert_ptr_null(conf_of("realm = x\nauth-timeout = 0\n", err, sizeof(err)));
+	ck_assert_msg(strstr(err, "hook.conf:2") && strstr(err, "auth-timeout"), "%s", err);
+	ck_assert_ptr_null(conf_of("realm = x\nauth-max-inflight = 5000\n", err, sizeof(err)));
+	ck_assert_msg(strstr(err, "auth-max-inflight"), "%s", err);
+}
+END_TEST
+
+START_TEST(test_conf_reload_restart_only)
+{
+	char err[512];
+	struct conf *running = conf_of("realm = x\nauth-url = \"http://127.0.0.1:1/a\"\n", err,
+				       sizeof(err));
+	struct conf *next = conf_of("realm = x\nauth-url = \"http://127.0.0.2:2/b\"\n"
+				    "auth-cache-ttl = 5\n",
+				    err, sizeof(err));
+	struct conf_reload_diff d;
+	char names[256];
+
+	ck_assert_ptr_nonnull(running);
+	ck_assert_ptr_nonnull(next);
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_str_eq(conf_reload_names(d.restart, d.n_restart, names, sizeof(names)),
+			 "auth-url");
+	ck_assert_str_eq(next->auth_http.url, "http://127.0.0.1:1/a");
+	ck_assert_str_eq(next->auth_http.host, "127.0.0.1");
+	ck_assert_str_eq(next->auth_http.path, "/a");
+	ck_assert_uint_eq(next->auth_http.cache_ttl_s, 300);
+	conf_free(next);
+	conf_free(running);
 }
 END_TEST
 
@@ -538,6 +607,8 @@ static Suite *auth_http_suite(void)
 	tcase_add_test(tc, test_reply_valid);
 	tcase_add_test(tc, test_reply_junk);
 	tcase_add_test(tc, test_url);
+	tcase_add_test(tc, test_conf);
+	tcase_add_test(tc, test_conf_reload_restart_only);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("backend");
 	tcase_set_timeout(tc, 20);
