@@ -61,6 +61,9 @@ struct http_fetch {
 	struct auth_http *h;
 	struct http_conn *conn;
 	uint64_t now_s; /* the latest now_s of the lookups it answers */
+	struct event *deadline; /* auth-timeout from its start, queued or not */
+	struct evhttp_request *req; /* built, not sent yet: owned by the fetch */
+	bool abandoned; /* past its deadline: answered AUTH_ERROR, left to libevent */
 	bool starting; /* inside evhttp_make_request */
 	bool answered; /* the callback ran while starting: rc holds it */
 	int rc;
@@ -185,10 +188,15 @@ static int http_read_found(struct auth_http *h, const struct http_fetch *f,
 	struct auth_http_reply rep;
 	char user[AUTH_USERNAME_MAX + 1];
 	size_t len = evbuffer_get_length(body);
-	const char *text = len ? (const char *)evbuffer_pullup(body, -1) : "";
+	const char *text;
 	int rc = AUTH_ERROR;
 
-	if (len > HTTP_REPLY_MAX || (len && !text) || auth_http_reply_parse(text, len, &rep) < 0)
+	/* libevent stops reading past HTTP_REPLY_MAX already
+	 * (evhttp_connection_set_max_body_size). */
+	if (len == 0 || len > HTTP_REPLY_MAX)
+		return AUTH_ERROR;
+	text = (const char *)evbuffer_pullup(body, -1);
+	if (!text || auth_http_reply_parse(text, len, &rep) < 0)
 		return AUTH_ERROR;
 	memcpy(user, f->name, f->name_len);
 	user[f->name_len] = '\0';
@@ -247,6 +255,10 @@ static int http_read(struct auth_http *h, struct http_fetch *f, struct evhttp_re
 
 static void http_fetch_free(struct http_fetch *f)
 {
+	if (f->deadline)
+		event_free(f->deadline);
+	if (f->req)
+		evhttp_request_free(f->req);
 	free(f->waiters);
 	free(f);
 }
@@ -261,6 +273,16 @@ static void http_fetch_unlink(struct auth_http *h, struct http_fetch *f)
 		*pp = f->next;
 	h->n_fetches--;
 	h->stats.in_flight = h->n_fetches;
+}
+
+/* Call back every lookup waiting on f, once. */
+static void http_fetch_tell(struct http_fetch *f, int rc)
+{
+	size_t n = f->n_waiters;
+
+	f->n_waiters = 0;
+	for (size_t i = 0; i < n; i++)
+		f->waiters[i].done(f->waiters[i].arg, rc);
 }
 
 static void http_on_error(enum evhttp_request_error error, void *arg)
@@ -281,17 +303,38 @@ static void http_on_reply(struct evhttp_request *req, void *arg)
 
 	if (h->freeing)
 		return; /* http_free frees f */
-	rc = http_read(h, f, req);
 	f->conn->busy--;
+	if (f->abandoned) { /* its lookups had their answer at the deadline */
+		http_fetch_unlink(h, f);
+		http_fetch_free(f);
+		return;
+	}
+	rc = http_read(h, f, req);
 	if (f->starting) {
 		f->answered = true;
 		f->rc = rc;
 		return;
 	}
 	http_fetch_unlink(h, f);
-	for (size_t i = 0; i < f->n_waiters; i++)
-		f->waiters[i].done(f->waiters[i].arg, rc);
+	http_fetch_tell(f, rc);
 	http_fetch_free(f);
+}
+
+/* auth-timeout since the fetch began, and no answer: it may be queued
+ * behind a request the application sits on (libevent's own timeout runs
+ * from when it is sent). Its lookups fail closed now; libevent keeps the
+ * request, and the fetch counts against auth-max-inflight, until it
+ * calls back. */
+static void http_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_fetch *f = arg;
+	struct auth_http *h = f->h;
+
+	(void)fd;
+	(void)what;
+	f->abandoned = true;
+	http_failed(h, f->now_s, "no answer in time");
+	http_fetch_tell(f, AUTH_ERROR);
 }
 
 static int http_waiter_add(struct http_fetch *f, auth_done_fn *done, void *arg)
@@ -361,30 +404,33 @@ static struct evhttp_request *http_request_new(struct auth_http *h, struct http_
  * answer is fetched for its next try), or the answer itself when the
  * request failed at once.
  */
-static int http_fetch_start(struct auth_http *h, const struct auth_query *q)
+/* A fetch of q's name with its request and deadline, not sent yet. */
+static struct http_fetch *http_fetch_new(struct auth_http *h, const struct auth_query *q)
 {
-	struct http_fetch *f = h->fetches;
-	struct evhttp_request *req;
+	struct http_fetch *f = calloc(1, sizeof(*f) + q->len);
 
-	while (f && !(f->name_len == q->len && memcmp(f->name, q->username, q->len) == 0))
-		f = f->next;
-	if (f) {
-		if (f->now_s < q->now_s)
-			f->now_s = q->now_s;
-		return q->done && http_waiter_add(f, q->done, q->arg) == 0 ? AUTH_PENDING
-									  : AUTH_ERROR;
-	}
-	if (h->n_fetches >= h->o.max_inflight || !(f = calloc(1, sizeof(*f) + q->len)))
-		return AUTH_ERROR;
+	if (!f)
+		return NULL;
 	f->h = h;
 	f->now_s = q->now_s;
 	f->name_len = q->len;
 	memcpy(f->name, q->username, q->len);
 	f->conn = http_pick(h);
-	if (!(req = http_request_new(h, f, q))) {
+	f->deadline = evtimer_new(h->evb, http_on_deadline, f);
+	if (!f->deadline || !(f->req = http_request_new(h, f, q))) {
 		http_fetch_free(f);
-		return AUTH_ERROR;
+		return NULL;
 	}
+	return f;
+}
+
+/* Send f's request: AUTH_PENDING when libevent will call back, else the
+ * answer it gave at once (then f is the caller's to free). */
+static int http_fetch_send(struct auth_http *h, struct http_fetch *f, uint64_t now_s)
+{
+	struct evhttp_request *req = f->req;
+
+	f->req = NULL; /* libevent's from here on */
 	f->conn->busy++;
 	h->stats.requests++;
 	f->starting = true;
@@ -392,20 +438,39 @@ static int http_fetch_start(struct auth_http *h, const struct auth_query *q)
 	    !f->answered) {
 		/* libevent has dropped req without calling back. */
 		f->conn->busy--;
-		http_failed(h, q->now_s, "cannot send the request");
-		http_fetch_free(f);
+		http_failed(h, now_s, "cannot send the request");
 		return AUTH_ERROR;
 	}
 	f->starting = false;
-	if (f->answered) {
-		int rc = f->rc;
-		http_fetch_free(f);
-		return rc;
+	return f->answered ? f->rc : AUTH_PENDING;
+}
+
+static int http_fetch_start(struct auth_http *h, const struct auth_query *q)
+{
+	struct http_fetch *f = h->fetches;
+	struct timeval tv = { (time_t)(h->o.timeout_ms / 1000),
+			      (suseconds_t)(h->o.timeout_ms % 1000) * 1000 };
+	int rc;
+
+	while (f && (f->abandoned || f->name_len != q->len ||
+		     memcmp(f->name, q->username, q->len) != 0))
+		f = f->next;
+	if (!f) {
+		if (h->n_fetches >= h->o.max_inflight || !(f = http_fetch_new(h, q)))
+			return AUTH_ERROR;
+		rc = http_fetch_send(h, f, q->now_s);
+		if (rc != AUTH_PENDING) {
+			http_fetch_free(f);
+			return rc;
+		}
+		f->next = h->fetches;
+		h->fetches = f;
+		h->n_fetches++;
+		h->stats.in_flight = h->n_fetches;
+		evtimer_add(f->deadline, &tv);
 	}
-	f->next = h->fetches;
-	h->fetches = f;
-	h->n_fetches++;
-	h->stats.in_flight = h->n_fetches;
+	if (f->now_s < q->now_s)
+		f->now_s = q->now_s;
 	return q->done && http_waiter_add(f, q->done, q->arg) == 0 ? AUTH_PENDING : AUTH_ERROR;
 }
 

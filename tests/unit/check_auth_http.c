@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "auth/auth.h"
 #include "auth/auth_cache.h"
@@ -313,7 +314,7 @@ END_TEST
  * The backend, against a server in the same loop.
  */
 
-enum hook_mode { HOOK_KEY, HOOK_PASSWORD, HOOK_REFUSE, HOOK_JUNK, HOOK_HUGE };
+enum hook_mode { HOOK_KEY, HOOK_PASSWORD, HOOK_REFUSE, HOOK_JUNK, HOOK_HUGE, HOOK_HANG };
 
 struct hook {
 	struct event_base *base;
@@ -335,6 +336,10 @@ static void hook_handle(struct evhttp_request *req, void *arg)
 	size_t n = evbuffer_get_length(in);
 
 	h->requests++;
+	if (h->mode == HOOK_HANG) { /* never answered: evhttp_free drops it */
+		evbuffer_free(out);
+		return;
+	}
 	n = n < sizeof(h->last_body) - 1 ? n : sizeof(h->last_body) - 1;
 	evbuffer_remove(in, h->last_body, n);
 	h->last_body[n] = '\0';
@@ -382,18 +387,23 @@ static void hook_stop(struct hook *h)
 	event_base_free(h->base);
 }
 
-static struct auth_backend *hook_backend(struct hook *h, uint16_t port)
+static struct auth_backend *hook_backend_n(struct hook *h, uint16_t port, unsigned inflight)
 {
 	const struct auth_http_options o = {
 		.realm = "example.org", .host = "127.0.0.1", .port = port, .path = "/turn",
-		.timeout_ms = 1000, .cache_ttl_s = 300, .negative_ttl_s = 30, .max_inflight = 2,
-		.cache_size = 64,
+		.timeout_ms = 1000, .cache_ttl_s = 300, .negative_ttl_s = 30,
+		.max_inflight = inflight, .cache_size = 64,
 	};
 	char err[256];
 	struct auth_backend *b = auth_http_new(&o, h->base, err, sizeof(err));
 
 	ck_assert_msg(b != NULL, "%s", err);
 	return b;
+}
+
+static struct auth_backend *hook_backend(struct hook *h, uint16_t port)
+{
+	return hook_backend_n(h, port, 2);
 }
 
 struct waiter {
@@ -592,6 +602,42 @@ START_TEST(test_backend_down)
 }
 END_TEST
 
+/* A hook that never answers: every lookup fails closed within
+ * auth-timeout of its start, those queued behind another request on a
+ * connection too (four connections, six names). */
+START_TEST(test_backend_hung)
+{
+	struct hook h;
+	struct auth_credential c;
+	struct waiter w;
+	struct auth_backend *b;
+	struct auth_http_stats st;
+	struct timespec t0, t1;
+	char name[16];
+
+	hook_start(&h);
+	h.mode = HOOK_HANG;
+	w = (struct waiter){ .base = h.base };
+	b = hook_backend_n(&h, h.port, 8);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "user%d", i);
+		ck_assert_int_eq(lookup(b, name, NOW, &w, &c), AUTH_PENDING);
+	}
+	wait_for(&h, &w, 6);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms >= 900 && ms < 1600, "answered after %ld ms", ms);
+	ck_assert_int_eq(w.rc, AUTH_ERROR);
+	/* The hook got the four sent; the two queued were never sent. */
+	ck_assert_int_le(h.requests, 4);
+	auth_http_stats_read(b, &st);
+	ck_assert_uint_ge(st.errors, 1);
+	b->ops->free(b);
+	hook_stop(&h);
+}
+END_TEST
+
 static Suite *auth_http_suite(void)
 {
 	Suite *s = suite_create("auth_http");
@@ -616,6 +662,7 @@ static Suite *auth_http_suite(void)
 	tcase_add_test(tc, test_backend_junk);
 	tcase_add_test(tc, test_backend_huge);
 	tcase_add_test(tc, test_backend_down);
+	tcase_add_test(tc, test_backend_hung);
 	suite_add_tcase(s, tc);
 	return s;
 }
