@@ -397,13 +397,6 @@ static struct evhttp_request *http_request_new(struct auth_http *h, struct http_
 	return req;
 }
 
-/*
- * Ask the hook about q's name, or join the fetch already asking. Returns
- * AUTH_PENDING when done will follow (q->done set), AUTH_ERROR when the
- * lookup cannot be answered now (also for a caller that cannot wait: the
- * answer is fetched for its next try), or the answer itself when the
- * request failed at once.
- */
 /* A fetch of q's name with its request and deadline, not sent yet. */
 static struct http_fetch *http_fetch_new(struct auth_http *h, const struct auth_query *q)
 {
@@ -445,6 +438,13 @@ static int http_fetch_send(struct auth_http *h, struct http_fetch *f, uint64_t n
 	return f->answered ? f->rc : AUTH_PENDING;
 }
 
+/*
+ * Ask the hook about q's name, or join the fetch already asking. Returns
+ * AUTH_PENDING when done will follow (q->done set), AUTH_ERROR when the
+ * lookup cannot be answered now (also for a caller that cannot wait: the
+ * answer is fetched for its next try), or the answer itself when the
+ * request failed at once.
+ */
 static int http_fetch_start(struct auth_http *h, const struct auth_query *q)
 {
 	struct http_fetch *f = h->fetches;

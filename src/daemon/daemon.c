@@ -175,8 +175,12 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 	n->main_base = event_base_new();
 	if (conf->redis.enabled)
 		n->auth_cache = auth_cache_new(conf->redis.cache_size);
-	if (conf->auth_http.url)
+	if (conf->auth_http.url) {
 		n->auth_http_cache = auth_cache_new(AUTH_HTTP_CACHE_SIZE);
+		log_notice("auth-url: users no other backend knows are asked about at %s "
+			   "(timeout %u ms)",
+			   conf->auth_http.url, conf->auth_http.timeout_ms);
+	}
 	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache) ||
 	    (conf->auth_http.url && !n->auth_http_cache)) {
 		snprintf(err, errlen, "out of memory");
