@@ -106,6 +106,7 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--realm", default="turnd.test")
     a = p.parse_args()
+    ThreadingHTTPServer.request_queue_size = 64  # every worker's connections at once
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     srv.log = a.log

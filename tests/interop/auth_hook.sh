@@ -163,7 +163,8 @@ check "  transport" grep -qx "transport=udp" "$T_DIR/alice.body"
 check "  method" grep -qx "method=Allocate" "$T_DIR/alice.body"
 check "alice again: from the cache (no second request)" probe_user alice hookpass
 check "  still asked once" [ "$(asked alice)" -eq 1 ]
-check "a user over TCP allocates" probe tcp "127.0.0.1:$PORT" -u tcpuser -w hookpass --tcp
+check "a user over TCP allocates and relays" probe tcp "127.0.0.1:$PORT" -u tcpuser -w hookpass --tcp \
+	--peer "127.0.0.1:$PEER_PORT"
 check "  the hook was told tcp" body_has tcpuser "transport=tcp"
 check "keyuser (a hex key from the application) allocates and relays" probe_user keyuser hookpass
 check "keyuser with a wrong password is refused" \
@@ -181,9 +182,10 @@ check "alice (no lifetime) is granted the default 600 s" probe_user alice hookpa
 check "  LIFETIME 600" grep -qx "lifetime: 600 s" "$T_DIR/probe.out"
 timeout 30 "$TURNLOAD" -u quota2 -w hookpass -n 3 -e "127.0.0.1:$PEER_PORT" -d 1 -r 30 \
 	"127.0.0.1:$PORT" >"$T_DIR/quota.out" 2>&1
-sed -n 's/^setup: /  setup: /p' "$T_DIR/quota.out"
+grep "^allocations\|486" "$T_DIR/quota.out" | sed 's/^/  /'
 check "quota2 (quota 2) holds 2 allocations of 3 (user-quota is 10)" \
-	grep -q "^setup: 2/3 ready, 1 failed" "$T_DIR/quota.out"
+	grep -q "^allocations 2 failed 1 " "$T_DIR/quota.out"
+check "  the third gets 486" grep -q "Allocate: 486 Allocation Quota Reached" "$T_DIR/quota.out"
 
 # ---- hostile usernames -------------------------------------------------------
 
@@ -193,7 +195,7 @@ n=0
 while IFS= read -r name; do
 	n=$((n + 1))
 	check "hostile name $n ($(printf '%s' "$name" | wc -c) bytes) allocates" \
-		probe "hostile$n" "127.0.0.1:$PORT" -u "$name" -w hookpass
+		probe "hostile$n" "127.0.0.1:$PORT" -u "$name" -w hookpass --peer "127.0.0.1:$PEER_PORT"
 done <"$T_DIR/names.ok"
 check "each reached the application exactly as sent (parsed JSON equals the name)" \
 	names_seen "$T_DIR/names.ok"
@@ -214,7 +216,8 @@ check "every request the application got was turnd's JSON body" [ "$(bad_request
 hook_mode delay
 timeout 30 "$TURNLOAD" -u coal -w hookpass -n 8 -e "127.0.0.1:$PEER_PORT" -d 1 -r 80 \
 	"127.0.0.1:$PORT" >"$T_DIR/coal.out" 2>&1
-check "8 concurrent sessions of one user allocate" grep -q "^setup: 8/8 ready, 0 failed" "$T_DIR/coal.out"
+grep "^allocations" "$T_DIR/coal.out" | sed 's/^/  /'
+check "8 concurrent sessions of one user allocate" grep -q "^allocations 8 failed 0 " "$T_DIR/coal.out"
 c=$(asked coal)
 echo "  requests about coal: $c (workers: $WORKERS)"
 check "at most one request per worker for them" [ "$c" -ge 1 ] && [ "$c" -le "$WORKERS" ]
@@ -282,6 +285,7 @@ back after-huge
 # ---- metrics ------------------------------------------------------------------------
 
 sleep 1.2 # the workers' counters are copied once a second
+grep "auth-url" "$T_DIR/turnd.log" | sed 's/^/  log: /'
 req=$(metric turnd_auth_http_requests_total)
 echo "  requests $req (the application logged $(asked_total)), errors" \
 	"$(metric turnd_auth_http_errors_total), cache hits $(metric turnd_auth_http_cache_hits_total)," \
