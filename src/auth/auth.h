@@ -371,7 +371,8 @@ struct auth_http_options {
  * answers are cached (found for cache_ttl_s, refused for negative_ttl_s)
  * and, once confirmed, served up to cache_ttl_s past their TTL while the
  * hook cannot answer. A failing hook is left alone for a back-off (1 s
- * doubling to 16 s), during which only the cache answers. Beyond
+ * doubling to 16 s; kept in the cache, so every worker's hook that shares
+ * it backs off), during which only the cache answers. Beyond
  * max_inflight requests a lookup fails closed. USERHASH is not found.
  * Returns a backend for auth_add, or NULL with a message in err.
  */

@@ -37,6 +37,9 @@ struct shard {
 
 struct auth_cache {
 	atomic_uint refs;
+	/* auth_cache_hold: the pause's end (UNIX seconds) and length. */
+	_Atomic uint64_t hold_until_s;
+	atomic_uint hold_s;
 	uint64_t k0, k1; /* SipHash key; never changes */
 	size_t n_shards; /* a power of two */
 	struct shard *shards;
@@ -479,4 +482,32 @@ int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct
 	pthread_rwlock_unlock(&c->secrets_lock);
 	OPENSSL_cleanse(&rest, sizeof(rest));
 	return rc;
+}
+
+bool auth_cache_held(const struct auth_cache *c, uint64_t now_s)
+{
+	return now_s < atomic_load((_Atomic uint64_t *)&c->hold_until_s);
+}
+
+unsigned auth_cache_hold(struct auth_cache *c, uint64_t now_s, unsigned min_s, unsigned max_s)
+{
+	uint64_t until = atomic_load(&c->hold_until_s);
+	unsigned len;
+
+	do {
+		if (now_s < until)
+			return 0; /* another worker started this one */
+		len = atomic_load(&c->hold_s);
+		len = len ? 2 * len : min_s;
+		if (len > max_s)
+			len = max_s;
+	} while (!atomic_compare_exchange_weak(&c->hold_until_s, &until, now_s + len));
+	atomic_store(&c->hold_s, len);
+	return len;
+}
+
+bool auth_cache_release(struct auth_cache *c)
+{
+	atomic_store(&c->hold_until_s, 0);
+	return atomic_exchange(&c->hold_s, 0) != 0;
 }

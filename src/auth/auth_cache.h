@@ -105,6 +105,19 @@ uint64_t auth_cache_hash(const struct auth_cache *c, const uint8_t *name, size_t
 int auth_cache_set_secrets(struct auth_cache *c, const char *const *secrets, const size_t *lens,
 			   size_t n);
 
+/*
+ * A pause shared by every backend using c: the HTTP hook's back-off
+ * (auth_http.c), so that what one worker learnt of a failing application
+ * holds for all. Lock-free. auth_cache_held: whether one runs at now_s.
+ * auth_cache_hold: start the next one at now_s, doubling from min_s to at
+ * most max_s, unless one runs already; returns its length in seconds, or
+ * 0 when one was running. auth_cache_release: end it and reset the
+ * doubling; returns whether there was one to end.
+ */
+bool auth_cache_held(const struct auth_cache *c, uint64_t now_s);
+unsigned auth_cache_hold(struct auth_cache *c, uint64_t now_s, unsigned min_s, unsigned max_s);
+bool auth_cache_release(struct auth_cache *c);
+
 /* How many secrets are held. */
 size_t auth_cache_secrets(struct auth_cache *c);
 

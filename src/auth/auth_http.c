@@ -86,8 +86,6 @@ struct auth_http {
 	struct auth_cache *cache;
 	struct http_fetch *fetches;
 	size_t n_fetches;
-	uint64_t down_until_s; /* back-off: ask nothing before this */
-	unsigned backoff_s;
 	bool freeing;
 	struct auth_http_stats stats;
 };
@@ -155,26 +153,22 @@ static const char *http_error_text(enum evhttp_request_error e)
 }
 
 /* A failure: count it, and unless a back-off runs already, start the next
- * one (logged once). */
+ * one (logged once). The back-off lives in the shared cache: every
+ * worker's hook leaves the application alone. */
 static void http_failed(struct auth_http *h, uint64_t now_s, const char *why)
 {
+	unsigned s = auth_cache_hold(h->cache, now_s, HTTP_BACKOFF_MIN_S, HTTP_BACKOFF_MAX_S);
+
 	h->stats.errors++;
-	if (now_s < h->down_until_s)
-		return;
-	h->backoff_s = h->backoff_s ? 2 * h->backoff_s : HTTP_BACKOFF_MIN_S;
-	if (h->backoff_s > HTTP_BACKOFF_MAX_S)
-		h->backoff_s = HTTP_BACKOFF_MAX_S;
-	h->down_until_s = now_s + h->backoff_s;
-	log_warn("auth-url %s: %s; users not cached are refused for %u s", h->where, why,
-		 h->backoff_s);
+	if (s)
+		log_warn("auth-url %s: %s; users not cached are refused for %u s", h->where, why,
+			 s);
 }
 
 static void http_answered(struct auth_http *h)
 {
-	if (h->backoff_s)
+	if (auth_cache_release(h->cache))
 		log_notice("auth-url %s: answering again", h->where);
-	h->backoff_s = 0;
-	h->down_until_s = 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -494,7 +488,7 @@ static int http_lookup(struct auth_backend *b, const struct auth_query *q,
 		h->stats.cache_hits++;
 		rc = http_answer(&e, q, out);
 	} else {
-		if (q->now_s >= h->down_until_s)
+		if (!auth_cache_held(h->cache, q->now_s))
 			rc = http_fetch_start(h, q);
 		/* Answered at once (rare): the answer is in the cache. */
 		if (rc == AUTH_FOUND)

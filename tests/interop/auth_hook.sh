@@ -286,6 +286,15 @@ back after-huge
 
 sleep 1.2 # the workers' counters are copied once a second
 grep "auth-url" "$T_DIR/turnd.log" | sed 's/^/  log: /'
+for why in "no answer in time" "connection failed" "answer 200 without a valid key or password" \
+	"answer body too long"; do
+	check "logged: $why" grep -q "auth-url .*: $why; users not cached are refused" \
+		"$T_DIR/turnd.log"
+done
+# Once per back-off, not once per request: the slow phase alone refused
+# several requests.
+check "at most 6 failure lines in the log" \
+	[ "$(grep -c "users not cached are refused" "$T_DIR/turnd.log")" -le 6 ]
 req=$(metric turnd_auth_http_requests_total)
 echo "  requests $req (the application logged $(asked_total)), errors" \
 	"$(metric turnd_auth_http_errors_total), cache hits $(metric turnd_auth_http_cache_hits_total)," \

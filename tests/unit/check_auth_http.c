@@ -387,18 +387,24 @@ static void hook_stop(struct hook *h)
 	event_base_free(h->base);
 }
 
-static struct auth_backend *hook_backend_n(struct hook *h, uint16_t port, unsigned inflight)
+static struct auth_backend *hook_backend_shared(struct hook *h, uint16_t port,
+						unsigned inflight, struct auth_cache *shared)
 {
 	const struct auth_http_options o = {
 		.realm = "example.org", .host = "127.0.0.1", .port = port, .path = "/turn",
 		.timeout_ms = 1000, .cache_ttl_s = 300, .negative_ttl_s = 30,
-		.max_inflight = inflight, .cache_size = 64,
+		.max_inflight = inflight, .cache_size = 64, .shared_cache = shared,
 	};
 	char err[256];
 	struct auth_backend *b = auth_http_new(&o, h->base, err, sizeof(err));
 
 	ck_assert_msg(b != NULL, "%s", err);
 	return b;
+}
+
+static struct auth_backend *hook_backend_n(struct hook *h, uint16_t port, unsigned inflight)
+{
+	return hook_backend_shared(h, port, inflight, NULL);
 }
 
 static struct auth_backend *hook_backend(struct hook *h, uint16_t port)
@@ -602,6 +608,43 @@ START_TEST(test_backend_down)
 }
 END_TEST
 
+/* Two workers' hooks on one cache: an answer one fetched serves the
+ * other, and the back-off one started holds for both. */
+START_TEST(test_backend_shared)
+{
+	struct hook h;
+	struct auth_credential c;
+	struct waiter w;
+	struct auth_cache *cache = auth_cache_new(64);
+	struct auth_backend *a, *b;
+	struct auth_http_stats st;
+
+	hook_start(&h);
+	w = (struct waiter){ .base = h.base };
+	a = hook_backend_shared(&h, h.port, 2, cache);
+	b = hook_backend_shared(&h, h.port, 2, cache);
+	ck_assert_int_eq(lookup(a, "alice", NOW, &w, &c), AUTH_PENDING);
+	wait_for(&h, &w, 1);
+	ck_assert_int_eq(lookup(b, "alice", NOW, &w, &c), AUTH_FOUND);
+	h.mode = HOOK_JUNK;
+	ck_assert_int_eq(lookup(a, "eve", NOW, &w, &c), AUTH_PENDING);
+	wait_for(&h, &w, 2);
+	ck_assert_int_eq(lookup(b, "mallory", NOW, &w, &c), AUTH_ERROR);
+	auth_http_stats_read(b, &st);
+	ck_assert_uint_eq(st.requests, 0);
+	ck_assert_int_eq(h.requests, 2);
+	/* Once it answers again (through a), b asks again. */
+	h.mode = HOOK_KEY;
+	ck_assert_int_eq(lookup(a, "bob", NOW + 1, &w, &c), AUTH_PENDING);
+	wait_for(&h, &w, 3);
+	ck_assert_int_eq(lookup(b, "mallory", NOW + 1, &w, &c), AUTH_PENDING);
+	a->ops->free(a);
+	b->ops->free(b);
+	auth_cache_free(cache);
+	hook_stop(&h);
+}
+END_TEST
+
 /* A hook that never answers: every lookup fails closed within
  * auth-timeout of its start, those queued behind another request on a
  * connection too (four connections, six names). */
@@ -663,6 +706,7 @@ static Suite *auth_http_suite(void)
 	tcase_add_test(tc, test_backend_huge);
 	tcase_add_test(tc, test_backend_down);
 	tcase_add_test(tc, test_backend_hung);
+	tcase_add_test(tc, test_backend_shared);
 	suite_add_tcase(s, tc);
 	return s;
 }
