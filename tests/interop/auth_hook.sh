@@ -30,8 +30,8 @@ TURNLOAD=${TURNLOAD:-${top_builddir:-.}/turnload}
 HOOK_LOG="$T_DIR/hook.log"
 HOOK_PID=""
 WORKERS=2
-pick_port PORT && pick_port PEER_PORT && pick_port HOOK_PORT && pick_port METRICS_PORT ||
-	{ not_ok "free ports"; finish; }
+pick_port PORT && pick_port TLS_PORT && pick_port PEER_PORT && pick_port HOOK_PORT &&
+	pick_port METRICS_PORT || { not_ok "free ports"; finish; }
 relay_range
 
 start_hook() {
@@ -133,9 +133,24 @@ refused_within() {
 # binding_fast: a Binding is answered within 300 ms.
 binding_fast() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 300 >/dev/null; }
 
-spawn "$TURNPEER" -L "127.0.0.1:$PEER_PORT" --max-seconds 300 -q
+# uclient_as USER MODE: turnutils_uclient (turn_lib.sh's MODE: tls, dtls)
+# as USER, whom the application knows, relaying through turnpeer.
+M=2 N=20 L=120 CLIENT_TIMEOUT=60 TURN_LOG="$T_DIR/turnd.log"
+uclient_as() {
+	saved_user=$TURN_USER saved_pass=$TURN_PASS
+	TURN_USER=$1 TURN_PASS=hookpass
+	uclient_launch "$2"
+	TURN_USER=$saved_user TURN_PASS=$saved_pass
+	uclient_verify "$2" "$1 over $2 (turnutils_uclient)"
+}
+
+# uclient's RTCP streams go to the peer port + 1.
+spawn "$TURNPEER" -L "127.0.0.1:$PEER_PORT" -L "127.0.0.1:$((PEER_PORT + 1))" --max-seconds 300 -q
+check "throwaway CA and server certificate" tls_certs
 check "the application listens on 127.0.0.1:$HOOK_PORT" start_hook
 start_turnd "$(abuse_conf)
+cert = \"$T_DIR/cert.pem\"
+pkey = \"$T_DIR/key.pem\"
 relay-threads = $WORKERS
 user-quota = 10
 total-quota = 0
@@ -166,6 +181,11 @@ check "  still asked once" [ "$(asked alice)" -eq 1 ]
 check "a user over TCP allocates and relays" probe tcp "127.0.0.1:$PORT" -u tcpuser -w hookpass --tcp \
 	--peer "127.0.0.1:$PEER_PORT"
 check "  the hook was told tcp" body_has tcpuser "transport=tcp"
+uclient_as tlsuser tls
+check "  the hook was told tls" body_has tlsuser "transport=tls"
+uclient_as dtlsuser dtls
+check "  the hook was told dtls" body_has dtlsuser "transport=dtls"
+check "  and the listener's port" body_has dtlsuser "listen_port=$TLS_PORT"
 check "keyuser (a hex key from the application) allocates and relays" probe_user keyuser hookpass
 check "keyuser with a wrong password is refused" \
 	probe_fails wrong "turnprobe: Allocate: 401 Unauthorized" "127.0.0.1:$PORT" -u keyuser -w nope
