@@ -15,7 +15,7 @@
 #include "stun/attr.h"
 #include "stun/stun.h"
 
-/* static users, REST secrets, Redis: a handful at most. */
+/* static users, REST secrets, Redis, the HTTP hook: a handful at most. */
 #define AUTH_MAX_BACKENDS 8
 
 struct auth {
@@ -90,10 +90,36 @@ static struct auth_backend *redis_from_conf(const struct conf *c, struct event_b
 
 /* What chain_new adds beyond the configuration's users and secrets. */
 struct chain_opts {
-	bool with_redis;
-	struct event_base *base; /* the worker's, for Redis */
-	struct auth_cache *cache; /* shared by the workers' Redis backends, or NULL */
+	bool with_redis; /* and the HTTP hook: the backends with connections */
+	struct event_base *base; /* the worker's, for Redis and the hook */
+	struct auth_shared shared; /* caches shared by the workers' backends, or NULL */
 };
+
+/* The HTTP hook, last in the chain: the application is asked only about
+ * names no other backend knows. */
+static int add_http(struct auth *a, const struct conf *c, const struct chain_opts *o, char *err,
+		    size_t errlen)
+{
+	const struct conf_auth_http *h = &c->auth_http;
+	const struct auth_http_options ho = {
+		.realm = c->realm,
+		.host = h->host,
+		.port = h->port,
+		.path = h->path,
+		.timeout_ms = h->timeout_ms,
+		.cache_ttl_s = h->cache_ttl_s,
+		.negative_ttl_s = h->negative_ttl_s,
+		.max_inflight = h->max_inflight,
+		.cache_size = AUTH_HTTP_CACHE_SIZE,
+		.shared_cache = o->shared.http,
+	};
+
+	if (!o->base) {
+		snprintf(err, errlen, "option 'auth-url': needs the worker's event loop");
+		return -1;
+	}
+	return auth_add(a, auth_http_new(&ho, o->base, err, errlen));
+}
 
 /* The Redis backend, last in the chain: static users and secrets answer
  * without a round trip. */
@@ -105,7 +131,7 @@ static int add_redis(struct auth *a, const struct conf *c, const struct chain_op
 		snprintf(err, errlen, "option 'redis': needs the worker's event loop");
 		return -1;
 	}
-	return auth_add(a, redis_from_conf(c, o->base, o->cache, err, errlen));
+	return auth_add(a, redis_from_conf(c, o->base, o->shared.redis, err, errlen));
 #else
 	(void)a;
 	(void)c;
@@ -141,6 +167,8 @@ static struct auth *chain_new(const struct conf *c, const struct chain_opts *o, 
 		goto fail;
 	if (o->with_redis && c->redis.enabled && add_redis(a, c, o, err, errlen) < 0)
 		goto fail;
+	if (o->with_redis && c->auth_http.url && add_http(a, c, o, err, errlen) < 0)
+		goto fail;
 	return a;
 fail:
 	/* The constructors wrote err; auth_add fails only for a full chain,
@@ -150,10 +178,12 @@ fail:
 }
 
 struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base,
-				 struct auth_cache *cache, char *err, size_t errlen)
+				 const struct auth_shared *shared, char *err, size_t errlen)
 {
-	const struct chain_opts o = { .with_redis = true, .base = base, .cache = cache };
+	struct chain_opts o = { .with_redis = true, .base = base };
 
+	if (shared)
+		o.shared = *shared;
 	return chain_new(c, &o, err, errlen);
 }
 

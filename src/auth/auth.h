@@ -49,6 +49,7 @@
 struct conf;
 struct conf_user;
 struct event_base;
+struct turn_addr;
 
 /* RFC 5389 section 15.3 allowed 513 bytes, RFC 8489 section 14.3 fewer
  * than 509; the older limit is accepted so older clients still work, as
@@ -72,6 +73,15 @@ struct auth_key {
 	bool has_sha256; /* false for users configured by key alone: MD5 only */
 };
 
+/* Per-user limits a backend may give with a credential (the HTTP hook's
+ * "lifetime" and "quota"); 0 means none: the server's own apply. (A
+ * per-user bandwidth cap would also have to reach the kernel fast path
+ * and the TCP relay's pipes: not yet.) */
+struct auth_limits {
+	uint32_t lifetime_s; /* a cap on the allocation's lifetime */
+	uint32_t quota; /* this user's allocations on this server at once */
+};
+
 /* What a lookup fills in. About 1 KiB: keep it on the stack or in the
  * request, never per packet. auth_credential_clear wipes it. */
 struct auth_credential {
@@ -84,6 +94,7 @@ struct auth_credential {
 	/* The backend keeps this answer on probation until a request's
 	 * MESSAGE-INTEGRITY verifies with it: tell it with auth_confirm. */
 	bool unconfirmed;
+	struct auth_limits limits; /* all 0 unless the backend gave some */
 };
 
 /* Called by an asynchronous backend when the answer to a lookup that
@@ -104,12 +115,18 @@ struct auth_query {
 	 * never from inside the lookup, unless the backend is freed first. */
 	auth_done_fn *done;
 	void *arg;
+	/* What the HTTP hook tells the application about the request; NULL
+	 * where the caller does not know (auth_lookup, tests). */
+	const struct turn_addr *client; /* its source address and port */
+	const struct turn_addr *local; /* the address and port it came to */
+	const char *transport; /* "udp", "tcp", "tls" or "dtls" */
+	const char *method; /* "Allocate", "Refresh", ...: what it authenticates */
 };
 
 struct auth_backend;
 
 struct auth_backend_ops {
-	const char *name; /* "static", "secret", "redis": for logs */
+	const char *name; /* "static", "secret", "redis", "http": for logs */
 	/*
 	 * Answer q into out. Backends see only queries that passed the
 	 * checks of auth_lookup (exactly one of username and userhash; a
@@ -153,18 +170,25 @@ struct auth *auth_new_from_conf(const struct conf *c, char *err, size_t errlen);
 
 /*
  * The same chain for one worker: when c->redis.enabled, the Redis backend
- * is appended after the static users and secrets, with its connection
+ * is appended after the static users and secrets, then the HTTP hook when
+ * c->auth_http.url is set (last: every other backend answers without a
+ * round trip to an application), each with its connection
  * and cache on base (the worker's event base; the chain must then be
  * used and freed from the thread that runs base, and freed before base).
  * With base NULL this is auth_new_from_conf, and a configuration that
- * asks for Redis is an error. cache (auth_cache.h) is the answer cache
- * every worker's Redis backend shares (the backend takes a reference),
- * or NULL for one of its own. Returns a chain owned by the caller, or
+ * asks for Redis or the hook is an error. shared (auth_cache.h) holds the
+ * answer caches every worker's backends share (each backend takes a
+ * reference), or is NULL for caches of their own. Returns a chain owned by the caller, or
  * NULL with a message in err.
  */
 struct auth_cache;
+/* The answer caches every worker's backends share (NULL: each its own). */
+struct auth_shared {
+	struct auth_cache *redis;
+	struct auth_cache *http; /* the HTTP hook's (auth-url) */
+};
 struct auth *auth_new_for_worker(const struct conf *c, struct event_base *base,
-				 struct auth_cache *cache, char *err, size_t errlen);
+				 const struct auth_shared *shared, char *err, size_t errlen);
 
 /*
  * The static users and secrets of c alone, never Redis, whatever c says:
@@ -314,7 +338,60 @@ int auth_redis_command(struct auth_backend *b, int argc, const char **argv, cons
 		       auth_redis_reply_fn *fn, void *arg);
 #endif
 
-/* The chain's backend of that name ("static", "secret", "redis"), or NULL. */
+/* As AUTH_REDIS_CACHE_MIN, for the HTTP hook's own cache. */
+#define AUTH_HTTP_CACHE_MIN 16
+/* The hook's cache, shared by the workers: the users it keeps working
+ * while the application is down. */
+#define AUTH_HTTP_CACHE_SIZE 16384
+
+/* What auth_http_new needs; the strings are copied. */
+struct auth_http_options {
+	const char *realm;
+	const char *host; /* numeric IP address, without brackets */
+	uint16_t port;
+	const char *path; /* the URL's path, from its '/' on */
+	unsigned timeout_ms; /* connect, send and answer, each */
+	unsigned cache_ttl_s; /* found, at least 1 */
+	unsigned negative_ttl_s; /* refused (403, 404), at least 1 */
+	unsigned max_inflight; /* requests in flight at once, at least 1 */
+	size_t cache_size; /* entries, at least AUTH_HTTP_CACHE_MIN */
+	/* The answer cache shared with the other workers' hooks (a reference
+	 * is taken); NULL: one of cache_size of its own. */
+	struct auth_cache *shared_cache;
+};
+
+/*
+ * The HTTP authorization hook (auth_http.c; the body in
+ * auth_http_body.h): a name no earlier backend knows is POSTed, with the
+ * request's facts (auth_query), to http://host:port/path; 200 with a key
+ * or a password is found (with per-user limits, auth_limits), 403 or 404
+ * not found, anything else an error (fail closed). Asynchronous on base,
+ * which must be the event base of the thread that calls lookup, over a
+ * few keep-alive connections; lookups of one name share one request;
+ * answers are cached (found for cache_ttl_s, refused for negative_ttl_s)
+ * and, once confirmed, served up to cache_ttl_s past their TTL while the
+ * hook cannot answer. A failing hook is left alone for a back-off (1 s
+ * doubling to 16 s; kept in the cache, so every worker's hook that shares
+ * it backs off), during which only the cache answers. Beyond
+ * max_inflight requests a lookup fails closed. USERHASH is not found.
+ * Returns a backend for auth_add, or NULL with a message in err.
+ */
+struct auth_backend *auth_http_new(const struct auth_http_options *o, struct event_base *base,
+				   char *err, size_t errlen);
+
+/* The hook's counters, for /metrics (read from the backend's thread). */
+struct auth_http_stats {
+	uint64_t requests; /* HTTP requests sent */
+	uint64_t errors; /* requests that failed: connection, timeout, status, junk */
+	uint64_t refused; /* answers 403 or 404 */
+	uint64_t cache_hits; /* lookups answered from the cache */
+	uint64_t failed_closed; /* lookups answered AUTH_ERROR at once: back-off, over
+				 * max_inflight, or a request that could not be sent */
+	uint64_t in_flight; /* requests now: a gauge */
+};
+void auth_http_stats_read(const struct auth_backend *b, struct auth_http_stats *out);
+
+/* The chain's backend of that name ("static", "secret", "redis", "http"), or NULL. */
 struct auth_backend *auth_backend_named(struct auth *a, const char *name);
 
 /* ---- TURN REST, shared by the secret and Redis backends ---- */

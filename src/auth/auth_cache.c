@@ -37,6 +37,9 @@ struct shard {
 
 struct auth_cache {
 	atomic_uint refs;
+	/* auth_cache_hold: the pause's end (UNIX seconds) and length. */
+	_Atomic uint64_t hold_until_s;
+	atomic_uint hold_s;
 	uint64_t k0, k1; /* SipHash key; never changes */
 	size_t n_shards; /* a power of two */
 	struct shard *shards;
@@ -179,22 +182,26 @@ static void make_room(const struct auth_cache *c, struct shard *s, enum share sh
 		entry_drop(c, s, l->tail);
 }
 
-static void answer_set(struct auth_cache_answer *a, enum auth_cache_kind kind,
-		       const struct auth_key *key, uint64_t fetched_s)
+static void answer_set(struct auth_cache_answer *a, const struct auth_cache_answer *in)
 {
-	bool keep = a->confirmed && a->kind == kind &&
-		    (kind == AUTH_CACHE_REST ||
-		     (kind == AUTH_CACHE_USER && key && CRYPTO_memcmp(&a->key, key, sizeof(*key)) == 0));
+	bool user = in->kind == AUTH_CACHE_USER;
+	bool keep = a->confirmed && a->kind == in->kind &&
+		    (in->kind == AUTH_CACHE_REST ||
+		     (user && CRYPTO_memcmp(&a->key, &in->key, sizeof(in->key)) == 0 &&
+		      memcmp(&a->limits, &in->limits, sizeof(in->limits)) == 0));
 
 	/* A refresh of a confirmed answer that did not change stays
 	 * confirmed; anything else must verify a request again. */
 	a->confirmed = keep;
-	a->kind = kind;
-	a->fetched_s = fetched_s;
-	if (kind == AUTH_CACHE_USER && key)
-		a->key = *key;
-	else
+	a->kind = in->kind;
+	a->fetched_s = in->fetched_s;
+	if (user) {
+		a->key = in->key;
+		a->limits = in->limits;
+	} else {
 		OPENSSL_cleanse(&a->key, sizeof(a->key));
+		memset(&a->limits, 0, sizeof(a->limits));
+	}
 }
 
 /* ---- Making and freeing ---- */
@@ -326,8 +333,8 @@ bool auth_cache_get(struct auth_cache *c, const uint8_t *name, size_t len,
 	return e != NULL;
 }
 
-int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
-		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s)
+int auth_cache_store(struct auth_cache *c, const uint8_t *name, size_t len,
+		     const struct auth_cache_answer *a)
 {
 	uint64_t h = auth_cache_hash(c, name, len);
 	struct shard *s = shard_of(c, h);
@@ -340,7 +347,7 @@ int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
 	if (e) {
 		/* Out of its list first, so make_room cannot pick it. */
 		lru_unlink(&s->share[share_of(&e->a)], e);
-		answer_set(&e->a, kind, key, fetched_s);
+		answer_set(&e->a, a);
 		make_room(c, s, share_of(&e->a));
 		lru_push(&s->share[share_of(&e->a)], e);
 		pthread_mutex_unlock(&s->lock);
@@ -353,7 +360,7 @@ int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
 	}
 	memcpy(e->name, name, len);
 	e->name_len = len;
-	answer_set(&e->a, kind, key, fetched_s);
+	answer_set(&e->a, a);
 	make_room(c, s, share_of(&e->a));
 	bucket = bucket_of(s, h);
 	e->hash_next = *bucket;
@@ -361,6 +368,19 @@ int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
 	lru_push(&s->share[share_of(&e->a)], e);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
+		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s)
+{
+	struct auth_cache_answer a = { .kind = kind, .fetched_s = fetched_s };
+	int rc;
+
+	if (kind == AUTH_CACHE_USER && key)
+		a.key = *key;
+	rc = auth_cache_store(c, name, len, &a);
+	OPENSSL_cleanse(&a, sizeof(a));
+	return rc;
 }
 
 bool auth_cache_confirm(struct auth_cache *c, const uint8_t *name, size_t len)
@@ -462,4 +482,32 @@ int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct
 	pthread_rwlock_unlock(&c->secrets_lock);
 	OPENSSL_cleanse(&rest, sizeof(rest));
 	return rc;
+}
+
+bool auth_cache_held(const struct auth_cache *c, uint64_t now_s)
+{
+	return now_s < atomic_load((_Atomic uint64_t *)&c->hold_until_s);
+}
+
+unsigned auth_cache_hold(struct auth_cache *c, uint64_t now_s, unsigned min_s, unsigned max_s)
+{
+	uint64_t until = atomic_load(&c->hold_until_s);
+	unsigned len;
+
+	do {
+		if (now_s < until)
+			return 0; /* another worker started this one */
+		len = atomic_load(&c->hold_s);
+		len = len ? 2 * len : min_s;
+		if (len > max_s)
+			len = max_s;
+	} while (!atomic_compare_exchange_weak(&c->hold_until_s, &until, now_s + len));
+	atomic_store(&c->hold_s, len);
+	return len;
+}
+
+bool auth_cache_release(struct auth_cache *c)
+{
+	atomic_store(&c->hold_until_s, 0);
+	return atomic_exchange(&c->hold_s, 0) != 0;
 }

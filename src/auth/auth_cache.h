@@ -51,6 +51,7 @@ struct auth_cache_answer {
 	uint64_t fetched_s; /* UNIX time of the answer */
 	bool confirmed; /* USER or REST whose key has verified a request */
 	struct auth_key key; /* AUTH_CACHE_USER only */
+	struct auth_limits limits; /* AUTH_CACHE_USER only: the HTTP hook's */
 };
 
 struct auth_cache;
@@ -82,6 +83,10 @@ bool auth_cache_get(struct auth_cache *c, const uint8_t *name, size_t len,
 int auth_cache_put(struct auth_cache *c, const uint8_t *name, size_t len,
 		   enum auth_cache_kind kind, const struct auth_key *key, uint64_t fetched_s);
 
+/* auth_cache_put with the answer's kind, key, limits and fetched_s. */
+int auth_cache_store(struct auth_cache *c, const uint8_t *name, size_t len,
+		     const struct auth_cache_answer *a);
+
 /* A request's MESSAGE-INTEGRITY verified with name's answer: move it to
  * the confirmed share. Returns true when an entry was found. */
 bool auth_cache_confirm(struct auth_cache *c, const uint8_t *name, size_t len);
@@ -99,6 +104,19 @@ uint64_t auth_cache_hash(const struct auth_cache *c, const uint8_t *name, size_t
  * copied). Returns 0, or -1 on out-of-memory (then none are kept). */
 int auth_cache_set_secrets(struct auth_cache *c, const char *const *secrets, const size_t *lens,
 			   size_t n);
+
+/*
+ * A pause shared by every backend using c: the HTTP hook's back-off
+ * (auth_http.c), so that what one worker learnt of a failing application
+ * holds for all. Lock-free. auth_cache_held: whether one runs at now_s.
+ * auth_cache_hold: start the next one at now_s, doubling from min_s to at
+ * most max_s, unless one runs already; returns its length in seconds, or
+ * 0 when one was running. auth_cache_release: end it and reset the
+ * doubling; returns whether there was one to end.
+ */
+bool auth_cache_held(const struct auth_cache *c, uint64_t now_s);
+unsigned auth_cache_hold(struct auth_cache *c, uint64_t now_s, unsigned min_s, unsigned max_s);
+bool auth_cache_release(struct auth_cache *c);
 
 /* How many secrets are held. */
 size_t auth_cache_secrets(struct auth_cache *c);

@@ -334,6 +334,29 @@ static int build_redis(cfg_t *cfg, struct conf_redis *r, const struct conf_build
 	return 0;
 }
 
+static int build_auth_http(cfg_t *cfg, struct conf_auth_http *h, const struct conf_build *b)
+{
+	const char *url = cfg_getstr(cfg, "auth-url"), *path = NULL;
+	char host[TURN_ADDR_STRLEN], why[CONF_WHY_MAX];
+	struct turn_addr a;
+
+	h->timeout_ms = (unsigned)cfg_getint(cfg, "auth-timeout");
+	h->cache_ttl_s = (unsigned)cfg_getint(cfg, "auth-cache-ttl");
+	h->negative_ttl_s = (unsigned)cfg_getint(cfg, "auth-negative-ttl");
+	h->max_inflight = (unsigned)cfg_getint(cfg, "auth-max-inflight");
+	if (!url)
+		return 0;
+	/* Checked as it was read (check_auth_url); again for the pieces. */
+	if (conf_value_http_url(url, &a, &path, why, sizeof(why)) < 0)
+		return build_bad(b, "auth-url", why);
+	h->port = a.port;
+	turn_addr_format(&a, false, host, sizeof(host));
+	if (build_str(url, false, &h->url, b) < 0 || build_str(host, false, &h->host, b) < 0 ||
+	    build_str(path ? path : "/", false, &h->path, b) < 0)
+		return -1;
+	return 0;
+}
+
 static void build_scalars(cfg_t *cfg, struct conf *c)
 {
 	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
@@ -409,7 +432,7 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0 ||
-	    build_redis(cfg, &c->redis, b) < 0)
+	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0)
 		return -1;
 	/* A getter that met an unknown name reported it through conf_errfunc:
 	 * a mistake in this file, caught by the tests. */
@@ -646,5 +669,8 @@ void conf_free(struct conf *c)
 	if (c->redis.password)
 		OPENSSL_cleanse(c->redis.password, strlen(c->redis.password));
 	free(c->redis.password);
+	free(c->auth_http.url);
+	free(c->auth_http.host);
+	free(c->auth_http.path);
 	free(c);
 }

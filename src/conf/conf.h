@@ -90,6 +90,18 @@ struct conf_redis {
 	char *node_id; /* NULL: made up at start */
 };
 
+/* The HTTP authorization hook (src/auth/auth_http.c); turnd.conf(5). */
+struct conf_auth_http {
+	char *url; /* auth-url as written; NULL: no hook */
+	char *host; /* its numeric IP address, as text without brackets */
+	uint16_t port;
+	char *path; /* from its '/' on */
+	unsigned timeout_ms; /* auth-timeout */
+	unsigned cache_ttl_s; /* auth-cache-ttl */
+	unsigned negative_ttl_s; /* auth-negative-ttl */
+	unsigned max_inflight; /* auth-max-inflight, per worker */
+};
+
 /* node-id: at most this many characters. */
 #define CONF_NODE_ID_MAX 64
 
@@ -135,6 +147,7 @@ struct conf {
 	char **secrets; /* static-auth-secret, several for rotation */
 	size_t n_secrets;
 	struct conf_redis redis;
+	struct conf_auth_http auth_http;
 
 	/* Peer policy. */
 	struct conf_range *allowed_peers;

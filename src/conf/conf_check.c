@@ -120,6 +120,11 @@ static const struct int_limit {
 	{"redis-cache-ttl", "a time in seconds", 1, 86400},
 	{"redis-negative-ttl", "a time in seconds", 1, 86400},
 	{"redis-cache-stale", "a time in seconds", 0, 86400},
+	/* The HTTP authorization hook. */
+	{"auth-timeout", "a time in milliseconds", 1, 60000},
+	{"auth-cache-ttl", "a time in seconds", 1, 86400},
+	{"auth-negative-ttl", "a time in seconds", 1, 86400},
+	{"auth-max-inflight", "a request count", 1, 4096},
 	/* RATE_LIMIT_MAX (util/ratelimit.h). */
 	{"unauth-rate", "a rate in answers per second (0: off)", 0, 1000000},
 	{"unauth-burst", "a count of answers", 1, 1000000},
@@ -325,6 +330,17 @@ static int check_redis_host(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+static int check_auth_url(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *path = NULL;
+	char why[CONF_WHY_MAX];
+	struct turn_addr a;
+
+	if (conf_value_http_url(cfg_opt_getnstr(opt, 0), &a, &path, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
 /* What the Redis server's certificate must name: an IP address or a DNS
  * name (letters, digits, '-', '.'; RFC 1123 section 2.1). */
 static int check_server_name(cfg_t *cfg, cfg_opt_t *opt)
@@ -470,6 +486,11 @@ static const struct {
 	{"redis-poll-interval", conf_check_int},
 	{"redis-events-max", conf_check_int},
 	{"node-id", check_node_id},
+	{"auth-url", check_auth_url},
+	{"auth-timeout", conf_check_int},
+	{"auth-cache-ttl", conf_check_int},
+	{"auth-negative-ttl", conf_check_int},
+	{"auth-max-inflight", conf_check_int},
 };
 
 void conf_check_install(cfg_t *cfg)

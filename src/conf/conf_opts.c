@@ -55,7 +55,7 @@ __attribute__((format(printf, 2, 0))) static void conf_errfunc(cfg_t *cfg, const
 /* The options are built on the stack for each load, section by section:
  * cfg_init copies them, and a static table would be a mutable global
  * (libconfuse takes it non-const). */
-#define CONF_OPTS_MAX 96
+#define CONF_OPTS_MAX 128
 
 struct conf_opts {
 	cfg_opt_t v[CONF_OPTS_MAX];
@@ -206,6 +206,20 @@ static void conf_opts_redis(struct conf_opts *t)
 	CONF_OPTS_ADD(t, v);
 }
 
+/* The HTTP authorization hook (turnd.conf(5)). */
+static void conf_opts_auth_http(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_STR("auth-url", NULL, CFGF_NONE),
+		CFG_INT_CB("auth-timeout", 2000, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("auth-cache-ttl", 300, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("auth-negative-ttl", 30, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("auth-max-inflight", 64, CFGF_NONE, conf_cb_int),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
 /* Unknown options stay errors: no CFGF_IGNORE_UNKNOWN. */
 cfg_t *conf_opts_cfg_new(void)
 {
@@ -218,6 +232,7 @@ cfg_t *conf_opts_cfg_new(void)
 	conf_opts_relay(&t);
 	conf_opts_limits(&t);
 	conf_opts_redis(&t);
+	conf_opts_auth_http(&t);
 	if (t.overflow)
 		return NULL; /* never: CONF_OPTS_MAX holds them all */
 	t.v[t.n] = end[0];

@@ -173,6 +173,34 @@ static int pin_redis(struct conf_redis *dst, const struct conf_redis *src)
 	return 0;
 }
 
+/* The HTTP hook lives in every worker's credential chain, as Redis does:
+ * its options stay as they are until a restart. */
+static bool auth_http_eq(const struct conf_auth_http *a, const struct conf_auth_http *b)
+{
+	return str_eq(a->url, b->url) && a->timeout_ms == b->timeout_ms &&
+	       a->cache_ttl_s == b->cache_ttl_s && a->negative_ttl_s == b->negative_ttl_s &&
+	       a->max_inflight == b->max_inflight;
+}
+
+static int pin_auth_http(struct conf_auth_http *dst, const struct conf_auth_http *src)
+{
+	struct conf_auth_http h = *src;
+
+	h.url = h.host = h.path = NULL;
+	if (pin_str(&h.url, src->url) < 0 || pin_str(&h.host, src->host) < 0 ||
+	    pin_str(&h.path, src->path) < 0) {
+		free(h.url);
+		free(h.host);
+		free(h.path);
+		return -1;
+	}
+	free(dst->url);
+	free(dst->host);
+	free(dst->path);
+	*dst = h;
+	return 0;
+}
+
 /* The realm is part of every user's key (RFC 8489 section 9.2.2). */
 static int pin_realm(struct conf *next, const struct conf *running)
 {
@@ -322,6 +350,11 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 	if (!redis_eq(&next->redis, &running->redis)) {
 		note(d->restart, &d->n_restart, "redis");
 		if (pin_redis(&next->redis, &running->redis) < 0)
+			return -1;
+	}
+	if (!auth_http_eq(&next->auth_http, &running->auth_http)) {
+		note(d->restart, &d->n_restart, "auth-url");
+		if (pin_auth_http(&next->auth_http, &running->auth_http) < 0)
 			return -1;
 	}
 	return 0;

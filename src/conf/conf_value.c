@@ -59,6 +59,38 @@ int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t
 	return 0;
 }
 
+int conf_value_http_url(const char *text, struct turn_addr *addr, const char **path, char *why,
+			size_t whylen)
+{
+	static const char scheme[] = "http://";
+	char authority[TURN_ADDR_STRLEN];
+	const char *host = text + strlen(scheme), *slash;
+	size_t n;
+
+	if (strncmp(text, "https://", 8) == 0)
+		return fail(why, whylen, "https is not supported: give an http:// URL (a TLS "
+			    "proxy on loopback, for instance)");
+	if (strncmp(text, scheme, strlen(scheme)) != 0)
+		return fail(why, whylen, "'%.80s' is not an http:// URL", text);
+	slash = strchr(host, '/');
+	n = slash ? (size_t)(slash - host) : strlen(host);
+	if (n == 0 || n >= sizeof(authority))
+		return fail(why, whylen, "'%.80s' has no host, or too long a one", text);
+	memcpy(authority, host, n);
+	authority[n] = '\0';
+	/* A name would be resolved with a blocking getaddrinfo on the event
+	 * loop: only an address is taken, as for redis-host. */
+	if (turn_addr_parse(authority, 80, addr) < 0 || addr->port == 0)
+		return fail(why, whylen, "'%.80s' is not an IP address with an optional port "
+			    "(host names are not taken)", authority);
+	for (const char *p = slash; p && *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F)
+			return fail(why, whylen, "the path has a space or a byte that is not "
+				    "printable ASCII");
+	*path = slash;
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	unsigned bit;

@@ -69,6 +69,12 @@ int conf_value_password(const char *password, char *why, size_t whylen);
 /* REALM / SOFTWARE text: at most 127 UTF-8 characters and 763 bytes.
  * allow_empty: SOFTWARE may be "" (send none), REALM may not. */
 /* kernel-offload: "auto", "on" or "off" as enum conf_offload, or -1. */
+/* auth-url: "http://IP[:port][/path]" with a numeric IP ("[v6]" in
+ * brackets), port 80 and path "/" when left out; the path printable ASCII
+ * without spaces. *addr gets the address and port, *path points into text
+ * (at its '/', or NULL for "/"). Returns 0, or -1 with a reason in why. */
+int conf_value_http_url(const char *text, struct turn_addr *addr, const char **path, char *why,
+			size_t whylen);
 int conf_value_offload(const char *text);
 int conf_value_text(const char *text, bool allow_empty, char *why, size_t whylen);
 

@@ -79,6 +79,7 @@ struct daemon {
 	 * holds a reference): a user cached by one worker is known to all
 	 * (issue 13, item 3). NULL without Redis. */
 	struct auth_cache *auth_cache;
+	struct auth_cache *auth_http_cache; /* the HTTP hook's, shared by the workers */
 	/* The kernel fast path (docs/OFFLOAD.md), or NULL: user space alone. */
 	struct offload *offload;
 	uint64_t routes_ms; /* when its ways out were last resolved */
@@ -174,14 +175,22 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 	n->main_base = event_base_new();
 	if (conf->redis.enabled)
 		n->auth_cache = auth_cache_new(conf->redis.cache_size);
-	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache)) {
+	if (conf->auth_http.url) {
+		n->auth_http_cache = auth_cache_new(AUTH_HTTP_CACHE_SIZE);
+		log_notice("auth-url: users no other backend knows are asked about at %s "
+			   "(timeout %u ms)",
+			   conf->auth_http.url, conf->auth_http.timeout_ms);
+	}
+	if (!n->workers || !n->main_base || (conf->redis.enabled && !n->auth_cache) ||
+	    (conf->auth_http.url && !n->auth_http_cache)) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	const struct worker_env env = {
 		.conf = conf, .snap = n->current, .relay = &n->relay, .tls = &n->tls,
 		.conn_gate = &n->conn_gate, .fleet = &n->fleet, .quota = &n->quota,
-		.auth_cache = n->auth_cache, .policy = n->policy,
+		.auth_cache = n->auth_cache, .auth_http_cache = n->auth_http_cache,
+		.policy = n->policy,
 		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
 	};
 	for (unsigned i = 0; i < n->n_workers; i++) {
@@ -561,6 +570,7 @@ void daemon_free(struct daemon *n)
 		event_base_free(n->main_base);
 	turn_policy_free(n->policy);
 	auth_cache_free(n->auth_cache); /* the workers' references went with them */
+	auth_cache_free(n->auth_http_cache);
 	listen_registry_fini(&n->listen); /* after the workers' sockets */
 	reload_snapshot_release(n->current);
 	if (n->fleet_ready)

@@ -110,7 +110,7 @@ static bool dispatch_stun(struct worker *w, const struct worker_msg *m,
 	struct turn_credential tc = { 0 };
 	struct auth_credential ac;
 	bool authenticated = false;
-	struct worker_origin origin = { m->path, m->verdict, false };
+	struct worker_origin origin = { m->path, m->verdict, false, 0 };
 	struct turn_input in = { .msg = msg, .tuple = m->tuple, .now_ms = now,
 				 .authenticated = &authenticated, .origin = &origin };
 	uint64_t since_us = m->since_us ? m->since_us : io_clock_us(w->clock);
@@ -118,6 +118,8 @@ static bool dispatch_stun(struct worker *w, const struct worker_msg *m,
 
 	here.since_us = since_us; /* it arrived now; a resumed one carries its time */
 	int parked = dispatch_credential(w, &here, &in, &tc, &ac);
+	if (!parked && tc.status == 1)
+		origin.user_quota = ac.limits.quota; /* the backend's word on this user */
 	if (!parked) {
 		struct turn_reply reply = { net_path_slot(m->path), m->path->ops->slot_len, 0 };
 		struct turn_addr from;

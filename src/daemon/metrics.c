@@ -51,6 +51,12 @@ void metrics_view_add(struct metrics_view *v, const struct worker_snapshot *s)
 		v->redis_workers++;
 		v->redis_up += (unsigned)s->redis;
 	}
+	if (s->has_http) {
+		_Static_assert(sizeof(s->http) % sizeof(uint64_t) == 0, "auth_http_stats: counters");
+		metrics_add_counters((uint64_t *)&t->http, (const uint64_t *)&s->http,
+				     sizeof(s->http) / sizeof(uint64_t));
+		v->http_workers++;
+	}
 	v->workers++;
 }
 
@@ -258,6 +264,28 @@ static void write_redis(struct evbuffer *b, const struct metrics_view *t)
 	    sent);
 }
 
+/* The HTTP authorization hook (auth-url), when configured. */
+static void write_auth_http(struct evbuffer *b, const struct metrics_view *t)
+{
+	const struct auth_http_stats *h = &t->sum.http;
+
+	if (t->http_workers == 0)
+		return;
+	one(b, "turnd_auth_http_requests_total", "counter",
+	    "Requests sent to the HTTP authorization hook.", h->requests);
+	one(b, "turnd_auth_http_errors_total", "counter",
+	    "Hook requests that failed: no connection, timeout, bad status or body.", h->errors);
+	one(b, "turnd_auth_http_refused_total", "counter", "Hook answers 403 or 404.",
+	    h->refused);
+	one(b, "turnd_auth_http_cache_hits_total", "counter",
+	    "Lookups the hook's shared cache answered.", h->cache_hits);
+	one(b, "turnd_auth_http_failed_closed_total", "counter",
+	    "Lookups refused at once: hook backing off, or over auth-max-inflight.",
+	    h->failed_closed);
+	one(b, "turnd_auth_http_in_flight", "gauge", "Hook requests in flight now.",
+	    h->in_flight);
+}
+
 /* What the port pool and the datagram sizes turned away (issue 13 items
  * 6 and 9). */
 static void write_pool(struct evbuffer *b, const struct metrics_view *t)
@@ -411,6 +439,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	write_drops(b, &t);
 	write_histogram(b, &t);
 	write_redis(b, &t);
+	write_auth_http(b, &t);
 	write_reloads(b, &t);
 	write_offload(b, &t);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",

@@ -22,6 +22,7 @@ struct metrics;
 struct metrics_view {
 	struct worker_snapshot sum; /* every worker's, added up */
 	unsigned workers, redis_workers, redis_up;
+	unsigned http_workers; /* with the HTTP hook; sum.http adds theirs up */
 	uint64_t client_connections; /* counted against max-connections */
 	uint64_t ports_in_use, ports_taken_early;
 	/* The fleet's (Redis) counters. */

@@ -46,6 +46,7 @@ static void fill_credential(int rc, const struct auth_credential *ac, struct tur
 	if (rc != AUTH_FOUND)
 		return;
 	tc->username = ac->username;
+	tc->max_lifetime = ac->limits.lifetime_s;
 	tc->n_keys = (uint8_t)(ac->n_keys < TURN_MAX_KEYS ? ac->n_keys : TURN_MAX_KEYS);
 	tc->has_sha256 = true;
 	for (uint8_t i = 0; i < tc->n_keys; i++) {
@@ -141,6 +142,39 @@ struct pending_req *park_for_fleet(struct worker *w, const struct worker_msg *pc
 	return p;
 }
 
+/* The method authenticated, as the HTTP hook names it. */
+static const char *park_method_name(uint16_t method)
+{
+	switch (method) {
+	case TURN_METHOD_ALLOCATE:
+		return "Allocate";
+	case TURN_METHOD_REFRESH:
+		return "Refresh";
+	case TURN_METHOD_CREATE_PERMISSION:
+		return "CreatePermission";
+	case TURN_METHOD_CHANNEL_BIND:
+		return "ChannelBind";
+	case TURN_METHOD_CONNECT:
+		return "Connect";
+	case TURN_METHOD_CONNECTION_BIND:
+		return "ConnectionBind";
+	default:
+		return NULL;
+	}
+}
+
+static const char *park_transport_name(const struct net_path *p)
+{
+	switch (p->ops->kind) {
+	case NET_PATH_UDP:
+		return "udp";
+	case NET_PATH_DTLS:
+		return "dtls";
+	default:
+		return p->ops->tls && p->ops->tls(p->t) ? "tls" : "tcp";
+	}
+}
+
 int park_credential(struct worker *w, const struct stun_msg *m, const struct worker_msg *pc,
 		    struct turn_credential *tc, struct auth_credential *ac)
 {
@@ -151,6 +185,10 @@ int park_credential(struct worker *w, const struct stun_msg *m, const struct wor
 		.now_s = io_clock_wall_s(w->clock),
 		.done = p ? pending_done : NULL,
 		.arg = p,
+		.client = &pc->tuple->client,
+		.local = &pc->tuple->local,
+		.transport = park_transport_name(pc->path),
+		.method = park_method_name(m->method),
 	};
 	int rc = AUTH_NOT_FOUND;
 

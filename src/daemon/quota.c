@@ -66,13 +66,14 @@ static uint64_t quota_relayed_bps(const struct quota_table *q)
 static int quota_decide(struct quota_table *q, struct quota_entry **pp, const struct quota_ask *a)
 {
 	const struct conf *c = a->conf;
+	unsigned user_quota = a->user_quota ? a->user_quota : q->user_quota;
 
 	if (a->retired || q->draining || (c->shed_allocations && q->total >= c->shed_allocations) ||
 	    (c->shed_bps && quota_relayed_bps(q) >= c->shed_bps))
 		return STUN_ERR_TRY_ALTERNATE;
 	if (q->total_quota && q->total >= q->total_quota)
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
-	if (q->user_quota && *pp && (*pp)->count >= q->user_quota)
+	if (user_quota && *pp && (*pp)->count >= user_quota)
 		return TURN_ERR_ALLOCATION_QUOTA;
 	if (a->fleet_refused)
 		return TURN_ERR_ALLOCATION_QUOTA;

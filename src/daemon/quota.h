@@ -51,6 +51,7 @@ struct quota_ask {
 	const struct conf *conf; /* the worker's snapshot: shed-* reload */
 	bool retired;            /* the request came on a listener a reload removed */
 	bool fleet_refused;      /* Redis said the user is at user-quota across the fleet */
+	unsigned user_quota;     /* this user's own, from the HTTP hook; 0: user-quota's */
 };
 
 /*

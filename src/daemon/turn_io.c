@@ -52,6 +52,7 @@ static int turn_io_quota_take(void *ctx, const char *user, void *origin)
 		.conf = w->conf, /* this worker's snapshot: shed-* reload */
 		.retired = net_path_retired(o->path),
 		.fleet_refused = o->verdict == FLEET_REFUSED,
+		.user_quota = o->user_quota,
 	};
 	unsigned count = 0;
 	uint64_t seq = 0;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "auth/auth.h"
 #include "conf/conf.h"
 #include "daemon/offload_sync.h"
 #include "daemon/quota.h"
@@ -84,6 +85,7 @@ struct worker_origin {
 	const struct net_path *path;
 	enum fleet_verdict verdict;
 	bool verdict_used;
+	unsigned user_quota; /* the user's own quota from the backend (HTTP hook); 0: none */
 };
 
 /* Decide m now (dispatch_decide, set by the worker's creator: park.c,
@@ -106,6 +108,8 @@ struct worker_snapshot {
 	uint64_t alloc_sum_us;
 	int redis; /* -1 not configured, 0 down, 1 connected */
 	uint64_t pending; /* requests parked for Redis */
+	bool has_http; /* the HTTP hook is configured: http holds its counters */
+	struct auth_http_stats http;
 };
 
 struct worker {

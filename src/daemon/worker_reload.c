@@ -91,11 +91,14 @@ static void worker_reload_apply(struct worker *w, struct worker_reload *r)
 	const struct conf *c = r->snap->conf;
 	struct reload_snapshot *old = w->conf_snap;
 
-	/* The Redis backend (connection, cache, lookups in flight) moves to
-	 * the new chain; the old static users and secrets go. */
-	if (auth_move_backend(r->auth, w->auth, "redis") < 0) {
-		log_warn("worker %u: cannot move the Redis backend; the previous users and "
-			 "secrets stay",
+	/* The Redis backend and the HTTP hook (connections, caches, lookups
+	 * in flight) move to the new chain, in that order; the old static
+	 * users and secrets go. (A move fails only on a full chain, which
+	 * four backends cannot fill: the first never moves alone.) */
+	if (auth_move_backend(r->auth, w->auth, "redis") < 0 ||
+	    auth_move_backend(r->auth, w->auth, "http") < 0) {
+		log_warn("worker %u: cannot move the Redis backend or the HTTP hook; the "
+			 "previous users and secrets stay",
 			 w->id);
 		auth_free(r->auth);
 	} else {

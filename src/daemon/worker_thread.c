@@ -113,6 +113,10 @@ static void worker_snapshot_take(struct worker *w, uint64_t now)
 	s.redis = -1;
 #endif
 	s.pending = w->n_pending;
+	struct auth_backend *hook = auth_backend_named(w->auth, "http");
+	s.has_http = hook != NULL;
+	if (hook)
+		auth_http_stats_read(hook, &s.http);
 	pthread_mutex_lock(&w->snap_lock);
 	w->snap = s;
 	pthread_mutex_unlock(&w->snap_lock);
@@ -236,7 +240,8 @@ static int worker_init_parts(struct worker *w, const struct worker_env *n, char 
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	w->auth = auth_new_for_worker(n->conf, w->nw.base, n->auth_cache, err, errlen);
+	const struct auth_shared shared = { n->auth_cache, n->auth_http_cache };
+	w->auth = auth_new_for_worker(n->conf, w->nw.base, &shared, err, errlen);
 	if (!w->auth)
 		return -1;
 	w->fleet.redis = auth_backend_named(w->auth, "redis");

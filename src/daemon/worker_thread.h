@@ -30,6 +30,7 @@ struct worker_env {
 	struct fleet_shared *fleet;   /* other servers on the same Redis */
 	struct quota_table *quota;    /* allocation quotas */
 	struct auth_cache *auth_cache; /* Redis answers shared by every worker, or NULL */
+	struct auth_cache *auth_http_cache; /* the HTTP hook's, or NULL */
 	struct turn_policy *policy;   /* the peer policy */
 	const uint8_t *nonce_secret;  /* TURN_NONCE_SECRET_LEN bytes */
 	uint32_t hash_seed;

@@ -39,6 +39,8 @@ struct net_path_ops {
 	void (*release)(void *t, bool stopping);
 	/* A reload removed the listening socket t came on: no new allocation. */
 	bool (*retired)(const void *t);
+	/* Whether t is TLS over TCP (what the HTTP hook is told); NULL: no. */
+	bool (*tls)(const void *t);
 };
 
 struct net_path {

@@ -662,6 +662,11 @@ static bool tcp_path_retired(const void *t)
 	return false; /* a removed TCP listener closes; its connections stay */
 }
 
+static bool tcp_path_tls(const void *t)
+{
+	return ((const struct tcp_conn *)t)->tls;
+}
+
 const struct net_path_ops tcp_path_ops = {
 	.kind = NET_PATH_TCP,
 	.slot_len = WORKER_BATCH * WORKER_SLOT, /* the whole transmit area */
@@ -672,6 +677,7 @@ const struct net_path_ops tcp_path_ops = {
 	.hold = tcp_path_hold,
 	.release = tcp_path_release,
 	.retired = tcp_path_retired,
+	.tls = tcp_path_tls,
 };
 
 /* Why c is past its deadline at now (a conn_kind counter), or NULL. */

@@ -41,21 +41,26 @@ static struct turn_alloc *existing_alloc(struct turn_request *req, bool *done)
 
 /* RFC 8656 section 7.2 step 9 / 7.3: the lifetime granted. Both methods
  * take min(requested, maximum) and raise it to the default; only a
- * Refresh may ask for 0 (delete). */
-static uint32_t granted_lifetime(const struct turn_server *srv, const struct stun_msg *m,
-				 bool allocate)
+ * Refresh may ask for 0 (delete). A user's own cap (turn_credential)
+ * comes last, below the default if it says so. */
+static uint32_t granted_lifetime(const struct turn_request *req, bool allocate)
 {
+	const struct turn_server *srv = req->srv;
+	const struct stun_msg *m = req->msg;
 	const struct stun_attr *l = stun_msg_find(m, TURN_ATTR_LIFETIME);
+	uint32_t user_max = req->cred ? req->cred->max_lifetime : 0;
 	uint32_t want;
 
 	if (!l || stun_attr_get_u32(m, l, &want) < 0)
-		return srv->default_lifetime;
-	if (want == 0 && !allocate)
+		want = srv->default_lifetime;
+	else if (want == 0 && !allocate)
 		return 0;
 	if (want > srv->max_lifetime)
 		want = srv->max_lifetime;
 	if (want < srv->default_lifetime)
 		want = srv->default_lifetime;
+	if (user_max && want > user_max)
+		want = user_max;
 	return want;
 }
 
@@ -233,7 +238,7 @@ int turn_allocate(struct turn_request *req)
 	memcpy(a->alloc_tid, req->msg->tid, STUN_TID_LEN);
 	a->dont_fragment = plan.relay.dont_fragment;
 	a->tcp = plan.relay.tcp;
-	a->lifetime = granted_lifetime(srv, req->msg, true);
+	a->lifetime = granted_lifetime(req, true);
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + a->lifetime);
 	srv->stats.allocations_total++;
 	a->token = plan.relay.reserve_next ? token : 0;
@@ -259,7 +264,7 @@ int turn_refresh(struct turn_request *req)
 	if (raf && (stun_attr_get_family(req->msg, raf, &fam) < 0 ||
 		    !a->relay[fam == STUN_FAMILY_IPV6 ? 1 : 0].io))
 		return turn_send_error(req, TURN_ERR_PEER_ADDRESS_FAMILY_MISMATCH);
-	uint32_t lifetime = granted_lifetime(srv, req->msg, false);
+	uint32_t lifetime = granted_lifetime(req, false);
 	turn_begin_success(req, &b);
 	stun_build_u32(&b, TURN_ATTR_LIFETIME, lifetime);
 	turn_finish_response(req, &b);

@@ -114,6 +114,11 @@ struct turn_credential {
 	bool has_sha256;
 	uint8_t key_md5[TURN_MAX_KEYS][STUN_KEY_MD5_LEN];
 	uint8_t key_sha256[TURN_MAX_KEYS][STUN_KEY_SHA256_LEN];
+	/* The user's own cap on an allocation's lifetime (seconds; 0: none),
+	 * from the backend (the HTTP hook's "lifetime"): below max-lifetime,
+	 * it wins over the default too (RFC 8656 section 7.2 step 9 lets the
+	 * server grant less than asked). */
+	uint32_t max_lifetime;
 };
 
 struct turn_input {
