@@ -352,19 +352,20 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 }
 
 /*
- * Every user with allocations on this server, as one "usage" entry each in
- * the event stream (user-usage-interval): its totals since it was first
- * tracked (cumulative, so a lost entry loses nothing but its moment).
- * Bounded like the allocation events: past the commands in flight, the
- * rest of this round is dropped and counted.
+ * Every user with allocations on this server, and every one whose last
+ * allocation closed since the last round (its final totals), as one
+ * "usage" entry each in the event stream (user-usage-interval): its totals
+ * since it was first tracked (cumulative, so a lost entry loses nothing
+ * but its moment). Bounded like the allocation events: past the commands
+ * in flight, the rest of this round is dropped and counted.
  */
-void fleet_usage_events(struct worker *w)
+void fleet_usage_events(struct worker *w, uint64_t since_ms)
 {
 	size_t n = 0;
 
 	if (!w->fleet.redis || !w->conf->redis.events || !w->usage)
 		return;
-	struct user_usage_row *rows = user_usage_list(w->usage, true, &n);
+	struct user_usage_row *rows = user_usage_list(w->usage, since_ms ? since_ms : 1, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct user_usage_row *r = &rows[i];
 		char nums[6][24];
@@ -664,9 +665,10 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 	(void)lifetime;
 }
 
-void fleet_usage_events(struct worker *w)
+void fleet_usage_events(struct worker *w, uint64_t since_ms)
 {
 	(void)w;
+	(void)since_ms;
 }
 
 bool fleet_tick(struct worker *w, uint64_t now_ms)

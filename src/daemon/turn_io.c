@@ -204,8 +204,10 @@ void turn_io_usage_tick(struct worker *w, uint64_t now_ms)
 	user_usage_expire(w->usage, now_ms);
 	if (!w->conf->usage_interval_s || now_ms < w->next_usage_ms)
 		return;
+	/* Users gone since the last round get their final entry. */
+	fleet_usage_events(w, w->last_usage_ms);
+	w->last_usage_ms = now_ms;
 	w->next_usage_ms = now_ms + 1000ull * w->conf->usage_interval_s;
-	fleet_usage_events(w);
 }
 
 static int turn_io_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,

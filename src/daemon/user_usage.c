@@ -193,20 +193,24 @@ static void user_usage_row_fill(struct user_usage_row *r, struct user_usage_entr
 	};
 }
 
-struct user_usage_row *user_usage_list(struct user_usage *u, bool active_only, size_t *n)
+struct user_usage_row *user_usage_list(struct user_usage *u, uint64_t idle_since_ms, size_t *n)
 {
 	struct user_usage_row *rows = NULL;
 
 	*n = 0;
 	pthread_mutex_lock(&u->lock);
-	size_t cap = active_only ? u->n_users - u->n_lingering : u->n_users;
+	size_t cap = u->n_users;
 	if (cap && (rows = malloc(cap * sizeof(*rows)))) {
 		for (size_t i = 0; i < USER_USAGE_BUCKETS; i++)
 			for (struct user_usage_entry *e = u->buckets[i]; e && *n < cap; e = e->next)
-				if (!active_only || e->allocations)
+				if (e->allocations || e->idle_ms >= idle_since_ms)
 					user_usage_row_fill(&rows[(*n)++], e);
 	}
 	pthread_mutex_unlock(&u->lock);
+	if (rows && *n == 0) {
+		free(rows);
+		rows = NULL;
+	}
 	return rows;
 }
 

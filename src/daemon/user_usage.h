@@ -83,11 +83,12 @@ void user_usage_detach(struct user_usage *u, struct user_usage_entry *e, uint64_
 void user_usage_expire(struct user_usage *u, uint64_t now_ms);
 
 /*
- * A copy of every tracked user (active_only: those with allocations now),
- * for a caller on any thread: an array owned by the caller (free()), with
- * *n rows; NULL with *n 0 when there is none or on out-of-memory.
+ * A copy of the users with allocations now and of those whose last one
+ * closed at or after idle_since_ms (0: every tracked user), for a caller
+ * on any thread: an array owned by the caller (free()), with *n rows;
+ * NULL with *n 0 when there is none or on out-of-memory.
  */
-struct user_usage_row *user_usage_list(struct user_usage *u, bool active_only, size_t *n);
+struct user_usage_row *user_usage_list(struct user_usage *u, uint64_t idle_since_ms, size_t *n);
 void user_usage_stats(struct user_usage *u, struct user_usage_stats *out);
 
 #endif

@@ -131,7 +131,7 @@ struct worker {
 	struct offload_sync offload;
 	struct quota_table *quota;         /* the daemon's, shared by every worker */
 	struct user_usage *usage;          /* per-user totals and budgets, or NULL */
-	uint64_t next_usage_ms;            /* worker 0: the next usage events (Redis) */
+	uint64_t next_usage_ms, last_usage_ms; /* worker 0: usage events (Redis) */
 	const struct io_clock *clock;      /* what "now" is (io/clock.h) */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */

@@ -34,7 +34,7 @@ START_TEST(user_usage_folds_per_user)
 	user_usage_add(a1, &(struct user_usage_traffic){ 1, 100, 2, 200 });
 	user_usage_add(a2, &(struct user_usage_traffic){ 10, 1000, 20, 2000 });
 	user_usage_add(b, &(struct user_usage_traffic){ 3, 300, 0, 0 });
-	struct user_usage_row *rows = user_usage_list(u, false, &n);
+	struct user_usage_row *rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 2);
 	const struct user_usage_row *r = row_of(rows, n, "alice");
 	ck_assert_ptr_nonnull(r);
@@ -64,10 +64,15 @@ START_TEST(user_usage_lingers_then_expires)
 
 	user_usage_add(e, &(struct user_usage_traffic){ 1, 100, 1, 100 });
 	user_usage_detach(u, e, 5000);
-	/* Gone from the active listing, still in the full one. */
-	ck_assert_ptr_null(user_usage_list(u, true, &n));
+	/* Gone from the active listing, still in the full one and in one
+	 * of those gone since 5000. */
+	ck_assert_ptr_null(user_usage_list(u, UINT64_MAX, &n));
 	ck_assert_uint_eq(n, 0);
-	struct user_usage_row *rows = user_usage_list(u, false, &n);
+	ck_assert_ptr_null(user_usage_list(u, 5001, &n));
+	struct user_usage_row *since = user_usage_list(u, 5000, &n);
+	ck_assert_uint_eq(n, 1);
+	free(since);
+	struct user_usage_row *rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(rows[0].idle_ms, 5000);
 	ck_assert_uint_eq(rows[0].traffic.bytes_to_peer, 100);
@@ -77,7 +82,7 @@ START_TEST(user_usage_lingers_then_expires)
 	user_usage_add(e, &(struct user_usage_traffic){ 1, 50, 0, 0 });
 	user_usage_detach(u, e, 7000);
 	user_usage_expire(u, 7000 + 599999);
-	rows = user_usage_list(u, false, &n);
+	rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(rows[0].traffic.bytes_to_peer, 150);
 	ck_assert_uint_eq(rows[0].allocations_total, 2);
@@ -107,7 +112,7 @@ START_TEST(user_usage_evicts_oldest_lingering)
 	ck_assert_uint_eq(st.users, 4); /* 3 lingering, 1 active */
 	ck_assert_uint_eq(st.active, 1);
 	ck_assert_uint_eq(st.evicted, 2);
-	struct user_usage_row *rows = user_usage_list(u, false, &n);
+	struct user_usage_row *rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 4);
 	ck_assert_ptr_null(row_of(rows, n, "u0"));
 	ck_assert_ptr_null(row_of(rows, n, "u1"));
@@ -154,7 +159,7 @@ START_TEST(user_usage_long_name_is_truncated)
 	struct user_usage_entry *a = user_usage_attach(u, big, 0);
 	struct user_usage_entry *b = user_usage_attach(u, big, 0);
 	ck_assert_ptr_eq(a, b);
-	struct user_usage_row *rows = user_usage_list(u, false, &n);
+	struct user_usage_row *rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(strlen(rows[0].user), USER_USAGE_NAME_MAX);
 	free(rows);
@@ -183,7 +188,7 @@ START_TEST(user_usage_concurrent_folds)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, fold_many, e), 0);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	struct user_usage_row *rows = user_usage_list(u, true, &n);
+	struct user_usage_row *rows = user_usage_list(u, UINT64_MAX, &n);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(rows[0].traffic.pkts_to_peer, 2 * FOLDS);
 	ck_assert_uint_eq(rows[0].traffic.bytes_to_peer, 6 * FOLDS);
