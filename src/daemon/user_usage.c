@@ -10,11 +10,11 @@
 #define USER_USAGE_BUCKETS 4096
 
 struct user_usage_entry {
-	struct user_usage_entry *next;       /* in its hash bucket */
-	TAILQ_ENTRY(user_usage_entry) idle;  /* in the lingering list, oldest first */
-	unsigned allocations;                /* under the table's lock */
-	uint64_t allocations_total;          /* under the table's lock */
-	uint64_t since_ms, idle_ms;          /* under the table's lock */
+	struct user_usage_entry *next; /* in its hash bucket */
+	TAILQ_ENTRY(user_usage_entry) idle; /* in the lingering list, oldest first */
+	unsigned allocations; /* under the table's lock */
+	uint64_t allocations_total; /* under the table's lock */
+	uint64_t since_ms, idle_ms; /* under the table's lock */
 	/* Folded by the workers without the lock. */
 	_Atomic uint64_t pkts_to_peer, bytes_to_peer, pkts_to_client, bytes_to_client;
 	/* The user's budget, read on the packet path (util/bw_share.h). */
@@ -99,8 +99,7 @@ static void user_usage_drop(struct user_usage *u, struct user_usage_entry *e)
 	free(e);
 }
 
-struct user_usage_entry *user_usage_attach(struct user_usage *u, const char *user,
-					   uint64_t now_ms)
+struct user_usage_entry *user_usage_attach(struct user_usage *u, const char *user, uint64_t now_ms)
 {
 	char name[USER_USAGE_NAME_MAX + 1];
 	size_t len = strnlen(user, USER_USAGE_NAME_MAX);

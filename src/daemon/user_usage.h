@@ -33,9 +33,9 @@ struct user_usage;
 struct user_usage_entry;
 
 struct user_usage_opts {
-	uint64_t user_max_bps;   /* bytes per second per user, 0: no cap */
-	uint32_t linger_s;       /* kept this long after the last allocation */
-	size_t max_lingering;    /* users without allocations kept, 0: USER_USAGE_LINGER_MAX */
+	uint64_t user_max_bps; /* bytes per second per user, 0: no cap */
+	uint32_t linger_s; /* kept this long after the last allocation */
+	size_t max_lingering; /* users without allocations kept, 0: USER_USAGE_LINGER_MAX */
 };
 
 /* Traffic each way, as the core counts it (turn_alloc's counters). */
@@ -46,18 +46,18 @@ struct user_usage_traffic {
 /* One user, as a listing copies it. */
 struct user_usage_row {
 	char user[USER_USAGE_NAME_MAX + 1];
-	unsigned allocations;       /* now */
+	unsigned allocations; /* now */
 	uint64_t allocations_total; /* opened since the user was first tracked */
 	struct user_usage_traffic traffic;
 	uint64_t since_ms; /* first tracked (the caller's clock) */
-	uint64_t idle_ms;  /* when its last allocation closed; 0 while it has some */
+	uint64_t idle_ms; /* when its last allocation closed; 0 while it has some */
 };
 
 /* Aggregate figures (for /metrics: no per-user label). */
 struct user_usage_stats {
-	uint64_t users;      /* tracked now, with allocations or lingering */
-	uint64_t active;     /* with allocations */
-	uint64_t evicted;    /* lingering users dropped for room, ever */
+	uint64_t users; /* tracked now, with allocations or lingering */
+	uint64_t active; /* with allocations */
+	uint64_t evicted; /* lingering users dropped for room, ever */
 };
 
 /* A table owned by the caller (user_usage_free), or NULL on out-of-memory. */
@@ -69,8 +69,7 @@ void user_usage_configure(struct user_usage *u, const struct user_usage_opts *o)
 /* An allocation of user opens: the user's entry (created, or taken back
  * from lingering), valid until the matching user_usage_detach. NULL on
  * out-of-memory (the allocation then goes untracked and uncapped by user). */
-struct user_usage_entry *user_usage_attach(struct user_usage *u, const char *user,
-					   uint64_t now_ms);
+struct user_usage_entry *user_usage_attach(struct user_usage *u, const char *user, uint64_t now_ms);
 /* The user's shared budget (user-max-bps), for the allocation's packet
  * path; its rate is 0 when no cap is set. */
 struct bw_share *user_usage_budget(struct user_usage_entry *e);

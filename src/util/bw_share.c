@@ -54,7 +54,8 @@ static void bw_share_refill(struct bw_share *s, uint64_t rate, uint64_t now_ms)
 	uint64_t next;
 
 	do
-		next = old + add > burst ? burst : old + add; /* also lowers it under a new, lower rate */
+		next = old + add > burst ? burst
+					 : old + add; /* also lowers it under a new, lower rate */
 	while (!atomic_compare_exchange_weak_explicit(&s->tokens, &old, next, memory_order_relaxed,
 						      memory_order_relaxed));
 }
@@ -67,9 +68,9 @@ static uint64_t bw_share_draw(struct bw_share *s, uint64_t want)
 
 	do
 		got = old < want ? old : want;
-	while (got && !atomic_compare_exchange_weak_explicit(&s->tokens, &old, old - got,
-							     memory_order_relaxed,
-							     memory_order_relaxed));
+	while (got &&
+	       !atomic_compare_exchange_weak_explicit(&s->tokens, &old, old - got,
+						      memory_order_relaxed, memory_order_relaxed));
 	return got;
 }
 

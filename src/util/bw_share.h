@@ -40,8 +40,8 @@
 #define BW_SHARE_MAX_RATE (1ull << 40)
 
 struct bw_share {
-	_Atomic uint64_t rate;    /* bytes per second; 0: no cap */
-	_Atomic uint64_t tokens;  /* thousandths of a byte */
+	_Atomic uint64_t rate; /* bytes per second; 0: no cap */
+	_Atomic uint64_t tokens; /* thousandths of a byte */
 	_Atomic uint64_t last_ms; /* credited up to here */
 };
 
@@ -58,13 +58,12 @@ uint64_t bw_share_rate(const struct bw_share *s);
 
 enum bw_verdict {
 	BW_OVER = 0, /* over the budget: drop it (what was drawn stays in l) */
-	BW_TAKEN,    /* len bytes taken from l: send it */
-	BW_FREE,     /* no cap (rate 0): send it, nothing taken */
+	BW_TAKEN, /* len bytes taken from l: send it */
+	BW_FREE, /* no cap (rate 0): send it, nothing taken */
 };
 
 /* Take len bytes for one packet from l, drawing from s when l runs short. */
-enum bw_verdict bw_share_take(struct bw_share *s, struct bw_local *l, size_t len,
-			      uint64_t now_ms);
+enum bw_verdict bw_share_take(struct bw_share *s, struct bw_local *l, size_t len, uint64_t now_ms);
 /* Give back what a take granted (BW_TAKEN) for a packet that was not sent
  * after all (a later cap refused it): to l, which drew it. */
 void bw_local_refund(struct bw_local *l, size_t len);

@@ -10,6 +10,8 @@
 #    (two "usage" entries of the stream, 5 s apart: their totals' delta
 #    over their timestamps' delta, so the first burst is left out): within
 #    5% of the cap. The overflow is dropped and counted on /metrics.
+#    A SIGHUP that lowers bps-capacity to 1,000,000: the next load (half
+#    the rate, again twice the cap) relays within 5% of the new cap.
 # 2. user-max-bps = 500,000 bytes/s: "capped" offers twice that, "free"
 #    (two sessions at 100 datagrams/s, a fifth of it) loses nothing;
 #    "capped" relays within 5% of its cap over the steady window.
@@ -97,12 +99,14 @@ usage() {
 		END { flush() }'
 }
 
-# steady_rate USER FROM TO: bytes a second (both ways) USER relayed
-# between its first "usage" entry at least FROM ms after its first one and
-# its first at least TO ms after it; 0 when there are not such entries.
+# steady_rate USER FROM TO [AFTER]: bytes a second (both ways) USER
+# relayed between its first "usage" entry at least FROM ms after its first
+# one (after the time AFTER, in ms, if given) and its first at least TO ms
+# after it; 0 when there are not such entries.
 steady_rate() {
-	usage "$1" | awk -v from="$2" -v to="$3" '
-		NR == 1 { t0 = $1 }
+	usage "$1" | awk -v from="$2" -v to="$3" -v after="${4:-0}" '
+		$1 <= after { next }
+		t0 == "" { t0 = $1 }
 		a == "" && $1 - t0 >= from { a = $1; ab = $2 + $3 }
 		b == "" && $1 - t0 >= to { b = $1; bb = $2 + $3 }
 		END { if (a == "" || b == "" || b == a) print 0; else printf "%d\n", (bb - ab) * 1000 / (b - a) }'
@@ -158,6 +162,24 @@ final_cap_ok() {
 		[ "$2" = $(($4 * PAYLOAD)) ] && [ "$4" -le "$(field cap sent)" ] && [ "$4" -ge "$5" ]
 }
 check "user's final totals: every datagram turnload got back, in packets and bytes" final_cap_ok
+
+# A reload lowers the cap: the next load relays within 5% of the new one.
+CAP2=1000000
+sed -i "s/^bps-capacity = .*/bps-capacity = $CAP2/" "$T_DIR/turnd.conf"
+AFTER=$(usage user | tail -n 1 | awk '{print $1}')
+kill -HUP "$TURND_PID"
+reloaded() {
+	for _ in $(seq 1 30); do
+		[ "$(metric 'turnd_config_reloads_total{result="applied"}')" = 1 ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "SIGHUP applied bps-capacity = $CAP2" reloaded
+load cap2 user -n 16 -r 1000 -d 9
+wait "$LOAD_PID"
+check "after the reload, relayed within 5% of the new bps-capacity" \
+	near "$(steady_rate user 2000 7000 "$AFTER")" "$CAP2"
 check "turnd stops cleanly" stop_turnd
 check "the sessions spread over both workers" both_workers
 

@@ -13,7 +13,7 @@
 START_TEST(bw_share_zero_rate_is_free)
 {
 	struct bw_share s;
-	struct bw_local l = { 0 };
+	struct bw_local l = {0};
 
 	bw_share_init(&s, 0, 0);
 	for (int i = 0; i < 1000; i++)
@@ -36,7 +36,7 @@ START_TEST(bw_share_refills_at_rate_up_to_burst)
 {
 	const uint64_t rate = 1000000; /* 1 MB/s: burst 100 kB */
 	struct bw_share s;
-	struct bw_local l = { 0 };
+	struct bw_local l = {0};
 
 	bw_share_init(&s, rate, 1000);
 	uint64_t first = drain(&s, &l, 1000, 1000);
@@ -54,7 +54,7 @@ END_TEST
 START_TEST(bw_share_low_rate_still_passes_a_full_packet)
 {
 	struct bw_share s;
-	struct bw_local l = { 0 };
+	struct bw_local l = {0};
 
 	bw_share_init(&s, 100, 0); /* 100 B/s: burst is the 64 KiB floor */
 	ck_assert_int_eq(bw_share_take(&s, &l, 65000, 0), BW_TAKEN);
@@ -68,7 +68,7 @@ END_TEST
 START_TEST(bw_share_refund_and_rate_change)
 {
 	struct bw_share s;
-	struct bw_local l = { 0 };
+	struct bw_local l = {0};
 
 	bw_share_init(&s, 1000000, 0);
 	ck_assert_int_eq(bw_share_take(&s, &l, 1000, 0), BW_TAKEN);
@@ -129,8 +129,8 @@ START_TEST(bw_share_two_threads_conserve_tokens)
 	struct bw_share s;
 	_Atomic uint64_t clock = 0;
 	pthread_barrier_t start;
-	struct racer r[2] = { { .s = &s, .clock = &clock, .start = &start },
-			      { .s = &s, .clock = &clock, .start = &start } };
+	struct racer r[2] = {{.s = &s, .clock = &clock, .start = &start},
+			     {.s = &s, .clock = &clock, .start = &start}};
 	pthread_t t[2];
 
 	pthread_barrier_init(&start, NULL, 2);

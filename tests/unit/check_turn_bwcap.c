@@ -73,7 +73,7 @@ static void bw_up(struct bw_harness *b, struct client *c, const char *user, int 
 static uint64_t offer(struct client *c, bool to_peer, size_t len, int n)
 {
 	static uint8_t data[1200], out[1400];
-	struct turn_reply r = { .buf = out, .cap = sizeof(out) };
+	struct turn_reply r = {.buf = out, .cap = sizeof(out)};
 	uint64_t got = 0;
 
 	for (int i = 0; i < n; i++) {
@@ -190,7 +190,7 @@ START_TEST(fold_hands_each_byte_once)
 	ck_assert_uint_eq(b.folded.bytes_to_peer, 300);
 	offer(&c, true, 50, 1);
 	/* What the kernel relayed, handed back at closing, is folded too. */
-	b.h.io.carry = (struct turn_traffic){ 1, 10, 1, 20, 0 };
+	b.h.io.carry = (struct turn_traffic){1, 10, 1, 20, 0};
 	ck_assert_int_eq(client_refresh(&c, 0), 0);
 	ck_assert_uint_eq(b.detached, 1);
 	ck_assert_uint_eq(b.folded.pkts_to_peer, 5);

@@ -22,7 +22,7 @@ static const struct user_usage_row *row_of(const struct user_usage_row *rows, si
 
 START_TEST(user_usage_folds_per_user)
 {
-	const struct user_usage_opts o = { .linger_s = 600 };
+	const struct user_usage_opts o = {.linger_s = 600};
 	struct user_usage *u = user_usage_new(&o);
 	struct user_usage_entry *a1 = user_usage_attach(u, "alice", 1000);
 	struct user_usage_entry *a2 = user_usage_attach(u, "alice", 1100);
@@ -31,9 +31,9 @@ START_TEST(user_usage_folds_per_user)
 
 	ck_assert_ptr_eq(a1, a2); /* one entry per user */
 	ck_assert_ptr_ne(a1, b);
-	user_usage_add(a1, &(struct user_usage_traffic){ 1, 100, 2, 200 });
-	user_usage_add(a2, &(struct user_usage_traffic){ 10, 1000, 20, 2000 });
-	user_usage_add(b, &(struct user_usage_traffic){ 3, 300, 0, 0 });
+	user_usage_add(a1, &(struct user_usage_traffic){1, 100, 2, 200});
+	user_usage_add(a2, &(struct user_usage_traffic){10, 1000, 20, 2000});
+	user_usage_add(b, &(struct user_usage_traffic){3, 300, 0, 0});
 	struct user_usage_row *rows = user_usage_list(u, 0, &n);
 	ck_assert_uint_eq(n, 2);
 	const struct user_usage_row *r = row_of(rows, n, "alice");
@@ -56,13 +56,13 @@ END_TEST
 
 START_TEST(user_usage_lingers_then_expires)
 {
-	const struct user_usage_opts o = { .linger_s = 600 };
+	const struct user_usage_opts o = {.linger_s = 600};
 	struct user_usage *u = user_usage_new(&o);
 	struct user_usage_entry *e = user_usage_attach(u, "alice", 1000);
 	struct user_usage_stats st;
 	size_t n;
 
-	user_usage_add(e, &(struct user_usage_traffic){ 1, 100, 1, 100 });
+	user_usage_add(e, &(struct user_usage_traffic){1, 100, 1, 100});
 	user_usage_detach(u, e, 5000);
 	/* Gone from the active listing, still in the full one and in one
 	 * of those gone since 5000. */
@@ -79,7 +79,7 @@ START_TEST(user_usage_lingers_then_expires)
 	free(rows);
 	/* Back before the linger ends: the totals go on from where they were. */
 	e = user_usage_attach(u, "alice", 6000);
-	user_usage_add(e, &(struct user_usage_traffic){ 1, 50, 0, 0 });
+	user_usage_add(e, &(struct user_usage_traffic){1, 50, 0, 0});
 	user_usage_detach(u, e, 7000);
 	user_usage_expire(u, 7000 + 599999);
 	rows = user_usage_list(u, 0, &n);
@@ -97,7 +97,7 @@ END_TEST
 
 START_TEST(user_usage_evicts_oldest_lingering)
 {
-	const struct user_usage_opts o = { .linger_s = 600, .max_lingering = 3 };
+	const struct user_usage_opts o = {.linger_s = 600, .max_lingering = 3};
 	struct user_usage *u = user_usage_new(&o);
 	struct user_usage_entry *active = user_usage_attach(u, "active", 0);
 	struct user_usage_stats st;
@@ -121,7 +121,7 @@ START_TEST(user_usage_evicts_oldest_lingering)
 	ck_assert_ptr_nonnull(row_of(rows, n, "active")); /* never evicted */
 	free(rows);
 	/* linger 0: a user goes with its last allocation. */
-	user_usage_configure(u, &(struct user_usage_opts){ .linger_s = 0, .max_lingering = 3 });
+	user_usage_configure(u, &(struct user_usage_opts){.linger_s = 0, .max_lingering = 3});
 	user_usage_detach(u, active, 300);
 	user_usage_stats(u, &st);
 	ck_assert_uint_eq(st.users, 3);
@@ -131,9 +131,9 @@ END_TEST
 
 START_TEST(user_usage_budget_follows_configuration)
 {
-	struct user_usage *u = user_usage_new(&(struct user_usage_opts){ .user_max_bps = 1000000 });
+	struct user_usage *u = user_usage_new(&(struct user_usage_opts){.user_max_bps = 1000000});
 	struct user_usage_entry *e = user_usage_attach(u, "alice", 0);
-	struct bw_local l1 = { 0 }, l2 = { 0 };
+	struct bw_local l1 = {0}, l2 = {0};
 	uint64_t got = 0;
 
 	/* Two allocations of one user share one budget: 100 kB of burst. */
@@ -142,7 +142,7 @@ START_TEST(user_usage_budget_follows_configuration)
 			got += 1000;
 	}
 	ck_assert_uint_eq(got, 100000);
-	user_usage_configure(u, &(struct user_usage_opts){ .user_max_bps = 0 });
+	user_usage_configure(u, &(struct user_usage_opts){.user_max_bps = 0});
 	ck_assert_int_eq(bw_share_take(user_usage_budget(e), &l1, 1000, 0), BW_FREE);
 	user_usage_free(u);
 }
@@ -150,7 +150,7 @@ END_TEST
 
 START_TEST(user_usage_long_name_is_truncated)
 {
-	struct user_usage *u = user_usage_new(&(struct user_usage_opts){ .linger_s = 10 });
+	struct user_usage *u = user_usage_new(&(struct user_usage_opts){.linger_s = 10});
 	char *big = malloc(2000);
 	size_t n;
 
@@ -173,13 +173,13 @@ END_TEST
 static void *fold_many(void *arg)
 {
 	for (int i = 0; i < FOLDS; i++)
-		user_usage_add(arg, &(struct user_usage_traffic){ 1, 3, 1, 5 });
+		user_usage_add(arg, &(struct user_usage_traffic){1, 3, 1, 5});
 	return NULL;
 }
 
 START_TEST(user_usage_concurrent_folds)
 {
-	struct user_usage *u = user_usage_new(&(struct user_usage_opts){ .linger_s = 10 });
+	struct user_usage *u = user_usage_new(&(struct user_usage_opts){.linger_s = 10});
 	struct user_usage_entry *e = user_usage_attach(u, "alice", 0);
 	pthread_t t[2];
 	size_t n;
