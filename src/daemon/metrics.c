@@ -161,7 +161,7 @@ static void write_drops(struct evbuffer *b, const struct metrics_view *t)
 		{ "malformed", c->dropped },
 		{ "peer_denied", c->peer_denied },
 		{ "bandwidth", c->bandwidth_drops },
-		{ "user_max_bps", c->user_bw_drops },
+		{ "bps_per_credential", c->user_bw_drops },
 		{ "bps_capacity", c->capacity_drops },
 		{ "chandata_unbound", d->chandata_dropped },
 		{ "udp_truncated", n->udp_truncated },

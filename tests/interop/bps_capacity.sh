@@ -226,7 +226,7 @@ final_capped_ok() {
 check "capped's final totals: every datagram turnload got back" final_capped_ok
 check "the capped user relayed within 5% of user-max-bps" near "$(rate capped "$UCAP" 0)" "$UCAP"
 user_drops_ok() {
-	d=$(metric 'turnd_drops_total{reason="user_max_bps"}')
+	d=$(metric 'turnd_drops_total{reason="bps_per_credential"}')
 	echo "  dropped over user-max-bps: $d"
 	[ "${d:-0}" -gt 1000 ]
 }
