@@ -393,6 +393,10 @@ static void build_scalars(cfg_t *cfg, struct conf *c)
 	c->allow_own_peers = cfg_getbool(cfg, "allow-own-peers");
 	c->shed_allocations = (unsigned)cfg_getint(cfg, "shed-allocations");
 	c->shed_bps = (uint64_t)cfg_getint(cfg, "shed-bps");
+	c->bps_capacity = (uint64_t)cfg_getint(cfg, "bps-capacity");
+	c->user_max_bps = (uint64_t)cfg_getint(cfg, "user-max-bps");
+	c->usage_linger_s = (unsigned)cfg_getint(cfg, "user-usage-linger");
+	c->usage_interval_s = (unsigned)cfg_getint(cfg, "user-usage-interval");
 	c->log_level = log_level_parse(cfg_getstr(cfg, "log-level"));
 	c->syslog = cfg_getbool(cfg, "syslog");
 }

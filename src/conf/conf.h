@@ -28,6 +28,10 @@
  * ICE consent freshness (RFC 7675 section 5.1) stops a browser peer
  * sending to an address that no longer answers. */
 #define CONF_DEFAULT_PORT_QUARANTINE 60
+/* A user's totals outlive its last allocation by 10 minutes (a reconnect
+ * keeps counting on), and go to the Redis event stream once a minute. */
+#define CONF_DEFAULT_USAGE_LINGER 600
+#define CONF_DEFAULT_USAGE_INTERVAL 60
 
 /* unauth-rate and unauth-burst: answers to requests that did not
  * authenticate, per source address (turnd.conf(5) says why these). */
@@ -201,6 +205,14 @@ struct conf {
 	unsigned user_quota;
 	unsigned total_quota;
 	uint64_t max_bps;
+	/* Bandwidth capacity and per-user usage (issue 16): bytes per second
+	 * relayed by the whole server and by one user's allocations, 0 = no
+	 * cap; how long a user's totals outlive its last allocation; how
+	 * often they go to the Redis event stream (seconds, 0 = never). */
+	uint64_t bps_capacity;
+	uint64_t user_max_bps;
+	unsigned usage_linger_s;
+	unsigned usage_interval_s;
 	/* The kernel fast path (docs/OFFLOAD.md), read at start only. */
 	enum conf_offload kernel_offload;
 	char **offload_ifnames;        /* kernel-offload-interfaces; none: from the addresses */

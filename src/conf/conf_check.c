@@ -113,6 +113,11 @@ static const struct int_limit {
 	{"redis-events-max", "an entry count", 1000, 100000000},
 	{"redis-port", "a port", 1, 65535},
 	{"redis-db", "a database number", 0, INT_MAX},
+	/* Bandwidth capacity and per-user usage (util/bw_share.h's cap). */
+	{"bps-capacity", "a rate in bytes per second (0: no cap)", 0, 1099511627776L},
+	{"user-max-bps", "a rate in bytes per second (0: no cap)", 0, 1099511627776L},
+	{"user-usage-linger", "a time in seconds (0-604800)", 0, 604800},
+	{"user-usage-interval", "a time in seconds (0: never)", 0, 86400},
 	{"redis-connect-timeout", "a time in milliseconds", 1, 60000},
 	{"redis-timeout", "a time in milliseconds", 1, 60000},
 	/* At least AUTH_REDIS_CACHE_MIN (auth.h), which conf does not see. */
@@ -428,6 +433,10 @@ static const struct {
 	{"alternate-server", check_server},
 	{"shed-allocations", conf_check_int},
 	{"shed-bps", conf_check_int},
+	{"bps-capacity", conf_check_int},
+	{"user-max-bps", conf_check_int},
+	{"user-usage-linger", conf_check_int},
+	{"user-usage-interval", conf_check_int},
 	{"metrics-port", conf_check_int},
 	{"drain-timeout", conf_check_int},
 	{"pid-file", check_path},

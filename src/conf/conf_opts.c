@@ -220,6 +220,20 @@ static void conf_opts_auth_http(struct conf_opts *t)
 	CONF_OPTS_ADD(t, v);
 }
 
+/* Bandwidth capacity and per-user usage (issue 16). */
+static void conf_opts_bandwidth(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_INT_CB("bps-capacity", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("user-max-bps", 0, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("user-usage-linger", CONF_DEFAULT_USAGE_LINGER, CFGF_NONE, conf_cb_int),
+		CFG_INT_CB("user-usage-interval", CONF_DEFAULT_USAGE_INTERVAL, CFGF_NONE,
+			   conf_cb_int),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
 /* Unknown options stay errors: no CFGF_IGNORE_UNKNOWN. */
 cfg_t *conf_opts_cfg_new(void)
 {
@@ -233,6 +247,7 @@ cfg_t *conf_opts_cfg_new(void)
 	conf_opts_limits(&t);
 	conf_opts_redis(&t);
 	conf_opts_auth_http(&t);
+	conf_opts_bandwidth(&t);
 	if (t.overflow)
 		return NULL; /* never: CONF_OPTS_MAX holds them all */
 	t.v[t.n] = end[0];

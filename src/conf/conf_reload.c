@@ -395,6 +395,10 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->unauth_burst != running->unauth_burst, "unauth-burst");
 	APPLIED_IF(next->shed_allocations != running->shed_allocations, "shed-allocations");
 	APPLIED_IF(next->shed_bps != running->shed_bps, "shed-bps");
+	APPLIED_IF(next->bps_capacity != running->bps_capacity, "bps-capacity");
+	APPLIED_IF(next->user_max_bps != running->user_max_bps, "user-max-bps");
+	APPLIED_IF(next->usage_linger_s != running->usage_linger_s, "user-usage-linger");
+	APPLIED_IF(next->usage_interval_s != running->usage_interval_s, "user-usage-interval");
 	APPLIED_IF(next->drain_timeout_s != running->drain_timeout_s, "drain-timeout");
 	APPLIED_IF(next->rx_coalesce_us != running->rx_coalesce_us, "rx-coalesce-us");
 	/* Connection limits: new caps apply to new connections, new deadlines

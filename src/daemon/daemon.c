@@ -24,6 +24,7 @@
 #include "daemon/offload_sync.h"
 #include "daemon/quota.h"
 #include "daemon/reload.h"
+#include "daemon/user_usage.h"
 #include "daemon/worker.h"
 #include "daemon/worker_thread.h"
 #include "io/clock.h"
@@ -38,6 +39,7 @@
 #include "turn/nonce.h"
 #include "turn/policy.h"
 #include "util/log.h"
+#include "util/bw_share.h"
 #include "util/redis_keys.h"
 
 #define DAEMON_MAX_WORKERS QUOTA_MAX_WORKERS
@@ -83,6 +85,10 @@ struct daemon {
 	/* The kernel fast path (docs/OFFLOAD.md), or NULL: user space alone. */
 	struct offload *offload;
 	uint64_t routes_ms; /* when its ways out were last resolved */
+	/* bps-capacity: the budget every worker's core draws from without a
+	 * lock (util/bw_share.h); per-user totals and user-max-bps budgets. */
+	struct bw_share capacity;
+	struct user_usage *usage;
 };
 
 static unsigned worker_count(const struct conf *conf)
@@ -118,6 +124,7 @@ static void daemon_metrics_view(void *ctx, struct metrics_view *v)
 	v->draining = quota_draining(&n->quota);
 	if (n->offload)
 		offload_totals(n->offload, &v->offload);
+	user_usage_stats(n->usage, &v->users);
 }
 
 /* Say at start-up where allocations are relayed from. */
@@ -135,6 +142,39 @@ static void daemon_log_relays(const struct daemon *n, const struct conf *conf)
 		log_warn("no relay address: Allocate requests will get 440 (set relay-ip)");
 }
 
+/* The per-user table's options from a configuration: lingering users are
+ * bounded by total-quota (or USER_USAGE_LINGER_MAX without one). */
+static struct user_usage_opts daemon_usage_opts(const struct conf *c)
+{
+	return (struct user_usage_opts){
+		.user_max_bps = c->user_max_bps,
+		.linger_s = c->usage_linger_s,
+		.max_lingering = c->total_quota,
+	};
+}
+
+/* bps-capacity and user-max-bps from c, replacing old (NULL at start-up;
+ * the new rates apply from the next refill). The kernel fast path cannot
+ * see the shared budgets, so with either set it installs nothing
+ * (offload_sync_now.capped, docs/OFFLOAD.md): said once when it starts. */
+static void daemon_bandwidth_apply(struct daemon *n, const struct conf *c, const struct conf *old)
+{
+	bool capped = c->bps_capacity || c->user_max_bps;
+	bool was = old && (old->bps_capacity || old->user_max_bps);
+	const struct user_usage_opts o = daemon_usage_opts(c);
+
+	bw_share_set_rate(&n->capacity, c->bps_capacity);
+	user_usage_configure(n->usage, &o);
+	if (!n->offload || capped == was)
+		return;
+	if (capped)
+		log_notice("kernel-offload: no channel is offloaded while bps-capacity or "
+			   "user-max-bps is set: those caps are enforced in user space");
+	else
+		log_notice("kernel-offload: bps-capacity and user-max-bps are off: bound UDP "
+			   "channels are offloaded again");
+}
+
 /* What every worker shares: relay addresses and ports, quotas, the fleet,
  * the peer policy, the nonce key, the connection counts, TLS. */
 static int daemon_shared_init(struct daemon *n, const struct conf *conf, char *err,
@@ -148,6 +188,15 @@ static int daemon_shared_init(struct daemon *n, const struct conf *conf, char *e
 		return -1;
 	}
 	n->quota_ready = true;
+	/* Credited from time 0 of the workers' clock: the first refill
+	 * fills it (a full budget, as at start). */
+	bw_share_init(&n->capacity, conf->bps_capacity, 0);
+	const struct user_usage_opts uo = daemon_usage_opts(conf);
+	n->usage = user_usage_new(&uo);
+	if (!n->usage) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	daemon_log_relays(n, conf);
 	if (fleet_shared_init(&n->fleet, conf, err, errlen) < 0)
 		return -1;
@@ -192,6 +241,7 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 		.auth_cache = n->auth_cache, .auth_http_cache = n->auth_http_cache,
 		.policy = n->policy,
 		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
+		.capacity = &n->capacity, .usage = n->usage,
 	};
 	for (unsigned i = 0; i < n->n_workers; i++) {
 		n->workers[i] = worker_thread_new(i, &env, err, errlen);
@@ -322,6 +372,7 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 		daemon_free(n);
 		return NULL;
 	}
+	daemon_bandwidth_apply(n, conf, NULL);
 	return n;
 }
 
@@ -440,6 +491,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	notify_send(state);
 	struct reload_snapshot *s = reload_run(&rc);
 	if (s) {
+		daemon_bandwidth_apply(n, s->conf, n->current->conf);
 		reload_snapshot_release(n->current);
 		n->current = s;
 	}
@@ -581,6 +633,7 @@ void daemon_free(struct daemon *n)
 		relay_shared_fini(&n->relay);
 	if (n->quota_ready)
 		quota_fini(&n->quota);
+	user_usage_free(n->usage); /* after the workers: their allocations detached */
 	conn_gate_fini(&n->conn_gate); /* after the workers' connections */
 	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));
 	free(n);

@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "daemon/park.h"
 #include "daemon/quota.h"
+#include "daemon/user_usage.h"
 #include "daemon/worker.h"
 #include "stun/attr.h"
 #include "turn/alloc.h"
@@ -284,23 +285,45 @@ static const char *const event_names[] = {
 	[TURN_ALLOC_DELETED] = "deleted",
 };
 
-void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
-		       uint32_t lifetime)
-{
-	struct worker *w = ctx;
-	struct fleet_shared *fs = w->fleet.shared;
-	char key[FLEET_KEY_MAX], max[16], life[16], client[TURN_ADDR_STRLEN];
-	char relay[2][TURN_ADDR_STRLEN], nums[4][24];
+/* The most fields an event carries (name and value each count). */
+#define FLEET_EVENT_FIELDS 26
 
-	if (!w->fleet.redis || !w->conf->redis.events)
-		return;
-	if (!auth_redis_ready(w->fleet.redis) ||
+/* Append one entry of n field strings (name, value, ...) to the realm's
+ * event stream, capped at redis-events-max; counted sent or dropped
+ * (Redis away or slow). */
+static void event_send(struct worker *w, const char *const *fields, size_t n)
+{
+	struct fleet_shared *fs = w->fleet.shared;
+	char key[FLEET_KEY_MAX], max[16];
+	const char *argv[6 + FLEET_EVENT_FIELDS] = { "XADD", key, "MAXLEN", "~", max, "*" };
+	size_t lens[6 + FLEET_EVENT_FIELDS];
+
+	if (n > FLEET_EVENT_FIELDS || !auth_redis_ready(w->fleet.redis) ||
 	    auth_redis_in_flight(w->fleet.redis) >= FLEET_INFLIGHT_MAX ||
 	    !realm_key(w, REDIS_KEYS_LEAF_EVENTS, key, sizeof(key))) {
 		count(fs, &fs->events_dropped);
 		return;
 	}
 	snprintf(max, sizeof(max), "%u", w->conf->redis.events_max);
+	memcpy(argv + 6, fields, n * sizeof(*fields));
+	for (size_t i = 0; i < 6 + n; i++)
+		lens[i] = strlen(argv[i]);
+	if (auth_redis_command(w->fleet.redis, (int)(6 + n), argv, lens, NULL, NULL) < 0)
+		count(fs, &fs->events_dropped);
+	else
+		count(fs, &fs->events_sent);
+}
+
+void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
+		       uint32_t lifetime)
+{
+	struct worker *w = ctx;
+	struct fleet_shared *fs = w->fleet.shared;
+	char life[16], client[TURN_ADDR_STRLEN];
+	char relay[2][TURN_ADDR_STRLEN], nums[4][24];
+
+	if (!w->fleet.redis || !w->conf->redis.events)
+		return;
 	snprintf(life, sizeof(life), "%" PRIu32, lifetime);
 	turn_addr_format(&a->tuple.client, true, client, sizeof(client));
 	for (int i = 0; i < 2; i++) {
@@ -312,8 +335,7 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 	snprintf(nums[1], sizeof(nums[1]), "%" PRIu64, a->bytes_in);
 	snprintf(nums[2], sizeof(nums[2]), "%" PRIu64, a->pkts_out);
 	snprintf(nums[3], sizeof(nums[3]), "%" PRIu64, a->pkts_in);
-	const char *argv[] = {
-		"XADD", key, "MAXLEN", "~", max, "*",
+	const char *fields[] = {
 		"event", event_names[ev],
 		"node", fs->node_id,
 		"user", a->username ? a->username : "",
@@ -326,14 +348,42 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 		"client_to_peer_packets", nums[2],
 		"peer_to_client_packets", nums[3],
 	};
-	size_t lens[sizeof(argv) / sizeof(argv[0])];
-	for (size_t i = 0; i < sizeof(argv) / sizeof(argv[0]); i++)
-		lens[i] = strlen(argv[i]);
-	if (auth_redis_command(w->fleet.redis, (int)(sizeof(argv) / sizeof(argv[0])), argv, lens,
-			       NULL, NULL) < 0)
-		count(fs, &fs->events_dropped);
-	else
-		count(fs, &fs->events_sent);
+	event_send(w, fields, sizeof(fields) / sizeof(fields[0]));
+}
+
+/*
+ * Every user with allocations on this server, and every one whose last
+ * allocation closed since the last round (its final totals), as one
+ * "usage" entry each in the event stream (user-usage-interval): its totals
+ * since it was first tracked (cumulative, so a lost entry loses nothing
+ * but its moment). Bounded like the allocation events: past the commands
+ * in flight, the rest of this round is dropped and counted.
+ */
+void fleet_usage_events(struct worker *w, uint64_t since_ms)
+{
+	size_t n = 0;
+
+	if (!w->fleet.redis || !w->conf->redis.events || !w->usage)
+		return;
+	struct user_usage_row *rows = user_usage_list(w->usage, since_ms ? since_ms : 1, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct user_usage_row *r = &rows[i];
+		char nums[6][24];
+		snprintf(nums[0], sizeof(nums[0]), "%u", r->allocations);
+		snprintf(nums[1], sizeof(nums[1]), "%" PRIu64, r->allocations_total);
+		snprintf(nums[2], sizeof(nums[2]), "%" PRIu64, r->traffic.bytes_to_peer);
+		snprintf(nums[3], sizeof(nums[3]), "%" PRIu64, r->traffic.bytes_to_client);
+		snprintf(nums[4], sizeof(nums[4]), "%" PRIu64, r->traffic.pkts_to_peer);
+		snprintf(nums[5], sizeof(nums[5]), "%" PRIu64, r->traffic.pkts_to_client);
+		const char *fields[] = {
+			"event", "usage", "node", w->fleet.shared->node_id, "user", r->user,
+			"allocations", nums[0], "allocations_total", nums[1],
+			"client_to_peer_bytes", nums[2], "peer_to_client_bytes", nums[3],
+			"client_to_peer_packets", nums[4], "peer_to_client_packets", nums[5],
+		};
+		event_send(w, fields, sizeof(fields) / sizeof(fields[0]));
+	}
+	free(rows);
 }
 
 /* ---- The realm's settings ---- */
@@ -613,6 +663,12 @@ void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_al
 	(void)ev;
 	(void)a;
 	(void)lifetime;
+}
+
+void fleet_usage_events(struct worker *w, uint64_t since_ms)
+{
+	(void)w;
+	(void)since_ms;
 }
 
 bool fleet_tick(struct worker *w, uint64_t now_ms)

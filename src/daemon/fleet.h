@@ -75,6 +75,11 @@ void fleet_quota_changed(struct worker *w, const char *user, unsigned count, uin
 void fleet_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,
 		       uint32_t lifetime);
 
+/* Each user with allocations here, or whose last one closed at or after
+ * since_ms, with its totals (daemon/user_usage.h), as a "usage" entry in
+ * the event stream when redis-events is on. */
+void fleet_usage_events(struct worker *w, uint64_t since_ms);
+
 /* Once a second from the worker's tick: worker 0 reads the realm's
  * settings and refreshes this node's liveness and counts in Redis.
  * Returns true when the shared settings changed since this worker last

@@ -167,6 +167,8 @@ static void write_drops(struct evbuffer *b, const struct metrics_view *t)
 		{ "malformed", c->dropped },
 		{ "peer_denied", c->peer_denied },
 		{ "bandwidth", c->bandwidth_drops },
+		{ "bps_per_credential", c->user_bw_drops },
+		{ "bps_capacity", c->capacity_drops },
 		{ "chandata_unbound", d->chandata_dropped },
 		{ "udp_truncated", n->udp_truncated },
 		{ "udp_send_error", n->udp_send_errors },
@@ -419,6 +421,29 @@ static void write_offload(struct evbuffer *b, const struct metrics_view *t)
 	    t->sum.daemon.user_channeldata);
 }
 
+/* bps-capacity, user-max-bps and the per-user table, in aggregate: no
+ * label names a user, so the series stay bounded. */
+static void write_bandwidth(struct evbuffer *b, const struct metrics_view *t)
+{
+	const struct turn_server_stats *c = &t->sum.core;
+
+	one(b, "turnd_bps_capacity_dropped_packets_total", "counter",
+	    "Datagrams dropped over bps-capacity (the server's relayed bandwidth).",
+	    c->capacity_drops);
+	one(b, "turnd_bps_capacity_dropped_bytes_total", "counter",
+	    "Bytes of the datagrams dropped over bps-capacity.", c->capacity_drop_bytes);
+	one(b, "turnd_user_max_bps_dropped_packets_total", "counter",
+	    "Datagrams dropped over user-max-bps (one user's allocations together).",
+	    c->user_bw_drops);
+	one(b, "turnd_users_tracked", "gauge",
+	    "Users whose totals are kept: with allocations, or lingering after them.",
+	    t->users.users);
+	one(b, "turnd_users_active", "gauge", "Users with allocations on this server.",
+	    t->users.active);
+	one(b, "turnd_users_evicted_total", "counter",
+	    "Lingering users' totals dropped early to bound the table.", t->users.evicted);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
 	struct metrics *m = arg;
@@ -442,6 +467,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	write_auth_http(b, &t);
 	write_reloads(b, &t);
 	write_offload(b, &t);
+	write_bandwidth(b, &t);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", b);

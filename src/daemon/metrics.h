@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/user_usage.h"
 #include "daemon/worker.h"
 #include "net/offload.h"
 
@@ -30,6 +31,7 @@ struct metrics_view {
 	uint64_t reloads_applied, reloads_refused;
 	bool draining;
 	struct offload_totals offload; /* the kernel fast path; zero when not loaded */
+	struct user_usage_stats users; /* per-user usage, in aggregate only */
 };
 
 /* Add one worker's snapshot into v. */

@@ -328,7 +328,7 @@ static int bucket_sync(struct offload_sync *s, struct offload_rec *rec, uint64_t
 static void sync_changed(struct offload_sync *s, const struct offload_sync_now *now,
 			 const struct turn_alloc *a)
 {
-	bool ok = !now->draining && alloc_eligible(a);
+	bool ok = !now->draining && !now->capped && alloc_eligible(a);
 	struct offload_rec *rec = rec_find(s, a);
 	struct offload_chan *want = NULL;
 	size_t n = 0;
@@ -384,7 +384,8 @@ void offload_sync_tick(struct offload_sync *s, struct turn_server *srv,
 				 * what it lets through. */
 				turn_server_add_traffic(srv, (struct turn_alloc *)rec->a, &t);
 			for (size_t i = 0; i < rec->n;)
-				if (now->draining || rec->chans[i].to_peer_expires_ns <= now_ns)
+				if (now->draining || now->capped ||
+				    rec->chans[i].to_peer_expires_ns <= now_ns)
 					chan_remove(s, rec, i);
 				else
 					i++;

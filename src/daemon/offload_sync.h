@@ -53,6 +53,10 @@ struct offload_sync_now {
 	uint64_t now_ms;  /* the worker's clock: CLOCK_MONOTONIC */
 	bool draining;    /* SIGUSR1: nothing installed, everything removed */
 	uint64_t max_bps; /* turn_server_max_bps */
+	/* bps-capacity or user-max-bps is set: budgets shared with user
+	 * space that the kernel cannot draw from, so nothing is installed
+	 * and everything is removed, as when draining. */
+	bool capped;
 };
 
 /* ops NULL: the daemon has no fast path. s holds no record (zeroed, or

@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "daemon/fleet.h"
 #include "daemon/quota.h"
+#include "daemon/user_usage.h"
 #include "daemon/worker.h"
 #include "io/clock.h"
 #include "net/relay.h"
@@ -137,6 +138,9 @@ static struct offload_sync_now turn_io_offload_now(struct worker *w, uint64_t no
 		.now_ms = now_ms,
 		.draining = quota_draining(w->quota),
 		.max_bps = turn_server_max_bps(w->srv),
+		/* The worker's snapshot: a reload that sets a cap takes the
+		 * entries away on the next tick. */
+		.capped = w->conf->bps_capacity || w->conf->user_max_bps,
 	};
 }
 
@@ -159,6 +163,52 @@ void turn_io_offload_tick(struct worker *w, uint64_t now_ms)
 		return;
 	const struct offload_sync_now now = turn_io_offload_now(w, now_ms);
 	offload_sync_tick(&w->offload, w->srv, &now);
+}
+
+/* Per-user records (daemon/user_usage.h): the user's entry and budget
+ * when an allocation is granted, its traffic folded on the tick and at
+ * closing, and let go when it is deleted. */
+static void *turn_io_user_attach(void *ctx, const char *user, struct bw_share **budget)
+{
+	struct worker *w = ctx;
+	struct user_usage_entry *e = user_usage_attach(w->usage, user, io_clock_ms(w->clock));
+
+	*budget = e ? user_usage_budget(e) : NULL;
+	return e;
+}
+
+static void turn_io_user_fold(void *ctx, void *user, const struct turn_traffic *d)
+{
+	const struct user_usage_traffic t = { d->pkts_to_peer, d->bytes_to_peer, d->pkts_to_client,
+					      d->bytes_to_client };
+
+	(void)ctx;
+	user_usage_add(user, &t);
+}
+
+static void turn_io_user_detach(void *ctx, void *user)
+{
+	struct worker *w = ctx;
+
+	user_usage_detach(w->usage, user, io_clock_ms(w->clock));
+}
+
+void turn_io_usage_tick(struct worker *w, uint64_t now_ms)
+{
+	if (!w->usage)
+		return;
+	turn_server_fold_usage(w->srv);
+	if (w->id != 0)
+		return;
+	/* One worker keeps the table and writes the events: every worker
+	 * folded by its own last tick, so a total is at most a tick old. */
+	user_usage_expire(w->usage, now_ms);
+	if (!w->conf->usage_interval_s || now_ms < w->next_usage_ms)
+		return;
+	/* Users gone since the last round get their final entry. */
+	fleet_usage_events(w, w->last_usage_ms);
+	w->last_usage_ms = now_ms;
+	w->next_usage_ms = now_ms + 1000ull * w->conf->usage_interval_s;
 }
 
 static int turn_io_tcp_connect(void *ctx, struct turn_relay *relay, const struct turn_addr *peer,
@@ -199,4 +249,9 @@ void turn_io_init(struct turn_io *io, struct worker *w)
 		.tcp_bind = turn_io_tcp_bind,
 		.tcp_close = turn_io_tcp_close,
 	};
+	if (w->usage) {
+		io->user_attach = turn_io_user_attach;
+		io->user_fold = turn_io_user_fold;
+		io->user_detach = turn_io_user_detach;
+	}
 }

@@ -15,5 +15,9 @@ void turn_io_init(struct turn_io *io, struct worker *w);
 /* The worker's tick for the kernel fast path (daemon/offload_sync.h):
  * fold what it relayed, drop expired entries, all of them when draining. */
 void turn_io_offload_tick(struct worker *w, uint64_t now_ms);
+/* The worker's tick for per-user usage (daemon/user_usage.h): fold what
+ * each allocation relayed into its user's totals; on worker 0 also expire
+ * lingering users and, every user-usage-interval, write the usage events. */
+void turn_io_usage_tick(struct worker *w, uint64_t now_ms);
 
 #endif

@@ -145,6 +145,7 @@ static void worker_tick(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->ticks, 1, memory_order_relaxed);
 	turn_server_tick(w->srv, now);
 	turn_io_offload_tick(w, now);
+	turn_io_usage_tick(w, now);
 	net_loop_tick(&w->nw, now);
 	/* The relayed byte rate, for shed-bps. */
 	if (w->conf->shed_bps && now > w->last_tick_ms && w->last_tick_ms)
@@ -236,6 +237,8 @@ static int worker_init_parts(struct worker *w, const struct worker_env *n, char 
 	}
 	w->srv = worker_server(w, n);
 	w->nw.srv = w->srv;
+	if (w->srv)
+		turn_server_set_capacity(w->srv, n->capacity);
 	if (!w->srv || rate_table_init(&w->unauth, WORKER_UNAUTH_SLOTS, n->hash_seed ^ w->id) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -266,6 +269,7 @@ struct worker *worker_thread_new(unsigned id, const struct worker_env *n, char *
 	w->conf_snap = n->snap;
 	reload_snapshot_hold(w->conf_snap);
 	w->quota = n->quota;
+	w->usage = n->usage; /* before the core: its turn_io follows it */
 	w->clock = n->clock ? n->clock : &io_clock_system;
 	w->fleet.shared = n->fleet;
 	w->decide = dispatch_decide;

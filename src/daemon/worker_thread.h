@@ -19,6 +19,8 @@ struct quota_table;
 struct auth_cache;
 struct turn_policy;
 struct io_clock;
+struct bw_share;
+struct user_usage;
 
 /* What the process shares with each worker it creates (daemon.c). */
 struct worker_env {
@@ -35,6 +37,8 @@ struct worker_env {
 	const uint8_t *nonce_secret;  /* TURN_NONCE_SECRET_LEN bytes */
 	uint32_t hash_seed;
 	const struct io_clock *clock; /* NULL: the system's (io/clock.h) */
+	struct bw_share *capacity;    /* bps-capacity's budget, or NULL: none */
+	struct user_usage *usage;     /* per-user totals and budgets, or NULL: none */
 };
 
 /* Worker id, with every socket bound, or NULL with a message in err. */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "stun/stun.h"
+#include "util/bw_share.h"
 #include "turn/server.h"
 #include "util/addr.h"
 
@@ -96,6 +97,14 @@ struct turn_alloc {
 	uint64_t bucket_ms;
 	/* Traffic, for logs and metrics. */
 	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
+	/* The user's record in the process (turn_io.user_attach; NULL:
+	 * none), opaque here; the user's shared budget (user-max-bps) and
+	 * the tokens this allocation drew from it; and the counters as of
+	 * the last fold into the user's totals (turn_server_fold_usage). */
+	void *user;
+	struct bw_share *user_bw;
+	struct bw_local user_local;
+	uint64_t folded_pkts_in, folded_pkts_out, folded_bytes_in, folded_bytes_out;
 };
 
 struct turn_alloc_table {

@@ -76,8 +76,8 @@ void turn_channel_judged(struct turn_server *srv, struct turn_alloc *a, uint16_t
  * traffic); elapsed time is capped at the one second a full bucket holds,
  * so the product cannot overflow however long the clock has run.
  */
-bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
-			 uint64_t now_ms)
+static bool alloc_bucket_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
+			      uint64_t now_ms)
 {
 	uint64_t rate = srv->max_bps;
 	uint64_t full = rate * 1000;
@@ -90,11 +90,56 @@ bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t l
 		a->bucket_tokens = a->bucket_tokens + add > full ? full : a->bucket_tokens + add;
 		a->bucket_ms = now_ms;
 	}
-	if (a->bucket_tokens < (uint64_t)len * 1000) {
+	if (a->bucket_tokens < (uint64_t)len * 1000)
+		return false;
+	a->bucket_tokens -= (uint64_t)len * 1000;
+	return true;
+}
+
+/* Give back what alloc_bucket_take took for a datagram a later cap
+ * dropped: the allocation's cap counts what it relayed, not what the
+ * server's or the user's refused. */
+static void alloc_bucket_refund(const struct turn_server *srv, struct turn_alloc *a, size_t len)
+{
+	uint64_t full = srv->max_bps * 1000;
+
+	if (srv->max_bps)
+		a->bucket_tokens = a->bucket_tokens + (uint64_t)len * 1000 > full
+					   ? full
+					   : a->bucket_tokens + (uint64_t)len * 1000;
+}
+
+/*
+ * The three caps, narrowest first: max-bps (the allocation's own bucket),
+ * user-max-bps (the user's budget, shared by its allocations on every
+ * worker) and bps-capacity (the server's, shared by every worker). The
+ * shared ones cost a subtraction per datagram and an atomic operation per
+ * chunk (util/bw_share.h). A datagram one cap refuses is not charged to
+ * the others.
+ */
+bool turn_bandwidth_take(struct turn_server *srv, struct turn_alloc *a, size_t len,
+			 uint64_t now_ms)
+{
+	if (!alloc_bucket_take(srv, a, len, now_ms)) {
 		srv->stats.bandwidth_drops++;
 		return false;
 	}
-	a->bucket_tokens -= (uint64_t)len * 1000;
+	enum bw_verdict user =
+		a->user_bw ? bw_share_take(a->user_bw, &a->user_local, len, now_ms) : BW_FREE;
+	if (user == BW_OVER) {
+		alloc_bucket_refund(srv, a, len);
+		srv->stats.user_bw_drops++;
+		return false;
+	}
+	if (srv->capacity &&
+	    bw_share_take(srv->capacity, &srv->capacity_local, len, now_ms) == BW_OVER) {
+		alloc_bucket_refund(srv, a, len);
+		if (user == BW_TAKEN)
+			bw_local_refund(&a->user_local, len);
+		srv->stats.capacity_drops++;
+		srv->stats.capacity_drop_bytes += len;
+		return false;
+	}
 	return true;
 }
 

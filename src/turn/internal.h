@@ -23,6 +23,10 @@ struct turn_server {
 	unsigned max_channels;
 	unsigned max_tcp_connections;
 	uint64_t max_bps;
+	/* bps-capacity: the budget shared by every worker's server, and the
+	 * tokens this one drew from it (util/bw_share.h). */
+	struct bw_share *capacity;
+	struct bw_local capacity_local;
 	uint16_t max_channel_number;
 	struct turn_addr *alternates;
 	size_t n_alternates;
@@ -109,6 +113,9 @@ void turn_alloc_event(struct turn_server *srv, enum turn_alloc_event ev, const s
 void turn_alloc_sync(struct turn_server *srv, struct turn_alloc *a, enum turn_sync why);
 /* Count an answer the core built (metrics: by method and code). */
 void turn_count_answer(struct turn_server *srv, uint16_t method, int code);
+/* server.c: the user's record and budget for a granted allocation
+ * (turn_io.user_attach). */
+void turn_user_attach(struct turn_server *srv, struct turn_alloc *a);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 

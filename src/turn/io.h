@@ -15,6 +15,7 @@
 
 struct turn_alloc;
 struct turn_relay;
+struct bw_share;
 
 /* What happened to an allocation, for accounting (turn_io.alloc_event). */
 enum turn_alloc_event {
@@ -106,6 +107,19 @@ struct turn_io {
 	/* tcp_close: the allocation is going: close the connection id, whatever
 	 * its state. */
 	void (*tcp_close)(void *ctx, uint32_t id);
+	/*
+	 * Per-user records (user-max-bps and per-user usage). Optional, all
+	 * three or none. user_attach: an allocation of user was granted;
+	 * returns the process's record of user, opaque to the core (NULL:
+	 * none, and then neither of the others is called for it), and sets
+	 * *budget to the user's bandwidth budget shared by all its
+	 * allocations (or NULL). user_fold: what the allocation relayed since
+	 * its last fold (turn_server_fold_usage, and once more when it
+	 * closes), bw_drops unused. user_detach: the allocation is gone.
+	 */
+	void *(*user_attach)(void *ctx, const char *user, struct bw_share **budget);
+	void (*user_fold)(void *ctx, void *user, const struct turn_traffic *delta);
+	void (*user_detach)(void *ctx, void *user);
 };
 
 #endif

@@ -74,6 +74,49 @@ struct turn_server *turn_server_new(const struct turn_server_options *opt)
 	return srv;
 }
 
+/* What a relayed since its last fold, to its user's totals. */
+static void fold_usage(struct turn_server *srv, struct turn_alloc *a)
+{
+	const struct turn_traffic d = {
+		.pkts_to_peer = a->pkts_out - a->folded_pkts_out,
+		.bytes_to_peer = a->bytes_out - a->folded_bytes_out,
+		.pkts_to_client = a->pkts_in - a->folded_pkts_in,
+		.bytes_to_client = a->bytes_in - a->folded_bytes_in,
+	};
+
+	if (!d.pkts_to_peer && !d.pkts_to_client)
+		return;
+	srv->io->user_fold(srv->io->ctx, a->user, &d);
+	a->folded_pkts_out = a->pkts_out;
+	a->folded_bytes_out = a->bytes_out;
+	a->folded_pkts_in = a->pkts_in;
+	a->folded_bytes_in = a->bytes_in;
+}
+
+void turn_server_fold_usage(struct turn_server *srv)
+{
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next)
+			if (a->user)
+				fold_usage(srv, a);
+}
+
+void turn_server_set_capacity(struct turn_server *srv, struct bw_share *capacity)
+{
+	srv->capacity = capacity;
+}
+
+/* An allocation granted to its user: the user's record and budget. */
+void turn_user_attach(struct turn_server *srv, struct turn_alloc *a)
+{
+	if (srv->io && srv->io->user_attach && a->username)
+		a->user = srv->io->user_attach(srv->io->ctx, a->username, &a->user_bw);
+	if (!a->user)
+		a->user_bw = NULL;
+}
+
 static void release_alloc(void *arg, struct turn_alloc *a)
 {
 	struct turn_server *srv = arg;
@@ -83,10 +126,16 @@ static void release_alloc(void *arg, struct turn_alloc *a)
 	turn_tcp_close_all(srv, a);
 	/* It was granted: not one whose relay failed to open. What net/
 	 * relayed for it outside the core is folded in first, so that the
-	 * event's totals hold it too. */
+	 * event's totals hold it too, and its user's. */
 	if (a->lifetime) {
 		turn_alloc_sync(srv, a, TURN_SYNC_CLOSING);
 		turn_alloc_event(srv, TURN_ALLOC_DELETED, a);
+	}
+	if (a->user) {
+		fold_usage(srv, a);
+		srv->io->user_detach(srv->io->ctx, a->user);
+		a->user = NULL;
+		a->user_bw = NULL;
 	}
 	for (int i = 0; i < 2; i++)
 		if (a->relay[i].io)

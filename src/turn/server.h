@@ -88,6 +88,9 @@ struct turn_server_stats {
 	 * refused (no permission, policy, limit). */
 	uint64_t tcp_relay_conns, tcp_relay_conns_total, tcp_relay_refused;
 	uint64_t bandwidth_drops; /* over max-bps */
+	/* Over the user's user-max-bps; over the server's bps-capacity
+	 * (datagrams, and their bytes). */
+	uint64_t user_bw_drops, capacity_drops, capacity_drop_bytes;
 	uint64_t icmp_to_client;  /* ICMP errors relayed in Data indications */
 	/* Peer data, permitted, that does not fit the reply's cap: more than
 	 * the client's transport carries (net/ sets the cap). */
@@ -299,6 +302,16 @@ void turn_server_set_policy(struct turn_server *srv, const struct turn_policy *p
 void turn_server_set_max_bps(struct turn_server *srv, uint64_t max_bps);
 /* The cap in force (bytes per second per allocation, 0: none). */
 uint64_t turn_server_max_bps(const struct turn_server *srv);
+struct bw_share;
+/* The server's relayed bandwidth cap (bps-capacity), a budget shared with
+ * the other workers' servers (util/bw_share.h; its rate 0: no cap), or
+ * NULL: none. Both directions of every allocation draw from it, after
+ * max-bps and the user's budget. It must outlive srv. */
+void turn_server_set_capacity(struct turn_server *srv, struct bw_share *capacity);
+/* Hand what each allocation with a user record relayed since its last
+ * fold to turn_io.user_fold: call once a tick (after the kernel's traffic
+ * was folded in), so the per-user totals cost nothing per packet. */
+void turn_server_fold_usage(struct turn_server *srv);
 struct turn_traffic;
 /* Traffic relayed for a outside the core (turn_io.alloc_sync): added to
  * its counters and the server's as the core's data path adds its own. */

@@ -13,6 +13,8 @@
 # attachment) and each edge case (IPv6, padding, a length beyond the
 # datagram, a channel not bound, an unknown peer port) does what user
 # space does, and the kernel forwards nothing it should not.
+# With bps-capacity set nothing is offloaded; a reload lifting it offloads
+# again (issue 16).
 # Last, the Chromium relay test across the namespaces with the offload on.
 # About 3 minutes. OFFLOAD_SLOW=1 adds the expiry of a permission and of
 # an allocation (RFC 8656: 300 s and 600 s, which no option shortens).
@@ -251,6 +253,46 @@ killed() {
 one_mode on on
 [ -n "${TURND_SANITIZED:-}" ] || capped off
 capped on
+
+# bps-capacity or user-max-bps (issue 16) are budgets shared with user
+# space that the kernel cannot draw from: while either is set nothing is
+# offloaded (one line says so) and user space relays every ChannelData; a
+# reload that lifts the cap offloads the next channels again.
+in_user_space() {
+	between "kernel packets to the peer" "$(delta kp_peer)" 0 0 &&
+		between "kernel packets to the client" "$(delta kp_client)" 0 0 &&
+		between "turnd_kernel_offload_loaded" "$after_loaded" 1 1 &&
+		between "user-space ChannelData" "$(delta uc)" "$sent" $((sent + recv + M))
+}
+capped_mode() {
+	must "offload on, bps-capacity set: turnd up" \
+		offload_start on "" "bps-capacity = 100000000" || { killed_turnd; return; }
+	check "bps-capacity: one line says nothing is offloaded" grep -q \
+		'kernel-offload: no channel is offloaded while bps-capacity or user-max-bps is set' \
+		"$T_DIR/turnd.log"
+	snap before || { not_ok "bps-capacity: /metrics"; return; }
+	uclient_launch channels
+	uclient_verify channels "offload on, bps-capacity set: uclient channels, IPv4"
+	sleep 1.5
+	snap after || { not_ok "bps-capacity: /metrics"; return; }
+	moved
+	check "bps-capacity set: user space relayed every ChannelData, the kernel none" in_user_space
+	sed -i '/^bps-capacity/d' "$T_DIR/turnd.conf"
+	kill -HUP "$TURND_PID"
+	lifted() {
+		for _ in $(seq 1 50); do
+			grep -q 'kernel-offload: bps-capacity and user-max-bps are off' "$T_DIR/turnd.log" &&
+				return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	check "a reload lifting bps-capacity: one line says channels are offloaded again" lifted
+	uclient_counted on channels "offload on, bps-capacity lifted: uclient channels, IPv4"
+	check "offload on, bps-capacity: turnd stops cleanly" stop_turnd
+	: >>"$T_DIR/turnd.log"
+}
+capped_mode
 killed on "" "offload on, tcx link, SIGKILL"
 # A clsact filter outlives the process: the heartbeat ends it 3 s later.
 killed on tc "offload on, clsact filter (TURND_OFFLOAD_ATTACH=tc), SIGKILL" --stale

@@ -462,6 +462,35 @@ START_TEST(connection_limits)
 }
 END_TEST
 
+/* bps-capacity, user-max-bps, user-usage-linger and -interval (issue 16). */
+START_TEST(bandwidth_options)
+{
+	struct conf *c = load_ok("realm = x\n", NULL);
+
+	ck_assert_uint_eq(c->bps_capacity, 0); /* no cap */
+	ck_assert_uint_eq(c->user_max_bps, 0);
+	ck_assert_uint_eq(c->usage_linger_s, 600);
+	ck_assert_uint_eq(c->usage_interval_s, 60);
+	conf_free(c);
+	c = load_ok("bps-capacity = 1099511627776\nuser-max-bps = 125000\n"
+		    "user-usage-linger = 0\nuser-usage-interval = 0\n",
+		    NULL);
+	ck_assert_uint_eq(c->bps_capacity, 1099511627776ull);
+	ck_assert_uint_eq(c->user_max_bps, 125000);
+	ck_assert_uint_eq(c->usage_linger_s, 0);
+	ck_assert_uint_eq(c->usage_interval_s, 0);
+	conf_free(c);
+	load_fails("bps-capacity = 1099511627777\n",
+		   "t.conf:1: option 'bps-capacity': 1099511627777 is not a rate in bytes per "
+		   "second (0: no cap) (0-1099511627776)");
+	load_fails("user-max-bps = -1\n", "t.conf:1: option 'user-max-bps': -1 is not a rate");
+	load_fails("user-usage-linger = 604801\n",
+		   "t.conf:1: option 'user-usage-linger': 604801 is not a time in seconds");
+	load_fails("user-usage-interval = 86401\n",
+		   "t.conf:1: option 'user-usage-interval': 86401 is not a time in seconds");
+}
+END_TEST
+
 START_TEST(number_and_boolean_errors)
 {
 	load_fails("realm = x\n\nmin-port = 70000\n",
@@ -1130,6 +1159,7 @@ int main(void)
 	tcase_add_test(tc, tls_options);
 	tcase_add_test(tc, nat_discovery_options);
 	tcase_add_test(tc, listener_options);
+	tcase_add_test(tc, bandwidth_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

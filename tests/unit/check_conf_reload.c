@@ -72,6 +72,27 @@ START_TEST(same_file_changes_nothing)
 }
 END_TEST
 
+/* The bandwidth capacity and per-user usage options apply on a reload. */
+START_TEST(bandwidth_options_apply)
+{
+	struct conf *running = load(base_text);
+	struct conf *next = load_base_plus("bps-capacity = 1000000\n"
+					   "user-max-bps = 50000\n"
+					   "user-usage-linger = 5\n"
+					   "user-usage-interval = 10\n");
+	struct conf_reload_diff d;
+
+	ck_assert_int_eq(conf_reload_pin(next, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_str_eq(names(d.applied, d.n_applied),
+			 "bps-capacity, user-max-bps, user-usage-linger, user-usage-interval");
+	ck_assert_uint_eq(next->bps_capacity, 1000000);
+	ck_assert_uint_eq(next->user_max_bps, 50000);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
 START_TEST(reloadable_options_apply)
 {
 	struct conf *running = load(base_text);
@@ -407,6 +428,7 @@ int main(void)
 
 	tcase_add_test(tc, same_file_changes_nothing);
 	tcase_add_test(tc, reloadable_options_apply);
+	tcase_add_test(tc, bandwidth_options_apply);
 	tcase_add_test(tc, connection_limits_apply);
 	tcase_add_test(tc, restart_options_keep_running_values);
 	tcase_add_test(tc, listeners_apply_alt_listening_needs_a_restart);

@@ -247,6 +247,25 @@ START_TEST(dtls_client_stays_in_user_space)
 }
 END_TEST
 
+/* bps-capacity or user-max-bps: budgets shared with user space, which the
+ * kernel cannot draw from: nothing is installed (docs/OFFLOAD.md). */
+START_TEST(shared_caps_stay_in_user_space)
+{
+	const char *confs[] = { "bps-capacity = 1000000\n", "user-max-bps = 100000\n" };
+
+	for (int i = 0; i < 2; i++) {
+		struct fixture f;
+		up(&f, confs[i], NET_PATH_UDP);
+		ck_assert_int_eq(chan_bind(&f, 0x4000, PEER), 0);
+		ck_assert_uint_eq(f.k.puts, 0);
+		ck_assert_uint_eq(f.h.w->offload.entries, 0);
+		dh_tick(&f.h);
+		ck_assert_uint_eq(f.k.n_live, 0);
+		dh_down(&f.h);
+	}
+}
+END_TEST
+
 /* The tick folds what the kernel relayed since the last fold; the end of
  * the allocation removes its entries, hands the rest to the core (in its
  * counters before the DELETED event) and forgets its counter. */
@@ -387,6 +406,7 @@ int main(void)
 
 	tcase_add_test(t, bound_channel_installed_with_expiries);
 	tcase_add_test(t, dtls_client_stays_in_user_space);
+	tcase_add_test(t, shared_caps_stay_in_user_space);
 	tcase_add_test(t, traffic_folded_at_tick_and_end);
 	tcase_add_test(t, tick_drops_expired_and_drain_empties);
 	tcase_add_test(t, max_bps_bucket_first);
