@@ -31,6 +31,7 @@
 
 #include "auth/auth_cache.h"
 #include "auth/auth_http_body.h"
+#include "auth/auth_waiters.h"
 #include "util/log.h"
 
 /* Connections per worker: the hook's answers overlap this much. */
@@ -43,11 +44,6 @@
 /* Lookups waiting on one fetch (as many as a worker parks). */
 #define HTTP_WAITERS_MAX 4096
 #define HTTP_WHERE_MAX 96
-
-struct http_waiter {
-	auth_done_fn *done;
-	void *arg;
-};
 
 struct http_conn {
 	struct evhttp_connection *evcon;
@@ -69,8 +65,7 @@ struct http_fetch {
 	int rc;
 	enum evhttp_request_error error; /* the reason of a failure, when told */
 	bool has_error;
-	struct http_waiter *waiters;
-	size_t n_waiters, cap_waiters;
+	struct auth_waiters waiters;
 	size_t name_len;
 	uint8_t name[];
 };
@@ -253,7 +248,7 @@ static void http_fetch_free(struct http_fetch *f)
 		event_free(f->deadline);
 	if (f->req)
 		evhttp_request_free(f->req);
-	free(f->waiters);
+	auth_waiters_free(&f->waiters);
 	free(f);
 }
 
@@ -272,11 +267,7 @@ static void http_fetch_unlink(struct auth_http *h, struct http_fetch *f)
 /* Call back every lookup waiting on f, once. */
 static void http_fetch_tell(struct http_fetch *f, int rc)
 {
-	size_t n = f->n_waiters;
-
-	f->n_waiters = 0;
-	for (size_t i = 0; i < n; i++)
-		f->waiters[i].done(f->waiters[i].arg, rc);
+	auth_waiters_tell(&f->waiters, rc);
 }
 
 static void http_on_error(enum evhttp_request_error error, void *arg)
@@ -329,26 +320,6 @@ static void http_on_deadline(evutil_socket_t fd, short what, void *arg)
 	f->abandoned = true;
 	http_failed(h, f->now_s, "no answer in time");
 	http_fetch_tell(f, AUTH_ERROR);
-}
-
-static int http_waiter_add(struct http_fetch *f, auth_done_fn *done, void *arg)
-{
-	if (f->n_waiters == f->cap_waiters) {
-		size_t cap = f->cap_waiters ? 2 * f->cap_waiters : 4;
-		struct http_waiter *w;
-
-		if (cap > HTTP_WAITERS_MAX)
-			return -1;
-		w = realloc(f->waiters, cap * sizeof(*w));
-		if (!w)
-			return -1;
-		f->waiters = w;
-		f->cap_waiters = cap;
-	}
-	f->waiters[f->n_waiters].done = done;
-	f->waiters[f->n_waiters].arg = arg;
-	f->n_waiters++;
-	return 0;
 }
 
 /* The connection with the fewest requests waiting on it. */
@@ -465,7 +436,9 @@ static int http_fetch_start(struct auth_http *h, const struct auth_query *q)
 	}
 	if (f->now_s < q->now_s)
 		f->now_s = q->now_s;
-	return q->done && http_waiter_add(f, q->done, q->arg) == 0 ? AUTH_PENDING : AUTH_ERROR;
+	if (!q->done || auth_waiters_add(&f->waiters, HTTP_WAITERS_MAX, q->done, q->arg) < 0)
+		return AUTH_ERROR;
+	return AUTH_PENDING;
 }
 
 /* ------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 
+#include "auth/auth_waiters.h"
 #include "auth/redis_conn.h"
 #include "util/log.h"
 
@@ -33,11 +34,6 @@
  * (daemon/park.c). */
 #define FETCH_MAX 1024
 #define WAITERS_MAX 4096
-
-struct waiter {
-	auth_done_fn *done;
-	void *arg;
-};
 
 struct fetch {
 	struct fetch *next; /* in auth_redis.inflight */
@@ -50,8 +46,7 @@ struct fetch {
 	bool rest; /* a TURN REST name: SMEMBERS was sent too */
 	bool has_key;
 	struct auth_key key;
-	struct waiter *waiters;
-	size_t n_waiters, cap_waiters;
+	struct auth_waiters waiters;
 	size_t name_len;
 	uint8_t name[];
 };
@@ -157,7 +152,7 @@ static void fetch_free(struct fetch *f)
 	if (f->timer)
 		event_free(f->timer);
 	OPENSSL_cleanse(&f->key, sizeof(f->key));
-	free(f->waiters);
+	auth_waiters_free(&f->waiters);
 	free(f);
 }
 
@@ -205,8 +200,7 @@ static void fetch_finish(struct fetch *f)
 		rc = fetch_store(r, f);
 		r->backoff_ms = AUTH_REDIS_BACKOFF_MIN_MS;
 	}
-	for (size_t i = 0; i < f->n_waiters; i++)
-		f->waiters[i].done(f->waiters[i].arg, rc);
+	auth_waiters_tell(&f->waiters, rc);
 	fetch_free(f);
 }
 
@@ -350,26 +344,6 @@ static struct fetch *fetch_new(struct auth_redis *r, const struct auth_query *q)
 	return f;
 }
 
-static int waiter_add(struct fetch *f, auth_done_fn *done, void *arg)
-{
-	if (f->n_waiters == f->cap_waiters) {
-		size_t cap = f->cap_waiters ? 2 * f->cap_waiters : 4;
-		struct waiter *w;
-
-		if (cap > WAITERS_MAX)
-			return -1;
-		w = realloc(f->waiters, cap * sizeof(*w));
-		if (!w)
-			return -1;
-		f->waiters = w;
-		f->cap_waiters = cap;
-	}
-	f->waiters[f->n_waiters].done = done;
-	f->waiters[f->n_waiters].arg = arg;
-	f->n_waiters++;
-	return 0;
-}
-
 int auth_redis_fetch_start(struct auth_redis *r, const struct auth_query *q)
 {
 	struct fetch **slot = fetch_slot(r, q->username, q->len);
@@ -384,5 +358,5 @@ int auth_redis_fetch_start(struct auth_redis *r, const struct auth_query *q)
 	}
 	if (f->now_s < q->now_s)
 		f->now_s = q->now_s;
-	return q->done ? waiter_add(f, q->done, q->arg) : 0;
+	return q->done ? auth_waiters_add(&f->waiters, WAITERS_MAX, q->done, q->arg) : 0;
 }
