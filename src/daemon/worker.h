@@ -35,6 +35,7 @@ struct io_clock;
 struct fleet_shared;
 struct auth_backend;
 struct worker;
+struct control_ban;
 
 /* Token buckets of unauth-rate per worker (8 bytes each, 128 KiB): many
  * more than the sources one worker answers at once, so two of them rarely
@@ -129,6 +130,7 @@ struct worker {
 	 * until the daemon loaded it (daemon.c), before the thread starts. */
 	struct offload_sync offload;
 	struct quota_table *quota;         /* the daemon's, shared by every worker */
+	struct control_ban *ban;           /* users an operator refused (turnctl), shared */
 	const struct io_clock *clock;      /* what "now" is (io/clock.h) */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */

@@ -261,6 +261,7 @@ struct worker *worker_thread_new(unsigned id, const struct worker_env *n, char *
 	w->conf_snap = n->snap;
 	reload_snapshot_hold(w->conf_snap);
 	w->quota = n->quota;
+	w->ban = n->ban;
 	w->clock = n->clock ? n->clock : &io_clock_system;
 	w->fleet.shared = n->fleet;
 	w->decide = dispatch_decide;

@@ -19,6 +19,7 @@ struct quota_table;
 struct auth_cache;
 struct turn_policy;
 struct io_clock;
+struct control_ban;
 
 /* What the process shares with each worker it creates (daemon.c). */
 struct worker_env {
@@ -33,6 +34,7 @@ struct worker_env {
 	struct turn_policy *policy;   /* the peer policy */
 	const uint8_t *nonce_secret;  /* TURN_NONCE_SECRET_LEN bytes */
 	uint32_t hash_seed;
+	struct control_ban *ban;      /* users refused by an operator (turnctl) */
 	const struct io_clock *clock; /* NULL: the system's (io/clock.h) */
 };
 

@@ -96,6 +96,12 @@ struct turn_alloc {
 	uint64_t bucket_ms;
 	/* Traffic, for logs and metrics. */
 	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
+	/* For the operator (turnctl): a number unique in the table, when it
+	 * was granted (seconds, 0 until then), and why it ends (enum
+	 * turn_close_reason, for the closing line). */
+	uint64_t id;
+	uint32_t created;
+	uint8_t close_reason;
 };
 
 struct turn_alloc_table {
@@ -105,6 +111,7 @@ struct turn_alloc_table {
 	uint32_t seed;
 	struct turn_alloc *wheel[TURN_WHEEL_SLOTS];
 	uint32_t wheel_now; /* last second the wheel was advanced to */
+	uint64_t next_id;   /* turn_alloc.id of the next one, from 1 */
 };
 
 int turn_alloc_table_init(struct turn_alloc_table *t, uint32_t seed);
