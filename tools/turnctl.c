@@ -144,6 +144,7 @@ static void turnctl_request(const struct turnctl_cli *cli, struct json_out *o)
 	if (cli->ttl)
 		turnctl_number(o, "ttl", cli->ttl);
 	json_out_close(o, '}');
+	o->comma = false; /* the end of the line, not another value */
 	json_out_raw(o, "\n", 1);
 }
 

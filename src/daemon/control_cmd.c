@@ -181,8 +181,6 @@ static void control_sessions_answer(const struct control_job *job, struct json_o
 		if (!p->count || !p->sessions.buf)
 			continue;
 		/* Already JSON, escaped by the worker's writer. */
-		if (n)
-			json_out_raw(o, ",", 1);
 		json_out_raw(o, p->sessions.buf, p->sessions.len);
 		n += p->count;
 	}

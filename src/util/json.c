@@ -159,10 +159,11 @@ static int json_number(struct json_reader *r, double *v)
 		r->p++;
 	if (r->p >= r->end || *r->p < '0' || *r->p > '9')
 		return json_fail(r, "bad number");
-	if (*r->p == '0')
+	if (*r->p == '0') /* no leading zeros: "01" is not a number */
 		r->p++;
-	while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
-		r->p++;
+	else
+		while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+			r->p++;
 	if (r->p < r->end && *r->p == '.') {
 		if (++r->p >= r->end || *r->p < '0' || *r->p > '9')
 			return json_fail(r, "bad number");
@@ -462,6 +463,8 @@ void json_out_bool(struct json_out *o, const char *key, bool v)
 
 void json_out_raw(struct json_out *o, const char *s, size_t len)
 {
+	if (o->comma)
+		json_out_append(o, ",", 1);
 	json_out_append(o, s, len);
 	o->comma = true;
 }

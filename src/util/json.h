@@ -60,7 +60,7 @@ void json_out_bool(struct json_out *o, const char *key, bool v);
  * sequence as \u00XX (the byte's value), so the output is valid UTF-8. */
 void json_out_quoted(struct json_out *o, const char *s, size_t len);
 /* Append text that is already JSON (one or more values, comma-separated)
- * as it is; the next value gets a comma. */
+ * as it is, after a comma when a value came before at this level. */
 void json_out_raw(struct json_out *o, const char *s, size_t len);
 /* Give the buffer to the caller (free it), and reset o. NULL when
  * memory ran out. */
