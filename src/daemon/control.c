@@ -35,6 +35,7 @@ struct control_conn {
 	struct control_job *job; /* queued or running for this connection */
 	bool busy;               /* a request is being answered: read nothing more */
 	bool closing;            /* close once the answer is out */
+	bool eof;                /* the client sent all it will: close once answered */
 };
 
 struct control {
@@ -54,6 +55,7 @@ struct control {
 
 static void control_conn_free(struct control_conn *cc);
 static void control_conn_read(struct bufferevent *bev, void *arg);
+static void control_conn_maybe_done(struct control_conn *cc);
 
 const char *control_socket_path(const struct conf *conf, char *buf, size_t len, bool *is_default)
 {
@@ -138,6 +140,8 @@ static void control_job_done(evutil_socket_t fd, short what, void *arg)
 	control_job_free(job);
 	if (cc && !cc->closing)
 		control_conn_read(cc->bev, cc); /* the lines that waited */
+	if (cc)
+		control_conn_maybe_done(cc);
 	control_job_start(c);
 }
 
@@ -394,19 +398,35 @@ static void control_conn_read(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void control_conn_write(struct bufferevent *bev, void *arg)
+/* Free cc once it has nothing more to say: closing (after an error that
+ * ends it) or at the client's end of file, with no request in flight and
+ * every answer written. */
+static void control_conn_maybe_done(struct control_conn *cc)
 {
-	struct control_conn *cc = arg;
-
-	if (cc->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if ((cc->closing || cc->eof) && !cc->busy &&
+	    evbuffer_get_length(bufferevent_get_output(cc->bev)) == 0)
 		control_conn_free(cc);
 }
 
-static void control_conn_event(struct bufferevent *bev, short what, void *arg)
+static void control_conn_write(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	(void)what; /* end of file, an error or the idle timeout: the same end */
-	control_conn_free(arg);
+	control_conn_maybe_done(arg);
+}
+
+/* The client's end of file still gets the answers to what it sent
+ * (printf '...' | nc -U); an error or the idle timeout ends it now. */
+static void control_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_conn *cc = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+		cc->eof = true;
+		control_conn_maybe_done(cc);
+		return;
+	}
+	control_conn_free(cc);
 }
 
 static void control_conn_free(struct control_conn *cc)
@@ -462,6 +482,8 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
 		evconnlistener_disable(c->lst); /* the rest wait in the backlog */
 	bufferevent_setcb(cc->bev, control_conn_read, control_conn_write, control_conn_event, cc);
 	bufferevent_set_timeouts(cc->bev, &idle, &idle);
+	/* Lines the client sent ahead wait in the socket, not here. */
+	bufferevent_setwatermark(cc->bev, EV_READ, 0, 4 * CONTROL_LINE_MAX);
 	bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
 	if (!control_peer_allowed(c, fd, &cr)) {
 		log_warn("control: refused a connection from uid %ld (pid %ld): only root and the "

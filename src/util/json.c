@@ -99,16 +99,17 @@ static char json_simple_escape(char c)
  * never longer than the text it comes from. */
 static int json_string(struct json_reader *r, char **out, size_t *len)
 {
-	const char *start = ++r->p;
-	const char *q = memchr(start, '"', (size_t)(r->end - start));
+	const char *start = ++r->p, *q = start;
 	size_t n = 0;
 	char *s;
 
-	if (!q)
+	/* The closing quote first: the decoded string is never longer than
+	 * the text up to it (an escape never decodes longer than it is). */
+	while (q < r->end && *q != '"')
+		q += *q == '\\' ? 2 : 1;
+	if (q >= r->end)
 		return json_fail(r, "unterminated string");
-	/* The closing quote may be further (after \"): the text to the end
-	 * bounds the decoded length. */
-	s = malloc((size_t)(r->end - start) + 1);
+	s = malloc((size_t)(q - start) + 1);
 	if (!s)
 		return json_fail(r, "out of memory");
 	for (;;) {

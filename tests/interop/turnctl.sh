@@ -267,7 +267,7 @@ load quiet -u bob -w pass -n 4 -r 400 -d 6
 reap "$PID_quiet"
 load busy -u bob -w pass -n 4 -r 400 -d 6
 sleep 1
-check "100 control clients at once, 20 requests each: every answer ok" \
+check "100 control clients at once, 20 requests each: every answer ok, at most 32 served at once" \
 	"$PYTHON3" "$CLIENT_PY" crowd "$SOCK" 100 20
 reap "$PID_busy"
 crowd_ok() {
