@@ -160,13 +160,17 @@ check "sessions --peer 127.0.0.1: all 5; --peer 192.0.2.1: none" sh -c \
 
 # ---- kill: exactly one session ----
 victim=$(ctl --json sessions --user alice | js 'j["sessions"][0]["id"]')
+vrelay=$(ctl --json sessions --user alice | js 'j["sessions"][0]["relayed"][0]')
+# relay_socket ADDR:PORT: a UDP socket of this machine is bound there.
+relay_socket() { ss -Huan 2>/dev/null | awk '{print $4}' | grep -qxF "$1"; }
+check "the session's relay socket $vrelay is open" relay_socket "$vrelay"
 check "kill $victim: done" sh -c "'$TURNCTL' -s '$SOCK' kill '$victim' | grep -q '^killed: 1'"
 killed_lines() { grep -c "allocation deleted: user=$1 .*reason=\"killed by operator\"" "$TURN_LOG"; }
 check "kill: alice has 1 session left, bob 2, and one closing line says killed by operator" sh -c \
 	"[ '$(sessions_of alice) $(sessions_of bob) $(killed_lines alice) $(killed_lines bob)' = '1 2 1 0' ]"
 check "kill of the same session again: exit 1, no such session" exit_code 1 -s "$SOCK" kill "$victim"
-check "kill: its relayed port was given back (no longer in sessions)" sh -c \
-	"! '$TURNCTL' -s '$SOCK' --json sessions | grep -q '\"$victim\"'"
+relay_closed() { ! relay_socket "$vrelay" && ! ctl --json sessions | grep -q "\"$victim\""; }
+check "kill: its relay socket is closed and it is no longer listed" relay_closed
 
 # ---- kill-user with a ban, while bob relays on ----
 BAN=4
