@@ -13,6 +13,7 @@
 
 #include "auth/auth.h"
 #include "config.h"
+#include "daemon/control.h"
 #include "daemon/control_int.h"
 #include "io/clock.h"
 

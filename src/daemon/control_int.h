@@ -16,13 +16,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "daemon/control.h"
 #include "util/addr.h"
 #include "util/json.h"
 
 struct event;
 struct worker;
 struct control_conn;
+struct control_env;
 
 /* Bounds (docs in turnd(8)): a request line, connections at once, and how
  * long a connection may stay silent. */
