@@ -181,9 +181,9 @@ static char *turnctl_exchange(int fd, const char *req, size_t len, size_t *alen)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			fprintf(stderr, "turnctl: send: %s\n", strerror(errno));
-			free(buf);
-			return NULL;
+			/* The daemon may have refused us and closed: what it
+			 * said before that is still to be read. */
+			break;
 		}
 		off += (size_t)k;
 	}

@@ -571,7 +571,10 @@ static int control_bind(struct control *c, const char *path, const struct contro
 	}
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
-	c->lst = evconnlistener_new(c->env.base, control_accept, c, LEV_OPT_CLOSE_ON_FREE, 64, fd);
+	/* The backlog holds the clients beyond CONTROL_MAX_CONNS meanwhile (a
+	 * unix socket's connect waits for room in it, or fails with EAGAIN
+	 * when non-blocking). */
+	c->lst = evconnlistener_new(c->env.base, control_accept, c, LEV_OPT_CLOSE_ON_FREE, 128, fd);
 	if (!c->lst) {
 		snprintf(err, errlen, "%s: cannot listen", path);
 		close(fd);

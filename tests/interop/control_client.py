@@ -23,9 +23,12 @@ MAX_CONNS = 32  # daemon/control_int.h CONTROL_MAX_CONNS: served at once
 
 
 def connect(path):
+    # A blocking connect, as turnctl's: on a unix socket it waits for room
+    # in the listen backlog (with a timeout set it would fail at once with
+    # EAGAIN), then every read and write is bounded.
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(TIMEOUT)
     s.connect(path)
+    s.settimeout(TIMEOUT)
     return s
 
 
