@@ -489,6 +489,8 @@ int daemon_control_open(struct daemon *n, const struct control_owner *owner, cha
 		if (is_default)
 			log_notice("control socket: no default path for this user (set "
 				   "control-socket, or XDG_RUNTIME_DIR); turnctl cannot reach turnd");
+		else
+			log_info("control socket: off (control-socket = \"\")");
 		return 0;
 	}
 	o.make_dir = is_default;

@@ -253,6 +253,21 @@ creds_relay() {
 }
 check "credentials --user carol: a REST name and password that relay" creds_relay
 
+# ---- reload and drain, as SIGHUP and SIGUSR1 ----
+check "reload: applied, as SIGHUP" sh -c \
+	"'$TURNCTL' -s '$SOCK' reload | grep -q '^reloaded: yes' && grep -q 'SIGHUP: configuration reloaded' '$TURN_LOG'"
+cp "$T_DIR/turnd.conf" "$T_DIR/turnd.conf.good"
+echo "max-port = nonsense" >>"$T_DIR/turnd.conf"
+reload_refused() {
+	"$TURNCTL" -s "$SOCK" reload >/dev/null 2>"$T_DIR/reload.err"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -q "reload refused" "$T_DIR/reload.err" && return 0
+	echo "  exit $rc"; sed 's/^/  | /' "$T_DIR/reload.err"
+	return 1
+}
+check "reload of a file that does not load: exit 1, refused, the daemon serves on" reload_refused
+cp "$T_DIR/turnd.conf.good" "$T_DIR/turnd.conf"
+
 # ---- who may talk to it ----
 # Widen the file mode and the directories: only the peer credentials
 # stand between nobody and the daemon now.
@@ -356,11 +371,17 @@ chmod 666 "$CTL2/control"
 check "nobody is refused there too, by peer credentials" sh -c \
 	"! setpriv --reuid=nobody --regid=nogroup --clear-groups -- '$TURNCTL' -s '$CTL2/control' status 2>&1 | grep -q '^workers: ' &&
 	 grep -q 'refused a connection from uid 65534' '$T_DIR/turnd2.log'"
-stop2() {
-	kill -TERM "$PID2"
-	reap "$PID2"
+# drain as the service user: with no allocation the server stops at once.
+drain2() {
+	setpriv --reuid=daemon --regid=daemon --clear-groups -- "$TURNCTL" -s "$CTL2/control" drain |
+		grep -q '^draining: yes' || return 1
+	for _ in $(seq 1 50); do
+		kill -0 "$PID2" 2>/dev/null || break
+		sleep 0.1
+	done
+	reap "$PID2" && grep -q "drained: 0 allocations left; stopping" "$T_DIR/turnd2.log"
 }
-check "the second turnd stops cleanly" stop2
+check "drain (as SIGUSR1) from the service user: the idle second turnd stops cleanly" drain2
 
 check "turnd stops cleanly" stop_turnd
 check "turnd removed its socket at the stop" test ! -e "$SOCK"
