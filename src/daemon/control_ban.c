@@ -57,6 +57,17 @@ int control_ban_add(struct control_ban *b, const char *user, uint64_t until_ms, 
 	return rc;
 }
 
+bool control_user_is(const char *username, const char *user)
+{
+	const char *p = username;
+
+	if (strcmp(username, user) == 0)
+		return true;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p != username && *p == ':' && strcmp(p + 1, user) == 0;
+}
+
 bool control_ban_check(struct control_ban *b, const char *user, uint64_t now_ms)
 {
 	bool banned = false;
@@ -66,7 +77,7 @@ bool control_ban_check(struct control_ban *b, const char *user, uint64_t now_ms)
 	pthread_mutex_lock(&b->lock);
 	unsigned n = atomic_load(&b->n);
 	for (unsigned i = 0; i < n && !banned; i++)
-		banned = b->e[i].until_ms > now_ms && strcmp(b->e[i].user, user) == 0;
+		banned = b->e[i].until_ms > now_ms && control_user_is(user, b->e[i].user);
 	pthread_mutex_unlock(&b->lock);
 	return banned;
 }

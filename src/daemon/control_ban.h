@@ -30,7 +30,12 @@ void control_ban_fini(struct control_ban *b);
 /* Refuse user until until_ms (a later ban of the same user replaces it).
  * Returns 0, or -1: the table is full of bans in force, or out of memory. */
 int control_ban_add(struct control_ban *b, const char *user, uint64_t until_ms, uint64_t now_ms);
-/* Is user refused at now_ms? Any thread. */
+/* Is username one of user's? The same name, or a TURN REST name of
+ * user's ("expiry:user", draft-uberti-behave-turn-rest-00 section 2.2),
+ * so that an operator names the user, not each of its REST logins. */
+bool control_user_is(const char *username, const char *user);
+
+/* Is username refused at now_ms (control_user_is one banned)? Any thread. */
 bool control_ban_check(struct control_ban *b, const char *user, uint64_t now_ms);
 
 #endif

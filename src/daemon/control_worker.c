@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/control_ban.h"
 #include "daemon/control_int.h"
 #include "daemon/turn_io.h"
 #include "daemon/worker.h"
@@ -148,7 +149,7 @@ static void control_visit(void *arg, const struct turn_alloc *a)
 {
 	struct control_walk *cw = arg;
 	const struct control_job *job = cw->job;
-	bool mine = !job->user || (a->username && strcmp(a->username, job->user) == 0);
+	bool mine = !job->user || (a->username && control_user_is(a->username, job->user));
 	int rc = 0;
 
 	if (!mine || (job->peer.family && !control_touches(a, &job->peer, cw->now_s)))

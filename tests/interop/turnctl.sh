@@ -244,6 +244,7 @@ creds_relay() {
 	out=$(ctl --json credentials --user carol --ttl 600)
 	name=$(echo "$out" | js 'j["username"]')
 	pass=$(echo "$out" | js 'j["password"]')
+	# (name and pass stay set for the next check.)
 	expr "$name" : '[0-9]*:carol$' >/dev/null || { echo "  $out"; return 1; }
 	timeout -k 2 10 "$TURNLOAD" --json -q -u "$name" -w "$pass" -n 1 -c 20 \
 		-e "127.0.0.1:$PEER_PORT" "127.0.0.1:$PORT" >"$T_DIR/rest.out" 2>"$T_DIR/rest.err"
@@ -252,6 +253,21 @@ creds_relay() {
 	return 1
 }
 check "credentials --user carol: a REST name and password that relay" creds_relay
+# A REST login is its user's: sessions --user and kill-user name carol.
+rest_name=$name
+load carol -u "$rest_name" -w "$pass" -n 1 -r 50 -d 8
+rest_user() {
+	for _ in $(seq 1 50); do
+		[ "$(sessions_of carol)" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$(sessions_of carol)" = 1 ] && ctl kill-user carol | grep -q '^killed: 1' &&
+		[ "$(sessions_of carol)" = 0 ] && return 0
+	ctl sessions
+	return 1
+}
+check "carol's REST login ($rest_name) is listed and killed under carol" rest_user
+reap "$PID_carol" # killed: its figures are not judged
 
 # ---- reload and drain, as SIGHUP and SIGUSR1 ----
 check "reload: applied, as SIGHUP" sh -c \

@@ -175,6 +175,11 @@ START_TEST(ban_refuses_until_its_time)
 	ck_assert(!control_ban_check(&b, "alice", 5000));
 	ck_assert(!control_ban_check(&b, "bob", 1000));
 	ck_assert(!control_ban_check(&b, "alic", 1000));
+	/* alice's TURN REST logins too, and nobody else's. */
+	ck_assert(control_ban_check(&b, "1796646062:alice", 1000));
+	ck_assert(!control_ban_check(&b, "1796646062:alicea", 1000));
+	ck_assert(!control_ban_check(&b, "x1:alice", 1000));
+	ck_assert(!control_ban_check(&b, ":alice", 1000));
 	/* A later ban of the same user replaces the first. */
 	ck_assert_int_eq(control_ban_add(&b, "alice", 9000, 1000), 0);
 	ck_assert(control_ban_check(&b, "alice", 8000));
