@@ -25,7 +25,8 @@
 #include <unistd.h>
 
 #include "io/control_path.h"
-#include "util/json.h"
+#include "util/json_out.h"
+#include "util/json_tree.h"
 
 #define TURNCTL_EXIT_ERROR 1
 #define TURNCTL_EXIT_USAGE 2
@@ -72,9 +73,9 @@ static void turnctl_number(struct json_out *o, const char *key, const char *text
 /* What the command line says. */
 struct turnctl_cli {
 	const char *path; /* NULL: the default */
-	bool raw;         /* --json */
+	bool raw; /* --json */
 	const char *cmd;
-	const char *arg;  /* kill's SESSION, kill-user's USER */
+	const char *arg; /* kill's SESSION, kill-user's USER */
 	const char *user, *peer, *ban, *ttl;
 };
 
@@ -83,10 +84,10 @@ struct turnctl_cli {
 static void turnctl_parse(int argc, char **argv, struct turnctl_cli *cli)
 {
 	static const struct option opts[] = {
-		{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },         { "user", required_argument, NULL, 'u' },
-		{ "peer", required_argument, NULL, 'p' },   { "ban", required_argument, NULL, 'b' },
-		{ "ttl", required_argument, NULL, 't' },    { NULL, 0, NULL, 0 },
+		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},	  {"user", required_argument, NULL, 'u'},
+		{"peer", required_argument, NULL, 'p'},	  {"ban", required_argument, NULL, 'b'},
+		{"ttl", required_argument, NULL, 't'},	  {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -114,8 +115,8 @@ static void turnctl_parse(int argc, char **argv, struct turnctl_cli *cli)
 /* The request line for cli, checked against what its command takes. */
 static void turnctl_request(const struct turnctl_cli *cli, struct json_out *o)
 {
-	static const char *const cmds[] = { "status", "sessions", "kill", "kill-user",
-					    "credentials", "drain", "reload", "users" };
+	static const char *const cmds[] = {"status",	  "sessions", "kill",	"kill-user",
+					   "credentials", "drain",    "reload", "users"};
 	const char *cmd = cli->cmd;
 	bool sessions = strcmp(cmd, "sessions") == 0, creds = strcmp(cmd, "credentials") == 0;
 	bool kill_user = strcmp(cmd, "kill-user") == 0, kill = strcmp(cmd, "kill") == 0;
@@ -129,7 +130,8 @@ static void turnctl_request(const struct turnctl_cli *cli, struct json_out *o)
 	    (cli->ban && !kill_user) || (cli->ttl && !creds))
 		turnctl_bad(": an option this command does not take", cmd);
 	if (!cli->arg != !(kill || kill_user))
-		turnctl_bad(kill || kill_user ? ": one argument expected" : ": no argument expected",
+		turnctl_bad(kill || kill_user ? ": one argument expected"
+					      : ": no argument expected",
 			    cmd);
 	json_out_open(o, NULL, '{');
 	json_out_str(o, "cmd", cmd);
@@ -151,7 +153,7 @@ static void turnctl_request(const struct turnctl_cli *cli, struct json_out *o)
 /* Connect to path; -1 with a message printed. */
 static int turnctl_connect(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -188,9 +190,10 @@ static char *turnctl_exchange(int fd, const char *req, size_t len, size_t *alen)
 		off += (size_t)k;
 	}
 	while (buf) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		if (poll(&p, 1, TURNCTL_TIMEOUT_MS) <= 0) {
-			fprintf(stderr, "turnctl: no answer within %d s\n", TURNCTL_TIMEOUT_MS / 1000);
+			fprintf(stderr, "turnctl: no answer within %d s\n",
+				TURNCTL_TIMEOUT_MS / 1000);
 			break;
 		}
 		if (n + 1 >= cap) {
@@ -206,7 +209,8 @@ static char *turnctl_exchange(int fd, const char *req, size_t len, size_t *alen)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0) {
-			fprintf(stderr, "turnctl: the daemon closed the connection without an answer\n");
+			fprintf(stderr,
+				"turnctl: the daemon closed the connection without an answer\n");
 			break;
 		}
 		char *eol = memchr(buf + n, '\n', (size_t)k);
@@ -224,17 +228,17 @@ static char *turnctl_exchange(int fd, const char *req, size_t len, size_t *alen)
 /* ---- tables ---- */
 
 /* A cell: a scalar as text, an array as its items joined by ','. */
-static void turnctl_cell(const struct json_value *v, char *out, size_t cap)
+static void turnctl_cell(const struct json_tree *v, char *out, size_t cap)
 {
 	size_t o = 0;
 
 	out[0] = '\0';
 	switch (v->type) {
-	case JSON_STRING: snprintf(out, cap, "%s", v->string); return;
-	case JSON_NUMBER: snprintf(out, cap, "%.0f", v->number); return;
-	case JSON_TRUE: snprintf(out, cap, "yes"); return;
-	case JSON_FALSE: snprintf(out, cap, "no"); return;
-	case JSON_NULL: snprintf(out, cap, "-"); return;
+	case JSON_TREE_STRING: snprintf(out, cap, "%s", v->string); return;
+	case JSON_TREE_NUMBER: snprintf(out, cap, "%.0f", v->number); return;
+	case JSON_TREE_TRUE: snprintf(out, cap, "yes"); return;
+	case JSON_TREE_FALSE: snprintf(out, cap, "no"); return;
+	case JSON_TREE_NULL: snprintf(out, cap, "-"); return;
 	default: break;
 	}
 	for (size_t i = 0; i < v->n && o + 1 < cap; i++) {
@@ -259,11 +263,11 @@ static bool turnctl_hidden(const char *key)
 #define TURNCTL_CELL 512
 
 /* An array of objects as a table: the first row's members as columns. */
-static void turnctl_table(const struct json_value *rows)
+static void turnctl_table(const struct json_tree *rows)
 {
-	if (!rows->n || rows->items[0].type != JSON_OBJECT)
+	if (!rows->n || rows->items[0].type != JSON_TREE_OBJECT)
 		return;
-	const struct json_value *head = &rows->items[0];
+	const struct json_tree *head = &rows->items[0];
 	size_t cols = head->n;
 	size_t *width = calloc(cols ? cols : 1, sizeof(*width));
 	char cell[TURNCTL_CELL];
@@ -274,8 +278,9 @@ static void turnctl_table(const struct json_value *rows)
 		width[c] = strlen(head->keys[c]);
 	for (size_t r = 0; r < rows->n; r++)
 		for (size_t c = 0; c < cols; c++) {
-			const struct json_value *v = json_get(&rows->items[r], head->keys[c]);
-			turnctl_cell(v ? v : &(struct json_value){ .type = JSON_NULL }, cell, sizeof(cell));
+			const struct json_tree *v = json_tree_get(&rows->items[r], head->keys[c]);
+			turnctl_cell(v ? v : &(struct json_tree){.type = JSON_TREE_NULL}, cell,
+				     sizeof(cell));
 			if (strlen(cell) > width[c])
 				width[c] = strlen(cell);
 		}
@@ -285,10 +290,11 @@ static void turnctl_table(const struct json_value *rows)
 	printf("\n");
 	for (size_t r = 0; r < rows->n; r++) {
 		for (size_t c = 0; c < cols; c++) {
-			const struct json_value *v = json_get(&rows->items[r], head->keys[c]);
+			const struct json_tree *v = json_tree_get(&rows->items[r], head->keys[c]);
 			if (turnctl_hidden(head->keys[c]))
 				continue;
-			turnctl_cell(v ? v : &(struct json_value){ .type = JSON_NULL }, cell, sizeof(cell));
+			turnctl_cell(v ? v : &(struct json_tree){.type = JSON_TREE_NULL}, cell,
+				     sizeof(cell));
 			printf("%-*s  ", (int)width[c], cell);
 		}
 		printf("\n");
@@ -297,19 +303,19 @@ static void turnctl_table(const struct json_value *rows)
 }
 
 /* The answer for people: scalars as "key: value" lines, lists as tables. */
-static void turnctl_print(const struct json_value *ans)
+static void turnctl_print(const struct json_tree *ans)
 {
 	char cell[TURNCTL_CELL];
 
 	for (size_t i = 0; i < ans->n; i++) {
-		const struct json_value *v = &ans->items[i];
+		const struct json_tree *v = &ans->items[i];
 		if (strcmp(ans->keys[i], "ok") == 0)
 			continue;
-		if (v->type == JSON_ARRAY && v->n && v->items[0].type == JSON_OBJECT) {
+		if (v->type == JSON_TREE_ARRAY && v->n && v->items[0].type == JSON_TREE_OBJECT) {
 			turnctl_table(v);
 			continue;
 		}
-		if (v->type == JSON_ARRAY && !v->n) {
+		if (v->type == JSON_TREE_ARRAY && !v->n) {
 			printf("(no %s)\n", ans->keys[i]);
 			continue;
 		}
@@ -321,31 +327,32 @@ static void turnctl_print(const struct json_value *ans)
 /* Print the answer; the exit status it means. */
 static int turnctl_answer(const char *line, size_t len, bool raw)
 {
-	struct json_value *ans;
+	struct json_tree *ans;
 	char err[128];
 
-	if (json_parse(line, len, &ans, err, sizeof(err)) < 0 || ans->type != JSON_OBJECT) {
+	if (json_tree_parse(line, len, &ans, err, sizeof(err)) < 0 ||
+	    ans->type != JSON_TREE_OBJECT) {
 		fprintf(stderr, "turnctl: the daemon's answer is not a JSON object (%s)\n", err);
-		json_free(ans);
+		json_tree_free(ans);
 		return TURNCTL_EXIT_CONNECT;
 	}
-	const struct json_value *ok = json_get(ans, "ok");
-	int rc = ok && ok->type == JSON_TRUE ? 0 : TURNCTL_EXIT_ERROR;
-	const char *why = json_get_string(ans, "error");
+	const struct json_tree *ok = json_tree_get(ans, "ok");
+	int rc = ok && ok->type == JSON_TREE_TRUE ? 0 : TURNCTL_EXIT_ERROR;
+	const char *why = json_tree_get_string(ans, "error");
 	if (raw)
 		printf("%s\n", line);
 	else if (rc == 0)
 		turnctl_print(ans);
 	if (rc && !raw)
 		fprintf(stderr, "turnctl: %s\n", why ? why : "the daemon refused");
-	json_free(ans);
+	json_tree_free(ans);
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	struct turnctl_cli cli = { 0 };
-	struct json_out o = { 0 };
+	struct turnctl_cli cli = {0};
+	struct json_out o = {0};
 	char dflt[256];
 	size_t len, alen = 0;
 

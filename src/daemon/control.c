@@ -33,9 +33,9 @@ struct control_conn {
 	TAILQ_ENTRY(control_conn) link;
 	TAILQ_ENTRY(control_conn) wait;
 	struct control_job *job; /* queued or running for this connection */
-	bool busy;               /* a request is being answered: read nothing more */
-	bool closing;            /* close once the answer is out */
-	bool eof;                /* the client sent all it will: close once answered */
+	bool busy; /* a request is being answered: read nothing more */
+	bool closing; /* close once the answer is out */
+	bool eof; /* the client sent all it will: close once answered */
 };
 
 struct control {
@@ -89,7 +89,7 @@ static void control_reply(struct control_conn *cc, struct json_out *o, bool clos
 
 static void control_error(struct control_conn *cc, const char *why, bool close)
 {
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 
 	control_cmd_error(&o, why);
 	control_reply(cc, &o, close);
@@ -113,7 +113,8 @@ static void control_log_kill(const struct control_job *job)
 					sizeof(user));
 	if (job->kind == CONTROL_JOB_KILL)
 		log_notice("control: kill %u-%llu: %s", job->target,
-			   (unsigned long long)job->alloc_id, n ? "killed by operator" : "no such session");
+			   (unsigned long long)job->alloc_id,
+			   n ? "killed by operator" : "no such session");
 	else
 		log_notice("control: kill-user %s: %zu allocation%s killed by operator", user, n,
 			   n == 1 ? "" : "s");
@@ -131,7 +132,7 @@ static void control_job_done(evutil_socket_t fd, short what, void *arg)
 	if (job->kind == CONTROL_JOB_KILL || job->kind == CONTROL_JOB_KILL_USER)
 		control_log_kill(job);
 	if (cc) {
-		struct json_out o = { 0 };
+		struct json_out o = {0};
 		control_cmd_job_answer(job, &o);
 		cc->job = NULL;
 		cc->busy = false;
@@ -205,14 +206,14 @@ static void control_enqueue(struct control_conn *cc, struct control_job *job)
 
 /* A whole number in [min, max] from member key; def when absent.
  * Returns 0, or -1 with why. */
-static int control_number(const struct json_value *req, const char *key, uint64_t min,
-			  uint64_t max, uint64_t *out)
+static int control_number(const struct json_tree *req, const char *key, uint64_t min, uint64_t max,
+			  uint64_t *out)
 {
-	const struct json_value *v = json_get(req, key);
+	const struct json_tree *v = json_tree_get(req, key);
 
 	if (!v)
 		return 0;
-	if (v->type != JSON_NUMBER || v->number < (double)min || v->number > (double)max ||
+	if (v->type != JSON_TREE_NUMBER || v->number < (double)min || v->number > (double)max ||
 	    v->number != (double)(uint64_t)v->number)
 		return -1;
 	*out = (uint64_t)v->number;
@@ -240,10 +241,10 @@ static int control_session_id(const char *s, unsigned n_workers, unsigned *w, ui
 
 /* sessions, users, kill, kill-user: a job. Returns NULL with why. */
 static struct control_job *control_job_of(struct control *c, const char *cmd,
-					  const struct json_value *req, const char **why)
+					  const struct json_tree *req, const char **why)
 {
-	const char *user = json_get_string(req, "user");
-	const char *peer = json_get_string(req, "peer");
+	const char *user = json_tree_get_string(req, "user");
+	const char *peer = json_tree_get_string(req, "peer");
 	struct control_job *job = NULL;
 	uint64_t ban = 0;
 
@@ -258,7 +259,8 @@ static struct control_job *control_job_of(struct control *c, const char *cmd,
 	} else if (strcmp(cmd, "kill") == 0) {
 		unsigned w;
 		uint64_t id;
-		if (control_session_id(json_get_string(req, "session"), c->env.n_workers, &w, &id) < 0) {
+		if (control_session_id(json_tree_get_string(req, "session"), c->env.n_workers, &w,
+				       &id) < 0) {
 			*why = "session: not a session id (WORKER-NUMBER, as sessions lists them)";
 			return NULL;
 		}
@@ -278,15 +280,16 @@ static struct control_job *control_job_of(struct control *c, const char *cmd,
 		}
 		/* The ban first, so that no new allocation of the user slips in
 		 * between the kill and the refusal. */
-		if (ban && control_ban_add(c->env.ban, user, io_now_ms() + ban * 1000, io_now_ms()) < 0) {
+		if (ban &&
+		    control_ban_add(c->env.ban, user, io_now_ms() + ban * 1000, io_now_ms()) < 0) {
 			*why = "ban: the table of banned users is full";
 			return NULL;
 		}
 		if (ban) {
 			char p[AUTH_PRINTABLE_MAX];
 			auth_username_printable((const uint8_t *)user, strlen(user), p, sizeof(p));
-			log_notice("control: kill-user %s: the user's requests refused for %llu s", p,
-				   (unsigned long long)ban);
+			log_notice("control: kill-user %s: the user's requests refused for %llu s",
+				   p, (unsigned long long)ban);
 		}
 		job = control_job_new(c, CONTROL_JOB_KILL_USER, user);
 	}
@@ -295,10 +298,10 @@ static struct control_job *control_job_of(struct control *c, const char *cmd,
 	return job;
 }
 
-static void control_simple(struct control_conn *cc, const char *cmd, const struct json_value *req)
+static void control_simple(struct control_conn *cc, const char *cmd, const struct json_tree *req)
 {
 	struct control *c = cc->ctl;
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 
 	if (strcmp(cmd, "status") == 0) {
 		control_cmd_status(&c->env, c->started_ms, c->n_conns, &o);
@@ -315,8 +318,10 @@ static void control_simple(struct control_conn *cc, const char *cmd, const struc
 	} else {
 		log_notice("control: reload");
 		if (!c->env.reload(c->env.ctx))
-			return control_error(cc, "reload refused: the running configuration stays "
-						 "(the log says why)", false);
+			return control_error(cc,
+					     "reload refused: the running configuration stays "
+					     "(the log says why)",
+					     false);
 		json_out_open(&o, NULL, '{');
 		json_out_bool(&o, "ok", true);
 		json_out_bool(&o, "reloaded", true);
@@ -327,39 +332,41 @@ static void control_simple(struct control_conn *cc, const char *cmd, const struc
 
 static void control_request(struct control_conn *cc, const char *line, size_t len)
 {
-	static const char *const simple[] = { "status", "credentials", "drain", "reload" };
-	static const char *const jobs[] = { "sessions", "users", "kill", "kill-user" };
-	struct json_value *req;
+	static const char *const simple[] = {"status", "credentials", "drain", "reload"};
+	static const char *const jobs[] = {"sessions", "users", "kill", "kill-user"};
+	struct json_tree *req;
 	char err[128], why[160];
 
-	if (json_parse(line, len, &req, err, sizeof(err)) < 0) {
+	if (json_tree_parse(line, len, &req, err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "malformed request: %s", err);
 		return control_error(cc, why, false);
 	}
-	const char *cmd = json_get_string(req, "cmd");
+	const char *cmd = json_tree_get_string(req, "cmd");
 	if (!cmd) {
 		control_error(cc, "malformed request: expected an object with \"cmd\"", false);
-		json_free(req);
+		json_tree_free(req);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
 		if (strcmp(cmd, simple[i]) == 0) {
 			control_simple(cc, cmd, req);
-			json_free(req);
+			json_tree_free(req);
 			return;
 		}
 	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++)
 		if (strcmp(cmd, jobs[i]) == 0) {
 			const char *e = NULL;
 			struct control_job *job = control_job_of(cc->ctl, cmd, req, &e);
-			json_free(req);
+			json_tree_free(req);
 			if (!job)
 				return control_error(cc, e, false);
 			return control_enqueue(cc, job);
 		}
-	json_free(req);
-	control_error(cc, "unknown command (status, sessions, kill, kill-user, credentials, "
-			  "drain, reload, users)", false);
+	json_tree_free(req);
+	control_error(cc,
+		      "unknown command (status, sessions, kill, kill-user, credentials, "
+		      "drain, reload, users)",
+		      false);
 }
 
 /* ---- connections ---- */
@@ -379,7 +386,8 @@ static void control_conn_read(struct bufferevent *bev, void *arg)
 			/* No end of line within the bound: nothing sensible can
 			 * follow on this connection. */
 			if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
-				control_error(cc, "request too long (the limit is 4096 bytes)", true);
+				control_error(cc, "request too long (the limit is 4096 bytes)",
+					      true);
 			return;
 		}
 		size_t n = (size_t)eol.pos;
@@ -463,8 +471,8 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
 {
 	struct control *c = arg;
 	struct control_conn *cc = calloc(1, sizeof(*cc));
-	struct timeval idle = { CONTROL_IDLE_S, 0 };
-	struct ucred cr = { 0, (uid_t)-1, (gid_t)-1 };
+	struct timeval idle = {CONTROL_IDLE_S, 0};
+	struct ucred cr = {0, (uid_t)-1, (gid_t)-1};
 
 	(void)l;
 	(void)sa;
@@ -489,8 +497,10 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
 		log_warn("control: refused a connection from uid %ld (pid %ld): only root and the "
 			 "service user may use the control socket",
 			 (long)(int)cr.uid, (long)cr.pid);
-		control_error(cc, "permission denied: only root and the service user may use the "
-				  "control socket", true);
+		control_error(cc,
+			      "permission denied: only root and the service user may use the "
+			      "control socket",
+			      true);
 	}
 }
 
@@ -500,11 +510,13 @@ static void control_accept(struct evconnlistener *l, evutil_socket_t fd, struct 
  * is gone left it); anything else is refused. */
 static int control_clear_stale(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
+		return errno == ENOENT
+			       ? 0
+			       : (snprintf(err, errlen, "%s: %s", path, strerror(errno)), -1);
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "%s exists and is not a socket", path);
 		return -1;
@@ -546,7 +558,7 @@ static void control_make_dir(const char *path)
 static int control_bind(struct control *c, const char *path, const struct control_owner *o,
 			char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
 
 	if (strlen(path) >= sizeof(sun.sun_path) || path[0] != '/') {

@@ -38,10 +38,10 @@ struct control_env {
 	struct worker *const *workers;
 	unsigned n_workers;
 	struct control_ban *ban;
-	struct metrics_source view;  /* status: the figures /metrics shows */
-	void *ctx;                   /* for the calls below */
-	void (*drain)(void *ctx);    /* as SIGUSR1 */
-	bool (*reload)(void *ctx);   /* as SIGHUP: true when applied */
+	struct metrics_source view; /* status: the figures /metrics shows */
+	void *ctx; /* for the calls below */
+	void (*drain)(void *ctx); /* as SIGUSR1 */
+	bool (*reload)(void *ctx); /* as SIGHUP: true when applied */
 	const struct conf *(*conf_now)(void *ctx); /* the configuration in force */
 };
 

@@ -30,7 +30,7 @@ static void control_ban_sweep(struct control_ban *b, uint64_t now_ms)
 		}
 		free(b->e[i].user);
 		b->e[i] = b->e[--n];
-		b->e[n] = (struct control_ban_entry){ 0 };
+		b->e[n] = (struct control_ban_entry){0};
 	}
 	atomic_store(&b->n, n);
 }

@@ -68,12 +68,12 @@ void control_cmd_status(const struct control_env *env, uint64_t started_ms, unsi
 /* TURN REST credentials (draft-uberti-behave-turn-rest-00 section 2.2):
  * "expiry:user" (or "expiry" without a user) and its password from the
  * first static-auth-secret. Returns 0, or -1 with an error answer in o. */
-int control_cmd_credentials(const struct control_env *env, const struct json_value *req,
+int control_cmd_credentials(const struct control_env *env, const struct json_tree *req,
 			    struct json_out *o)
 {
 	const struct conf *c = env->conf_now(env->ctx);
-	const char *user = json_get_string(req, "user");
-	const struct json_value *ttl_v = json_get(req, "ttl");
+	const char *user = json_tree_get_string(req, "user");
+	const struct json_tree *ttl_v = json_tree_get(req, "ttl");
 	double ttl = ttl_v ? ttl_v->number : 86400;
 	char name[600], pass[AUTH_REST_PASSWORD_LEN + 1];
 
@@ -81,7 +81,7 @@ int control_cmd_credentials(const struct control_env *env, const struct json_val
 		control_cmd_error(o, "no static-auth-secret is configured");
 		return -1;
 	}
-	if ((ttl_v && ttl_v->type != JSON_NUMBER) || ttl < 1 || ttl > 31536000 ||
+	if ((ttl_v && ttl_v->type != JSON_TREE_NUMBER) || ttl < 1 || ttl > 31536000 ||
 	    ttl != (double)(uint64_t)ttl) {
 		control_cmd_error(o, "ttl: not a number of seconds (1-31536000)");
 		return -1;
@@ -93,8 +93,9 @@ int control_cmd_credentials(const struct control_env *env, const struct json_val
 		return -1;
 	}
 	uint64_t expiry = (uint64_t)time(NULL) + (uint64_t)ttl;
-	int n = user && user[0] ? snprintf(name, sizeof(name), "%llu:%s", (unsigned long long)expiry, user)
-				: snprintf(name, sizeof(name), "%llu", (unsigned long long)expiry);
+	int n = user && user[0]
+			? snprintf(name, sizeof(name), "%llu:%s", (unsigned long long)expiry, user)
+			: snprintf(name, sizeof(name), "%llu", (unsigned long long)expiry);
 	if (n < 0 || (size_t)n >= sizeof(name) ||
 	    auth_rest_password(c->secrets[0], strlen(c->secrets[0]), name, (size_t)n, pass) < 0) {
 		control_cmd_error(o, "cannot derive the password");
@@ -146,7 +147,7 @@ void control_users_answer(const struct control_job *job, struct json_out *o)
 	json_out_bool(o, "ok", true);
 	json_out_open(o, "users", '[');
 	for (size_t i = 0; i < n;) {
-		struct control_usage t = { 0 };
+		struct control_usage t = {0};
 		size_t j = i;
 		for (; j < n && strcmp(v[j].user, v[i].user) == 0; j++) {
 			t.to_peer_bytes += v[j].sum.to_peer_bytes;

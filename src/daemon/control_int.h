@@ -17,7 +17,8 @@
 #include <sys/types.h>
 
 #include "util/addr.h"
-#include "util/json.h"
+#include "util/json_out.h"
+#include "util/json_tree.h"
 
 struct event;
 struct worker;
@@ -31,9 +32,9 @@ struct control_env;
 #define CONTROL_IDLE_S 30
 
 enum control_job_kind {
-	CONTROL_JOB_SESSIONS,  /* list (user, peer filters) */
-	CONTROL_JOB_USERS,     /* per-allocation usage, summed by user on the main thread */
-	CONTROL_JOB_KILL,      /* one allocation, on one worker */
+	CONTROL_JOB_SESSIONS, /* list (user, peer filters) */
+	CONTROL_JOB_USERS, /* per-allocation usage, summed by user on the main thread */
+	CONTROL_JOB_KILL, /* one allocation, on one worker */
 	CONTROL_JOB_KILL_USER, /* every allocation of user */
 };
 
@@ -47,7 +48,7 @@ struct control_usage {
  * thread after the job's last worker is done. */
 struct control_part {
 	struct json_out sessions; /* CONTROL_JOB_SESSIONS: objects, comma-separated */
-	size_t count;             /* allocations listed or closed */
+	size_t count; /* allocations listed or closed */
 	struct control_usage *usage;
 	size_t n_usage, cap_usage;
 	bool oom;
@@ -55,14 +56,14 @@ struct control_part {
 
 struct control_job {
 	enum control_job_kind kind;
-	char *user;             /* filter (sessions) or whose (kill-user); NULL: none */
-	struct turn_addr peer;  /* sessions --peer: family 0 none */
-	uint64_t alloc_id;      /* kill */
-	unsigned target;        /* kill: the worker */
+	char *user; /* filter (sessions) or whose (kill-user); NULL: none */
+	struct turn_addr peer; /* sessions --peer: family 0 none */
+	uint64_t alloc_id; /* kill */
+	unsigned target; /* kill: the worker */
 	unsigned n_parts;
 	struct control_part *parts; /* one per worker */
-	atomic_uint pending;    /* workers still to answer */
-	struct event *done_ev;  /* on the main base: the last worker activates it */
+	atomic_uint pending; /* workers still to answer */
+	struct event *done_ev; /* on the main base: the last worker activates it */
 	struct control_conn *conn; /* who asked; NULL once it went away */
 };
 
@@ -71,7 +72,7 @@ struct control_slot {
 	struct worker *w;
 	pthread_mutex_t lock;
 	struct control_job *job; /* posted, not yet taken */
-	struct event *ev;        /* on the worker's base */
+	struct event *ev; /* on the worker's base */
 };
 
 /* control_worker.c: make the slot's event (on w's base), post a job to it
@@ -85,7 +86,7 @@ void control_job_free(struct control_job *job);
  * into o. The environment is the daemon's (control.h). */
 void control_cmd_status(const struct control_env *env, uint64_t started_ms, unsigned conns,
 			struct json_out *o);
-int control_cmd_credentials(const struct control_env *env, const struct json_value *req,
+int control_cmd_credentials(const struct control_env *env, const struct json_tree *req,
 			    struct json_out *o);
 void control_cmd_job_answer(const struct control_job *job, struct json_out *o);
 /* `users`: allocations and traffic summed by user over the live

@@ -57,7 +57,7 @@ static void control_perms(struct json_out *o, const struct turn_alloc *a, uint32
 	json_out_open(o, "permissions", '[');
 	for (size_t i = 0; i < a->n_perms; i++) {
 		const struct turn_perm *p = &a->perms[i];
-		struct turn_addr ip = { .family = p->family };
+		struct turn_addr ip = {.family = p->family};
 		if (p->expires <= now_s)
 			continue;
 		memcpy(ip.ip, p->ip, sizeof(ip.ip));
@@ -171,7 +171,7 @@ static void control_job_run(struct worker *w, const struct control_job *job,
 			    struct control_part *part)
 {
 	uint64_t now_ms = io_clock_ms(w->clock);
-	struct control_walk cw = { job, part, w, (uint32_t)(now_ms / 1000), NULL, 0, 0 };
+	struct control_walk cw = {job, part, w, (uint32_t)(now_ms / 1000), NULL, 0, 0};
 
 	if (job->kind == CONTROL_JOB_KILL) {
 		struct turn_alloc *a = turn_server_alloc_by_id(w->srv, job->alloc_id);

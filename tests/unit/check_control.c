@@ -1,8 +1,9 @@
 /*
  * Unit tests for the control socket's pure parts: the JSON reader that
- * parses requests (util/json.c), the writer's escaping of what clients
- * chose (usernames with quotes, backslashes, control bytes, bytes that are
- * not UTF-8), and the table of banned users (daemon/control_ban.c).
+ * parses requests (util/json_tree.c), the writer's escaping of what
+ * clients chose (util/json_out.c: usernames with quotes, backslashes,
+ * control bytes, bytes that are not UTF-8), and the table of banned users
+ * (daemon/control_ban.c).
  */
 #include <check.h>
 #include <stdio.h>
@@ -10,24 +11,25 @@
 #include <string.h>
 
 #include "daemon/control_ban.h"
-#include "util/json.h"
+#include "util/json_out.h"
+#include "util/json_tree.h"
 
-static struct json_value *parse_ok(const char *text)
+static struct json_tree *parse_ok(const char *text)
 {
-	struct json_value *v = NULL;
+	struct json_tree *v = NULL;
 	char err[128] = "";
 
-	ck_assert_msg(json_parse(text, strlen(text), &v, err, sizeof(err)) == 0, "%s: %s", text,
-		      err);
+	ck_assert_msg(json_tree_parse(text, strlen(text), &v, err, sizeof(err)) == 0, "%s: %s",
+		      text, err);
 	return v;
 }
 
 static void parse_fails(const char *text, const char *why)
 {
-	struct json_value *v = NULL;
+	struct json_tree *v = NULL;
 	char err[128] = "";
 
-	ck_assert_msg(json_parse(text, strlen(text), &v, err, sizeof(err)) < 0, "accepted: %s",
+	ck_assert_msg(json_tree_parse(text, strlen(text), &v, err, sizeof(err)) < 0, "accepted: %s",
 		      text);
 	ck_assert_ptr_null(v);
 	ck_assert_msg(strstr(err, why) != NULL, "%s: '%s', not '%s'", text, err, why);
@@ -35,32 +37,32 @@ static void parse_fails(const char *text, const char *why)
 
 START_TEST(request_members_are_read)
 {
-	struct json_value *v =
+	struct json_tree *v =
 		parse_ok(" {\"cmd\":\"kill-user\", \"user\":\"al\\\"ice\",\"ban\":60,\"x\":[1,{}],"
 			 "\"t\":true,\"n\":null} ");
 
-	ck_assert_int_eq(v->type, JSON_OBJECT);
-	ck_assert_str_eq(json_get_string(v, "cmd"), "kill-user");
-	ck_assert_str_eq(json_get_string(v, "user"), "al\"ice");
-	ck_assert_int_eq(json_get(v, "ban")->type, JSON_NUMBER);
-	ck_assert(json_get(v, "ban")->number == 60.0);
-	ck_assert_ptr_null(json_get_string(v, "ban")); /* not a string */
-	ck_assert_ptr_null(json_get(v, "missing"));
-	ck_assert_int_eq(json_get(v, "x")->n, 2);
-	ck_assert_int_eq(json_get(v, "t")->type, JSON_TRUE);
-	ck_assert_int_eq(json_get(v, "n")->type, JSON_NULL);
-	json_free(v);
+	ck_assert_int_eq(v->type, JSON_TREE_OBJECT);
+	ck_assert_str_eq(json_tree_get_string(v, "cmd"), "kill-user");
+	ck_assert_str_eq(json_tree_get_string(v, "user"), "al\"ice");
+	ck_assert_int_eq(json_tree_get(v, "ban")->type, JSON_TREE_NUMBER);
+	ck_assert(json_tree_get(v, "ban")->number == 60.0);
+	ck_assert_ptr_null(json_tree_get_string(v, "ban")); /* not a string */
+	ck_assert_ptr_null(json_tree_get(v, "missing"));
+	ck_assert_int_eq(json_tree_get(v, "x")->n, 2);
+	ck_assert_int_eq(json_tree_get(v, "t")->type, JSON_TREE_TRUE);
+	ck_assert_int_eq(json_tree_get(v, "n")->type, JSON_TREE_NULL);
+	json_tree_free(v);
 }
 END_TEST
 
 START_TEST(string_escapes_are_decoded)
 {
-	struct json_value *v = parse_ok("[\"a\\\\b\\/c\\n\\t\\u00e9\\ud83d\\ude00\"]");
+	struct json_tree *v = parse_ok("[\"a\\\\b\\/c\\n\\t\\u00e9\\ud83d\\ude00\"]");
 
 	/* é as UTF-8, and the surrogate pair as one 4-byte character. */
 	ck_assert_str_eq(v->items[0].string, "a\\b/c\n\t\xc3\xa9\xf0\x9f\x98\x80");
 	ck_assert_uint_eq(v->items[0].len, strlen(v->items[0].string));
-	json_free(v);
+	json_tree_free(v);
 }
 END_TEST
 
@@ -90,7 +92,7 @@ END_TEST
 /* Write s as a member, parse the line back: the same bytes. */
 static void round_trip(const char *s, size_t len, const char *want_text)
 {
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 	size_t n;
 
 	json_out_open(&o, NULL, '{');
@@ -103,12 +105,12 @@ static void round_trip(const char *s, size_t len, const char *want_text)
 	/* One line: no raw newline or other control byte survives. */
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg((unsigned char)line[i] >= 0x20 && line[i] != 0x7f, "byte %zu raw", i);
-	struct json_value *v = parse_ok(line);
-	const struct json_value *u = json_get(v, "user");
+	struct json_tree *v = parse_ok(line);
+	const struct json_tree *u = json_tree_get(v, "user");
 	ck_assert_ptr_nonnull(u);
 	ck_assert_uint_eq(u->len, len);
 	ck_assert_int_eq(memcmp(u->string, s, len), 0);
-	json_free(v);
+	json_tree_free(v);
 	free(line);
 }
 
@@ -116,9 +118,11 @@ START_TEST(hostile_usernames_stay_one_string)
 {
 	round_trip("al\"ice", 6, "{\"user\":\"al\\\"ice\"}");
 	round_trip("back\\slash", 10, "{\"user\":\"back\\\\slash\"}");
-	round_trip("a\nb\r\tc\x01\x1f\x7f", 9, "{\"user\":\"a\\u000ab\\u000d\\u0009c\\u0001\\u001f\\u007f\"}");
+	round_trip("a\nb\r\tc\x01\x1f\x7f", 9,
+		   "{\"user\":\"a\\u000ab\\u000d\\u0009c\\u0001\\u001f\\u007f\"}");
 	round_trip("\",\"ok\":true,\"x\":\"", 17, NULL);
-	round_trip("caf\xc3\xa9 \xf0\x9f\x98\x80", 10, "{\"user\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
+	round_trip("caf\xc3\xa9 \xf0\x9f\x98\x80", 10,
+		   "{\"user\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}");
 	/* 600 bytes of quotes and backslashes. */
 	char big[600];
 	for (size_t i = 0; i < sizeof(big); i++)
@@ -129,7 +133,7 @@ END_TEST
 
 START_TEST(bytes_that_are_not_utf8_are_escaped)
 {
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 	size_t n;
 
 	/* A lone continuation byte, a truncated sequence, an overlong '/',
@@ -143,7 +147,7 @@ END_TEST
 
 START_TEST(writer_places_commas)
 {
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 	size_t n;
 
 	json_out_open(&o, NULL, '{');
@@ -157,7 +161,8 @@ START_TEST(writer_places_commas)
 	json_out_u64(&o, "count", 18446744073709551615ull);
 	json_out_close(&o, '}');
 	char *line = json_out_take(&o, &n);
-	ck_assert_str_eq(line, "{\"ok\":true,\"list\":[1,{},{\"a\":2}],\"count\":18446744073709551615}");
+	ck_assert_str_eq(line,
+			 "{\"ok\":true,\"list\":[1,{},{\"a\":2}],\"count\":18446744073709551615}");
 	ck_assert_uint_eq(n, strlen(line));
 	free(line);
 }

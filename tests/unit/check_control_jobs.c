@@ -34,7 +34,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
  * the caller frees it. */
 static struct control_job *run_job(struct dh *h, enum control_job_kind kind, const char *user)
 {
-	struct main_side m = { event_base_new(), false };
+	struct main_side m = {event_base_new(), false};
 	struct control_slot slot;
 	struct control_job *job = calloc(1, sizeof(*job));
 
@@ -85,7 +85,7 @@ START_TEST(sessions_then_kill_user)
 
 	job = run_job(&h, CONTROL_JOB_USERS, NULL);
 	ck_assert_uint_eq(job->parts[0].n_usage, 3);
-	struct json_out o = { 0 };
+	struct json_out o = {0};
 	control_users_answer(job, &o);
 	ck_assert_ptr_nonnull(strstr(o.buf, "{\"user\":\"alice\",\"allocations\":2,"));
 	ck_assert_ptr_nonnull(strstr(o.buf, "{\"user\":\"bob\",\"allocations\":1,"));

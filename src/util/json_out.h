@@ -1,42 +1,15 @@
 /*
- * A small JSON reader and writer (RFC 8259) for the control socket
- * (daemon/control.c) and turnctl: one JSON value per line each way. Pure:
- * no I/O. The reader builds a tree, bounded in depth; the writer appends
- * to a growing buffer and escapes every string it is given, so that a
- * username with quotes, backslashes or control bytes stays one string.
+ * The JSON writer (RFC 8259) of the control socket's answers and turnctl's
+ * requests: appends to a growing buffer and escapes every string it is
+ * given, so that a username with quotes, backslashes, control bytes or
+ * bytes that are not UTF-8 stays one valid string. Pure: no I/O.
  */
-#ifndef TURND_UTIL_JSON_H
-#define TURND_UTIL_JSON_H
+#ifndef TURND_UTIL_JSON_OUT_H
+#define TURND_UTIL_JSON_OUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define JSON_MAX_DEPTH 16
-
-enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
-
-struct json_value {
-	enum json_type type;
-	double number;
-	char *string; /* JSON_STRING: decoded, NUL-terminated (\u0000 is refused) */
-	size_t len;   /* of string */
-	struct json_value *items; /* JSON_ARRAY and JSON_OBJECT: n values */
-	char **keys;              /* JSON_OBJECT: n keys, decoded */
-	size_t n;
-};
-
-/* Parse the len bytes of text: one value, blanks around it allowed.
- * Returns 0 with *out owned by the caller (json_free), or -1 with the
- * reason in err. */
-int json_parse(const char *text, size_t len, struct json_value **out, char *err, size_t errlen);
-/* NULL is a no-op. */
-void json_free(struct json_value *v);
-/* The member key of obj (the first of that name), or NULL: not an object,
- * or no such member. */
-const struct json_value *json_get(const struct json_value *obj, const char *key);
-/* The same, when it is a string; NULL otherwise. */
-const char *json_get_string(const struct json_value *obj, const char *key);
 
 /* The writer: appends to buf (malloc'd, NUL-terminated); failed once
  * memory ran out, after which nothing more is written. */
