@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "conf/conf.h"
+#include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/pidfile.h"
 #include "util/log.h"
@@ -189,6 +190,19 @@ static void write_pid_file(const struct conf *c, struct pid_file *pf)
 		log_warn("%s", err);
 }
 
+/* The control socket, bound as root (in /run/turnd) and given to the
+ * service user, as the pid file is. */
+static void open_control(const struct conf *c, struct daemon *d)
+{
+	struct pid_file_owner po;
+	char err[512];
+
+	service_owner(c, &po);
+	const struct control_owner o = { .set = po.has_owner, .uid = po.uid, .gid = po.gid };
+	if (daemon_control_open(d, &o, err, sizeof(err)) < 0)
+		fatal("control-socket: %s", err);
+}
+
 /* proc-user / proc-group: every socket is bound, so root (or the bind
  * capability) is no longer needed. Groups first, then the user; and it
  * must not be possible to get back. */
@@ -279,6 +293,7 @@ int main(int argc, char **argv)
 	struct pid_file pf = { .dir_fd = -1, .fd = -1 };
 	if (conf->pid_file)
 		write_pid_file(conf, &pf);
+	open_control(conf, d);
 	if (conf->proc_user)
 		drop_privileges(conf);
 	print_reach(conf, daemon_workers(d));

@@ -409,6 +409,13 @@ struct auth_rest {
  * another form. */
 int auth_rest_expiry(const uint8_t *name, size_t len, uint64_t *expiry);
 
+/* The TURN REST password of username under secret: base64 of
+ * HMAC-SHA1(secret, username), 28 characters and a NUL into out. Returns
+ * 0, or -1. */
+#define AUTH_REST_PASSWORD_LEN 28
+int auth_rest_password(const char *secret, size_t secret_len, const char *username, size_t len,
+		       char out[AUTH_REST_PASSWORD_LEN + 1]);
+
 /*
  * The TURN REST check of q against s: a username of the REST form whose
  * expiry is not before q->now_s is AUTH_FOUND with one candidate key per

@@ -63,22 +63,32 @@ int auth_rest_expiry(const uint8_t *name, size_t len, uint64_t *expiry)
 	return 0;
 }
 
+int auth_rest_password(const char *secret, size_t secret_len, const char *username, size_t len,
+		       char out[AUTH_REST_PASSWORD_LEN + 1])
+{
+	uint8_t mac[STUN_HMAC_SHA1_LEN];
+	unsigned int mac_len = 0;
+	int rc = -1;
+
+	if (secret_len <= INT_MAX &&
+	    HMAC(EVP_sha1(), secret, (int)secret_len, (const uint8_t *)username, len, mac,
+		 &mac_len) &&
+	    mac_len == sizeof(mac) &&
+	    EVP_EncodeBlock((unsigned char *)out, mac, (int)sizeof(mac)) == REST_PASSWORD_LEN)
+		rc = 0;
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return rc;
+}
+
 /* The key a client holding secret i would use for username: MD5 and
  * SHA-256 of "username:realm:password" (RFC 8489 section 9.2.2). */
 static int derive_key(const struct auth_rest *s, size_t i, const char *username, size_t len,
 		      struct auth_key *k)
 {
-	uint8_t mac[STUN_HMAC_SHA1_LEN];
 	char password[REST_PASSWORD_LEN + 1];
-	unsigned int mac_len = 0;
 	int rc = -1;
 
-	if (s->secret_len[i] > INT_MAX ||
-	    !HMAC(EVP_sha1(), s->secrets[i], (int)s->secret_len[i], (const uint8_t *)username, len,
-		  mac, &mac_len) ||
-	    mac_len != sizeof(mac))
-		goto out;
-	if (EVP_EncodeBlock((unsigned char *)password, mac, (int)sizeof(mac)) != REST_PASSWORD_LEN)
+	if (auth_rest_password(s->secrets[i], s->secret_len[i], username, len, password) < 0)
 		goto out;
 	if (stun_key_md5(username, s->realm, password, k->md5) < 0 ||
 	    stun_key_sha256(username, s->realm, password, k->sha256) < 0)
@@ -86,7 +96,6 @@ static int derive_key(const struct auth_rest *s, size_t i, const char *username,
 	k->has_sha256 = true;
 	rc = 0;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
 	OPENSSL_cleanse(password, sizeof(password));
 	return rc;
 }

@@ -412,7 +412,8 @@ static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	c->log_json = cfg_getbool(cfg, "log-json");
 	if (build_str(cfg_getstr(cfg, "pid-file"), false, &c->pid_file, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "proc-user"), false, &c->proc_user, b) < 0 ||
-	    build_str(cfg_getstr(cfg, "proc-group"), false, &c->proc_group, b) < 0)
+	    build_str(cfg_getstr(cfg, "proc-group"), false, &c->proc_group, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "control-socket"), false, &c->control_socket, b) < 0)
 		return -1;
 	return 0;
 }
@@ -664,6 +665,7 @@ void conf_free(struct conf *c)
 	free(c->redis.user);
 	free(c->redis.node_id);
 	free(c->pid_file);
+	free(c->control_socket);
 	free(c->proc_user);
 	free(c->proc_group);
 	free(c->redis.tls_ca);

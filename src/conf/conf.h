@@ -200,6 +200,8 @@ struct conf {
 	char *pid_file; /* NULL: none */
 	char *proc_user; /* drop to this user after binding; NULL: stay */
 	char *proc_group; /* and this group; NULL: the user's */
+	/* control-socket (turnctl): NULL the default path, "" off. */
+	char *control_socket;
 
 	/* Limits (0 = unlimited, the defaults are finite). */
 	unsigned user_quota;

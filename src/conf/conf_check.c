@@ -307,6 +307,18 @@ static int check_path(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* control-socket: "" (off) or an absolute path that fits a unix socket's
+ * address (108 bytes with its NUL, unix(7)). Never a network address. */
+static int check_control_socket(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *p = cfg_opt_getnstr(opt, 0);
+
+	if (p[0] && (p[0] != '/' || strlen(p) > 107))
+		return opt_error(cfg, opt, "'%.80s' is not an absolute path of at most 107 bytes "
+				 "(or \"\" for none)", p);
+	return 0;
+}
+
 /* A build without hiredis has no Redis backend: say so instead of
  * starting without the users the operator expects. */
 static int check_redis(cfg_t *cfg, cfg_opt_t *opt)
@@ -442,6 +454,7 @@ static const struct {
 	{"pid-file", check_path},
 	{"proc-user", check_not_empty},
 	{"proc-group", check_not_empty},
+	{"control-socket", check_control_socket},
 	{"metrics-ip", check_ip},
 	{"external-ip", check_external},
 	{"min-port", conf_check_int},

@@ -109,6 +109,7 @@ static void conf_opts_process(struct conf_opts *t)
 		CFG_STR("pid-file", NULL, CFGF_NONE),
 		CFG_STR("proc-user", NULL, CFGF_NONE),
 		CFG_STR("proc-group", NULL, CFGF_NONE),
+		CFG_STR("control-socket", NULL, CFGF_NONE),
 	};
 
 	CONF_OPTS_ADD(t, v);

@@ -321,6 +321,7 @@ static int pin_process(struct conf *next, const struct conf *running, struct con
 		{"pid-file", offsetof(struct conf, pid_file)},
 		{"proc-user", offsetof(struct conf, proc_user)},
 		{"proc-group", offsetof(struct conf, proc_group)},
+		{"control-socket", offsetof(struct conf, control_socket)},
 	};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

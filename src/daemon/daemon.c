@@ -19,6 +19,8 @@
 #include <openssl/rand.h>
 
 #include "auth/auth_cache.h"
+#include "daemon/control.h"
+#include "daemon/control_ban.h"
 #include "daemon/fleet.h"
 #include "daemon/metrics.h"
 #include "daemon/offload_sync.h"
@@ -89,6 +91,10 @@ struct daemon {
 	 * lock (util/bw_share.h); per-user totals and user-max-bps budgets. */
 	struct bw_share capacity;
 	struct user_usage *usage;
+	/* The control socket (turnctl), or NULL; and the users it banned,
+	 * which every worker checks (dispatch.c). */
+	struct control *control;
+	struct control_ban ban;
 };
 
 static unsigned worker_count(const struct conf *conf)
@@ -242,6 +248,7 @@ static int daemon_workers_init(struct daemon *n, const struct conf *conf, char *
 		.policy = n->policy,
 		.nonce_secret = n->nonce_secret, .hash_seed = n->hash_seed,
 		.capacity = &n->capacity, .usage = n->usage,
+		.ban = &n->ban,
 	};
 	for (unsigned i = 0; i < n->n_workers; i++) {
 		n->workers[i] = worker_thread_new(i, &env, err, errlen);
@@ -357,6 +364,7 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen)
 	}
 	n->conf = conf;
 	n->n_workers = worker_count(conf);
+	control_ban_init(&n->ban);
 	/* main.c owns the start-up configuration; the snapshot only points
 	 * to it. */
 	n->current = reload_snapshot_new((struct conf *)conf, false, n->n_workers);
@@ -468,10 +476,10 @@ static void on_service(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* SIGHUP: the whole configuration again (daemon/reload.c). */
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+/* SIGHUP or turnctl reload: the whole configuration again
+ * (daemon/reload.c). Returns true when the new one is in force. */
+static bool daemon_reload(struct daemon *n)
 {
-	struct daemon *n = arg;
 	const struct reload_ctx rc = {
 		.path = n->conf_path,
 		.ov = n->conf_ov,
@@ -482,8 +490,6 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		.listen = &n->listen,
 	};
 
-	(void)sig;
-	(void)what;
 	/* systemd (Type=notify) shows the unit "reloading" until READY=1. */
 	char state[64];
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
@@ -498,6 +504,64 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	atomic_fetch_add(&n->reloads[s ? 0 : 1], 1);
 	notify_send(s ? "READY=1\nSTATUS=configuration reloaded"
 		      : "READY=1\nSTATUS=configuration reload refused; the running one is kept");
+	return s != NULL;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	daemon_reload(arg);
+}
+
+/* ---- the control socket's reach into the daemon (control.h) ---- */
+
+static void daemon_control_drain(void *ctx)
+{
+	on_drain(0, 0, ctx);
+}
+
+static bool daemon_control_reload(void *ctx)
+{
+	return daemon_reload(ctx);
+}
+
+static const struct conf *daemon_control_conf(void *ctx)
+{
+	const struct daemon *n = ctx;
+
+	return n->current->conf;
+}
+
+int daemon_control_open(struct daemon *n, const struct control_owner *owner, char *err,
+			size_t errlen)
+{
+	const struct control_env env = {
+		.base = n->main_base, .workers = n->workers, .n_workers = n->n_workers,
+		.ban = &n->ban, .usage = n->usage, .view = { daemon_metrics_view, n }, .ctx = n,
+		.drain = daemon_control_drain, .reload = daemon_control_reload,
+		.conf_now = daemon_control_conf,
+	};
+	struct control_owner o = *owner;
+	char buf[256];
+	bool is_default;
+	const char *path = control_socket_path(n->conf, buf, sizeof(buf), &is_default);
+
+	if (!path) {
+		if (is_default)
+			log_notice("control socket: no default path for this user (set "
+				   "control-socket, or XDG_RUNTIME_DIR); turnctl cannot reach turnd");
+		else
+			log_info("control socket: off (control-socket = \"\")");
+		return 0;
+	}
+	o.make_dir = is_default;
+	n->control = control_open(&env, path, &o, err, errlen);
+	if (n->control || !is_default)
+		return n->control ? 0 : -1;
+	/* The default is a convenience: another turnd may hold it. */
+	log_warn("control socket: %s; running without one (set control-socket)", err);
+	return 0;
 }
 
 void daemon_reloads(struct daemon *n, uint64_t *applied, uint64_t *refused)
@@ -610,6 +674,7 @@ void daemon_free(struct daemon *n)
 	if (!n)
 		return;
 	metrics_free(n->metrics);
+	control_free(n->control); /* its events live on the workers' bases */
 	/* Workers go one by one: none may wake another any more. */
 	if (n->relay_ready)
 		tcp_relay_table_stopping(n->relay.tcp_table);
@@ -636,5 +701,6 @@ void daemon_free(struct daemon *n)
 	user_usage_free(n->usage); /* after the workers: their allocations detached */
 	conn_gate_fini(&n->conn_gate); /* after the workers' connections */
 	OPENSSL_cleanse(n->nonce_secret, sizeof(n->nonce_secret));
+	control_ban_fini(&n->ban);
 	free(n);
 }

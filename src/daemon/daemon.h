@@ -13,6 +13,7 @@
 #include "conf/conf.h"
 
 struct daemon;
+struct control_owner;
 
 /* Create the workers and bind all their sockets, so that every bind error
  * shows at start-up. Returns an object owned by the caller (daemon_free), or
@@ -23,6 +24,13 @@ struct daemon *daemon_new(const struct conf *conf, char *err, size_t errlen);
  * embedded default, which cannot be reloaded) with the same command-line
  * overrides. Both must outlive n. */
 void daemon_set_conf_source(struct daemon *n, const char *path, const struct conf_overrides *ov);
+
+/* The control socket (control-socket; daemon/control.h), bound for owner
+ * (who the process becomes): after detaching, before the privilege drop.
+ * Returns 0 (also when it is off, or the default path is taken by another
+ * turnd: then a warning says so), or -1 with err set. */
+int daemon_control_open(struct daemon *n, const struct control_owner *owner, char *err,
+			size_t errlen);
 
 /* Start the worker threads and serve until SIGTERM or SIGINT. Returns 0 on
  * a clean stop, -1 if a thread could not start. */

@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/auth.h"
+#include "daemon/control_ban.h"
 #include "daemon/fleet.h"
 #include "daemon/park.h"
 #include "daemon/worker.h"
@@ -90,6 +91,15 @@ static int dispatch_credential(struct worker *w, const struct worker_msg *m,
 	in->cred = tc;
 	if (tc->status != 1)
 		return 0;
+	/* An operator refused this user for a while (turnctl kill-user
+	 * --ban): answered as a credential that is not known, 401 (RFC 8489
+	 * section 9.2.4), whatever the MAC. It tells the client nothing a
+	 * wrong password would not, and clients stop on it where they might
+	 * retry on a code they do not know (or on 486, which says "later"). */
+	if (w->ban && control_ban_check(w->ban, tc->username, in->now_ms)) {
+		tc->status = 0;
+		return 0;
+	}
 	bool verified = turn_server_auth(w->srv, in) == 0;
 	/* An answer the backend keeps on probation (a Redis answer no request
 	 * has verified yet) becomes a user's once a request verifies with

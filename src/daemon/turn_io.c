@@ -96,9 +96,9 @@ static void turn_io_relay_addrs(const struct turn_alloc *a, char *out, size_t ca
 }
 
 /* One info line per allocation created and deleted (by Refresh 0, expiry,
- * its TCP connection closing or the stop), as key=value pairs: the
- * 5-tuple, the user, the relayed address and, at the end, the traffic
- * each way. The username is printed escaped: it is data from the client. */
+ * its TCP connection closing, the stop or an operator), as key=value
+ * pairs: the 5-tuple, the user, the relayed address, the traffic each
+ * way and, at the end, why it ended. The username is printed escaped: it is data from the client. */
 static void turn_io_alloc_log(enum turn_alloc_event ev, const struct turn_alloc *a, uint32_t lifetime)
 {
 	char user[AUTH_PRINTABLE_MAX], client[TURN_ADDR_STRLEN], server[TURN_ADDR_STRLEN];
@@ -119,9 +119,9 @@ static void turn_io_alloc_log(enum turn_alloc_event ev, const struct turn_alloc 
 	else
 		log_info("allocation deleted: user=%s client=%s server=%s transport=%s relay=%s "
 			 "to_peer_bytes=%" PRIu64 " to_peer_packets=%" PRIu64
-			 " to_client_bytes=%" PRIu64 " to_client_packets=%" PRIu64,
+			 " to_client_bytes=%" PRIu64 " to_client_packets=%" PRIu64 " reason=\"%s\"",
 			 user, client, server, transport, relay, a->bytes_out, a->pkts_out,
-			 a->bytes_in, a->pkts_in);
+			 a->bytes_in, a->pkts_in, turn_close_reason_name(a->close_reason));
 }
 
 static void turn_io_alloc_event(void *ctx, enum turn_alloc_event ev, const struct turn_alloc *a,

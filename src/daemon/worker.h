@@ -37,6 +37,7 @@ struct fleet_shared;
 struct auth_backend;
 struct worker;
 struct user_usage;
+struct control_ban;
 
 /* Token buckets of unauth-rate per worker (8 bytes each, 128 KiB): many
  * more than the sources one worker answers at once, so two of them rarely
@@ -136,6 +137,7 @@ struct worker {
 	struct quota_table *quota;         /* the daemon's, shared by every worker */
 	struct user_usage *usage;          /* per-user totals and budgets, or NULL */
 	uint64_t next_usage_ms, last_usage_ms; /* worker 0: usage events (Redis) */
+	struct control_ban *ban;           /* users an operator refused (turnctl), shared */
 	const struct io_clock *clock;      /* what "now" is (io/clock.h) */
 	struct auth *auth;                 /* this worker's credential chain */
 	struct fleet_worker fleet;         /* other servers on the same Redis */

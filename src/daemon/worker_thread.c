@@ -270,6 +270,7 @@ struct worker *worker_thread_new(unsigned id, const struct worker_env *n, char *
 	reload_snapshot_hold(w->conf_snap);
 	w->quota = n->quota;
 	w->usage = n->usage; /* before the core: its turn_io follows it */
+	w->ban = n->ban;
 	w->clock = n->clock ? n->clock : &io_clock_system;
 	w->fleet.shared = n->fleet;
 	w->decide = dispatch_decide;

@@ -21,6 +21,7 @@ struct turn_policy;
 struct io_clock;
 struct bw_share;
 struct user_usage;
+struct control_ban;
 
 /* What the process shares with each worker it creates (daemon.c). */
 struct worker_env {
@@ -36,6 +37,7 @@ struct worker_env {
 	struct turn_policy *policy;   /* the peer policy */
 	const uint8_t *nonce_secret;  /* TURN_NONCE_SECRET_LEN bytes */
 	uint32_t hash_seed;
+	struct control_ban *ban;      /* users refused by an operator (turnctl) */
 	const struct io_clock *clock; /* NULL: the system's (io/clock.h) */
 	struct bw_share *capacity;    /* bps-capacity's budget, or NULL: none */
 	struct user_usage *usage;     /* per-user totals and budgets, or NULL: none */

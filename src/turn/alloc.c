@@ -98,6 +98,7 @@ struct turn_alloc *turn_alloc_new(struct turn_alloc_table *t, const struct turn_
 		return NULL;
 	}
 	a->tuple = *tuple;
+	a->id = ++t->next_id;
 	if (t->count >= t->n_buckets)
 		table_grow(t);
 	size_t b = tuple_hash(tuple, t->seed) & (t->n_buckets - 1);

@@ -105,6 +105,12 @@ struct turn_alloc {
 	struct bw_share *user_bw;
 	struct bw_local user_local;
 	uint64_t folded_pkts_in, folded_pkts_out, folded_bytes_in, folded_bytes_out;
+	/* For the operator (turnctl): a number unique in the table, when it
+	 * was granted (seconds, 0 until then), and why it ends (enum
+	 * turn_close_reason, for the closing line). */
+	uint64_t id;
+	uint32_t created;
+	uint8_t close_reason;
 };
 
 struct turn_alloc_table {
@@ -114,6 +120,7 @@ struct turn_alloc_table {
 	uint32_t seed;
 	struct turn_alloc *wheel[TURN_WHEEL_SLOTS];
 	uint32_t wheel_now; /* last second the wheel was advanced to */
+	uint64_t next_id;   /* turn_alloc.id of the next one, from 1 */
 };
 
 int turn_alloc_table_init(struct turn_alloc_table *t, uint32_t seed);

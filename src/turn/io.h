@@ -24,6 +24,17 @@ enum turn_alloc_event {
 	TURN_ALLOC_DELETED, /* by Refresh 0, expiry, its TCP connection closing, or shutdown */
 };
 
+/* Why an allocation ends (turn_alloc.close_reason), for its closing line. */
+enum turn_close_reason {
+	TURN_CLOSE_STOP = 0,  /* the server is freed (the daemon stops) */
+	TURN_CLOSE_REFRESH,   /* a Refresh with LIFETIME 0 (RFC 8656 section 7.3) */
+	TURN_CLOSE_EXPIRED,   /* its lifetime ran out (RFC 8656 section 2.2) */
+	TURN_CLOSE_CLIENT_GONE, /* its client's TCP connection closed (section 3.1) */
+	TURN_CLOSE_KILLED,    /* an operator ended it (turnctl kill, kill-user) */
+};
+/* The reason's words in the closing line. */
+const char *turn_close_reason_name(unsigned reason);
+
 /* Why the core calls turn_io.alloc_sync. */
 enum turn_sync {
 	/* What the allocation lets through changed: a ChannelBind or a

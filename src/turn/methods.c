@@ -239,6 +239,7 @@ int turn_allocate(struct turn_request *req)
 	a->dont_fragment = plan.relay.dont_fragment;
 	a->tcp = plan.relay.tcp;
 	a->lifetime = granted_lifetime(req, true);
+	a->created = req->now;
 	turn_alloc_set_expiry(&srv->allocs, a, req->now + a->lifetime);
 	srv->stats.allocations_total++;
 	a->token = plan.relay.reserve_next ? token : 0;
@@ -270,6 +271,7 @@ int turn_refresh(struct turn_request *req)
 	stun_build_u32(&b, TURN_ATTR_LIFETIME, lifetime);
 	turn_finish_response(req, &b);
 	if (lifetime == 0) {
+		a->close_reason = TURN_CLOSE_REFRESH;
 		turn_alloc_delete(srv, a);
 		return 0;
 	}

@@ -238,7 +238,49 @@ void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a)
 
 static void expire_alloc(void *arg, struct turn_alloc *a)
 {
+	a->close_reason = TURN_CLOSE_EXPIRED;
 	turn_alloc_delete(arg, a);
+}
+
+const char *turn_close_reason_name(unsigned reason)
+{
+	static const char *const names[] = {
+		[TURN_CLOSE_STOP] = "stop",
+		[TURN_CLOSE_REFRESH] = "refresh 0",
+		[TURN_CLOSE_EXPIRED] = "expired",
+		[TURN_CLOSE_CLIENT_GONE] = "client connection closed",
+		[TURN_CLOSE_KILLED] = "killed by operator",
+	};
+
+	return reason < sizeof(names) / sizeof(names[0]) ? names[reason] : "unknown";
+}
+
+void turn_server_foreach(const struct turn_server *srv,
+			 void (*fn)(void *arg, const struct turn_alloc *a), void *arg)
+{
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (const struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next)
+			if (!a->dead && a->lifetime)
+				fn(arg, a);
+}
+
+struct turn_alloc *turn_server_alloc_by_id(const struct turn_server *srv, uint64_t id)
+{
+	const struct turn_alloc_table *t = &srv->allocs;
+
+	for (size_t i = 0; t->buckets && i < t->n_buckets; i++)
+		for (struct turn_alloc *a = t->buckets[i]; a; a = a->hash_next)
+			if (a->id == id && !a->dead && a->lifetime)
+				return a;
+	return NULL;
+}
+
+void turn_server_close(struct turn_server *srv, struct turn_alloc *a, unsigned reason)
+{
+	a->close_reason = (uint8_t)reason;
+	turn_alloc_delete(srv, a);
 }
 
 void turn_server_tick(struct turn_server *srv, uint64_t now_ms)
@@ -250,8 +292,10 @@ void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple 
 {
 	struct turn_alloc *a = turn_alloc_find(&srv->allocs, tuple);
 
-	if (a)
+	if (a) {
+		a->close_reason = TURN_CLOSE_CLIENT_GONE;
 		turn_alloc_delete(srv, a);
+	}
 }
 
 void turn_begin_success(struct turn_request *req, struct stun_builder *b)

@@ -278,6 +278,18 @@ void turn_server_tcp_closed(struct turn_server *srv, const struct turn_tcp_event
 /* Expire allocations whose time has come; call about once a second. */
 void turn_server_tick(struct turn_server *srv, uint64_t now_ms);
 
+/* For the operator (daemon/control_worker.c): call fn for every granted
+ * allocation; fn must not change the table. An allocation by its
+ * turn_alloc.id, or NULL. Closing one (reason: enum turn_close_reason)
+ * frees everything it holds, as its expiry does: relays and ports, the
+ * quota, channels and TCP connections, the fast path's entries (through
+ * turn_io), and reports its traffic in the DELETED event. Never from a
+ * callback of the core itself. */
+void turn_server_foreach(const struct turn_server *srv,
+			 void (*fn)(void *arg, const struct turn_alloc *a), void *arg);
+struct turn_alloc *turn_server_alloc_by_id(const struct turn_server *srv, uint64_t id);
+void turn_server_close(struct turn_server *srv, struct turn_alloc *a, unsigned reason);
+
 /* The client's TCP connection closed: its allocation goes with it
  * (RFC 8656 section 3.1). */
 void turn_server_client_closed(struct turn_server *srv, const struct turn_tuple *tuple);

@@ -87,6 +87,7 @@ legacy-channel-numbers = true
 user-quota = 0
 metrics-port = $METRICS_PORT
 log-level = "info"
+control-socket = "$T_DIR/control"
 ${mode:+kernel-offload = $mode}
 EOF
 	for line in "$@"; do echo "$line"; done

@@ -189,6 +189,36 @@ capped_in_kernel() {
 		between "user-space ChannelData" "$(delta uc)" 0 4
 }
 
+# turnctl_live MODE LABEL: while turnload relays (2 sessions, 400 packets a
+# second), turnctl's sessions count what the allocations relayed so far,
+# the kernel's share folded in: with the offload on, user space sees next
+# to none of it, so counters without the fold would stay near 0.
+turnctl_live() {
+	TURNCTL=${TURNCTL:-${top_builddir:-.}/turnctl}
+	inc timeout -k 2 30 "$TURNLOAD" --json -u "$TURN_USER" -w "$TURN_PASS" -e "$P4:3481" \
+		-n 2 -r 400 -d 5 "$S4:$PORT" >"$T_DIR/live.out" 2>"$T_DIR/live.err" &
+	live=$!
+	sleep 3
+	snap before || true
+	# turnload's are the sessions of this run (at most 4 s old): earlier
+	# clients may have left some of theirs.
+	got=$("$TURNCTL" -s "$T_DIR/control" --json sessions | "$PY" -c 'import json, sys
+j = [s for s in json.load(sys.stdin)["sessions"] if s["age_s"] <= 4]
+print(len(j), sum(s["to_peer_packets"] for s in j), sum(s["to_client_packets"] for s in j))')
+	wait "$live"
+	rc=$?
+	# The workers' counters reach /metrics at their next tick: the
+	# scenarios after this one compare /metrics before and after.
+	sleep 1.5
+	set -- "$1" "$2" $got
+	echo "  turnctl after 3 s: ${3:-?} sessions, ${4:-?} packets to the peer, ${5:-?} to the client;" \
+		"the kernel's so far $before_kp_peer/$before_kp_client, user-space ChannelData $before_uc"
+	# About 1,000 datagrams each way by then (turnload starts within 0.5 s);
+	# 800 leaves room for a slow start.
+	check "$2: turnctl sessions while turnload relays count both ways (kernel traffic folded in)" \
+		test "$rc" -eq 0 -a "${3:-0}" -eq 2 -a "${4:-0}" -ge 800 -a "${5:-0}" -ge 800
+}
+
 # driver MODE LABEL [--stale] SCENARIO...: offload_client.py's scenarios
 # against the running turnd, each line ok or not ok.
 driver() {
@@ -229,6 +259,7 @@ one_mode() {
 	uclient_counted "$1" channels "offload $1: uclient channels, IPv4"
 	uclient_counted "$1" ipv6 "offload $1: uclient channels, IPv6 (-x)"
 	turnload_counted "$1" "offload $1"
+	turnctl_live "$1" "offload $1"
 	set -- "$1" "offload $1" refresh0 ipv6 padding malformed unbound unknown_port reload_deny
 	# Drain last: turnd stops once its last allocation is gone.
 	[ -z "${OFFLOAD_SLOW:-}" ] || set -- "$@" expiry

@@ -195,7 +195,7 @@ check "turnd stops cleanly" stop_turnd
 # uclient's sessions, created before the reload and deleted after it:
 # each line counts every packet both ways, across the reload.
 across() {
-	n=$(grep -c "allocation deleted: user=alice client=127\.0\.0\.1:[0-9]* server=127\.0\.0\.1:$PORT transport=udp relay=127\.0\.0\.1:[0-9]* to_peer_bytes=$((N * L)) to_peer_packets=$N to_client_bytes=$((N * L)) to_client_packets=$N\$" "$TURN_LOG")
+	n=$(grep -c "allocation deleted: user=alice client=127\.0\.0\.1:[0-9]* server=127\.0\.0\.1:$PORT transport=udp relay=127\.0\.0\.1:[0-9]* to_peer_bytes=$((N * L)) to_peer_packets=$N to_client_bytes=$((N * L)) to_client_packets=$N reason=\"[a-z 0]*\"\$" "$TURN_LOG")
 	echo "  $n of $M uclient allocations logged with $N packets each way"
 	[ "$n" -eq "$M" ]
 }

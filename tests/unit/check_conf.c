@@ -1123,6 +1123,33 @@ START_TEST(listener_options)
 }
 END_TEST
 
+/* control-socket: unset is the default (NULL), "" is off, a path is kept;
+ * never a relative path or one too long for a unix socket's address. */
+START_TEST(control_socket_option)
+{
+	struct conf *c = load_ok("realm = x\n", &no_overrides);
+	char long_path[140];
+
+	ck_assert_ptr_null(c->control_socket);
+	conf_free(c);
+	c = load_ok("control-socket = \"\"\n", &no_overrides);
+	ck_assert_str_eq(c->control_socket, "");
+	conf_free(c);
+	c = load_ok("control-socket = /run/turnd/control\n", &no_overrides);
+	ck_assert_str_eq(c->control_socket, "/run/turnd/control");
+	conf_free(c);
+	load_fails("control-socket = run/control\n",
+		   "t.conf:1: option 'control-socket': 'run/control' is not an absolute path");
+	memset(long_path, 'a', sizeof(long_path));
+	long_path[0] = '/';
+	snprintf(long_path + 108, sizeof(long_path) - 108, "\n");
+	char text[200];
+	snprintf(text, sizeof(text), "control-socket = %s", long_path);
+	load_fails(text, "option 'control-socket'");
+	load_fails("control-socket = 127.0.0.1:9000\n", "option 'control-socket'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -1160,6 +1187,7 @@ int main(void)
 	tcase_add_test(tc, nat_discovery_options);
 	tcase_add_test(tc, listener_options);
 	tcase_add_test(tc, bandwidth_options);
+	tcase_add_test(tc, control_socket_option);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

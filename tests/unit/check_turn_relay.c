@@ -52,6 +52,70 @@ static int from_peer(struct client *c, const char *peer)
 	return peer_send(c, peer, "ping", 4, &r);
 }
 
+/* ---- An operator's close (turnctl kill) ---- */
+
+/* turn_server_foreach's callback: ids[0] counts, ids[1..3] the ids. */
+static void list_ids(void *arg, const struct turn_alloc *a)
+{
+	uint64_t *ids = arg;
+
+	if (ids[0] < 3)
+		ids[1 + ids[0]] = a->id;
+	ids[0]++;
+}
+
+/* The DELETED event's reason (the last one recorded). */
+static unsigned last_reason(const struct harness *h)
+{
+	for (unsigned i = h->io.n_syncs; i-- > 0;)
+		if (h->io.syncs[i].why == -1)
+			return h->io.syncs[i].reason;
+	return 99;
+}
+
+START_TEST(operator_close_ends_exactly_one)
+{
+	struct harness h;
+	struct client c, d;
+	uint64_t ids[4] = { 0 };
+	char gone_user[16];
+
+	up_allocated(&h, &c, 0);
+	client_init(&d, &h, "bob", "secret", 8, 40000);
+	client_allocate(&d, 0);
+	turn_server_foreach(h.srv, list_ids, ids);
+	ck_assert_uint_eq(ids[0], 2);
+	ck_assert_uint_ne(ids[1], ids[2]);
+	struct turn_alloc *a = turn_server_alloc_by_id(h.srv, ids[1]);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_null(turn_server_alloc_by_id(h.srv, ids[1] + ids[2] + 1));
+	ck_assert_uint_eq(a->created, T0_MS / 1000);
+	snprintf(gone_user, sizeof(gone_user), "%s", a->username);
+	bool alice = strcmp(gone_user, "alice") == 0;
+	struct client *gone = alice ? &c : &d, *kept = alice ? &d : &c;
+	turn_server_close(h.srv, a, TURN_CLOSE_KILLED);
+	/* Its relay and quota are given back, its DELETED event says why,
+	 * and its client's next request finds no allocation; the other's
+	 * stays. */
+	ck_assert_ptr_null(turn_server_alloc_by_id(h.srv, ids[1]));
+	ck_assert_ptr_nonnull(turn_server_alloc_by_id(h.srv, ids[2]));
+	ck_assert_uint_eq(h.io.closes, 1);
+	ck_assert_ptr_null(fake_relay_at(&h.io, &gone->relayed[0]));
+	ck_assert_uint_eq(fake_user_quota(&h.io, gone_user), 0);
+	ck_assert_uint_eq(fake_user_quota(&h.io, alice ? "bob" : "alice"), 1);
+	ck_assert_uint_eq(fake_syncs(&h.io, NULL, -1), 1);
+	ck_assert_uint_eq(last_reason(&h), TURN_CLOSE_KILLED);
+	ck_assert_str_eq(turn_close_reason_name(last_reason(&h)), "killed by operator");
+	ck_assert_uint_eq(turn_server_stats(h.srv)->allocations, 1);
+	ck_assert_int_eq(client_permit(gone, PEER), 437);
+	ck_assert_int_eq(client_permit(kept, PEER), 0);
+	/* The other one ends by expiry, and says so. */
+	harness_advance(&h, 601 * SEC);
+	ck_assert_uint_eq(last_reason(&h), TURN_CLOSE_EXPIRED);
+	harness_down(&h);
+}
+END_TEST
+
 /* ---- Lifetimes ---- */
 
 START_TEST(lifetime_default_when_absent)
@@ -818,6 +882,7 @@ int main(void)
 	tcase_add_test(alloc, expiry_of_many_gives_everything_back);
 	tcase_add_test(alloc, even_port_reserves_the_next);
 	tcase_add_test(alloc, dual_allocation);
+	tcase_add_test(alloc, operator_close_ends_exactly_one);
 	tcase_add_test(alloc, dual_allocation_without_ipv6);
 	tcase_add_test(alloc, ipv6_allocation);
 	suite_add_tcase(s, life);

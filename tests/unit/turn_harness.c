@@ -245,6 +245,7 @@ static void fake_alloc_event(void *ctx, enum turn_alloc_event ev, const struct t
 	s->bytes_out = a->bytes_out;
 	s->pkts_in = a->pkts_in;
 	s->bytes_in = a->bytes_in;
+	s->reason = a->close_reason;
 }
 
 unsigned fake_syncs(const struct fake_io *f, const struct turn_alloc *a, int why)

@@ -75,6 +75,7 @@ struct fake_sync {
 	int why;  /* enum turn_sync, or -1: the DELETED alloc_event */
 	/* For the event: the allocation's counters as it reported them. */
 	uint64_t pkts_out, bytes_out, pkts_in, bytes_in;
+	uint8_t reason; /* the event's: turn_alloc.close_reason */
 };
 
 struct fake_io {
