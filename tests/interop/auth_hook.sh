@@ -251,11 +251,13 @@ wait "$capped_pid"
 r=$(user_rate "bps$BPS" "$BPS")
 echo "  bps$BPS relayed $r bytes/s (max_bps $BPS); received $(field "bps$BPS" received) of" \
 	"$(field "bps$BPS" sent)"
-check "bps$BPS (max_bps $BPS) offered twice it relays within 10% of it" \
-	[ "$r" -ge $((BPS * 90 / 100)) ] && [ "$r" -le $((BPS * 110 / 100)) ]
+within10() { [ "$1" -ge $(($2 * 90 / 100)) ] && [ "$1" -le $(($2 * 110 / 100)) ]; }
+check "bps$BPS (max_bps $BPS) offered twice it relays within 10% of it" within10 "$r" "$BPS"
 echo "  nobps: sent $(field nobps sent) received $(field nobps received) lost $(field nobps lost)"
-check "nobps (no max_bps) offering as much at the same time loses nothing" \
-	[ "$(field nobps sent)" -gt 1500 ] && [ "$(field nobps received)" = "$(field nobps sent)" ]
+all_back() {
+	[ "$(field "$1" sent)" -gt 1500 ] && [ "$(field "$1" received)" = "$(field "$1" sent)" ]
+}
+check "nobps (no max_bps) offering as much at the same time loses nothing" all_back nobps
 r=$(user_rate nobps "$BPS")
 check "  and relays all of it: over twice bps$BPS's cap" [ "$r" -gt $((BPS * 2 * 90 / 100)) ]
 
