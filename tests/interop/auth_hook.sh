@@ -294,7 +294,8 @@ grep "^allocations" "$T_DIR/coal.out" | sed 's/^/  /'
 check "8 concurrent sessions of one user allocate" grep -q "^allocations 8 failed 0 " "$T_DIR/coal.out"
 c=$(asked coal)
 echo "  requests about coal: $c (workers: $WORKERS)"
-check "at most one request per worker for them" [ "$c" -ge 1 ] && [ "$c" -le "$WORKERS" ]
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+check "at most one request per worker for them" between "$c" 1 "$WORKERS"
 hook_mode ok
 
 # ---- a forged nonce ---------------------------------------------------------------
