@@ -74,12 +74,12 @@ struct auth_key {
 };
 
 /* Per-user limits a backend may give with a credential (the HTTP hook's
- * "lifetime" and "quota"); 0 means none: the server's own apply. (A
- * per-user bandwidth cap would also have to reach the kernel fast path
- * and the TCP relay's pipes: not yet.) */
+ * "lifetime", "quota" and "max_bps"); 0 means none: the server's own
+ * apply. */
 struct auth_limits {
 	uint32_t lifetime_s; /* a cap on the allocation's lifetime */
 	uint32_t quota; /* this user's allocations on this server at once */
+	uint64_t max_bps; /* the user's bandwidth, bytes per second, as user-max-bps */
 };
 
 /* What a lookup fills in. About 1 KiB: keep it on the stack or in the

@@ -96,7 +96,7 @@ static int reply_password(const struct json_member *m, struct auth_http_reply *o
  * skipped. */
 static int reply_member(const struct json_member *m, struct auth_http_reply *out, unsigned *seen)
 {
-	static const char *const names[] = { "key", "password", "lifetime", "quota" };
+	static const char *const names[] = { "key", "password", "lifetime", "quota", "max_bps" };
 	uint64_t v = 0;
 	size_t i = 0;
 
@@ -117,10 +117,16 @@ static int reply_member(const struct json_member *m, struct auth_http_reply *out
 			return -1;
 		out->limits.lifetime_s = (uint32_t)v;
 		return 0;
-	default:
+	case 3:
 		if (json_uint(m, AUTH_HTTP_QUOTA_MAX, &v) < 0)
 			return -1;
 		out->limits.quota = (uint32_t)v;
+		return 0;
+	default:
+		/* 0 would read as "no cap": an answer meaning that leaves it out. */
+		if (json_uint(m, AUTH_HTTP_MAX_BPS_MAX, &v) < 0 || v == 0)
+			return -1;
+		out->limits.max_bps = v;
 		return 0;
 	}
 }

@@ -13,10 +13,11 @@
  * The answer to 200: a JSON object with "key" (the hex MD5 long-term key,
  * 32 digits, RFC 8489 section 9.2.2) or "password" (turnd derives the MD5
  * and SHA-256 keys as for static users), exactly one of them, and
- * optionally "lifetime" (seconds, a cap on the allocation's lifetime) and
- * "quota" (the user's allocations at once on this server), whole
- * numbers. Other members are ignored (a "max_bps" too: per-user bandwidth
- * is not applied yet).
+ * optionally "lifetime" (seconds, a cap on the allocation's lifetime),
+ * "quota" (the user's allocations at once on this server) and "max_bps"
+ * (the user's bandwidth on this server, bytes per second both ways
+ * together, as user-max-bps; 1 to 2^40), whole numbers. Other members
+ * are ignored.
  */
 #ifndef TURND_AUTH_AUTH_HTTP_BODY_H
 #define TURND_AUTH_AUTH_HTTP_BODY_H
@@ -36,6 +37,7 @@
 /* Bounds of the per-user limits. */
 #define AUTH_HTTP_LIFETIME_MAX 86400u
 #define AUTH_HTTP_QUOTA_MAX 1000000u
+#define AUTH_HTTP_MAX_BPS_MAX (1ull << 40) /* BW_SHARE_MAX_RATE */
 
 /* One request's facts (auth_query's, and the realm). */
 struct auth_http_ask {

@@ -168,6 +168,14 @@ static bool alloc_eligible(const struct turn_alloc *a)
 	return false;
 }
 
+/* a's user has a budget with a rate (user-max-bps, or the user's own from
+ * the HTTP hook): shared with user space, which the kernel cannot draw
+ * from, so a stays in user space as under now->capped. */
+static bool alloc_user_capped(const struct turn_alloc *a)
+{
+	return a->user_bw && bw_share_rate(a->user_bw) != 0;
+}
+
 static uint32_t min_u32(uint32_t x, uint32_t y)
 {
 	return x < y ? x : y;
@@ -328,7 +336,7 @@ static int bucket_sync(struct offload_sync *s, struct offload_rec *rec, uint64_t
 static void sync_changed(struct offload_sync *s, const struct offload_sync_now *now,
 			 const struct turn_alloc *a)
 {
-	bool ok = !now->draining && !now->capped && alloc_eligible(a);
+	bool ok = !now->draining && !now->capped && !alloc_user_capped(a) && alloc_eligible(a);
 	struct offload_rec *rec = rec_find(s, a);
 	struct offload_chan *want = NULL;
 	size_t n = 0;
@@ -384,7 +392,7 @@ void offload_sync_tick(struct offload_sync *s, struct turn_server *srv,
 				 * what it lets through. */
 				turn_server_add_traffic(srv, (struct turn_alloc *)rec->a, &t);
 			for (size_t i = 0; i < rec->n;)
-				if (now->draining || now->capped ||
+				if (now->draining || now->capped || alloc_user_capped(rec->a) ||
 				    rec->chans[i].to_peer_expires_ns <= now_ns)
 					chan_remove(s, rec, i);
 				else

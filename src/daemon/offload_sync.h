@@ -55,7 +55,9 @@ struct offload_sync_now {
 	uint64_t max_bps; /* turn_server_max_bps */
 	/* bps-capacity or user-max-bps is set: budgets shared with user
 	 * space that the kernel cannot draw from, so nothing is installed
-	 * and everything is removed, as when draining. */
+	 * and everything is removed, as when draining. (An allocation whose
+	 * user has a rate of its own, the HTTP hook's max_bps, is held back
+	 * the same way, by its budget: turn_alloc.user_bw.) */
 	bool capped;
 };
 

@@ -47,6 +47,7 @@ static void fill_credential(int rc, const struct auth_credential *ac, struct tur
 		return;
 	tc->username = ac->username;
 	tc->max_lifetime = ac->limits.lifetime_s;
+	tc->max_bps = ac->limits.max_bps;
 	tc->n_keys = (uint8_t)(ac->n_keys < TURN_MAX_KEYS ? ac->n_keys : TURN_MAX_KEYS);
 	tc->has_sha256 = true;
 	for (uint8_t i = 0; i < tc->n_keys; i++) {

@@ -167,12 +167,17 @@ void turn_io_offload_tick(struct worker *w, uint64_t now_ms)
 
 /* Per-user records (daemon/user_usage.h): the user's entry and budget
  * when an allocation is granted, its traffic folded on the tick and at
- * closing, and let go when it is deleted. */
-static void *turn_io_user_attach(void *ctx, const char *user, struct bw_share **budget)
+ * closing, and let go when it is deleted. The backend's latest word on
+ * the user's rate (the HTTP hook's "max_bps", or none) sets the budget
+ * every allocation of the user shares. */
+static void *turn_io_user_attach(void *ctx, const char *user, uint64_t max_bps,
+				 struct bw_share **budget)
 {
 	struct worker *w = ctx;
 	struct user_usage_entry *e = user_usage_attach(w->usage, user, io_clock_ms(w->clock));
 
+	if (e)
+		user_usage_set_rate(w->usage, e, max_bps);
 	*budget = e ? user_usage_budget(e) : NULL;
 	return e;
 }

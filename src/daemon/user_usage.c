@@ -17,8 +17,11 @@ struct user_usage_entry {
 	uint64_t since_ms, idle_ms; /* under the table's lock */
 	/* Folded by the workers without the lock. */
 	_Atomic uint64_t pkts_to_peer, bytes_to_peer, pkts_to_client, bytes_to_client;
-	/* The user's budget, read on the packet path (util/bw_share.h). */
+	/* The user's budget, read on the packet path (util/bw_share.h), at
+	 * the lower of user-max-bps and own_bps (the backend's word on this
+	 * user, user_usage_set_rate; 0: none), under the table's lock. */
 	struct bw_share budget;
+	uint64_t own_bps;
 	char name[];
 };
 
@@ -64,13 +67,31 @@ static size_t user_usage_max_lingering(const struct user_usage *u)
 	return u->opts.max_lingering ? u->opts.max_lingering : USER_USAGE_LINGER_MAX;
 }
 
+/* The rate of e's budget: the lower of the two caps that are set. */
+static uint64_t user_usage_rate(const struct user_usage *u, const struct user_usage_entry *e)
+{
+	uint64_t conf = u->opts.user_max_bps;
+
+	if (!e->own_bps || (conf && conf < e->own_bps))
+		return conf;
+	return e->own_bps;
+}
+
 void user_usage_configure(struct user_usage *u, const struct user_usage_opts *o)
 {
 	pthread_mutex_lock(&u->lock);
 	u->opts = *o;
 	for (size_t i = 0; i < USER_USAGE_BUCKETS; i++)
 		for (struct user_usage_entry *e = u->buckets[i]; e; e = e->next)
-			bw_share_set_rate(&e->budget, o->user_max_bps);
+			bw_share_set_rate(&e->budget, user_usage_rate(u, e));
+	pthread_mutex_unlock(&u->lock);
+}
+
+void user_usage_set_rate(struct user_usage *u, struct user_usage_entry *e, uint64_t rate)
+{
+	pthread_mutex_lock(&u->lock);
+	e->own_bps = rate;
+	bw_share_set_rate(&e->budget, user_usage_rate(u, e));
 	pthread_mutex_unlock(&u->lock);
 }
 

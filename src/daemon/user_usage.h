@@ -2,7 +2,8 @@
  * Per-user usage on this server, shared by every worker (user_usage.c):
  * each user's relayed bytes and packets each way and allocations now,
  * kept while the user has allocations and for user-usage-linger seconds
- * after; and each user's bandwidth budget (user-max-bps), shared by that
+ * after; and each user's bandwidth budget (user-max-bps, or the user's
+ * own rate from the backend when lower), shared by that
  * user's allocations on every worker without a lock (util/bw_share.h).
  *
  * The packet path never comes here: the core counts per allocation, and
@@ -70,9 +71,15 @@ void user_usage_configure(struct user_usage *u, const struct user_usage_opts *o)
  * from lingering), valid until the matching user_usage_detach. NULL on
  * out-of-memory (the allocation then goes untracked and uncapped by user). */
 struct user_usage_entry *user_usage_attach(struct user_usage *u, const char *user, uint64_t now_ms);
-/* The user's shared budget (user-max-bps), for the allocation's packet
- * path; its rate is 0 when no cap is set. */
+/* The user's shared budget (user-max-bps, or the user's own rate when
+ * lower), for the allocation's packet path; its rate is 0 when no cap is
+ * set. */
 struct bw_share *user_usage_budget(struct user_usage_entry *e);
+/* The user's own rate, from the backend that authorized it (the HTTP
+ * hook's "max_bps"; 0: none): the budget gets the lower of it and
+ * user-max-bps from the next refill on, for all the user's allocations,
+ * and keeps it while the user is tracked (a reload recomputes it). */
+void user_usage_set_rate(struct user_usage *u, struct user_usage_entry *e, uint64_t rate);
 /* Add what one allocation relayed since its last fold. No lock. */
 void user_usage_add(struct user_usage_entry *e, const struct user_usage_traffic *d);
 /* The allocation closed (its last traffic added first): the user lingers

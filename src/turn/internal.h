@@ -115,7 +115,7 @@ void turn_alloc_sync(struct turn_server *srv, struct turn_alloc *a, enum turn_sy
 void turn_count_answer(struct turn_server *srv, uint16_t method, int code);
 /* server.c: the user's record and budget for a granted allocation
  * (turn_io.user_attach). */
-void turn_user_attach(struct turn_server *srv, struct turn_alloc *a);
+void turn_user_attach(struct turn_server *srv, struct turn_alloc *a, uint64_t max_bps);
 /* Delete an allocation: close its relays, give its quota back, free it. */
 void turn_alloc_delete(struct turn_server *srv, struct turn_alloc *a);
 

@@ -124,11 +124,13 @@ struct turn_io {
 	 * returns the process's record of user, opaque to the core (NULL:
 	 * none, and then neither of the others is called for it), and sets
 	 * *budget to the user's bandwidth budget shared by all its
-	 * allocations (or NULL). user_fold: what the allocation relayed since
+	 * allocations (or NULL); max_bps is the user's own rate from the
+	 * request's credential (turn_credential.max_bps; 0: none). user_fold: what the allocation relayed since
 	 * its last fold (turn_server_fold_usage, and once more when it
 	 * closes), bw_drops unused. user_detach: the allocation is gone.
 	 */
-	void *(*user_attach)(void *ctx, const char *user, struct bw_share **budget);
+	void *(*user_attach)(void *ctx, const char *user, uint64_t max_bps,
+			     struct bw_share **budget);
 	void (*user_fold)(void *ctx, void *user, const struct turn_traffic *delta);
 	void (*user_detach)(void *ctx, void *user);
 };

@@ -245,7 +245,7 @@ int turn_allocate(struct turn_request *req)
 	a->token = plan.relay.reserve_next ? token : 0;
 	a->v6_error = (uint16_t)v6_error;
 	build_alloc_success(req, a, a->token, STUN_FAMILY_IPV6, v6_error);
-	turn_user_attach(srv, a);
+	turn_user_attach(srv, a, req->cred ? req->cred->max_bps : 0);
 	turn_alloc_event(srv, TURN_ALLOC_CREATED, a);
 	return 0;
 }

@@ -109,10 +109,10 @@ void turn_server_set_capacity(struct turn_server *srv, struct bw_share *capacity
 }
 
 /* An allocation granted to its user: the user's record and budget. */
-void turn_user_attach(struct turn_server *srv, struct turn_alloc *a)
+void turn_user_attach(struct turn_server *srv, struct turn_alloc *a, uint64_t max_bps)
 {
 	if (srv->io && srv->io->user_attach && a->username)
-		a->user = srv->io->user_attach(srv->io->ctx, a->username, &a->user_bw);
+		a->user = srv->io->user_attach(srv->io->ctx, a->username, max_bps, &a->user_bw);
 	if (!a->user)
 		a->user_bw = NULL;
 }

@@ -122,6 +122,10 @@ struct turn_credential {
 	 * it wins over the default too (RFC 8656 section 7.2 step 9 lets the
 	 * server grant less than asked). */
 	uint32_t max_lifetime;
+	/* The user's own bandwidth (bytes per second; 0: none), from the
+	 * backend (the HTTP hook's "max_bps"): the budget its allocations
+	 * share gets it (turn_io.user_attach). */
+	uint64_t max_bps;
 };
 
 struct turn_input {

@@ -11,7 +11,8 @@ sends (else 400, and the request is logged with "bad"); it is logged as
 one JSON line {"path", "content_type", "body": the object}. The answer:
   mode ok      a user named "refused..." gets 403; "quota2" {"password",
                "quota": 2}; "short" {"password", "lifetime": 120};
-               "keyuser" {"key": MD5(keyuser:realm:hookpass)}; anyone
+               "keyuser" {"key": MD5(keyuser:realm:hookpass)};
+               "bpsN..." (N digits) {"password", "max_bps": N}; anyone
                else {"password": "hookpass"}
   mode slow    as ok, after sleeping 3 s (beyond auth-timeout)
   mode delay   as ok, after sleeping 0.5 s (lookups pile up meanwhile)
@@ -22,6 +23,7 @@ GET /mode?MODE: switch mode (answers 200 "MODE").
 import argparse
 import hashlib
 import json
+import re
 import sys
 import threading
 import time
@@ -40,6 +42,9 @@ def answer(user, realm):
         return 200, {"password": "hookpass", "quota": 2}
     if user == "short":
         return 200, {"password": "hookpass", "lifetime": 120}
+    bps = re.match(r"bps([0-9]+)", user)
+    if bps:
+        return 200, {"password": "hookpass", "max_bps": int(bps.group(1))}
     if user == "keyuser":
         key = hashlib.md5(f"{user}:{realm}:hookpass".encode()).hexdigest()
         return 200, {"key": key}

@@ -12,7 +12,11 @@
 #   exactly as the client sent them; a 600-byte one and one with a control
 #   byte are refused before any backend and never arrive;
 # - per-user limits: "lifetime" caps the granted lifetime, "quota" the
-#   user's allocations;
+#   user's allocations, "max_bps" the user's bandwidth: turnload offering
+#   twice it (4 sessions, over both workers) relays within 10% of it,
+#   measured exactly (the allocations' closing log lines, less the
+#   budget's initial burst, over turnload's traffic time), while a user
+#   without one offering as much at once loses nothing;
 # - N concurrent Allocates of one user cause one request per worker;
 # - a forged nonce never reaches the application;
 # - the hook slow (beyond auth-timeout), down (port closed), answering
@@ -158,6 +162,7 @@ auth-url = \"http://127.0.0.1:$HOOK_PORT/turn\"
 auth-timeout = 1000
 auth-cache-ttl = 300
 auth-negative-ttl = 30
+log-level = info
 metrics-ip = 127.0.0.1
 metrics-port = $METRICS_PORT" || { not_ok "start turnd"; finish; }
 
@@ -207,6 +212,55 @@ check "quota2 (quota 2) holds 2 allocations of 3 (user-quota is 10)" \
 	grep -q "^allocations 2 failed 1 " "$T_DIR/quota.out"
 check "  the third gets 486" grep -q "Allocate: 486 Allocation Quota Reached" "$T_DIR/quota.out"
 
+# max_bps: "bps$BPS" is answered with "max_bps": BPS. 1000-byte datagrams
+# at 400/s, echoed: 800,000 bytes/s both ways, twice the cap.
+BPS=400000
+load_as() {
+	timeout -k 2 60 "$TURNLOAD" --json -u "$1" -w hookpass -n 4 -e "127.0.0.1:$PEER_PORT" \
+		-l 1000 -r 400 -d 5 "127.0.0.1:$PORT" >"$T_DIR/$1.out" 2>"$T_DIR/$1.err"
+}
+# field NAME KEY: a top-level number of turnload NAME's JSON summary.
+field() { tail -n 1 "$T_DIR/$1.out" | sed -n "s/.*[{,]\"$2\":\([0-9.]*\).*/\1/p"; }
+# closed_bytes USER: "N BYTES", USER's allocations closed and the bytes
+# they relayed both ways, from their closing log lines (exact).
+closed_bytes() {
+	awk -v u="user=$1" '/allocation deleted:/ && $0 ~ (" " u " ") {
+		n++
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^to_(peer|client)_bytes=/) { sub(/.*=/, "", $i); b += $i }
+	} END { print n + 0, b + 0 }' "$T_DIR/turnd.log"
+}
+# user_rate USER CAP: bytes a second USER relayed over turnload's traffic
+# time, less the budget's initial burst (100 ms of CAP, at least 64 KiB:
+# util/bw_share.h), once its 4 allocations are closed (within 5 s).
+user_rate() {
+	for _ in $(seq 1 50); do
+		set -- "$1" "$2" $(closed_bytes "$1")
+		[ "$3" -ge 4 ] && break
+		sleep 0.1
+	done
+	echo "  $1: $3 allocations closed, $4 bytes, in $(field "$1" duration_s) s" >&2
+	awk -v b="$4" -v cap="$2" -v d="$(field "$1" duration_s)" 'BEGIN {
+		burst = cap / 10 < 65536 ? 65536 : cap / 10
+		printf "%d\n", (d > 0 ? (b - burst) / d : 0) }'
+}
+load_as "bps$BPS" &
+capped_pid=$!
+load_as nobps
+wait "$capped_pid"
+r=$(user_rate "bps$BPS" "$BPS")
+echo "  bps$BPS relayed $r bytes/s (max_bps $BPS); received $(field "bps$BPS" received) of" \
+	"$(field "bps$BPS" sent)"
+within10() { [ "$1" -ge $(($2 * 90 / 100)) ] && [ "$1" -le $(($2 * 110 / 100)) ]; }
+check "bps$BPS (max_bps $BPS) offered twice it relays within 10% of it" within10 "$r" "$BPS"
+echo "  nobps: sent $(field nobps sent) received $(field nobps received) lost $(field nobps lost)"
+all_back() {
+	[ "$(field "$1" sent)" -gt 1500 ] && [ "$(field "$1" received)" = "$(field "$1" sent)" ]
+}
+check "nobps (no max_bps) offering as much at the same time loses nothing" all_back nobps
+r=$(user_rate nobps "$BPS")
+check "  and relays all of it: over twice bps$BPS's cap" [ "$r" -gt $((BPS * 2 * 90 / 100)) ]
+
 # ---- hostile usernames -------------------------------------------------------
 
 long=$(printf '%0512d' 0 | tr 0 x)
@@ -240,7 +294,8 @@ grep "^allocations" "$T_DIR/coal.out" | sed 's/^/  /'
 check "8 concurrent sessions of one user allocate" grep -q "^allocations 8 failed 0 " "$T_DIR/coal.out"
 c=$(asked coal)
 echo "  requests about coal: $c (workers: $WORKERS)"
-check "at most one request per worker for them" [ "$c" -ge 1 ] && [ "$c" -le "$WORKERS" ]
+between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+check "at most one request per worker for them" between "$c" 1 "$WORKERS"
 hook_mode ok
 
 # ---- a forged nonce ---------------------------------------------------------------

@@ -181,7 +181,8 @@ START_TEST(test_reply_valid)
 	ck_assert_uint_eq(r.md5[0], 0x01);
 	ck_assert_uint_eq(r.md5[15], 0xef);
 	ck_assert_uint_eq(r.limits.lifetime_s, 0);
-	ck_assert_int_eq(parse("{\"password\":\"p\\u00e4ss\",\"lifetime\":600,\"max_bps\":\"x\","
+	ck_assert_uint_eq(r.limits.max_bps, 0);
+	ck_assert_int_eq(parse("{\"password\":\"p\\u00e4ss\",\"lifetime\":600,\"max_bps\":125000,"
 			       "\"quota\":3,\"note\":{\"x\":[1]}}",
 			       &r),
 			 0);
@@ -189,6 +190,10 @@ START_TEST(test_reply_valid)
 	ck_assert_str_eq(r.password, "p\xc3\xa4ss");
 	ck_assert_uint_eq(r.limits.lifetime_s, 600);
 	ck_assert_uint_eq(r.limits.quota, 3);
+	ck_assert_uint_eq(r.limits.max_bps, 125000);
+	/* max_bps at its bound, 2^40. */
+	ck_assert_int_eq(parse("{\"password\":\"p\",\"max_bps\":1099511627776}", &r), 0);
+	ck_assert_uint_eq(r.limits.max_bps, 1ull << 40);
 }
 END_TEST
 
@@ -203,6 +208,11 @@ START_TEST(test_reply_junk)
 		"{\"password\":\"p\",\"lifetime\":\"600\"}", "{\"password\":\"p\",\"quota\":-1}",
 		"{\"password\":\"p\",\"lifetime\":86401}", "{\"password\":\"p\",\"quota\":1.5}",
 		"{\"password\":\"p\",\"password\":\"q\"}", /* twice */
+		"{\"password\":\"p\",\"max_bps\":0}", /* 0: no cap is said by leaving it out */
+		"{\"password\":\"p\",\"max_bps\":1099511627777}", /* over 2^40 */
+		"{\"password\":\"p\",\"max_bps\":\"1000\"}", "{\"password\":\"p\",\"max_bps\":1e6}",
+		"{\"password\":\"p\",\"max_bps\":-5}", "{\"password\":\"p\",\"max_bps\":null}",
+		"{\"password\":\"p\",\"max_bps\":5,\"max_bps\":5}",
 		"{\"password\":\"p\"", "{\"password\":\"p\"} trailing",
 	};
 	struct auth_http_reply r;
@@ -349,7 +359,7 @@ static void hook_handle(struct evhttp_request *req, void *arg)
 	} else {
 		if (h->mode == HOOK_KEY)
 			evbuffer_add_printf(out, "{\"key\":\"00112233445566778899aabbccddeeff\","
-						 "\"quota\":2,\"lifetime\":900}");
+						 "\"quota\":2,\"lifetime\":900,\"max_bps\":250000}");
 		else if (h->mode == HOOK_PASSWORD)
 			evbuffer_add_printf(out, "{\"password\":\"secret\"}");
 		else if (h->mode == HOOK_JUNK)
@@ -480,6 +490,7 @@ START_TEST(test_backend_found_coalesced_cached)
 	ck_assert(!c.keys[0].has_sha256);
 	ck_assert_uint_eq(c.limits.quota, 2);
 	ck_assert_uint_eq(c.limits.lifetime_s, 900);
+	ck_assert_uint_eq(c.limits.max_bps, 250000);
 	ck_assert(c.unconfirmed);
 	ck_assert_int_eq(h.requests, 1);
 	/* A password: both keys derived as for static users. */

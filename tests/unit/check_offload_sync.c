@@ -13,6 +13,7 @@
 
 #include "daemon/dispatch.h"
 #include "daemon/offload_sync.h"
+#include "daemon/user_usage.h"
 #include "daemon_harness.h"
 #include "stun/channel.h"
 #include "testutil.h"
@@ -112,14 +113,22 @@ struct fixture {
 	struct dh_path p;
 };
 
-static void up(struct fixture *f, const char *extra, enum net_path_kind kind)
+/* ...whose backend answers with alice_bps as her own rate (max_bps). */
+static void up_rate(struct fixture *f, const char *extra, enum net_path_kind kind,
+		    uint64_t alice_bps)
 {
 	memset(&f->k, 0, sizeof(f->k));
 	dh_up(&f->h, extra, false);
 	offload_sync_init(&f->h.w->offload, &fk_ops, &f->k);
+	f->h.backend->users[0].max_bps = alice_bps;
 	dh_path_init(&f->p, kind);
 	dh_client_init(&f->c, &f->h, "alice", 4000);
 	ck_assert_int_eq(dh_allocate(&f->c, &f->p, 0), 0);
+}
+
+static void up(struct fixture *f, const char *extra, enum net_path_kind kind)
+{
+	up_rate(f, extra, kind, 0);
 }
 
 static const struct offload_chan *fk_entry(const struct fake_kernel *k, uint16_t channel)
@@ -167,6 +176,18 @@ static int request(struct fixture *f, uint16_t method, uint16_t channel, const c
 static int chan_bind(struct fixture *f, uint16_t channel, const char *peer)
 {
 	return request(f, TURN_METHOD_CHANNEL_BIND, channel, peer, 0);
+}
+
+/* A ChannelBind from another client of f's worker. */
+static int chan_bind_as(struct fixture *f, struct dh_client *c, uint16_t channel, const char *peer)
+{
+	struct dh_client mine = f->c;
+
+	f->c = *c;
+	int rc = chan_bind(f, channel, peer);
+	*c = f->c;
+	f->c = mine;
+	return rc;
 }
 
 static int refresh(struct fixture *f, uint32_t lifetime)
@@ -263,6 +284,41 @@ START_TEST(shared_caps_stay_in_user_space)
 		ck_assert_uint_eq(f.k.n_live, 0);
 		dh_down(&f.h);
 	}
+}
+END_TEST
+
+/* A user with a rate of its own (the backend's max_bps, as the HTTP
+ * hook gives it), with no server-wide cap: her budget is shared with user
+ * space, so her allocations install nothing, and entries installed while
+ * she had none go at the next tick; a user without one is not held back. */
+START_TEST(user_rate_stays_in_user_space)
+{
+	struct fixture f;
+	struct dh_client bob;
+
+	up_rate(&f, NULL, NET_PATH_UDP, 100000);
+	struct user_usage_entry *e = user_usage_attach(f.h.usage, "alice", 0);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 100000);
+	ck_assert_int_eq(chan_bind(&f, 0x4000, PEER), 0);
+	ck_assert_uint_eq(f.k.puts, 0);
+	ck_assert_uint_eq(f.h.w->offload.entries, 0);
+	dh_client_init(&bob, &f.h, "bob", 4001);
+	ck_assert_int_eq(dh_allocate(&bob, &f.p, 0), 0);
+	ck_assert_int_eq(chan_bind_as(&f, &bob, 0x4000, PEER), 0);
+	ck_assert_uint_eq(f.k.n_live, 1);
+	/* Her rate lifted: the next change installs both her channels; a
+	 * rate again: the tick removes hers and keeps bob's. */
+	user_usage_set_rate(f.h.usage, e, 0);
+	ck_assert_int_eq(chan_bind(&f, 0x4001, PEER2), 0);
+	ck_assert_uint_eq(f.k.n_live, 3);
+	user_usage_set_rate(f.h.usage, e, 100000);
+	dh_tick(&f.h);
+	ck_assert_uint_eq(f.k.n_live, 1);
+	ck_assert_uint_eq(f.h.w->offload.entries, 1);
+	ck_assert_uint_ne(f.k.live[0].alloc_id, 0);
+	ck_assert(turn_addr_eq(&f.k.live[0].client, &bob.tuple.client));
+	user_usage_detach(f.h.usage, e, 0);
+	dh_down(&f.h);
 }
 END_TEST
 
@@ -407,6 +463,7 @@ int main(void)
 	tcase_add_test(t, bound_channel_installed_with_expiries);
 	tcase_add_test(t, dtls_client_stays_in_user_space);
 	tcase_add_test(t, shared_caps_stay_in_user_space);
+	tcase_add_test(t, user_rate_stays_in_user_space);
 	tcase_add_test(t, traffic_folded_at_tick_and_end);
 	tcase_add_test(t, tick_drops_expired_and_drain_empties);
 	tcase_add_test(t, max_bps_bucket_first);

@@ -25,8 +25,9 @@ struct bw_harness {
 	struct turn_traffic folded; /* every fold, summed */
 };
 
-static void *user_attach(void *ctx, const char *user, struct bw_share **budget)
+static void *user_attach(void *ctx, const char *user, uint64_t max_bps, struct bw_share **budget)
 {
+	(void)max_bps;
 	struct bw_harness *b = ctx;
 
 	b->attached++;

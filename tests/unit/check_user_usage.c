@@ -148,6 +148,38 @@ START_TEST(user_usage_budget_follows_configuration)
 }
 END_TEST
 
+/* The user's own rate (the HTTP hook's max_bps): the budget takes the
+ * lower of it and user-max-bps, for every allocation of the user, and a
+ * reload recomputes it; other users keep user-max-bps. */
+START_TEST(user_usage_own_rate_lower_wins)
+{
+	struct user_usage *u = user_usage_new(&(struct user_usage_opts){0});
+	struct user_usage_entry *e = user_usage_attach(u, "alice", 0);
+	struct user_usage_entry *b = user_usage_attach(u, "bob", 0);
+
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 0);
+	user_usage_set_rate(u, e, 50000);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 50000);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(b)), 0);
+	/* A second allocation of alice shares the same budget. */
+	ck_assert_ptr_eq(user_usage_attach(u, "alice", 0), e);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 50000);
+	/* user-max-bps lower: it wins; higher: the own rate does. */
+	user_usage_configure(u, &(struct user_usage_opts){.user_max_bps = 20000});
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 20000);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(b)), 20000);
+	user_usage_configure(u, &(struct user_usage_opts){.user_max_bps = 80000});
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 50000);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(b)), 80000);
+	/* The backend's word changes: none left, user-max-bps applies. */
+	user_usage_set_rate(u, e, 0);
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 80000);
+	user_usage_configure(u, &(struct user_usage_opts){0});
+	ck_assert_uint_eq(bw_share_rate(user_usage_budget(e)), 0);
+	user_usage_free(u);
+}
+END_TEST
+
 START_TEST(user_usage_long_name_is_truncated)
 {
 	struct user_usage *u = user_usage_new(&(struct user_usage_opts){.linger_s = 10});
@@ -209,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, user_usage_evicts_oldest_lingering);
 	tcase_add_test(tc, user_usage_budget_follows_configuration);
 	tcase_add_test(tc, user_usage_long_name_is_truncated);
+	tcase_add_test(tc, user_usage_own_rate_lower_wins);
 	tcase_add_test(tc, user_usage_concurrent_folds);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

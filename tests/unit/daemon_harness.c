@@ -13,6 +13,7 @@
 
 #include "daemon/dispatch.h"
 #include "daemon/reload.h"
+#include "daemon/user_usage.h"
 #include "daemon/worker_thread.h"
 #include "net/peer_policy.h"
 #include "stun/attr.h"
@@ -133,6 +134,7 @@ static int dh_backend_lookup(struct auth_backend *ab, const struct auth_query *q
 	snprintf(out->username, sizeof(out->username), "%s", u->name);
 	out->username_len = strlen(u->name);
 	out->backend = "fake";
+	out->limits.max_bps = u->max_bps;
 	out->n_keys = 1;
 	out->keys[0].has_sha256 = true;
 	ck_assert_int_eq(stun_key_md5(u->name, DH_REALM, u->pass, out->keys[0].md5), 0);
@@ -260,11 +262,13 @@ void dh_up(struct dh *h, const char *extra, bool listener)
 	ck_assert_msg(conf_load_string(text, "daemon.conf", NULL, &h->conf, err, sizeof(err)) == 0,
 		      "%s", err);
 	dh_env(h);
+	h->usage = user_usage_new(&(struct user_usage_opts){ .user_max_bps = h->conf->user_max_bps });
+	ck_assert_ptr_nonnull(h->usage);
 	const struct worker_env env = {
 		.conf = h->conf, .snap = h->snap, .relay = &h->relay, .tls = &h->tls,
 		.conn_gate = &h->gate, .fleet = &h->fleet, .quota = &h->quota,
 		.policy = h->policy, .nonce_secret = h->nonce_secret, .hash_seed = 0x1234,
-		.clock = &h->clock.io,
+		.clock = &h->clock.io, .usage = h->usage,
 	};
 	h->w = worker_thread_new(0, &env, err, sizeof(err));
 	ck_assert_msg(h->w != NULL, "worker_thread_new: %s", err);
@@ -280,6 +284,7 @@ void dh_up(struct dh *h, const char *extra, bool listener)
 void dh_down(struct dh *h)
 {
 	worker_thread_free(h->w);
+	user_usage_free(h->usage); /* after the worker: its allocations detached */
 	turn_policy_free(h->policy);
 	listen_registry_fini(&h->listen);
 	reload_snapshot_release(h->snap);

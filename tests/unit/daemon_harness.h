@@ -65,6 +65,7 @@ struct dh_user {
 	char name[64];
 	char pass[64];
 	bool fetched; /* in "Redis"'s answer cache: answered at once */
+	uint64_t max_bps; /* answered as the HTTP hook's "max_bps" (0: none) */
 };
 struct dh_waiting {
 	auth_done_fn *done;
@@ -95,6 +96,7 @@ struct dh {
 	struct dh_clock clock;
 	struct worker *w;
 	struct dh_backend *backend; /* owned by w->auth */
+	struct user_usage *usage;   /* per-user records, as the daemon keeps them */
 	uint16_t port;      /* the listening-port (UDP, 127.0.0.1) */
 	uint16_t port2;     /* a 'listener' entry's UDP port, when asked */
 };
