@@ -239,6 +239,7 @@ static int worker_init_parts(struct worker *w, const struct worker_env *n, char 
 	w->nw.srv = w->srv;
 	if (w->srv)
 		turn_server_set_capacity(w->srv, n->capacity);
+	w->nw.capacity = n->capacity; /* RFC 6062 pipes draw from it too */
 	if (!w->srv || rate_table_init(&w->unauth, WORKER_UNAUTH_SLOTS, n->hash_seed ^ w->id) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

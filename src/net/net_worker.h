@@ -23,6 +23,7 @@
 #include "io/flush.h"
 #include "net/path.h"
 #include "util/addr.h"
+#include "util/bw_share.h"
 
 struct event;
 struct event_base;
@@ -185,6 +186,10 @@ struct net_worker {
 	struct event *tcp_wake_ev; /* another worker has TCP relay news (tcp_relay.c) */
 	int reserve_fd; /* /dev/null, given up to refuse a peer's connection when out of fds */
 	uint64_t pipe_bps; /* max-bps of RFC 6062 pipes, as the core's */
+	/* bps-capacity: the server's budget, shared with every worker's core
+	 * (NULL: none), and what this worker's pipes drew from it (tcp.c). */
+	struct bw_share *capacity;
+	struct bw_local capacity_local;
 	/* Listening sockets, each allocated on its own: relays and parked
 	 * requests point to them, and a reload adds and removes some
 	 * (net/listen.c). */

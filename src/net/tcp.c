@@ -60,6 +60,10 @@ struct tcp_conn {
 	bool bind_wait;
 	/* max-bps for a pipe: one bucket for both directions (pipe_limit). */
 	struct bufferevent_rate_limit_group *limit;
+	/* bps-capacity: bytes piped that the server's budget has not granted
+	 * yet; while any, neither end is read, and pipe_wait pays them off. */
+	uint64_t debt;
+	struct event *pipe_wait;
 	_Atomic uint64_t *piped; /* the table's byte counts of this pipe */
 	/* Limits of a connection that has no allocation (conn_gate.h): it
 	 * must bring a whole STUN message within first-message-timeout of
@@ -119,6 +123,8 @@ static void conn_free(struct tcp_conn *c)
 	if (c->pipe_id)
 		tcp_relay_pipe_closed(c->w, c->pipe_id);
 	pipe_limit(c, 0);
+	if (c->pipe_wait)
+		event_free(c->pipe_wait);
 	if (c->pipe_fd >= 0)
 		close(c->pipe_fd);
 	if (c->peer) {
@@ -154,6 +160,77 @@ static void conn_write(struct tcp_conn *c, const uint8_t *buf, size_t len)
 
 /* ---- RFC 6062 data connections: a pipe between c->bev and c->peer ---- */
 
+/*
+ * bps-capacity on a pipe (the server's budget, util/bw_share.h, which the
+ * UDP path draws from in the core). A pipe's bytes are never dropped:
+ * what was read is piped and charged, and while the budget has not
+ * granted all of it (c->debt), neither end is read, so the bytes wait in
+ * the kernel's buffers and TCP's flow control holds the senders back. A
+ * pipe can be ahead of the budget by one read at most.
+ */
+#define PIPE_SLICE 1500 /* bytes drawn at once: a datagram's worth */
+#define PIPE_WAIT_MS 10 /* how soon a pipe in debt asks again */
+
+static void pipe_pay(struct tcp_conn *c)
+{
+	struct net_worker *w = c->w;
+	uint64_t now_ms = io_now_ms();
+
+	while (c->debt) {
+		size_t n = c->debt < PIPE_SLICE ? (size_t)c->debt : PIPE_SLICE;
+		enum bw_verdict v =
+			w->capacity ? bw_share_take(w->capacity, &w->capacity_local, n, now_ms) : BW_FREE;
+		if (v == BW_OVER)
+			return;
+		c->debt = v == BW_FREE ? 0 : c->debt - n;
+	}
+}
+
+/* Read again the ends whose other end is not backed up (PIPE_HIGH). */
+static void pipe_resume(struct tcp_conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->peer)) < PIPE_HIGH)
+		bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) < PIPE_HIGH)
+		bufferevent_enable(c->peer, EV_READ);
+}
+
+static void pipe_on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	const struct timeval tv = { 0, PIPE_WAIT_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	pipe_pay(c);
+	if (c->debt)
+		evtimer_add(c->pipe_wait, &tv);
+	else if (!c->pipe_closing)
+		pipe_resume(c);
+}
+
+static void pipe_charge(struct tcp_conn *c, size_t len)
+{
+	const struct timeval tv = { 0, PIPE_WAIT_MS * 1000 };
+
+	if (!c->w->capacity || bw_share_rate(c->w->capacity) == 0) {
+		c->debt = 0;
+		return;
+	}
+	c->debt += len;
+	pipe_pay(c);
+	if (!c->debt)
+		return;
+	if (!c->pipe_wait)
+		c->pipe_wait = evtimer_new(c->w->base, pipe_on_wait, c);
+	if (!c->pipe_wait)
+		return; /* out of memory: unthrottled rather than stalled for good */
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_disable(c->peer, EV_READ);
+	if (!evtimer_pending(c->pipe_wait, NULL))
+		evtimer_add(c->pipe_wait, &tv);
+}
+
 static void pipe_move(struct tcp_conn *c, struct bufferevent *from, struct bufferevent *to)
 {
 	struct evbuffer *in = bufferevent_get_input(from);
@@ -168,6 +245,8 @@ static void pipe_move(struct tcp_conn *c, struct bufferevent *from, struct buffe
 	evbuffer_add_buffer(out, in);
 	if (evbuffer_get_length(out) >= PIPE_HIGH)
 		bufferevent_disable(from, EV_READ);
+	if (len)
+		pipe_charge(c, len);
 }
 
 static struct bufferevent *pipe_other(struct tcp_conn *c, struct bufferevent *bev)
@@ -193,7 +272,8 @@ static void pipe_on_write(struct bufferevent *bev, void *arg)
 			conn_free(c);
 		return;
 	}
-	bufferevent_enable(pipe_other(c, bev), EV_READ);
+	if (!c->debt)
+		bufferevent_enable(pipe_other(c, bev), EV_READ);
 }
 
 static void pipe_on_event(struct bufferevent *bev, short what, void *arg)

@@ -26,6 +26,7 @@ Scenarios (USER and PASS are long-term credentials the server knows):
                                        peer does not read (turnd PID's memory bounded)
   tcp_bind_early USER PASS [WAIT]      RFC 6062: bytes right behind a ConnectionBind
   tcp_pipe_rate USER PASS BPS [PID CONF]  RFC 6062 pipe under max-bps; then a reload
+  tcp_capacity_rate USER PASS BPS      RFC 6062 pipe under bps-capacity
                                        (SIGHUP to PID) that removes it from CONF
   tcp_bind_timeout USER PASS           RFC 6062: connections not bound within 30 s
                                        are closed (takes 30 s)
@@ -609,23 +610,49 @@ def piped_bytes(src, dst, n):
     return elapsed, got == data
 
 
-def s_tcp_pipe_rate(user, password, bps, pid=None, conf=None):
-    """max-bps on an RFC 6062 pipe: 3 x BPS bytes from the peer take about
-    2 s (the bucket holds one second's worth), arrive whole and unchanged
-    (held back, not dropped). With PID and CONF: max-bps is then removed
-    from CONF, turnd (PID) gets SIGHUP, and the same pipe is unlimited."""
-    if not ARGS.tcp:
-        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
-        return
-    bps = int(bps)
+def pipe_at_rate(user, password, bps, what):
+    """3 x BPS bytes from the peer through a new RFC 6062 pipe under a cap
+    of BPS (WHAT names it): about 2 s (max-bps's bucket holds one second's
+    worth, bps-capacity's budget 64 KiB at this rate), whole and unchanged
+    (held back, not dropped). Returns what the caller closes, or None."""
     conn = connected_peer(user, password)
     if conn is None:
-        return
+        return None
     c, lst, ps, cid = conn
     d = bound_data_connection(user, password, cid, "for the Connect")
     elapsed, whole = piped_bytes(ps, d.conn.sock, 3 * bps)
     expect(whole, "%d bytes peer to client: all there, unchanged" % (3 * bps))
-    expect(1.5 <= elapsed <= 6, "max-bps %d: they took %.2f s (about 2 s)" % (bps, elapsed))
+    expect(1.5 <= elapsed <= 6, "%s %d: they took %.2f s (about 2 s)" % (what, bps, elapsed))
+    return c, lst, ps, d
+
+
+def s_tcp_capacity_rate(user, password, bps):
+    """bps-capacity on an RFC 6062 pipe: the server's budget holds the
+    pipe's bytes back as it caps datagrams (pipe_at_rate)."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    got = pipe_at_rate(user, password, int(bps), "bps-capacity")
+    if got is None:
+        return
+    c, lst, ps, _ = got
+    expect(c.delete().code == 0, "Refresh 0: deleted")
+    for s in (ps, lst):
+        s.close()
+
+
+def s_tcp_pipe_rate(user, password, bps, pid=None, conf=None):
+    """max-bps on an RFC 6062 pipe (pipe_at_rate). With PID and CONF:
+    max-bps is then removed from CONF, turnd (PID) gets SIGHUP, and the
+    same pipe is unlimited."""
+    if not ARGS.tcp:
+        expect(True, "TCP relays are for TCP and TLS clients: skipped over UDP")
+        return
+    bps = int(bps)
+    got = pipe_at_rate(user, password, bps, "max-bps")
+    if got is None:
+        return
+    c, lst, ps, d = got
     if pid is not None:
         with open(conf) as f:
             text = f.read()

@@ -250,5 +250,15 @@ batch tcp --tcp <<EOF
 max-bps on an RFC 6062 pipe: held back, not dropped; lifted for the same pipe by a reload | tcp_pipe_rate alice wonderland 100000 $TURND_PID $T_DIR/turnd.conf
 EOF
 check "turnd (config D) stops with status 0, nothing left in use" stop_clean
+
+# ---------------------------------------------------------------- config E
+
+start_turnd "$(turnd_conf "allowed-peer-ip = { \"127.0.0.1\" }
+allow-own-peers = true
+bps-capacity = 100000")" || { not_ok "start turnd (config E)"; finish; }
+batch tcp --tcp <<EOF
+bps-capacity on an RFC 6062 pipe: held back by the server's budget, not dropped | tcp_capacity_rate alice wonderland 100000
+EOF
+check "turnd (config E) stops with status 0, nothing left in use" stop_clean
 check "turnpeer stops with status 0" stop_peer
 finish
