@@ -467,6 +467,19 @@ size_t auth_cache_secrets(struct auth_cache *c)
 	return n;
 }
 
+void auth_cache_answer_fill(const struct auth_cache_answer *e, const struct auth_query *q,
+			    struct auth_credential *out)
+{
+	memcpy(out->username, q->username, q->len);
+	out->username[q->len] = '\0';
+	out->username_len = q->len;
+	out->expires_s = 0;
+	out->n_keys = 1;
+	out->keys[0] = e->key;
+	out->limits = e->limits;
+	out->unconfirmed = !e->confirmed;
+}
+
 int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct auth_query *q,
 			   struct auth_credential *out)
 {

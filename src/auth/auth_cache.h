@@ -122,6 +122,12 @@ bool auth_cache_release(struct auth_cache *c);
 size_t auth_cache_secrets(struct auth_cache *c);
 
 /* auth_rest_lookup (auth.h) of q against the secrets held, for realm. */
+/* A USER answer (e) as the credential for q: q's name (auth_query_lookup
+ * checked its length and that it holds no NUL), e's one key and limits,
+ * unconfirmed until a request verified with it. */
+void auth_cache_answer_fill(const struct auth_cache_answer *e, const struct auth_query *q,
+			    struct auth_credential *out);
+
 int auth_cache_rest_lookup(struct auth_cache *c, const char *realm, const struct auth_query *q,
 			   struct auth_credential *out);
 

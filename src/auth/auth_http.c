@@ -115,15 +115,7 @@ static int http_answer(const struct auth_cache_answer *e, const struct auth_quer
 {
 	if (e->kind != AUTH_CACHE_USER)
 		return e->kind == AUTH_CACHE_NONE ? AUTH_NOT_FOUND : AUTH_ERROR;
-	/* auth_query_lookup checked the length and that there is no NUL. */
-	memcpy(out->username, q->username, q->len);
-	out->username[q->len] = '\0';
-	out->username_len = q->len;
-	out->expires_s = 0;
-	out->n_keys = 1;
-	out->keys[0] = e->key;
-	out->limits = e->limits;
-	out->unconfirmed = !e->confirmed;
+	auth_cache_answer_fill(e, q, out);
 	return AUTH_FOUND;
 }
 

@@ -66,17 +66,10 @@ int auth_redis_fetch_answer(const struct auth_redis *r, const struct auth_cache_
 		return AUTH_ERROR;
 	else if (e->kind != AUTH_CACHE_USER)
 		return AUTH_NOT_FOUND;
-	if (e->kind == AUTH_CACHE_USER) {
-		/* auth_query_lookup checked the length and that there is no
-		 * NUL. */
-		memcpy(out->username, q->username, q->len);
-		out->username[q->len] = '\0';
-		out->username_len = q->len;
-		out->expires_s = 0;
-		out->n_keys = 1;
-		out->keys[0] = e->key;
-	}
-	out->unconfirmed = !e->confirmed;
+	if (e->kind == AUTH_CACHE_USER)
+		auth_cache_answer_fill(e, q, out);
+	else
+		out->unconfirmed = !e->confirmed;
 	return rc;
 }
 
