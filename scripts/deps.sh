@@ -1,11 +1,15 @@
 #!/bin/sh
 # Install the Debian packages turnd needs to build and test, when missing.
 # Run as root; as another user it only lists what is missing.
-# Usage: scripts/deps.sh [build|check|fuzz|all]   (default: check)
+# Usage: scripts/deps.sh [build|image|check|fuzz|all]   (default: check)
 set -eu
 
 what=${1:-check}
-build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check clang libbpf-dev bpftool"
+# image: the build without the kernel fast path, as the container image's
+# build stage makes it (Dockerfile): no clang, whose toolchain would double
+# the image build's download.
+image="autoconf automake pkg-config make gcc libc6-dev libevent-dev libssl-dev libconfuse-dev libidn-dev libhiredis-dev check"
+build="$image clang libbpf-dev bpftool"
 # The kernel fast path (kernel-offload) is built with clang, libbpf-dev and
 # bpftool; its test topology turns checksum offload off with ethtool.
 # Tests: coturn ships the turnutils_* clients; python3 drives the bad-input tests;
@@ -13,14 +17,19 @@ build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
 check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+# The container test (tests/package/container.sh) makes a Debian 12 base
+# with mmdebstrap, builds the Dockerfile and runs the image with podman;
+# runc, since crun refuses hosts with cgroups v1 and v2 mounted together.
+check="$check podman runc mmdebstrap"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in
 build) want=$build ;;
+image) want=$image ;;
 check) want=$check ;;
 fuzz) want=$fuzz ;;
 all) want="$check $fuzz" ;;
-*) echo "usage: $0 [build|check|fuzz|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|image|check|fuzz|all]" >&2; exit 2 ;;
 esac
 
 missing=""
