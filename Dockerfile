@@ -48,6 +48,9 @@ COPY --from=build /out/ /
 COPY docker/entrypoint.sh /usr/bin/turnd-entrypoint
 USER turnd
 WORKDIR /var/lib/turnd
+# The control socket (turnctl): where systemd's RuntimeDirectory= would
+# put it, in a directory the user turnd owns (src/io/control_path.c).
+ENV RUNTIME_DIRECTORY=/var/lib/turnd
 # STUN/TURN over UDP and TCP, and over TLS and DTLS. Not the relay range
 # (thousands of ports: publishing them one by one is what host networking
 # avoids), nor the metrics port, which stays on 127.0.0.1.
