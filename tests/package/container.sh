@@ -270,5 +270,31 @@ turnctl_status() {
 }
 check "turnctl status in the container answers" turnctl_status
 
+# Drain (SIGUSR1) while a uclient run holds allocations: /healthz answers
+# 503, so the HEALTHCHECK must fail, and the allocations keep relaying.
+# The file container's METRICS_PORT and PORT are the last picked.
+allocations_held() {
+	for _ in $(seq 1 100); do
+		[ "$(metric turnd_allocations)" -gt 0 ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+unhealthy_when_draining() {
+	out=$(podman healthcheck run "turnd-test-file-$$" 2>&1) && { echo "  healthy: $out"; return 1; }
+	podman exec "turnd-test-file-$$" turnd-entrypoint health >"$T_DIR/drain.out" 2>&1
+	sed 's/^/  health: /' "$T_DIR/drain.out"
+	grep -q ' 503 ' "$T_DIR/drain.out"
+}
+N=400
+uclient_launch channels
+if allocations_held; then
+	podman kill -s USR1 "turnd-test-file-$$" >/dev/null
+	check "drain (SIGUSR1): HEALTHCHECK unhealthy, /healthz 503" unhealthy_when_draining
+else
+	not_ok "uclient holds an allocation in the file container (turnd_allocations > 0)"
+fi
+uclient_verify channels "file, draining: uclient channels keeps relaying"
+
 echo "  cold timings: mmdebstrap ${T_BASE} s, image build ${T_BUILD} s, runs $(( $(date +%s) - T_RUN0 )) s"
 finish
