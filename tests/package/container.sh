@@ -96,10 +96,13 @@ debian_sources() {
 }
 
 # make_base: a minbase Debian 12 as slim as Debian's own slim image (no
-# documentation, manual pages or locales), imported as $BASE.
+# documentation, manual pages or locales), imported as $BASE. Unlike
+# Debian's, it keeps the package lists mmdebstrap fetched: the image
+# build's two apt-get update then find them current instead of fetching
+# them again (~9 MB each).
 make_base() {
 	# shellcheck disable=SC2046 # one argument per sources file
-	mmdebstrap --variant=minbase --format=tar --quiet \
+	mmdebstrap --variant=minbase --format=tar --quiet --skip=cleanup/apt/lists \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-include=/usr/share/doc/*/copyright' \
 		--dpkgopt='path-exclude=/usr/share/man/*' \
@@ -113,11 +116,19 @@ make_base() {
 }
 
 # build_image: the Dockerfile of this tree, in docker format (the OCI
-# format has no HEALTHCHECK), pulling nothing.
+# format has no HEALTHCHECK), pulling nothing; both stages at once (the
+# runtime stage's apt-get while the build stage compiles), no layer cache
+# kept. Then the second at which each step started.
 build_image() {
-	podman build --format docker --pull=never --network=host -t "$IMAGE" \
-		-f "$top_srcdir/Dockerfile" "$top_srcdir" >"$T_DIR/build.log" 2>&1 ||
-		{ tail -n 30 "$T_DIR/build.log" | sed 's/^/  | /'; return 1; }
+	podman build --format docker --pull=never --network=host --jobs=2 --layers=false \
+		-t "$IMAGE" -f "$top_srcdir/Dockerfile" "$top_srcdir" 2>&1 |
+		awk -v t0="$(date +%s)" '{ print systime() - t0, $0; fflush() }' >"$T_DIR/build.log"
+	if ! grep -q "^[0-9]* Successfully tagged $IMAGE\$" "$T_DIR/build.log"; then
+		tail -n 30 "$T_DIR/build.log" | sed 's/^/  | /'
+		return 1
+	fi
+	awk '$3 == "STEP" && $5 ~ /^(RUN|COPY)$/ { printf "  build: at %3d s: %s\n", $1, substr($0, index($0, $2), 70) }' \
+		"$T_DIR/build.log"
 }
 
 # timed VAR CMD...: run CMD, its duration in seconds in VAR.
