@@ -2,7 +2,10 @@
 #ifndef TURND_DAEMON_SELFCHECK_INT_H
 #define TURND_DAEMON_SELFCHECK_INT_H
 
-#include "daemon/selfcheck.h"
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "conf/conf.h"
 #include "net/relay.h"
 #include "util/verdict.h"
 
