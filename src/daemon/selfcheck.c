@@ -25,8 +25,10 @@ void selfcheck_say(struct selfcheck *s, enum verdict_level l, const char *topic,
 		fprintf(s->out, "%-4s %s: %s\n", verdict_level_name(l), topic, text);
 	else if (l == VERDICT_OK)
 		log_info("self-check: %s: %s", topic, text);
+	else if (l == VERDICT_WARN)
+		log_warn("self-check: %s: %s", topic, text);
 	else
-		log_warn("self-check: %s %s: %s", verdict_level_name(l), topic, text);
+		log_error("self-check: FAIL %s: %s", topic, text);
 }
 
 /* The wall clock (CLOCK_REALTIME): nonces, REST credentials and the
