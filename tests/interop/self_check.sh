@@ -3,11 +3,14 @@
 # form in the start-up log, and external-ip = auto:stun:HOST:PORT through
 # a real NAT: three network namespaces this test creates and deletes,
 #
-#   inside 10.58.1.2 -- 10.58.1.1 router 198.18.58.1 -- 198.18.58.2 outside
-#   (turnd, auto:stun)           (nft masquerade)        (turnd as STUN server)
+#   inside 10.58.1.2 + .3 -- 10.58.1.1 router 198.18.58.1 + .5 + .9 -- 198.18.58.2 outside
+#   (turnd, auto:stun)               (nft snat)                       (turnd as STUN server)
 #
-# The inside turnd must learn the router's outside address and tell it to
-# clients in XOR-RELAYED-ADDRESS; when the NAT's address changes, a SIGHUP
+# The inside turnd listens on 10.58.1.2 and relays on 10.58.1.3; the
+# router translates the relay address to 198.18.58.1 and anything else
+# to 198.18.58.5, so a request not sent from the relay address would
+# learn the wrong address. The inside turnd must learn 198.18.58.1 and
+# tell it to clients in XOR-RELAYED-ADDRESS; when the NAT's address changes, a SIGHUP
 # learns the new one; when the STUN server is gone, the start fails and a
 # reload keeps what it had. 198.18.0.0/15 (RFC 2544) counts as public.
 . "$top_srcdir/tests/interop/lib.sh"
@@ -201,28 +204,33 @@ setup() {
 	ip netns add "$NS_C" && ip netns add "$NS_R" && ip netns add "$NS_S" || return 1
 	ip link add "sci$TAG" netns "$NS_C" type veth peer name "sri$TAG" netns "$NS_R" || return 1
 	ip link add "sco$TAG" netns "$NS_S" type veth peer name "sro$TAG" netns "$NS_R" || return 1
-	inc ip addr add 10.58.1.2/24 dev "sci$TAG" && inc ip link set "sci$TAG" up &&
+	inc ip addr add 10.58.1.2/24 dev "sci$TAG" && inc ip addr add 10.58.1.3/24 dev "sci$TAG" &&
+		inc ip link set "sci$TAG" up &&
 		inc ip link set lo up && inc ip route add default via 10.58.1.1 &&
 		inr ip addr add 10.58.1.1/24 dev "sri$TAG" && inr ip link set "sri$TAG" up &&
-		inr ip addr add 198.18.58.1/24 dev "sro$TAG" && inr ip link set "sro$TAG" up &&
+		inr ip addr add 198.18.58.1/24 dev "sro$TAG" &&
+		inr ip addr add 198.18.58.5/24 dev "sro$TAG" &&
+		inr ip addr add 198.18.58.9/24 dev "sro$TAG" && inr ip link set "sro$TAG" up &&
 		inr ip link set lo up && inr sysctl -q -w net.ipv4.ip_forward=1 &&
 		ins ip addr add 198.18.58.2/24 dev "sco$TAG" && ins ip link set "sco$TAG" up &&
 		ins ip link set lo up
 }
-# nat_to ADDR: the router translates the inside's traffic to ADDR.
+# nat_to ADDR: the router translates the relay address 10.58.1.3 to ADDR,
+# every other inside address to 198.18.58.5.
 nat_to() {
 	inr nft flush ruleset 2>/dev/null
 	inr nft -f - <<EOF
 table ip nat {
 	chain post {
 		type nat hook postrouting priority srcnat; policy accept;
-		oifname "sro$TAG" snat to $1
+		oifname "sro$TAG" ip saddr 10.58.1.3 snat to $1
+		oifname "sro$TAG" snat to 198.18.58.5
 	}
 }
 EOF
 }
 check "three namespaces, veth links and addresses" setup
-check "router translates the inside to 198.18.58.1" nat_to 198.18.58.1
+check "router translates the relay address to 198.18.58.1, the rest to .5" nat_to 198.18.58.1
 
 # The STUN server outside: a plain turnd.
 SPORT=$(free_port)
@@ -243,13 +251,14 @@ outside_up() {
 	cat "$T_DIR/outside.log"; return 1
 }
 check "the outside turnd answers the inside through the NAT" outside_up
-check "its XOR-MAPPED-ADDRESS is the router's" grep -q "198.18.58.1:" "$T_DIR/stun.out"
+check "its XOR-MAPPED-ADDRESS (from 10.58.1.2) is the router's other address" \
+	grep -q "198.18.58.5:" "$T_DIR/stun.out"
 
 # inside CONF-EXTRA: the inside turnd's configuration.
 inside() {
 	printf '%s\n' "listening-ip = { \"10.58.1.2\" }
 listening-port = $PORT
-relay-ip = { \"10.58.1.2\" }
+relay-ip = { \"10.58.1.3\" }
 min-port = $RMIN
 max-port = $RMAX
 total-quota = 8
@@ -263,20 +272,20 @@ $1"
 sc private "$(inside "")" ip netns exec "$NS_C"
 check "private relay without external-ip: exit 0 (a warning)" rc_is private 0
 check "private relay without external-ip: warned unreachable, with what to change" \
-	has private "^warn relay: 10.58.1.2 is private .* and has no external-ip: it is unreachable from the internet; behind a NAT set external-ip = PUBLIC/10.58.1.2 \(or auto:stun:HOST:PORT\)"
+	has private "^warn relay: 10.58.1.3 is private .* and has no external-ip: it is unreachable from the internet; behind a NAT set external-ip = PUBLIC/10.58.1.3 \(or auto:stun:HOST:PORT\)"
 
 AUTO="external-ip = \"auto:stun:198.18.58.2:$SPORT\""
 sc auto "$(inside "$AUTO")" ip netns exec "$NS_C"
 check "self-check auto:stun: exit 0" rc_is auto 0
 check "self-check auto:stun: reports the learnt mapping" \
-	has auto "^ok   external-ip: auto:stun:198.18.58.2:$SPORT: relay address 10.58.1.2 is 198.18.58.1 \(public\)$"
+	has auto "^ok   external-ip: auto:stun:198.18.58.2:$SPORT: relay address 10.58.1.3 is 198.18.58.1 \(public\)$"
 
 printf '%s\n' "$(inside "$AUTO")" >"$T_DIR/turnd.conf"
 ip netns exec "$NS_C" "$TURND" -c "$T_DIR/turnd.conf" >"$T_DIR/turnd.out" 2>"$T_DIR/turnd.log" &
 TURND_PID=$!
 check "the inside turnd starts" netns_up 10.58.1.2
 check "start-up log: the relay address's public address, learnt by STUN" \
-	grep -q "external-ip auto:stun: relay address 10.58.1.2 is 198.18.58.1 on the internet" \
+	grep -q "external-ip auto:stun: relay address 10.58.1.3 is 198.18.58.1 on the internet" \
 	"$T_DIR/turnd.log"
 # relayed N ADDR: an allocation from the inside gets ADDR in
 # XOR-RELAYED-ADDRESS (turnprobe prints it before its echoes).
@@ -289,9 +298,7 @@ relayed() {
 check "XOR-RELAYED-ADDRESS is the NAT's outside address" relayed 1 198.18.58.1
 
 # The NAT's address changes; a SIGHUP asks again.
-check "router translates the inside to 198.18.58.9 now" sh -c "
-	ip netns exec '$NS_R' ip addr add 198.18.58.9/24 dev 'sro$TAG'"
-nat_to 198.18.58.9
+check "router translates the relay address to 198.18.58.9 now" nat_to 198.18.58.9
 # wait_log TEXT: the inside turnd's log has TEXT within 8 s.
 wait_log() {
 	for _ in $(seq 1 80); do grep -qF -- "$1" "$T_DIR/turnd.log" && return 0; sleep 0.1; done
@@ -299,7 +306,7 @@ wait_log() {
 }
 kill -HUP "$TURND_PID"
 check "SIGHUP: the new public address is learnt and logged" \
-	wait_log "SIGHUP: external-ip auto:stun: relay address 10.58.1.2 is now 198.18.58.9 (was 198.18.58.1)"
+	wait_log "SIGHUP: external-ip auto:stun: relay address 10.58.1.3 is now 198.18.58.9 (was 198.18.58.1)"
 check "after SIGHUP: XOR-RELAYED-ADDRESS is the new address" relayed 2 198.18.58.9
 
 # The STUN server goes: a reload keeps the mapping, a start fails.
@@ -307,12 +314,12 @@ kill -TERM "$OUT_PID"; wait "$OUT_PID"; OUT_RC=$?; OUT_PID=""
 check "the outside turnd stops cleanly" test "$OUT_RC" -eq 0
 kill -HUP "$TURND_PID"
 check "SIGHUP without an answer: logged, the previous address kept" \
-	wait_log "relay address 10.58.1.2: STUN server 198.18.58.2:$SPORT: no answer after 3 tries of 1000 ms; clients are still told 198.18.58.9"
+	wait_log "relay address 10.58.1.3: STUN server 198.18.58.2:$SPORT: no answer after 3 tries of 1000 ms; clients are still told 198.18.58.9"
 check "after that SIGHUP: XOR-RELAYED-ADDRESS is still 198.18.58.9" relayed 3 198.18.58.9
 check "the inside turnd stops cleanly" stop_turnd
 ip netns exec "$NS_C" "$TURND" -c "$T_DIR/turnd.conf" >"$T_DIR/fail.out" 2>&1
 check "a start without an answer fails (exit 1)" test $? -eq 1
 check "... and says why and what to change" grep -q \
-	"auto:stun:198.18.58.2:$SPORT: relay address 10.58.1.2: STUN server 198.18.58.2:$SPORT: no answer after 3 tries of 1000 ms (fix the server, or set external-ip to the public address)" \
+	"auto:stun:198.18.58.2:$SPORT: relay address 10.58.1.3: STUN server 198.18.58.2:$SPORT: no answer after 3 tries of 1000 ms (fix the server, or set external-ip to the public address)" \
 	"$T_DIR/fail.out"
 finish
