@@ -17,7 +17,7 @@ const struct conf_external *external_stun_entry(const struct conf *c)
 int external_stun_ask(const struct conf_external *e, const struct turn_addr *relay,
 		      struct turn_addr *mapped, char *why, size_t whylen)
 {
-	const struct stun_ask_opts o = { EXTERNAL_STUN_TRIES, EXTERNAL_STUN_TIMEOUT_MS };
+	const struct stun_ask_opts o = {EXTERNAL_STUN_TRIES, EXTERNAL_STUN_TIMEOUT_MS};
 	struct turn_addr server[2], local = *relay;
 	char msg[256], text[TURN_ADDR_STRLEN];
 
@@ -41,8 +41,7 @@ int external_stun_ask(const struct conf_external *e, const struct turn_addr *rel
 	return 1;
 }
 
-int external_stun_startup(const struct conf *c, struct relay_shared *rs, char *err,
-			  size_t errlen)
+int external_stun_startup(const struct conf *c, struct relay_shared *rs, char *err, size_t errlen)
 {
 	const struct conf_external *e = external_stun_entry(c);
 	char why[384], a[TURN_ADDR_STRLEN], m[TURN_ADDR_STRLEN];
@@ -97,7 +96,7 @@ void external_stun_reload(const struct conf *c, struct relay_shared *rs)
 			continue;
 		}
 		relay_set_external(rs, i, &mapped);
-		log_notice("SIGHUP: external-ip auto:stun: relay address %s is now %s (was %s)",
-			   a, m, o);
+		log_notice("SIGHUP: external-ip auto:stun: relay address %s is now %s (was %s)", a,
+			   m, o);
 	}
 }

@@ -29,8 +29,7 @@ int external_stun_ask(const struct conf_external *e, const struct turn_addr *rel
 /* Start-up: ask for every relay address of rs and set what clients are
  * told. 0 (also without auto:stun), or -1 with err naming the relay
  * address and the server. */
-int external_stun_startup(const struct conf *c, struct relay_shared *rs, char *err,
-			  size_t errlen);
+int external_stun_startup(const struct conf *c, struct relay_shared *rs, char *err, size_t errlen);
 
 /* SIGHUP: ask again; a changed answer is logged and set, a missing one
  * logged and the previous kept. */

@@ -11,8 +11,8 @@
 #include "daemon/selfcheck_int.h"
 #include "util/log.h"
 
-void selfcheck_say(struct selfcheck *s, enum verdict_level l, const char *topic,
-		   const char *fmt, ...)
+void selfcheck_say(struct selfcheck *s, enum verdict_level l, const char *topic, const char *fmt,
+		   ...)
 {
 	char text[768];
 	va_list ap;
@@ -75,9 +75,9 @@ static void selfcheck_fds(struct selfcheck *s)
 	const struct conf *c = s->c;
 	struct rlimit rl;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	struct verdict_fd_in in = { .total_quota = c->total_quota,
-				    .workers = c->workers ? c->workers
-							  : (unsigned)(cores > 0 ? cores : 1) };
+	struct verdict_fd_in in = {.total_quota = c->total_quota,
+				   .workers = c->workers ? c->workers
+							 : (unsigned)(cores > 0 ? cores : 1)};
 
 	in.listen_sockets = selfcheck_listen_sockets(c, &in.stream_clients);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
@@ -110,7 +110,7 @@ static void selfcheck_fds(struct selfcheck *s)
 
 unsigned selfcheck_run(const struct conf *c, const struct selfcheck_opts *o)
 {
-	struct selfcheck s = { .c = c, .quick = o->quick, .out = o->out };
+	struct selfcheck s = {.c = c, .quick = o->quick, .out = o->out};
 	char err[256];
 
 	selfcheck_clock(&s);

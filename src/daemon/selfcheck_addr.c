@@ -93,8 +93,10 @@ static void selfcheck_relay(struct selfcheck *s, const struct relay_addr *ra)
 	}
 	if (e) {
 		if (s->quick)
-			selfcheck_say(s, VERDICT_OK, "relay", "%s is here (%s); auto:stun asks its "
-				      "public address", a, verdict_addr_class_name(k));
+			selfcheck_say(s, VERDICT_OK, "relay",
+				      "%s is here (%s); auto:stun asks its "
+				      "public address",
+				      a, verdict_addr_class_name(k));
 		else
 			selfcheck_stun(s, e, &ra->addr, a);
 		return;
@@ -117,8 +119,9 @@ void selfcheck_relays(struct selfcheck *s)
 {
 	if (s->rs.n_addrs == 0) {
 		selfcheck_say(s, s->c->stun_only ? VERDICT_OK : VERDICT_FAIL, "relay",
-			      s->c->stun_only ? "none (stun-only)"
-					      : "no relay address: Allocate would get 440; set relay-ip");
+			      s->c->stun_only
+				      ? "none (stun-only)"
+				      : "no relay address: Allocate would get 440; set relay-ip");
 		return;
 	}
 	for (size_t i = 0; i < s->rs.n_addrs; i++)
@@ -147,7 +150,7 @@ static bool selfcheck_has_family(const struct selfcheck *s, uint8_t family)
  * relay address, every public address public. */
 void selfcheck_externals(struct selfcheck *s)
 {
-	unsigned bare[2] = { 0, 0 };
+	unsigned bare[2] = {0, 0};
 	char p[TURN_ADDR_STRLEN], q[TURN_ADDR_STRLEN];
 
 	for (size_t i = 0; i < s->c->n_external; i++) {
@@ -190,7 +193,8 @@ static bool selfcheck_udp_free(const struct turn_addr *ip, uint16_t port)
 	struct turn_addr a = *ip;
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd = socket(ip->family == TURN_AF_INET ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = socket(ip->family == TURN_AF_INET ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC,
+			0);
 
 	if (fd < 0)
 		return false;
@@ -225,13 +229,15 @@ void selfcheck_port_sweep(struct selfcheck *s)
 		turn_addr_format(ip, false, a, sizeof(a));
 		enum verdict_level l = verdict_ports(free_n, total, s->c->total_quota);
 		if (held_n == 0)
-			selfcheck_say(s, l, "relay-ports", "%s: all %zu ports of %u-%u can be bound", a,
-				      total, (unsigned)s->c->min_port, (unsigned)s->c->max_port);
-		else
 			selfcheck_say(s, l, "relay-ports",
-				      "%s: %zu of %zu ports of %u-%u can be bound; held by other "
-				      "sockets: %s%s (see ss -uanp); move min-port/max-port off them",
-				      a, free_n, total, (unsigned)s->c->min_port,
-				      (unsigned)s->c->max_port, held, held_n > 8 ? ", ..." : "");
+				      "%s: all %zu ports of %u-%u can be bound", a, total,
+				      (unsigned)s->c->min_port, (unsigned)s->c->max_port);
+		else
+			selfcheck_say(
+				s, l, "relay-ports",
+				"%s: %zu of %zu ports of %u-%u can be bound; held by other "
+				"sockets: %s%s (see ss -uanp); move min-port/max-port off them",
+				a, free_n, total, (unsigned)s->c->min_port,
+				(unsigned)s->c->max_port, held, held_n > 8 ? ", ..." : "");
 	}
 }

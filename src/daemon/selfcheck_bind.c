@@ -56,8 +56,7 @@ static void selfcheck_bind_one(struct selfcheck *s, const char *topic, const str
 			      strerror(e));
 }
 
-static void selfcheck_bind_both(struct selfcheck *s, const struct turn_addr *a, bool udp,
-				bool tcp)
+static void selfcheck_bind_both(struct selfcheck *s, const struct turn_addr *a, bool udp, bool tcp)
 {
 	if (udp)
 		selfcheck_bind_one(s, "listening", a, SOCK_DGRAM);
@@ -84,7 +83,8 @@ void selfcheck_listening(struct selfcheck *s)
 		selfcheck_bind_both(s, &c->alt_listen[i], true, false);
 	for (size_t i = 0; i < c->n_listeners; i++) {
 		const struct conf_listener *l = &c->listeners[i];
-		selfcheck_bind_both(s, &l->addr, l->transports & (CONF_LISTEN_UDP | CONF_LISTEN_DTLS),
+		selfcheck_bind_both(s, &l->addr,
+				    l->transports & (CONF_LISTEN_UDP | CONF_LISTEN_DTLS),
 				    l->transports & (CONF_LISTEN_TCP | CONF_LISTEN_TLS));
 	}
 }
@@ -98,7 +98,7 @@ void selfcheck_metrics(struct selfcheck *s)
 /* Whether a process answers on the unix socket at path. */
 static bool selfcheck_unix_live(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0 || strlen(path) >= sizeof(sun.sun_path)) {
@@ -116,7 +116,8 @@ static bool selfcheck_unix_live(const char *path)
  * parent, where the start makes it), and no live process on the path. */
 void selfcheck_control(struct selfcheck *s)
 {
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)], dir[sizeof(buf)], parent[sizeof(buf)];
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)], dir[sizeof(buf)],
+		parent[sizeof(buf)];
 	bool is_default;
 	const char *path = control_socket_path(s->c, buf, sizeof(buf), &is_default);
 

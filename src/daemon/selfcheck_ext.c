@@ -145,7 +145,7 @@ static int selfcheck_redis_connect(const struct conf_redis *r, int timeout_ms, c
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 	int e = 0;
 	socklen_t el = sizeof(e);
 	if (poll(&p, 1, timeout_ms) <= 0) {
@@ -167,7 +167,7 @@ fail:
 static int selfcheck_redis_ping(int fd, int timeout_ms, char *reply, size_t len)
 {
 	static const char ping[] = "*1\r\n$4\r\nPING\r\n";
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	if (send(fd, ping, sizeof(ping) - 1, MSG_NOSIGNAL) < 0 || poll(&p, 1, timeout_ms) <= 0)
 		return -1;
@@ -203,8 +203,8 @@ void selfcheck_redis(struct selfcheck *s)
 		selfcheck_say(s, VERDICT_OK, "redis", "%s accepts a connection (TLS not tried)",
 			      where);
 	else if (selfcheck_redis_ping(fd, timeout_ms, reply, sizeof(reply)) < 0)
-		selfcheck_say(s, VERDICT_FAIL, "redis", "%s: no answer to PING within %d ms",
-			      where, timeout_ms);
+		selfcheck_say(s, VERDICT_FAIL, "redis", "%s: no answer to PING within %d ms", where,
+			      timeout_ms);
 	else if (strcmp(reply, "+PONG") == 0 || strncmp(reply, "-NOAUTH", 7) == 0)
 		selfcheck_say(s, VERDICT_OK, "redis", "%s answers PING (%s)", where, reply);
 	else

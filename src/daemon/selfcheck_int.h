@@ -18,8 +18,7 @@ struct selfcheck {
 };
 
 /* One finding: "LEVEL TOPIC: text". */
-__attribute__((format(printf, 4, 5))) void selfcheck_say(struct selfcheck *s,
-							 enum verdict_level l,
+__attribute__((format(printf, 4, 5))) void selfcheck_say(struct selfcheck *s, enum verdict_level l,
 							 const char *topic, const char *fmt, ...);
 
 /* selfcheck_addr.c: relay addresses, external-ip, the relay port range. */

@@ -18,8 +18,8 @@
 
 /* A socket bound to local and connected to server, so that only the
  * server's datagrams arrive. */
-static int stun_ask_socket(const struct turn_addr *local, const struct turn_addr *server,
-			   char *err, size_t errlen)
+static int stun_ask_socket(const struct turn_addr *local, const struct turn_addr *server, char *err,
+			   size_t errlen)
 {
 	struct sockaddr_storage l, s;
 	socklen_t llen = sockaddr_from_turn(&l, local);
@@ -79,7 +79,7 @@ static int stun_ask_once(int fd, unsigned timeout_ms, struct turn_addr *mapped, 
 	/* Bounded: each poll waits at most timeout_ms, and at most 8 stray
 	 * datagrams are read before the try counts as timed out. */
 	for (int k = 0; k < 8; k++) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int r = poll(&p, 1, (int)timeout_ms);
 		if (r <= 0)
 			return 0;
@@ -114,7 +114,7 @@ int stun_ask_mapped(const struct turn_addr *local, const struct turn_addr *serve
 int stun_ask_resolve(const char *host, uint16_t port, struct turn_addr out[2], char *err,
 		     size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM };
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM};
 	struct addrinfo *res = NULL;
 	int n = 0;
 	int rc = getaddrinfo(host, NULL, &hints, &res);

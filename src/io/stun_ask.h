@@ -12,7 +12,7 @@
 #include "util/addr.h"
 
 struct stun_ask_opts {
-	unsigned tries;      /* Binding requests sent, one after the other's timeout */
+	unsigned tries; /* Binding requests sent, one after the other's timeout */
 	unsigned timeout_ms; /* how long each waits for its answer */
 };
 

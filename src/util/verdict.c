@@ -5,7 +5,7 @@
 
 const char *verdict_level_name(enum verdict_level l)
 {
-	static const char *const names[] = { "ok", "warn", "FAIL" };
+	static const char *const names[] = {"ok", "warn", "FAIL"};
 
 	return names[l];
 }
@@ -27,14 +27,14 @@ static enum verdict_addr_class verdict_class4(const uint8_t *ip)
 		unsigned bits;
 		enum verdict_addr_class c;
 	} table[] = {
-		{ { 127 }, 8, VERDICT_ADDR_LOOPBACK },
-		{ { 10 }, 8, VERDICT_ADDR_PRIVATE },
-		{ { 172, 16 }, 12, VERDICT_ADDR_PRIVATE },
-		{ { 192, 168 }, 16, VERDICT_ADDR_PRIVATE },
-		{ { 100, 64 }, 10, VERDICT_ADDR_SHARED },
-		{ { 169, 254 }, 16, VERDICT_ADDR_LINKLOCAL },
-		{ { 0 }, 8, VERDICT_ADDR_OTHER },
-		{ { 224 }, 3, VERDICT_ADDR_OTHER }, /* multicast, reserved, broadcast */
+		{{127}, 8, VERDICT_ADDR_LOOPBACK},
+		{{10}, 8, VERDICT_ADDR_PRIVATE},
+		{{172, 16}, 12, VERDICT_ADDR_PRIVATE},
+		{{192, 168}, 16, VERDICT_ADDR_PRIVATE},
+		{{100, 64}, 10, VERDICT_ADDR_SHARED},
+		{{169, 254}, 16, VERDICT_ADDR_LINKLOCAL},
+		{{0}, 8, VERDICT_ADDR_OTHER},
+		{{224}, 3, VERDICT_ADDR_OTHER}, /* multicast, reserved, broadcast */
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -45,8 +45,8 @@ static enum verdict_addr_class verdict_class4(const uint8_t *ip)
 
 enum verdict_addr_class verdict_addr_class(const struct turn_addr *a)
 {
-	static const uint8_t loop6[16] = { [15] = 1 }, any6[16] = { 0 };
-	static const uint8_t ula[1] = { 0xfc }, ll[2] = { 0xfe, 0x80 }, mc[1] = { 0xff };
+	static const uint8_t loop6[16] = {[15] = 1}, any6[16] = {0};
+	static const uint8_t ula[1] = {0xfc}, ll[2] = {0xfe, 0x80}, mc[1] = {0xff};
 
 	if (a->family == TURN_AF_INET)
 		return verdict_class4(a->ip);

@@ -38,8 +38,8 @@ const char *verdict_addr_class_name(enum verdict_addr_class c);
 
 /* What the descriptors are for. */
 struct verdict_fd_in {
-	unsigned total_quota;    /* 0: unlimited */
-	bool stream_clients;     /* TCP or TLS listens: a connection per allocation */
+	unsigned total_quota; /* 0: unlimited */
+	bool stream_clients; /* TCP or TLS listens: a connection per allocation */
 	unsigned listen_sockets; /* listening sockets of one worker */
 	unsigned workers;
 };

@@ -66,8 +66,8 @@ END_TEST
 /* need = quota x (1 + stream) + workers x (sockets + 16) + 64. */
 START_TEST(descriptor_formula)
 {
-	struct verdict_fd_in in = { .total_quota = 8192, .stream_clients = true,
-				    .listen_sockets = 4, .workers = 2 };
+	struct verdict_fd_in in = {
+		.total_quota = 8192, .stream_clients = true, .listen_sockets = 4, .workers = 2};
 
 	ck_assert_uint_eq(verdict_fd_need(&in), 8192 * 2 + 2 * (4 + 16) + 64);
 	in.stream_clients = false;
@@ -125,22 +125,23 @@ START_TEST(external_auto_stun_values)
 	struct conf_external e;
 	char why[256];
 
-	ck_assert_int_eq(conf_value_external("auto:stun:stun.example.org:3478", &e, why,
-					     sizeof(why)), 0);
+	ck_assert_int_eq(
+		conf_value_external("auto:stun:stun.example.org:3478", &e, why, sizeof(why)), 0);
 	ck_assert(e.auto_stun);
 	ck_assert_str_eq(e.stun_host, "stun.example.org");
 	ck_assert_uint_eq(e.stun_port, 3478);
 	ck_assert_uint_eq(e.public_ip.family, 0);
-	ck_assert_int_eq(conf_value_external("auto:stun:[2001:db8::1]:19302", &e, why,
-					     sizeof(why)), 0);
+	ck_assert_int_eq(conf_value_external("auto:stun:[2001:db8::1]:19302", &e, why, sizeof(why)),
+			 0);
 	ck_assert_str_eq(e.stun_host, "2001:db8::1");
 	ck_assert_uint_eq(e.stun_port, 19302);
 	ck_assert_int_eq(conf_value_external("auto:stun:192.0.2.1:1", &e, why, sizeof(why)), 0);
 	ck_assert_str_eq(e.stun_host, "192.0.2.1");
-	static const char *const bad[] = { "auto:stun:", "auto:stun:host", "auto:stun:host:",
-					   "auto:stun:host:0", "auto:stun:host:65536",
-					   "auto:stun:host:12x", "auto:stun::3478",
-					   "auto:stun:2001:db8::1:3478", "auto:stun:[]:3478" };
+	static const char *const bad[] = {"auto:stun:",		  "auto:stun:host",
+					  "auto:stun:host:",	  "auto:stun:host:0",
+					  "auto:stun:host:65536", "auto:stun:host:12x",
+					  "auto:stun::3478",	  "auto:stun:2001:db8::1:3478",
+					  "auto:stun:[]:3478"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(conf_value_external(bad[i], &e, why, sizeof(why)) < 0, "%s", bad[i]);
 		ck_assert_ptr_nonnull(strstr(why, "auto:stun:"));
@@ -155,15 +156,17 @@ START_TEST(external_auto_stun_alone)
 	struct conf *c = NULL;
 	char err[512];
 
-	ck_assert_int_eq(conf_load_string("external-ip = \"auto:stun:127.0.0.1:3478\"\n",
-					  "t.conf", NULL, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_load_string("external-ip = \"auto:stun:127.0.0.1:3478\"\n", "t.conf",
+					  NULL, &c, err, sizeof(err)),
+			 0);
 	ck_assert_uint_eq(c->n_external, 1);
 	ck_assert(c->external[0].auto_stun);
 	conf_free(c);
 	c = NULL;
 	ck_assert_int_eq(conf_load_string("external-ip = { \"auto:stun:127.0.0.1:3478\", "
 					  "\"203.0.113.5\" }\n",
-					  "t.conf", NULL, &c, err, sizeof(err)), -1);
+					  "t.conf", NULL, &c, err, sizeof(err)),
+			 -1);
 	ck_assert_ptr_nonnull(strstr(err, "auto:stun:HOST:PORT must be its only value"));
 }
 END_TEST
@@ -173,7 +176,7 @@ END_TEST
 START_TEST(stun_ask_no_answer)
 {
 	struct turn_addr local, server, mapped;
-	const struct stun_ask_opts o = { 2, 50 };
+	const struct stun_ask_opts o = {2, 50};
 	char err[128];
 
 	turn_addr_parse("127.0.0.1", 0, &local);
