@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conf/conf.h"
+#include "conf/conf_reload.h"
 #include "conf/conf_value.h"
 #include "io/stun_ask.h"
 #include "util/verdict.h"
@@ -171,6 +172,35 @@ START_TEST(external_auto_stun_alone)
 }
 END_TEST
 
+/* Another STUN server in the file is a change of external-ip, kept until a
+ * restart (a reload asks the running one again); the same one is none. */
+START_TEST(external_auto_stun_reload_pins)
+{
+	struct conf *running = NULL, *same = NULL, *other = NULL;
+	struct conf_reload_diff d;
+	char err[512];
+
+	ck_assert_int_eq(conf_load_string("external-ip = \"auto:stun:192.0.2.1:3478\"\n", "t.conf",
+					  NULL, &running, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(conf_load_string("external-ip = \"auto:stun:192.0.2.1:3478\"\n", "t.conf",
+					  NULL, &same, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(conf_load_string("external-ip = \"auto:stun:192.0.2.1:3479\"\n", "t.conf",
+					  NULL, &other, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(conf_reload_pin(same, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 0);
+	ck_assert_int_eq(conf_reload_pin(other, running, &d), 0);
+	ck_assert_uint_eq(d.n_restart, 1);
+	ck_assert_str_eq(d.restart[0], "external-ip");
+	ck_assert_uint_eq(other->external[0].stun_port, 3478);
+	conf_free(running);
+	conf_free(same);
+	conf_free(other);
+}
+END_TEST
+
 /* A closed port: the ICMP errors are waited through, and after the tries
  * the answer is "no answer", in about tries x timeout. */
 START_TEST(stun_ask_no_answer)
@@ -202,6 +232,7 @@ int main(void)
 	tcase_add_test(tc, ports_and_clock);
 	tcase_add_test(tc, external_auto_stun_values);
 	tcase_add_test(tc, external_auto_stun_alone);
+	tcase_add_test(tc, external_auto_stun_reload_pins);
 	tcase_add_test(tc, stun_ask_no_answer);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
