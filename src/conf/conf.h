@@ -50,10 +50,17 @@ struct conf_range {
 	struct turn_addr hi;
 };
 
-/* external-ip: "public" or "public/private" (coturn's form). */
+/* external-ip: "public" or "public/private" (coturn's form), or
+ * "auto:stun:HOST:PORT": each relay address asks that STUN server for its
+ * public address at start-up and at each reload (daemon/external_stun.c);
+ * then public_ip and private_ip have family 0 and it is the only entry. */
+#define CONF_STUN_HOST_MAX 256
 struct conf_external {
 	struct turn_addr public_ip;
 	struct turn_addr private_ip; /* family 0 when not given */
+	bool auto_stun;
+	char stun_host[CONF_STUN_HOST_MAX]; /* a name or a numeric address, no brackets */
+	uint16_t stun_port;
 };
 
 /* listener: one more listening socket set, "ADDR:PORT/udp,tcp,tls,dtls". */

@@ -68,7 +68,10 @@ static bool externals_eq(const struct conf *a, const struct conf *b)
 		return false;
 	for (size_t i = 0; i < a->n_external; i++)
 		if (!turn_addr_eq(&a->external[i].public_ip, &b->external[i].public_ip) ||
-		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip))
+		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip) ||
+		    a->external[i].auto_stun != b->external[i].auto_stun ||
+		    a->external[i].stun_port != b->external[i].stun_port ||
+		    strcmp(a->external[i].stun_host, b->external[i].stun_host) != 0)
 			return false;
 	return true;
 }
