@@ -21,9 +21,15 @@ int conf_tls_version(const char *text, unsigned *out, char *why, size_t whylen)
 		const char *name;
 		unsigned version; /* 0: refused */
 	} names[] = {
-		{"1.2", CONF_TLS_1_2}, {"TLSv1.2", CONF_TLS_1_2}, {"1.3", CONF_TLS_1_3},
-		{"TLSv1.3", CONF_TLS_1_3}, {"1.0", 0}, {"TLSv1", 0}, {"TLSv1.0", 0},
-		{"1.1", 0}, {"TLSv1.1", 0},
+		{"1.2", CONF_TLS_1_2},
+		{"TLSv1.2", CONF_TLS_1_2},
+		{"1.3", CONF_TLS_1_3},
+		{"TLSv1.3", CONF_TLS_1_3},
+		{"1.0", 0},
+		{"TLSv1", 0},
+		{"TLSv1.0", 0},
+		{"1.1", 0},
+		{"TLSv1.1", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -36,7 +42,8 @@ int conf_tls_version(const char *text, unsigned *out, char *why, size_t whylen)
 	}
 	if (why)
 		snprintf(why, whylen, "'%.40s' is not 1.2 or 1.3%s", text,
-			 strstr(text, "1.0") || strstr(text, "1.1") || strcasecmp(text, "TLSv1") == 0
+			 strstr(text, "1.0") || strstr(text, "1.1") ||
+					 strcasecmp(text, "TLSv1") == 0
 				 ? " (TLS 1.0 and 1.1 are deprecated by RFC 8996)"
 				 : "");
 	return -1;

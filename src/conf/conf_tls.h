@@ -19,13 +19,13 @@
  * suites of 5.7; an operator who adds them gets the RFC 7919 ffdhe2048
  * group (net/tls_policy.c). Ordered as the profile orders them. */
 #define CONF_TLS_DEFAULT_MIN_VERSION "1.2"
-#define CONF_TLS_DEFAULT_CIPHER_LIST                                                         \
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                          \
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                          \
+#define CONF_TLS_DEFAULT_CIPHER_LIST                                                               \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                               \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                               \
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 /* The three TLS 1.3 suites OpenSSL enables by default, in the profile's
  * order. */
-#define CONF_TLS_DEFAULT_CIPHERSUITES                                                        \
+#define CONF_TLS_DEFAULT_CIPHERSUITES                                                              \
 	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 /* The profile's groups that OpenSSL 3.0 has (it lists X25519MLKEM768
  * first, which needs OpenSSL 3.5). */

@@ -58,7 +58,7 @@ static int policy_dhe(SSL_CTX *ctx)
  * comes against them, and refuse a client without one when required. */
 static int policy_client_certs(SSL_CTX *ctx, const struct conf *c, char *err, size_t errlen)
 {
-	STACK_OF(X509_NAME) *names;
+	STACK_OF(X509_NAME) * names;
 
 	if (!c->ca_file)
 		return 0;

@@ -94,14 +94,14 @@ START_TEST(cipher_list_values)
 	ck_assert_int_eq(conf_tls_cipher_list(CONF_TLS_DEFAULT_CIPHER_LIST, NULL, 0), 0);
 	/* Removals of what this OpenSSL lacks, directives, aliases: fine. */
 	ck_assert_int_eq(conf_tls_cipher_list("HIGH:!aNULL:!MD5:!RC4:@STRENGTH", NULL, 0), 0);
-	ck_assert_int_eq(conf_tls_cipher_list("ECDHE+AESGCM, +ECDHE-RSA-AES128-GCM-SHA256", NULL,
-					      0),
-			 0);
+	ck_assert_int_eq(
+		conf_tls_cipher_list("ECDHE+AESGCM, +ECDHE-RSA-AES128-GCM-SHA256", NULL, 0), 0);
 	value_fails(conf_tls_cipher_list, "NOPE", "'NOPE' matches no TLS 1.2 cipher suite");
 	/* OpenSSL alone would skip the typo and keep the rest. */
 	value_fails(conf_tls_cipher_list, "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA257",
 		    "'ECDHE-RSA-AES128-GCM-SHA257' matches no");
-	value_fails(conf_tls_cipher_list, "TLS_AES_128_GCM_SHA256", "put it in option 'ciphersuites'");
+	value_fails(conf_tls_cipher_list, "TLS_AES_128_GCM_SHA256",
+		    "put it in option 'ciphersuites'");
 	value_fails(conf_tls_cipher_list, "ALL", "no authentication or no encryption");
 	value_fails(conf_tls_cipher_list, "ECDHE-RSA-AES128-GCM-SHA256:eNULL", "add !aNULL:!eNULL");
 	value_fails(conf_tls_cipher_list, "", "selects no TLS 1.2 cipher suite");
@@ -201,7 +201,8 @@ static void tls12_suites(SSL_CTX *ctx, char *out, size_t len)
 		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
 		if (is_tls13(c))
 			continue;
-		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ":" : "", SSL_CIPHER_get_name(c));
+		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ":" : "",
+				      SSL_CIPHER_get_name(c));
 	}
 }
 
@@ -216,7 +217,8 @@ static void tls13_suites(SSL_CTX *ctx, char *out, size_t len)
 		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
 		if (!is_tls13(c))
 			continue;
-		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ":" : "", SSL_CIPHER_get_name(c));
+		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? ":" : "",
+				      SSL_CIPHER_get_name(c));
 	}
 }
 
@@ -237,8 +239,8 @@ START_TEST(policy_defaults_on_contexts)
 	ck_assert_str_eq(names, CONF_TLS_DEFAULT_CIPHER_LIST);
 	tls13_suites(tls, names, sizeof(names));
 	ck_assert_str_eq(names, CONF_TLS_DEFAULT_CIPHERSUITES);
-	uint64_t want = SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-			SSL_OP_NO_COMPRESSION;
+	uint64_t want =
+		SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION;
 	ck_assert((SSL_CTX_get_options(tls) & want) == want);
 	ck_assert((SSL_CTX_get_options(dtls) & want) == want);
 	ck_assert_int_eq(SSL_CTX_get_verify_mode(tls), SSL_VERIFY_NONE);
@@ -250,9 +252,10 @@ END_TEST
 
 START_TEST(policy_min_13_keeps_dtls_12)
 {
-	struct conf *c = load_ok("tls-min-version = 1.3\n"
-				 "cipher-list = \"ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256\"\n"
-				 "ciphersuites = \"TLS_CHACHA20_POLY1305_SHA256\"\n");
+	struct conf *c = load_ok(
+		"tls-min-version = 1.3\n"
+		"cipher-list = \"ECDHE-ECDSA-AES256-GCM-SHA384:DHE-RSA-AES128-GCM-SHA256\"\n"
+		"ciphersuites = \"TLS_CHACHA20_POLY1305_SHA256\"\n");
 	SSL_CTX *tls = SSL_CTX_new(TLS_server_method());
 	SSL_CTX *dtls = SSL_CTX_new(DTLS_server_method());
 	char err[ERR_MAX] = "", names[1024];
@@ -347,8 +350,9 @@ END_TEST
 
 START_TEST(policy_describe)
 {
-	struct conf *c = load_ok("tls-min-version = 1.3\nciphersuites = \"TLS_AES_128_GCM_SHA256\"\n"
-				 "ca-file = \"/x/ca.pem\"\n");
+	struct conf *c =
+		load_ok("tls-min-version = 1.3\nciphersuites = \"TLS_AES_128_GCM_SHA256\"\n"
+			"ca-file = \"/x/ca.pem\"\n");
 	char line[1024];
 
 	tls_policy_describe(c, line, sizeof(line));
