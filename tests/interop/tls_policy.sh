@@ -18,7 +18,8 @@
 #     and the running policy stays;
 #   - ca-file: a client certificate of that CA is accepted, one of another
 #     CA refused, none refused (client-cert = required) or accepted
-#     (optional), over TLS and DTLS.
+#     (optional), over TLS and DTLS; a ca-file that does not load refuses
+#     the reload.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
 
@@ -132,16 +133,18 @@ lax_refused() {
 	unset OPENSSL_CONF
 	return $r
 }
-# binding VERSION [CERT KEY]: a STUN Binding request over TLS VERSION
-# answered (tls_binding.py): what proves a TLS 1.3 client certificate
+# bindings CASE...: a STUN Binding request over TLS 1.3 for each case
+# ("none", or "CERT,KEY" of a client certificate), with tls_binding.py,
+# into $T_DIR/binding.out: what proves a TLS 1.3 client certificate
 # accepted, since a TLS 1.3 server refuses one after the handshake.
-binding() {
-	v=$1
-	shift
+# served CASE / unanswered CASE read the outcome of one case.
+bindings() {
 	"${PYTHON3:-python3}" "$top_srcdir/tests/interop/tls_binding.py" 127.0.0.1 "$TLS_PORT" \
-		"$T_DIR/ca.pem" "$v" "$@" >"$T_DIR/binding.out" 2>&1
+		"$T_DIR/ca.pem" 1.3 "$@" >"$T_DIR/binding.out" 2>&1
 }
-no_binding() { ! binding "$@"; }
+outcome() { grep -F "$1 " "$T_DIR/binding.out" | sed 's/^/  /'; }
+served() { outcome "$1"; grep -qxF "$1 served" "$T_DIR/binding.out"; }
+unanswered() { outcome "$1"; grep -qF "$1 refused: " "$T_DIR/binding.out"; }
 
 DEFAULT_12="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305"
 DEFAULT_13="TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
@@ -245,27 +248,38 @@ cp "$T_DIR/second.key" "$T_DIR/key.pem"
 check "ca-file (client-cert = required): SIGHUP taken" reload "ca-file = \"$T_DIR/ca.pem\""
 CLIENT="-cert $T_DIR/client.pem -key $T_DIR/client.key"
 OTHER="-cert $T_DIR/other.pem -key $T_DIR/other.key"
+C13="$T_DIR/client.pem,$T_DIR/client.key"
+O13="$T_DIR/other.pem,$T_DIR/other.key"
+bindings "$C13" "$O13" none
 # shellcheck disable=SC2086 # $CLIENT and $OTHER are option lists
 {
 	check "required: a client with a certificate of the CA is served (TLS 1.3, Binding answered)" \
-		binding 1.3 "$T_DIR/client.pem" "$T_DIR/client.key"
+		served "$C13"
 	check "required: ... and over TLS 1.2" s_client -tls1_2 $CLIENT
 	check "required: ... and over DTLS 1.2" s_client -dtls1_2 $CLIENT
-	check "required: a client of another CA is refused (TLS 1.3, no answer)" \
-		no_binding 1.3 "$T_DIR/other.pem" "$T_DIR/other.key"
+	check "required: a client of another CA is refused (TLS 1.3, no answer)" unanswered "$O13"
 	check "required: a client of another CA is refused (TLS 1.2)" refused -tls1_2 $OTHER
 	check "required: a client of another CA is refused (DTLS 1.2)" refused -dtls1_2 $OTHER
-	check "required: a client without a certificate is refused (TLS 1.3, no answer)" no_binding 1.3
+	check "required: a client without a certificate is refused (TLS 1.3, no answer)" \
+		unanswered none
 	check "required: a client without a certificate is refused (TLS 1.2)" refused -tls1_2
 	check "required: a client without a certificate is refused (DTLS 1.2)" refused -dtls1_2
 	check "client-cert = optional: SIGHUP taken" reload "ca-file = \"$T_DIR/ca.pem\"
 client-cert = optional"
+	bindings none "$O13"
 	check "optional: a client without a certificate is served (TLS 1.3, Binding answered)" \
-		binding 1.3
+		served none
 	check "optional: a client of another CA is still refused (TLS 1.3, no answer)" \
-		no_binding 1.3 "$T_DIR/other.pem" "$T_DIR/other.key"
+		unanswered "$O13"
 	check "optional: a client of the CA is served" s_client -tls1_2 $CLIENT
 }
+absent_ca() {
+	reload "ca-file = \"$T_DIR/absent.pem\"" && { echo "  SIGHUP took it"; return 1; }
+	grep -qF "refused; the running one stays: certificate: option 'ca-file': cannot load the CA certificates $T_DIR/absent.pem" \
+		"$TURN_LOG" || { grep "refused" "$TURN_LOG" | tail -n 1 | sed 's/^/  | /'; return 1; }
+}
+check "a ca-file that does not load: SIGHUP refused, the log names option and file" absent_ca
+check "after it: client-cert = optional still in force (TLS 1.2, no certificate)" s_client -tls1_2
 
 check "turnd stops cleanly on SIGTERM" stop_turn_server
 finish
