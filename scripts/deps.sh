@@ -13,6 +13,9 @@ build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
 check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+# The TLS policy test lists the versions, suites and groups turnd offers
+# with sslscan (faster than testssl.sh: one handshake per probe, in C).
+check="$check sslscan"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

@@ -234,6 +234,14 @@ struct conf {
 	uint16_t tls_listening_port; /* TLS and DTLS, 0 = off (net/tls.c) */
 	bool no_tls;
 	bool no_dtls;
+	/* TLS policy (conf/conf_tls.h; net/tls_policy.c applies it to the TLS
+	 * and the DTLS contexts, again on reload). */
+	unsigned tls_min_version; /* CONF_TLS_1_2 or CONF_TLS_1_3; DTLS stays 1.2 */
+	char *cipher_list;        /* TLS 1.2 and DTLS 1.2 suites */
+	char *ciphersuites;       /* TLS 1.3 suites; "" none */
+	char *ecdh_curves;        /* key exchange groups */
+	char *ca_file;            /* NULL: no client certificate asked for */
+	bool client_cert_required; /* with ca_file: a client without one is refused */
 
 	/* Process. */
 	unsigned workers; /* relay-threads; 0 = one per core */

@@ -418,6 +418,13 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->log_level != running->log_level, "log-level");
 	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
 	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");
+	/* The TLS policy: new contexts for new connections (net/tls.c). */
+	APPLIED_IF(next->tls_min_version != running->tls_min_version, "tls-min-version");
+	APPLIED_IF(!str_eq(next->cipher_list, running->cipher_list), "cipher-list");
+	APPLIED_IF(!str_eq(next->ciphersuites, running->ciphersuites), "ciphersuites");
+	APPLIED_IF(!str_eq(next->ecdh_curves, running->ecdh_curves), "ecdh-curves");
+	APPLIED_IF(!str_eq(next->ca_file, running->ca_file), "ca-file");
+	APPLIED_IF(next->client_cert_required != running->client_cert_required, "client-cert");
 }
 
 int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
