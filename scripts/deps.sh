@@ -12,7 +12,11 @@ build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-
 # check_auth_redis starts its own redis-server; the TLS test makes its
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
+# The browser tests in Firefox drive firefox-esr over WebDriver BiDi with
+# python3-websocket and trust the test CA in its profile with certutil
+# (libnss3-tools).
 check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+check="$check firefox-esr python3-websocket libnss3-tools"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

@@ -27,7 +27,7 @@ browser_run firefox "$T_DIR/firefox.out" 115 \
 	"$BIDI_PYTHON" "$top_srcdir/tests/e2e/firefox_test.py" \
 	--turn "127.0.0.1:$PORT" ${TLS_PORT:+--tls-turn "localhost:$TLS_PORT" --ca "$T_DIR/ca.pem"} \
 	--transports "udp,tcp${TLS_PORT:+,tls}" --user "$TURN_USER" --password "$TURN_PASS" \
-	--messages 20 --timeout "$BROWSER_TIMEOUT" --start-timeout 40 --tmpdir "$T_DIR"
+	--messages 20 --timeout 20 --start-timeout 40 --tmpdir "$T_DIR"
 echo "  firefox runs took $(( $(date +%s) - start )) s"
 
 check "no Firefox process left behind" no_browser_left firefox

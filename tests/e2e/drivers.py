@@ -218,6 +218,10 @@ class Firefox(Browser):
         firefox_profile(self.profile, ca_pem)
         env = dict(os.environ)
         env["MOZ_CRASHREPORTER_DISABLE"] = "1"
+        # Release and ESR builds ignore services.settings.server (and look
+        # up firefox.settings.services.mozilla.com, seen with strace)
+        # unless this is set.
+        env["MOZ_REMOTE_SETTINGS_DEVTOOLS"] = "1"
         env["XDG_CONFIG_HOME"] = os.path.join(self.profile, "xdg-config")
         env["XDG_CACHE_HOME"] = os.path.join(self.profile, "xdg-cache")
         # Port 0: the remote agent picks a free one and writes it into the
