@@ -94,8 +94,14 @@ browser_run() {
 }
 
 # no_browser_left NAME: nothing of this test's browser NAME (its profile
-# is $T_DIR/turnd-e2e-NAME.*) may outlive it.
+# is $T_DIR/turnd-e2e-NAME.*, named on the command line or, for helpers
+# such as Firefox's crashhelper, in XDG_* of the environment) may outlive
+# it.
 no_browser_left() {
 	left=$(ps -eo pid=,stat=,args= | awk '$2 !~ /^Z/' | grep -F "$T_DIR/turnd-e2e-$1." | grep -v grep)
+	for f in $(grep -l -F "$T_DIR/turnd-e2e-$1." /proc/[0-9]*/environ 2>/dev/null); do
+		left="$left${left:+
+}$(ps -o pid=,args= -p "$(basename "$(dirname "$f")")")"
+	done
 	[ -z "$left" ] || { echo "$left"; return 1; }
 }

@@ -82,17 +82,22 @@ def page_url(port, **params):
 
 
 def procs_using(marker):
-    """PIDs of processes whose command line contains marker."""
+    """PIDs of processes whose command line or environment contains
+    marker. The environment catches helpers that leave the process group
+    and do not name the profile in their arguments (Firefox's crashhelper
+    daemonizes; its XDG_* variables point into the profile)."""
     pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                if marker.encode() in f.read():
-                    pids.append(int(d))
-        except OSError:
-            pass
+        for part in ("cmdline", "environ"):
+            try:
+                with open("/proc/%s/%s" % (d, part), "rb") as f:
+                    if marker.encode() in f.read():
+                        pids.append(int(d))
+                        break
+            except OSError:
+                pass
     return pids
 
 
