@@ -8,9 +8,10 @@ Debian's /usr/bin/python3; browser_lib.sh picks a python3 that has it.
 
 Firefox findings (Firefox ESR 153 from Debian 12, headless, root):
 - session.new answers only after Firefox's "browser-idle-startup-tasks-
-  finished" notification: 2-3 s on an idle machine, 10 s and more on a
-  loaded one. It is the slowest step, so one Firefox serves every run of a
-  test (a navigation per run gives fresh RTCPeerConnections).
+  finished" notification: 11-24 s here (two cores at load 12-14). It is
+  the slowest step, so one Firefox serves every run of a test (a
+  navigation per run gives fresh RTCPeerConnections), and FIREFOX_PREFS
+  trims what Firefox does while it starts.
 - Firefox refuses turns: with an IP literal, silently: no candidate, no
   icecandidateerror, "relay only option is set without any TURN server
   configured" in its ICE log (NrIceStunServer::ToNicerStunStruct, "Refuse
