@@ -12,10 +12,13 @@ build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-
 # check_auth_redis starts its own redis-server; the TLS test makes its
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
+check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+# The TLS policy test lists the versions, suites and groups turnd offers
+# with sslscan (faster than testssl.sh: one handshake per probe, in C).
+check="$check sslscan"
 # The browser tests in Firefox drive firefox-esr over WebDriver BiDi with
 # python3-websocket and trust the test CA in its profile with certutil
 # (libnss3-tools).
-check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
 check="$check firefox-esr python3-websocket libnss3-tools"
 fuzz="$build clang libclang-rt-14-dev"
 

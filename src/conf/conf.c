@@ -20,6 +20,7 @@
 #include "conf/conf_nat.h"
 #include "conf/conf_opts.h"
 #include "conf/conf_text.h"
+#include "conf/conf_tls.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -357,6 +358,26 @@ static int build_auth_http(cfg_t *cfg, struct conf_auth_http *h, const struct co
 	return 0;
 }
 
+/* The TLS policy; each value was checked as it was read (conf_tls.h). */
+static int build_tls(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	char why[CONF_WHY_MAX];
+	int required = 1;
+
+	if (conf_tls_version(cfg_getstr(cfg, "tls-min-version"), &c->tls_min_version, why,
+			     sizeof(why)) < 0)
+		return build_bad(b, "tls-min-version", why);
+	if (conf_tls_client_cert(cfg_getstr(cfg, "client-cert"), &required, why, sizeof(why)) < 0)
+		return build_bad(b, "client-cert", why);
+	c->client_cert_required = required;
+	if (build_str(cfg_getstr(cfg, "cipher-list"), false, &c->cipher_list, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ciphersuites"), false, &c->ciphersuites, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ecdh-curves"), false, &c->ecdh_curves, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ca-file"), false, &c->ca_file, b) < 0)
+		return -1;
+	return 0;
+}
+
 static void build_scalars(cfg_t *cfg, struct conf *c)
 {
 	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
@@ -437,7 +458,8 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0 ||
-	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0)
+	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0 ||
+	    build_tls(cfg, c, b) < 0)
 		return -1;
 	/* A getter that met an unknown name reported it through conf_errfunc:
 	 * a mistake in this file, caught by the tests. */
@@ -522,6 +544,12 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 		return set_err(b->err, b->errlen,
 			       "%s: option 'redis-tls' is true with option 'redis-socket': Redis "
 			       "has no TLS on its unix socket",
+			       b->name);
+	/* No TLS 1.3 suite and no TLS 1.2: no TLS handshake could succeed. */
+	if (c->tls_min_version == CONF_TLS_1_3 && c->ciphersuites[0] == '\0')
+		return set_err(b->err, b->errlen,
+			       "%s: option 'tls-min-version' is 1.3 and option 'ciphersuites' is "
+			       "empty: no TLS version would be left",
 			       b->name);
 	if (check_listeners(c, b) < 0)
 		return -1;
@@ -678,5 +706,9 @@ void conf_free(struct conf *c)
 	free(c->auth_http.url);
 	free(c->auth_http.host);
 	free(c->auth_http.path);
+	free(c->cipher_list);
+	free(c->ciphersuites);
+	free(c->ecdh_curves);
+	free(c->ca_file);
 	free(c);
 }

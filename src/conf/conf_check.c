@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf_tls.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -431,6 +432,41 @@ static int check_ifname(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* The TLS policy (conf_tls.h): each value as OpenSSL will take it. */
+static int check_tls_min_version(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[CONF_WHY_MAX];
+	unsigned v;
+
+	if (conf_tls_version(cfg_opt_getnstr(opt, 0), &v, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_client_cert(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[CONF_WHY_MAX];
+	int required;
+
+	if (conf_tls_client_cert(cfg_opt_getnstr(opt, 0), &required, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+#define TLS_CHECK(name, check)                                                  \
+	static int name(cfg_t *cfg, cfg_opt_t *opt)                             \
+	{                                                                       \
+		char why[CONF_WHY_MAX];                                         \
+									\
+		if (check(cfg_opt_getnstr(opt, 0), why, sizeof(why)) < 0)       \
+			return opt_error(cfg, opt, "%s", why);                  \
+		return 0;                                                       \
+	}
+
+TLS_CHECK(check_cipher_list, conf_tls_cipher_list)
+TLS_CHECK(check_ciphersuites, conf_tls_ciphersuites)
+TLS_CHECK(check_ecdh_curves, conf_tls_groups)
+
 static const struct {
 	const char *name;
 	cfg_validate_callback_t check;
@@ -513,6 +549,13 @@ static const struct {
 	{"auth-cache-ttl", conf_check_int},
 	{"auth-negative-ttl", conf_check_int},
 	{"auth-max-inflight", conf_check_int},
+	/* The TLS policy. */
+	{"tls-min-version", check_tls_min_version},
+	{"cipher-list", check_cipher_list},
+	{"ciphersuites", check_ciphersuites},
+	{"ecdh-curves", check_ecdh_curves},
+	{"ca-file", check_path},
+	{"client-cert", check_client_cert},
 };
 
 void conf_check_install(cfg_t *cfg)

@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "conf/conf_check.h"
+#include "conf/conf_tls.h"
 
 #define MSG_MAX 640
 
@@ -235,6 +236,21 @@ static void conf_opts_bandwidth(struct conf_opts *t)
 	CONF_OPTS_ADD(t, v);
 }
 
+/* The TLS policy of the TLS and DTLS listeners (conf/conf_tls.h). */
+static void conf_opts_tls(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_STR("tls-min-version", CONF_TLS_DEFAULT_MIN_VERSION, CFGF_NONE),
+		CFG_STR("cipher-list", CONF_TLS_DEFAULT_CIPHER_LIST, CFGF_NONE),
+		CFG_STR("ciphersuites", CONF_TLS_DEFAULT_CIPHERSUITES, CFGF_NONE),
+		CFG_STR("ecdh-curves", CONF_TLS_DEFAULT_ECDH_CURVES, CFGF_NONE),
+		CFG_STR("ca-file", NULL, CFGF_NONE),
+		CFG_STR("client-cert", CONF_TLS_DEFAULT_CLIENT_CERT, CFGF_NONE),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
 /* Unknown options stay errors: no CFGF_IGNORE_UNKNOWN. */
 cfg_t *conf_opts_cfg_new(void)
 {
@@ -249,6 +265,7 @@ cfg_t *conf_opts_cfg_new(void)
 	conf_opts_redis(&t);
 	conf_opts_auth_http(&t);
 	conf_opts_bandwidth(&t);
+	conf_opts_tls(&t);
 	if (t.overflow)
 		return NULL; /* never: CONF_OPTS_MAX holds them all */
 	t.v[t.n] = end[0];

@@ -68,7 +68,10 @@ static bool externals_eq(const struct conf *a, const struct conf *b)
 		return false;
 	for (size_t i = 0; i < a->n_external; i++)
 		if (!turn_addr_eq(&a->external[i].public_ip, &b->external[i].public_ip) ||
-		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip))
+		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip) ||
+		    a->external[i].auto_stun != b->external[i].auto_stun ||
+		    a->external[i].stun_port != b->external[i].stun_port ||
+		    strcmp(a->external[i].stun_host, b->external[i].stun_host) != 0)
 			return false;
 	return true;
 }
@@ -415,6 +418,13 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->log_level != running->log_level, "log-level");
 	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
 	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");
+	/* The TLS policy: new contexts for new connections (net/tls.c). */
+	APPLIED_IF(next->tls_min_version != running->tls_min_version, "tls-min-version");
+	APPLIED_IF(!str_eq(next->cipher_list, running->cipher_list), "cipher-list");
+	APPLIED_IF(!str_eq(next->ciphersuites, running->ciphersuites), "ciphersuites");
+	APPLIED_IF(!str_eq(next->ecdh_curves, running->ecdh_curves), "ecdh-curves");
+	APPLIED_IF(!str_eq(next->ca_file, running->ca_file), "ca-file");
+	APPLIED_IF(next->client_cert_required != running->client_cert_required, "client-cert");
 }
 
 int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
