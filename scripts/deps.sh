@@ -16,6 +16,10 @@ check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chr
 # The TLS policy test lists the versions, suites and groups turnd offers
 # with sslscan (faster than testssl.sh: one handshake per probe, in C).
 check="$check sslscan"
+# The browser tests in Firefox drive firefox-esr over WebDriver BiDi with
+# python3-websocket and trust the test CA in its profile with certutil
+# (libnss3-tools).
+check="$check firefox-esr python3-websocket libnss3-tools"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in
