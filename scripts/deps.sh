@@ -13,6 +13,10 @@ build="autoconf automake pkg-config make gcc libevent-dev libssl-dev libconfuse-
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
 check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+# The PROXY protocol test (proxy_haproxy.sh) runs HAProxy in front of turnd,
+# in the foreground with its own configuration (its service is not used),
+# and asks acme-redirect with curl.
+check="$check haproxy curl"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

@@ -10,7 +10,7 @@ DESCRIPTION" or "not ok - DESCRIPTION" (one python process for many
 cases: its start-up is the slow part).
 
 Scenarios:
-  mapped [HEADER]   send HEADER (hex, may be empty), then a Binding request;
+  mapped [HEADER]   send HEADER (hex digits, "-" for none), then a Binding request;
                     print "mapped ADDR:PORT" (its XOR-MAPPED-ADDRESS) and
                     "local ADDR:PORT" (this socket's own address); exit 0
                     when the answer came and, with --expect local, names
@@ -26,6 +26,8 @@ Scenarios:
                     the answer's status line and Location; exit 0 when it
                     is a 301 (with --expect URL: to URL) and the server
                     then closes; exit 1 when it closes without an answer
+  nohttp PATH [METHOD]  the same request: exit 0 when the server closes
+                    the connection without an answer
 """
 import argparse
 import os
@@ -106,9 +108,14 @@ def closed_by_server(s):
         return False
 
 
-def s_mapped(args, header=""):
+def hexbytes(text):
+    """HEADER as given: hex digits, "-" for none."""
+    return b"" if text == "-" else bytes.fromhex(text)
+
+
+def s_mapped(args, header="-"):
     s, local = connect(args)
-    s.sendall(bytes.fromhex(header))
+    s.sendall(hexbytes(header))
     s = wrap(args, s)
     req, tid = binding()
     s.sendall(req)
@@ -128,7 +135,7 @@ def s_closed(args, header):
     req, _ = binding()
     try:
         s, _ = connect(args)
-        s.sendall(bytes.fromhex(header) + req)
+        s.sendall(hexbytes(header) + req)
     except (ConnectionResetError, BrokenPipeError):
         print("closed (reset at once)")
         return 0
@@ -174,6 +181,11 @@ def s_http(args, path, method="GET"):
     return 0 if lines[0].startswith("HTTP/1.1 301 ") else 1
 
 
+def s_nohttp(args, path, method="GET"):
+    rc = s_http(args, path, method)
+    return 1 if rc == 0 else 0
+
+
 def parser():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bind")
@@ -181,14 +193,15 @@ def parser():
     ap.add_argument("--expect")
     ap.add_argument("host")
     ap.add_argument("port", type=int)
-    ap.add_argument("scenario", choices=["mapped", "closed", "silent", "http"])
+    ap.add_argument("scenario", choices=["mapped", "closed", "silent", "http", "nohttp"])
     ap.add_argument("arg", nargs="*")
     return ap
 
 
 def run(argv):
     args = parser().parse_args(argv)
-    fn = {"mapped": s_mapped, "closed": s_closed, "silent": s_silent, "http": s_http}
+    fn = {"mapped": s_mapped, "closed": s_closed, "silent": s_silent, "http": s_http,
+          "nohttp": s_nohttp}
     try:
         return fn[args.scenario](args, *args.arg)
     except (OSError, EOFError, ssl.SSLError) as e:
