@@ -251,5 +251,27 @@ check "log: untrusted proxy refused at info" grep -q "info: proxy: connection fr
 check "log: malformed header closed with its reason" grep -q "info: proxy: connection from $PROXY_IP:[0-9]* closed: version 2: longer than 1040 bytes" "$TURN_LOG"
 check "log: late header closed" grep -q "closed: no whole PROXY header within first-message-timeout" "$TURN_LOG"
 
+# ---- SIGHUP: trusted-proxy and proxy-protocol for new connections ------------
+
+sed -e "s|^trusted-proxy = .*|trusted-proxy = { \"$PROXY_IP\", \"$ROGUE_IP\" }\nproxy-protocol = true|" \
+	"$T_DIR/turnd.conf" >"$T_DIR/turnd.conf.new" && mv "$T_DIR/turnd.conf.new" "$T_DIR/turnd.conf"
+kill -HUP "$TURND_PID"
+reloaded() {
+	for _ in $(seq 1 50); do
+		grep -q "SIGHUP: every worker runs the new configuration" "$TURN_LOG" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "SIGHUP: trusted-proxy and proxy-protocol reloaded" reloaded
+check "SIGHUP: the log lists them as changed" \
+	grep -q "SIGHUP: configuration reloaded from .*changed: trusted-proxy, proxy-protocol" "$TURN_LOG"
+V1=$(hex "PROXY TCP4 198.51.100.1 127.0.0.1 1000 $PORT")0d0a
+batch "after SIGHUP" <<EOF
+$ROGUE_IP, now in trusted-proxy: its header is believed | --bind $ROGUE_IP --expect 203.0.113.9:4444 127.0.0.1 $LP mapped ${SIG}2111000ccb007109$(printf %08x 2130706433)115c$(printf %04x "$LP")
+proxy-protocol: listening-port's TCP socket takes a header | --bind $PROXY_IP --expect 198.51.100.1:1000 127.0.0.1 $PORT mapped $V1
+proxy-protocol: listening-port's TCP socket closes a client without one | 127.0.0.1 $PORT closed -
+EOF
+
 check "turnd stops cleanly on SIGTERM" stop_turn_server
 finish
