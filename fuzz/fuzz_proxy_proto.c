@@ -9,7 +9,7 @@
  *  - the parse is incremental: a prefix that is refused stays refused with
  *    more bytes, a prefix that is whole gives the same header, and the
  *    header's own bytes without its last one ask for more;
- *  - a client address is IPv4 or IPv6, the same family as the destination;
+ *  - a client address is IPv4 (its last 12 bytes zero) or IPv6;
  *  - an ACME answer fits its buffer, is a 301, and its Location carries
  *    only the URL and base64url token characters.
  */
@@ -43,7 +43,8 @@ static void fuzz_header_facts(const struct proxy_proto_header *h, enum proxy_pro
 	FUZZ_ASSERT(h->version == 1 || h->version == 2);
 	if (!h->local) {
 		FUZZ_ASSERT(h->src.family == 4 || h->src.family == 6);
-		FUZZ_ASSERT(h->src.family == h->dst.family);
+		FUZZ_ASSERT(h->dst.family == 4 || h->dst.family == 6);
+		FUZZ_ASSERT(h->src.family == 6 || h->src.ip[15] == 0); /* IPv4: 4 bytes */
 	}
 }
 

@@ -19,6 +19,28 @@ static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
 #define V2_TCP4_LEN 12 /* two IPv4 addresses, two ports */
 #define V2_TCP6_LEN 36
 
+/* A dual-stack proxy (HAProxy bound to [::] with v4v6) sees an IPv4
+ * client as ::ffff:a.b.c.d: the client is IPv4, and XOR-MAPPED-ADDRESS
+ * and the per-source limits must say so. */
+static void v4_unmap(struct turn_addr *a)
+{
+	uint8_t v4[4];
+
+	if (!turn_addr_is_v4mapped(a))
+		return;
+	memcpy(v4, a->ip + 12, 4);
+	memset(a->ip, 0, sizeof(a->ip));
+	memcpy(a->ip, v4, 4);
+	a->family = TURN_AF_INET;
+}
+
+static enum proxy_proto_result done(struct proxy_proto_header *out)
+{
+	v4_unmap(&out->src);
+	v4_unmap(&out->dst);
+	return PROXY_PROTO_DONE;
+}
+
 static enum proxy_proto_result malformed(struct proxy_proto_header *out, const char *why)
 {
 	out->why = why;
@@ -100,7 +122,7 @@ static enum proxy_proto_result v1_fields(char *line, struct proxy_proto_header *
 		return malformed(out, "version 1: an address is not of the protocol's family");
 	if (v1_port(f[3], &out->src.port) < 0 || v1_port(f[4], &out->dst.port) < 0)
 		return malformed(out, "version 1: a port is not 0-65535");
-	return PROXY_PROTO_DONE;
+	return done(out);
 }
 
 static enum proxy_proto_result parse_v1(const uint8_t *buf, size_t len,
@@ -164,7 +186,7 @@ static enum proxy_proto_result v2_addresses(struct rbuf *r, uint8_t fam, size_t 
 	out->dst.port = rbuf_u16(r);
 	if (r->err) /* never: block was checked against the bytes there */
 		return malformed(out, "version 2: truncated");
-	return PROXY_PROTO_DONE;
+	return done(out);
 }
 
 static enum proxy_proto_result parse_v2(const uint8_t *buf, size_t len,

@@ -45,8 +45,10 @@ struct proxy_proto_header {
 	 * own health check) or version 1's UNKNOWN. The connection's own
 	 * addresses stand. */
 	bool local;
-	struct turn_addr src; /* the client, with its port (unless local) */
-	struct turn_addr dst; /* where the client connected: the proxy's address */
+	/* The client, with its port (unless local); an IPv4-mapped IPv6
+	 * address (::ffff:a.b.c.d) is given as the IPv4 address. */
+	struct turn_addr src;
+	struct turn_addr dst; /* where the client connected: the proxy's (the same) */
 	size_t len;           /* bytes of the header (DONE) */
 	const char *why;      /* MALFORMED: a static reason, for a log line */
 };

@@ -184,6 +184,25 @@ START_TEST(v1_tcp4_tcp6_as_haproxy_sends_them)
 }
 END_TEST
 
+/* A dual-stack proxy's IPv4 client arrives as ::ffff:a.b.c.d: it is an
+ * IPv4 client. */
+START_TEST(v4_mapped_client_is_ipv4)
+{
+	static const char v1[] = "PROXY TCP6 ::ffff:192.0.2.7 ::ffff:198.51.100.1 5000 443\r\n";
+	uint8_t v2[sizeof(v2_tcp6_tlv)];
+	struct proxy_proto_header h;
+
+	ck_assert_int_eq(parse(v1, strlen(v1), &h), PROXY_PROTO_DONE);
+	assert_addr(&h.src, "192.0.2.7:5000");
+	assert_addr(&h.dst, "198.51.100.1:443");
+	memcpy(v2, v2_tcp6_tlv, sizeof(v2));
+	memcpy(v2 + 16, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x07", 16);
+	ck_assert_int_eq(parse(v2, sizeof(v2), &h), PROXY_PROTO_DONE);
+	assert_addr(&h.src, "192.0.2.7:40000");
+	assert_addr(&h.dst, "[2001:db8::1]:443");
+}
+END_TEST
+
 START_TEST(v1_unknown_keeps_the_connection_address)
 {
 	static const char *ok[] = {
@@ -375,6 +394,7 @@ int main(void)
 	tcase_add_test(tc, v2_oversize_refused_at_sixteen_bytes);
 	tcase_add_test(tc, v1_tcp4_tcp6_as_haproxy_sends_them);
 	tcase_add_test(tc, v1_unknown_keeps_the_connection_address);
+	tcase_add_test(tc, v4_mapped_client_is_ipv4);
 	tcase_add_test(tc, v1_malformed_lines);
 	tcase_add_test(tc, v1_at_most_107_bytes);
 	tcase_add_test(tc, missing_header_refused_at_the_first_byte);
