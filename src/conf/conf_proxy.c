@@ -26,8 +26,10 @@ int conf_proxy_url(const char *text, const char **out, char *why, size_t whylen)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)text[i];
 		if (ch <= 0x20 || ch >= 0x7F || strchr("\"<>\\", ch)) {
-			snprintf(why, whylen, "'%.80s' has a blank, a quote, an angle bracket, a "
-				 "backslash or a byte that is not printable ASCII", text);
+			snprintf(why, whylen,
+				 "'%.80s' has a blank, a quote, an angle bracket, a "
+				 "backslash or a byte that is not printable ASCII",
+				 text);
 			return -1;
 		}
 	}
@@ -41,13 +43,15 @@ int conf_proxy_finish(const struct conf *c, char *why, size_t whylen)
 	if (c->n_trusted_proxies > 0)
 		return 0;
 	if (c->proxy_protocol) {
-		snprintf(why, whylen, "option 'proxy-protocol' is true without option "
+		snprintf(why, whylen,
+			 "option 'proxy-protocol' is true without option "
 			 "'trusted-proxy': every connection would be refused");
 		return -1;
 	}
 	for (size_t i = 0; i < c->n_listeners; i++)
 		if (c->listeners[i].transports & CONF_LISTEN_PROXY) {
-			snprintf(why, whylen, "option 'listener' (%s) asks for a PROXY header "
+			snprintf(why, whylen,
+				 "option 'listener' (%s) asks for a PROXY header "
 				 "without option 'trusted-proxy': every connection would be "
 				 "refused",
 				 turn_addr_format(&c->listeners[i].addr, true, text, sizeof(text)));

@@ -64,7 +64,7 @@ fail:
 
 void tcp_conn_refuse(int fd)
 {
-	struct linger rst = { 1, 0 };
+	struct linger rst = {1, 0};
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(fd);
@@ -73,8 +73,8 @@ void tcp_conn_refuse(int fd)
 bool tcp_proxy_trusted(const struct conf *c, const struct turn_addr *addr)
 {
 	for (size_t i = 0; i < c->n_trusted_proxies; i++) {
-		const struct turn_addr_range r = { c->trusted_proxies[i].lo,
-						   c->trusted_proxies[i].hi };
+		const struct turn_addr_range r = {c->trusted_proxies[i].lo,
+						  c->trusted_proxies[i].hi};
 		if (turn_addr_range_contains(&r, addr))
 			return true;
 	}
@@ -106,13 +106,13 @@ static bool accept_admit(struct net_worker *w, struct tcp_preface_args *a)
 	return true;
 }
 
-static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
-			       struct sockaddr *sa, int salen, void *arg)
+static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
+			       int salen, void *arg)
 {
 	struct tcp_listener *l = arg;
 	struct net_worker *w = l->w;
 	const struct conf *conf = w->conf;
-	struct tcp_preface_args a = { .fd = fd, .opened_ms = io_now_ms() };
+	struct tcp_preface_args a = {.fd = fd, .opened_ms = io_now_ms()};
 	const unsigned both = CONF_LISTEN_TCP | CONF_LISTEN_TLS;
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
@@ -155,7 +155,7 @@ static void listener_retry(evutil_socket_t fd, short what, void *arg)
 static void listener_on_error(struct evconnlistener *lev, void *arg)
 {
 	struct tcp_listener *l = arg;
-	struct timeval pause = { 1, 0 };
+	struct timeval pause = {1, 0};
 
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 		evconnlistener_disable(lev);
@@ -189,4 +189,3 @@ void tcp_listener_close(struct tcp_listener *l)
 	l->retry_ev = NULL;
 	l->fd = -1;
 }
-

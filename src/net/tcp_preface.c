@@ -38,9 +38,9 @@
 #define TLS_HANDSHAKE_RECORD 0x16
 
 enum preface_stage {
-	STAGE_PROXY,  /* reading a PROXY header */
-	STAGE_SNIFF,  /* waiting for the first byte of the stream */
-	STAGE_HTTP,   /* reading an HTTP request (acme-redirect) */
+	STAGE_PROXY, /* reading a PROXY header */
+	STAGE_SNIFF, /* waiting for the first byte of the stream */
+	STAGE_HTTP, /* reading an HTTP request (acme-redirect) */
 	STAGE_LINGER, /* answered: waiting for the client to close */
 };
 
@@ -161,8 +161,8 @@ static enum preface_step proxy_refuse(struct tcp_preface *p, const char *why)
 	char text[TURN_ADDR_STRLEN];
 
 	p->w->stats.proxy_malformed++;
-	tcp_preface_log(p->w, "proxy: connection from %s closed: %s", client_text(p, text, sizeof(text)),
-			why);
+	tcp_preface_log(p->w, "proxy: connection from %s closed: %s",
+			client_text(p, text, sizeof(text)), why);
 	preface_end(p, END_RESET);
 	return STEP_GONE;
 }
@@ -183,17 +183,15 @@ static enum preface_step step_proxy(struct tcp_preface *p)
 	}
 	if (n <= 0)
 		return proxy_refuse(p, n == 0 ? "closed before a whole PROXY header"
-					       : "read error before a whole PROXY header");
+					      : "read error before a whole PROXY header");
 	switch (proxy_proto_parse(p->buf, p->have + (size_t)n, &h)) {
-	case PROXY_PROTO_MALFORMED:
-		return proxy_refuse(p, h.why);
+	case PROXY_PROTO_MALFORMED: return proxy_refuse(p, h.why);
 	case PROXY_PROTO_NEED_MORE:
 		/* All of it is header (proxy_proto.h): take it, read on. */
 		if (preface_take(p, (size_t)n) < 0)
 			return proxy_refuse(p, "read error in the PROXY header");
 		return STEP_WAIT;
-	case PROXY_PROTO_DONE:
-		break;
+	case PROXY_PROTO_DONE: break;
 	}
 	if (preface_take(p, h.len - p->have) < 0)
 		return proxy_refuse(p, "read error in the PROXY header");
@@ -236,8 +234,10 @@ static enum preface_step http_refuse(struct tcp_preface *p)
 	char text[TURN_ADDR_STRLEN];
 
 	p->w->stats.acme_refused++;
-	tcp_preface_log(p->w, "acme-redirect: connection from %s closed: not an ACME challenge "
-			"request", client_text(p, text, sizeof(text)));
+	tcp_preface_log(p->w,
+			"acme-redirect: connection from %s closed: not an ACME challenge "
+			"request",
+			client_text(p, text, sizeof(text)));
 	preface_end(p, END_RESET);
 	return STEP_GONE;
 }
@@ -255,12 +255,9 @@ static enum preface_step step_http(struct tcp_preface *p)
 		return http_refuse(p);
 	p->have += (size_t)n;
 	switch (http_acme_answer(p->buf, p->have, url, out, sizeof(out), &out_len)) {
-	case HTTP_ACME_NEED_MORE:
-		return STEP_WAIT;
-	case HTTP_ACME_REFUSE:
-		return http_refuse(p);
-	case HTTP_ACME_REDIRECT:
-		break;
+	case HTTP_ACME_NEED_MORE: return STEP_WAIT;
+	case HTTP_ACME_REFUSE: return http_refuse(p);
+	case HTTP_ACME_REDIRECT: break;
 	}
 	/* A fresh socket's send buffer takes a few hundred bytes at once. */
 	if (send(p->a.fd, out, out_len, MSG_NOSIGNAL) != (ssize_t)out_len)
@@ -292,7 +289,7 @@ static void preface_arm(struct tcp_preface *p)
 {
 	uint64_t now = io_now_ms();
 	uint64_t left = p->deadline_ms > now ? p->deadline_ms - now : 0;
-	struct timeval tv = { (time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000 };
+	struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
 
 	event_add(p->ev, &tv);
 }
@@ -325,18 +322,14 @@ static void preface_timeout(struct tcp_preface *p)
 	switch (p->stage) {
 	case STAGE_PROXY:
 		s->proxy_timeout++;
-		tcp_preface_log(p->w, "proxy: connection from %s closed: no whole PROXY header "
-				"within first-message-timeout", client_text(p, text, sizeof(text)));
+		tcp_preface_log(p->w,
+				"proxy: connection from %s closed: no whole PROXY header "
+				"within first-message-timeout",
+				client_text(p, text, sizeof(text)));
 		break;
-	case STAGE_SNIFF:
-		s->conn_closed_first_message[CONN_KIND_TCP]++;
-		break;
-	case STAGE_HTTP:
-		s->acme_refused++;
-		break;
-	case STAGE_LINGER:
-		preface_end(p, END_CLOSE);
-		return;
+	case STAGE_SNIFF: s->conn_closed_first_message[CONN_KIND_TCP]++; break;
+	case STAGE_HTTP: s->acme_refused++; break;
+	case STAGE_LINGER: preface_end(p, END_CLOSE); return;
 	}
 	preface_end(p, END_RESET);
 }
@@ -353,7 +346,8 @@ static void preface_on_event(evutil_socket_t fd, short what, void *arg)
 void tcp_preface_start(struct net_worker *w, const struct tcp_preface_args *a)
 {
 	struct tcp_preface *p = w->n_prefaces < PREFACE_MAX ? calloc(1, sizeof(*p)) : NULL;
-	unsigned timeout_s = w->conf->first_message_timeout_s ? w->conf->first_message_timeout_s : 1;
+	unsigned timeout_s =
+		w->conf->first_message_timeout_s ? w->conf->first_message_timeout_s : 1;
 
 	if (p)
 		p->ev = event_new(w->base, a->fd, EV_READ, preface_on_event, p);

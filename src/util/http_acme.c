@@ -46,7 +46,8 @@ static size_t request_token(const uint8_t *req, size_t eol)
 static size_t headers_end(const uint8_t *req, size_t len)
 {
 	for (size_t i = 3; i < len; i++)
-		if (req[i] == '\n' && req[i - 1] == '\r' && req[i - 2] == '\n' && req[i - 3] == '\r')
+		if (req[i] == '\n' && req[i - 1] == '\r' && req[i - 2] == '\n' &&
+		    req[i - 3] == '\r')
 			return i + 1;
 	return 0;
 }

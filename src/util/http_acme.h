@@ -26,8 +26,8 @@
 
 enum http_acme_result {
 	HTTP_ACME_NEED_MORE, /* an acceptable request so far: read on */
-	HTTP_ACME_REDIRECT,  /* answer with out, then close */
-	HTTP_ACME_REFUSE,    /* not a challenge request (or too long): close */
+	HTTP_ACME_REDIRECT, /* answer with out, then close */
+	HTTP_ACME_REFUSE, /* not a challenge request (or too long): close */
 };
 
 /* Whether a connection's first byte may start an HTTP request: methods

@@ -113,7 +113,7 @@ static enum proxy_proto_result v1_fields(char *line, struct proxy_proto_header *
 	n = v1_split(line, f, 5);
 	if (n != 5)
 		return malformed(out, "version 1: not PROTOCOL SRC DST SPORT DPORT");
-	unsigned family = strcmp(f[0], "TCP4") == 0 ? TURN_AF_INET
+	unsigned family = strcmp(f[0], "TCP4") == 0   ? TURN_AF_INET
 			  : strcmp(f[0], "TCP6") == 0 ? TURN_AF_INET6
 						      : 0;
 	if (!family)

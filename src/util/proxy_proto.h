@@ -35,7 +35,7 @@
 
 enum proxy_proto_result {
 	PROXY_PROTO_NEED_MORE, /* a header so far: read on */
-	PROXY_PROTO_DONE,      /* a whole header: see out */
+	PROXY_PROTO_DONE, /* a whole header: see out */
 	PROXY_PROTO_MALFORMED, /* no header, a broken one, or one too long: out->why says */
 };
 
@@ -49,8 +49,8 @@ struct proxy_proto_header {
 	 * address (::ffff:a.b.c.d) is given as the IPv4 address. */
 	struct turn_addr src;
 	struct turn_addr dst; /* where the client connected: the proxy's (the same) */
-	size_t len;           /* bytes of the header (DONE) */
-	const char *why;      /* MALFORMED: a static reason, for a log line */
+	size_t len; /* bytes of the header (DONE) */
+	const char *why; /* MALFORMED: a static reason, for a log line */
 };
 
 /* Parse the first len bytes of a connection (see above). out is filled

@@ -15,25 +15,26 @@
 static const uint8_t v2_tcp4[] = {
 	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, /* signature */
 	0x21, 0x11, 0x00, 0x0C, /* v2 PROXY, AF_INET STREAM, 12 bytes */
-	127, 0, 0, 5, 127, 0, 0, 1, 0x9C, 0x40, 0x01, 0xBB,
+	127,  0,    0,	  5,	127,  0,    0,	  1,	0x9C, 0x40, 0x01, 0xBB,
 };
 
 /* [2001:db8::5]:40000 -> [2001:db8::1]:443, then two TLVs (ALPN "h2" and
  * a NOOP of 3 bytes) that are skipped. */
 static const uint8_t v2_tcp6_tlv[] = {
-	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
-	0x21, 0x21, 0x00, 0x24 + 5 + 6,
-	0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
-	0x20, 0x01, 0x0D, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-	0x9C, 0x40, 0x01, 0xBB,
-	0x01, 0x00, 0x02, 'h', '2',
-	0x04, 0x00, 0x03, 0, 0, 0,
+	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51,
+	0x55, 0x49, 0x54, 0x0A, 0x21, 0x21, 0x00, 0x24 + 5 + 6,
+	0x20, 0x01, 0x0D, 0xB8, 0,    0,    0,	  0,
+	0,    0,    0,	  0,	0,    0,    0,	  5,
+	0x20, 0x01, 0x0D, 0xB8, 0,    0,    0,	  0,
+	0,    0,    0,	  0,	0,    0,    0,	  1,
+	0x9C, 0x40, 0x01, 0xBB, 0x01, 0x00, 0x02, 'h',
+	'2',  0x04, 0x00, 0x03, 0,    0,    0,
 };
 
 /* HAProxy's health check with check-send-proxy: LOCAL, no addresses. */
 static const uint8_t v2_local[] = {
-	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A,
-	0x20, 0x00, 0x00, 0x00,
+	0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51,
+	0x55, 0x49, 0x54, 0x0A, 0x20, 0x00, 0x00, 0x00,
 };
 
 static enum proxy_proto_result parse(const void *buf, size_t len, struct proxy_proto_header *h)
@@ -222,20 +223,20 @@ END_TEST
 START_TEST(v1_malformed_lines)
 {
 	static const char *bad[] = {
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n",         /* LF without CR */
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX",        /* CR without LF */
-		"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n",       /* no such protocol */
-		"PROXY TCP4 ::1 5.6.7.8 1 2\r\n",           /* IPv6 under TCP4 */
-		"PROXY TCP6 1.2.3.4 ::1 1 2\r\n",           /* IPv4 under TCP6 */
-		"PROXY TCP4 1.2.3.4:5 5.6.7.8 1 2\r\n",     /* a port in the address */
-		"PROXY TCP6 [::1] ::1 1 2\r\n",             /* brackets */
-		"PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",   /* port out of range */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n", /* LF without CR */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX", /* CR without LF */
+		"PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n", /* no such protocol */
+		"PROXY TCP4 ::1 5.6.7.8 1 2\r\n", /* IPv6 under TCP4 */
+		"PROXY TCP6 1.2.3.4 ::1 1 2\r\n", /* IPv4 under TCP6 */
+		"PROXY TCP4 1.2.3.4:5 5.6.7.8 1 2\r\n", /* a port in the address */
+		"PROXY TCP6 [::1] ::1 1 2\r\n", /* brackets */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n", /* port out of range */
 		"PROXY TCP4 1.2.3.4 5.6.7.8 -1 2\r\n",
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1 \r\n",        /* empty port */
-		"PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n",      /* two spaces */
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n",     /* a field too many */
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n",         /* one too few */
-		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\x01\r\n",   /* not printable */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 \r\n", /* empty port */
+		"PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n", /* two spaces */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n", /* a field too many */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", /* one too few */
+		"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\x01\r\n", /* not printable */
 		"PROXY\r\n",
 		"PROXYTCP4 1.2.3.4 5.6.7.8 1 2\r\n",
 		"proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n",
@@ -243,7 +244,8 @@ START_TEST(v1_malformed_lines)
 	struct proxy_proto_header h;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_msg(parse(bad[i], strlen(bad[i]), &h) == PROXY_PROTO_MALFORMED, "%s", bad[i]);
+		ck_assert_msg(parse(bad[i], strlen(bad[i]), &h) == PROXY_PROTO_MALFORMED, "%s",
+			      bad[i]);
 		ck_assert_ptr_nonnull(h.why);
 	}
 }
@@ -313,8 +315,9 @@ START_TEST(acme_challenge_redirected)
 	/* Every prefix: more, since the headers are not over. */
 	for (size_t n = 0; n < strlen(req); n++)
 		ck_assert_msg(acme(req, n, out, &out_len) == HTTP_ACME_NEED_MORE, "prefix %zu", n);
-	ck_assert_int_eq(acme("GET /.well-known/acme-challenge/x HTTP/1.0\r\n\r\n", 46, out, &out_len),
-			 HTTP_ACME_REDIRECT);
+	ck_assert_int_eq(
+		acme("GET /.well-known/acme-challenge/x HTTP/1.0\r\n\r\n", 46, out, &out_len),
+		HTTP_ACME_REDIRECT);
 }
 END_TEST
 
@@ -323,8 +326,8 @@ START_TEST(acme_other_requests_refused)
 	static const char *bad[] = {
 		"POST /.well-known/acme-challenge/abc HTTP/1.1\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r\n",
-		"GET /.well-known/acme-challenge/ HTTP/1.1\r\n\r\n",       /* no token */
-		"GET /.well-known/acme-challenge/a/b HTTP/1.1\r\n\r\n",    /* not base64url */
+		"GET /.well-known/acme-challenge/ HTTP/1.1\r\n\r\n", /* no token */
+		"GET /.well-known/acme-challenge/a/b HTTP/1.1\r\n\r\n", /* not base64url */
 		"GET /.well-known/acme-challenge/a%0d%0aX: y HTTP/1.1\r\n\r\n",
 		"GET /.well-known/acme-challenge/abc HTTP/2.0\r\n\r\n",
 		"GET /.well-known/acme-challenge/abc HTTP/1.1 x\r\n\r\n",
@@ -351,10 +354,11 @@ START_TEST(acme_bounds)
 
 	/* A token of 128 characters is taken, 129 is not. */
 	for (int len = HTTP_ACME_TOKEN_MAX; len <= HTTP_ACME_TOKEN_MAX + 1; len++) {
-		n = snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/%0*d HTTP/1.1\r\n\r\n",
-			     len, 7);
-		ck_assert_int_eq(acme(req, (size_t)n, out, &out_len),
-				 len == HTTP_ACME_TOKEN_MAX ? HTTP_ACME_REDIRECT : HTTP_ACME_REFUSE);
+		n = snprintf(req, sizeof(req),
+			     "GET /.well-known/acme-challenge/%0*d HTTP/1.1\r\n\r\n", len, 7);
+		ck_assert_int_eq(acme(req, (size_t)n, out, &out_len), len == HTTP_ACME_TOKEN_MAX
+									      ? HTTP_ACME_REDIRECT
+									      : HTTP_ACME_REFUSE);
 	}
 	/* Headers that never end: refused at HTTP_ACME_REQUEST_MAX. */
 	n = snprintf(req, sizeof(req), "GET /.well-known/acme-challenge/abc HTTP/1.1\r\nX: ");
