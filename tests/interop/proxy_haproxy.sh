@@ -17,7 +17,10 @@
 #     logged; HAProxy's health checks (LOCAL) are taken;
 #   - TCP and TLS on one port ("tcp,tls" listener) without a proxy;
 #   - acme-redirect: an ACME challenge on the TCP port gets a 301 to the
-#     URL and token, another HTTP request is closed.
+#     URL and token, another HTTP request is closed;
+#   - SIGHUP: a new trusted-proxy, proxy-protocol (listening-port's TCP
+#     socket) and 'proxy' added to a listener (its socket replaced) apply
+#     to new connections.
 . "$top_srcdir/tests/interop/lib.sh"
 . "$top_srcdir/tests/interop/turn_lib.sh"
 
@@ -253,7 +256,9 @@ check "log: late header closed" grep -q "closed: no whole PROXY header within fi
 
 # ---- SIGHUP: trusted-proxy and proxy-protocol for new connections ------------
 
+# And the tcp,tls listener gains proxy: its socket is replaced live.
 sed -e "s|^trusted-proxy = .*|trusted-proxy = { \"$PROXY_IP\", \"$ROGUE_IP\" }\nproxy-protocol = true|" \
+	-e "s|127.0.0.1:$LB/tcp,tls\\\"|127.0.0.1:$LB/tcp,tls,proxy\\\"|" \
 	"$T_DIR/turnd.conf" >"$T_DIR/turnd.conf.new" && mv "$T_DIR/turnd.conf.new" "$T_DIR/turnd.conf"
 kill -HUP "$TURND_PID"
 reloaded() {
@@ -265,12 +270,17 @@ reloaded() {
 }
 check "SIGHUP: trusted-proxy and proxy-protocol reloaded" reloaded
 check "SIGHUP: the log lists them as changed" \
-	grep -q "SIGHUP: configuration reloaded from .*changed: trusted-proxy, proxy-protocol" "$TURN_LOG"
+	grep -q "SIGHUP: configuration reloaded from .*changed: listener, trusted-proxy, proxy-protocol" "$TURN_LOG"
+check "SIGHUP: the tcp,tls listener's socket replaced by a tcp,tls,proxy one" sh -c \
+	"grep -q 'SIGHUP: listener 127.0.0.1:$LB/tcp,tls,proxy added' '$TURN_LOG' &&
+	 grep -q 'SIGHUP: listener 127.0.0.1:$LB/tcp,tls removed' '$TURN_LOG'"
 V1=$(hex "PROXY TCP4 198.51.100.1 127.0.0.1 1000 $PORT")0d0a
 batch "after SIGHUP" <<EOF
 $ROGUE_IP, now in trusted-proxy: its header is believed | --bind $ROGUE_IP --expect 203.0.113.9:4444 127.0.0.1 $LP mapped ${SIG}2111000ccb007109$(printf %08x 2130706433)115c$(printf %04x "$LP")
 proxy-protocol: listening-port's TCP socket takes a header | --bind $PROXY_IP --expect 198.51.100.1:1000 127.0.0.1 $PORT mapped $V1
 proxy-protocol: listening-port's TCP socket closes a client without one | 127.0.0.1 $PORT closed -
+the listener with proxy now: a header from a trusted source is taken | --bind $PROXY_IP --expect 198.51.100.1:1000 127.0.0.1 $LB mapped $V1
+the listener with proxy now: a client without one is closed | 127.0.0.1 $LB closed -
 EOF
 
 check "turnd stops cleanly on SIGTERM" stop_turn_server
