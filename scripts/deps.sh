@@ -20,6 +20,10 @@ check="$check sslscan"
 # python3-websocket and trust the test CA in its profile with certutil
 # (libnss3-tools).
 check="$check firefox-esr python3-websocket libnss3-tools"
+# The PROXY protocol test (proxy_haproxy.sh) runs HAProxy in front of turnd,
+# in the foreground with its own configuration (its service is not used),
+# and asks acme-redirect with curl.
+check="$check haproxy curl"
 fuzz="$build clang libclang-rt-14-dev"
 
 case "$what" in

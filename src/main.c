@@ -142,12 +142,13 @@ static void print_reach(const struct conf *c, unsigned workers)
 			   c->no_udp ? "" : " udp", c->no_tcp ? "" : " tcp");
 	for (size_t i = 0; i < c->n_listeners; i++) {
 		const struct conf_listener *l = &c->listeners[i];
-		log_notice("listening on %s%s%s%s%s (listener)",
+		log_notice("listening on %s%s%s%s%s%s (listener)",
 			   turn_addr_format(&l->addr, true, text, sizeof(text)),
 			   l->transports & CONF_LISTEN_UDP ? " udp" : "",
 			   l->transports & CONF_LISTEN_TCP ? " tcp" : "",
 			   l->transports & CONF_LISTEN_TLS ? " tls" : "",
-			   l->transports & CONF_LISTEN_DTLS ? " dtls" : "");
+			   l->transports & CONF_LISTEN_DTLS ? " dtls" : "",
+			   l->transports & CONF_LISTEN_PROXY ? " proxy" : "");
 	}
 	/* The hint names an address turnd listens on: the first, or loopback
 	 * of its family in place of a wildcard. */

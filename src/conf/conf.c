@@ -18,6 +18,7 @@
 
 #include "conf/conf_check.h"
 #include "conf/conf_nat.h"
+#include "conf/conf_proxy.h"
 #include "conf/conf_opts.h"
 #include "conf/conf_text.h"
 #include "conf/conf_tls.h"
@@ -439,6 +440,15 @@ static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
+/* Behind a load balancer: conf_proxy.c. */
+static int build_proxy(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	c->proxy_protocol = cfg_getbool(cfg, "proxy-protocol");
+	if (build_ranges(cfg, "trusted-proxy", &c->trusted_proxies, &c->n_trusted_proxies, b) < 0)
+		return -1;
+	return build_str(cfg_getstr(cfg, "acme-redirect"), false, &c->acme_redirect, b);
+}
+
 static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
@@ -459,7 +469,8 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0 ||
 	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0 ||
-	    build_tls(cfg, c, b) < 0)
+	    build_tls(cfg, c, b) < 0 ||
+	    build_proxy(cfg, c, b) < 0)
 		return -1;
 	/* A getter that met an unknown name reported it through conf_errfunc:
 	 * a mistake in this file, caught by the tests. */
@@ -575,7 +586,8 @@ static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf 
 	char why[CONF_WHY_MAX];
 	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
 	    cross_check(c, b) < 0 ||
-	    (conf_nat_finish(c, why, sizeof(why)) < 0 &&
+	    ((conf_nat_finish(c, why, sizeof(why)) < 0 ||
+	      conf_proxy_finish(c, why, sizeof(why)) < 0) &&
 	     set_err(b->err, b->errlen, "%s: %s", b->name, why) < 0)) {
 		conf_free(c);
 		return -1;
@@ -710,5 +722,7 @@ void conf_free(struct conf *c)
 	free(c->ciphersuites);
 	free(c->ecdh_curves);
 	free(c->ca_file);
+	free(c->trusted_proxies);
+	free(c->acme_redirect);
 	free(c);
 }

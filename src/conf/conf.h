@@ -68,6 +68,10 @@ struct conf_external {
 #define CONF_LISTEN_TCP 0x2u
 #define CONF_LISTEN_TLS 0x4u
 #define CONF_LISTEN_DTLS 0x8u
+/* Not a socket: the entry's TCP and TLS socket reads a PROXY header first
+ * (conf_proxy.c). With both tcp and tls, one socket takes both, told
+ * apart by the first byte. */
+#define CONF_LISTEN_PROXY 0x10u
 struct conf_listener {
 	struct turn_addr addr; /* with its port; may be a wildcard */
 	unsigned transports;   /* CONF_LISTEN_* bits, at least one */
@@ -242,6 +246,16 @@ struct conf {
 	char *ecdh_curves;        /* key exchange groups */
 	char *ca_file;            /* NULL: no client certificate asked for */
 	bool client_cert_required; /* with ca_file: a client without one is refused */
+
+	/* Behind a load balancer (conf_proxy.c): the sources whose PROXY
+	 * header is believed (trusted-proxy), whether the sockets of
+	 * listening-port and tls-listening-port expect one (proxy-protocol),
+	 * and the ACME HTTP-01 redirect on plain TCP sockets (acme-redirect,
+	 * NULL: off). */
+	struct conf_range *trusted_proxies;
+	size_t n_trusted_proxies;
+	bool proxy_protocol;
+	char *acme_redirect;
 
 	/* Process. */
 	unsigned workers; /* relay-threads; 0 = one per core */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conf/conf_tls.h"
+#include "conf/conf_proxy.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -180,6 +181,7 @@ VALUE_CHECK(check_server, conf_value_server, struct turn_addr)
 VALUE_CHECK(check_external, conf_value_external, struct conf_external)
 VALUE_CHECK(check_range, conf_value_range, struct conf_range)
 VALUE_CHECK(check_listener_value, conf_value_listener, struct conf_listener)
+VALUE_CHECK(check_acme_url, conf_proxy_url, const char *)
 
 /* Kinds of socket per listener and per address: conf_check.h. */
 static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
@@ -192,10 +194,11 @@ static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
 	if (check_listener_value(cfg, opt) < 0)
 		return -1;
 	conf_value_listener(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
-	if ((a.transports & CONF_LISTEN_UDP_KIND) == CONF_LISTEN_UDP_KIND ||
-	    (a.transports & CONF_LISTEN_TCP_KIND) == CONF_LISTEN_TCP_KIND)
-		return opt_error(cfg, opt, "'%s': udp and dtls (or tcp and tls) would need one "
-				 "socket each on one port; use two ports",
+	/* tcp and tls share one socket, told apart by the first byte
+	 * (net/tcp_preface.c); a datagram carries no such sign. */
+	if ((a.transports & CONF_LISTEN_UDP_KIND) == CONF_LISTEN_UDP_KIND)
+		return opt_error(cfg, opt, "'%s': udp and dtls would need one socket each on one "
+				 "port; use two ports",
 				 cfg_opt_getnstr(opt, n - 1));
 	for (unsigned i = 0; i + 1 < n; i++)
 		if (conf_value_listener(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
@@ -545,6 +548,8 @@ static const struct {
 	{"redis-events-max", conf_check_int},
 	{"node-id", check_node_id},
 	{"auth-url", check_auth_url},
+	{"trusted-proxy", check_range},
+	{"acme-redirect", check_acme_url},
 	{"auth-timeout", conf_check_int},
 	{"auth-cache-ttl", conf_check_int},
 	{"auth-negative-ttl", conf_check_int},

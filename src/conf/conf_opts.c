@@ -251,6 +251,19 @@ static void conf_opts_tls(struct conf_opts *t)
 	CONF_OPTS_ADD(t, v);
 }
 
+/* Behind a load balancer: the PROXY protocol and the ACME redirect
+ * (issue 17, conf_proxy.c). */
+static void conf_opts_proxy(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_STR_LIST("trusted-proxy", NULL, CFGF_NONE),
+		CFG_BOOL_CB("proxy-protocol", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR("acme-redirect", NULL, CFGF_NONE),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
 /* Unknown options stay errors: no CFGF_IGNORE_UNKNOWN. */
 cfg_t *conf_opts_cfg_new(void)
 {
@@ -266,6 +279,7 @@ cfg_t *conf_opts_cfg_new(void)
 	conf_opts_auth_http(&t);
 	conf_opts_bandwidth(&t);
 	conf_opts_tls(&t);
+	conf_opts_proxy(&t);
 	if (t.overflow)
 		return NULL; /* never: CONF_OPTS_MAX holds them all */
 	t.v[t.n] = end[0];

@@ -99,6 +99,7 @@ static const struct {
 	{"tcp", CONF_LISTEN_TCP},
 	{"tls", CONF_LISTEN_TLS},
 	{"dtls", CONF_LISTEN_DTLS},
+	{"proxy", CONF_LISTEN_PROXY}, /* not a transport: a PROXY header first */
 };
 
 /* One transport name of a listener; 0 when unknown. */
@@ -132,7 +133,7 @@ int conf_value_listener(const char *text, struct conf_listener *out, char *why, 
 
 		if (!bit)
 			return fail(why, whylen, "'%.64s': '%.*s' is not a transport (udp, tcp, "
-				    "tls, dtls)", text, (int)(len > 16 ? 16 : len), p);
+				    "tls, dtls) or proxy", text, (int)(len > 16 ? 16 : len), p);
 		if (out->transports & bit)
 			return fail(why, whylen, "'%.64s': '%.*s' is given twice", text, (int)len, p);
 		out->transports |= bit;
@@ -140,6 +141,10 @@ int conf_value_listener(const char *text, struct conf_listener *out, char *why, 
 			break;
 		p += len + 1;
 	}
+	if ((out->transports & CONF_LISTEN_PROXY) &&
+	    !(out->transports & (CONF_LISTEN_TCP | CONF_LISTEN_TLS)))
+		return fail(why, whylen, "'%.64s': proxy (a PROXY header first) is for tcp and "
+			    "tls; name one of them", text);
 	return 0;
 }
 

@@ -1103,7 +1103,7 @@ START_TEST(listener_options)
 	load_fails("listener = { \"127.0.0.1/udp\" }\n", "is not an address with a port");
 	load_fails("listener = { \"127.0.0.1:4000\" }\n", "is not \"ADDRESS:PORT/TRANSPORTS\"");
 	load_fails("listener = { \"example.org:4000/udp\" }\n", "is not an address with a port");
-	load_fails("listener = { \"127.0.0.1:4000/tcp,tls\" }\n", "use two ports");
+	load_fails("listener = { \"127.0.0.1:4000/udp,dtls\" }\n", "use two ports");
 	load_fails("listener = { \"127.0.0.1:4000/udp\",\n\"127.0.0.1:4000/dtls\" }\n",
 		   "t.conf:2: option 'listener': '127.0.0.1:4000/dtls' listens where "
 		   "'127.0.0.1:4000/udp' already does");
@@ -1150,6 +1150,53 @@ START_TEST(control_socket_option)
 }
 END_TEST
 
+/* Behind a load balancer (issue 17): trusted-proxy, proxy-protocol, a
+ * listener's 'proxy' and 'tcp,tls' on one socket, acme-redirect. */
+START_TEST(proxy_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert_uint_eq(c->n_trusted_proxies, 0);
+	ck_assert(!c->proxy_protocol);
+	ck_assert_ptr_null(c->acme_redirect);
+	conf_free(c);
+	c = load_ok("trusted-proxy = { \"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\" }\n"
+		    "proxy-protocol = true\ncert = /c.pem\npkey = /k.pem\n"
+		    "listener = { \"0.0.0.0:443/tcp,tls,proxy\", \"[::]:443/tls,proxy,udp\" }\n"
+		    "acme-redirect = \"http://www.example.org/.well-known/acme-challenge/\"\n",
+		    NULL);
+	ck_assert_uint_eq(c->n_trusted_proxies, 3);
+	ck_assert_uint_eq(c->trusted_proxies[0].lo.ip[0], 10);
+	ck_assert_uint_eq(c->trusted_proxies[0].hi.ip[3], 255);
+	ck_assert(c->proxy_protocol);
+	ck_assert_uint_eq(c->listeners[0].transports,
+			  CONF_LISTEN_TCP | CONF_LISTEN_TLS | CONF_LISTEN_PROXY);
+	ck_assert_uint_eq(c->listeners[1].transports,
+			  CONF_LISTEN_TLS | CONF_LISTEN_PROXY | CONF_LISTEN_UDP);
+	ck_assert_str_eq(c->acme_redirect, "http://www.example.org/.well-known/acme-challenge/");
+	conf_free(c);
+	/* tcp and tls on one port: one socket, told apart by the first byte. */
+	c = load_ok("listener = \"127.0.0.1:4000/tcp,tls\"\ncert = /c.pem\npkey = /k.pem\n", NULL);
+	ck_assert_uint_eq(c->listeners[0].transports, CONF_LISTEN_TCP | CONF_LISTEN_TLS);
+	conf_free(c);
+	load_fails("proxy-protocol = true\n",
+		   "t.conf: option 'proxy-protocol' is true without option 'trusted-proxy'");
+	load_fails("listener = \"127.0.0.1:4000/tcp,proxy\"\n",
+		   "t.conf: option 'listener' (127.0.0.1:4000) asks for a PROXY header without "
+		   "option 'trusted-proxy'");
+	load_fails("trusted-proxy = 10.0.0.1\nlistener = \"127.0.0.1:4000/udp,proxy\"\n",
+		   "proxy (a PROXY header first) is for tcp and tls");
+	load_fails("trusted-proxy = 10.0.0.1\nlistener = \"127.0.0.1:4000/proxy\"\n",
+		   "proxy (a PROXY header first) is for tcp and tls");
+	load_fails("trusted-proxy = { \"10.0.0.1:80\" }\n", "option 'trusted-proxy'");
+	load_fails("trusted-proxy = { \"example.org\" }\n", "option 'trusted-proxy'");
+	load_fails("acme-redirect = \"ftp://x/\"\n",
+		   "option 'acme-redirect': 'ftp://x/' is not an http:// or https:// URL");
+	load_fails("acme-redirect = \"http://x/a b\"\n", "option 'acme-redirect'");
+	load_fails("acme-redirect = \"http://x/\\r\\nSet-Cookie: a\"\n", "option 'acme-redirect'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -1188,6 +1235,7 @@ int main(void)
 	tcase_add_test(tc, listener_options);
 	tcase_add_test(tc, bandwidth_options);
 	tcase_add_test(tc, control_socket_option);
+	tcase_add_test(tc, proxy_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
