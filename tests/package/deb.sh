@@ -112,6 +112,13 @@ check "  ... runs /usr/sbin/turnd on $CONF" \
 check "  ... and checks that file first" \
 	grep -qx "ExecStartPre=/usr/sbin/turnd --check-config -c $CONF" "$UNIT"
 check "  ... and names no path outside the package" sh -c "! grep -q /usr/local '$UNIT'"
+verify_unit() {
+	systemd-analyze verify "$UNIT" >"$T_DIR/verify.out" 2>&1
+	rc=$?
+	sed 's/^/  /' "$T_DIR/verify.out"
+	[ "$rc" -eq 0 ] && [ ! -s "$T_DIR/verify.out" ]
+}
+check "  ... systemd-analyze verify: no complaint (binary, man pages, user)" verify_unit
 check "the turnd system user exists: no home, no login" sh -c \
 	"getent passwd turnd | awk -F: '\$3 < 1000 && \$6 == \"/nonexistent\" && \$7 ~ /nologin\$/ { ok = 1 } END { exit !ok }'"
 check "  ... and its group" sh -c 'getent group turnd >/dev/null'
