@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages turnd needs to build and test, when missing.
 # Run as root; as another user it only lists what is missing.
-# Usage: scripts/deps.sh [build|check|fuzz|all]   (default: check)
+# Usage: scripts/deps.sh [build|check|fuzz|deb|all]   (default: check)
 set -eu
 
 what=${1:-check}
@@ -25,13 +25,22 @@ check="$check firefox-esr python3-websocket libnss3-tools"
 # and asks acme-redirect with curl.
 check="$check haproxy curl"
 fuzz="$build clang libclang-rt-14-dev"
+# make deb (scripts/deb.sh): dpkg-buildpackage (dpkg-dev) with debhelper
+# (compat 13, dh-autoreconf comes with it) over the build list, which is
+# debian/control's Build-Depends; lintian checks the result. The package
+# test (tests/package/deb.sh) also installs it: systemd-sysusers (package
+# systemd) makes the turnd user, setpriv (util-linux) runs turnd as the
+# unit would.
+deb="$build dpkg-dev debhelper lintian systemd util-linux"
+check="$check $deb"
 
 case "$what" in
 build) want=$build ;;
 check) want=$check ;;
 fuzz) want=$fuzz ;;
+deb) want=$deb ;;
 all) want="$check $fuzz" ;;
-*) echo "usage: $0 [build|check|fuzz|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|check|fuzz|deb|all]" >&2; exit 2 ;;
 esac
 
 missing=""

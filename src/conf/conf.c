@@ -572,6 +572,23 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
+/* require-credentials: the sample file that packages install sets it, so
+ * that a server installed and started before anyone configured it refuses
+ * to run rather than answering every Allocate with 401 (RFC 8656 section
+ * 5: TURN requests need a long-term credential). Any source counts: static users,
+ * REST secrets, Redis, the HTTP hook; stun-only needs none. */
+static int check_credentials(cfg_t *cfg, const struct conf *c, const struct conf_build *b)
+{
+	if (!cfg_getbool(cfg, "require-credentials") || c->stun_only || c->n_users ||
+	    c->n_secrets || c->redis.enabled || c->auth_http.url)
+		return 0;
+	return set_err(b->err, b->errlen,
+		       "%s: no credentials, and option 'require-credentials' is true: set option "
+		       "'user' or 'static-auth-secret' (or 'redis = true', or 'auth-url'); or "
+		       "'stun-only = true' for a STUN-only server",
+		       b->name);
+}
+
 /* Overrides, conversion and cross checks; *out only on success. */
 static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf **out,
 		       const struct conf_build *b)
@@ -585,7 +602,7 @@ static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf 
 		return build_oom(b);
 	char why[CONF_WHY_MAX];
 	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
-	    cross_check(c, b) < 0 ||
+	    cross_check(c, b) < 0 || check_credentials(cfg, c, b) < 0 ||
 	    ((conf_nat_finish(c, why, sizeof(why)) < 0 ||
 	      conf_proxy_finish(c, why, sizeof(why)) < 0) &&
 	     set_err(b->err, b->errlen, "%s: %s", b->name, why) < 0)) {

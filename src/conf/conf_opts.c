@@ -127,6 +127,9 @@ static void conf_opts_relay(struct conf_opts *t)
 		CFG_STR("realm", "turnd", CFGF_NONE),
 		CFG_STR_LIST("user", NULL, CFGF_NONE),
 		CFG_STR_LIST("static-auth-secret", NULL, CFGF_NONE),
+		/* The packaged sample sets it: refuse a TURN server no one can
+		 * authenticate to (conf.c, check_credentials). */
+		CFG_BOOL_CB("require-credentials", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
 		CFG_BOOL_CB("allow-own-peers", cfg_false, CFGF_NONE, conf_cb_bool),

@@ -779,19 +779,58 @@ static char *read_sample(void)
 	return text;
 }
 
+/* As shipped (and installed by the Debian package) the sample sets
+ * require-credentials and no credential: refused, naming the file; with a
+ * user added it loads with the defaults. */
 START_TEST(sample_file_parses)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024];
 	struct conf *c = NULL;
 	char err[ERR_MAX] = "";
+	char *text = read_sample();
+	char *with_user = NULL;
 
 	snprintf(path, sizeof(path), "%s/conf/turnd.conf", top ? top : ".");
-	if (conf_load(path, NULL, &c, err, sizeof(err)) != 0)
-		ck_abort_msg("%s", err);
+	ck_assert_int_eq(conf_load(path, NULL, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, path) && strstr(err, "'require-credentials' is true") &&
+			      strstr(err, "set option 'user' or 'static-auth-secret'"),
+		      "unexpected error: %s", err);
+	ck_assert_int_ge(asprintf(&with_user, "%suser = \"alice:wonderland\"\n", text), 0);
+	c = load_ok(with_user, NULL);
 	ck_assert_str_eq(c->realm, "turnd");
 	ck_assert_uint_eq(c->listening_port, CONF_DEFAULT_PORT);
+	ck_assert_uint_eq(c->n_users, 1);
 	conf_free(c);
+	free(with_user);
+	free(text);
+}
+END_TEST
+
+/* require-credentials: any one credential source, or stun-only, will do;
+ * none is an error; unset (the default), none is accepted as before. */
+START_TEST(require_credentials)
+{
+	static const char *const enough[] = {
+		"user = alice:a\n",
+		"static-auth-secret = s3cret\n",
+		"redis = true\n",
+		"auth-url = \"http://127.0.0.1:8088/turn\"\n",
+		"stun-only = true\n",
+	};
+	char text[256];
+
+	load_fails("require-credentials = true\n",
+		   "t.conf: no credentials, and option 'require-credentials' is true");
+	load_fails("require-credentials = true\nstun-only = false\nuser = {}\n",
+		   "or 'stun-only = true' for a STUN-only server");
+	for (size_t i = 0; i < sizeof(enough) / sizeof(enough[0]); i++) {
+		snprintf(text, sizeof(text), "require-credentials = true\n%s", enough[i]);
+		conf_free(load_ok(text, NULL));
+	}
+	conf_free(load_ok("require-credentials = false\n", NULL));
+	conf_free(load_ok("realm = x\n", NULL));
 }
 END_TEST
 
@@ -1225,6 +1264,7 @@ int main(void)
 	tcase_add_test(tc, fleet_options);
 	tcase_add_test(tc, peer_ranges);
 	tcase_add_test(tc, sample_file_parses);
+	tcase_add_test(tc, require_credentials);
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
 	tcase_add_test(tc, connection_limits);
