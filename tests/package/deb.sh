@@ -6,8 +6,9 @@
 # systemd/turnd.service would run it (user turnd, the unit's capabilities
 # and the part of its sandbox that can be had without systemd), probed
 # with the installed turnprobe and coturn's turnutils_stunclient, and
-# purged: nothing of it may be left. Installs system-wide: listed in
-# tests/exclusive.list. TURND_DEB_DIR=DIR reuses a package built there.
+# purged: nothing of it may be left. It installs system-wide, but no other
+# test uses what it installs, so it runs beside others (its build with one
+# compiler). TURND_DEB_DIR=DIR reuses a package built there.
 . "$top_srcdir/tests/interop/lib.sh"
 
 CONF=/etc/turnd/turnd.conf
