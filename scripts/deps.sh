@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages turnd needs to build and test, when missing.
 # Run as root; as another user it only lists what is missing.
-# Usage: scripts/deps.sh [build|image|check|fuzz|all]   (default: check)
+# Usage: scripts/deps.sh [build|image|check|fuzz|deb|all]   (default: check)
 set -eu
 
 what=${1:-check}
@@ -17,19 +17,39 @@ build="$image clang libbpf-dev bpftool"
 # certificates with the openssl command; the NAT discovery test builds a
 # NAT router in network namespaces with nft.
 check="$build coturn openssl python3 iproute2 nftables ethtool procps strace chromium redis-server"
+# The TLS policy test lists the versions, suites and groups turnd offers
+# with sslscan (faster than testssl.sh: one handshake per probe, in C).
+check="$check sslscan"
+# The browser tests in Firefox drive firefox-esr over WebDriver BiDi with
+# python3-websocket and trust the test CA in its profile with certutil
+# (libnss3-tools).
+check="$check firefox-esr python3-websocket libnss3-tools"
+# The PROXY protocol test (proxy_haproxy.sh) runs HAProxy in front of turnd,
+# in the foreground with its own configuration (its service is not used),
+# and asks acme-redirect with curl.
+check="$check haproxy curl"
 # The container test (tests/package/container.sh) makes a Debian 12 base
 # with mmdebstrap, builds the Dockerfile and runs the image with podman;
 # runc, since crun refuses hosts with cgroups v1 and v2 mounted together.
 check="$check podman runc mmdebstrap"
 fuzz="$build clang libclang-rt-14-dev"
+# make deb (scripts/deb.sh): dpkg-buildpackage (dpkg-dev) with debhelper
+# (compat 13, dh-autoreconf comes with it) over the build list, which is
+# debian/control's Build-Depends; lintian checks the result. The package
+# test (tests/package/deb.sh) also installs it: systemd-sysusers (package
+# systemd) makes the turnd user, setpriv (util-linux) runs turnd as the
+# unit would.
+deb="$build dpkg-dev debhelper lintian systemd util-linux"
+check="$check $deb"
 
 case "$what" in
 build) want=$build ;;
 image) want=$image ;;
 check) want=$check ;;
 fuzz) want=$fuzz ;;
+deb) want=$deb ;;
 all) want="$check $fuzz" ;;
-*) echo "usage: $0 [build|image|check|fuzz|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [build|image|check|fuzz|deb|all]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -18,6 +18,7 @@
 #include "daemon/control.h"
 #include "daemon/daemon.h"
 #include "daemon/pidfile.h"
+#include "daemon/selfcheck.h"
 #include "util/log.h"
 
 #define MAX_CLI_LISTEN 16
@@ -25,6 +26,7 @@
 struct cli {
 	const char *config;
 	bool check_only;
+	bool self_check;
 	bool daemonize;
 	const char *listen[MAX_CLI_LISTEN + 1];
 	size_t n_listen;
@@ -37,6 +39,9 @@ static void usage(FILE *to)
 		"usage: turnd [options]\n"
 		"  -c, --config FILE        read configuration from FILE (default: embedded)\n"
 		"      --check-config       validate the configuration and exit\n"
+		"      --self-check         check the configuration against this host (addresses,\n"
+		"                           ports, descriptors, certificate, Redis, clock): one\n"
+		"                           finding a line; exit 1 if the server would not work\n"
 		"  -L, --listening-ip ADDR  listen on ADDR (repeatable; overrides the file)\n"
 		"  -p, --listening-port N   STUN/TURN port for UDP and TCP (default 3478)\n"
 		"  -l, --log-level LEVEL    error, warn, notice, info or debug\n"
@@ -59,10 +64,11 @@ static void parse_port(const char *arg, uint16_t *port)
 
 static void parse_args(int argc, char **argv, struct cli *cli)
 {
-	enum { OPT_CHECK = 256 };
+	enum { OPT_CHECK = 256, OPT_SELF_CHECK };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
+		{ "self-check", no_argument, NULL, OPT_SELF_CHECK },
 		{ "listening-ip", required_argument, NULL, 'L' },
 		{ "listening-port", required_argument, NULL, 'p' },
 		{ "log-level", required_argument, NULL, 'l' },
@@ -79,6 +85,7 @@ static void parse_args(int argc, char **argv, struct cli *cli)
 		switch (c) {
 		case 'c': cli->config = optarg; break;
 		case OPT_CHECK: cli->check_only = true; break;
+		case OPT_SELF_CHECK: cli->self_check = true; break;
 		case 'L':
 			if (cli->n_listen == MAX_CLI_LISTEN)
 				fatal("--listening-ip: at most %d addresses", MAX_CLI_LISTEN);
@@ -135,12 +142,13 @@ static void print_reach(const struct conf *c, unsigned workers)
 			   c->no_udp ? "" : " udp", c->no_tcp ? "" : " tcp");
 	for (size_t i = 0; i < c->n_listeners; i++) {
 		const struct conf_listener *l = &c->listeners[i];
-		log_notice("listening on %s%s%s%s%s (listener)",
+		log_notice("listening on %s%s%s%s%s%s (listener)",
 			   turn_addr_format(&l->addr, true, text, sizeof(text)),
 			   l->transports & CONF_LISTEN_UDP ? " udp" : "",
 			   l->transports & CONF_LISTEN_TCP ? " tcp" : "",
 			   l->transports & CONF_LISTEN_TLS ? " tls" : "",
-			   l->transports & CONF_LISTEN_DTLS ? " dtls" : "");
+			   l->transports & CONF_LISTEN_DTLS ? " dtls" : "",
+			   l->transports & CONF_LISTEN_PROXY ? " proxy" : "");
 	}
 	/* The hint names an address turnd listens on: the first, or loopback
 	 * of its family in place of a wildcard. */
@@ -274,6 +282,15 @@ int main(int argc, char **argv)
 		conf_free(conf);
 		return 0;
 	}
+	if (cli.self_check) {
+		log_setup(LOG_SINK_STDERR, (enum log_level)conf->log_level, "turnd");
+		printf("turnd: %s: configuration OK; checking it against this host\n",
+		       cli.config ? cli.config : "(embedded)");
+		const struct selfcheck_opts so = { .out = stdout };
+		unsigned failures = selfcheck_run(conf, &so);
+		conf_free(conf);
+		return failures ? 1 : 0;
+	}
 	if (!cli.config)
 		add_demo_user(conf);
 	fflush(stdout);
@@ -281,6 +298,10 @@ int main(int argc, char **argv)
 		  (enum log_level)conf->log_level, "turnd");
 	log_set_json(conf->log_json);
 	raise_fd_limit();
+	/* The short self-check: cheap findings as log lines (at most about
+	 * 1 s, for Redis); it never stops the start. */
+	const struct selfcheck_opts quick = { .quick = true };
+	selfcheck_run(conf, &quick);
 
 	struct daemon *d = daemon_new(conf, err, sizeof(err));
 	if (!d)

@@ -43,6 +43,7 @@ src/conf: conf <-> conf_check | a type, no call: conf.h is the struct conf that 
 src/conf: conf <-> conf_nat | a type, no call: conf_nat fills the struct conf of conf.h for RFC 5780, called by the parser conf.c; conf_tls_port_used is an inline of conf.h
 src/conf: conf <-> conf_value | a type, no call: conf_value reads values into the struct conf of conf.h, called by the parser conf.c
 src/conf: conf <-> conf_opts | constants, no call: conf_opts builds the libconfuse option table from the limits and defaults of conf.h, called by the parser conf.c
+src/conf: conf <-> conf_proxy | a type, no call: conf_proxy checks the struct conf of conf.h for trusted-proxy, proxy-protocol and acme-redirect, called by the parser conf.c
 '
 # Offences on main before the issue 14 move, in the same EDGE form (no
 # reason). TO REMOVE WHEN THE MOVE IS DONE. Each run lists them, and flags

@@ -18,8 +18,10 @@
 
 #include "conf/conf_check.h"
 #include "conf/conf_nat.h"
+#include "conf/conf_proxy.h"
 #include "conf/conf_opts.h"
 #include "conf/conf_text.h"
+#include "conf/conf_tls.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -357,6 +359,26 @@ static int build_auth_http(cfg_t *cfg, struct conf_auth_http *h, const struct co
 	return 0;
 }
 
+/* The TLS policy; each value was checked as it was read (conf_tls.h). */
+static int build_tls(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	char why[CONF_WHY_MAX];
+	int required = 1;
+
+	if (conf_tls_version(cfg_getstr(cfg, "tls-min-version"), &c->tls_min_version, why,
+			     sizeof(why)) < 0)
+		return build_bad(b, "tls-min-version", why);
+	if (conf_tls_client_cert(cfg_getstr(cfg, "client-cert"), &required, why, sizeof(why)) < 0)
+		return build_bad(b, "client-cert", why);
+	c->client_cert_required = required;
+	if (build_str(cfg_getstr(cfg, "cipher-list"), false, &c->cipher_list, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ciphersuites"), false, &c->ciphersuites, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ecdh-curves"), false, &c->ecdh_curves, b) < 0 ||
+	    build_str(cfg_getstr(cfg, "ca-file"), false, &c->ca_file, b) < 0)
+		return -1;
+	return 0;
+}
+
 static void build_scalars(cfg_t *cfg, struct conf *c)
 {
 	c->listening_port = (uint16_t)cfg_getint(cfg, "listening-port");
@@ -418,6 +440,15 @@ static int build_service(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	return 0;
 }
 
+/* Behind a load balancer: conf_proxy.c. */
+static int build_proxy(cfg_t *cfg, struct conf *c, const struct conf_build *b)
+{
+	c->proxy_protocol = cfg_getbool(cfg, "proxy-protocol");
+	if (build_ranges(cfg, "trusted-proxy", &c->trusted_proxies, &c->n_trusted_proxies, b) < 0)
+		return -1;
+	return build_str(cfg_getstr(cfg, "acme-redirect"), false, &c->acme_redirect, b);
+}
+
 static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 {
 	build_scalars(cfg, c);
@@ -437,7 +468,9 @@ static int build_conf(cfg_t *cfg, struct conf *c, const struct conf_build *b)
 	    build_str(cfg_getstr(cfg, "cert"), false, &c->cert, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "pkey"), false, &c->pkey, b) < 0 ||
 	    build_str(cfg_getstr(cfg, "software"), true, &c->software, b) < 0 ||
-	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0)
+	    build_redis(cfg, &c->redis, b) < 0 || build_auth_http(cfg, &c->auth_http, b) < 0 ||
+	    build_tls(cfg, c, b) < 0 ||
+	    build_proxy(cfg, c, b) < 0)
 		return -1;
 	/* A getter that met an unknown name reported it through conf_errfunc:
 	 * a mistake in this file, caught by the tests. */
@@ -523,6 +556,12 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 			       "%s: option 'redis-tls' is true with option 'redis-socket': Redis "
 			       "has no TLS on its unix socket",
 			       b->name);
+	/* No TLS 1.3 suite and no TLS 1.2: no TLS handshake could succeed. */
+	if (c->tls_min_version == CONF_TLS_1_3 && c->ciphersuites[0] == '\0')
+		return set_err(b->err, b->errlen,
+			       "%s: option 'tls-min-version' is 1.3 and option 'ciphersuites' is "
+			       "empty: no TLS version would be left",
+			       b->name);
 	if (check_listeners(c, b) < 0)
 		return -1;
 	if (c->no_udp && c->no_tcp && c->n_listeners == 0)
@@ -531,6 +570,23 @@ static int cross_check(const struct conf *c, const struct conf_build *b)
 			"%s: options 'no-udp' and 'no-tcp' are both true: nothing would listen",
 			b->name);
 	return 0;
+}
+
+/* require-credentials: the sample file that packages install sets it, so
+ * that a server installed and started before anyone configured it refuses
+ * to run rather than answering every Allocate with 401 (RFC 8656 section
+ * 5: TURN requests need a long-term credential). Any source counts: static users,
+ * REST secrets, Redis, the HTTP hook; stun-only needs none. */
+static int check_credentials(cfg_t *cfg, const struct conf *c, const struct conf_build *b)
+{
+	if (!cfg_getbool(cfg, "require-credentials") || c->stun_only || c->n_users ||
+	    c->n_secrets || c->redis.enabled || c->auth_http.url)
+		return 0;
+	return set_err(b->err, b->errlen,
+		       "%s: no credentials, and option 'require-credentials' is true: set option "
+		       "'user' or 'static-auth-secret' (or 'redis = true', or 'auth-url'); or "
+		       "'stun-only = true' for a STUN-only server",
+		       b->name);
 }
 
 /* Overrides, conversion and cross checks; *out only on success. */
@@ -546,8 +602,9 @@ static int conf_finish(cfg_t *cfg, const struct conf_overrides *ov, struct conf 
 		return build_oom(b);
 	char why[CONF_WHY_MAX];
 	if (build_str(b->path, false, &c->path, b) < 0 || build_conf(cfg, c, b) < 0 ||
-	    cross_check(c, b) < 0 ||
-	    (conf_nat_finish(c, why, sizeof(why)) < 0 &&
+	    cross_check(c, b) < 0 || check_credentials(cfg, c, b) < 0 ||
+	    ((conf_nat_finish(c, why, sizeof(why)) < 0 ||
+	      conf_proxy_finish(c, why, sizeof(why)) < 0) &&
 	     set_err(b->err, b->errlen, "%s: %s", b->name, why) < 0)) {
 		conf_free(c);
 		return -1;
@@ -678,5 +735,11 @@ void conf_free(struct conf *c)
 	free(c->auth_http.url);
 	free(c->auth_http.host);
 	free(c->auth_http.path);
+	free(c->cipher_list);
+	free(c->ciphersuites);
+	free(c->ecdh_curves);
+	free(c->ca_file);
+	free(c->trusted_proxies);
+	free(c->acme_redirect);
 	free(c);
 }

@@ -50,10 +50,17 @@ struct conf_range {
 	struct turn_addr hi;
 };
 
-/* external-ip: "public" or "public/private" (coturn's form). */
+/* external-ip: "public" or "public/private" (coturn's form), or
+ * "auto:stun:HOST:PORT": each relay address asks that STUN server for its
+ * public address at start-up and at each reload (daemon/external_stun.c);
+ * then public_ip and private_ip have family 0 and it is the only entry. */
+#define CONF_STUN_HOST_MAX 256
 struct conf_external {
 	struct turn_addr public_ip;
 	struct turn_addr private_ip; /* family 0 when not given */
+	bool auto_stun;
+	char stun_host[CONF_STUN_HOST_MAX]; /* a name or a numeric address, no brackets */
+	uint16_t stun_port;
 };
 
 /* listener: one more listening socket set, "ADDR:PORT/udp,tcp,tls,dtls". */
@@ -61,6 +68,10 @@ struct conf_external {
 #define CONF_LISTEN_TCP 0x2u
 #define CONF_LISTEN_TLS 0x4u
 #define CONF_LISTEN_DTLS 0x8u
+/* Not a socket: the entry's TCP and TLS socket reads a PROXY header first
+ * (conf_proxy.c). With both tcp and tls, one socket takes both, told
+ * apart by the first byte. */
+#define CONF_LISTEN_PROXY 0x10u
 struct conf_listener {
 	struct turn_addr addr; /* with its port; may be a wildcard */
 	unsigned transports;   /* CONF_LISTEN_* bits, at least one */
@@ -227,6 +238,24 @@ struct conf {
 	uint16_t tls_listening_port; /* TLS and DTLS, 0 = off (net/tls.c) */
 	bool no_tls;
 	bool no_dtls;
+	/* TLS policy (conf/conf_tls.h; net/tls_policy.c applies it to the TLS
+	 * and the DTLS contexts, again on reload). */
+	unsigned tls_min_version; /* CONF_TLS_1_2 or CONF_TLS_1_3; DTLS stays 1.2 */
+	char *cipher_list;        /* TLS 1.2 and DTLS 1.2 suites */
+	char *ciphersuites;       /* TLS 1.3 suites; "" none */
+	char *ecdh_curves;        /* key exchange groups */
+	char *ca_file;            /* NULL: no client certificate asked for */
+	bool client_cert_required; /* with ca_file: a client without one is refused */
+
+	/* Behind a load balancer (conf_proxy.c): the sources whose PROXY
+	 * header is believed (trusted-proxy), whether the sockets of
+	 * listening-port and tls-listening-port expect one (proxy-protocol),
+	 * and the ACME HTTP-01 redirect on plain TCP sockets (acme-redirect,
+	 * NULL: off). */
+	struct conf_range *trusted_proxies;
+	size_t n_trusted_proxies;
+	bool proxy_protocol;
+	char *acme_redirect;
 
 	/* Process. */
 	unsigned workers; /* relay-threads; 0 = one per core */

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/conf_tls.h"
+#include "conf/conf_proxy.h"
 #include "conf/conf_value.h"
 #include "util/log.h"
 
@@ -179,6 +181,7 @@ VALUE_CHECK(check_server, conf_value_server, struct turn_addr)
 VALUE_CHECK(check_external, conf_value_external, struct conf_external)
 VALUE_CHECK(check_range, conf_value_range, struct conf_range)
 VALUE_CHECK(check_listener_value, conf_value_listener, struct conf_listener)
+VALUE_CHECK(check_acme_url, conf_proxy_url, const char *)
 
 /* Kinds of socket per listener and per address: conf_check.h. */
 static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
@@ -191,10 +194,11 @@ static int check_listener(cfg_t *cfg, cfg_opt_t *opt)
 	if (check_listener_value(cfg, opt) < 0)
 		return -1;
 	conf_value_listener(cfg_opt_getnstr(opt, n - 1), &a, NULL, 0);
-	if ((a.transports & CONF_LISTEN_UDP_KIND) == CONF_LISTEN_UDP_KIND ||
-	    (a.transports & CONF_LISTEN_TCP_KIND) == CONF_LISTEN_TCP_KIND)
-		return opt_error(cfg, opt, "'%s': udp and dtls (or tcp and tls) would need one "
-				 "socket each on one port; use two ports",
+	/* tcp and tls share one socket, told apart by the first byte
+	 * (net/tcp_preface.c); a datagram carries no such sign. */
+	if ((a.transports & CONF_LISTEN_UDP_KIND) == CONF_LISTEN_UDP_KIND)
+		return opt_error(cfg, opt, "'%s': udp and dtls would need one socket each on one "
+				 "port; use two ports",
 				 cfg_opt_getnstr(opt, n - 1));
 	for (unsigned i = 0; i + 1 < n; i++)
 		if (conf_value_listener(cfg_opt_getnstr(opt, i), &b, NULL, 0) == 0 &&
@@ -431,6 +435,41 @@ static int check_ifname(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* The TLS policy (conf_tls.h): each value as OpenSSL will take it. */
+static int check_tls_min_version(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[CONF_WHY_MAX];
+	unsigned v;
+
+	if (conf_tls_version(cfg_opt_getnstr(opt, 0), &v, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+static int check_client_cert(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[CONF_WHY_MAX];
+	int required;
+
+	if (conf_tls_client_cert(cfg_opt_getnstr(opt, 0), &required, why, sizeof(why)) < 0)
+		return opt_error(cfg, opt, "%s", why);
+	return 0;
+}
+
+#define TLS_CHECK(name, check)                                                  \
+	static int name(cfg_t *cfg, cfg_opt_t *opt)                             \
+	{                                                                       \
+		char why[CONF_WHY_MAX];                                         \
+									\
+		if (check(cfg_opt_getnstr(opt, 0), why, sizeof(why)) < 0)       \
+			return opt_error(cfg, opt, "%s", why);                  \
+		return 0;                                                       \
+	}
+
+TLS_CHECK(check_cipher_list, conf_tls_cipher_list)
+TLS_CHECK(check_ciphersuites, conf_tls_ciphersuites)
+TLS_CHECK(check_ecdh_curves, conf_tls_groups)
+
 static const struct {
 	const char *name;
 	cfg_validate_callback_t check;
@@ -509,10 +548,19 @@ static const struct {
 	{"redis-events-max", conf_check_int},
 	{"node-id", check_node_id},
 	{"auth-url", check_auth_url},
+	{"trusted-proxy", check_range},
+	{"acme-redirect", check_acme_url},
 	{"auth-timeout", conf_check_int},
 	{"auth-cache-ttl", conf_check_int},
 	{"auth-negative-ttl", conf_check_int},
 	{"auth-max-inflight", conf_check_int},
+	/* The TLS policy. */
+	{"tls-min-version", check_tls_min_version},
+	{"cipher-list", check_cipher_list},
+	{"ciphersuites", check_ciphersuites},
+	{"ecdh-curves", check_ecdh_curves},
+	{"ca-file", check_path},
+	{"client-cert", check_client_cert},
 };
 
 void conf_check_install(cfg_t *cfg)

@@ -14,10 +14,10 @@
 /* Room for the reason a value is refused (conf_value.h's why). */
 #define CONF_WHY_MAX 256
 
-/* A UDP socket serves UDP or DTLS and a TCP socket TCP or TLS, not both:
- * one listener cannot ask for both of a pair, and two listeners on one
- * address and port cannot share a kind (SO_REUSEPORT would let both bind
- * and split the clients between them). */
+/* A UDP socket serves UDP or DTLS, not both: one listener cannot ask for
+ * both. A TCP socket serves TCP, TLS, or both (told apart by the first
+ * byte). Two listeners on one address and port cannot share a kind
+ * (SO_REUSEPORT would let both bind and split the clients between them). */
 #define CONF_LISTEN_UDP_KIND (CONF_LISTEN_UDP | CONF_LISTEN_DTLS)
 #define CONF_LISTEN_TCP_KIND (CONF_LISTEN_TCP | CONF_LISTEN_TLS)
 

@@ -65,8 +65,27 @@ static int check_pair(const struct conf *c, const struct turn_addr *alt, char *w
 	return 0;
 }
 
+/* external-ip = auto:stun:HOST:PORT learns every relay address's public
+ * address, so a fixed mapping beside it would be ambiguous. */
+static int check_auto_stun(const struct conf *c, char *why, size_t whylen)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->n_external; i++)
+		any = any || c->external[i].auto_stun;
+	if (any && c->n_external > 1) {
+		snprintf(why, whylen,
+			 "option 'external-ip': auto:stun:HOST:PORT must be its only value (it "
+			 "learns the public address of every relay address)");
+		return -1;
+	}
+	return 0;
+}
+
 int conf_nat_finish(struct conf *c, char *why, size_t whylen)
 {
+	if (check_auto_stun(c, why, whylen) < 0)
+		return -1;
 	if (c->n_alt_listen == 0)
 		return 0;
 	if (alt_port(c, why, whylen) < 0)

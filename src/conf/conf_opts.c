@@ -13,6 +13,7 @@
 
 #include "conf/conf.h"
 #include "conf/conf_check.h"
+#include "conf/conf_tls.h"
 
 #define MSG_MAX 640
 
@@ -126,6 +127,9 @@ static void conf_opts_relay(struct conf_opts *t)
 		CFG_STR("realm", "turnd", CFGF_NONE),
 		CFG_STR_LIST("user", NULL, CFGF_NONE),
 		CFG_STR_LIST("static-auth-secret", NULL, CFGF_NONE),
+		/* The packaged sample sets it: refuse a TURN server no one can
+		 * authenticate to (conf.c, check_credentials). */
+		CFG_BOOL_CB("require-credentials", cfg_false, CFGF_NONE, conf_cb_bool),
 		CFG_STR_LIST("allowed-peer-ip", NULL, CFGF_NONE),
 		CFG_STR_LIST("denied-peer-ip", NULL, CFGF_NONE),
 		CFG_BOOL_CB("allow-own-peers", cfg_false, CFGF_NONE, conf_cb_bool),
@@ -235,6 +239,34 @@ static void conf_opts_bandwidth(struct conf_opts *t)
 	CONF_OPTS_ADD(t, v);
 }
 
+/* The TLS policy of the TLS and DTLS listeners (conf/conf_tls.h). */
+static void conf_opts_tls(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_STR("tls-min-version", CONF_TLS_DEFAULT_MIN_VERSION, CFGF_NONE),
+		CFG_STR("cipher-list", CONF_TLS_DEFAULT_CIPHER_LIST, CFGF_NONE),
+		CFG_STR("ciphersuites", CONF_TLS_DEFAULT_CIPHERSUITES, CFGF_NONE),
+		CFG_STR("ecdh-curves", CONF_TLS_DEFAULT_ECDH_CURVES, CFGF_NONE),
+		CFG_STR("ca-file", NULL, CFGF_NONE),
+		CFG_STR("client-cert", CONF_TLS_DEFAULT_CLIENT_CERT, CFGF_NONE),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
+/* Behind a load balancer: the PROXY protocol and the ACME redirect
+ * (issue 17, conf_proxy.c). */
+static void conf_opts_proxy(struct conf_opts *t)
+{
+	const cfg_opt_t v[] = {
+		CFG_STR_LIST("trusted-proxy", NULL, CFGF_NONE),
+		CFG_BOOL_CB("proxy-protocol", cfg_false, CFGF_NONE, conf_cb_bool),
+		CFG_STR("acme-redirect", NULL, CFGF_NONE),
+	};
+
+	CONF_OPTS_ADD(t, v);
+}
+
 /* Unknown options stay errors: no CFGF_IGNORE_UNKNOWN. */
 cfg_t *conf_opts_cfg_new(void)
 {
@@ -249,6 +281,8 @@ cfg_t *conf_opts_cfg_new(void)
 	conf_opts_redis(&t);
 	conf_opts_auth_http(&t);
 	conf_opts_bandwidth(&t);
+	conf_opts_tls(&t);
+	conf_opts_proxy(&t);
 	if (t.overflow)
 		return NULL; /* never: CONF_OPTS_MAX holds them all */
 	t.v[t.n] = end[0];

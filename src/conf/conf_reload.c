@@ -68,7 +68,10 @@ static bool externals_eq(const struct conf *a, const struct conf *b)
 		return false;
 	for (size_t i = 0; i < a->n_external; i++)
 		if (!turn_addr_eq(&a->external[i].public_ip, &b->external[i].public_ip) ||
-		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip))
+		    !turn_addr_eq(&a->external[i].private_ip, &b->external[i].private_ip) ||
+		    a->external[i].auto_stun != b->external[i].auto_stun ||
+		    a->external[i].stun_port != b->external[i].stun_port ||
+		    strcmp(a->external[i].stun_host, b->external[i].stun_host) != 0)
 			return false;
 	return true;
 }
@@ -415,6 +418,19 @@ static void list_applied(const struct conf *next, const struct conf *running,
 	APPLIED_IF(next->log_level != running->log_level, "log-level");
 	APPLIED_IF(!str_eq(next->cert, running->cert), "cert");
 	APPLIED_IF(!str_eq(next->pkey, running->pkey), "pkey");
+	/* The TLS policy: new contexts for new connections (net/tls.c). */
+	APPLIED_IF(next->tls_min_version != running->tls_min_version, "tls-min-version");
+	APPLIED_IF(!str_eq(next->cipher_list, running->cipher_list), "cipher-list");
+	APPLIED_IF(!str_eq(next->ciphersuites, running->ciphersuites), "ciphersuites");
+	APPLIED_IF(!str_eq(next->ecdh_curves, running->ecdh_curves), "ecdh-curves");
+	APPLIED_IF(!str_eq(next->ca_file, running->ca_file), "ca-file");
+	APPLIED_IF(next->client_cert_required != running->client_cert_required, "client-cert");
+	/* Read at each accept (net/tcp_accept.c): new connections follow. */
+	APPLIED_IF(!ranges_eq(next->trusted_proxies, next->n_trusted_proxies,
+			      running->trusted_proxies, running->n_trusted_proxies),
+		   "trusted-proxy");
+	APPLIED_IF(next->proxy_protocol != running->proxy_protocol, "proxy-protocol");
+	APPLIED_IF(!str_eq(next->acme_redirect, running->acme_redirect), "acme-redirect");
 }
 
 int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_reload_diff *d)
@@ -459,7 +475,13 @@ static unsigned transports_of(const struct conf *c, const struct turn_addr *addr
 	return t;
 }
 
-/* The addresses of a (each once) with the transports a has and b has not. */
+/* The bits of one TCP socket: what it takes (tcp, tls or both) and
+ * whether a PROXY header comes first. */
+#define STREAM_BITS (CONF_LISTEN_TCP | CONF_LISTEN_TLS | CONF_LISTEN_PROXY)
+
+/* The addresses of a (each once) with the transports a has and b has not.
+ * A TCP socket is one unit: when its bits differ, a's whole set is "only
+ * in a" (the socket is replaced). */
 static size_t only_in(const struct conf *a, const struct conf *b, struct conf_listener *out)
 {
 	size_t n = 0;
@@ -469,7 +491,10 @@ static size_t only_in(const struct conf *a, const struct conf *b, struct conf_li
 		bool seen = false;
 		for (size_t k = 0; k < i && !seen; k++)
 			seen = turn_addr_eq(&a->listeners[k].addr, addr);
-		unsigned t = transports_of(a, addr) & ~transports_of(b, addr);
+		unsigned ta = transports_of(a, addr), tb = transports_of(b, addr);
+		unsigned t = ta & ~tb & ~STREAM_BITS;
+		if ((ta & STREAM_BITS) != (tb & STREAM_BITS))
+			t |= ta & STREAM_BITS;
 		if (!seen && t)
 			out[n++] = (struct conf_listener){ *addr, t };
 	}

@@ -40,7 +40,10 @@ int conf_reload_pin(struct conf *next, const struct conf *running, struct conf_r
 
 /* listener entries (after pinning): per address, the transports next
  * adds to running's and those it removes. Entries of one address are
- * merged. The arrays are owned by d (conf_listener_diff_free). Returns 0,
+ * merged. The bits of the TCP socket (tcp, tls, proxy) are one unit: when
+ * they differ, the running set is removed and the next one added (the
+ * socket is replaced). The arrays are owned by d (conf_listener_diff_free).
+ * Returns 0,
  * or -1 on out-of-memory. */
 struct conf_listener_diff {
 	struct conf_listener *added;

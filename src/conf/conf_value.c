@@ -99,6 +99,7 @@ static const struct {
 	{"tcp", CONF_LISTEN_TCP},
 	{"tls", CONF_LISTEN_TLS},
 	{"dtls", CONF_LISTEN_DTLS},
+	{"proxy", CONF_LISTEN_PROXY}, /* not a transport: a PROXY header first */
 };
 
 /* One transport name of a listener; 0 when unknown. */
@@ -132,7 +133,7 @@ int conf_value_listener(const char *text, struct conf_listener *out, char *why, 
 
 		if (!bit)
 			return fail(why, whylen, "'%.64s': '%.*s' is not a transport (udp, tcp, "
-				    "tls, dtls)", text, (int)(len > 16 ? 16 : len), p);
+				    "tls, dtls) or proxy", text, (int)(len > 16 ? 16 : len), p);
 		if (out->transports & bit)
 			return fail(why, whylen, "'%.64s': '%.*s' is given twice", text, (int)len, p);
 		out->transports |= bit;
@@ -140,6 +141,10 @@ int conf_value_listener(const char *text, struct conf_listener *out, char *why, 
 			break;
 		p += len + 1;
 	}
+	if ((out->transports & CONF_LISTEN_PROXY) &&
+	    !(out->transports & (CONF_LISTEN_TCP | CONF_LISTEN_TLS)))
+		return fail(why, whylen, "'%.64s': proxy (a PROXY header first) is for tcp and "
+			    "tls; name one of them", text);
 	return 0;
 }
 
@@ -155,12 +160,48 @@ static int part_ip(const char *part, const char *whole, struct turn_addr *out, c
 	return 0;
 }
 
+/* "auto:stun:HOST:PORT" (after the prefix): HOST a DNS name, an IPv4
+ * address or a bracketed IPv6 address; PORT 1-65535. */
+static int external_stun(const char *text, const char *spec, struct conf_external *out,
+			 char *why, size_t whylen)
+{
+	const char *colon = strrchr(spec, ':');
+	const char *host = spec;
+	size_t hlen = colon ? (size_t)(colon - spec) : 0;
+	char *end;
+	unsigned long port = colon ? strtoul(colon + 1, &end, 10) : 0;
+
+	if (!colon || colon[1] < '0' || colon[1] > '9' || *end != '\0' || port == 0 ||
+	    port > 65535)
+		return fail(why, whylen, "'%.80s': give the STUN server as auto:stun:HOST:PORT",
+			    text);
+	bool bracketed = hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']';
+	if (bracketed) {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(out->stun_host) ||
+	    (!bracketed && memchr(host, ':', hlen) != NULL))
+		return fail(why, whylen,
+			    "'%.80s': the host is empty, too long, or an IPv6 address without "
+			    "brackets",
+			    text);
+	memcpy(out->stun_host, host, hlen);
+	out->stun_host[hlen] = '\0';
+	out->stun_port = (uint16_t)port;
+	out->auto_stun = true;
+	return 0;
+}
+
 int conf_value_external(const char *text, struct conf_external *out, char *why, size_t whylen)
 {
+	static const char auto_stun[] = "auto:stun:";
 	char buf[RANGE_TEXT_MAX];
 	char *slash;
 
 	memset(out, 0, sizeof(*out));
+	if (strncmp(text, auto_stun, sizeof(auto_stun) - 1) == 0)
+		return external_stun(text, text + sizeof(auto_stun) - 1, out, why, whylen);
 	if (strlen(text) >= sizeof(buf))
 		return fail(why, whylen, "'%.64s...' is not \"public\" or \"public/private\"",
 			    text);

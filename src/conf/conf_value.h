@@ -36,10 +36,12 @@ int conf_value_server(const char *text, struct turn_addr *out, char *why, size_t
 
 /* listener: "ADDR:PORT/TRANSPORT[,TRANSPORT...]", ADDR an IP or a
  * wildcard ("0.0.0.0", "[::]"), TRANSPORT udp, tcp, tls or dtls, each at
- * most once; the port is required. */
+ * most once, and "proxy" (CONF_LISTEN_PROXY) with tcp or tls; the port is
+ * required. */
 int conf_value_listener(const char *text, struct conf_listener *out, char *why, size_t whylen);
 
-/* external-ip: "public" or "public/private", both of one family. */
+/* external-ip: "public" or "public/private", both of one family, or
+ * "auto:stun:HOST:PORT" (auto_stun set, the addresses of family 0). */
 int conf_value_external(const char *text, struct conf_external *out, char *why, size_t whylen);
 
 /* allowed-peer-ip / denied-peer-ip: "addr", "lo-hi" or "addr/len". Host

@@ -21,6 +21,7 @@
 #include "auth/auth_cache.h"
 #include "daemon/control.h"
 #include "daemon/control_ban.h"
+#include "daemon/external_stun.h"
 #include "daemon/fleet.h"
 #include "daemon/metrics.h"
 #include "daemon/offload_sync.h"
@@ -138,9 +139,11 @@ static void daemon_log_relays(const struct daemon *n, const struct conf *conf)
 {
 	for (size_t i = 0; i < n->relay.n_addrs; i++) {
 		char a[TURN_ADDR_STRLEN], e[TURN_ADDR_STRLEN];
+		struct turn_addr ext;
+		relay_addr_external(&n->relay.addrs[i], &ext);
 		log_notice("relay address %s (told to clients as %s), ports %u-%u",
 			   turn_addr_format(&n->relay.addrs[i].addr, false, a, sizeof(a)),
-			   turn_addr_format(&n->relay.addrs[i].external, false, e, sizeof(e)),
+			   turn_addr_format(&ext, false, e, sizeof(e)),
 			   (unsigned)conf->min_port, (unsigned)conf->max_port);
 	}
 	nat_log_addresses(conf);
@@ -189,6 +192,10 @@ static int daemon_shared_init(struct daemon *n, const struct conf *conf, char *e
 	if (relay_shared_init(&n->relay, conf, err, errlen) < 0)
 		return -1;
 	n->relay_ready = true;
+	/* external-ip = auto:stun: before the relay addresses are logged and
+	 * the peer policy counts them among the host's own. */
+	if (external_stun_startup(conf, &n->relay, err, errlen) < 0)
+		return -1;
 	if (quota_init(&n->quota, conf) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -495,6 +502,9 @@ static bool daemon_reload(struct daemon *n)
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)io_now_us());
 	notify_send(state);
+	/* Asked again first, so that the workers' new peer policies count
+	 * the learnt addresses among the host's own. */
+	external_stun_reload(n->current->conf, &n->relay);
 	struct reload_snapshot *s = reload_run(&rc);
 	if (s) {
 		daemon_bandwidth_apply(n, s->conf, n->current->conf);

@@ -225,6 +225,36 @@ static void write_conn_limits(struct evbuffer *b, const struct metrics_view *t)
 	}
 }
 
+/* Before a connection's first frame (net/tcp_preface.c): PROXY headers
+ * and the ACME redirect. */
+static void write_preface(struct evbuffer *b, const struct metrics_view *t)
+{
+	const struct net_stats *n = &t->sum.net;
+	const struct {
+		const char *result;
+		uint64_t v;
+	} proxy[] = {
+		{ "client", n->proxy_client },       { "local", n->proxy_local },
+		{ "untrusted", n->proxy_untrusted }, { "malformed", n->proxy_malformed },
+		{ "timeout", n->proxy_timeout },
+	};
+
+	head(b, "turnd_proxy_protocol_total", "counter",
+	     "Connections on sockets that expect a PROXY header, by outcome: a client address "
+	     "taken, LOCAL (the proxy's own), closed for a source not in trusted-proxy, a "
+	     "missing or broken header, or none in time.");
+	for (size_t i = 0; i < sizeof(proxy) / sizeof(proxy[0]); i++)
+		evbuffer_add_printf(b, "turnd_proxy_protocol_total{result=\"%s\"} %" PRIu64 "\n",
+				    proxy[i].result, proxy[i].v);
+	head(b, "turnd_acme_requests_total", "counter",
+	     "HTTP requests on TCP sockets with acme-redirect: ACME challenges redirected, "
+	     "others closed.");
+	evbuffer_add_printf(b, "turnd_acme_requests_total{result=\"redirected\"} %" PRIu64 "\n",
+			    n->acme_redirected);
+	evbuffer_add_printf(b, "turnd_acme_requests_total{result=\"refused\"} %" PRIu64 "\n",
+			    n->acme_refused);
+}
+
 static void write_histogram(struct evbuffer *b, const struct metrics_view *t)
 {
 	uint64_t cum = 0;
@@ -459,6 +489,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 	write_listeners(b, &t);
 	write_tcp_relay(b, &t);
 	write_conn_limits(b, &t);
+	write_preface(b, &t);
 	write_answers(b, &t.sum.core);
 	write_auth(b, &t);
 	write_drops(b, &t);

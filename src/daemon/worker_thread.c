@@ -66,14 +66,21 @@ void worker_thread_free(struct worker *w)
 	free(w);
 }
 
-/* The sockets of each listener: one per transport it names. */
+/* The sockets of each listener: one per datagram transport it names, and
+ * one TCP socket for tcp, tls (or both) and proxy. */
 static int worker_bind_listeners(struct worker *w, const struct conf *conf, char *err, size_t errlen)
 {
+	const unsigned stream = CONF_LISTEN_TCP | CONF_LISTEN_TLS | CONF_LISTEN_PROXY;
+
 	for (size_t i = 0; i < conf->n_listeners; i++) {
 		const struct conf_listener *l = &conf->listeners[i];
 
+		if ((l->transports & stream) &&
+		    listen_open(&w->nw, &l->addr, (l->transports & stream) | LISTEN_ENTRY, err,
+				errlen) < 0)
+			return -1;
 		for (unsigned bit = CONF_LISTEN_UDP; bit <= CONF_LISTEN_DTLS; bit <<= 1)
-			if ((l->transports & bit) &&
+			if ((l->transports & bit & (CONF_LISTEN_UDP | CONF_LISTEN_DTLS)) &&
 			    listen_open(&w->nw, &l->addr, bit | LISTEN_ENTRY, err, errlen) < 0)
 				return -1;
 	}
@@ -88,7 +95,8 @@ static int worker_bind(struct worker *w, const struct conf *conf, char *err, siz
 	for (size_t i = 0; i < conf->n_listen; i++) {
 		if (!conf->no_udp && listen_open(&w->nw, &conf->listen[i], CONF_LISTEN_UDP, err, errlen) < 0)
 			return -1;
-		if (!conf->no_tcp && listen_open(&w->nw, &conf->listen[i], CONF_LISTEN_TCP, err, errlen) < 0)
+		if (!conf->no_tcp && listen_open(&w->nw, &conf->listen[i], CONF_LISTEN_TCP | LISTEN_MAIN,
+						 err, errlen) < 0)
 			return -1;
 		if (listen_open_tls_port(&w->nw, &conf->listen[i], err, errlen) < 0)
 			return -1;

@@ -43,13 +43,18 @@ struct listen_change {
 	size_t n_keep;
 };
 
+/* The bits of one TCP socket (conf_reload.c treats them as one unit). */
+#define STREAM_BITS (CONF_LISTEN_TCP | CONF_LISTEN_TLS | CONF_LISTEN_PROXY)
+
 static const char *kind_name(unsigned kind)
 {
-	switch (kind & ~LISTEN_ENTRY) {
+	switch (kind & ~(LISTEN_ENTRY | LISTEN_MAIN | CONF_LISTEN_PROXY)) {
 	case CONF_LISTEN_UDP: return "udp";
 	case CONF_LISTEN_TCP: return "tcp";
 	case CONF_LISTEN_TLS: return "tls";
-	default: return "dtls";
+	case CONF_LISTEN_TCP | CONF_LISTEN_TLS: return "tcp,tls";
+	case CONF_LISTEN_DTLS: return "dtls";
+	default: return "proxy";
 	}
 }
 
@@ -94,7 +99,8 @@ static int sock_open(struct listen_sock *ls, const struct turn_addr *a, unsigned
 		ls->tcp = calloc(1, sizeof(*ls->tcp));
 		if (ls->tcp && tcp_listener_open(ls->tcp, a, err, errlen) == 0) {
 			ls->tcp->listener = (kind & LISTEN_ENTRY) != 0;
-			ls->tcp->tls = (kind & CONF_LISTEN_TLS) != 0;
+			ls->tcp->main_port = (kind & LISTEN_MAIN) != 0;
+			ls->tcp->kinds = kind & STREAM_BITS;
 			return 0;
 		}
 	}
@@ -172,7 +178,7 @@ int listen_open_tls_port(struct net_worker *w, const struct turn_addr *addr, cha
 	struct turn_addr a = *addr;
 
 	a.port = c->tls_listening_port;
-	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS, err, errlen) < 0)
+	if (tls_on_port(c) && listen_open(w, &a, CONF_LISTEN_TLS | LISTEN_MAIN, err, errlen) < 0)
 		return -1;
 	if (tls_dtls_on_port(c) && listen_open(w, &a, CONF_LISTEN_DTLS, err, errlen) < 0)
 		return -1;
@@ -248,13 +254,14 @@ static bool matches(const struct turn_addr *a, unsigned kind, const struct turn_
 	       tls_or_dtls == ((kind & (CONF_LISTEN_TLS | CONF_LISTEN_DTLS)) != 0);
 }
 
+/* The TCP socket of e: the one with exactly e's bits (a reload that
+ * changes them adds the new socket before it closes the old one). */
 static void close_tcp(struct net_worker *w, const struct conf_listener *e)
 {
 	for (size_t i = w->n_tcp; i-- > 0;) {
 		struct tcp_listener *l = w->tcp[i];
-		unsigned kind = l->tls ? CONF_LISTEN_TLS : CONF_LISTEN_TCP;
-		if (!(e->transports & kind) ||
-		    !matches(&e->addr, kind, &l->local, l->listener, l->tls))
+		if (!l->listener || l->kinds != (e->transports & STREAM_BITS) ||
+		    !turn_addr_eq(&e->addr, &l->local))
 			continue;
 		w->tcp[i] = w->tcp[--w->n_tcp];
 		tcp_free(l);
@@ -467,9 +474,9 @@ static int plan_remove(const struct listen_plan_ctx *pc, struct listen_change **
 	static const unsigned kinds[] = {CONF_LISTEN_UDP, CONF_LISTEN_DTLS};
 
 	for (unsigned i = 0; i < pc->n_workers; i++)
-		if (e->transports & (CONF_LISTEN_TCP | CONF_LISTEN_TLS))
-			ch[i]->close[ch[i]->n_close++] = (struct conf_listener){
-				e->addr, e->transports & (CONF_LISTEN_TCP | CONF_LISTEN_TLS)};
+		if (e->transports & STREAM_BITS)
+			ch[i]->close[ch[i]->n_close++] =
+				(struct conf_listener){e->addr, e->transports & STREAM_BITS};
 	for (size_t k = 0; k < 2; k++) {
 		if (!(e->transports & kinds[k]))
 			continue;
@@ -485,11 +492,16 @@ static int plan_remove(const struct listen_plan_ctx *pc, struct listen_change **
 static int plan_fill(const struct listen_plan_ctx *pc, const struct conf_listener_diff *d,
 		     struct listen_change **ch, char *err, size_t errlen)
 {
-	for (size_t k = 0; k < d->n_added; k++)
+	for (size_t k = 0; k < d->n_added; k++) {
+		unsigned t = d->added[k].transports;
+		/* One socket for the TCP bits together. */
+		if ((t & STREAM_BITS) && plan_add(pc, ch, &d->added[k], t & STREAM_BITS, err, errlen) < 0)
+			return -1;
 		for (unsigned bit = CONF_LISTEN_UDP; bit <= CONF_LISTEN_DTLS; bit <<= 1)
-			if ((d->added[k].transports & bit) &&
+			if ((t & bit) && is_datagram(bit) &&
 			    plan_add(pc, ch, &d->added[k], bit, err, errlen) < 0)
 				return -1;
+	}
 	for (size_t k = 0; k < d->n_removed; k++)
 		if (plan_remove(pc, ch, &d->removed[k]) < 0) {
 			snprintf(err, errlen, "out of memory");
@@ -544,7 +556,7 @@ static const char *kinds_text(unsigned t, char *buf, size_t len)
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (unsigned bit = CONF_LISTEN_UDP; bit <= CONF_LISTEN_DTLS; bit <<= 1)
+	for (unsigned bit = CONF_LISTEN_UDP; bit <= CONF_LISTEN_PROXY; bit <<= 1)
 		if ((t & bit) && o < len)
 			o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "",
 					      kind_name(bit));

@@ -34,9 +34,13 @@ struct listen_change;
 /* With a CONF_LISTEN_* bit: the socket belongs to a 'listener' entry (a
  * reload may close or retire it). */
 #define LISTEN_ENTRY 0x100u
+/* With CONF_LISTEN_TCP or CONF_LISTEN_TLS: a socket of listening-port or
+ * tls-listening-port, which option proxy-protocol governs. */
+#define LISTEN_MAIN 0x200u
 
-/* Open one socket of kind (one CONF_LISTEN_* bit, maybe | LISTEN_ENTRY)
- * on a and attach it to w's loop. Start-up, main thread, before the
+/* Open one socket of kind (one CONF_LISTEN_* bit, maybe | LISTEN_ENTRY or
+ * LISTEN_MAIN; a TCP socket may have CONF_LISTEN_TCP and CONF_LISTEN_TLS,
+ * and CONF_LISTEN_PROXY) on a and attach it to w's loop. Start-up, main thread, before the
  * worker runs. Returns 0, or -1 with err. */
 int listen_open(struct net_worker *w, const struct turn_addr *a, unsigned kind, char *err,
 		size_t errlen);

@@ -43,6 +43,7 @@ int net_loop_init(struct net_worker *w, const struct net_loop_params *in)
 	w->conn_gate = in->conn_gate;
 	w->pipe_bps = in->conf->max_bps;
 	LIST_INIT(&w->conns);
+	LIST_INIT(&w->prefaces);
 	w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	w->big = calloc(1, sizeof(*w->big)); /* pages touched by large datagrams only */
 	w->rx = calloc(WORKER_BATCH, sizeof(*w->rx));

@@ -29,6 +29,7 @@ struct event;
 struct event_base;
 struct evconnlistener;
 struct tcp_conn;
+struct tcp_preface;
 struct dtls_listener;
 struct dtls_session;
 struct tls_shared;
@@ -91,7 +92,13 @@ struct tcp_listener {
 	struct evconnlistener *lev;
 	struct event *retry_ev; /* re-enables accept after EMFILE/ENFILE */
 	struct net_worker *w;
-	bool tls; /* connections start with a TLS handshake */
+	/* CONF_LISTEN_TCP, CONF_LISTEN_TLS or both (told apart by the first
+	 * byte), and CONF_LISTEN_PROXY when a PROXY header comes first
+	 * (tcp_preface.c). */
+	unsigned kinds;
+	/* A socket of listening-port or tls-listening-port: option
+	 * proxy-protocol adds CONF_LISTEN_PROXY, as it is at each accept. */
+	bool main_port;
 	bool listener; /* one of a 'listener' entry's: a reload may close it */
 };
 
@@ -118,6 +125,13 @@ struct net_stats {
 	uint64_t tcp_relay_bytes[2]; /* piped: [0] to peers, [1] to clients */
 	uint64_t tcp_relay_refused_fds; /* peers' connections refused: out of descriptors */
 	uint64_t listen_retired; /* UDP and DTLS sockets retired, still serving (listen.c) */
+	/* Before the first frame (tcp_preface.c): PROXY headers taken, with
+	 * a client address or LOCAL; connections closed for a source not in
+	 * trusted-proxy, a missing or broken header, or none in time; ACME
+	 * challenges redirected, other HTTP requests closed. */
+	uint64_t proxy_client, proxy_local;
+	uint64_t proxy_untrusted, proxy_malformed, proxy_timeout;
+	uint64_t acme_redirected, acme_refused;
 };
 
 /* sum += s, counter by counter: every member is a uint64_t or an array
@@ -198,6 +212,13 @@ struct net_worker {
 	struct tcp_listener **tcp;
 	size_t n_tcp, cap_tcp;
 	LIST_HEAD(, tcp_conn) conns;
+	/* Accepted connections whose first bytes are still being read: a
+	 * PROXY header, TLS or not, an HTTP request (tcp_preface.c). */
+	LIST_HEAD(, tcp_preface) prefaces;
+	unsigned n_prefaces;
+	/* Log lines about refused connections in this second (tcp_preface.c). */
+	uint64_t preface_log_second;
+	unsigned preface_log_lines;
 	struct net_stats stats;
 	/* Output gathered during one loop turn (udp_sock.out, relay_out),
 	 * sent at its end. */

@@ -71,7 +71,9 @@ static int own_collect(const struct conf *c, const struct relay_shared *rs, stru
 		own_add(l, &c->relay[i]);
 	for (size_t i = 0; i < rs->n_addrs; i++) {
 		own_add(l, &rs->addrs[i].addr);
-		own_add(l, &rs->addrs[i].external);
+		struct turn_addr ext;
+		relay_addr_external(&rs->addrs[i], &ext);
+		own_add(l, &ext);
 	}
 	return 0;
 }

@@ -34,21 +34,39 @@ static int add_relay_addr(struct relay_shared *rs, const struct turn_addr *a)
 	memset(ra, 0, sizeof(*ra));
 	ra->addr = *a;
 	ra->addr.port = 0;
-	ra->external = ra->addr;
+	ra->external_slot[0] = ra->addr;
+	atomic_init(&ra->external_cur, 0);
 	/* external-ip "public/private" maps that private relay address;
 	 * a bare "public" maps every relay address of its family. */
 	for (size_t i = 0; i < rs->conf->n_external; i++) {
 		const struct conf_external *e = &rs->conf->external[i];
 		bool bare = e->private_ip.family == 0 && e->public_ip.family == a->family;
 		if (bare || turn_addr_ip_eq(&e->private_ip, a)) {
-			ra->external = e->public_ip;
-			ra->external.port = 0;
+			ra->external_slot[0] = e->public_ip;
+			ra->external_slot[0].port = 0;
 		}
 	}
 	if (port_pool_init(&ra->pool, rs->conf->min_port, rs->conf->max_port) < 0)
 		return -1;
 	rs->n_addrs++;
 	return 0;
+}
+
+void relay_addr_external(const struct relay_addr *ra, struct turn_addr *out)
+{
+	unsigned cur = atomic_load_explicit(&ra->external_cur, memory_order_acquire);
+
+	*out = ra->external_slot[cur & 1];
+}
+
+void relay_set_external(struct relay_shared *rs, size_t i, const struct turn_addr *ext)
+{
+	struct relay_addr *ra = &rs->addrs[i];
+	unsigned idle = (atomic_load_explicit(&ra->external_cur, memory_order_relaxed) + 1) & 1;
+
+	ra->external_slot[idle] = *ext;
+	ra->external_slot[idle].port = 0;
+	atomic_store_explicit(&ra->external_cur, idle, memory_order_release);
 }
 
 static bool is_loopback6(const struct turn_addr *a)
@@ -167,7 +185,9 @@ bool relay_port_live(void *ctx, const struct turn_addr *peer)
 	 * bitmap is read atomically (port_pool.h). */
 	for (size_t i = 0; i < rs->n_addrs && !live; i++) {
 		const struct relay_addr *ra = &rs->addrs[i];
-		if (turn_addr_ip_eq(&ra->addr, peer) || turn_addr_ip_eq(&ra->external, peer))
+		struct turn_addr ext;
+		relay_addr_external(ra, &ext);
+		if (turn_addr_ip_eq(&ra->addr, peer) || turn_addr_ip_eq(&ext, peer))
 			live = port_pool_in_use(&ra->pool, peer->port);
 	}
 	return live;
@@ -594,7 +614,7 @@ int relay_open(struct net_worker *w, const struct turn_relay_request *req,
 		relay_close(w, r);
 		return TURN_ERR_INSUFFICIENT_CAPACITY;
 	}
-	*addr = rs->addrs[r->addr_index].external;
+	relay_addr_external(&rs->addrs[r->addr_index], addr);
 	addr->port = r->port;
 	*out = r;
 	return 0;

@@ -9,6 +9,7 @@
 #define TURND_NET_RELAY_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,12 +21,26 @@
 #include "util/addr.h"
 
 struct net_worker;
+struct relay_shared;
 
+/* The address told to clients (== addr without external-ip) may change
+ * while workers read it: external-ip = auto:stun learns it again at each
+ * reload. Two slots: the main thread writes the idle one and then
+ * publishes its index (release); readers load the index (acquire) and
+ * read that slot. Reloads come from the main thread only, seconds apart,
+ * so a reader is never still in the slot written next. */
 struct relay_addr {
-	struct turn_addr addr;     /* bound address (port 0) */
-	struct turn_addr external; /* told to clients; == addr without external-ip */
-	struct port_pool pool;     /* its ports, [min_port, max_port] */
+	struct turn_addr addr;        /* bound address (port 0) */
+	struct turn_addr external_slot[2];
+	_Atomic unsigned external_cur; /* index of the slot in force */
+	struct port_pool pool;        /* its ports, [min_port, max_port] */
 };
+
+/* ra's address as told to clients (port 0). */
+void relay_addr_external(const struct relay_addr *ra, struct turn_addr *out);
+/* Main thread only: tell clients ext (port ignored) for relay address i
+ * from the next Allocate on. */
+void relay_set_external(struct relay_shared *rs, size_t i, const struct turn_addr *ext);
 
 struct relay_token {
 	uint64_t token;

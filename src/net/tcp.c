@@ -1,6 +1,5 @@
 /*
- * TCP listeners and connections. Each worker has its own SO_REUSEPORT
- * listening socket, so a connection lives and dies on one worker. A
+ * TCP and TLS connections (their listeners and accept: tcp_accept.c). A
  * connection carries STUN and ChannelData frames back to back (RFC 8656
  * section 12.5); stun/channel.h tells where each frame ends.
  */
@@ -11,7 +10,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
@@ -24,6 +22,7 @@
 #include "io/clock.h"
 #include "net/conn_gate.h"
 #include "io/sockaddr.h"
+#include "net/tcp_preface.h"
 #include "net/tls.h"
 #include "stun/channel.h"
 #include "stun/stun.h"
@@ -35,7 +34,6 @@
 #define TLS_HANDSHAKE_SECONDS 10
 /* Stop reading from a client that does not read its answers. */
 #define TCP_OUTPUT_HIGH (256 * 1024)
-#define TCP_BACKLOG 1024
 
 /* A TCP or TLS connection: the same framing over either bufferevent; for
  * TURN its transport is TCP either way (RFC 8656 section 3). */
@@ -78,39 +76,6 @@ struct tcp_conn {
 /* Stop reading one end of a pipe while the other end has this much to
  * write; read again once it is down to half (backpressure both ways). */
 #define PIPE_HIGH (256 * 1024)
-
-int tcp_listener_open(struct tcp_listener *l, const struct turn_addr *addr, char *err,
-		      size_t errlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sockaddr_from_turn(&ss, addr);
-	char text[TURN_ADDR_STRLEN];
-	int one = 1;
-	int fd;
-
-	memset(l, 0, sizeof(*l));
-	l->fd = -1;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		goto fail;
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, TCP_BACKLOG) < 0)
-		goto fail;
-	l->fd = fd;
-	l->local = *addr;
-	return 0;
-fail:
-	snprintf(err, errlen, "TCP %s: %s", turn_addr_format(addr, true, text, sizeof(text)),
-		 strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
 
 static void pipe_limit(struct tcp_conn *c, uint64_t bps);
 
@@ -552,16 +517,6 @@ static void conn_on_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Refuse a connection past max-connections-per-ip or max-connections:
- * closed with a reset, so that no TIME_WAIT stays behind on our side. */
-static void conn_refuse(int fd)
-{
-	struct linger rst = { 1, 0 };
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-	close(fd);
-}
-
 /* c's bufferevent on fd, plain or TLS. 0, or -1 with fd closed. */
 static int conn_bufferevent(struct tcp_conn *c, int fd)
 {
@@ -588,47 +543,27 @@ static int conn_bufferevent(struct tcp_conn *c, int fd)
 	return 0;
 }
 
-static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
-			       struct sockaddr *sa, int salen, void *arg)
+int tcp_conn_open(struct net_worker *w, int fd, const struct turn_tuple *tuple, bool tls,
+		  uint64_t opened_ms)
 {
-	struct tcp_listener *l = arg;
-	struct net_worker *w = l->w;
-	struct turn_addr client;
-	struct timeval idle = { l->tls ? TLS_HANDSHAKE_SECONDS : TCP_IDLE_SECONDS, 0 };
-	int one = 1;
-
-	(void)lev;
-	(void)salen;
-	if (sockaddr_to_turn(sa, &client) < 0) {
-		close(fd);
-		return;
-	}
-	if (!conn_gate_enter(w, &client, l->tls ? CONN_KIND_TLS : CONN_KIND_TCP)) {
-		conn_refuse(fd);
-		return;
-	}
+	struct timeval idle = { tls ? TLS_HANDSHAKE_SECONDS : TCP_IDLE_SECONDS, 0 };
 	struct tcp_conn *c = calloc(1, sizeof(*c));
+
 	if (!c) {
-		conn_gate_leave(w, &client);
+		conn_gate_leave(w, &tuple->client);
 		close(fd);
-		return;
+		return -1;
 	}
 	c->w = w;
 	c->pipe_fd = -1;
-	c->tuple.transport = TURN_TRANSPORT_TCP;
-	c->tuple.local = l->local;
-	c->tuple.client = client;
-	c->opened_ms = c->unheld_ms = io_now_ms();
-	struct sockaddr_storage local;
-	socklen_t ll = sizeof(local);
-	if (getsockname(fd, (struct sockaddr *)&local, &ll) == 0)
-		sockaddr_to_turn((struct sockaddr *)&local, &c->tuple.local);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->tls = c->handshaking = l->tls;
+	c->tuple = *tuple;
+	c->opened_ms = opened_ms;
+	c->unheld_ms = io_now_ms();
+	c->tls = c->handshaking = tls;
 	if (conn_bufferevent(c, fd) < 0) {
-		conn_gate_leave(w, &client);
+		conn_gate_leave(w, &tuple->client);
 		free(c);
-		return;
+		return -1;
 	}
 	LIST_INSERT_HEAD(&w->conns, c, link);
 	w->stats.tcp_accepted++;
@@ -637,55 +572,7 @@ static void listener_on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_set_timeouts(c->bev, &idle, NULL);
 	conn_watermark(c, 4);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-}
-
-static void listener_retry(evutil_socket_t fd, short what, void *arg)
-{
-	struct tcp_listener *l = arg;
-
-	(void)fd;
-	(void)what;
-	evconnlistener_enable(l->lev);
-}
-
-/* Out of descriptors: pause accepting for a second instead of spinning on
- * a listening socket that stays readable. */
-static void listener_on_error(struct evconnlistener *lev, void *arg)
-{
-	struct tcp_listener *l = arg;
-	struct timeval pause = { 1, 0 };
-
-	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-		evconnlistener_disable(lev);
-		event_add(l->retry_ev, &pause);
-	}
-}
-
-int tcp_listener_attach(struct net_worker *w, struct tcp_listener *l)
-{
-	l->w = w;
-	l->retry_ev = evtimer_new(w->base, listener_retry, l);
-	if (!l->retry_ev)
-		return -1;
-	l->lev = evconnlistener_new(w->base, listener_on_accept, l, LEV_OPT_CLOSE_ON_FREE, -1,
-				    l->fd);
-	if (!l->lev)
-		return -1;
-	evconnlistener_set_error_cb(l->lev, listener_on_error);
 	return 0;
-}
-
-void tcp_listener_close(struct tcp_listener *l)
-{
-	if (l->lev)
-		evconnlistener_free(l->lev); /* closes the fd */
-	else if (l->fd >= 0)
-		close(l->fd);
-	if (l->retry_ev)
-		event_free(l->retry_ev);
-	l->lev = NULL;
-	l->retry_ev = NULL;
-	l->fd = -1;
 }
 
 /* ---- The path to a TCP or TLS client (net/path.h) ---- */
@@ -802,6 +689,7 @@ void tcp_tick(struct net_worker *w, uint64_t now_ms)
 
 void tcp_conns_close_all(struct net_worker *w)
 {
+	tcp_prefaces_close_all(w);
 	while (!LIST_EMPTY(&w->conns))
 		conn_free(LIST_FIRST(&w->conns));
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/conf_tls.h"
 #include "net/net_worker.h"
 #include "util/log.h"
 
@@ -135,10 +136,11 @@ static SSL_CTX *ctx_new(const struct conf *c, bool dtls, char *err, size_t errle
 			 ssl_reason(why, sizeof(why)));
 		return NULL;
 	}
-	/* TLS 1.2 and 1.3; DTLS 1.2 (OpenSSL 3.0 has no DTLS 1.3). */
-	SSL_CTX_set_min_proto_version(ctx, dtls ? DTLS1_2_VERSION : TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION);
+	/* Versions, suites, groups, client certificates (tls_policy.c). */
+	if (tls_policy_apply(ctx, c, dtls, err, errlen) < 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	/* Tickets resume sessions; no server-side cache shared by threads. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
@@ -207,10 +209,14 @@ static void log_state(const struct tls_shared *ts, const struct conf *c)
 
 	if (tls_on_port(c) || tls_dtls_on_port(c))
 		snprintf(port, sizeof(port), "%u", (unsigned)c->tls_listening_port);
-	log_notice("TLS (1.2, 1.3): %s; DTLS (1.2; 1.3 is not in %s): %s; port %s; "
+	log_notice("TLS (%s): %s; DTLS (1.2; 1.3 is not in %s): %s; port %s; "
 		   "certificate %s (%s)",
+		   c->tls_min_version == CONF_TLS_1_3 ? "1.3" : "1.2, 1.3",
 		   ts->tls ? "on" : "off (no-tls)", OpenSSL_version(OPENSSL_VERSION),
 		   ts->dtls ? "on" : "off (no-dtls)", port, c->cert, cert);
+	char policy[1024];
+	tls_policy_describe(c, policy, sizeof(policy));
+	log_notice("TLS policy: %s", policy);
 }
 
 int tls_shared_init(struct tls_shared *ts, const struct conf *c, char *err, size_t errlen)
@@ -257,6 +263,9 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *msg, si
 	}
 	describe_cert(tls ? tls : dtls, cert, sizeof(cert));
 	snprintf(msg, msglen, "%s (%s)", c->cert, cert);
+	char policy[1024];
+	tls_policy_describe(c, policy, sizeof(policy));
+	log_notice("SIGHUP: TLS policy for new connections: %s", policy);
 	return 1;
 }
 

@@ -68,6 +68,14 @@ int tls_shared_reload(struct tls_shared *ts, const struct conf *c, char *err, si
 SSL_CTX *tls_shared_ctx(struct tls_shared *ts, bool dtls, unsigned *generation);
 void tls_shared_fini(struct tls_shared *ts);
 
+/* The configuration's TLS policy (tls-min-version, cipher-list,
+ * ciphersuites, ecdh-curves, ca-file, client-cert) on ctx, a TLS or (dtls)
+ * a DTLS server context (tls_policy.c). 0, or -1 with a message naming
+ * the option in err. */
+int tls_policy_apply(SSL_CTX *ctx, const struct conf *c, bool dtls, char *err, size_t errlen);
+/* The policy in one line, for the log. */
+void tls_policy_describe(const struct conf *c, char *buf, size_t len);
+
 /* DTLS cookies: an HMAC of the client's address and the time under the
  * process's key; a cookie is good for one to two minutes. */
 void tls_cookie_make(const struct tls_shared *ts, const struct turn_addr *client,

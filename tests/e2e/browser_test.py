@@ -51,19 +51,15 @@ Chromium findings (Chromium 156 from Debian 12, new headless mode, root):
 """
 
 import argparse
-import http.server
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import e2e_lib
 
 
 def find_chromium():
@@ -80,152 +76,21 @@ def find_chromium():
     return shutil.which("chromium") or "chromium"
 
 
-class State:
-    def __init__(self):
-        self.result = None
-        self.logs = []
-        self.event = threading.Event()
-
-
-def make_handler(page_bytes, state):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, fmt, *args):  # keep stdout for results
-            pass
-
-        def do_GET(self):
-            path = urllib.parse.urlparse(self.path).path
-            if path == "/page.html":
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(page_bytes)))
-                self.send_header("Cache-Control", "no-store")
-                self.end_headers()
-                self.wfile.write(page_bytes)
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        def do_POST(self):
-            n = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(n).decode("utf-8", "replace")
-            path = urllib.parse.urlparse(self.path).path
-            if path == "/log":
-                state.logs.append(body)
-            elif path == "/result":
-                try:
-                    state.result = json.loads(body)
-                except ValueError:
-                    state.result = {"error": "unparsable result: " + body[:200]}
-                state.event.set()
-            self.send_response(204)
-            self.end_headers()
-
-    return Handler
-
-
-def procs_using(marker):
-    """PIDs of processes whose command line contains marker."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                if marker.encode() in f.read():
-                    pids.append(int(d))
-        except OSError:
-            pass
-    return pids
-
-
-def kill_browser(proc, profile):
-    """Stop Chromium and every helper it started; nothing may survive."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-    # Helpers (zygote, renderers, crashpad) normally share the group; kill
-    # the group hard, then anything still naming our fresh profile dir.
-    for _ in range(20):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        left = procs_using(profile)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        if proc.poll() is not None and not left:
-            break
-        time.sleep(0.1)
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-
-
-def on_signal(signum, _frame):
-    # Unwind through the finally blocks, which kill Chromium: it runs in a
-    # session of its own, so nothing else would. A second signal must not
-    # interrupt that cleanup.
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    sys.exit(128 + signum)
-
-
-def main():
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--turn", required=True, help="host:port of the TURN server")
-    ap.add_argument("--turn2", default=None,
-                    help="host:port of the second connection's TURN server (default --turn)")
-    # tls: a turns: URL (TURN over TLS on TCP).
-    ap.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
-    ap.add_argument("--user", default="user")
-    ap.add_argument("--password", default="pass")
-    ap.add_argument("--messages", type=int, default=20)
-    ap.add_argument("--timeout", type=float, default=25.0,
-                    help="seconds for the whole browser run")
-    ap.add_argument("--page", default=os.path.join(HERE, "page.html"))
-    ap.add_argument("--tmpdir", default=None,
-                    help="where the fresh profile goes (default: $TMPDIR)")
-    args = ap.parse_args()
-
-    with open(args.page, "rb") as f:
-        page = f.read()
-    state = State()
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                            make_handler(page, state))
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    http_port = httpd.server_address[1]
-
-    # The page's own ICE timeout leaves time to collect stats and report.
-    page_timeout_ms = int(max(5.0, args.timeout - 6.0) * 1000)
-    query = urllib.parse.urlencode({
-        "turn": args.turn, "transport": args.transport, "user": args.user,
-        "pass": args.password, "n": args.messages, "timeout": page_timeout_ms,
-        "turn2": args.turn2 or args.turn,
-    })
-    url = "http://127.0.0.1:%d/page.html?%s" % (http_port, query)
-
-    profile = tempfile.mkdtemp(prefix="turnd-e2e-chromium.", dir=args.tmpdir)
-    # Whatever --user-data-dir says, Chromium puts its crashpad database in
-    # $XDG_CONFIG_HOME/chromium (~/.config by default) and dconf files in
-    # $XDG_CACHE_HOME: keep them in the throwaway dir too. Then every
-    # process it starts, crashpad handlers included (they leave the
-    # process group), names that dir on its command line.
+def chromium_env(profile):
+    """Whatever --user-data-dir says, Chromium puts its crashpad database
+    in $XDG_CONFIG_HOME/chromium (~/.config by default) and dconf files in
+    $XDG_CACHE_HOME: keep them in the throwaway dir too. Then every process
+    it starts, crashpad handlers included (they leave the process group),
+    names that dir on its command line."""
     env = dict(os.environ)
     env["XDG_CONFIG_HOME"] = os.path.join(profile, "xdg-config")
     env["XDG_CACHE_HOME"] = os.path.join(profile, "xdg-cache")
-    chromium = find_chromium()
+    return env
+
+
+def chromium_cmd(chromium, profile, tls):
+    """Chromium's command line, all but the URL; tls: accept the test
+    CA's certificate for turns:."""
     cmd = [
         chromium,
         "--headless",  # = the new headless mode in current Chromium
@@ -261,78 +126,69 @@ def main():
         "--enable-logging=stderr",
         "--v=0",
     ]
-    if args.transport == "tls":
+    if tls:
         # The test's certificate comes from a throwaway CA that Chromium
         # does not trust: without this its TURN client refuses it (the
         # server logs "alert certificate unknown").
         cmd.append("--ignore-certificate-errors")
-    cmd.append(url)
+    return cmd
+
+
+def main():
+    e2e_lib.catch_signals()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--turn", required=True, help="host:port of the TURN server")
+    ap.add_argument("--turn2", default=None,
+                    help="host:port of the second connection's TURN server (default --turn)")
+    # tls: a turns: URL (TURN over TLS on TCP).
+    ap.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
+    ap.add_argument("--user", default="user")
+    ap.add_argument("--password", default="pass")
+    ap.add_argument("--messages", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=25.0,
+                    help="seconds for the whole browser run")
+    ap.add_argument("--page", default=os.path.join(e2e_lib.HERE, "page.html"))
+    ap.add_argument("--tmpdir", default=None,
+                    help="where the fresh profile goes (default: $TMPDIR)")
+    args = ap.parse_args()
+
+    httpd, state, http_port = e2e_lib.serve_page(args.page)
+    # The page's own ICE timeout leaves time to collect stats and report.
+    page_timeout_ms = int(max(5.0, args.timeout - 6.0) * 1000)
+    url = e2e_lib.page_url(
+        http_port, turn=args.turn, transport=args.transport, user=args.user,
+        **{"pass": args.password}, n=args.messages, timeout=page_timeout_ms,
+        turn2=args.turn2 or args.turn)
+
+    profile = tempfile.mkdtemp(prefix="turnd-e2e-chromium.", dir=args.tmpdir)
+    chromium = find_chromium()
+    cmd = chromium_cmd(chromium, profile, args.transport == "tls") + [url]
     log_path = profile + ".log"  # beside the profile, read after it is gone
     t0 = time.monotonic()
     with open(log_path, "wb") as logf:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, env=env,
+                                stderr=subprocess.STDOUT, env=chromium_env(profile),
                                 start_new_session=True)
         try:
             state.event.wait(args.timeout)
         finally:
-            kill_browser(proc, profile)
+            e2e_lib.kill_browser(proc, profile)
             shutil.rmtree(profile, ignore_errors=True)
             httpd.shutdown()
             httpd.server_close()
     elapsed = time.monotonic() - t0
 
     r = state.result
-    checks = []
-
-    def expect(cond, desc):
-        checks.append((bool(cond), desc))
-
-    t = args.transport
     print("# chromium %s, page result after %.1fs: %s" % (
         chromium, elapsed, json.dumps(r, sort_keys=True) if r else None))
-    if r is None:
-        expect(False, "%s: page reported a result within %.0fs" % (t, args.timeout))
-    elif "error" in r:
-        expect(False, "%s: page ran without error (%s)" % (t, r["error"]))
-    else:
-        n = r.get("sent_each_way")
-        expect(not r.get("timed_out") and r.get("received_at_b") == n
-               and r.get("a2b_in_order"),
-               "%s: %s/%s data channel messages A->B, in order" % (t, r.get("received_at_b"), n))
-        expect(not r.get("timed_out") and r.get("received_at_a") == n
-               and r.get("b2a_in_order"),
-               "%s: %s/%s data channel messages B->A, in order" % (t, r.get("received_at_a"), n))
-        for side in ("a", "b"):
-            p = r.get("pair_" + side) or {}
-            loc = p.get("local") or {}
-            rem = p.get("remote") or {}
-            expect(p.get("found") and loc.get("candidateType") == "relay",
-                   "%s: side %s selected pair (%s) local candidate is %s" % (
-                       t, side.upper(), p.get("how"), loc.get("candidateType")))
-            # With policy 'relay' on both ends the remote is relayed too,
-            # and the local relay candidate was allocated over the
-            # transport we asked for.
-            expect(rem.get("candidateType") == "relay"
-                   and loc.get("relayProtocol") in (None, t),
-                   "%s: side %s remote candidate %s, relayProtocol %s" % (
-                       t, side.upper(), rem.get("candidateType"), loc.get("relayProtocol")))
-    failed = [d for ok, d in checks if not ok]
-    for ok, d in checks:
-        print("%s %s" % ("PASS" if ok else "FAIL", d))
+    failed = e2e_lib.print_checks(
+        e2e_lib.check_result(args.transport, r, args.timeout))
     if failed:
         print("# page log:")
         for line in state.logs:
             print("#   " + line)
-        print("# chromium log (tail):")
-        try:
-            with open(log_path, "rb") as f:
-                tail = f.read().decode("utf-8", "replace").splitlines()[-80:]
-            for line in tail:
-                if "dbus" not in line:
-                    print("#   " + line)
-        except OSError:
-            pass
+        # Chromium logs many D-Bus lines in a container: not the cause.
+        e2e_lib.print_log_tail("chromium log", log_path, skip="dbus")
     try:
         os.unlink(log_path)
     except OSError:

@@ -16,8 +16,14 @@ expect_fail() {
 	fi
 }
 
-check "sample conf/turnd.conf validates" \
-	"$TURND" --check-config -c "$top_srcdir/conf/turnd.conf"
+# As shipped (and installed by the Debian package), the sample has no
+# credential and sets require-credentials: refused until a user is set.
+expect_fail "sample conf/turnd.conf refused: no credentials yet" \
+	"turnd.conf: no credentials, and option 'require-credentials' is true" \
+	--check-config -c "$top_srcdir/conf/turnd.conf"
+{ cat "$top_srcdir/conf/turnd.conf"; echo 'user = "alice:wonderland"'; } >"$T_DIR/sample.conf"
+check "sample conf/turnd.conf with a user validates" \
+	"$TURND" --check-config -c "$T_DIR/sample.conf"
 
 printf 'realm = "example.org"\n\nno-such-option = 1\n' > "$T_DIR/unknown.conf"
 expect_fail "unknown option names file, line and option" "unknown.conf:3" \

@@ -9,6 +9,13 @@ set -u
 
 T_NAME=$(basename "$0" .sh)
 T_DIR=$(mktemp -d "/tmp/turnd-$T_NAME.XXXXXX")
+# turnd's default control socket goes in $RUNTIME_DIRECTORY: keep each
+# test's in its own directory, not root's /run/turnd, since make check
+# runs tests side by side.
+# A directory of its own, as tests name "$T_DIR/control" for theirs.
+RUNTIME_DIRECTORY=$T_DIR/run
+mkdir -p "$RUNTIME_DIRECTORY"
+export RUNTIME_DIRECTORY
 T_PASS=0
 T_FAIL=0
 TURND_PID=""

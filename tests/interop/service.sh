@@ -234,7 +234,7 @@ check "an unknown proc-user is a start-up error naming it" sh -c \
 # installed path (the only difference; man pages are not installed here).
 if command -v systemd-analyze >/dev/null 2>&1; then
 	verify() {
-		sed "s|/usr/local/bin/turnd|$TURND|g" "$top_srcdir/systemd/turnd.service" \
+		sed "s|/usr/local/sbin/turnd|$TURND|g" "$top_srcdir/systemd/turnd.service" \
 			>"$T_DIR/turnd.service"
 		systemd-analyze verify --man=no "$T_DIR/turnd.service" >"$T_DIR/verify.out" 2>&1
 		rc=$?

@@ -192,11 +192,12 @@ stop_turn_server() {
 }
 
 # tls_cert NAME SERIAL: a P-256 key and a certificate signed by the test
-# CA (tls_certs), SAN IP:127.0.0.1 and IP:::1: $T_DIR/NAME.pem, NAME.key.
+# CA (tls_certs), SAN IP:127.0.0.1 and IP:::1 (TLS_CERT_SAN to change):
+# $T_DIR/NAME.pem, NAME.key.
 tls_cert() {
 	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=turnd-test \
 		-keyout "$T_DIR/$1.key" -out "$T_DIR/$1.csr" >/dev/null 2>&1 &&
-	printf 'subjectAltName = IP:127.0.0.1, IP:::1\n' >"$T_DIR/san.cnf" &&
+	printf 'subjectAltName = %s\n' "${TLS_CERT_SAN:-IP:127.0.0.1, IP:::1}" >"$T_DIR/san.cnf" &&
 	openssl x509 -req -in "$T_DIR/$1.csr" -CA "$T_DIR/ca.pem" -CAkey "$T_DIR/ca.key" \
 		-set_serial "$2" -days 2 -extfile "$T_DIR/san.cnf" -out "$T_DIR/$1.pem" >/dev/null 2>&1
 }

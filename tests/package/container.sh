@@ -171,9 +171,9 @@ check "with neither TURND_USERS nor TURND_SECRET nor a mounted file the containe
 # the Dockerfile's runtime package list is complete.
 libraries_resolved() {
 	out=$(timeout 30 podman run --rm --network=host "$IMAGE" sh -c \
-		'for b in /usr/bin/turn*; do case $b in *-entrypoint) continue ;; esac;
+		'for b in /usr/sbin/turn* /usr/bin/turn*; do case $b in *-entrypoint) continue ;; esac;
 		 echo "$b"; ldd "$b" | grep "not found"; done' 2>&1)
-	echo "$out" | grep -q /usr/bin/turnd && ! echo "$out" | grep -q "not found" && return 0
+	echo "$out" | grep -q 'bin/turnd$' && ! echo "$out" | grep -q "not found" && return 0
 	echo "$out" | sed 's/^/  | /'
 	return 1
 }

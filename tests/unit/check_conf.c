@@ -779,19 +779,58 @@ static char *read_sample(void)
 	return text;
 }
 
+/* As shipped (and installed by the Debian package) the sample sets
+ * require-credentials and no credential: refused, naming the file; with a
+ * user added it loads with the defaults. */
 START_TEST(sample_file_parses)
 {
 	const char *top = getenv("top_srcdir");
 	char path[1024];
 	struct conf *c = NULL;
 	char err[ERR_MAX] = "";
+	char *text = read_sample();
+	char *with_user = NULL;
 
 	snprintf(path, sizeof(path), "%s/conf/turnd.conf", top ? top : ".");
-	if (conf_load(path, NULL, &c, err, sizeof(err)) != 0)
-		ck_abort_msg("%s", err);
+	ck_assert_int_eq(conf_load(path, NULL, &c, err, sizeof(err)), -1);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, path) && strstr(err, "'require-credentials' is true") &&
+			      strstr(err, "set option 'user' or 'static-auth-secret'"),
+		      "unexpected error: %s", err);
+	ck_assert_int_ge(asprintf(&with_user, "%suser = \"alice:wonderland\"\n", text), 0);
+	c = load_ok(with_user, NULL);
 	ck_assert_str_eq(c->realm, "turnd");
 	ck_assert_uint_eq(c->listening_port, CONF_DEFAULT_PORT);
+	ck_assert_uint_eq(c->n_users, 1);
 	conf_free(c);
+	free(with_user);
+	free(text);
+}
+END_TEST
+
+/* require-credentials: any one credential source, or stun-only, will do;
+ * none is an error; unset (the default), none is accepted as before. */
+START_TEST(require_credentials)
+{
+	static const char *const enough[] = {
+		"user = alice:a\n",
+		"static-auth-secret = s3cret\n",
+		"redis = true\n",
+		"auth-url = \"http://127.0.0.1:8088/turn\"\n",
+		"stun-only = true\n",
+	};
+	char text[256];
+
+	load_fails("require-credentials = true\n",
+		   "t.conf: no credentials, and option 'require-credentials' is true");
+	load_fails("require-credentials = true\nstun-only = false\nuser = {}\n",
+		   "or 'stun-only = true' for a STUN-only server");
+	for (size_t i = 0; i < sizeof(enough) / sizeof(enough[0]); i++) {
+		snprintf(text, sizeof(text), "require-credentials = true\n%s", enough[i]);
+		conf_free(load_ok(text, NULL));
+	}
+	conf_free(load_ok("require-credentials = false\n", NULL));
+	conf_free(load_ok("realm = x\n", NULL));
 }
 END_TEST
 
@@ -1103,7 +1142,7 @@ START_TEST(listener_options)
 	load_fails("listener = { \"127.0.0.1/udp\" }\n", "is not an address with a port");
 	load_fails("listener = { \"127.0.0.1:4000\" }\n", "is not \"ADDRESS:PORT/TRANSPORTS\"");
 	load_fails("listener = { \"example.org:4000/udp\" }\n", "is not an address with a port");
-	load_fails("listener = { \"127.0.0.1:4000/tcp,tls\" }\n", "use two ports");
+	load_fails("listener = { \"127.0.0.1:4000/udp,dtls\" }\n", "use two ports");
 	load_fails("listener = { \"127.0.0.1:4000/udp\",\n\"127.0.0.1:4000/dtls\" }\n",
 		   "t.conf:2: option 'listener': '127.0.0.1:4000/dtls' listens where "
 		   "'127.0.0.1:4000/udp' already does");
@@ -1150,6 +1189,53 @@ START_TEST(control_socket_option)
 }
 END_TEST
 
+/* Behind a load balancer (issue 17): trusted-proxy, proxy-protocol, a
+ * listener's 'proxy' and 'tcp,tls' on one socket, acme-redirect. */
+START_TEST(proxy_options)
+{
+	struct conf *c = load_ok("", NULL);
+
+	ck_assert_uint_eq(c->n_trusted_proxies, 0);
+	ck_assert(!c->proxy_protocol);
+	ck_assert_ptr_null(c->acme_redirect);
+	conf_free(c);
+	c = load_ok("trusted-proxy = { \"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\" }\n"
+		    "proxy-protocol = true\ncert = /c.pem\npkey = /k.pem\n"
+		    "listener = { \"0.0.0.0:443/tcp,tls,proxy\", \"[::]:443/tls,proxy,udp\" }\n"
+		    "acme-redirect = \"http://www.example.org/.well-known/acme-challenge/\"\n",
+		    NULL);
+	ck_assert_uint_eq(c->n_trusted_proxies, 3);
+	ck_assert_uint_eq(c->trusted_proxies[0].lo.ip[0], 10);
+	ck_assert_uint_eq(c->trusted_proxies[0].hi.ip[3], 255);
+	ck_assert(c->proxy_protocol);
+	ck_assert_uint_eq(c->listeners[0].transports,
+			  CONF_LISTEN_TCP | CONF_LISTEN_TLS | CONF_LISTEN_PROXY);
+	ck_assert_uint_eq(c->listeners[1].transports,
+			  CONF_LISTEN_TLS | CONF_LISTEN_PROXY | CONF_LISTEN_UDP);
+	ck_assert_str_eq(c->acme_redirect, "http://www.example.org/.well-known/acme-challenge/");
+	conf_free(c);
+	/* tcp and tls on one port: one socket, told apart by the first byte. */
+	c = load_ok("listener = \"127.0.0.1:4000/tcp,tls\"\ncert = /c.pem\npkey = /k.pem\n", NULL);
+	ck_assert_uint_eq(c->listeners[0].transports, CONF_LISTEN_TCP | CONF_LISTEN_TLS);
+	conf_free(c);
+	load_fails("proxy-protocol = true\n",
+		   "t.conf: option 'proxy-protocol' is true without option 'trusted-proxy'");
+	load_fails("listener = \"127.0.0.1:4000/tcp,proxy\"\n",
+		   "t.conf: option 'listener' (127.0.0.1:4000) asks for a PROXY header without "
+		   "option 'trusted-proxy'");
+	load_fails("trusted-proxy = 10.0.0.1\nlistener = \"127.0.0.1:4000/udp,proxy\"\n",
+		   "proxy (a PROXY header first) is for tcp and tls");
+	load_fails("trusted-proxy = 10.0.0.1\nlistener = \"127.0.0.1:4000/proxy\"\n",
+		   "proxy (a PROXY header first) is for tcp and tls");
+	load_fails("trusted-proxy = { \"10.0.0.1:80\" }\n", "option 'trusted-proxy'");
+	load_fails("trusted-proxy = { \"example.org\" }\n", "option 'trusted-proxy'");
+	load_fails("acme-redirect = \"ftp://x/\"\n",
+		   "option 'acme-redirect': 'ftp://x/' is not an http:// or https:// URL");
+	load_fails("acme-redirect = \"http://x/a b\"\n", "option 'acme-redirect'");
+	load_fails("acme-redirect = \"http://x/\\r\\nSet-Cookie: a\"\n", "option 'acme-redirect'");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("conf");
@@ -1178,6 +1264,7 @@ int main(void)
 	tcase_add_test(tc, fleet_options);
 	tcase_add_test(tc, peer_ranges);
 	tcase_add_test(tc, sample_file_parses);
+	tcase_add_test(tc, require_credentials);
 	tcase_add_test(tc, sample_file_settings_are_valid);
 	tcase_add_test(tc, free_null_and_no_error_buffer);
 	tcase_add_test(tc, connection_limits);
@@ -1188,6 +1275,7 @@ int main(void)
 	tcase_add_test(tc, listener_options);
 	tcase_add_test(tc, bandwidth_options);
 	tcase_add_test(tc, control_socket_option);
+	tcase_add_test(tc, proxy_options);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

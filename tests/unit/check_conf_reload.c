@@ -252,13 +252,13 @@ END_TEST
 static const char *entry(const struct conf_listener *l)
 {
 	static char buf[TURN_ADDR_STRLEN + 32];
-	static const char *const kinds[] = { "udp", "tcp", "tls", "dtls" };
+	static const char *const kinds[] = { "udp", "tcp", "tls", "dtls", "proxy" };
 	const char *sep = "/";
 	size_t o;
 
 	turn_addr_format(&l->addr, true, buf, sizeof(buf));
 	o = strlen(buf);
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 5; i++) {
 		if (!(l->transports & (1u << i)))
 			continue;
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", sep, kinds[i]);
@@ -300,6 +300,39 @@ START_TEST(listener_diff_by_address_and_transport)
 	ck_assert_uint_eq(d.n_removed, 0);
 	conf_listener_diff_free(&d);
 	conf_free(none);
+	conf_free(next);
+	conf_free(running);
+}
+END_TEST
+
+/* A TCP socket's bits (tcp, tls, proxy) are one unit: changing any
+ * replaces the socket. trusted-proxy, proxy-protocol and acme-redirect
+ * apply to new connections. */
+START_TEST(proxy_options_apply)
+{
+	struct conf *running = load_base_plus(
+		"cert = /c.pem\npkey = /k.pem\ntrusted-proxy = 10.0.0.1\n"
+		"listener = { \"127.0.0.1:4001/udp,tls\", \"127.0.0.1:4002/tcp,proxy\", "
+		"\"127.0.0.1:4003/tcp,tls\" }\n");
+	struct conf *next = load_base_plus(
+		"cert = /c.pem\npkey = /k.pem\ntrusted-proxy = { 10.0.0.0/24 }\n"
+		"proxy-protocol = true\nacme-redirect = \"https://x/.well-known/acme-challenge/\"\n"
+		"listener = { \"127.0.0.1:4001/udp,tls,proxy\", \"127.0.0.1:4002/tcp,proxy\", "
+		"\"127.0.0.1:4003/tcp,tls\" }\n");
+	struct conf_listener_diff d;
+	struct conf_reload_diff rd;
+
+	ck_assert_int_eq(conf_listener_diff(running, next, &d), 0);
+	ck_assert_uint_eq(d.n_added, 1);
+	ck_assert_str_eq(entry(&d.added[0]), "127.0.0.1:4001/tls,proxy");
+	ck_assert_uint_eq(d.n_removed, 1);
+	ck_assert_str_eq(entry(&d.removed[0]), "127.0.0.1:4001/tls");
+	conf_listener_diff_free(&d);
+	ck_assert_int_eq(conf_reload_pin(next, running, &rd), 0);
+	ck_assert_uint_eq(rd.n_restart, 0);
+	ck_assert_str_eq(names(rd.applied, rd.n_applied),
+			 "listener, trusted-proxy, proxy-protocol, acme-redirect");
+	ck_assert_uint_eq(next->trusted_proxies[0].hi.ip[3], 255);
 	conf_free(next);
 	conf_free(running);
 }
@@ -433,6 +466,7 @@ int main(void)
 	tcase_add_test(tc, restart_options_keep_running_values);
 	tcase_add_test(tc, listeners_apply_alt_listening_needs_a_restart);
 	tcase_add_test(tc, listener_diff_by_address_and_transport);
+	tcase_add_test(tc, proxy_options_apply);
 	tcase_add_test(tc, tls_listener_without_certificate_at_start_refused);
 	tcase_add_test(tc, listener_on_pinned_listening_port_refused);
 	tcase_add_test(tc, realm_kept_and_keys_derived_again);
