@@ -103,7 +103,10 @@ ofl_setup() {
 # Delete what ofl_setup made and restore bpf_stats_enabled; called by
 # bench.sh's cleanup after every process was stopped. Idempotent.
 ofl_teardown() {
-	for n in $OFL_MADE; do ip netns del "$OFL_NS-$n" 2>/dev/null; done
+	for n in $OFL_MADE; do
+		for pid in $(ip netns pids "$OFL_NS-$n" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+		ip netns del "$OFL_NS-$n" 2>/dev/null
+	done
 	OFL_MADE=""
 	if [ -n "$OFL_STATS_OLD" ]; then
 		sysctl -qw kernel.bpf_stats_enabled="$OFL_STATS_OLD"

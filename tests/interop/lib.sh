@@ -215,9 +215,17 @@ peer_cleanup() {
 inc() { ip netns exec "$NS_C" "$@"; }
 ins() { ip netns exec "$NS_S" "$@"; }
 
-# netns_cleanup: delete the test's namespaces (what they hold goes too).
+# netns_del NS: kill what still runs in NS, then delete it. Deleting alone
+# would leave a process started with 'ip netns exec' (a peer a subshell
+# spawned) running, and the namespace with it.
+netns_del() {
+	for pid in $(ip netns pids "$1" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+	ip netns del "$1" 2>/dev/null
+}
+
+# netns_cleanup: delete the test's namespaces and what runs in them.
 netns_cleanup() {
-	for ns in "$NS_C" ${NS_R:+"$NS_R"} "$NS_S"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$NS_C" ${NS_R:+"$NS_R"} "$NS_S"; do netns_del "$ns"; done
 }
 
 # netns_up ADDR: the turnd started in NS_S (TURND_PID) answers a Binding

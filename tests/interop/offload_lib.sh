@@ -26,10 +26,10 @@ TURN_LOG=$T_DIR/turnd.log
 inp() { ip netns exec "$NS_P" "$@"; }
 
 # offload_cleanup: the exit trap: what turn_lib.sh started, turnd, then the
-# namespaces (what is left in them, a clsact filter included, goes too).
+# namespaces and what still runs in them (a clsact filter goes with them).
 offload_cleanup() {
 	turn_cleanup
-	for ns in "$NS_C" "$NS_S" "$NS_P"; do ip netns del "$ns" 2>/dev/null; done
+	for ns in "$NS_C" "$NS_S" "$NS_P"; do netns_del "$ns"; done
 }
 trap offload_cleanup EXIT
 
