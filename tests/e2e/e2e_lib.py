@@ -180,11 +180,24 @@ def check_result(t, r, timeout, protos=None):
                    t, side.upper(), p.get("how"), loc.get("candidateType")))
         # With policy 'relay' on both ends the remote is relayed too, and
         # the local relay candidate was allocated over the transport asked
-        # for.
-        expect(rem.get("candidateType") == "relay"
+        # for. The remote may be typed prflx (RFC 8445 s. 7.3.1.3) when the
+        # other side's check, from its relayed address, came before its
+        # trickled candidate: then it must be exactly the other side's
+        # selected local relay candidate.
+        other = ((r.get("pair_" + ("b" if side == "a" else "a")) or {}).get("local")
+                 or {})
+        kind = rem.get("candidateType")
+        learnt = (kind == "prflx" and other.get("candidateType") == "relay"
+                  and rem.get("address") and rem.get("port")
+                  and (rem.get("address"), rem.get("port"))
+                  == (other.get("address"), other.get("port")))
+        if learnt:
+            kind = "prflx = side %s's relay %s:%s" % (
+                "B" if side == "a" else "A", rem.get("address"), rem.get("port"))
+        expect((rem.get("candidateType") == "relay" or learnt)
                and loc.get("relayProtocol") in (None, proto),
                "%s: side %s remote candidate %s, relayProtocol %s" % (
-                   t, side.upper(), rem.get("candidateType"), loc.get("relayProtocol")))
+                   t, side.upper(), kind, loc.get("relayProtocol")))
     return checks
 
 

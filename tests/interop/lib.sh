@@ -86,6 +86,21 @@ stop_turnd() {
 
 # ---- clients of the turnd under test ----
 
+# batch_tally PREFIX FILE WANT: a batch client's output FILE, one ok or
+# not ok per case: each becomes this test's, its description prefixed with
+# PREFIX; other lines are shown indented; fewer than WANT cases is a failure.
+batch_tally() {
+	got=0
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) ok "$1: ${line#ok - }"; got=$((got + 1)) ;;
+		"not ok - "*) not_ok "$1: ${line#not ok - }"; got=$((got + 1)) ;;
+		*) printf '  %s\n' "$line" ;;
+		esac
+	done <"$2"
+	[ "$got" -eq "$3" ] || not_ok "$1: $(($3 - got)) cases did not report"
+}
+
 # stun_ok: turnd still answers a Binding request on 127.0.0.1:$PORT.
 stun_ok() { "$TURNPROBE" stun "127.0.0.1:$PORT" --timeout 1000 >/dev/null; }
 

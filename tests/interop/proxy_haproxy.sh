@@ -116,15 +116,7 @@ batch() {
 	cat >"$T_DIR/batch-$prefix.in"
 	want=$(grep -c '|' "$T_DIR/batch-$prefix.in")
 	timeout 50 "$PY" "$CLIENT" --batch <"$T_DIR/batch-$prefix.in" >"$T_DIR/batch-$prefix.out" 2>&1
-	got=0
-	while IFS= read -r line; do
-		case "$line" in
-		"ok - "*) ok "$prefix: ${line#ok - }"; got=$((got + 1)) ;;
-		"not ok - "*) not_ok "$prefix: ${line#not ok - }"; got=$((got + 1)) ;;
-		*) printf '  %s\n' "$line" ;;
-		esac
-	done <"$T_DIR/batch-$prefix.out"
-	[ "$got" -eq "$want" ] || not_ok "$prefix: $((want - got)) cases did not report"
+	batch_tally "$prefix" "$T_DIR/batch-$prefix.out" "$want"
 }
 
 # ---- Headers turnd must refuse, sent while uclient relays ----------------------

@@ -88,15 +88,7 @@ batch() {
 	alive || { not_ok "$prefix: $want scenarios not run"; return 1; }
 	timeout 50 "$PY" "$CLIENT" --port "$PORT" --realm "$REALM" "$@" --batch \
 		<"$T_DIR/batch.in" >"$T_DIR/batch.out" 2>&1
-	got=0
-	while IFS= read -r line; do
-		case "$line" in
-		"ok - "*) ok "$prefix: ${line#ok - }"; got=$((got + 1)) ;;
-		"not ok - "*) not_ok "$prefix: ${line#not ok - }"; got=$((got + 1)) ;;
-		*) printf '%s\n' "$line" ;;
-		esac
-	done <"$T_DIR/batch.out"
-	[ "$got" -eq "$want" ] || not_ok "$prefix: $((want - got)) scenarios did not report"
+	batch_tally "$prefix" "$T_DIR/batch.out" "$want"
 }
 
 # lib.sh's probe NAME ARGS... (turnprobe turn ARGS) shows what it printed,

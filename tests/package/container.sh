@@ -102,19 +102,23 @@ debian_sources() {
 # Debian's, it keeps the package lists mmdebstrap fetched: the image
 # build's two apt-get update then find them current instead of fetching
 # them again (~9 MB each).
+# mmdebstrap runs with descriptors 3-9 closed: it hands apt a pipe as
+# "cat >&N" for /bin/sh, and dash takes only one-digit N; under make -j
+# (the jobserver's and the harness's descriptors) its pipe would be fd 12.
 make_base() {
 	# shellcheck disable=SC2046 # one argument per sources file
-	mmdebstrap --variant=minbase --format=tar --quiet --skip=cleanup/apt/lists \
+	mmdebstrap --variant=minbase --format=tar --skip=cleanup/apt/lists \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-include=/usr/share/doc/*/copyright' \
 		--dpkgopt='path-exclude=/usr/share/man/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' \
 		--dpkgopt='path-exclude=/usr/share/info/*' \
 		--aptopt='Acquire::Languages "none"' \
-		bookworm "$T_DIR/base.tar" $(debian_sources) >"$T_DIR/mmdebstrap.log" 2>&1 &&
+		bookworm "$T_DIR/base.tar" $(debian_sources) >"$T_DIR/mmdebstrap.log" 2>&1 \
+		3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &&
 	podman import --change 'CMD ["bash"]' "$T_DIR/base.tar" "$BASE" >>"$T_DIR/mmdebstrap.log" 2>&1 &&
 	rm -f "$T_DIR/base.tar" ||
-		{ tail -n 20 "$T_DIR/mmdebstrap.log" | sed 's/^/  | /'; return 1; }
+		{ grep -v '^I: ' "$T_DIR/mmdebstrap.log" | tail -n 40 | sed 's/^/  | /'; return 1; }
 }
 
 # build_image: the Dockerfile of this tree, in docker format (the OCI
